@@ -1,0 +1,17 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+CONFIG ?= plugins.toml
+
+.PHONY: setup run test bench
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	.venv/bin/bconnect serve --config $(CONFIG)
+
+test: setup
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	.venv/bin/python bench/mux.py --cameras 8 --viewers 4 --seconds 10
+	.venv/bin/python bench/ttff.py

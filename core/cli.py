@@ -1,0 +1,76 @@
+"""The ``bconnect`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from core.config import ConfigErrors, LoadedConfig, load_file
+
+DEFAULT_CONFIG = "plugins.toml"
+
+
+def _load(path: str, data_dir: str | None = None) -> LoadedConfig:
+    cfg = load_file(path)
+    data_dir = data_dir or os.environ.get("BCONNECT_DATA_DIR")
+    if data_dir:
+        d = cfg.deployment
+        d = d.model_copy(update={"server": d.server.model_copy(update={"data_dir": data_dir})})
+        cfg = LoadedConfig(cfg.path, cfg.text, d)
+    return cfg
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from core.plugin_host import load_plugins
+
+    cfg = _load(args.file)
+    host = load_plugins(cfg)
+    print(f"{args.file}: ok ({len(host.enabled())} plugins: {', '.join(host.enabled()) or 'none'})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from core.serve import serve
+
+    cfg = _load(args.config, args.data_dir)
+    return serve(cfg, host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bconnect", description="B-Connect video management system")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check-config", help="validate a deployment file without starting it")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("serve", help="start the web server with a deployment")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_serve)
+
+    from core.cli_users import add_parser as add_users
+
+    add_users(sub, _load)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigErrors as exc:
+        for err in exc.errors:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Every hook B-Connect calls, in one module, grouped by lifecycle.
+
+All hook names share the prefix ``bconnect_``. ``docs/plugins.md`` documents each
+hook and each argument; ``tests/test_hook_docs.py`` fails when one is missing.
+
+How async work is done
+----------------------
+pluggy is synchronous. Hooks here are therefore of two kinds:
+
+* **Registration hooks** (``bconnect_register_*``) are called once while the app
+  is built. They receive a ``register`` callback and hand the core objects that
+  implement the small interfaces of :mod:`core.interfaces`. Those objects may
+  have ``async`` methods; the core awaits them on its own event loop.
+* **Lifecycle hooks** (``bconnect_startup``, ``bconnect_shutdown``) may return
+  ``None``, a coroutine or any awaitable; the core awaits what it got.
+
+The core calls every implementation on its own (see
+:meth:`core.plugin_host.PluginHost.call`), so one plugin that raises is logged
+with its name, counted and marked degraded while the other plugins still run.
+No hook is ``firstresult``: an un-awaited coroutine is not ``None`` and would
+always "win".
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "bconnect"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- registration: called once while the app is built ----------------------
+
+
+@hookspec
+def bconnect_register_camera_drivers(register):
+    """Hand the core camera drivers.
+
+    :param register: call ``register(driver)`` once per driver; ``driver``
+        implements :class:`core.interfaces.CameraDriver`.
+    :return: ignored.
+    """
+
+
+@hookspec
+def bconnect_register_analyzers(register):
+    """Hand the core video analyzers (parking, accident, crime ...).
+
+    :param register: call ``register(analyzer)``; ``analyzer`` implements
+        :class:`core.interfaces.Analyzer`.
+    :return: ignored.
+    """
+
+
+@hookspec
+def bconnect_register_sinks(register):
+    """Hand the core event sinks (ETLE ticketing, prosecutor export ...).
+
+    :param register: call ``register(sink)``; ``sink`` implements
+        :class:`core.interfaces.EventSink`.
+    :return: ignored.
+    """
+
+
+@hookspec
+def bconnect_register_routes(register):
+    """Hand the core HTTP routes.
+
+    Every route a plugin adds requires an authenticated user; only the core
+    declares public paths.
+
+    :param register: call ``register(route)`` with a starlette ``Route``,
+        ``WebSocketRoute`` or ``Mount``.
+    :return: ignored.
+    """
+
+
+@hookspec
+def bconnect_register_jobs(register):
+    """Hand the scheduler periodic jobs.
+
+    :param register: call ``register(job)`` with a :class:`core.interfaces.Job`.
+        A job that raises is logged with the plugin's name and counted; the
+        scheduler keeps running.
+    :return: ignored.
+    """
+
+
+@hookspec
+def bconnect_register_models(register):
+    """Hand the database models a plugin keeps, with their migrations.
+
+    :param register: call ``register(models)`` with a
+        :class:`core.interfaces.ModelSet` (tortoise app label, models module,
+        migrations module).
+    :return: ignored.
+    """
+
+
+# --- lifecycle ---------------------------------------------------------------
+
+
+@hookspec
+def bconnect_startup(services):
+    """The app has started: the database is migrated, the scheduler runs.
+
+    :param services: the :class:`core.services.Services` of this app.
+    :return: ``None`` or an awaitable, which the core awaits.
+    """
+
+
+@hookspec
+def bconnect_shutdown(services):
+    """The app is stopping; release what ``bconnect_startup`` took.
+
+    :param services: the :class:`core.services.Services` of this app.
+    :return: ``None`` or an awaitable, which the core awaits.
+    """
+
+
+# --- operations --------------------------------------------------------------
+
+
+@hookspec
+def bconnect_health(services):
+    """Report a plugin's own health for ``GET /api/health``.
+
+    :param services: the :class:`core.services.Services` of this app.
+    :return: ``None``, a ``dict`` of JSON values (with a ``status`` of ``ok``,
+        ``degraded`` or ``down``) or an awaitable of one.
+    """

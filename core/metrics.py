@@ -1,0 +1,33 @@
+"""Prometheus metrics of one app (a registry per app, no globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.plugin_errors = Counter(
+            "bconnect_plugin_errors",
+            "Exceptions raised by a plugin and contained by the core",
+            ["plugin", "where"],
+            registry=self.registry,
+        )
+        self.job_runs = Counter(
+            "bconnect_job_runs", "Scheduled job runs by outcome", ["job", "plugin", "outcome"], registry=self.registry
+        )
+        self.login_failures = Counter("bconnect_login_failures", "Failed logins", registry=self.registry)
+        self.http_requests = Counter(
+            "bconnect_http_requests", "HTTP requests by status class", ["status"], registry=self.registry
+        )
+        self.up = Gauge("bconnect_up", "1 while the app runs", registry=self.registry)
+
+    def on_plugin_failure(self, plugin: str, where: str, exc: BaseException) -> None:
+        self.plugin_errors.labels(plugin=plugin, where=where).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,223 @@
+"""The plugin host: one pluggy manager per app, failures contained per plugin.
+
+A plugin is a class. The host reads its manifest, imports it only when the
+deployment enables it, validates its table of the deployment file against the
+class's ``Config`` model (extra keys forbidden) and constructs it with
+``(config, context)``. Constructors must not do I/O: ``bconnect check-config``
+builds every enabled plugin to validate a deployment without starting it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from core import hookspecs
+from core.config import ConfigError, ConfigErrors, Deployment, LoadedConfig, pydantic_errors
+from core.manifest import Available, Manifest, ManifestError, discover
+
+log = logging.getLogger("bconnect.plugins")
+
+# Core features are plugins too (datasette's pattern); these are always on.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "core.routes_core:CorePlugin",
+)
+
+
+class NoConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """What a plugin gets at construction: no services yet, no I/O allowed."""
+
+    name: str
+    deployment: Deployment
+    data_dir: Path
+    log: logging.Logger
+
+
+@dataclass
+class PluginState:
+    name: str
+    manifest: Manifest | None
+    builtin_core: bool = False
+    errors: int = 0
+    last_error: str | None = None
+    last_where: str | None = None
+    last_error_at: float | None = None
+
+    @property
+    def status(self) -> str:
+        return "degraded" if self.errors else "ok"
+
+
+@dataclass
+class PluginHost:
+    pm: pluggy.PluginManager
+    states: dict[str, PluginState] = field(default_factory=dict)
+    failure_listeners: list[Callable[[str, str, BaseException], None]] = field(default_factory=list)
+
+    # --- containment ---------------------------------------------------------
+
+    def report_failure(self, plugin: str, where: str, exc: BaseException) -> None:
+        """Log, count and mark degraded; the caller carries on."""
+        state = self.states.setdefault(plugin, PluginState(plugin, None))
+        state.errors += 1
+        state.last_error = f"{type(exc).__name__}: {exc}"
+        state.last_where = where
+        state.last_error_at = time.time()
+        log.error(
+            "plugin %s failed in %s: %s",
+            plugin,
+            where,
+            state.last_error,
+            extra={"plugin": plugin, "where": where, "trace": "".join(traceback.format_exception(exc))[-2000:]},
+        )
+        for listener in self.failure_listeners:
+            listener(plugin, where, exc)
+
+    def _impls(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any], list[str]]]:
+        hook = getattr(self.pm.hook, hook_name)
+        # pluggy calls the last registered first; keep registration order instead
+        for impl in hook.get_hookimpls():
+            yield self.pm.get_name(impl.plugin) or "?", impl.function, list(impl.argnames)
+
+    def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call each implementation on its own; a raising one is contained."""
+        results = []
+        for name, func, argnames in self._impls(hook_name):
+            try:
+                result = func(*[kwargs[a] for a in argnames])
+            except Exception as exc:
+                self.report_failure(name, hook_name, exc)
+                continue
+            results.append((name, result))
+        return results
+
+    async def acall(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Like :meth:`call`, then await each result that is awaitable."""
+        out = []
+        for name, result in self.call(hook_name, **kwargs):
+            if inspect.isawaitable(result):
+                try:
+                    result = await result
+                except Exception as exc:
+                    self.report_failure(name, hook_name, exc)
+                    continue
+            out.append((name, result))
+        return out
+
+    def collect(self, hook_name: str) -> list[tuple[str, Any]]:
+        """Run a registration hook; return ``(plugin name, object)`` pairs."""
+        collected: list[tuple[str, Any]] = []
+        for name, func, argnames in self._impls(hook_name):
+            try:
+                func(register=lambda obj, _n=name: collected.append((_n, obj)))
+            except Exception as exc:
+                self.report_failure(name, hook_name, exc)
+        return collected
+
+    def enabled(self) -> list[str]:
+        return [n for n, s in self.states.items() if not s.builtin_core]
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _import_entry(entry: str) -> Any:
+    module_name, _, attr = entry.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def load_plugins(cfg: LoadedConfig, available: dict[str, Available] | None = None) -> PluginHost:
+    """Build the plugin host for a deployment; raise :class:`ConfigErrors`.
+
+    Every problem found is reported at once: unknown plugin, plugin that fails
+    to import, bad plugin config, plugin that needs one that is not enabled.
+    """
+    deployment = cfg.deployment
+    if available is None:
+        try:
+            available = discover()
+        except ManifestError as exc:
+            raise ConfigErrors([ConfigError(str(exc.path), None, "", exc.reason)]) from None
+    pm = new_plugin_manager()
+    host = PluginHost(pm)
+    errors: list[ConfigError] = []
+    data_dir = deployment.data_path()
+
+    for entry in DEFAULT_PLUGINS:
+        cls = _import_entry(entry)
+        name = f"core.{cls.__name__}"
+        pm.register(cls(NoConfig(), PluginContext(name, deployment, data_dir, logging.getLogger(f"bconnect.{name}"))), name=name)
+        host.states[name] = PluginState(name, None, builtin_core=True)
+
+    enabled = deployment.enabled_plugins()
+    for name in enabled:
+        loc = ("plugins", name)
+        if name not in available:
+            known = ", ".join(sorted(available)) or "none"
+            errors.append(cfg.error(loc, f"unknown plugin {name!r} (known: {known})"))
+            continue
+        item = available[name]
+        try:
+            cls = _import_entry(item.entry)
+        except Exception as exc:
+            errors.append(cfg.error(loc, f"plugin {name!r} failed to import: {type(exc).__name__}: {exc}"))
+            continue
+        manifest = item.manifest or _manifest_from_class(name, cls, cfg, errors)
+        if manifest is None:
+            continue
+        for needed in manifest.requires:
+            if needed not in enabled:
+                errors.append(cfg.error(loc, f"plugin {name!r} needs plugin {needed!r}, which is not enabled"))
+        config_model = getattr(cls, "Config", NoConfig)
+        try:
+            config = config_model.model_validate(deployment.plugin_config(name))
+        except ValidationError as exc:
+            errors.extend(pydantic_errors(cfg.path, cfg.text, exc, prefix=loc))
+            continue
+        context = PluginContext(name, deployment, data_dir, logging.getLogger(f"bconnect.plugin.{name}"))
+        try:
+            plugin = cls(config, context)
+        except Exception as exc:
+            errors.append(cfg.error(loc, f"plugin {name!r} rejected its config: {exc}"))
+            continue
+        pm.register(plugin, name=name)
+        host.states[name] = PluginState(name, manifest)
+
+    if errors:
+        raise ConfigErrors(errors)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConfigErrors([ConfigError(str(cfg.path), None, "plugins", f"{exc.plugin!r}: {exc}")]) from None
+    return host
+
+
+def _manifest_from_class(name: str, cls: Any, cfg: LoadedConfig, errors: list[ConfigError]) -> Manifest | None:
+    raw = getattr(cls, "manifest", None)
+    if not isinstance(raw, dict):
+        errors.append(cfg.error(("plugins", name), f"plugin {name!r} has no manifest dict"))
+        return None
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        errors.append(cfg.error(("plugins", name), f"plugin {name!r} has a bad manifest: {exc.errors()[0]['msg']}"))
+        return None
