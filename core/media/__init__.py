@@ -1,0 +1,1 @@
+"""The media core: one connection per camera, packet fan-out, WebRTC viewing."""
