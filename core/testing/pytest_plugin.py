@@ -1,3 +1,160 @@
-"""pytest fixtures shipped for B-Connect and its plugin authors (auto-loaded via the pytest11 entry point)."""
+"""pytest fixtures shipped for B-Connect and its plugin authors.
+
+Auto-loaded through the ``pytest11`` entry point. Everything here starts real
+components: a real deployment file, a real ``bconnect serve`` process on a
+free port, a real SQLite database in the test's temporary folder.
+"""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BASE_TOML = """\
+[deployment]
+name = "Test"
+timezone = "Asia/Makassar"
+
+[server]
+host = "127.0.0.1"
+port = {port}
+data_dir = "{data_dir}"
+secure_cookies = false
+
+[areas.beruang_madu]
+name = "Beruang Madu"
+enabled = true
+
+[areas.beller]
+name = "Beller"
+
+[access.dishub]
+cameras = ["dishub", "pemkot"]
+data = ["dishub"]
+
+[access.polri]
+cameras = ["dishub", "polri", "pemkot"]
+data = ["polri"]
+
+[access.pemkot]
+cameras = ["dishub", "polri", "pemkot"]
+data = ["dishub", "polri", "pemkot"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class TestDeployment:
+    path: Path
+    data_dir: Path
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def make_deployment(tmp_path: Path) -> Callable[..., TestDeployment]:
+    """Write a deployment file: ``make_deployment(extra_toml="[plugins.x]\\n...")``."""
+
+    def make(extra_toml: str = "", name: str = "deployment.toml") -> TestDeployment:
+        port = free_port()
+        data_dir = tmp_path / "data"
+        path = tmp_path / name
+        text = BASE_TOML.format(port=port, data_dir=data_dir.as_posix()) + "\n" + textwrap.dedent(extra_toml)
+        path.write_text(text)
+        return TestDeployment(path, data_dir, port)
+
+    return make
+
+
+def bconnect(*args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 60):
+    """Run the ``bconnect`` command of this environment; returns CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@dataclass
+class LiveServer:
+    deployment: TestDeployment
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.deployment.base_url
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def wait_http(url: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start ``bconnect serve`` for a deployment; stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def start(deployment: TestDeployment, env: dict[str, str] | None = None, timeout: float = 30.0) -> LiveServer:
+        log_path = tmp_path / f"server-{len(servers)}.log"
+        log_file = open(log_path, "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "serve", "--config", str(deployment.path)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        server = LiveServer(deployment, proc, log_path)
+        servers.append(server)
+        try:
+            wait_http(deployment.base_url + "/api/health", timeout, proc)
+        except Exception as exc:
+            server.stop()
+            raise RuntimeError(f"server did not start: {exc}\n{server.log()[-3000:]}") from None
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()
