@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from core.auth.middleware import AuthMiddleware
 from core.config import LoadedConfig
 from core.errors import error_handlers
+from core.http_metrics import HttpMetricsMiddleware
 from core.metrics import Metrics
 from core.plugin_host import PluginHost, load_plugins
 from core.scheduler import Scheduler
@@ -68,7 +69,7 @@ def create_app(cfg: LoadedConfig, *, data_dir: Path | None = None, host: PluginH
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware, services=services)],
+        middleware=[Middleware(HttpMetricsMiddleware, services=services), Middleware(AuthMiddleware, services=services)],
         exception_handlers=error_handlers(),
         lifespan=lifespan,
     )
