@@ -1,0 +1,141 @@
+"""Live view over WebRTC (WHEP, RFC 9725) as a default core plugin.
+
+``POST /api/cameras/{id}/whep`` with an SDP offer answers ``201`` with the SDP
+answer and the session's ``Location``; ``DELETE`` there ends the session.
+Trickle ICE is not offered: the answer carries every candidate, so ``PATCH``
+answers ``405``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.auth.access import can_see_camera, current_principal, require_role
+from core.errors import ApiError
+from core.hookspecs import hookimpl
+from core.media.transcode import TranscodeHub
+from core.media.whep import WhepRefused, WhepService
+from core.media.whep_sdp import MAX_OFFER_BYTES
+
+log = logging.getLogger("bconnect.webrtc")
+
+SDP = "application/sdp"
+
+
+class WebRtcPlugin:
+    def __init__(self, config, context) -> None:
+        self.context = context
+        self.services: Any = None
+        self.whep: WhepService | None = None
+
+    # --- lifecycle -----------------------------------------------------------
+
+    @hookimpl
+    def bconnect_startup(self, services):
+        self.services = services
+        limits = services.deployment.server
+        self.whep = WhepService(
+            max_per_camera=limits.max_viewers_per_camera,
+            max_total=limits.max_viewers_total,
+            transcodes=TranscodeHub(on_change=self._mark_transcoding),
+        )
+
+    @hookimpl
+    async def bconnect_shutdown(self, services):
+        if self.whep is not None:
+            await self.whep.close_all()
+
+    def _mark_transcoding(self, camera_id: str, on: bool) -> None:
+        registry = getattr(self.services, "cameras", None)
+        mark = getattr(registry, "set_transcoding", None)
+        if mark is not None:
+            mark(camera_id, on)
+
+    # --- routes --------------------------------------------------------------
+
+    @hookimpl
+    def bconnect_register_routes(self, register):
+        register(Route("/api/cameras/{camera_id}/whep", self.post_offer, methods=["POST"]))
+        register(Route("/api/cameras/{camera_id}/whep/{session_id}", self.delete_session, methods=["DELETE"]))
+        register(Route("/api/cameras/{camera_id}/whep/{session_id}", self.patch_session, methods=["PATCH"]))
+        register(Route("/api/webrtc", self.overview, methods=["GET"]))
+
+    def _service(self) -> WhepService:
+        if self.whep is None:
+            raise ApiError(503, "WebRTC is not started yet")
+        return self.whep
+
+    def _camera(self, request: Request) -> Any:
+        principal = current_principal(request)
+        camera_id = request.path_params["camera_id"]
+        registry = getattr(self.services, "cameras", None)
+        camera = registry.get(camera_id) if registry is not None else None
+        if camera is None or not can_see_camera(principal, self.services.deployment, camera.info.agency):
+            raise ApiError(404, f"no camera {camera_id!r}")
+        return camera
+
+    async def post_offer(self, request: Request) -> Response:
+        service = self._service()
+        camera = self._camera(request)
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != SDP:
+            raise ApiError(415, f"WHEP offers must be sent as {SDP}, not {content_type or 'no content type'}")
+        body = await _read_limited(request, MAX_OFFER_BYTES)
+        try:
+            offer = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "malformed SDP: not UTF-8 text") from None
+        principal = current_principal(request)
+        try:
+            session, answer = await service.open(camera, offer, principal.username)
+        except WhepRefused as exc:
+            raise ApiError(exc.status, exc.reason, exc.headers or None) from None
+        location = f"/api/cameras/{camera.info.id}/whep/{session.id}"
+        return Response(answer, status_code=201, media_type=SDP, headers={"Location": location})
+
+    def _own_session(self, request: Request, service: WhepService) -> str:
+        principal = current_principal(request)
+        session = service.sessions.get(request.path_params["session_id"])
+        if (
+            session is None
+            or session.camera_id != request.path_params["camera_id"]
+            or (session.user != principal.username and principal.role != "admin")
+        ):
+            raise ApiError(404, "no such WHEP session (already ended?)")
+        return session.id
+
+    async def delete_session(self, request: Request) -> Response:
+        service = self._service()
+        session_id = self._own_session(request, service)
+        await service.close(session_id, "deleted by client")
+        return Response(status_code=200)
+
+    async def patch_session(self, request: Request) -> Response:
+        self._own_session(request, self._service())
+        raise ApiError(
+            405,
+            "trickle ICE is not supported: the answer already carries all candidates; send a complete offer",
+            {"Allow": "DELETE"},
+        )
+
+    async def overview(self, request: Request) -> Response:
+        require_role(request, "operator")
+        service = self._service()
+        body = service.describe()
+        body["list"] = [s.describe() for s in service.sessions.values()]
+        return JSONResponse(body)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"SDP offer is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

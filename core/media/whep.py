@@ -1,0 +1,255 @@
+"""WHEP sessions (RFC 9725): one aiortc peer connection per viewer, packets passed through.
+
+A session reads one subscription of the camera's multiplexer (or of the
+camera's shared transcoder for H.265) through a :class:`PacketTrack`. The
+answer carries every ICE candidate (no trickle). A session ends on DELETE, on
+ICE failure, when it never connects, and at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from core.media.rtc_track import PacketTrack
+from core.media.transcode import TranscodeHub
+from core.media.whep_sdp import OfferError, VideoChoice, profile_level_id_from_sps, read_offer
+
+log = logging.getLogger("bconnect.webrtc")
+
+CONNECT_TIMEOUT_S = 20.0  # an answered offer that never connects frees its slot
+DISCONNECTED_GRACE_S = 8.0
+VIEWER_QUEUE = 256  # packets; a slower viewer skips to the next keyframe
+
+
+class WhepRefused(Exception):
+    """A request the service will not serve; ``status`` and ``reason`` go to the client."""
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers or {}
+
+
+@dataclass
+class WhepSession:
+    id: str
+    camera_id: str
+    user: str
+    pc: RTCPeerConnection
+    track: PacketTrack
+    transcoded: bool
+    created: float = field(default_factory=time.time)
+    connected_at: float | None = None
+    closing: bool = False
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        delays = sorted(self.track.delays)
+
+        def pct(p: float) -> float | None:
+            return round(delays[min(len(delays) - 1, int(p * len(delays)))] * 1000, 2) if delays else None
+
+        return {
+            "id": self.id,
+            "camera_id": self.camera_id,
+            "user": self.user,
+            "state": self.pc.connectionState,
+            "transcoded": self.transcoded,
+            "created": self.created,
+            "connected_at": self.connected_at,
+            "packets_sent": self.track.sent,
+            "packets_skipped": self.track.skipped,
+            "packets_dropped": getattr(self.track.source, "dropped", 0),
+            "delay_p50_ms": pct(0.5),
+            "delay_p99_ms": pct(0.99),
+        }
+
+
+class WhepService:
+    """The WHEP sessions of one app, with the deployment's viewer limits."""
+
+    def __init__(self, *, max_per_camera: int, max_total: int, transcodes: TranscodeHub | None = None) -> None:
+        self.max_per_camera = max_per_camera
+        self.max_total = max_total
+        self.transcodes = transcodes or TranscodeHub()
+        self.sessions: dict[str, WhepSession] = {}
+        # slots held from the start of a POST, so concurrent offers cannot overshoot
+        self._held: dict[str, int] = {}
+        self._closed = False
+
+    # --- counting ------------------------------------------------------------
+
+    def count(self, camera_id: str | None = None) -> int:
+        if camera_id is None:
+            return sum(self._held.values())
+        return self._held.get(camera_id, 0)
+
+    def _hold(self, camera_id: str) -> None:
+        if self._closed:
+            raise WhepRefused(503, "server is shutting down")
+        if self.count() >= self.max_total:
+            raise WhepRefused(
+                503, f"viewer limit reached: {self.max_total} viewers in total", {"Retry-After": "10"}
+            )
+        if self.count(camera_id) >= self.max_per_camera:
+            raise WhepRefused(
+                503,
+                f"viewer limit reached: {self.max_per_camera} viewers of camera {camera_id!r}",
+                {"Retry-After": "10"},
+            )
+        self._held[camera_id] = self._held.get(camera_id, 0) + 1
+
+    def _unhold(self, camera_id: str) -> None:
+        left = self._held.get(camera_id, 0) - 1
+        if left > 0:
+            self._held[camera_id] = left
+        else:
+            self._held.pop(camera_id, None)
+
+    # --- sessions ------------------------------------------------------------
+
+    async def open(self, camera: Any, offer: str, user: str) -> tuple[WhepSession, str]:
+        """Answer ``offer`` for ``camera`` (a registry ``CameraRuntime``).
+
+        :return: the session and the SDP answer.
+        :raises WhepRefused: 400 for an unusable offer, 503 beyond the limits
+            or while the camera has sent no video yet.
+        """
+        camera_id = camera.info.id
+        try:
+            read_offer(offer, None)  # refuse a bad offer before taking anything
+        except OfferError as exc:
+            raise WhepRefused(400, str(exc)) from None
+        info = camera.mux.stream_info
+        if info is None:
+            raise WhepRefused(503, f"camera {camera_id!r} has sent no video yet", {"Retry-After": "2"})
+        if info.codec not in ("h264", "hevc"):
+            raise WhepRefused(503, f"camera {camera_id!r} sends {info.codec}, which cannot be streamed")
+        self._hold(camera_id)
+        transcoded = info.codec == "hevc"
+        source: Any = camera.mux
+        pc: RTCPeerConnection | None = None
+        track: PacketTrack | None = None
+        try:
+            if transcoded:
+                transcoder = self.transcodes.acquire(camera_id, camera.mux)
+                profile = await transcoder.ready()
+                if profile is None:
+                    raise WhepRefused(503, f"camera {camera_id!r}: H.265 to H.264 transcoding has not started yet",
+                                      {"Retry-After": "2"})
+                source = transcoder
+            else:
+                profile = info.profile_level_id or profile_level_id_from_sps(info.parameter_sets)
+            try:
+                choice = read_offer(offer, profile)
+            except OfferError as exc:
+                raise WhepRefused(400, str(exc)) from None
+            session_id = secrets.token_urlsafe(18)
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            track = PacketTrack(
+                source.subscribe(f"whep:{session_id}", maxsize=VIEWER_QUEUE, start="gop"), name=session_id
+            )
+            answer = await self._negotiate(pc, track, choice)
+        except BaseException:
+            if track is not None:
+                track.stop()
+            if pc is not None:
+                await pc.close()
+            if transcoded:
+                await self.transcodes.release(camera_id)
+            self._unhold(camera_id)
+            raise
+        session = WhepSession(session_id, camera_id, user, pc, track, transcoded)
+        self.sessions[session_id] = session
+        self._watch(session)
+        log.info(
+            "whep session %s: %s watches %s (%s, profile %s%s)",
+            session_id[:8], user, camera_id, "transcoded" if transcoded else "passthrough",
+            choice.codec.parameters.get("profile-level-id"), "" if choice.exact else ", nearest offered",
+        )
+        return session, answer
+
+    async def _negotiate(self, pc: RTCPeerConnection, track: PacketTrack, choice: VideoChoice) -> str:
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=choice.offer_for_aiortc, type="offer"))
+        except Exception as exc:
+            raise WhepRefused(400, f"SDP offer refused: {exc}") from None
+        transceiver = next(
+            (t for t in pc.getTransceivers() if t.kind == "video" and t.mid == choice.mid), None
+        )
+        if transceiver is None:
+            raise WhepRefused(400, "SDP offer: video m-line has no usable mid")
+        # aiortc negotiated one of its own two H.264 codecs; answer (and send)
+        # with the one read_offer chose, which names the camera's profile.
+        transceiver._codecs = choice.codecs
+        transceiver.sender.replaceTrack(track)
+        transceiver.direction = "sendonly"
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)  # gathers every candidate first
+        return pc.localDescription.sdp
+
+    def _watch(self, session: WhepSession) -> None:
+        loop = asyncio.get_running_loop()
+
+        def close_later(reason: str) -> None:
+            if not session.closing:
+                loop.create_task(self.close(session.id, reason))
+
+        def check_connected() -> None:
+            if session.pc.connectionState != "connected":
+                close_later("never connected")
+
+        @session.pc.on("connectionstatechange")
+        def on_state() -> None:
+            state = session.pc.connectionState
+            if state == "connected":
+                session.connected_at = session.connected_at or time.time()
+            elif state in ("failed", "closed"):
+                close_later(f"connection {state}")
+            elif state == "disconnected":
+                session.timers.append(loop.call_later(DISCONNECTED_GRACE_S, check_connected))
+
+        session.timers.append(loop.call_later(CONNECT_TIMEOUT_S, check_connected))
+
+    async def close(self, session_id: str, reason: str = "closed") -> bool:
+        """Close one session; ``False`` if there is none by that id."""
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return False
+        session.closing = True
+        for timer in session.timers:
+            timer.cancel()
+        session.track.stop()
+        with contextlib.suppress(Exception):
+            await session.pc.close()
+        if session.transcoded:
+            await self.transcodes.release(session.camera_id)
+        self._unhold(session.camera_id)
+        log.info("whep session %s of %s closed: %s", session_id[:8], session.camera_id, reason)
+        return True
+
+    async def close_all(self) -> None:
+        self._closed = True
+        await asyncio.gather(*(self.close(sid, "shutdown") for sid in list(self.sessions)))
+        await self.transcodes.close()
+
+    def describe(self) -> dict[str, Any]:
+        per_camera: dict[str, int] = {}
+        for s in self.sessions.values():
+            per_camera[s.camera_id] = per_camera.get(s.camera_id, 0) + 1
+        return {
+            "sessions": len(self.sessions),
+            "max_viewers_total": self.max_total,
+            "max_viewers_per_camera": self.max_per_camera,
+            "per_camera": per_camera,
+            "transcoding": self.transcodes.active(),
+        }

@@ -1,0 +1,173 @@
+"""Reading a WHEP offer: is it usable, and which H.264 payload type answers it.
+
+The answer names the H.264 profile the camera really sends, so that the
+browser prepares the right decoder. aiortc knows only two H.264 codecs of its
+own (Constrained Baseline and Baseline, ``42e01f``/``42001f``) and would answer
+with one of those whatever the camera sends; the session therefore replaces
+the negotiated codec with the one chosen here (see :mod:`core.media.whep`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aiortc import sdp
+from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
+
+MAX_OFFER_BYTES = 64 * 1024
+DEFAULT_PROFILE = "42e01f"  # an H.264 fmtp without profile-level-id (RFC 6184 and libwebrtc)
+FEEDBACK_WE_HONOUR = (("nack", None), ("nack", "pli"), ("goog-remb", None))
+
+
+class OfferError(ValueError):
+    """The offer cannot be answered; the message says why (a 400)."""
+
+
+@dataclass(frozen=True)
+class VideoChoice:
+    """What to answer in the video section of an offer."""
+
+    mid: str | None
+    codec: RTCRtpCodecParameters
+    rtx: RTCRtpCodecParameters | None
+    exact: bool  # the browser offered the camera's own profile-level-id
+    offer_for_aiortc: str  # the offer text to hand aiortc (see ``read_offer``)
+
+    @property
+    def codecs(self) -> list[RTCRtpCodecParameters]:
+        return [self.codec, self.rtx] if self.rtx else [self.codec]
+
+
+def read_offer(text: str, camera_profile: str | None) -> VideoChoice:
+    """Validate an offer and pick the H.264 payload type for the camera.
+
+    :param text: the SDP offer as received.
+    :param camera_profile: the camera's profile-level-id (six hex digits), or
+        ``None`` when unknown.
+    :raises OfferError: with a reason fit for a 400 answer.
+    """
+    if len(text) > MAX_OFFER_BYTES:
+        raise OfferError(f"SDP offer is larger than {MAX_OFFER_BYTES} bytes")
+    if not text.lstrip().startswith("v=0"):
+        raise OfferError("malformed SDP: an offer starts with 'v=0'")
+    try:
+        description = sdp.SessionDescription.parse(text)
+    except Exception as exc:  # aiortc's parser asserts and indexes freely
+        raise OfferError(f"malformed SDP: {type(exc).__name__} {exc}".strip()) from None
+    videos = [m for m in description.media if m.kind == "video"]
+    if not videos:
+        raise OfferError("SDP offer has no video m-line")
+    media = videos[0]
+    if media.direction not in (None, "recvonly", "sendrecv"):
+        raise OfferError(f"video m-line is {media.direction}: a WHEP viewer must receive (recvonly)")
+    if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+        raise OfferError("SDP offer lacks ice-ufrag/ice-pwd")
+    if media.dtls is None or not media.dtls.fingerprints:
+        raise OfferError("SDP offer lacks a DTLS fingerprint")
+
+    h264 = [c for c in media.rtp.codecs if c.mimeType.lower() == "video/h264" and _packetization(c) == 1]
+    if not h264:
+        offered = sorted({c.mimeType.split("/", 1)[1] for c in media.rtp.codecs if c.name.lower() != "rtx"})
+        raise OfferError(
+            "SDP offer has no H.264 with packetization-mode=1 for video"
+            f" (offered: {', '.join(offered) or 'nothing'})"
+        )
+    chosen, exact = _choose(h264, camera_profile)
+    offered_profile = _profile_of(chosen)
+    parameters: dict = {"packetization-mode": 1, "profile-level-id": offered_profile}
+    if chosen.parameters.get("level-asymmetry-allowed") is not None:
+        parameters["level-asymmetry-allowed"] = 1
+    if camera_profile and _same_profile(offered_profile, camera_profile):
+        # same profile, perhaps another level: describe what we really send
+        parameters["profile-level-id"] = camera_profile.lower()
+    codec = RTCRtpCodecParameters(
+        mimeType="video/H264",
+        clockRate=90000,
+        payloadType=chosen.payloadType,
+        rtcpFeedback=[
+            RTCRtcpFeedback(type=f.type, parameter=f.parameter)
+            for f in chosen.rtcpFeedback
+            if (f.type, f.parameter) in FEEDBACK_WE_HONOUR
+        ],
+        parameters=parameters,
+    )
+    rtx = next(
+        (
+            RTCRtpCodecParameters(
+                mimeType="video/rtx", clockRate=90000, payloadType=c.payloadType, parameters={"apt": chosen.payloadType}
+            )
+            for c in media.rtp.codecs
+            if c.name.lower() == "rtx" and _int(c.parameters.get("apt")) == chosen.payloadType
+        ),
+        None,
+    )
+    return VideoChoice(media.rtp.muxId, codec, rtx, exact, _for_aiortc(text, h264, chosen))
+
+
+def _choose(h264: list[RTCRtpCodecParameters], camera_profile: str | None) -> tuple[RTCRtpCodecParameters, bool]:
+    if camera_profile:
+        for c in h264:
+            if _profile_of(c) == camera_profile.lower():
+                return c, True
+        for c in h264:
+            if _same_profile(_profile_of(c), camera_profile):
+                return c, False
+    # The browser did not offer the camera's profile (Firefox offers only
+    # Constrained Baseline). Its decoder still takes what the camera sends
+    # (libavcodec in Chromium, the platform decoder in Firefox); the label in
+    # the answer must only be one that the browser offered. Take its first.
+    return h264[0], False
+
+
+def _for_aiortc(text: str, h264: list[RTCRtpCodecParameters], chosen: RTCRtpCodecParameters) -> str:
+    """The offer as aiortc must see it to accept ``chosen``.
+
+    aiortc refuses an offer whose H.264 profiles are all beyond its own two;
+    then the chosen payload type is relabelled Constrained Baseline for aiortc
+    only, and the session puts the real codec back before answering.
+    """
+    if any(_aiortc_knows(c) for c in h264):
+        return text
+    pattern = re.compile(rf"^(a=fmtp:{chosen.payloadType} .*?profile-level-id=)([0-9A-Fa-f]{{6}})", re.M)
+    relabelled, n = pattern.subn(rf"\g<1>{DEFAULT_PROFILE}", text, count=1)
+    return relabelled if n else text
+
+
+def _aiortc_knows(c: RTCRtpCodecParameters) -> bool:
+    return _same_profile(_profile_of(c), "42e01f") or _same_profile(_profile_of(c), "42001f")
+
+
+def _packetization(c: RTCRtpCodecParameters) -> int:
+    return _int(c.parameters.get("packetization-mode")) or 0
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _profile_of(c: RTCRtpCodecParameters) -> str:
+    value = c.parameters.get("profile-level-id")
+    return str(value).lower() if value is not None else DEFAULT_PROFILE
+
+
+def _same_profile(a: str, b: str) -> bool:
+    try:
+        return sdp.parse_h264_profile_level_id(a)[0] == sdp.parse_h264_profile_level_id(b)[0]
+    except ValueError:
+        return False
+
+
+def profile_level_id_from_sps(annexb: bytes) -> str | None:
+    """The profile-level-id (six hex digits) of the first H.264 SPS in ``annexb``."""
+    i = 0
+    while True:
+        i = annexb.find(b"\x00\x00\x01", i)
+        if i < 0 or i + 6 > len(annexb):
+            return None
+        i += 3
+        if annexb[i] & 0x1F == 7:
+            return annexb[i + 1 : i + 4].hex()

@@ -1,0 +1,594 @@
+// B-Connect live view: a camera grid, one WHEP (RFC 9725) viewer per tile.
+// Plain JavaScript with standard APIs only, for current Chromium and Firefox.
+(function () {
+  "use strict";
+
+  const POLL_MS = 3000;
+  const WATCHDOG_MS = 2000;
+  const STALL_MS = 10000; // no decoded frame for this long while online: reconnect
+  const ICE_GATHER_MS = 3000;
+  const RETRY_MIN_MS = 1000;
+  const RETRY_MAX_MS = 15000;
+  const LAYOUTS = [1, 4, 9, 16];
+  const STORE = "bconnect.view";
+  const AGENCY_NAMES = { dishub: "Dishub", polri: "Polri", kejaksaan: "Kejaksaan", pemkot: "Pemkot" };
+
+  const $ = (id) => document.getElementById(id);
+  const saved = readSaved();
+  const view = {
+    me: null,
+    cameras: [],
+    byId: new Map(),
+    layout: LAYOUTS.includes(saved.layout) ? saved.layout : 4,
+    area: saved.area || "",
+    agency: saved.agency || "",
+    text: "",
+    page: 0,
+    pinned: new Map(), // tile index -> camera id chosen from the list
+    selected: 0,
+  };
+  const tiles = [];
+
+  // For tests and diagnostics: the live peer connections of the grid.
+  window.bconnect = {
+    tiles: tiles,
+    peers: () => tiles.filter((t) => t.player.pc).map((t) => ({ cameraId: t.cameraId, pc: t.player.pc })),
+  };
+
+  function readSaved() {
+    try {
+      return JSON.parse(localStorage.getItem(STORE) || "{}") || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function save() {
+    try {
+      localStorage.setItem(STORE, JSON.stringify({ layout: view.layout, area: view.area, agency: view.agency }));
+    } catch (e) {
+      /* private mode: not remembered */
+    }
+  }
+
+  function toLogin() {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
+
+  function banner(text) {
+    const el = $("banner");
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
+  function csrfHeaders() {
+    const token = view.me && view.me.csrf_token;
+    return token ? { "X-CSRF-Token": token } : {};
+  }
+
+  async function api(path, options) {
+    const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options || {}));
+    if (response.status === 401) {
+      toLogin();
+      throw new Error("not logged in");
+    }
+    return response;
+  }
+
+  async function reason(response) {
+    try {
+      const body = await response.clone().json();
+      if (body && body.error) return body.error;
+    } catch (e) {
+      /* not JSON */
+    }
+    return response.statusText || "HTTP " + response.status;
+  }
+
+  // --- camera data ----------------------------------------------------------
+
+  function stateOf(cam) {
+    return (cam && ((cam.status && cam.status.state) || cam.state)) || "offline";
+  }
+
+  function transcodingOf(cam) {
+    return Boolean(cam && ((cam.status && cam.status.transcoding) || cam.transcoding));
+  }
+
+  function areaName(cam) {
+    return cam.area_name || (cam.area ? cam.area.replace(/_/g, " ").replace(/\b\w/g, (c) => c.toUpperCase()) : "");
+  }
+
+  function agencyName(code) {
+    return AGENCY_NAMES[code] || code || "";
+  }
+
+  function filtered() {
+    const text = view.text.toLowerCase();
+    return view.cameras.filter(
+      (c) =>
+        (!view.area || c.area === view.area) &&
+        (!view.agency || c.agency === view.agency) &&
+        (!text || (c.name + " " + c.id + " " + areaName(c)).toLowerCase().includes(text))
+    );
+  }
+
+  async function loadCameras() {
+    const response = await api("/api/cameras");
+    if (!response.ok) throw new Error(await reason(response));
+    const body = await response.json();
+    const list = Array.isArray(body) ? body : body.cameras || [];
+    const known = view.cameras.map((c) => c.id).join("\n");
+    view.cameras = list.slice().sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+    view.byId = new Map(view.cameras.map((c) => [c.id, c]));
+    return known !== view.cameras.map((c) => c.id).join("\n");
+  }
+
+  // --- WHEP player (one per tile) ---------------------------------------------
+
+  function iceGatheringDone(pc) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ICE_GATHER_MS); // send what we have rather than hang
+      function done() {
+        clearTimeout(timer);
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      }
+      function check() {
+        if (pc.iceGatheringState === "complete") done();
+      }
+      pc.addEventListener("icegatheringstatechange", check);
+    });
+  }
+
+  class Player {
+    constructor(tile) {
+      this.tile = tile;
+      this.pc = null;
+      this.location = null;
+      this.cameraId = null;
+      this.run = 0; // bumps on every start/stop; stale async work checks it
+      this.timer = null;
+      this.failures = 0;
+      this.lastFrames = 0;
+      this.lastProgress = 0;
+    }
+
+    start(cameraId) {
+      this.stop();
+      this.cameraId = cameraId;
+      this.failures = 0;
+      this.connect(++this.run);
+    }
+
+    stop() {
+      this.run++;
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.teardown();
+      this.cameraId = null;
+      this.tile.video.srcObject = null;
+    }
+
+    teardown() {
+      if (this.location) {
+        fetch(this.location, { method: "DELETE", credentials: "same-origin", headers: csrfHeaders(), keepalive: true })
+          .catch(() => {});
+        this.location = null;
+      }
+      if (this.pc) {
+        this.pc.close();
+        this.pc = null;
+      }
+    }
+
+    retry(message, delayMs) {
+      const run = this.run;
+      this.teardown();
+      this.failures++;
+      const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures - 1, 4));
+      this.tile.message(message);
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        if (run === this.run) this.connect(run);
+      }, delayMs || backoff);
+    }
+
+    async connect(run) {
+      const cameraId = this.cameraId;
+      this.tile.message(this.failures ? "Reconnecting…" : "Connecting…");
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      this.pc = pc;
+      this.lastFrames = 0;
+      this.lastProgress = performance.now();
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addEventListener("track", (event) => {
+        const stream = event.streams && event.streams[0] ? event.streams[0] : new MediaStream([event.track]);
+        this.tile.video.srcObject = stream;
+        this.tile.video.play().catch(() => {});
+      });
+      pc.addEventListener("connectionstatechange", () => {
+        if (run !== this.run || pc !== this.pc) return;
+        const state = pc.connectionState;
+        if (state === "connected") {
+          this.failures = 0;
+        } else if (state === "failed") {
+          this.retry("Connection lost, reconnecting…");
+        } else if (state === "disconnected") {
+          setTimeout(() => {
+            if (run === this.run && pc === this.pc && pc.connectionState === "disconnected") {
+              this.retry("Connection lost, reconnecting…");
+            }
+          }, 4000);
+        }
+      });
+      try {
+        await pc.setLocalDescription(await pc.createOffer());
+        await iceGatheringDone(pc);
+        if (run !== this.run) return;
+        const response = await fetch("/api/cameras/" + encodeURIComponent(cameraId) + "/whep", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: Object.assign({ "Content-Type": "application/sdp" }, csrfHeaders()),
+          body: pc.localDescription.sdp,
+        });
+        if (response.status === 201) {
+          const location = response.headers.get("Location");
+          const answer = await response.text();
+          if (run !== this.run) {
+            fetch(location, { method: "DELETE", credentials: "same-origin", headers: csrfHeaders() }).catch(() => {});
+            return;
+          }
+          this.location = location;
+          await pc.setRemoteDescription({ type: "answer", sdp: answer });
+          this.tile.message(stateOf(view.byId.get(cameraId)) === "online" ? "" : "Waiting for the camera…");
+          return;
+        }
+        if (run !== this.run) return;
+        if (response.status === 401) return toLogin();
+        const why = await reason(response);
+        if (response.status === 404) {
+          this.teardown();
+          this.tile.message("Camera not available: " + why);
+          return;
+        }
+        const after = Number(response.headers.get("Retry-After"));
+        this.retry(why.charAt(0).toUpperCase() + why.slice(1), after > 0 ? after * 1000 : 0);
+      } catch (error) {
+        if (run === this.run) this.retry("Cannot reach the server, retrying…");
+      }
+    }
+
+    // Called by the watchdog: frames decoded, and a stalled picture restarted.
+    async check() {
+      const pc = this.pc;
+      if (!pc || pc.connectionState !== "connected") return;
+      let frames = 0;
+      let width = 0;
+      let height = 0;
+      let fps = 0;
+      const stats = await pc.getStats();
+      stats.forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "video") {
+          frames = s.framesDecoded || 0;
+          width = s.frameWidth || 0;
+          height = s.frameHeight || 0;
+          fps = s.framesPerSecond || 0;
+        }
+      });
+      if (pc !== this.pc) return;
+      const now = performance.now();
+      if (frames > this.lastFrames) {
+        this.lastFrames = frames;
+        this.lastProgress = now;
+        this.tile.message("");
+        this.tile.meta(width && height ? width + "×" + height + (fps ? " · " + Math.round(fps) + " fps" : "") : "");
+      } else if (now - this.lastProgress > STALL_MS) {
+        const cam = view.byId.get(this.cameraId);
+        if (stateOf(cam) === "online") {
+          this.retry("No picture, reconnecting…", 100);
+        } else {
+          this.tile.message("No signal: camera " + stateOf(cam));
+        }
+      }
+    }
+  }
+
+  // --- tiles ------------------------------------------------------------------
+
+  class Tile {
+    constructor(index) {
+      const node = $("tile-template").content.firstElementChild.cloneNode(true);
+      this.index = index;
+      this.el = node;
+      this.video = node.querySelector("video");
+      this.badgeEl = node.querySelector(".badge");
+      this.nameEl = node.querySelector(".tile-name");
+      this.metaEl = node.querySelector(".tile-meta");
+      this.messageEl = node.querySelector(".tile-message");
+      this.cameraId = null;
+      this.player = new Player(this);
+      node.dataset.index = String(index);
+      node.querySelector(".snapshot").addEventListener("click", (e) => {
+        e.stopPropagation();
+        if (this.cameraId) {
+          window.open("/api/cameras/" + encodeURIComponent(this.cameraId) + "/snapshot.jpg?t=" + Date.now(), "_blank", "noopener");
+        }
+      });
+      node.querySelector(".fullscreen").addEventListener("click", (e) => {
+        e.stopPropagation();
+        this.toggleFullscreen();
+      });
+      node.addEventListener("dblclick", () => this.toggleFullscreen());
+      node.addEventListener("click", () => select(this.index));
+    }
+
+    toggleFullscreen() {
+      if (document.fullscreenElement) {
+        document.exitFullscreen().catch(() => {});
+      } else if (this.cameraId) {
+        this.el.requestFullscreen().catch(() => {});
+      }
+    }
+
+    show(cameraId) {
+      if (cameraId === this.cameraId) return;
+      this.cameraId = cameraId;
+      this.el.dataset.camera = cameraId || "";
+      this.meta("");
+      if (!cameraId) {
+        this.player.stop();
+        this.el.classList.add("empty");
+        this.nameEl.textContent = "";
+        this.badge(null);
+        this.message("No camera");
+        return;
+      }
+      this.el.classList.remove("empty");
+      this.update();
+      this.player.start(cameraId);
+    }
+
+    update() {
+      const cam = view.byId.get(this.cameraId);
+      if (!cam) return;
+      this.nameEl.textContent = cam.name || cam.id;
+      this.nameEl.title = [cam.name, areaName(cam), agencyName(cam.agency)].filter(Boolean).join(" · ");
+      this.badge(cam);
+    }
+
+    badge(cam) {
+      const state = cam ? stateOf(cam) : "none";
+      this.badgeEl.dataset.state = state;
+      this.badgeEl.textContent = cam ? state + (transcodingOf(cam) ? " · H.265→H.264" : "") : "";
+      this.badgeEl.title = cam && cam.status && cam.status.reason ? cam.status.reason : "";
+      this.el.dataset.state = state;
+    }
+
+    meta(text) {
+      this.metaEl.textContent = text;
+    }
+
+    message(text) {
+      this.messageEl.textContent = text || "";
+      this.messageEl.hidden = !text;
+    }
+  }
+
+  function select(index) {
+    view.selected = index;
+    tiles.forEach((t) => t.el.classList.toggle("selected", t.index === index));
+  }
+
+  function pages() {
+    return Math.max(1, Math.ceil(filtered().length / view.layout));
+  }
+
+  function renderGrid() {
+    const grid = $("grid");
+    grid.dataset.layout = String(view.layout);
+    while (tiles.length < view.layout) {
+      const tile = new Tile(tiles.length);
+      tiles.push(tile);
+      grid.appendChild(tile.el);
+    }
+    while (tiles.length > view.layout) {
+      const tile = tiles.pop();
+      tile.player.stop();
+      tile.el.remove();
+    }
+    view.page = Math.min(view.page, pages() - 1);
+    const list = filtered();
+    tiles.forEach((tile, i) => {
+      const pinned = view.pinned.get(i);
+      const cam = pinned ? view.byId.get(pinned) : list[view.page * view.layout + i];
+      tile.show(cam ? cam.id : null);
+    });
+    if (view.selected >= tiles.length) view.selected = 0;
+    select(view.selected);
+    $("page-label").textContent = view.page + 1 + " / " + pages();
+    $("page-prev").disabled = view.page === 0;
+    $("page-next").disabled = view.page >= pages() - 1;
+    document.querySelectorAll("[data-layout]").forEach((b) => {
+      if (b.tagName === "BUTTON") b.classList.toggle("active", Number(b.dataset.layout) === view.layout);
+    });
+  }
+
+  function renderList() {
+    const ul = $("camera-list");
+    const list = filtered();
+    ul.replaceChildren(
+      ...list.map((cam) => {
+        const li = document.createElement("li");
+        li.dataset.camera = cam.id;
+        li.dataset.state = stateOf(cam);
+        li.tabIndex = 0;
+        const dot = document.createElement("span");
+        dot.className = "dot";
+        const name = document.createElement("span");
+        name.className = "cam-name";
+        name.textContent = cam.name || cam.id;
+        const sub = document.createElement("span");
+        sub.className = "cam-sub";
+        sub.textContent = [areaName(cam), agencyName(cam.agency)].filter(Boolean).join(" · ");
+        li.append(dot, name, sub);
+        li.title = stateOf(cam);
+        const open = () => place(cam.id);
+        li.addEventListener("click", open);
+        li.addEventListener("keydown", (e) => {
+          if (e.key === "Enter") open();
+        });
+        return li;
+      })
+    );
+    const online = view.cameras.filter((c) => stateOf(c) === "online").length;
+    $("camera-count").textContent = list.length + " shown · " + online + "/" + view.cameras.length + " online";
+  }
+
+  // Put a camera from the list in the selected tile (or show it where it is).
+  function place(cameraId) {
+    const at = tiles.findIndex((t) => t.cameraId === cameraId);
+    if (at >= 0) {
+      select(at);
+      tiles[at].el.focus();
+      return;
+    }
+    view.pinned.set(view.selected, cameraId);
+    renderGrid();
+  }
+
+  function fillSelect(select, values, label) {
+    const current = select.value;
+    select.replaceChildren(new Option(label, ""));
+    values.forEach(([value, text]) => select.add(new Option(text, value)));
+    select.value = values.some(([v]) => v === current) ? current : "";
+  }
+
+  function renderFilters() {
+    const areas = new Map();
+    const agencies = new Set();
+    view.cameras.forEach((c) => {
+      if (c.area) areas.set(c.area, areaName(c));
+      if (c.agency) agencies.add(c.agency);
+    });
+    const area = $("filter-area");
+    const agency = $("filter-agency");
+    fillSelect(area, [...areas.entries()].sort((a, b) => a[1].localeCompare(b[1])), "All areas");
+    fillSelect(agency, [...agencies].sort().map((a) => [a, agencyName(a)]), "All agencies");
+    area.value = areas.has(view.area) ? view.area : "";
+    agency.value = agencies.has(view.agency) ? view.agency : "";
+    view.area = area.value;
+    view.agency = agency.value;
+  }
+
+  function refreshStates() {
+    tiles.forEach((t) => t.cameraId && t.update());
+    document.querySelectorAll("#camera-list li").forEach((li) => {
+      const state = stateOf(view.byId.get(li.dataset.camera));
+      li.dataset.state = state;
+      li.title = state;
+    });
+    const online = view.cameras.filter((c) => stateOf(c) === "online").length;
+    const shown = document.querySelectorAll("#camera-list li").length;
+    $("camera-count").textContent = shown + " shown · " + online + "/" + view.cameras.length + " online";
+  }
+
+  function changed() {
+    view.page = 0;
+    view.pinned.clear();
+    save();
+    renderList();
+    renderGrid();
+  }
+
+  // --- wiring -------------------------------------------------------------------
+
+  function wire() {
+    $("filter-area").addEventListener("change", (e) => {
+      view.area = e.target.value;
+      changed();
+    });
+    $("filter-agency").addEventListener("change", (e) => {
+      view.agency = e.target.value;
+      changed();
+    });
+    $("filter-text").addEventListener("input", (e) => {
+      view.text = e.target.value;
+      renderList();
+    });
+    document.querySelectorAll("button[data-layout]").forEach((b) =>
+      b.addEventListener("click", () => {
+        view.layout = Number(b.dataset.layout);
+        changed();
+      })
+    );
+    $("page-prev").addEventListener("click", () => {
+      view.page = Math.max(0, view.page - 1);
+      view.pinned.clear();
+      renderGrid();
+    });
+    $("page-next").addEventListener("click", () => {
+      view.page = Math.min(pages() - 1, view.page + 1);
+      view.pinned.clear();
+      renderGrid();
+    });
+    $("logout").addEventListener("click", async () => {
+      tiles.forEach((t) => t.player.stop());
+      await fetch("/api/logout", { method: "POST", credentials: "same-origin", headers: csrfHeaders() }).catch(() => {});
+      location.assign("/login");
+    });
+    // end the server's sessions when the page goes away
+    window.addEventListener("pagehide", () => tiles.forEach((t) => t.player.teardown()));
+  }
+
+  function tickClock() {
+    $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+
+  async function poll() {
+    try {
+      const added = await loadCameras();
+      banner("");
+      if (added) {
+        renderFilters();
+        renderList();
+        renderGrid();
+      } else {
+        refreshStates();
+      }
+    } catch (e) {
+      if (e.message !== "not logged in") banner("Camera list unavailable: " + e.message);
+    }
+  }
+
+  async function main() {
+    wire();
+    tickClock();
+    setInterval(tickClock, 1000);
+    let response;
+    try {
+      response = await api("/api/me");
+    } catch (e) {
+      return;
+    }
+    if (!response.ok) {
+      banner("Cannot load your account: " + (await reason(response)));
+      return;
+    }
+    view.me = await response.json();
+    $("user-name").textContent = view.me.username + " · " + agencyName(view.me.agency);
+    try {
+      await loadCameras();
+    } catch (e) {
+      banner("Camera list unavailable: " + e.message);
+    }
+    renderFilters();
+    renderList();
+    renderGrid();
+    setInterval(poll, POLL_MS);
+    setInterval(() => tiles.forEach((t) => t.player.check().catch(() => {})), WATCHDOG_MS);
+  }
+
+  main();
+})();
