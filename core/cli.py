@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
 from core.config import ConfigErrors, LoadedConfig, load_file
+from core.storage import StorageError
 
 DEFAULT_CONFIG = "plugins.toml"
 
 
 def _load(path: str, data_dir: str | None = None) -> LoadedConfig:
+    """Read a deployment; ``--data-dir``, then ``BCONNECT_DATA_DIR``, override its data_dir."""
     cfg = load_file(path)
     data_dir = data_dir or os.environ.get("BCONNECT_DATA_DIR")
     if data_dir:
@@ -28,6 +31,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _load(args.file)
     host = load_plugins(cfg)
     print(f"{args.file}: ok ({len(host.enabled())} plugins: {', '.join(host.enabled()) or 'none'})")
+    return 0
+
+
+def cmd_makemigrations(args: argparse.Namespace) -> int:
+    from core.makemigrations import make_migrations
+    from core.plugin_host import load_plugins
+
+    make_migrations(load_plugins(_load(args.config)), args.app, name=args.name, empty=args.empty)
     return 0
 
 
@@ -50,8 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    p.add_argument("--data-dir")
+    p.add_argument("--data-dir", help="where data lives (default: the file's data_dir, or $BCONNECT_DATA_DIR)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("makemigrations", help="developer: write migrations for changed models")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("app", nargs="?", help="one app label (core or a plugin's); default: all")
+    p.add_argument("--name", help="name the new migration file")
+    p.add_argument("--empty", action="store_true", help="an empty migration to fill in by hand")
+    p.set_defaults(func=cmd_makemigrations)
 
     from core.cli_users import add_parser as add_users
 
@@ -68,8 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line on the terminal, the details in the log
+        logging.getLogger("bconnect.cli").debug("unexpected error", exc_info=exc)
+        print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

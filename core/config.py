@@ -11,15 +11,30 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from core.interfaces import AGENCIES
-from core.toml_lines import find_line
+from core.toml_lines import key_at_line, locate
 
 Agency = Literal["dishub", "polri", "kejaksaan", "pemkot"]
 assert set(Agency.__args__) == set(AGENCIES)  # type: ignore[attr-defined]
+
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "asyncpg")
+
+
+def _known_area(value: str, info: ValidationInfo) -> str:
+    areas = (info.context or {}).get("areas")
+    if areas is not None and value not in areas:
+        known = ", ".join(sorted(areas)) or "none"
+        raise ValueError(f"unknown area {value!r} (areas of this deployment: {known})")
+    return value
+
+
+# A plugin config field that names a rollout area: checked against [areas.*]
+AreaRef = Annotated[str, AfterValidator(_known_area)]
 
 
 class _Strict(BaseModel):
@@ -27,8 +42,17 @@ class _Strict(BaseModel):
 
 
 class DeploymentInfo(_Strict):
-    name: str
+    name: str = Field(min_length=1)
     timezone: str = "Asia/Makassar"  # WITA, UTC+8
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Makassar)") from None
+        return value
 
 
 class ServerSettings(_Strict):
@@ -39,6 +63,13 @@ class ServerSettings(_Strict):
     secure_cookies: bool = True
     max_viewers_per_camera: int = Field(default=16, ge=1)
     max_viewers_total: int = Field(default=64, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is not None and ("://" not in value or value.split("://", 1)[0] not in DATABASE_SCHEMES):
+            raise ValueError(f"database_url must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}")
+        return value
 
 
 class Area(_Strict):
@@ -98,22 +129,46 @@ class LoadedConfig:
         return error_at(self.path, self.text, loc, reason)
 
 
-def error_at(path: Path, text: str, loc: Sequence[str | int], reason: str) -> ConfigError:
-    key = ".".join(str(p) for p in loc)
-    return ConfigError(str(path), find_line(text, loc), key, reason)
+def key_path(loc: Sequence[str | int]) -> str:
+    """``plugins.stream_url.cameras[1].url``: indices in brackets, keys dotted."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def error_at(path: Path, text: str, loc: Sequence[str | int], reason: str, *, absent: bool = False) -> ConfigError:
+    """An error at the line of ``loc``; ``absent`` keys point at their table."""
+    line, depth = locate(text, loc)
+    if not absent and depth:
+        # pydantic may append type tags (union members) that are not keys of the file
+        loc = loc[:depth]
+    return ConfigError(str(path), line or 1, key_path(loc), reason)
 
 
 def pydantic_errors(path: Path, text: str, exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[ConfigError]:
     out = []
     for err in exc.errors():
         loc = [*prefix, *err["loc"]]
+        kind = err["type"]
         reason = err["msg"]
-        if err["type"] == "extra_forbidden":
+        if kind == "extra_forbidden":
             reason = "unknown key"
-        elif err["type"] == "missing":
+        elif kind == "missing":
             reason = "missing value"
-        out.append(error_at(path, text, loc, reason))
+        elif kind == "value_error":
+            reason = reason.removeprefix("Value error, ")
+        elif kind == "literal_error":
+            reason = f"{_short(err.get('input'))} is not allowed: {reason[0].lower()}{reason[1:]}"
+        elif kind.endswith(("_type", "_parsing")):
+            reason = f"wrong type: {reason[0].lower()}{reason[1:]}, got {_short(err.get('input'))}"
+        out.append(error_at(path, text, loc, reason, absent=kind == "missing"))
     return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class ConfigErrors(Exception):
@@ -139,7 +194,7 @@ def load_file(path: str | os.PathLike[str]) -> LoadedConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigErrors([_toml_error(p, exc)]) from None
+        raise ConfigErrors([_toml_error(p, text, exc)]) from None
     try:
         deployment = Deployment.model_validate(data)
     except ValidationError as exc:
@@ -147,7 +202,7 @@ def load_file(path: str | os.PathLike[str]) -> LoadedConfig:
     return LoadedConfig(p, text, deployment)
 
 
-def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
+def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
     # tomllib ends its message with "(at line L, column C)"
     msg = str(exc)
     line = None
@@ -158,4 +213,8 @@ def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
             msg = head.strip()
         except ValueError:
             pass
-    return ConfigError(str(path), line, "", f"invalid TOML: {msg}")
+    elif "(at end of document)" in msg:
+        msg = msg.replace("(at end of document)", "").strip() + " at the end of the file"
+        line = max(len(text.splitlines()), 1)
+    key = key_at_line(text, line) if line else ""
+    return ConfigError(str(path), line, key, f"invalid TOML: {msg}")

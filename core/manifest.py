@@ -34,7 +34,8 @@ class Manifest(BaseModel):
     agency: Literal[AGENCIES] | None = None  # type: ignore[valid-type]
     provides: list[Provides] = []
     requires: list[str] = []
-    entry: str = Field(pattern=r"^[\w.]+:[\w]+$")
+    # built-in plugins: "package.module:Class"; an entry point names it for third-party ones
+    entry: str | None = Field(default=None, pattern=r"^[\w.]+:[\w.]+$")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def read_manifest(path: Path) -> Manifest:
         manifest = Manifest.model_validate(data)
     except Exception as exc:  # pydantic.ValidationError
         raise ManifestError(path, str(exc).splitlines()[0]) from None
+    if manifest.entry is None:
+        raise ManifestError(path, "entry: missing value (e.g. entry = \"plugins.x.plugin:X\")")
     if manifest.name != path.parent.name:
         raise ManifestError(path, f"name {manifest.name!r} differs from folder {path.parent.name!r}")
     return manifest
@@ -74,7 +77,7 @@ def discover(builtin_dir: Path = BUILTIN_DIR) -> dict[str, Available]:
     found: dict[str, Available] = {}
     for path in sorted(builtin_dir.glob("*/plugin.toml")):
         manifest = read_manifest(path)
-        found[manifest.name] = Available(manifest.name, manifest.entry, "builtin", manifest, path)
+        found[manifest.name] = Available(manifest.name, manifest.entry or "", "builtin", manifest, path)
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in found:
             continue  # a built-in plugin wins over a same-named distribution

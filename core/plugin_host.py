@@ -9,6 +9,7 @@ builds every enabled plugin to validate a deployment without starting it.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import logging
@@ -31,6 +32,7 @@ log = logging.getLogger("bconnect.plugins")
 # Core features are plugins too (datasette's pattern); these are always on.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.routes_core:CorePlugin",
+    "core.ptz:PtzPlugin",
 )
 
 
@@ -120,13 +122,21 @@ class PluginHost:
         return out
 
     def collect(self, hook_name: str) -> list[tuple[str, Any]]:
-        """Run a registration hook; return ``(plugin name, object)`` pairs."""
+        """Run a registration hook; return ``(plugin name, object)`` pairs.
+
+        A plugin that raises part-way contributes nothing from that hook, so
+        the core never runs with half of a plugin's registrations.
+        """
         collected: list[tuple[str, Any]] = []
         for name, func, argnames in self._impls(hook_name):
+            mine: list[tuple[str, Any]] = []
             try:
-                func(register=lambda obj, _n=name: collected.append((_n, obj)))
+                register = lambda obj, _n=name, _m=mine: _m.append((_n, obj))  # noqa: E731
+                func(**({"register": register} if "register" in argnames else {}))
             except Exception as exc:
                 self.report_failure(name, hook_name, exc)
+                continue
+            collected.extend(mine)
         return collected
 
     def enabled(self) -> list[str]:
@@ -140,16 +150,20 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 
 def _import_entry(entry: str) -> Any:
-    module_name, _, attr = entry.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attr)
+    """``module:Class`` (an entry point's value, extras ignored) to the object."""
+    module_name, _, attr = entry.split("[", 1)[0].strip().partition(":")
+    obj = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else ():
+        obj = getattr(obj, part)
+    return obj
 
 
 def load_plugins(cfg: LoadedConfig, available: dict[str, Available] | None = None) -> PluginHost:
     """Build the plugin host for a deployment; raise :class:`ConfigErrors`.
 
     Every problem found is reported at once: unknown plugin, plugin that fails
-    to import, bad plugin config, plugin that needs one that is not enabled.
+    to import, bad plugin config, plugin that needs one that is not enabled,
+    hook implementation that matches no hook.
     """
     deployment = cfg.deployment
     if available is None:
@@ -168,56 +182,115 @@ def load_plugins(cfg: LoadedConfig, available: dict[str, Available] | None = Non
         pm.register(cls(NoConfig(), PluginContext(name, deployment, data_dir, logging.getLogger(f"bconnect.{name}"))), name=name)
         host.states[name] = PluginState(name, None, builtin_core=True)
 
+    for name, table in deployment.plugins.items():
+        if not isinstance(table.get("enabled", True), bool):
+            errors.append(cfg.error(("plugins", name, "enabled"), "wrong type: enabled must be true or false"))
     enabled = deployment.enabled_plugins()
     for name in enabled:
-        loc = ("plugins", name)
-        if name not in available:
-            known = ", ".join(sorted(available)) or "none"
-            errors.append(cfg.error(loc, f"unknown plugin {name!r} (known: {known})"))
+        plugin = _build_plugin(cfg, name, available, enabled, errors)
+        if plugin is None:
             continue
-        item = available[name]
+        instance, manifest = plugin
         try:
-            cls = _import_entry(item.entry)
-        except Exception as exc:
-            errors.append(cfg.error(loc, f"plugin {name!r} failed to import: {type(exc).__name__}: {exc}"))
+            pm.register(instance, name=name)
+        except pluggy.PluginValidationError as exc:
+            errors.append(cfg.error(("plugins", name), f"plugin {name!r}: {_hook_problem(exc)}"))
             continue
-        manifest = item.manifest or _manifest_from_class(name, cls, cfg, errors)
-        if manifest is None:
-            continue
-        for needed in manifest.requires:
-            if needed not in enabled:
-                errors.append(cfg.error(loc, f"plugin {name!r} needs plugin {needed!r}, which is not enabled"))
-        config_model = getattr(cls, "Config", NoConfig)
-        try:
-            config = config_model.model_validate(deployment.plugin_config(name))
-        except ValidationError as exc:
-            errors.extend(pydantic_errors(cfg.path, cfg.text, exc, prefix=loc))
-            continue
-        context = PluginContext(name, deployment, data_dir, logging.getLogger(f"bconnect.plugin.{name}"))
-        try:
-            plugin = cls(config, context)
-        except Exception as exc:
-            errors.append(cfg.error(loc, f"plugin {name!r} rejected its config: {exc}"))
-            continue
-        pm.register(plugin, name=name)
         host.states[name] = PluginState(name, manifest)
 
+    errors.extend(_unknown_hooks(cfg, pm))
     if errors:
         raise ConfigErrors(errors)
     try:
-        pm.check_pending()
+        pm.check_pending()  # _unknown_hooks already reports each case with its plugin
     except pluggy.PluginValidationError as exc:
-        raise ConfigErrors([ConfigError(str(cfg.path), None, "plugins", f"{exc.plugin!r}: {exc}")]) from None
+        raise ConfigErrors([ConfigError(str(cfg.path), None, "plugins", _hook_problem(exc))]) from None
     return host
+
+
+def _build_plugin(
+    cfg: LoadedConfig, name: str, available: dict[str, Available], enabled: list[str], errors: list[ConfigError]
+) -> tuple[Any, Manifest] | None:
+    """Import, check and construct one enabled plugin; record each mistake."""
+    deployment = cfg.deployment
+    loc = ("plugins", name)
+    if name not in available:
+        known = ", ".join(sorted(available)) or "none"
+        errors.append(cfg.error(loc, f"unknown plugin {name!r} (known: {known})"))
+        return None
+    item = available[name]
+    try:
+        cls = _import_entry(item.entry)
+    except (Exception, SystemExit) as exc:
+        origin = "" if item.origin == "builtin" else f" (from {item.origin})"
+        errors.append(cfg.error(loc, f"plugin {name!r}{origin} failed to import: {_one_line(exc)}"))
+        return None
+    manifest = item.manifest or _manifest_from_class(name, cls, cfg, errors)
+    if manifest is None:
+        return None
+    for needed in manifest.requires:
+        if needed not in enabled:
+            errors.append(cfg.error(loc, f"plugin {name!r} needs plugin {needed!r}, which is not enabled"))
+    config_model = getattr(cls, "Config", NoConfig)
+    try:
+        config = config_model.model_validate(
+            deployment.plugin_config(name), context={"areas": set(deployment.areas)}
+        )
+    except ValidationError as exc:
+        errors.extend(pydantic_errors(cfg.path, cfg.text, exc, prefix=loc))
+        return None
+    context = PluginContext(name, deployment, deployment.data_path(), logging.getLogger(f"bconnect.plugin.{name}"))
+    try:
+        instance = cls(config, context)
+    except Exception as exc:
+        errors.append(cfg.error(loc, f"plugin {name!r} rejected its config: {_one_line(exc)}"))
+        return None
+    return instance, manifest
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _hook_problem(exc: pluggy.PluginValidationError) -> str:
+    # pluggy's message names the plugin object by repr; keep its first line only
+    return " ".join(str(exc).splitlines()[0].split())
+
+
+def _unknown_hooks(cfg: LoadedConfig, pm: pluggy.PluginManager) -> list[ConfigError]:
+    """A hook implementation whose name matches no hook (a misspelling) fails loudly."""
+    known = [n for n in vars(pm.hook) if not n.startswith("_") and getattr(pm.hook, n).has_spec()]
+    errors = []
+    for hook_name in sorted(vars(pm.hook)):
+        caller = getattr(pm.hook, hook_name)
+        if hook_name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            plugin = pm.get_name(impl.plugin) or "?"
+            close = difflib.get_close_matches(hook_name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            loc = ("plugins", plugin) if not plugin.startswith("core.") else ()
+            errors.append(cfg.error(loc, f"plugin {plugin!r} implements unknown hook {hook_name!r}{hint}"))
+    return errors
 
 
 def _manifest_from_class(name: str, cls: Any, cfg: LoadedConfig, errors: list[ConfigError]) -> Manifest | None:
     raw = getattr(cls, "manifest", None)
+    loc = ("plugins", name)
     if not isinstance(raw, dict):
-        errors.append(cfg.error(("plugins", name), f"plugin {name!r} has no manifest dict"))
+        errors.append(cfg.error(loc, f"plugin {name!r} has no manifest (a class attribute dict)"))
         return None
     try:
-        return Manifest.model_validate(raw)
+        manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        errors.append(cfg.error(("plugins", name), f"plugin {name!r} has a bad manifest: {exc.errors()[0]['msg']}"))
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        errors.append(cfg.error(loc, f"plugin {name!r} has a bad manifest: {where}: {first['msg']}"))
         return None
+    if manifest.name != name:
+        errors.append(cfg.error(loc, f"plugin {name!r} has a manifest named {manifest.name!r}"))
+        return None
+    return manifest

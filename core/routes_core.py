@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from pathlib import Path
 
@@ -17,22 +16,27 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 async def health(request: Request) -> Response:
+    """Overall and per-plugin health; a plugin that failed anywhere shows its reason."""
     services = request.app.state.services
+    host = services.plugins
+    # ask first, so that a plugin whose health hook raises is degraded in this very answer
+    reports = dict(await host.acall("bconnect_health", services=services))
     plugins = {}
-    for name, state in services.plugins.states.items():
-        if state.builtin_core:
+    for name, state in host.states.items():
+        if state.builtin_core and not state.errors:
             continue
-        plugins[name] = {
+        entry = {
             "status": state.status,
             "errors": state.errors,
-            "last_error": state.last_error,
-            "last_where": state.last_where,
+            "reason": f"{state.last_where}: {state.last_error}" if state.errors else None,
         }
-    for name, report in await services.plugins.acall("bconnect_health", services=services):
-        if isinstance(report, dict) and name in plugins:
-            plugins[name]["report"] = report
-            if report.get("status") in ("degraded", "down") and plugins[name]["status"] == "ok":
-                plugins[name]["status"] = report["status"]
+        report = reports.get(name)
+        if isinstance(report, dict):
+            entry["report"] = report
+            if report.get("status") in ("degraded", "down") and entry["status"] == "ok":
+                entry["status"] = report["status"]
+                entry["reason"] = str(report.get("reason") or report.get("detail") or "reported by the plugin")
+        plugins[name] = entry
     cameras = services.cameras.health() if services.cameras is not None else {}
     degraded = any(p["status"] != "ok" for p in plugins.values())
     body = {

@@ -21,6 +21,9 @@ from core.plugin_host import PluginHost
 
 log = logging.getLogger("bconnect.storage")
 
+# how long start-up waits for another process to release the database
+LOCK_WAIT_S = 2.0
+
 CORE_MODELS = ModelSet(app="core", models="core.models", migrations="core.migrations")
 
 
@@ -62,26 +65,46 @@ def check_sqlite_file(path: Path) -> None:
     """Fail with a one-line reason if the file is corrupt or locked.
 
     Checked with the stdlib driver before tortoise opens it, so nothing is
-    written to a file we cannot trust.
+    written to a file we cannot trust: the integrity check reads through a
+    read-only connection, the lock probe takes a write lock and releases it
+    without writing.
     """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         return
+    if path.is_dir():
+        raise StorageError(f"database {path} is a folder, not a file")
     try:
-        con = sqlite3.connect(path, timeout=2)
-        try:
-            row = con.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                raise StorageError(f"database {path} is corrupt: {row[0] if row else 'no answer'}")
-            con.execute("BEGIN IMMEDIATE")
-            con.rollback()
-        finally:
-            con.close()
+        _integrity(path)
+        _write_lock_free(path)
     except sqlite3.DatabaseError as exc:
         msg = str(exc)
-        if "locked" in msg:
+        if "locked" in msg or "busy" in msg:
             raise StorageError(f"database {path} is locked by another process") from None
+        if "not a database" in msg or "malformed" in msg:
+            raise StorageError(f"database {path} is corrupt: {msg}") from None
         raise StorageError(f"database {path} is unreadable: {msg}") from None
+
+
+def _integrity(path: Path) -> None:
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_S)
+    try:
+        rows = con.execute("PRAGMA quick_check(3)").fetchall()
+    finally:
+        con.close()
+    problems = [r[0] for r in rows if r and r[0] != "ok"]
+    if not rows or problems:
+        detail = "; ".join(problems) if problems else "no answer to the integrity check"
+        raise StorageError(f"database {path} is corrupt: {detail}")
+
+
+def _write_lock_free(path: Path) -> None:
+    con = sqlite3.connect(path, timeout=LOCK_WAIT_S, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+    finally:
+        con.close()
 
 
 async def open_database(url: str, sets: list[ModelSet]) -> None:
