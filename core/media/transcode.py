@@ -1,8 +1,9 @@
 """H.265 to H.264, once per camera, for browsers that cannot decode H.265.
 
 One :class:`Transcoder` per camera subscribes to the camera's multiplexer,
-decodes and re-encodes in its own worker thread, and hands the H.264 packets
-to its own small fan-out that every viewer of that camera reads. It starts with
+decodes and re-encodes in its own worker thread, and publishes the H.264
+packets to a fan-out of its own (a second :class:`CameraMux`) that every
+viewer of that camera reads. It starts with
 the camera's first viewer and stops after its last (:class:`TranscodeHub`
 counts them). Never one per viewer: that is the cost this module exists to avoid.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 import av
 
-from core.media.fanout import Fanout
+from core.media.mux import CameraMux
 from core.media.packets import MediaPacket, StreamInfo
 from core.media.whep_sdp import profile_level_id_from_sps
 
@@ -120,7 +121,8 @@ class Transcoder:
         self.mux = mux
         info = getattr(mux, "stream_info", None)
         self.coder = FrameCoder(getattr(info, "fps", None), bit_rate)
-        self.fanout = Fanout(name=f"transcode:{camera_id}")
+        # the camera's own multiplexer class, fed H.264: GOP cache and bounded viewers
+        self.fanout = CameraMux(f"{camera_id}:h264", ring_seconds=0.0)
         self.profile_level_id: str | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -168,14 +170,14 @@ class Transcoder:
     def _first_keyframe(self, packet: MediaPacket) -> None:
         self.profile_level_id = profile_level_id_from_sps(packet.data)
         width, height = self.coder.size or (0, 0)
-        self.fanout.stream_info = StreamInfo(
+        self.fanout.set_stream_info(StreamInfo(
             codec="h264",
             width=width,
             height=height,
             time_base=OUT_TIME_BASE,
             profile_level_id=self.profile_level_id,
             fps=self.coder.fps,
-        )
+        ))
         self._ready.set()
 
     async def stop(self) -> None:
