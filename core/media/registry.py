@@ -1,0 +1,186 @@
+"""The camera registry: drivers' cameras, one ingest and one multiplexer each.
+
+Built by :class:`core.media.plugin.MediaPlugin` at start-up and offered as
+``services.cameras``. A driver that raises or times out is contained (reported
+through the plugin host, the others still load); a camera id offered twice is
+refused and reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.interfaces import CameraDriver, CameraInfo
+from core.media.ingest import CameraIngest, IngestSettings, LoopHandoff
+from core.media.mux import CameraMux
+from core.media.packets import CameraStatus
+
+log = logging.getLogger("bconnect.cameras")
+
+DRIVER_HOOK = "bconnect_register_camera_drivers"
+
+
+@dataclass(eq=False)
+class CameraRuntime:
+    """One camera at run time: what the driver said, its packets, its status."""
+
+    info: CameraInfo
+    mux: CameraMux
+    ingest: CameraIngest
+    plugin: str = "?"  # the plugin whose driver offered it
+    transcoding: bool = False  # set by the WebRTC side while it transcodes for browsers
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def status(self) -> CameraStatus:
+        return self.ingest.current_status(self.transcoding)
+
+    def health(self) -> dict[str, Any]:
+        status = self.status
+        info = self.mux.stream_info
+        return {
+            "state": status.state.value,
+            "reason": status.reason,
+            "since": status.since,
+            "last_packet_at": status.last_packet_at,
+            "attempts": status.attempts,
+            "codec": info.codec if info else None,
+            "width": info.width if info else None,
+            "height": info.height if info else None,
+            "fps": info.fps if info else None,
+            "transcoding": status.transcoding,
+            "subscribers": self.mux.subscriber_count,
+            "dropped": self.mux.dropped + self.ingest.dropped,
+            "generation": self.mux.generation,
+        }
+
+
+class CameraRegistry:
+    """Every camera of the deployment, keyed by id."""
+
+    def __init__(
+        self,
+        plugins: Any = None,
+        *,
+        settings: IngestSettings | None = None,
+        driver_timeout_s: float = 30.0,
+    ) -> None:
+        self.plugins = plugins  # core.plugin_host.PluginHost, or None when cameras are added by hand
+        self.settings = settings or IngestSettings()
+        self.driver_timeout_s = driver_timeout_s
+        self.handoff: LoopHandoff | None = None
+        self._cameras: dict[str, CameraRuntime] = {}
+
+    def __repr__(self) -> str:
+        return f"<CameraRegistry {len(self._cameras)} cameras>"
+
+    # --- queries -------------------------------------------------------------
+
+    def get(self, camera_id: str) -> CameraRuntime | None:
+        return self._cameras.get(camera_id)
+
+    def all(self) -> list[CameraRuntime]:
+        return list(self._cameras.values())
+
+    def __len__(self) -> int:
+        return len(self._cameras)
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        return {cid: rt.health() for cid, rt in self._cameras.items()}
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Ask every driver for its cameras, then start one ingest per camera."""
+        self._handoff()
+        if self.plugins is None:
+            return
+        drivers = []
+        for plugin, driver in self.plugins.collect(DRIVER_HOOK):
+            if not isinstance(driver, CameraDriver):
+                self.plugins.report_failure(plugin, DRIVER_HOOK, TypeError(f"not a camera driver: {driver!r}"))
+                continue
+            drivers.append((plugin, driver))
+        listings = await asyncio.gather(*(self._list(plugin, driver) for plugin, driver in drivers))
+        for (plugin, _driver), cameras in zip(drivers, listings):
+            for info in cameras:
+                try:
+                    self.add(info, plugin=plugin)
+                except ValueError as exc:
+                    self.plugins.report_failure(plugin, "cameras", exc)
+        log.info("%d cameras from %d drivers", len(self._cameras), len(drivers))
+
+    async def _list(self, plugin: str, driver: CameraDriver) -> list[CameraInfo]:
+        try:
+            cameras = await asyncio.wait_for(driver.cameras(), self.driver_timeout_s)
+        except asyncio.TimeoutError:
+            self.plugins.report_failure(
+                plugin, "cameras", TimeoutError(f"driver {driver.name!r} gave no cameras within {self.driver_timeout_s:g} s")
+            )
+            return []
+        except Exception as exc:
+            self.plugins.report_failure(plugin, "cameras", exc)
+            return []
+        good = []
+        for info in cameras if isinstance(cameras, Iterable) else ():
+            if isinstance(info, CameraInfo):
+                good.append(info)
+            else:
+                self.plugins.report_failure(plugin, "cameras", TypeError(f"not a CameraInfo: {type(info).__name__}"))
+        return good
+
+    def _handoff(self) -> LoopHandoff:
+        if self.handoff is None:
+            self.handoff = LoopHandoff(asyncio.get_running_loop(), self.settings.max_pending)
+        return self.handoff
+
+    def add(self, info: CameraInfo, *, plugin: str = "?") -> CameraRuntime:
+        """Register one camera and start its ingest (call on the event loop)."""
+        if info.id in self._cameras:
+            raise ValueError(f"camera id {info.id!r} already offered by {self._cameras[info.id].plugin}")
+        mux = CameraMux(info.id, ring_seconds=self.settings.ring_seconds)
+        ingest = CameraIngest(
+            info.id,
+            info.main,
+            handoff=self._handoff(),
+            publish=mux.publish,
+            set_stream_info=mux.set_stream_info,
+            settings=self.settings,
+        )
+        runtime = CameraRuntime(info, mux, ingest, plugin)
+        self._cameras[info.id] = runtime
+        ingest.start()
+        return runtime
+
+    async def remove(self, camera_id: str) -> None:
+        runtime = self._cameras.pop(camera_id, None)
+        if runtime is not None:
+            await asyncio.to_thread(runtime.ingest.stop)
+            runtime.mux.close()
+
+    async def stop(self) -> None:
+        """Stop every ingest (in parallel) and end every subscription."""
+        runtimes = list(self._cameras.values())
+        for rt in runtimes:
+            rt.ingest.request_stop()
+        await asyncio.to_thread(_join_all, [rt.ingest for rt in runtimes], 3.0)
+        if self.handoff is not None:
+            self.handoff.close()
+        for rt in runtimes:
+            rt.mux.close()
+
+
+def _join_all(ingests: list[CameraIngest], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for ingest in ingests:
+        if not ingest.stop(max(0.0, deadline - time.monotonic())):
+            log.warning("camera %s: ingest thread still blocked in a read; left to end by itself", ingest.camera_id)

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""A real RTSP server for tests: GStreamer's gst-rtsp-server serving H.264 (and H.265).
+
+Runs under the *system* python (``/usr/bin/python3``), which has the ``gi``
+bindings; the project's virtualenv does not. Started and stopped by the
+``rtsp_server`` fixture of :mod:`core.testing.rtsp`.
+
+Each ``--mount NAME:CODEC:KEYINT[:inband]`` serves a live test pattern at
+``rtsp://127.0.0.1:PORT/NAME``. ``KEYINT`` is the keyframe interval in frames.
+Without ``inband`` the parameter sets travel only in the SDP
+(``sprop-parameter-sets``), as many cameras do; with it they precede every
+keyframe. Prints ``READY <port>`` on stdout once it listens.
+
+x264 runs with one slice per frame and without repeated headers, so that
+``rtph264pay config-interval`` alone decides where SPS/PPS travel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+ENCODERS = {
+    "h264": (
+        "x264enc tune=zerolatency sliced-threads=false option-string=repeat-headers=0 speed-preset=ultrafast bitrate={kbps} key-int-max={keyint} "
+        "! video/x-h264,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 config-interval={ci}"
+    ),
+    "h265": (
+        "x265enc tune=zerolatency speed-preset=ultrafast bitrate={kbps} key-int-max={keyint} "
+        "! rtph265pay name=pay0 pt=96 config-interval={ci}"
+    ),
+}
+
+
+def launch_line(codec: str, keyint: int, inband: bool, width: int, height: int, fps: int, kbps: int) -> str:
+    src = (
+        f"videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1"
+    )
+    enc = ENCODERS[codec].format(kbps=kbps, keyint=keyint, ci=-1 if inband else 0)
+    return f"( {src} ! {enc} )"
+
+
+def parse_mount(text: str) -> tuple[str, str, int, bool]:
+    parts = text.split(":")
+    if len(parts) not in (3, 4) or parts[1] not in ENCODERS or (len(parts) == 4 and parts[3] != "inband"):
+        raise argparse.ArgumentTypeError(f"mount {text!r}: want NAME:h264|h265:KEYINT[:inband]")
+    return parts[0], parts[1], int(parts[2]), len(parts) == 4
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mount", type=parse_mount, action="append", required=True)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=360)
+    ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--kbps", type=int, default=800)
+    args = ap.parse_args()
+
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(args.port))
+    mounts = server.get_mount_points()
+    for name, codec, keyint, inband in args.mount:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch_line(codec, keyint, inband, args.width, args.height, args.fps, args.kbps))
+        factory.set_shared(True)  # one encoder per mount, however many clients
+        mounts.add_factory("/" + name, factory)
+    if server.attach(None) == 0:
+        print(f"cannot listen on port {args.port}", file=sys.stderr, flush=True)
+        return 2
+
+    loop = GLib.MainLoop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
+    print(f"READY {args.port}", flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
