@@ -39,9 +39,32 @@ class StreamSource:
     realtime_loop: bool = False  # a local file, looped at its own frame rate
     options: Mapping[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # credentials may also sit in the URL itself (rtsp://user:pass@host)
+        return f"StreamSource(url={self.redacted_url()!r}, transport={self.transport!r})"
+
+    def redacted_url(self) -> str:
+        """The URL with any ``user:password@`` removed, fit for logs and API answers."""
+        return redact_url(self.url)
+
+
+def redact_url(url: str) -> str:
+    """``rtsp://u:p@host/x`` -> ``rtsp://host/x``; other strings unchanged."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
 
 @dataclass(frozen=True)
 class Preset:
+    """A stored camera position; for a PTZ camera, one monitoring point.
+
+    Analytics zones belong to a preset: the core knows at every moment which
+    preset a camera is on (:mod:`core.ptz`).
+    """
+
     id: str
     name: str
 
@@ -61,6 +84,21 @@ class CameraInfo:
     sub: StreamSource | None = None
     capabilities: frozenset[Capability] = frozenset()
     presets: tuple[Preset, ...] = ()
+    snapshot: StreamSource | None = None  # a still-image URL (HTTP), credentials kept apart
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready description for API answers: no URL, no credentials."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "agency": self.agency,
+            "driver": self.driver,
+            "area": self.area,
+            "lat": self.lat,
+            "lon": self.lon,
+            "capabilities": sorted(c.value for c in self.capabilities),
+            "presets": [{"id": p.id, "name": p.name} for p in self.presets],
+        }
 
 
 @runtime_checkable
@@ -71,6 +109,84 @@ class CameraDriver(Protocol):
 
     async def cameras(self) -> list[CameraInfo]:
         """The cameras this driver offers, read once at start-up."""
+        ...
+
+
+@runtime_checkable
+class PtzControl(Protocol):
+    """The pan-tilt-zoom operations of one camera.
+
+    Values are ONVIF's normalised ranges: ``pan`` and ``tilt`` in -1..1,
+    ``zoom`` in 0..1 for positions and -1..1 for speeds. Every method raises
+    on failure (any exception; its message should say why, without
+    credentials); the core bounds each call with a timeout, reports a failure
+    against the driver's plugin and keeps the camera streaming.
+    """
+
+    async def list_presets(self) -> list[Preset]: ...
+
+    async def goto_preset(self, preset_id: str) -> None: ...
+
+    async def continuous_move(self, pan: float, tilt: float, zoom: float) -> None:
+        """Move at the given speeds until :meth:`stop`."""
+        ...
+
+    async def absolute_move(self, pan: float, tilt: float, zoom: float) -> None: ...
+
+    async def zoom(self, level: float) -> None:
+        """Zoom to ``level`` (0 wide .. 1 tele), keeping pan and tilt."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class PtzDriver(Protocol):
+    """A camera driver whose cameras (some or all) can be steered.
+
+    Optional: a driver without ``ptz`` offers fixed cameras only.
+    """
+
+    name: str
+
+    async def cameras(self) -> list[CameraInfo]: ...
+
+    def ptz(self, camera_id: str) -> PtzControl | None:
+        """The PTZ control of ``camera_id``, or ``None`` if it has none. No I/O."""
+        ...
+
+
+@dataclass(frozen=True)
+class TourStop:
+    preset_id: str
+    dwell_s: float
+
+    def __post_init__(self) -> None:
+        if not self.dwell_s > 0:
+            raise ValueError(f"tour stop {self.preset_id!r}: dwell_s must be > 0")
+
+
+@dataclass(frozen=True)
+class TourPlan:
+    """A patrol tour: the presets a PTZ camera cycles through, each for its dwell."""
+
+    camera_id: str
+    stops: tuple[TourStop, ...]
+    enabled: bool = True  # running from start-up; operators may switch it off
+
+    def __post_init__(self) -> None:
+        if not self.stops:
+            raise ValueError(f"tour of {self.camera_id!r} has no stops")
+
+
+@runtime_checkable
+class TourDriver(Protocol):
+    """A camera driver that proposes patrol tours for its PTZ cameras (optional)."""
+
+    name: str
+
+    def tours(self) -> list[TourPlan]:
+        """Called once the cameras are known (after :meth:`CameraDriver.cameras`). No I/O."""
         ...
 
 

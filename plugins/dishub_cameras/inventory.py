@@ -1,0 +1,60 @@
+"""The shape of ``inventory.toml``: Dishub's ATCS fleet as data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.inventory import CAMERA_ID, load_inventory
+
+INVENTORY = Path(__file__).with_name("inventory.toml")
+AREAS = ("beruang_madu", "beller", "balikpapan_baru", "wika")  # rollout order
+
+
+class PresetEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    name: str
+    dwell_s: float | None = Field(default=None, gt=0)  # this stop's dwell in the patrol tour
+
+
+class CameraEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=CAMERA_ID)
+    name: str
+    area: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    presets: list[PresetEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_presets(self) -> CameraEntry:
+        ids = [p.id for p in self.presets]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"camera {self.id}: preset id repeated")
+        return self
+
+
+class Inventory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    placeholder: bool  # names and positions are not surveyed
+    cameras: list[CameraEntry]
+
+    @model_validator(mode="after")
+    def _check(self) -> Inventory:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"camera id repeated: {', '.join(dupes)}")
+        strange = sorted({c.area for c in self.cameras} - set(AREAS))
+        if strange:
+            raise ValueError(f"unknown area(s): {', '.join(strange)} (rollout areas: {', '.join(AREAS)})")
+        return self
+
+
+def read_inventory(path: Path = INVENTORY) -> Inventory:
+    return load_inventory(path, Inventory)
