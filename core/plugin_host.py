@@ -33,6 +33,7 @@ log = logging.getLogger("bconnect.plugins")
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.routes_core:CorePlugin",
     "core.ptz:PtzPlugin",
+    "core.media.webrtc_plugin:WebRtcPlugin",
 )
 
 
