@@ -107,16 +107,18 @@ class PacketTrack(MediaStreamTrack):
         self.clock = RtpClock()
         self.need_keyframe = True
         self.generation: int | None = None
-        self.started = time.monotonic()
+        self.started: float | None = None  # the sender's first read: the connection is up
         self.sent = 0
         self.skipped = 0
-        # packet arrival (demux) to hand-off to the RTP sender, for packets
-        # that arrived after the track started (the GOP cache is not delay)
+        # packet arrival (demux) to hand-off to the RTP sender, for packets that
+        # arrived once the sender reads (the GOP cache and set-up time are not delay)
         self.delays: collections.deque[float] = collections.deque(maxlen=DELAY_SAMPLES)
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
+        if self.started is None:
+            self.started = time.monotonic()
         while True:
             try:
                 packet = await self.source.get()

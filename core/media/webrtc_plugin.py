@@ -51,10 +51,11 @@ class WebRtcPlugin:
             await self.whep.close_all()
 
     def _mark_transcoding(self, camera_id: str, on: bool) -> None:
+        # shown as ``transcoding`` in /api/cameras and /api/health
         registry = getattr(self.services, "cameras", None)
-        mark = getattr(registry, "set_transcoding", None)
-        if mark is not None:
-            mark(camera_id, on)
+        camera = registry.get(camera_id) if registry is not None else None
+        if camera is not None:
+            camera.transcoding = on
 
     # --- routes --------------------------------------------------------------
 

@@ -113,11 +113,40 @@ def _choose(h264: list[RTCRtpCodecParameters], camera_profile: str | None) -> tu
         for c in h264:
             if _same_profile(_profile_of(c), camera_profile):
                 return c, False
-    # The browser did not offer the camera's profile (Firefox offers only
-    # Constrained Baseline). Its decoder still takes what the camera sends
-    # (libavcodec in Chromium, the platform decoder in Firefox); the label in
-    # the answer must only be one that the browser offered. Take its first.
+        # The browser did not offer the camera's profile (Chromium offers no
+        # High, only up to High 4:4:4; Firefox only Constrained Baseline).
+        # Label the stream with the narrowest offered profile whose decoder
+        # also decodes the camera's.
+        covering = [c for c in h264 if _covers(_profile_of(c), camera_profile)]
+        if covering:
+            return min(covering, key=lambda c: len(_DECODES[_profile(_profile_of(c))])), False
+    # Nothing offered covers it. Browsers' software decoders (libavcodec in
+    # Chromium, the platform's in Firefox) still take any profile; the label
+    # must only be one the browser offered: take its first.
     return h264[0], False
+
+
+_P = sdp.H264Profile
+_DECODES = {  # what a decoder of each profile also decodes (ITU-T H.264 annex A)
+    _P.PROFILE_CONSTRAINED_BASELINE: {_P.PROFILE_CONSTRAINED_BASELINE},
+    _P.PROFILE_BASELINE: {_P.PROFILE_CONSTRAINED_BASELINE, _P.PROFILE_BASELINE},
+    _P.PROFILE_MAIN: {_P.PROFILE_CONSTRAINED_BASELINE, _P.PROFILE_MAIN},
+    _P.PROFILE_CONSTRAINED_HIGH: {_P.PROFILE_CONSTRAINED_BASELINE, _P.PROFILE_MAIN, _P.PROFILE_CONSTRAINED_HIGH},
+    _P.PROFILE_HIGH: {_P.PROFILE_CONSTRAINED_BASELINE, _P.PROFILE_MAIN, _P.PROFILE_CONSTRAINED_HIGH, _P.PROFILE_HIGH},
+    _P.PROFILE_PREDICTIVE_HIGH_444: set(_P),
+}
+
+
+def _profile(plid: str) -> sdp.H264Profile | None:
+    try:
+        return sdp.parse_h264_profile_level_id(plid)[0]
+    except ValueError:
+        return None
+
+
+def _covers(decoder_plid: str, stream_plid: str) -> bool:
+    decoder, stream = _profile(decoder_plid), _profile(stream_plid)
+    return decoder is not None and stream is not None and stream in _DECODES[decoder]
 
 
 def _for_aiortc(text: str, h264: list[RTCRtpCodecParameters], chosen: RTCRtpCodecParameters) -> str:
@@ -155,10 +184,8 @@ def _profile_of(c: RTCRtpCodecParameters) -> str:
 
 
 def _same_profile(a: str, b: str) -> bool:
-    try:
-        return sdp.parse_h264_profile_level_id(a)[0] == sdp.parse_h264_profile_level_id(b)[0]
-    except ValueError:
-        return False
+    pa = _profile(a)
+    return pa is not None and pa == _profile(b)
 
 
 def profile_level_id_from_sps(annexb: bytes) -> str | None:

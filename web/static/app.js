@@ -284,12 +284,14 @@
         this.lastProgress = now;
         this.tile.message("");
         this.tile.meta(width && height ? width + "×" + height + (fps ? " · " + Math.round(fps) + " fps" : "") : "");
-      } else if (now - this.lastProgress > STALL_MS) {
+      } else {
         const cam = view.byId.get(this.cameraId);
-        if (stateOf(cam) === "online") {
-          this.retry("No picture, reconnecting…", 100);
-        } else {
+        if (stateOf(cam) !== "online") {
+          // the server keeps this session through a camera restart: wait
+          this.lastProgress = now;
           this.tile.message("No signal: camera " + stateOf(cam));
+        } else if (now - this.lastProgress > STALL_MS) {
+          this.retry("No picture, reconnecting…", 100);
         }
       }
     }
@@ -307,8 +309,9 @@
       this.nameEl = node.querySelector(".tile-name");
       this.metaEl = node.querySelector(".tile-meta");
       this.messageEl = node.querySelector(".tile-message");
-      this.cameraId = null;
+      this.cameraId = undefined; // not yet shown: the first show(null) still draws the empty tile
       this.player = new Player(this);
+      this.message("");
       node.dataset.index = String(index);
       node.querySelector(".snapshot").addEventListener("click", (e) => {
         e.stopPropagation();

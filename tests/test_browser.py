@@ -1,0 +1,154 @@
+"""The live view in a real browser: Debian's chromium driven by Playwright.
+
+Log in through the login page, open the grid, and read the tiles' peer
+connections through ``RTCPeerConnection.getStats()`` (the page exposes them as
+``window.bconnect.peers()``). Then the RTSP camera stops mid-stream and comes
+back: the badge shows it, and the same page decodes frames again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright
+
+from core.testing.pytest_plugin import bconnect
+from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.rtsp]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+GENERATED = Path(__file__).resolve().parent / "_generated"
+PASSWORD = "a-long-test-password-1"
+
+VIDEO_STATS = """async () => {
+  const out = [];
+  for (const { cameraId, pc } of window.bconnect.peers()) {
+    const stats = await pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        out.push({ cameraId, state: pc.connectionState, framesDecoded: s.framesDecoded || 0,
+                   frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0 });
+      }
+    });
+  }
+  return out;
+}"""
+
+
+async def video_stats(page: Page, camera_id: str) -> dict:
+    for s in await page.evaluate(VIDEO_STATS):
+        if s["cameraId"] == camera_id:
+            return s
+    return {"framesDecoded": 0, "frameWidth": 0, "frameHeight": 0, "state": "none"}
+
+
+async def wait_frames(page: Page, camera_id: str, more_than: int, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = await video_stats(page, camera_id)
+        if s["framesDecoded"] > more_than:
+            return s
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"framesDecoded stayed {s['framesDecoded']} (wanted > {more_than}); {s}")
+        await asyncio.sleep(0.25)
+
+
+async def wait_badge(page: Page, camera_id: str, states: tuple[str, ...], timeout: float) -> str:
+    selector = f'.tile[data-camera="{camera_id}"] .badge'
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await page.get_attribute(selector, "data-state")
+        if state in states:
+            return state
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"badge of {camera_id} stayed {state!r} (wanted {states})")
+        await asyncio.sleep(0.25)
+
+
+async def test_grid_plays_the_camera_and_resumes_after_it_restarts(make_deployment, start_server, rtsp_server):  # noqa: F811
+    dep = make_deployment(
+        f"""
+        [plugins.stream_url]
+        [[plugins.stream_url.cameras]]
+        id = "gate"
+        name = "Gerbang Beruang Madu"
+        url = "{rtsp_server.url("h264_gop1")}"
+        agency = "dishub"
+        area = "beruang_madu"
+
+        [[plugins.stream_url.cameras]]
+        id = "simpang"
+        name = "Simpang Beller"
+        url = "{rtsp_server.url("h264")}"
+        agency = "pemkot"
+        area = "beller"
+        """
+    )
+    added = bconnect("users", "add", "operator1", "--role", "operator", "--agency", "dishub", "--password-stdin",
+                     "--config", str(dep.path), stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    server = start_server(dep)
+    GENERATED.mkdir(exist_ok=True)
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 860})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            await page.goto(server.url + "/")
+            assert "/login" in page.url
+            await page.fill("#username", "operator1")
+            await page.fill("#password", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url("**/static/index.html", timeout=15_000)
+            await page.wait_for_selector('.tile[data-camera="gate"]', timeout=15_000)
+            assert await page.text_content("#user-name") == "operator1 · Dishub"
+
+            # both cameras are visible to dishub (pemkot's cameras by the access rules)
+            await page.wait_for_function("window.bconnect.peers().length >= 2", timeout=15_000)
+            first = await wait_frames(page, "gate", 0, timeout=20)
+            grown = await wait_frames(page, "gate", first["framesDecoded"] + 10, timeout=20)
+            assert (grown["frameWidth"], grown["frameHeight"]) == (640, 360)
+            other = await wait_frames(page, "simpang", 5, timeout=20)
+            assert (other["frameWidth"], other["frameHeight"]) == (640, 360)
+            await wait_badge(page, "gate", ("online",), timeout=10)
+            await page.wait_for_timeout(1500)  # let the tile overlays settle for the picture
+            await page.screenshot(path=str(GENERATED / "grid.png"))
+
+            # filters: Beller only leaves one tile with a camera
+            await page.select_option("#filter-area", "beller")
+            await page.wait_for_function(
+                "document.querySelectorAll('.tile[data-camera=\"simpang\"]').length === 1"
+                " && document.querySelectorAll('.tile[data-camera=\"gate\"]').length === 0"
+            )
+            await page.select_option("#filter-area", "")
+            await page.wait_for_function("window.bconnect.peers().length >= 2", timeout=15_000)
+            await wait_frames(page, "gate", 5, timeout=20)
+
+            # the camera goes away mid-stream and comes back; no reload
+            await page.evaluate("window.__sameDocument = true")
+            rtsp_server.stop()
+            await wait_badge(page, "gate", ("reconnecting", "offline"), timeout=30)
+            before = (await video_stats(page, "gate"))["framesDecoded"]
+            rtsp_server.start()
+            await wait_badge(page, "gate", ("online",), timeout=40)
+            after = await wait_frames(page, "gate", before + 25, timeout=30)
+            assert (after["frameWidth"], after["frameHeight"]) == (640, 360)
+            assert await page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+            assert not errors, errors
+        finally:
+            await browser.close()

@@ -1,0 +1,326 @@
+"""WHEP live view against a running server and GStreamer's real RTSP server.
+
+An aiortc client (tests/support/whep_client.py) posts real offers and decodes
+what it receives. The first tests here need no server: they check the offer
+reading and the RTP clock on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import re
+import time
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+from support.whep_client import WhepError, WhepViewer, make_offer, post_offer
+
+from core.media.packets import MediaPacket
+from core.media.rtc_track import CATCH_UP_STEP, RtpClock
+from core.media.whep_sdp import OfferError, read_offer
+from core.testing.pytest_plugin import bconnect
+from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
+
+PASSWORD = "a-long-test-password-1"
+
+
+# --- offers and clocks, no server ---------------------------------------------
+
+
+async def _offer(*, codecs: str | None = None, kind: str = "video") -> str:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        if codecs is None:
+            return await make_offer(pc) if kind == "video" else await _audio_offer(pc)
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == f"video/{codecs}"])
+        await pc.setLocalDescription(await pc.createOffer())
+        return pc.localDescription.sdp
+    finally:
+        await pc.close()
+
+
+async def _audio_offer(pc: RTCPeerConnection) -> str:
+    pc.addTransceiver("audio", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc.localDescription.sdp
+
+
+async def test_offer_answered_with_the_cameras_profile():
+    offer = await _offer()  # aiortc offers H.264 42001f and 42e01f
+    exact = read_offer(offer, "42e01f")
+    assert exact.exact and exact.codec.parameters["profile-level-id"] == "42e01f"
+    assert exact.rtx is not None and exact.rtx.parameters["apt"] == exact.codec.payloadType
+    # same profile (Constrained Baseline), another level: the answer names the camera's
+    level = read_offer(offer, "42c01e")
+    assert not level.exact and level.codec.parameters["profile-level-id"] == "42c01e"
+    # a High-profile camera the browser did not offer: the browser's first H.264 label
+    high = read_offer(offer, "640028")
+    assert not high.exact and high.codec.parameters["profile-level-id"] == "42001f"
+    assert high.offer_for_aiortc == offer
+
+
+async def test_high_profile_camera_labelled_with_an_offered_profile_that_decodes_it():
+    # Chromium offers no High (64), but High 4:4:4 Predictive (f4), whose decoders take High
+    offer = (await _offer()).replace("profile-level-id=42e01f", "profile-level-id=f4001f")
+    choice = read_offer(offer, "640028")
+    assert not choice.exact and choice.codec.parameters["profile-level-id"] == "f4001f"
+
+
+async def test_offer_with_only_high_profile_is_relabelled_for_aiortc_alone():
+    offer = (await _offer()).replace("profile-level-id=42001f", "profile-level-id=640028")
+    offer = offer.replace("profile-level-id=42e01f", "profile-level-id=64001f")
+    choice = read_offer(offer, "640028")
+    assert choice.exact and choice.codec.parameters["profile-level-id"] == "640028"
+    pt = choice.codec.payloadType
+    assert f"a=fmtp:{pt} " in choice.offer_for_aiortc
+    assert re.search(rf"a=fmtp:{pt} .*profile-level-id=42e01f", choice.offer_for_aiortc)
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda: "hello", "malformed SDP"),
+        (lambda: "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF x\r\n", "malformed SDP"),
+        (lambda: _offer(kind="audio"), "no video m-line"),
+        (lambda: _offer(codecs="vp8"), "no H.264"),
+    ],
+)
+async def test_unusable_offers_say_why(make, reason):
+    offer = make()
+    if asyncio.iscoroutine(offer):
+        offer = await offer
+    with pytest.raises(OfferError, match=reason):
+        read_offer(offer, "42e01f")
+
+
+def _packet(pts: int, generation: int = 0, keyframe: bool = False, arrival: float = 0.0) -> MediaPacket:
+    return MediaPacket(b"", pts, pts, fractions.Fraction(1, 90_000), keyframe, arrival, generation)
+
+
+def test_rtp_clock_is_monotonic_across_reconnects_and_catches_up_on_cache():
+    clock = RtpClock()
+    out = [clock.stamp(_packet(1000 + i * 3600), catching_up=True, now=0.0) for i in range(3)]
+    assert out == [0, CATCH_UP_STEP, 2 * CATCH_UP_STEP]  # the GOP cache goes out at once
+    live = [clock.stamp(_packet(1000 + i * 3600), catching_up=False, now=0.1 + i * 0.04) for i in range(3, 6)]
+    assert [b - a for a, b in zip([out[-1], *live], live)] == [3600, 3600, 3600]  # real spacing
+    # the camera restarts: a new generation whose clock starts again from zero
+    after = clock.stamp(_packet(0, generation=1, keyframe=True), catching_up=False, now=2.2)
+    assert after > live[-1] and after - live[-1] == pytest.approx((2.2 - 0.3) * 90_000, rel=0.01)  # the wall-clock gap
+    nxt = clock.stamp(_packet(3600, generation=1), catching_up=False, now=2.24)
+    assert nxt - after == 3600
+    # a jump backwards within one generation is a discontinuity, still monotonic
+    back = clock.stamp(_packet(0, generation=1), catching_up=False, now=2.28)
+    assert back > nxt
+
+
+# --- against a running server ---------------------------------------------------
+
+
+@dataclass
+class Live:
+    url: str
+    headers: dict[str, str]
+    rtsp: object
+    deployment: object
+
+    def client(self, **kwargs) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers=kwargs.pop("headers", self.headers), timeout=20, **kwargs)
+
+
+def _cameras_toml(rtsp, cameras: dict[str, str]) -> str:
+    out = "[plugins.stream_url]\n"
+    for cid, mount in cameras.items():
+        out += (
+            f'[[plugins.stream_url.cameras]]\nid = "{cid}"\nname = "{cid.upper()}"\n'
+            f'url = "{rtsp.url(mount)}"\nagency = "dishub"\narea = "beruang_madu"\n'
+        )
+    return out
+
+
+@pytest.fixture
+def live(make_deployment, start_server, rtsp_server):  # noqa: F811
+    """``live(cam_id=mount, ..., per_camera=16, total=64)``: a server with an admin's token."""
+
+    def make(per_camera: int = 16, total: int = 64, **cameras: str) -> Live:
+        dep = make_deployment(_cameras_toml(rtsp_server, cameras))
+        text = dep.path.read_text().replace(
+            "secure_cookies = false",
+            f"secure_cookies = false\nmax_viewers_per_camera = {per_camera}\nmax_viewers_total = {total}",
+        )
+        dep.path.write_text(text)
+        config = ["--config", str(dep.path)]
+        added = bconnect("users", "add", "ops", "--role", "admin", "--agency", "pemkot", "--password-stdin",
+                         *config, stdin=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+        token = bconnect("users", "token", "ops", "--name", "whep-test", *config)
+        assert token.returncode == 0, token.stderr
+        server = start_server(dep)
+        return Live(server.url, {"Authorization": f"Bearer {token.stdout.strip()}"}, rtsp_server, dep)
+
+    return make
+
+
+async def wait_state(http: httpx.AsyncClient, camera_id: str, states: tuple[str, ...], timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = (await http.get(f"/api/cameras/{camera_id}")).json()
+        if body["status"]["state"] in states:
+            return body
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"camera {camera_id} stayed {body['status']} (wanted {states})")
+        await asyncio.sleep(0.2)
+
+
+async def test_viewer_decodes_the_camera_from_its_gop_cache_and_delete_ends_it(live):
+    srv = live(cam="h264_gop4")  # a keyframe every 4 s: only the GOP cache makes the first frame quick
+    async with srv.client() as http:
+        camera = await wait_state(http, "cam", ("online",))
+        await asyncio.sleep(1.0)  # be mid-GOP, not at a keyframe
+        viewer = WhepViewer(http, "cam")
+        await viewer.connect()
+        try:
+            assert re.fullmatch(r"/api/cameras/cam/whep/[\w-]+", viewer.location)
+            plid = camera["stream"]["profile_level_id"]
+            assert re.search(rf"a=fmtp:\d+ .*profile-level-id={plid}", viewer.answer), viewer.answer
+            assert "a=candidate:" in viewer.answer  # complete answer, no trickle
+            await viewer.wait_frames(20)
+            assert (viewer.width, viewer.height) == (640, 360)
+            assert viewer.ttff < 1.2, f"first frame after {viewer.ttff:.2f} s"
+
+            overview = (await http.get("/api/webrtc")).json()
+            assert overview["sessions"] == 1 and overview["list"][0]["camera_id"] == "cam"
+            assert overview["list"][0]["packets_sent"] > 20
+
+            patch = await http.patch(viewer.location, content=b"a=candidate:x", headers={"Content-Type": "application/trickle-ice-sdpfrag"})
+            assert patch.status_code == 405 and "trickle" in patch.json()["error"]
+
+            deleted = await viewer.delete()
+            assert deleted.status_code == 200
+            assert (await http.get("/api/webrtc")).json()["sessions"] == 0
+            assert (await viewer.delete()).status_code == 404
+            await asyncio.sleep(1.0)
+            frames = viewer.frames
+            await asyncio.sleep(1.5)
+            assert viewer.frames == frames, "frames still arrive after DELETE"
+            health = (await http.get("/api/cameras/cam")).json()
+            assert health["status"]["state"] == "online"
+        finally:
+            viewer.location = None
+            await viewer.close()
+
+
+async def test_refusals_say_why(live):
+    srv = live(cam="h264")
+    async with srv.client() as http:
+        await wait_state(http, "cam", ("online",))
+        offer = await _offer()
+
+        r = await post_offer(http, "cam", "v=0\r\nthis is not sdp")
+        assert r.status_code == 400 and "malformed SDP" in r.json()["error"]
+        r = await post_offer(http, "cam", await _offer(kind="audio"))
+        assert r.status_code == 400 and "no video" in r.json()["error"]
+        r = await post_offer(http, "cam", await _offer(codecs="vp8"))
+        assert r.status_code == 400 and "no H.264" in r.json()["error"] and "VP8" in r.json()["error"]
+        r = await http.post("/api/cameras/cam/whep", content=offer.encode(), headers={"Content-Type": "text/plain"})
+        assert r.status_code == 415 and "application/sdp" in r.json()["error"]
+        r = await post_offer(http, "nosuchcam", offer)
+        assert r.status_code == 404 and "nosuchcam" in r.json()["error"]
+        assert (await http.delete("/api/cameras/cam/whep/nosuchsession")).status_code == 404
+        assert (await http.get("/api/webrtc")).json()["sessions"] == 0
+
+    async with srv.client(headers={}) as anonymous:
+        r = await post_offer(anonymous, "cam", offer)
+        assert r.status_code == 401
+
+
+async def test_viewer_limits_per_camera_and_in_total(live):
+    srv = live(per_camera=1, total=2, a="h264", b="h264_gop1", c="h264_gop4")
+    async with srv.client() as http:
+        for cid in "abc":
+            await wait_state(http, cid, ("online",))
+        first = WhepViewer(http, "a")
+        await first.connect()
+        viewers = [first]
+        try:
+            with pytest.raises(WhepError) as refused:
+                await WhepViewer(http, "a").connect()
+            assert refused.value.response.status_code == 503
+            assert "1 viewers of camera 'a'" in refused.value.response.json()["error"]
+
+            second = WhepViewer(http, "b")
+            await second.connect()
+            viewers.append(second)
+            with pytest.raises(WhepError) as refused:
+                await WhepViewer(http, "c").connect()
+            assert refused.value.response.status_code == 503
+            assert "2 viewers in total" in refused.value.response.json()["error"]
+
+            # a slot frees on DELETE
+            assert (await first.delete()).status_code == 200
+            first.location = None
+            again = WhepViewer(http, "a")
+            await again.connect()
+            viewers.append(again)
+            await again.wait_frames(5)
+        finally:
+            for v in viewers:
+                await v.close()
+
+
+async def test_viewer_gets_frames_again_after_the_camera_restarts(live):
+    srv = live(cam="h264_gop1")
+    async with srv.client() as http:
+        await wait_state(http, "cam", ("online",))
+        viewer = WhepViewer(http, "cam")
+        await viewer.connect()
+        try:
+            await viewer.wait_frames(10)
+            srv.rtsp.stop()
+            await wait_state(http, "cam", ("reconnecting", "offline"))
+            await asyncio.sleep(0.5)
+            frames = viewer.frames
+            srv.rtsp.start()
+            await wait_state(http, "cam", ("online",), timeout=40)
+            await viewer.wait_frames(25, timeout=20)
+            assert viewer.frames >= frames + 25
+            assert viewer.pc.connectionState == "connected"  # the same session, no new offer
+            assert (viewer.width, viewer.height) == (640, 360)
+            assert (await http.get("/api/webrtc")).json()["sessions"] == 1
+        finally:
+            await viewer.close()
+
+
+async def test_h265_camera_is_transcoded_once_for_all_its_viewers(live):
+    srv = live(cam="h265")
+    async with srv.client() as http:
+        camera = await wait_state(http, "cam", ("online",))
+        assert camera["stream"]["codec"] == "hevc" and camera["status"]["transcoding"] is False
+        viewers = [WhepViewer(http, "cam"), WhepViewer(http, "cam")]
+        try:
+            for v in viewers:
+                await v.connect()
+                assert "H264/90000" in v.answer
+            for v in viewers:
+                await v.wait_frames(15)
+                assert (v.width, v.height) == (640, 360)
+            camera = (await http.get("/api/cameras/cam")).json()
+            assert camera["status"]["transcoding"] is True
+            assert (await http.get("/api/webrtc")).json()["transcoding"] == ["cam"]
+            # one transcoder reads the camera, not one per viewer
+            health = (await http.get("/api/health")).json()["cameras"]["cam"]
+            assert health["subscribers"] == 1
+
+            for v in viewers:
+                await v.close()
+            viewers = []
+            camera = (await http.get("/api/cameras/cam")).json()
+            assert camera["status"]["transcoding"] is False
+            assert (await http.get("/api/webrtc")).json()["transcoding"] == []
+        finally:
+            for v in viewers:
+                await v.close()
