@@ -1,0 +1,65 @@
+"""The simulator's table in the deployment file: ``[plugins.traffic_sim]``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from core.config import Agency, AreaRef
+from plugins.traffic_sim.scenarios import SCENARIOS
+
+ScenarioName = Literal["free_flow", "no_parking_stop", "collision", "loiter_night", "crowd"]
+assert set(ScenarioName.__args__) == set(SCENARIOS)  # type: ignore[attr-defined]
+
+
+class SimCamera(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str
+    area: AreaRef  # a key of [areas]
+    agency: Agency = "dishub"
+    scenario: ScenarioName = "free_flow"
+    seed: int = Field(default=1, ge=0, le=2**32 - 1)
+    night: bool | None = None  # None: the scenario's own lighting
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: str = "960x540"
+    fps: int = Field(default=15, ge=5, le=30)
+    keyframe_seconds: int = Field(default=2, ge=1, le=10)
+    loop_seconds: int = Field(default=30, ge=2, le=300)
+    label: bool = True  # the camera's name on screen, as real cameras show it
+    wait_for_render: bool = False  # cameras() returns only once every loop is rendered
+    cameras: list[SimCamera] = []
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: str) -> str:
+        w, sep, h = value.partition("x")
+        if not (sep and w.isdigit() and h.isdigit()):
+            raise ValueError("write WIDTHxHEIGHT, e.g. 960x540")
+        width, height = int(w), int(h)
+        if not (160 <= width <= 1920 and 90 <= height <= 1080):
+            raise ValueError("between 160x90 and 1920x1080")
+        if width % 2 or height % 2:
+            raise ValueError("width and height must be even (yuv420p)")
+        return value
+
+    @field_validator("loop_seconds")
+    @classmethod
+    def _whole_gops(cls, value: int, info: ValidationInfo) -> int:
+        key = info.data.get("keyframe_seconds")
+        if key and value % key:
+            raise ValueError(f"must be a multiple of keyframe_seconds ({key}) so the loop restarts on a keyframe")
+        return value
+
+    @property
+    def size(self) -> tuple[int, int]:
+        w, _, h = self.resolution.partition("x")
+        return int(w), int(h)

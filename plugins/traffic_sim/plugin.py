@@ -1,0 +1,151 @@
+"""Traffic simulator: synthetic street cameras for demos, tests and newcomers.
+
+Each camera is a seeded loop of H.264 rendered once into
+``<data_dir>/sim/`` and handed to the core as a local file to replay in real
+time (``StreamSource(realtime_loop=True)``), the same ingest path a real
+camera's stream takes. Ground truth lies beside each video.
+
+Rendering starts in the background at ``bconnect_startup``: the server answers
+at once and each camera comes online when its file appears (immediately when
+it is cached); until then the ingest reports "file not found" and retries.
+``wait_for_render = true`` makes ``cameras()`` wait instead; only for short
+loops, since the camera registry gives a driver 30 s to list its cameras.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+
+from core.hookspecs import hookimpl
+from core.interfaces import CameraInfo, StreamSource
+from plugins.traffic_sim import cache
+from plugins.traffic_sim.config import Config, SimCamera
+from plugins.traffic_sim.encoder import Cancelled
+from plugins.traffic_sim.renderer import RenderSpec
+
+log = logging.getLogger("bconnect.plugin.traffic_sim")
+
+
+class TrafficSim:
+    Config = Config
+
+    def __init__(self, config: Config, context) -> None:
+        ids = [c.id for c in config.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"camera id repeated: {', '.join(dupes)}")
+        self.name = "traffic_sim"
+        self.config = config
+        self.log = getattr(context, "log", log)
+        self.sim_dir = (Path(context.data_dir) / "sim").absolute()
+        self.specs = {cam.id: self._spec(cam) for cam in config.cameras}
+        self._stop = threading.Event()
+        self._task: asyncio.Task | None = None
+        self.rendered: dict[str, cache.Rendered] = {}
+        self.failed: dict[str, str] = {}
+
+    def _spec(self, cam: SimCamera) -> RenderSpec:
+        width, height = self.config.size
+        return RenderSpec(
+            scenario=cam.scenario,
+            seed=cam.seed,
+            width=width,
+            height=height,
+            fps=self.config.fps,
+            loop_seconds=self.config.loop_seconds,
+            keyframe_seconds=self.config.keyframe_seconds,
+            night=cam.night,
+            label=cam.name if self.config.label else "",
+        )
+
+    # --- the camera driver ---------------------------------------------------
+
+    def video_path(self, camera_id: str) -> Path:
+        return cache.paths(self.specs[camera_id], self.sim_dir)[0]
+
+    def truth_path(self, camera_id: str) -> Path:
+        """The ground truth JSON beside camera ``camera_id``'s video."""
+        return cache.paths(self.specs[camera_id], self.sim_dir)[1]
+
+    async def cameras(self) -> list[CameraInfo]:
+        if self.config.wait_for_render:
+            await self.start_rendering()
+        return [
+            CameraInfo(
+                id=cam.id,
+                name=cam.name,
+                agency=cam.agency,
+                driver=self.name,
+                main=StreamSource(url=str(self.video_path(cam.id)), realtime_loop=True),
+                area=cam.area,
+                lat=cam.lat,
+                lon=cam.lon,
+            )
+            for cam in self.config.cameras
+        ]
+
+    # --- rendering -----------------------------------------------------------
+
+    def start_rendering(self) -> asyncio.Task:
+        """Start (once) rendering every camera's loop in a worker thread; the task is returned."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._render_all(), name="traffic_sim.render")
+        return self._task
+
+    async def _render_all(self) -> None:
+        for cam_id, spec in self.specs.items():
+            if self._stop.is_set():
+                return
+            try:
+                # one at a time: the machine may have two cores, and x264 uses both
+                result = await asyncio.to_thread(cache.render, spec, self.sim_dir, self._stop)
+            except asyncio.CancelledError:
+                self._stop.set()  # the worker thread cannot be cancelled: tell it to give up
+                raise
+            except Cancelled:
+                return
+            except Exception as exc:
+                self.failed[cam_id] = f"{type(exc).__name__}: {exc}"
+                self.log.error("camera %s: render failed: %s", cam_id, self.failed[cam_id])
+                continue
+            self.rendered[cam_id] = result
+            if not result.cached:
+                self.log.info("camera %s: rendered %s in %.1fs", cam_id, result.video.name, result.seconds)
+
+    # --- hooks ---------------------------------------------------------------
+
+    @hookimpl
+    def bconnect_register_camera_drivers(self, register):
+        register(self)
+
+    @hookimpl
+    def bconnect_startup(self, services):
+        self.start_rendering()  # in the background: the server answers meanwhile
+
+    @hookimpl
+    def bconnect_shutdown(self, services):
+        self._stop.set()
+        task = self._task
+        if task is None:
+            return None
+
+        async def finish() -> None:
+            # the worker notices the stop flag within a frame and removes its partial file
+            await asyncio.wait({task}, timeout=10)
+
+        return finish()
+
+    @hookimpl
+    def bconnect_health(self, services):
+        pending = [c for c in self.specs if c not in self.rendered and c not in self.failed]
+        return {
+            "status": "degraded" if self.failed else "ok",
+            "cameras": len(self.specs),
+            "ready": len(self.rendered),
+            "rendering": pending,
+            "failed": self.failed,
+            "render_s": round(sum(r.seconds for r in self.rendered.values()), 1),
+        }

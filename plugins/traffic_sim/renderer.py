@@ -1,0 +1,232 @@
+"""Frames and ground truth for one simulated camera.
+
+:class:`Renderer` draws frame ``i`` of the loop as RGB pixels and says where
+every object is in it. Nothing here reads the clock or global state: the same
+spec always gives the same pixels and the same truth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from plugins.traffic_sim.background import build_backdrop, glow_into
+from plugins.traffic_sim.geometry import BUILDING_X, HAZE_DAY, HAZE_NIGHT, haze, lamp_light
+from plugins.traffic_sim.people import draw_person, draw_rider
+from plugins.traffic_sim.plate_art import FONT_DIR, PlateArt
+from plugins.traffic_sim.scenarios import SCENARIOS
+from plugins.traffic_sim.vehicles import Glow, VehiclePainter
+from plugins.traffic_sim.world import Actor, build_world
+
+# Bump when a change alters pixels or truth: cached renders are then redone.
+RENDERER_VERSION = "1"
+TRUTH_FORMAT = "bconnect-sim-truth/1"
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """Everything that decides a rendered loop (and hence its cache key)."""
+
+    scenario: str
+    seed: int
+    width: int = 960
+    height: int = 540
+    fps: int = 15
+    loop_seconds: int = 30
+    keyframe_seconds: int = 2
+    night: bool | None = None  # None: the scenario's own lighting
+    label: str = ""  # drawn in the top-left corner, like a camera's on-screen name
+
+    @property
+    def frames(self) -> int:
+        return self.fps * self.loop_seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Renderer:
+    def __init__(self, spec: RenderSpec, font_dir=FONT_DIR):
+        if spec.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {spec.scenario!r}")
+        self.spec = spec
+        scenario = SCENARIOS[spec.scenario]
+        self.night = scenario.night if spec.night is None else spec.night
+        self.world = build_world(scenario, spec.seed, spec.width, spec.height, float(spec.loop_seconds), self.night)
+        self.view = self.world.view
+        # the backdrop draws from its own stream, so adding an actor never repaints the street
+        side_rng = np.random.default_rng([spec.seed, 1])
+        self.backdrop = build_backdrop(self.view, self.night, side_rng, spec.label)
+        self.plates = PlateArt(font_dir)
+        for actor in self.world.actors:
+            if actor.plate is not None:
+                self.plates.add(actor.id, actor.plate, actor.plate_style)
+        self.painter = VehiclePainter(self.view, self.night, self.plates)
+        self.haze_color = HAZE_NIGHT if self.night else HAZE_DAY
+
+    def frame(self, i: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Pixels (height, width, 3) uint8 and the objects seen in frame ``i``."""
+        spec = self.spec
+        t = i / spec.frames
+        t_s = i / spec.fps
+        img = self.backdrop.image.copy()
+        draw = ImageDraw.Draw(img)
+        glows: list[Glow] = []
+        beams: list[list[tuple[float, float]]] = []
+        items = []
+        for actor in self.world.actors:
+            if not actor.track.visible(t):
+                continue
+            pose = actor.track.pose(t)
+            if actor.kind == "person" and abs(pose.x) > BUILDING_X + 0.05:
+                continue  # still inside a doorway
+            depth = float(self.view.to_camera(np.array([[pose.x, 0.0, pose.z]]))[0, 2])
+            if depth < 1.0:
+                continue
+            items.append((depth, actor, pose))
+        items.sort(key=lambda it: -it[0])
+        seen: list[dict[str, Any]] = []
+        for depth, actor, pose in items:
+            if actor.kind == "person":
+                seen += self._person(draw, actor, pose, depth, t_s)
+            else:
+                seen += self._vehicle(draw, img, actor, pose, t_s, glows, beams)
+        if self.night and (glows or beams):
+            pixels = self._light_up(img, glows, beams)
+        else:
+            pixels = np.asarray(img)
+        return pixels, seen
+
+    def _light_up(self, img: Image.Image, glows: list[Glow], beams: list[list[tuple[float, float]]]) -> np.ndarray:
+        """Add headlight beams and lamp glows, working only on the part of the frame they touch."""
+        w, h = img.size
+        spans = [(g.u - g.radius, g.v - g.radius, g.u + g.radius, g.v + g.radius) for g in glows]
+        spans += [(min(p[0] for p in b), min(p[1] for p in b), max(p[0] for p in b), max(p[1] for p in b)) for b in beams]
+        x0 = max(0, int(min(s[0] for s in spans)))
+        y0 = max(0, int(min(s[1] for s in spans)))
+        x1 = min(w, int(max(s[2] for s in spans)) + 2)
+        y1 = min(h, int(max(s[3] for s in spans)) + 2)
+        pixels = np.array(img)
+        if x0 >= x1 or y0 >= y1:
+            return pixels
+        region = pixels[y0:y1, x0:x1].astype(np.float32)
+        if beams:
+            layer = Image.new("L", (x1 - x0, y1 - y0), 0)
+            ld = ImageDraw.Draw(layer)
+            for b in beams:
+                ld.polygon([(u - x0, v - y0) for u, v in b], fill=60)
+            region += (np.asarray(layer, dtype=np.float32) / 255.0)[..., None] * np.array([255, 240, 200], dtype=np.float32)
+        glow_into(region, [(g.u - x0, g.v - y0, g.radius, g.color) for g in glows])
+        pixels[y0:y1, x0:x1] = np.clip(region, 0, 255).astype(np.uint8)
+        return pixels
+
+    def _box(self, box) -> list[int] | None:
+        w, h = self.spec.width, self.spec.height
+        x0, y0, x1, y1 = (max(0, min(w, round(box[0]))), max(0, min(h, round(box[1]))), max(0, min(w, round(box[2]))), max(0, min(h, round(box[3]))))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        return [x0, y0, x1, y1]
+
+    def _light(self, x: float, z: float) -> float:
+        return 0.2 + 0.8 * float(lamp_light(x, z)) if self.night else 1.0
+
+    def _person(self, draw, actor: Actor, pose, depth: float, t_s: float) -> list[dict[str, Any]]:
+        phase = 2 * math.pi * t_s * pose.speed / 1.4 + hash_phase(actor.id)
+        stride = min(1.0, pose.speed / 1.2)
+        back = math.cos(math.radians(pose.heading)) > 0.3
+        hz = float(haze(depth, self.night))
+        box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
+        box = self._box(box) if box else None
+        return [{"id": actor.id, "bbox": box, "depth": round(depth, 1)}] if box else []
+
+    def _vehicle(self, draw, img, actor: Actor, pose, t_s: float, glows, beams) -> list[dict[str, Any]]:
+        outline = self.painter.bbox(actor.shape, pose.x, pose.z, pose.heading)
+        if outline is None:
+            return []
+        corners, depth = outline
+        blink = actor.hazard_from is not None and t_s >= actor.hazard_from * self.spec.loop_seconds and int(t_s * 3) % 2 == 0
+        rider: list = []
+
+        def seat_rider() -> None:
+            # between the body and the plate: the rider sits over the machine, the plate is at its end
+            back = math.cos(math.radians(pose.heading)) > 0
+            seat_z = pose.z - 0.15 * math.cos(math.radians(pose.heading))
+            hz = float(haze(depth, self.night))
+            box = draw_rider(draw, self.view, pose.x, seat_z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, back)
+            if box:
+                rider.append(box)
+
+        overlay = seat_rider if actor.kind == "motorcycle" and actor.look is not None else None
+        plate_box = self.painter.draw(draw, img, actor.shape, pose.x, pose.z, pose.heading, actor.color, actor.id, blink, glows, beams, overlay)
+        out = []
+        boxes = [corners[:, 0].min(), corners[:, 1].min(), corners[:, 0].max(), corners[:, 1].max()]
+        if plate_box:  # the plate stands a little proud of the body
+            boxes = [min(boxes[0], plate_box[0]), min(boxes[1], plate_box[1]), max(boxes[2], plate_box[2]), max(boxes[3], plate_box[3])]
+        if rider:
+            r = rider[0]
+            boxes = [min(boxes[0], r[0]), min(boxes[1], r[1]), max(boxes[2], r[2]), max(boxes[3], r[3])]
+            rb = self._box(r)
+            if rb:
+                out.append({"id": f"{actor.id}.rider", "bbox": rb, "depth": round(depth, 1)})
+        box = self._box(boxes)
+        if not box:
+            return out
+        record: dict[str, Any] = {"id": actor.id, "bbox": box, "depth": round(depth, 1)}
+        if plate_box:
+            pb = self._box(plate_box)
+            if pb:
+                record["plate_bbox"] = pb
+        return [record, *out]
+
+    def truth_header(self) -> dict[str, Any]:
+        spec, view, n = self.spec, self.view, self.spec.frames
+        objects = []
+        for a in self.world.actors:
+            obj: dict[str, Any] = {"id": a.id, "class": a.kind}
+            if a.plate is not None:
+                obj.update(plate=a.plate.normalised, plate_text=a.plate.text, plate_style=a.plate_style)
+            if a.role:
+                obj["role"] = a.role
+            objects.append(obj)
+            if a.kind == "motorcycle" and a.look is not None:
+                objects.append({"id": f"{a.id}.rider", "class": "person", "riding": a.id})
+        events = []
+        for ev in self.world.events:
+            events.append(
+                {
+                    "type": ev.type,
+                    "objects": list(ev.actors),
+                    "start_s": round(ev.start * spec.loop_seconds, 3),
+                    "end_s": round(ev.end * spec.loop_seconds, 3),
+                    "start_frame": min(n - 1, math.ceil(ev.start * n - 1e-9)),
+                    "end_frame": min(n - 1, math.floor(ev.end * n + 1e-9)),
+                    **({"zone": ev.zone} if ev.zone else {}),
+                }
+            )
+        zone = [[round(u, 1), round(v, 1)] for u, v in self.backdrop.zone_polygon]
+        return {
+            "format": TRUTH_FORMAT,
+            "renderer": RENDERER_VERSION,
+            **spec.as_dict(),
+            "frames_total": n,
+            "night": self.night,
+            "camera": {
+                "fov_deg": round(view.fov_deg, 3),
+                "x_m": round(view.x, 3),
+                "height_m": round(view.height_m, 3),
+                "pitch_deg": round(view.pitch_deg, 3),
+                "yaw_deg": round(view.yaw_deg, 3),
+            },
+            "zones": [{"id": "no_parking", "kind": "no_parking", "polygon": zone}] if zone else [],
+            "objects": objects,
+            "events": events,
+        }
+
+
+def hash_phase(text: str) -> float:
+    """A fixed phase per id (Python's ``hash`` of a str changes per process)."""
+    return (sum(ord(c) * (i + 1) for i, c in enumerate(text)) % 628) / 100.0

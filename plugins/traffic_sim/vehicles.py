@@ -1,0 +1,414 @@
+"""Vehicles as small 3D meshes: shaded faces, windows, wheels, lights, plates.
+
+A body is a few convex prisms: a side profile in (z, y) extruded across the
+vehicle's width. Faces turned away from the camera are skipped, so each
+prism needs no sorting. Dimensions are metres, ``z`` points forwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import ImageDraw
+
+from plugins.traffic_sim.geometry import HAZE_DAY, HAZE_NIGHT, View, haze, lamp_light, mix, shade, yaw_matrix
+from plugins.traffic_sim.plate_art import PlateArt
+
+Profile = tuple[tuple[float, float], ...]
+
+GLASS_DAY = (58, 68, 80)
+GLASS_NIGHT = (10, 12, 16)
+TYRE = (22, 22, 24)
+HUB = (150, 150, 155)
+DARK = (38, 38, 40)
+PLATE_SCALE = 1.7  # plates drawn larger than life so they stay legible at modest resolutions
+
+
+@dataclass(frozen=True)
+class Part:
+    profile: Profile  # convex, (z, y)
+    half_width: float
+    role: str = "body"  # body, cabin (glass front and rear), cargo, dark
+    window: Profile | None = None  # side window on both flanks
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    length: float
+    width: float
+    parts: tuple[Part, ...]
+    wheel_r: float
+    axles: tuple[float, ...]
+    plate_front: tuple[float, float]  # (z, y) of the plate's centre
+    plate_rear: tuple[float, float]
+    lamp_y: tuple[float, float]  # head/tail lamps between these heights
+    plate_size: tuple[float, float] = (0.43, 0.135)
+    windows: tuple[tuple[float, float, float, float], ...] = ()  # bus: (z0, y0, z1, y1) panes on the flanks
+    screens: tuple[tuple[str, float, float], ...] = ()  # bus: (front|rear, y0, y1) glass across the face
+
+
+def _inset(poly: Profile, k: float) -> Profile:
+    cz = sum(p[0] for p in poly) / len(poly)
+    cy = sum(p[1] for p in poly) / len(poly)
+    return tuple((z + (cz - z) * k * 2.2, y + (cy - y) * k * 2.2) for z, y in poly)
+
+
+def _car(name, length, width, body_top, hood, clear, cabin, wheel_r, lamp_y=(0.58, 0.72)) -> Shape:
+    h = length / 2
+    body = Part(((-h, clear), (h, clear), (h, hood[1]), (hood[0], body_top - 0.03), (-h, body_top)), width / 2)
+    cz0, cz1, rz0, rz1, roof = cabin
+    cab = ((cz0, body_top - 0.02), (cz1, body_top - 0.05), (rz1, roof), (rz0, roof))
+    window = _inset(cab, 0.09)
+    parts = (body, Part(cab, width / 2 - 0.08, "cabin", window))
+    axle = h - wheel_r - 0.55
+    return Shape(name, length, width, parts, wheel_r, (-axle, axle), (h, clear + 0.2), (-h, clear + 0.35), lamp_y)
+
+
+SHAPES: dict[str, Shape] = {
+    "sedan": _car("sedan", 4.4, 1.74, 0.88, (1.1, 0.66), 0.25, (-1.75, 0.95, -1.2, 0.15, 1.40), 0.31),
+    "mpv": _car("mpv", 4.5, 1.73, 0.95, (1.2, 0.70), 0.28, (-2.2, 1.15, -2.1, 0.2, 1.70), 0.32),
+    "hatchback": _car("hatchback", 3.9, 1.68, 0.88, (1.0, 0.64), 0.26, (-1.9, 0.9, -1.75, 0.1, 1.46), 0.30),
+    "suv": _car("suv", 4.6, 1.85, 1.05, (1.35, 0.86), 0.38, (-2.2, 1.25, -2.1, 0.35, 1.78), 0.37, (0.75, 0.9)),
+    "truck": Shape(
+        "truck", 6.4, 2.1,
+        (
+            Part(((-3.0, 0.45), (3.1, 0.45), (3.1, 0.92), (-3.0, 0.92)), 0.95, "dark"),
+            Part(((-3.2, 0.92), (1.35, 0.92), (1.35, 2.9), (-3.2, 2.9)), 1.05, "cargo"),
+            Part(
+                ((1.45, 0.5), (3.2, 0.5), (3.2, 1.45), (3.0, 2.45), (1.45, 2.45)), 1.0, "cab",
+                ((2.05, 1.5), (3.0, 1.5), (2.9, 2.25), (2.05, 2.25)),
+            ),
+        ),
+        0.45, (-2.0, 2.2), (3.2, 0.75), (-3.0, 0.65), (0.8, 1.0),
+    ),
+    "bus": Shape(
+        "bus", 11.0, 2.5,
+        (Part(((-5.5, 0.35), (5.5, 0.35), (5.5, 3.05), (-5.5, 3.05)), 1.25, "bus"),),
+        0.5, (-3.3, 3.6), (5.5, 0.6), (-5.5, 0.7), (0.6, 0.85),
+        windows=tuple((z, 1.55, z + 1.15, 2.65) for z in np.arange(-5.1, 4.2, 1.3)),
+        screens=(("front", 1.2, 2.9), ("rear", 1.9, 2.8)),
+    ),
+    "motorcycle": Shape(
+        "motorcycle", 1.9, 0.7,
+        (
+            Part(((-0.85, 0.42), (0.62, 0.42), (0.78, 0.8), (0.35, 0.95), (-0.78, 0.82)), 0.16, "body"),
+            Part(((-0.7, 0.8), (0.25, 0.8), (0.2, 0.9), (-0.68, 0.9)), 0.15, "dark"),
+        ),
+        0.3, (-0.65, 0.65), (0.8, 0.62), (-0.86, 0.55), (0.8, 0.9), plate_size=(0.25, 0.105),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Face:
+    verts: np.ndarray  # (k, 3) local
+    normal: np.ndarray  # (3,) local, outward
+    kind: str  # flank, top, front, rear, other
+    material: str  # body, glass, dark
+    overlays: tuple[tuple[np.ndarray, str], ...] = ()  # drawn on the face: windows, wheels, ribs
+
+
+@dataclass
+class Mesh:
+    """Faces with their overlays, and the arrays to project them all at once."""
+
+    shape: Shape
+    faces: list[Face] = field(default_factory=list)
+    bounds: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    normals: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    centres: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    tyre_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+
+    def finish(self) -> None:
+        boxes = []
+        r = self.shape.wheel_r
+        for az in self.shape.axles:
+            for side in (-1, 1):
+                wx = side * (self.shape.width / 2 - 0.18)
+                for dz in (-r * 0.9, r * 0.9):
+                    boxes.append(np.array([(wx - 0.12, 0.0, az + dz), (wx + 0.12, 0.0, az + dz), (wx + 0.12, 1.6 * r, az + dz), (wx - 0.12, 1.6 * r, az + dz)]))
+        self.tyre_boxes = np.concatenate(boxes)
+        self.bounds = np.concatenate([f.verts for f in self.faces])
+        self.normals = np.stack([f.normal for f in self.faces])
+        self.centres = np.stack([f.verts.mean(axis=0) for f in self.faces])
+
+
+def _quad_x(x: float, z0: float, y0: float, z1: float, y1: float) -> np.ndarray:
+    return np.array([(x, y0, z0), (x, y0, z1), (x, y1, z1), (x, y1, z0)])
+
+
+def _flank_overlays(shape: Shape, part: Part, index: int, side: float) -> list[tuple[np.ndarray, str]]:
+    out: list[tuple[np.ndarray, str]] = []
+    x = side * (part.half_width + 0.005)
+    if part.window:
+        out.append((np.array([(x, y, z) for z, y in part.window]), "glass"))
+        if part.role == "cabin":  # the B-pillar splits front and rear doors
+            zc = float(np.mean([z for z, _ in part.window]))
+            ys = [y for _, y in part.window]
+            out.append((_quad_x(side * (part.half_width + 0.01), zc - 0.05, min(ys), zc + 0.05, max(ys)), "body"))
+    if part.role == "bus":
+        for z0, y0, z1, y1 in shape.windows:
+            out.append((_quad_x(x, z0, y0, z1, y1), "glass"))
+        out.append((_quad_x(x, -shape.length / 2, 0.6, shape.length / 2, 0.9), "stripe"))
+    if part.role == "cargo":
+        zs = [z for z, _ in part.profile]
+        ys = [y for _, y in part.profile]
+        for z in np.arange(min(zs) + 0.5, max(zs) - 0.2, 0.9):
+            out.append((_quad_x(x, z, min(ys) + 0.05, z + 0.07, max(ys) - 0.05), "rib"))
+    if index == 0 and shape.name != "motorcycle":  # wheels sit on the lowest part's flanks
+        r = shape.wheel_r
+        xw = side * (shape.width / 2 + 0.01)
+        angles = np.linspace(0, 2 * math.pi, 14, endpoint=False)
+        for az in shape.axles:
+            out.append((np.stack([np.full_like(angles, xw), r + r * np.sin(angles), az + r * np.cos(angles)], axis=1), "tyre"))
+            out.append((np.stack([np.full_like(angles, xw + side * 0.01), r + 0.55 * r * np.sin(angles), az + 0.55 * r * np.cos(angles)], axis=1), "hub"))
+    return out
+
+
+def build_mesh(shape: Shape) -> Mesh:
+    mesh = Mesh(shape)
+    for index, part in enumerate(shape.parts):
+        prof = np.array(part.profile)
+        hw = part.half_width
+        centre = prof.mean(axis=0)
+        material = "dark" if part.role == "dark" else "body"
+        for side in (-1.0, 1.0):
+            verts = np.array([(side * hw, y, z) for z, y in part.profile])
+            mesh.faces.append(Face(verts, np.array([side, 0.0, 0.0]), "flank", material, tuple(_flank_overlays(shape, part, index, side))))
+        for i in range(len(prof)):
+            (z0, y0), (z1, y1) = prof[i], prof[(i + 1) % len(prof)]
+            n = np.array([0.0, z1 - z0, -(y1 - y0)])
+            mid = np.array([(z0 + z1) / 2 - centre[0], (y0 + y1) / 2 - centre[1]])
+            if n[2] * mid[0] + n[1] * mid[1] < 0:
+                n = -n
+            n /= np.linalg.norm(n) or 1.0
+            verts = np.array([(-hw, y0, z0), (hw, y0, z0), (hw, y1, z1), (-hw, y1, z1)])
+            kind = "top" if n[1] > 0.75 else "front" if n[2] > 0.5 else "rear" if n[2] < -0.5 else "other"
+            overlays: list[tuple[np.ndarray, str]] = []
+            face_material = material
+            if part.role == "cabin" and kind != "top":
+                overlays.append((_shrink(verts, 0.12), "glass"))  # windscreen and rear window in a frame
+            elif part.role == "cab" and kind == "other" and n[2] > 0:
+                face_material = "glass"  # the truck's windscreen
+            elif part.role == "cargo" and kind == "rear":
+                overlays.append((np.array([(-0.02, y0 + 0.05, z0 - 0.005), (0.02, y0 + 0.05, z0 - 0.005), (0.02, y1 - 0.05, z1 - 0.005), (-0.02, y1 - 0.05, z1 - 0.005)]), "rib"))
+            mesh.faces.append(Face(verts, n, kind, face_material, tuple(overlays)))
+    mesh.finish()
+    return mesh
+
+
+@dataclass
+class Glow:
+    """A light seen directly: drawn additively by the renderer at night."""
+
+    u: float
+    v: float
+    radius: float
+    color: tuple[int, int, int]
+
+
+class VehiclePainter:
+    """Draws vehicles for one view; meshes and plate images are made once."""
+
+    def __init__(self, view: View, night: bool, plate_art: PlateArt):
+        self.view = view
+        self.night = night
+        self.plate_art = plate_art
+        self.meshes = {name: build_mesh(shape) for name, shape in SHAPES.items()}
+        self.haze_color = HAZE_NIGHT if night else HAZE_DAY
+
+    def bbox(self, shape: str, x: float, z: float, heading: float) -> tuple[np.ndarray, float] | None:
+        """Pixel corners of the vehicle's outline and its depth, ``None`` if behind."""
+        mesh = self.meshes[shape]
+        pts = mesh.bounds @ yaw_matrix(heading) + np.array([x, 0.0, z])
+        cam = self.view.to_camera(pts)
+        if cam[:, 2].max() < 1.0:
+            return None
+        return self.view.to_pixels(np.maximum(cam, [-np.inf, -np.inf, 0.3])), float(cam[:, 2].mean())
+
+    def draw(
+        self,
+        draw: ImageDraw.ImageDraw,
+        frame,
+        shape_name: str,
+        x: float,
+        z: float,
+        heading: float,
+        color: tuple[int, int, int],
+        plate_key: object,
+        blink: bool,
+        glows: list[Glow],
+        beams: list[list[tuple[float, float]]],
+        overlay=None,
+    ) -> tuple[float, float, float, float] | None:
+        """Draw one vehicle; return the plate's pixel box when its plate is shown.
+
+        ``overlay`` (a callable) draws what sits on the body but under the
+        plates and lamps: a motorcycle's rider.
+        """
+        view = self.view
+        shape = self.shapes(shape_name)
+        mesh = self.meshes[shape_name]
+        rot = yaw_matrix(heading)
+        pos = np.array([x, 0.0, z])
+        eye = view.origin
+        depth = float(view.to_camera(pos[None, :])[0, 2])
+        if depth < 0.5:
+            return None
+        hz = float(haze(depth, self.night))
+        lamp = float(lamp_light(x, z)) if self.night else 0.0
+
+        def paint(c: tuple[int, int, int], normal_world: np.ndarray) -> tuple[int, int, int]:
+            k = shade(normal_world, self.night, lamp)
+            return mix((min(255, c[0] * k), min(255, c[1] * k), min(255, c[2] * k)), self.haze_color, hz)
+
+        def poly(local: np.ndarray) -> list[tuple[float, float]] | None:
+            return view.polygon(local @ rot + pos)
+
+        def facing(normal_local: np.ndarray, point_local: np.ndarray) -> bool:
+            return float((normal_local @ rot) @ (eye - (point_local @ rot + pos))) > 0
+
+        # contact shadow
+        hl, hw = shape.length / 2 + 0.1, shape.width / 2 + 0.08
+        shadow = poly(np.array([(-hw, 0.0, -hl), (hw, 0.0, -hl), (hw, 0.0, hl), (-hw, 0.0, hl)]))
+        if shadow:
+            draw.polygon(shadow, fill=mix((30, 30, 32), self.haze_color, hz))
+
+        # tyres under the body, seen from the front or back
+        if shape_name != "motorcycle":
+            polys = view.polygons(mesh.tyre_boxes @ rot + pos, [4] * (len(mesh.tyre_boxes) // 4))
+            for p in polys:
+                if p:
+                    draw.polygon(p, fill=mix(TYRE, self.haze_color, hz))
+        else:
+            self._wheels_moto(draw, rot, pos, shape, hz, first=True)
+
+        glass = GLASS_NIGHT if self.night else GLASS_DAY
+        stripe = (240, 240, 240) if sum(color) < 600 else (40, 90, 170)
+        fills = {"body": color, "glass": glass, "dark": DARK, "stripe": stripe, "tyre": TYRE, "hub": HUB if not self.night else (40, 40, 44)}
+        normals = mesh.normals @ rot
+        visible = np.einsum("ij,ij->i", normals, eye - (mesh.centres @ rot + pos)) > 0
+        batch, sizes, plan = [], [], []
+        for i in np.flatnonzero(visible):
+            face = mesh.faces[i]
+            batch.append(face.verts)
+            sizes.append(len(face.verts))
+            plan.append((face.material, normals[i]))
+            for verts, material in face.overlays:
+                batch.append(verts)
+                sizes.append(len(verts))
+                plan.append((material, normals[i]))
+        if batch:
+            polys = view.polygons(np.concatenate(batch) @ rot + pos, sizes)
+            for p, (material, nw) in zip(polys, plan):
+                if not p:
+                    continue
+                if material in ("tyre", "hub"):
+                    fill = mix(fills[material], self.haze_color, hz)
+                elif material == "rib":
+                    c = paint(color, nw)
+                    fill = (max(0, c[0] - 30), max(0, c[1] - 30), max(0, c[2] - 30))
+                elif material == "glass":
+                    fill = paint(glass, nw + np.array([0.0, 0.5, 0.0]))
+                else:
+                    fill = paint(fills[material], nw)
+                draw.polygon(p, fill=fill)
+
+        if shape_name == "motorcycle":
+            self._wheels_moto(draw, rot, pos, shape, hz, first=False)
+        if overlay is not None:
+            overlay()
+
+        for where, y0, y1 in shape.screens:
+            zf = shape.length / 2 + 0.01
+            n = np.array([0.0, 0.0, 1.0 if where == "front" else -1.0])
+            zz = zf * n[2]
+            quad = np.array([(-1.1, y0, zz), (1.1, y0, zz), (1.1, y1, zz), (-1.1, y1, zz)])
+            if facing(n, quad.mean(axis=0)):
+                p = poly(quad)
+                if p:
+                    draw.polygon(p, fill=paint(glass, n @ rot + np.array([0, 0.5, 0])))
+
+        plate_box = None
+        for end in ("front", "rear"):
+            sign = 1.0 if end == "front" else -1.0
+            n = np.array([0.0, 0.0, sign])
+            pz, py = shape.plate_front if end == "front" else shape.plate_rear
+            pz += sign * 0.02
+            if not facing(n, np.array([0.0, py, pz])):
+                continue
+            self._lamps(draw, rot, pos, shape, end, blink, hz, poly, glows, beams)
+            pw, ph = shape.plate_size[0] * PLATE_SCALE / 2, shape.plate_size[1] * PLATE_SCALE / 2
+            # corners: top-left, top-right, bottom-right, bottom-left as seen from outside
+            xl, xr = (-pw, pw) if end == "rear" else (pw, -pw)
+            quad = np.array([(xl, py + ph, pz), (xr, py + ph, pz), (xr, py - ph, pz), (xl, py - ph, pz)])
+            p = poly(quad)
+            if p and len(p) == 4:
+                tint = (self.haze_color, hz) if not self.night else ((0, 0, 0), min(0.9, 0.3 + hz))
+                self.plate_art.paste(frame, draw, plate_key, p, tint)
+                us, vs = [q[0] for q in p], [q[1] for q in p]
+                plate_box = (min(us), min(vs), max(us), max(vs))
+        return plate_box
+
+    def shapes(self, name: str) -> Shape:
+        return SHAPES[name]
+
+    def _wheels_moto(self, draw, rot, pos, shape: Shape, hz: float, first: bool) -> None:
+        """The wheel further from the camera first, the nearer one after the body."""
+        r = shape.wheel_r
+        eye_local = (self.view.origin - pos) @ rot.T
+        far, near = sorted(shape.axles, key=lambda az: -abs(eye_local[2] - az))
+        az = far if first else near
+        side = 0.055 if eye_local[0] > 0 else -0.055
+        end = az + (r * 0.85 if eye_local[2] > az else -r * 0.85)
+        tread = np.array([(-0.055, 0.0, end), (0.055, 0.0, end), (0.055, 2 * r * 0.85, end), (-0.055, 2 * r * 0.85, end)])
+        angles = np.linspace(0, 2 * math.pi, 14, endpoint=False)
+        for pts, col in (
+            (tread, TYRE),
+            (np.stack([np.full_like(angles, side), r + r * np.sin(angles), az + r * np.cos(angles)], axis=1), TYRE),
+            (np.stack([np.full_like(angles, side * 1.1), r + 0.5 * r * np.sin(angles), az + 0.5 * r * np.cos(angles)], axis=1), (95, 95, 100)),
+        ):
+            p = self.view.polygon(pts @ rot + pos)
+            if p:
+                draw.polygon(p, fill=mix(col, self.haze_color, hz))
+
+    def _lamps(self, draw, rot, pos, shape: Shape, end: str, blink: bool, hz: float, poly, glows, beams) -> None:
+        front = end == "front"
+        zf = (shape.length / 2 + 0.015) * (1 if front else -1)
+        y0, y1 = shape.lamp_y
+        hw = shape.width / 2
+        xs = [(0.0, 0.09)] if shape.name == "motorcycle" else [(-hw + 0.06, -hw + 0.32), (hw - 0.32, hw - 0.06)]
+        if front:
+            color = (255, 250, 225) if self.night else (215, 218, 220)
+        else:
+            color = (255, 40, 30) if self.night else (150, 25, 25)
+        for x0, x1 in xs:
+            if shape.name == "motorcycle":
+                x0, x1 = -x1, x1
+            quad = np.array([(x0, y0, zf), (x1, y0, zf), (x1, y1, zf), (x0, y1, zf)])
+            p = poly(quad)
+            if not p:
+                continue
+            draw.polygon(p, fill=mix(color, self.haze_color, hz * 0.6))
+            us, vs = [q[0] for q in p], [q[1] for q in p]
+            cu, cv = sum(us) / len(us), sum(vs) / len(vs)
+            size = max(max(us) - min(us), max(vs) - min(vs))
+            if self.night:
+                glows.append(Glow(cu, cv, size * (3.0 if front else 2.2), color))
+            if blink:
+                amber = (255, 165, 20)
+                draw.polygon(p, fill=amber)
+                glows.append(Glow(cu, cv, size * 2.5, amber))
+        if front and self.night:
+            beam = np.array([(-hw, 0.0, zf), (hw, 0.0, zf), (hw + 2.5, 0.0, zf + 18.0), (-hw - 2.5, 0.0, zf + 18.0)])
+            p = poly(beam)
+            if p:
+                beams.append(p)
+
+
+def _shrink(verts: np.ndarray, k: float) -> np.ndarray:
+    c = verts.mean(axis=0)
+    return verts + (c - verts) * k * 2

@@ -1,0 +1,383 @@
+"""The traffic simulator: plates, deterministic renders, real H.264 files, scenario truth, the driver.
+
+Renders here are tiny (320x180, 10 fps, 4 s) so the whole file runs in seconds;
+the demo's full-size renders are timed in docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.config import load_file
+from core.interfaces import CameraInfo
+from core.plugin_host import load_plugins
+from core.testing.pytest_plugin import bconnect
+from plugins.traffic_sim import cache, plates
+from plugins.traffic_sim.renderer import Renderer, RenderSpec
+from plugins.traffic_sim.scenarios import SCENARIOS
+
+REPO = Path(__file__).resolve().parent.parent
+GENERATED = Path(__file__).resolve().parent / "_generated"
+
+
+def tiny(scenario: str, seed: int = 7, **kw) -> RenderSpec:
+    return RenderSpec(scenario, seed, width=320, height=180, fps=10, loop_seconds=4, keyframe_seconds=2, **kw)
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory) -> dict[str, tuple[cache.Rendered, dict]]:
+    """Every scenario rendered once, tiny, with its ground truth loaded."""
+    out = {}
+    sim = tmp_path_factory.mktemp("sim")
+    for name in SCENARIOS:
+        result = cache.render(tiny(name), sim)
+        out[name] = (result, json.loads(result.truth.read_text()))
+    return out
+
+
+def first_frame(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            return frame.to_ndarray(format="rgb24")
+    raise AssertionError("no frame")
+
+
+def boxes_of(truth: dict, object_id: str) -> dict[int, list[int]]:
+    return {f["i"]: o["bbox"] for f in truth["frames"] for o in f["objects"] if o["id"] == object_id}
+
+
+def inside(point: tuple[float, float], polygon: list[list[float]]) -> bool:
+    x, y = point
+    hit = False
+    for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1]):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            hit = not hit
+    return hit
+
+
+# --- plates ------------------------------------------------------------------
+
+
+def test_plate_normalise_parse_and_validate():
+    assert plates.normalise(" kt 1234-ab ") == "KT1234AB"
+    plate = plates.parse("KT 1234 AB")
+    assert plate == plates.Plate("KT", 1234, "AB")
+    assert plate.text == "KT 1234 AB" and plate.normalised == "KT1234AB"
+    assert plates.is_valid("B 1 X") and plates.is_valid("kt7001")
+    for bad in ("KT 0123 AB", "KT 12345 AB", "KT 1234 ABCD", "XX 1234 AB", "1234 AB", "KT AB", ""):
+        assert not plates.is_valid(bad), bad
+
+
+def test_generated_plates_are_valid_and_match_vehicle_class():
+    rng = np.random.default_rng(1)
+    for cls, (lo, hi) in plates.NUMBER_RANGES.items():
+        for _ in range(200):
+            plate = plates.generate(rng, cls)
+            assert plates.parse(plate.text) == plate
+            assert lo <= plate.number <= hi and plate.vehicle_class == cls
+            assert plate.area == "KT" and len(plate.series) <= 3
+    with pytest.raises(ValueError):
+        plates.generate(rng, "car", area="QQ")
+
+
+# --- determinism and the file --------------------------------------------------
+
+
+def test_same_seed_same_truth_and_pixels(tmp_path):
+    spec = tiny("free_flow", seed=42)
+    a = cache.render(spec, tmp_path / "a")
+    b = cache.render(spec, tmp_path / "b")
+    assert a.truth.read_bytes() == b.truth.read_bytes()
+    assert np.array_equal(first_frame(a.video), first_frame(b.video))
+    assert np.array_equal(Renderer(spec).frame(5)[0], Renderer(spec).frame(5)[0])
+    other = cache.render(tiny("free_flow", seed=43), tmp_path / "a")
+    assert other.truth.read_bytes() != a.truth.read_bytes()
+
+
+def test_rendered_file_is_h264_with_the_configured_timing(renders):
+    result, truth = renders["free_flow"]
+    spec = result.spec
+    gop = spec.fps * spec.keyframe_seconds
+    with av.open(str(result.video)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.profile == "Main"
+        assert (stream.width, stream.height) == (320, 180)
+        assert stream.average_rate == spec.fps
+        assert stream.frames == spec.frames == 40
+        assert container.duration / 1e6 == pytest.approx(spec.loop_seconds, abs=0.05)
+        keyframes = [i for i, p in enumerate(p for p in container.demux(stream) if p.size) if p.is_keyframe]
+    assert keyframes == list(range(0, spec.frames, gop))
+    assert truth["frames_total"] == len(truth["frames"]) == spec.frames
+    assert (truth["width"], truth["height"], truth["fps"]) == (320, 180, 10)
+
+
+# --- ground truth ------------------------------------------------------------------
+
+
+def test_truth_plates_are_valid_tnkb_and_match_classes(renders):
+    seen_classes = set()
+    for _, truth in renders.values():
+        for obj in truth["objects"]:
+            seen_classes.add(obj["class"])
+            if obj["class"] == "person":
+                assert "plate" not in obj
+                continue
+            plate = plates.parse(obj["plate_text"])
+            assert plate is not None and plate.normalised == obj["plate"]
+            assert plate.vehicle_class == obj["class"], obj
+            assert obj["plate_style"] in ("white", "black")
+    assert {"car", "motorcycle", "person"} <= seen_classes
+
+
+def test_boxes_lie_inside_the_frame_and_plates_inside_their_vehicle(renders):
+    _, truth = renders["free_flow"]
+    plated = 0
+    for f in truth["frames"]:
+        for o in f["objects"]:
+            x0, y0, x1, y1 = o["bbox"]
+            assert 0 <= x0 < x1 <= 320 and 0 <= y0 < y1 <= 180
+            if "plate_bbox" in o:
+                px0, py0, px1, py1 = o["plate_bbox"]
+                assert x0 <= px0 and y0 <= py0 and px1 <= x1 and py1 <= y1
+                plated += 1
+    assert plated > 20
+
+
+def test_no_parking_car_stands_still_inside_the_zone(renders):
+    _, truth = renders["no_parking_stop"]
+    (event,) = truth["events"]
+    assert event["type"] == "no_parking_stop" and event["zone"] == "no_parking"
+    assert event["end_s"] - event["start_s"] > 0.5 * truth["loop_seconds"]
+    zone = truth["zones"][0]["polygon"]
+    boxes = boxes_of(truth, "parker")
+    window = range(event["start_frame"], event["end_frame"] + 1)
+    assert all(i in boxes for i in window)
+    assert len({tuple(boxes[i]) for i in window}) == 1  # stationary
+    x0, _, x1, y1 = boxes[event["start_frame"]]
+    assert inside(((x0 + x1) / 2, y1 - 2), zone)
+    # and it arrives and leaves within the loop
+    assert boxes.get(0) != boxes[event["start_frame"]]
+    assert truth["objects"][[o["id"] for o in truth["objects"]].index("parker")]["class"] == "car"
+
+
+def test_collision_vehicles_touch_then_stop(renders):
+    _, truth = renders["collision"]
+    (event,) = truth["events"]
+    assert event["type"] == "collision" and set(event["objects"]) == {"lead", "follower"}
+    lead, follower = boxes_of(truth, "lead"), boxes_of(truth, "follower")
+    i = event["start_frame"]
+    a, b = lead[i], follower[i]
+    assert a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]  # the boxes overlap
+    settled = range(min(i + 5, event["end_frame"]), event["end_frame"] + 1)
+    assert len({tuple(lead[j]) for j in settled}) == 1
+    assert len({tuple(follower[j]) for j in settled}) == 1
+
+
+def test_loiterer_lingers_at_night(renders):
+    _, truth = renders["loiter_night"]
+    assert truth["night"] is True
+    (event,) = truth["events"]
+    boxes = boxes_of(truth, "loiterer")
+    window = [i for i in range(event["start_frame"], event["end_frame"] + 1)]
+    assert sum(i in boxes for i in window) >= 0.8 * len(window)
+    xs = [(boxes[i][0] + boxes[i][2]) / 2 for i in window if i in boxes]
+    assert max(xs) - min(xs) < 0.25 * truth["width"]  # stays in one place
+
+
+def test_crowd_gathers(renders):
+    _, truth = renders["crowd"]
+    (event,) = truth["events"]
+    members = set(event["objects"])
+    mid = (event["start_frame"] + event["end_frame"]) // 2
+    frame = truth["frames"][mid]
+    present = [o for o in frame["objects"] if o["id"] in members]
+    assert len(present) >= 8
+    before = [o for o in truth["frames"][0]["objects"] if o["id"] in members]
+    assert len(before) < 8
+
+
+def test_free_flow_has_no_events_and_moving_traffic(renders):
+    _, truth = renders["free_flow"]
+    assert truth["events"] == []
+    first = {o["id"]: o["bbox"] for o in truth["frames"][0]["objects"]}
+    later = {o["id"]: o["bbox"] for o in truth["frames"][5]["objects"]}
+    moved = [k for k in first.keys() & later.keys() if first[k] != later[k]]
+    assert len(moved) >= 3
+
+
+# --- cache ---------------------------------------------------------------------------
+
+
+def test_second_render_is_a_cache_hit(tmp_path):
+    spec = tiny("crowd")
+    first = cache.render(spec, tmp_path)
+    assert not first.cached and first.seconds > 0
+    stamp = first.video.stat().st_mtime_ns
+    started = time.monotonic()
+    again = cache.render(spec, tmp_path)
+    assert again.cached and again.seconds == 0 and time.monotonic() - started < 0.1
+    assert again.video == first.video and first.video.stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.video.name, first.truth.name])
+    # anything that changes the pixels changes the key
+    assert cache.paths(tiny("crowd", seed=8), tmp_path) != cache.paths(spec, tmp_path)
+    assert cache.paths(tiny("crowd", night=True), tmp_path) != cache.paths(spec, tmp_path)
+
+
+# --- the plugin --------------------------------------------------------------------
+
+
+SIM_TOML = """
+[plugins.traffic_sim]
+resolution = "320x180"
+fps = 10
+loop_seconds = 4
+
+[[plugins.traffic_sim.cameras]]
+id = "sim-1"
+name = "SIM 1"
+area = "beruang_madu"
+scenario = "no_parking_stop"
+seed = 5
+
+[[plugins.traffic_sim.cameras]]
+id = "sim-2"
+name = "SIM 2"
+area = "beller"
+agency = "polri"
+scenario = "loiter_night"
+lat = -1.25
+lon = 116.85
+"""
+
+
+async def test_driver_offers_looping_file_sources_and_renders_once(make_deployment):
+    dep = make_deployment(SIM_TOML)
+    sim = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")
+    cameras = await sim.cameras()
+    assert [c.id for c in cameras] == ["sim-1", "sim-2"]
+    for cam in cameras:
+        assert isinstance(cam, CameraInfo) and cam.driver == "traffic_sim"
+        assert cam.main.realtime_loop is True
+        path = Path(cam.main.url)
+        assert path.is_absolute() and path.parent == (dep.data_dir / "sim").absolute() and path.suffix == ".mp4"
+    assert (cameras[1].agency, cameras[1].area, cameras[1].lat) == ("polri", "beller", -1.25)
+    assert cameras[0].agency == "dishub"
+
+    await sim.start_rendering()
+    assert all(Path(c.main.url).is_file() for c in cameras)
+    assert sim.truth_path("sim-1").is_file()
+    health = sim.bconnect_health(None)
+    assert health["status"] == "ok" and health["ready"] == 2 and health["render_s"] > 0
+
+    # a second start (a new plugin instance) finds both loops and renders nothing
+    again = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")
+    await again.start_rendering()
+    assert all(r.cached for r in again.rendered.values()) and len(again.rendered) == 2
+    assert again.bconnect_health(None)["render_s"] == 0
+
+
+async def test_shutdown_stops_a_render_and_leaves_no_partial_file(make_deployment):
+    dep = make_deployment(SIM_TOML.replace("loop_seconds = 4", "loop_seconds = 60"))
+    sim = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")
+    sim_dir = dep.data_dir / "sim"
+    sim.start_rendering()
+    for _ in range(200):  # the event loop stays free while the worker thread renders
+        if sim_dir.is_dir() and any(sim_dir.iterdir()):
+            break
+        await asyncio.sleep(0.02)
+    assert [p.name.startswith(".") for p in sim_dir.iterdir()] == [True]  # a partial file, hidden
+    started = time.monotonic()
+    await sim.bconnect_shutdown(None)
+    assert time.monotonic() - started < 2
+    assert sim.rendered == {} and list(sim_dir.iterdir()) == []
+
+
+def test_check_config_rejects_bad_simulator_tables(make_deployment):
+    dep = make_deployment(
+        """
+[[plugins.traffic_sim.cameras]]
+id = "ok-1"
+name = "OK"
+area = "beller"
+
+[[plugins.traffic_sim.cameras]]
+id = "bad-1"
+name = "Bad"
+area = "beller"
+scenario = "traffic_jam"
+colour = "red"
+"""
+    )
+    result = bconnect("check-config", str(dep.path))
+    assert result.returncode == 2, result.stdout
+    lines = dep.path.read_text().splitlines()
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2, errors
+    scenario_line = next(i for i, line in enumerate(lines, 1) if "traffic_jam" in line)
+    colour_line = next(i for i, line in enumerate(lines, 1) if line.startswith("colour"))
+    assert f"{dep.path}:{scenario_line}: [plugins.traffic_sim.cameras[1].scenario]" in errors[0]
+    assert "'free_flow'" in errors[0] and "'crowd'" in errors[0]
+    assert f"{dep.path}:{colour_line}: [plugins.traffic_sim.cameras[1].colour] unknown key" in errors[1]
+
+
+def test_check_config_rejects_bad_resolution_and_loop(make_deployment):
+    dep = make_deployment('[plugins.traffic_sim]\nresolution = "321x180"\nloop_seconds = 7\n')
+    result = bconnect("check-config", str(dep.path))
+    assert result.returncode == 2
+    assert "[plugins.traffic_sim.resolution] width and height must be even" in result.stderr
+    assert "[plugins.traffic_sim.loop_seconds] must be a multiple of keyframe_seconds" in result.stderr
+
+
+def test_demo_deployment_passes_check_config():
+    result = bconnect("check-config", str(REPO / "deploy" / "demo.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "traffic_sim" in result.stdout
+    cfg = load_file(REPO / "deploy" / "demo.toml")
+    cams = cfg.deployment.plugins["traffic_sim"]["cameras"]
+    per_area: dict[str, int] = {}
+    for cam in cams:
+        per_area[cam["area"]] = per_area.get(cam["area"], 0) + 1
+    assert per_area == {"beruang_madu": 2, "beller": 2, "balikpapan_baru": 2, "wika": 2}
+    assert {c["scenario"] for c in cams} == set(SCENARIOS)
+
+
+def test_live_server_shows_simulated_camera_online(make_deployment, start_server):
+    dep = make_deployment(SIM_TOML)
+    server = start_server(dep)
+    deadline = time.monotonic() + 60
+    cameras: dict = {}
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(server.url + "/api/health") as r:
+            cameras = json.load(r)["cameras"]
+        if all(cameras.get(c, {}).get("state") == "online" for c in ("sim-1", "sim-2")):
+            break
+        time.sleep(0.3)
+    assert cameras["sim-1"]["state"] == "online", (cameras, server.log()[-2000:])
+    assert cameras["sim-2"]["state"] == "online", cameras
+    assert (cameras["sim-1"]["codec"], cameras["sim-1"]["width"], cameras["sim-1"]["height"]) == ("h264", 320, 180)
+
+
+def test_a_rendered_frame_looks_like_a_street(tmp_path):
+    """Saves a full-size frame under tests/_generated/ for a person to look at; checks colours."""
+    spec = RenderSpec("no_parking_stop", 11, width=960, height=540, fps=15, loop_seconds=30, label="SIM Beruang Madu 1")
+    renderer = Renderer(spec)
+    pixels, objects = renderer.frame(200)
+    GENERATED.mkdir(exist_ok=True)
+    Image.fromarray(pixels).save(GENERATED / "traffic_sim_no_parking_stop.png")
+    kinds = {o["id"].split(".")[0] for o in objects}
+    assert "parker" in kinds and len(objects) >= 8
+    # the plate region of the parked car holds both light and dark pixels: text on a plate
+    parker = next(o for o in objects if o["id"] == "parker")
+    x0, y0, x1, y1 = parker["plate_bbox"]
+    plate = pixels[y0:y1, x0:x1].mean(axis=2)
+    assert x1 - x0 >= 30 and plate.max() > 180 and plate.min() < 80
