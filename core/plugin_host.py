@@ -255,8 +255,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _hook_problem(exc: pluggy.PluginValidationError) -> str:
-    # pluggy's message names the plugin object by repr; keep its first line only
-    return " ".join(str(exc).splitlines()[0].split())
+    # pluggy writes its reason over several lines; one line it is
+    return "; ".join(" ".join(line.split()) for line in str(exc).splitlines() if line.strip())
 
 
 def _unknown_hooks(cfg: LoadedConfig, pm: pluggy.PluginManager) -> list[ConfigError]:

@@ -80,7 +80,10 @@ def serve(cfg: LoadedConfig, host: str | None = None, port: int | None = None) -
     config = uvicorn.Config(guard, log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     with sock, asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(server.serve(sockets=[sock]))
+        try:
+            runner.run(server.serve(sockets=[sock]))
+        except SystemExit:  # uvicorn exits this way when the start-up failed
+            pass
     if guard.reason:
         print(f"error: {guard.reason}", file=sys.stderr)
         return 1

@@ -116,14 +116,23 @@ async def open_database(url: str, sets: list[ModelSet]) -> None:
     try:
         await migrate(config=config)
         await Tortoise.init(config=config, _enable_global_fallback=True)
-    except StorageError:
-        raise
     except Exception as exc:
-        raise StorageError(f"database {_safe(url)}: {type(exc).__name__}: {exc}") from None
+        # a half-open connection keeps a worker thread alive: the process would never exit
+        await close_database()
+        if isinstance(exc, StorageError):
+            raise
+        raise StorageError(f"database {_safe(url)}: {type(exc).__name__}: {_one_line(exc)}") from None
 
 
 async def close_database() -> None:
-    await Tortoise.close_connections()
+    try:
+        await Tortoise.close_connections()
+    except Exception as exc:  # closing must not hide why we are closing
+        log.warning("closing the database failed: %s", exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _safe(url: str) -> str:

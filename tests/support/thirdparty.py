@@ -28,7 +28,10 @@ ENTRY_POINTS = {
     "tp_misspelt": "tp_misspelt:Misspelt",
     "tp_needs": "tp_needs:Needs",
     "tp_lazy": "tp_lazy:Lazy",
+    "tp_wrongargs": "tp_misspelt:WrongArgs",
+    "tp_notes": "tp_notes.plugin:Notes",
 }
+MODULES = ("tp_hello", "tp_faulty", "tp_broken", "tp_misspelt", "tp_needs", "tp_lazy", "tp_notes")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,11 @@ class ThirdParty:
 
 def build_distribution(dest: Path) -> ThirdParty:
     dest.mkdir(parents=True, exist_ok=True)
-    for source in SOURCES.glob("tp_*.py"):
-        shutil.copy(source, dest / source.name)
+    for source in SOURCES.glob("tp_*"):
+        if source.is_dir():
+            shutil.copytree(source, dest / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, dest / source.name)
     info = dest / f"{DIST}.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bconnect-test-plugins\nVersion: 0.1.0\n")
@@ -58,7 +64,7 @@ def build_distribution(dest: Path) -> ThirdParty:
 
 
 def _forget_modules() -> None:
-    for name in [m for m in sys.modules if m in ENTRY_POINTS]:
+    for name in [m for m in sys.modules if m.split(".")[0] in MODULES]:
         del sys.modules[name]
 
 

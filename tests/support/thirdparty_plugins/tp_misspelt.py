@@ -12,3 +12,16 @@ class Misspelt:
     @hookimpl
     def bconnect_register_route(self, register):
         raise AssertionError("never called: the hook does not exist")
+
+
+class WrongArgs:
+    """A known hook, with an argument name the hook does not have."""
+
+    manifest = {"name": "tp_wrongargs", "version": "0.1.0", "description": "Test plugin with a bad argument"}
+
+    def __init__(self, config, context) -> None:
+        pass
+
+    @hookimpl
+    def bconnect_register_routes(self, regster):
+        raise AssertionError("never called")

@@ -1,0 +1,61 @@
+"""``GET /api/health`` (public) and ``GET /metrics`` (Prometheus text): plugin errors, HTTP classes."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from core.app import create_app
+from core.config import load_file
+from support.appclient import bearer_headers, running
+from support.thirdparty import thirdparty  # noqa: F401  (fixture)
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """Parse Prometheus text format; fails if it is not valid."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_live_health_is_public_and_metrics_is_not(make_deployment, start_server):
+    server = start_server(make_deployment("[plugins.parking_rule]\n"))
+    with urllib.request.urlopen(server.url + "/api/health", timeout=5) as response:
+        body = json.load(response)
+    assert response.status == 200
+    assert body["status"] == "ok" and body["plugins"]["parking_rule"]["status"] == "ok"
+    try:
+        urllib.request.urlopen(server.url + "/metrics", timeout=5)
+        status = 200
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status == 401  # operations data needs an account (a bearer token for a scraper)
+
+
+async def test_metrics_count_plugin_errors_and_http_status_classes(make_deployment, thirdparty):
+    d = make_deployment('[plugins.tp_hello]\n[plugins.tp_faulty]\nfail_in = ["health"]\n')
+    app = create_app(load_file(d.path))
+    services = app.state.services
+    async with running(app) as client:
+        for _ in range(3):
+            assert (await client.get("/api/health")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 401
+        headers = await bearer_headers()
+        if headers is not None:  # accounts are in: scrape it like Prometheus would
+            response = await client.get("/metrics", headers=headers)
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/plain")
+            assert ("bconnect_up", ()) in samples(response.text)
+        assert samples(services.metrics.render().decode())[("bconnect_up", ())] == 1
+    got = samples(services.metrics.render().decode())
+    assert got[("bconnect_plugin_errors_total", (("plugin", "tp_faulty"), ("where", "bconnect_health")))] == 3
+    assert got[("bconnect_http_requests_total", (("status", "2xx"),))] >= 3
+    assert got[("bconnect_http_requests_total", (("status", "4xx"),))] >= 1
+    assert not any(name == "bconnect_plugin_errors_total" and ("plugin", "tp_hello") in labels
+                   for name, labels in got)
+    assert got[("bconnect_up", ())] == 0  # the app has stopped
