@@ -1,0 +1,37 @@
+"""The media core as a default plugin: camera registry, clip writer, camera routes.
+
+Registered before the deployment's plugins, so that ``services.cameras`` and
+``services.clips`` exist when their ``bconnect_startup`` runs.
+"""
+
+from __future__ import annotations
+
+from core.hookspecs import hookimpl
+from core.media.api import CameraApi
+from core.media.clips import ClipWriter
+from core.media.ingest import IngestSettings
+from core.media.registry import CameraRegistry
+
+
+class MediaPlugin:
+    def __init__(self, config, context) -> None:
+        self.context = context
+        self.api = CameraApi()
+        self.settings = IngestSettings()
+
+    @hookimpl
+    def bconnect_register_routes(self, register):
+        for route in self.api.routes():
+            register(route)
+
+    @hookimpl
+    async def bconnect_startup(self, services):
+        registry = CameraRegistry(services.plugins, settings=self.settings)
+        services.cameras = registry
+        services.clips = ClipWriter(registry, services.data_dir / "clips")
+        await registry.start()
+
+    @hookimpl
+    async def bconnect_shutdown(self, services):
+        if services.cameras is not None:
+            await services.cameras.stop()
