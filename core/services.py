@@ -29,4 +29,5 @@ class Services:
     started_at: float | None = None
     media: Any = None
     cameras: Any = None
+    clips: Any = None  # core.media.clips.ClipWriter, once started
     extra_routes: list[Any] = field(default_factory=list)
