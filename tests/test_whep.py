@@ -16,8 +16,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+from support.appclient import bearer_headers, running
 from support.whep_client import WhepError, WhepViewer, make_offer, post_offer
 
+from core.app import create_app
+from core.config import load_file
 from core.media.packets import MediaPacket
 from core.media.rtc_track import CATCH_UP_STEP, RtpClock
 from core.media.whep_sdp import OfferError, read_offer
@@ -176,6 +179,14 @@ async def wait_state(http: httpx.AsyncClient, camera_id: str, states: tuple[str,
         await asyncio.sleep(0.2)
 
 
+async def wait_sessions(http: httpx.AsyncClient, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (n := (await http.get("/api/webrtc")).json()["sessions"]) != count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{n} WHEP sessions, wanted {count}")
+        await asyncio.sleep(0.1)
+
+
 async def test_viewer_decodes_the_camera_from_its_gop_cache_and_delete_ends_it(live):
     srv = live(cam="h264_gop4")  # a keyframe every 4 s: only the GOP cache makes the first frame quick
     async with srv.client() as http:
@@ -260,7 +271,15 @@ async def test_viewer_limits_per_camera_and_in_total(live):
             assert refused.value.response.status_code == 503
             assert "2 viewers in total" in refused.value.response.json()["error"]
 
-            # a slot frees on DELETE
+            # a slot frees when the browser closes its peer connection without a DELETE
+            await second.wait_frames(3)  # connected: DTLS says goodbye on close
+            await second.pc.close()
+            await wait_sessions(http, 1)
+            third = WhepViewer(http, "c")
+            await third.connect()
+            viewers.append(third)
+
+            # and on DELETE
             assert (await first.delete()).status_code == 200
             first.location = None
             again = WhepViewer(http, "a")
@@ -324,3 +343,25 @@ async def test_h265_camera_is_transcoded_once_for_all_its_viewers(live):
         finally:
             for v in viewers:
                 await v.close()
+
+
+async def test_shutdown_closes_every_peer_connection(make_deployment, rtsp_server):  # noqa: F811
+    dep = make_deployment(_cameras_toml(rtsp_server, {"cam": "h264_gop1"}))
+    app = create_app(load_file(dep.path))
+    async with running(app) as http:
+        headers = await bearer_headers()
+        http.headers.update(headers)
+        await wait_state(http, "cam", ("online",))
+        viewer = WhepViewer(http, "cam")
+        await viewer.connect()
+        await viewer.wait_frames(5)
+        whep = app.state.services.plugins.pm.get_plugin("core.WebRtcPlugin").whep
+        (session,) = whep.sessions.values()
+    assert not whep.sessions
+    assert session.pc.connectionState == "closed"
+    deadline = time.monotonic() + 10
+    while viewer.pc.connectionState not in ("closed", "failed"):
+        assert time.monotonic() < deadline, f"client still {viewer.pc.connectionState}"
+        await asyncio.sleep(0.1)
+    viewer.location = None
+    await viewer.close()

@@ -166,6 +166,7 @@ class Transcoder:
                     self.fanout.publish(out)
         finally:
             subscription.close()
+            self.fanout.close()  # the camera went away: its viewers end too
 
     def _first_keyframe(self, packet: MediaPacket) -> None:
         self.profile_level_id = profile_level_id_from_sps(packet.data)

@@ -218,6 +218,8 @@ class WhepService:
             elif state == "disconnected":
                 session.timers.append(loop.call_later(DISCONNECTED_GRACE_S, check_connected))
 
+        # the camera was removed (its multiplexer closed) or the sender stopped
+        session.track.on("ended", lambda: close_later("track ended"))
         session.timers.append(loop.call_later(CONNECT_TIMEOUT_S, check_connected))
 
     async def close(self, session_id: str, reason: str = "closed") -> bool:

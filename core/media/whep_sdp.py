@@ -17,6 +17,7 @@ from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
 
 MAX_OFFER_BYTES = 64 * 1024
 DEFAULT_PROFILE = "42e01f"  # an H.264 fmtp without profile-level-id (RFC 6184 and libwebrtc)
+_SDP_LINE = re.compile(r"^[a-z]=")
 FEEDBACK_WE_HONOUR = (("nack", None), ("nack", "pli"), ("goog-remb", None))
 
 
@@ -51,6 +52,9 @@ def read_offer(text: str, camera_profile: str | None) -> VideoChoice:
         raise OfferError(f"SDP offer is larger than {MAX_OFFER_BYTES} bytes")
     if not text.lstrip().startswith("v=0"):
         raise OfferError("malformed SDP: an offer starts with 'v=0'")
+    for number, line in enumerate(text.splitlines(), 1):
+        if line and not _SDP_LINE.match(line):
+            raise OfferError(f"malformed SDP: line {number} is not <type>=<value>: {line[:60]!r}")
     try:
         description = sdp.SessionDescription.parse(text)
     except Exception as exc:  # aiortc's parser asserts and indexes freely

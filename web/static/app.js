@@ -267,19 +267,20 @@
       let frames = 0;
       let width = 0;
       let height = 0;
-      let fps = 0;
       const stats = await pc.getStats();
       stats.forEach((s) => {
         if (s.type === "inbound-rtp" && s.kind === "video") {
           frames = s.framesDecoded || 0;
           width = s.frameWidth || 0;
           height = s.frameHeight || 0;
-          fps = s.framesPerSecond || 0;
         }
       });
       if (pc !== this.pc) return;
       const now = performance.now();
       if (frames > this.lastFrames) {
+        // our own rate: the GOP cache arrives in a burst that the browser's
+        // framesPerSecond would count as live frames
+        const fps = this.lastFrames ? ((frames - this.lastFrames) * 1000) / (now - this.lastProgress) : 0;
         this.lastFrames = frames;
         this.lastProgress = now;
         this.tile.message("");
