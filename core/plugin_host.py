@@ -266,7 +266,10 @@ def _unknown_hooks(cfg: LoadedConfig, pm: pluggy.PluginManager) -> list[ConfigEr
     errors = []
     for hook_name in sorted(vars(pm.hook)):
         caller = getattr(pm.hook, hook_name)
-        if hook_name.startswith("_") or caller.has_spec():
+        if hook_name.startswith("_"):
+            continue
+        if caller.has_spec():
+            errors.extend(_wrappers(cfg, pm, hook_name))
             continue
         for impl in caller.get_hookimpls():
             if impl.optionalhook:
@@ -276,6 +279,17 @@ def _unknown_hooks(cfg: LoadedConfig, pm: pluggy.PluginManager) -> list[ConfigEr
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             loc = ("plugins", plugin) if not plugin.startswith("core.") else ()
             errors.append(cfg.error(loc, f"plugin {plugin!r} implements unknown hook {hook_name!r}{hint}"))
+    return errors
+
+
+def _wrappers(cfg: LoadedConfig, pm: pluggy.PluginManager, hook_name: str) -> list[ConfigError]:
+    # the host calls each implementation on its own to contain failures: no wrappers
+    errors = []
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        if impl.wrapper or impl.hookwrapper:
+            plugin = pm.get_name(impl.plugin) or "?"
+            loc = ("plugins", plugin) if not plugin.startswith("core.") else ()
+            errors.append(cfg.error(loc, f"plugin {plugin!r}: {hook_name} is a hook wrapper, which B-Connect does not call"))
     return errors
 
 

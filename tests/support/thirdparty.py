@@ -29,6 +29,7 @@ ENTRY_POINTS = {
     "tp_needs": "tp_needs:Needs",
     "tp_lazy": "tp_lazy:Lazy",
     "tp_wrongargs": "tp_misspelt:WrongArgs",
+    "tp_wrapper": "tp_misspelt:Wrapper",
     "tp_notes": "tp_notes.plugin:Notes",
 }
 MODULES = ("tp_hello", "tp_faulty", "tp_broken", "tp_misspelt", "tp_needs", "tp_lazy", "tp_notes")

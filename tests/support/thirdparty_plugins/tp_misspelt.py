@@ -25,3 +25,16 @@ class WrongArgs:
     @hookimpl
     def bconnect_register_routes(self, regster):
         raise AssertionError("never called")
+
+
+class Wrapper:
+    """A hook wrapper: the host calls implementations one by one, so it refuses wrappers."""
+
+    manifest = {"name": "tp_wrapper", "version": "0.1.0", "description": "Test plugin with a wrapper"}
+
+    def __init__(self, config, context) -> None:
+        pass
+
+    @hookimpl(wrapper=True)
+    def bconnect_health(self, services):
+        return (yield)

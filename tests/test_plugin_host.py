@@ -1,0 +1,150 @@
+"""The plugin host: entry-point plugins, pending-hook checks and containment (STYLE.md rule 8).
+
+Each test enables its plugins through its own deployment file and a fabricated
+third-party distribution (``support.thirdparty``); the app is the real one,
+run in-process with its lifespan (SQLite, scheduler, plugins).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+
+from core.app import create_app
+from core.config import ConfigErrors, load_file
+from core.manifest import discover
+from core.plugin_host import load_plugins
+from support.appclient import bearer_headers, running
+from support.thirdparty import thirdparty  # noqa: F401  (fixture)
+
+
+def host_for(make_deployment, extra: str):
+    cfg = load_file(make_deployment(extra).path)
+    return cfg, load_plugins(cfg)
+
+
+def test_entry_point_plugins_are_discovered_without_import(thirdparty):
+    found = discover()
+    assert found["tp_hello"].origin == "bconnect-test-plugins"
+    assert found["tp_hello"].entry == "tp_hello:Hello"
+    assert found["tp_hello"].manifest is None  # read from the class, once enabled
+    assert "tp_hello" not in sys.modules and "tp_lazy" not in sys.modules
+    assert found["parking_rule"].origin == "builtin"
+
+
+def test_third_party_plugin_is_loaded_with_its_typed_config(make_deployment, thirdparty):
+    cfg, host = host_for(make_deployment, '[plugins.tp_hello]\ngreeting = "halo"\n[plugins.tp_lazy]\nenabled = false\n')
+    plugin = host.pm.get_plugin("tp_hello")
+    assert plugin.config.greeting == "halo"
+    assert host.states["tp_hello"].manifest.version == "0.1.0"
+    assert host.enabled() == ["tp_hello"]
+    assert "tp_lazy" not in sys.modules
+
+
+def test_misspelt_hookimpl_is_a_config_error_naming_the_plugin(make_deployment, thirdparty):
+    with pytest.raises(ConfigErrors) as info:
+        host_for(make_deployment, "[plugins.tp_misspelt]\n")
+    [err] = info.value.errors
+    assert err.key == "plugins.tp_misspelt"
+    assert "plugin 'tp_misspelt' implements unknown hook 'bconnect_register_route'" in err.reason
+
+
+def test_hookimpl_with_an_unknown_argument_is_a_config_error(make_deployment, thirdparty):
+    with pytest.raises(ConfigErrors) as info:
+        host_for(make_deployment, "[plugins.tp_wrongargs]\n")
+    [err] = info.value.errors
+    assert err.key == "plugins.tp_wrongargs"
+    assert "'regster'" in err.reason and "\n" not in str(err)
+
+
+def test_hook_wrappers_are_refused(make_deployment, thirdparty):
+    with pytest.raises(ConfigErrors) as info:
+        host_for(make_deployment, "[plugins.tp_wrapper]\n")
+    [err] = info.value.errors
+    assert (err.key, err.reason) == (
+        "plugins.tp_wrapper", "plugin 'tp_wrapper': bconnect_health is a hook wrapper, which B-Connect does not call"
+    )
+
+
+async def _health(client) -> dict:
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    return response.json()
+
+
+async def test_registration_hook_failure_is_contained(make_deployment, thirdparty, caplog):
+    d = make_deployment("[plugins.tp_hello]\n[plugins.tp_faulty]\nfail_in = [\"routes\"]\n")
+    app = create_app(load_file(d.path))
+    services = app.state.services
+    paths = {getattr(r, "path", None) for r in app.routes}
+    # the failing plugin contributes nothing from that hook, the other plugin all of its routes
+    assert "/api/tp_faulty/ping" not in paths and "/api/tp_hello/ping" in paths
+    failure = [r for r in caplog.records if getattr(r, "plugin", None) == "tp_faulty"]
+    assert failure and failure[0].levelno == logging.ERROR and failure[0].where == "bconnect_register_routes"
+
+    async with running(app) as client:
+        body = await _health(client)
+        assert body["status"] == "degraded"
+        assert body["plugins"]["tp_faulty"]["status"] == "degraded"
+        assert body["plugins"]["tp_faulty"]["reason"] == "bconnect_register_routes: RuntimeError: tp_faulty broke in routes"
+        assert body["plugins"]["tp_hello"]["status"] == "ok"
+        headers = await bearer_headers()
+        if headers is not None:  # the accounts work provides tokens: the other plugin's route works
+            hello = await client.get("/api/tp_hello/ping", headers=headers)
+            assert hello.status_code == 200 and hello.json()["greeting"] == "hello"
+            assert (await client.get("/api/tp_faulty/ping", headers=headers)).status_code == 404
+    text = services.metrics.render().decode()
+    assert 'bconnect_plugin_errors_total{plugin="tp_faulty",where="bconnect_register_routes"} 1.0' in text
+
+
+@pytest.mark.parametrize("place", ["startup", "startup_async"])
+async def test_startup_failure_is_contained(make_deployment, thirdparty, place):
+    d = make_deployment(f'[plugins.tp_hello]\n[plugins.tp_faulty]\nfail_in = ["{place}"]\n')
+    app = create_app(load_file(d.path))
+    hello = app.state.services.plugins.pm.get_plugin("tp_hello")
+    async with running(app) as client:
+        assert hello.started  # the other plugin's startup still ran
+        body = await _health(client)
+        assert body["plugins"]["tp_faulty"]["reason"] == f"bconnect_startup: RuntimeError: tp_faulty broke in {place}"
+        assert body["plugins"]["tp_hello"]["status"] == "ok"
+    text = app.state.services.metrics.render().decode()
+    assert 'bconnect_plugin_errors_total{plugin="tp_faulty",where="bconnect_startup"} 1.0' in text
+
+
+async def test_health_hook_failure_is_shown_in_that_answer(make_deployment, thirdparty):
+    d = make_deployment('[plugins.tp_hello]\n[plugins.tp_faulty]\nfail_in = ["health"]\n')
+    app = create_app(load_file(d.path))
+    async with running(app) as client:
+        first = await _health(client)
+        assert first["status"] == "degraded"
+        assert first["plugins"]["tp_faulty"] == {
+            "status": "degraded",
+            "errors": 1,
+            "reason": "bconnect_health: RuntimeError: tp_faulty broke in health",
+        }
+        assert first["plugins"]["tp_hello"]["report"]["status"] == "ok"
+        second = await _health(client)
+        assert second["plugins"]["tp_faulty"]["errors"] == 2
+    text = app.state.services.metrics.render().decode()
+    assert 'bconnect_plugin_errors_total{plugin="tp_faulty",where="bconnect_health"} 2.0' in text
+
+
+async def test_shutdown_failure_does_not_stop_the_others(make_deployment, thirdparty):
+    d = make_deployment('[plugins.tp_faulty]\nfail_in = ["shutdown"]\n')
+    app = create_app(load_file(d.path))
+    async with running(app) as client:
+        assert (await _health(client))["status"] == "ok"
+    services = app.state.services
+    assert services.plugins.states["tp_faulty"].last_where == "bconnect_shutdown"
+    assert not services.scheduler.running  # the core went on stopping after the failure
+
+
+async def test_healthy_deployment_reports_ok(make_deployment, thirdparty):
+    d = make_deployment("[plugins.tp_hello]\n[plugins.parking_rule]\n")
+    async with running(create_app(load_file(d.path))) as client:
+        body = await _health(client)
+    assert body["status"] == "ok"
+    assert body["plugins"]["tp_hello"] == {"status": "ok", "errors": 0, "reason": None, "report": {"status": "ok", "runs": body["plugins"]["tp_hello"]["report"]["runs"]}}
+    assert body["plugins"]["parking_rule"]["status"] == "ok"
