@@ -32,6 +32,7 @@ log = logging.getLogger("bconnect.plugins")
 # Core features are plugins too (datasette's pattern); these are always on.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.routes_core:CorePlugin",
+    "core.auth.plugin:AccountsPlugin",
     "core.media.plugin:MediaPlugin",
     "core.ptz:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",

@@ -1,0 +1,351 @@
+"""Accounts and access: login, sessions, CSRF, bearer tokens, rate limits, first admin.
+
+The real app (real SQLite database in tmp, lifespan run) is driven in-process
+through httpx; the first-admin test runs the real ``bconnect serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+from datetime import timedelta
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.auth import access, users
+from core.auth.principal import Principal
+from core.auth.testing import add_user, bearer_headers, first_admin, login, running_app, session_headers
+from core.auth.tokens import now
+from core.config import load_file
+from core.errors import ApiError
+from core.hookspecs import hookimpl
+from core.models import AuditEntry, Session
+from core.plugin_host import load_plugins
+
+PASSWORD = "correct-horse-1"
+
+
+class EchoPlugin:
+    """Test-only plugin: a state-changing route that echoes the form it got."""
+
+    @hookimpl
+    def bconnect_register_routes(self, register):
+        async def echo(request: Request):
+            form = await request.form()
+            return JSONResponse({"user": request.user.username, "form": {k: str(v) for k, v in form.items()}})
+
+        register(Route("/api/test/echo", echo, methods=["POST"]))
+
+
+@pytest.fixture
+def cfg(make_deployment):
+    return load_file(make_deployment().path)
+
+
+@pytest.fixture
+def echo_host(cfg):
+    host = load_plugins(cfg)
+    host.pm.register(EchoPlugin(), name="test_echo")
+    return host
+
+
+# --- login ---------------------------------------------------------------------
+
+
+async def test_json_login_sets_a_session_cookie_and_me_answers(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD, role="operator", agency="dishub")
+        r = await client.post("/api/login", json={"username": "ana", "password": PASSWORD})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["username"] == "ana" and body["role"] == "operator" and body["agency"] == "dishub"
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("bconnect_session=")
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+        assert "Secure" not in cookie  # the test deployment sets secure_cookies = false
+
+        me = (await client.get("/api/me")).json()
+        assert me["username"] == "ana" and me["via"] == "session"
+        assert me["csrf_token"] == body["csrf_token"]
+        assert me["access"]["cameras"] == ["dishub", "pemkot"]  # from [access.dishub] in the test deployment
+
+        row = await Session.get(user__username="ana")
+        assert row.token_hash != cookie.split(";")[0].split("=", 1)[1]  # only the hash is stored
+        actions = [e.action for e in await AuditEntry.all()]
+        assert "login.ok" in actions
+
+
+async def test_cookie_is_secure_unless_the_deployment_says_otherwise(make_deployment):
+    d = make_deployment()
+    d.path.write_text(d.path.read_text().replace("secure_cookies = false", "secure_cookies = true"))
+    async with running_app(load_file(d.path), base_url="https://testserver") as (app, client):
+        await add_user("ana", PASSWORD)
+        r = await client.post("/api/login", json={"username": "ana", "password": PASSWORD})
+        assert r.status_code == 200
+        assert "Secure" in r.headers["set-cookie"]
+
+
+async def test_wrong_credentials_are_refused_and_audited_without_the_password(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        r = await client.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+        assert r.status_code == 401 and r.json()["error"] == "invalid username or password"
+        assert "set-cookie" not in r.headers
+        r = await client.post("/api/login", json={"username": "nobody", "password": "wrong-password-1"})
+        assert r.status_code == 401
+        failed = await AuditEntry.filter(action="login.failed").order_by("id")
+        assert [(e.target, "wrong password" in e.detail) for e in failed] == [("ana", True), ("nobody", False)]
+        assert all("wrong-password-1" not in e.detail for e in failed)
+        assert (await client.get("/api/me")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"username": "ana"}', "password"),
+        (b'{"username": 5, "password": "x"}', "username"),
+    ],
+)
+async def test_malformed_json_login_is_a_400_with_a_reason(cfg, body, reason):
+    async with running_app(cfg) as (app, client):
+        r = await client.post("/api/login", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400
+        assert reason in r.json()["error"]
+
+
+async def test_form_login_redirects_to_a_local_next_only(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        page = await client.get("/login")
+        assert page.status_code == 200 and 'action="/login"' in page.text
+
+        r = await client.post("/login", data={"username": "ana", "password": "nope-nope-1", "next": "/api/me"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?error=invalid")
+
+        r = await client.post("/login", data={"username": "ana", "password": PASSWORD, "next": "//evil.example/x"})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        r = await client.post("/login", data={"username": "ana", "password": PASSWORD, "next": "/api/me"})
+        assert r.status_code == 303 and r.headers["location"] == "/api/me"
+        assert "HttpOnly" in r.headers["set-cookie"]
+        assert (await client.get("/api/me")).json()["username"] == "ana"
+
+
+async def test_login_from_another_site_is_refused(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        r = await client.post(
+            "/api/login", json={"username": "ana", "password": PASSWORD}, headers={"Origin": "https://evil.example"}
+        )
+        assert r.status_code == 403
+
+
+async def test_anonymous_browser_pages_redirect_and_api_calls_get_401(cfg):
+    async with running_app(cfg) as (app, client):
+        r = await client.get("/", headers={"accept": "text/html"})
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/"
+        r = await client.get("/api/me", headers={"accept": "text/html"})
+        assert r.status_code == 401 and r.json() == {"error": "authentication required", "status": 401}
+        assert (await client.get("/api/health")).status_code == 200
+        assert (await client.get("/static/login.js")).status_code == 200
+
+
+# --- rate limits -----------------------------------------------------------------
+
+
+async def test_failed_logins_per_username_are_rate_limited(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        for _ in range(5):
+            r = await client.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+            assert r.status_code == 401
+        # now even the right password waits
+        r = await client.post("/api/login", json={"username": "ana", "password": PASSWORD})
+        assert r.status_code == 429
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+        assert "too many failed logins" in r.json()["error"]
+        r = await client.post("/login", data={"username": "ana", "password": PASSWORD})
+        assert r.status_code == 429 and "retry-after" in r.headers
+        # another user from the same address is not locked out by ana's failures
+        await add_user("bob", PASSWORD)
+        assert (await client.post("/api/login", json={"username": "bob", "password": PASSWORD})).status_code == 200
+    # limits belong to one app: another app on the same database starts with a clean slate
+    async with running_app(cfg) as (app, client):
+        assert (await client.post("/api/login", json={"username": "ana", "password": PASSWORD})).status_code == 200
+
+
+async def test_failed_logins_per_address_are_rate_limited(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        for i in range(30):
+            # names no account can have, so the test spends no time hashing
+            r = await client.post("/api/login", json={"username": f"Guess {i}", "password": "wrong-password-1"})
+            assert r.status_code == 401
+        r = await client.post("/api/login", json={"username": "ana", "password": PASSWORD})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+# --- CSRF and bearer tokens -----------------------------------------------------
+
+
+async def test_session_requests_that_change_state_need_the_csrf_token(cfg, echo_host):
+    async with running_app(cfg, host=echo_host) as (app, client):
+        await add_user("ana", PASSWORD)
+        headers = await login(client, "ana", PASSWORD)
+
+        r = await client.post("/api/test/echo", data={"a": "1"})
+        assert r.status_code == 403 and "CSRF token missing" in r.json()["error"]
+        r = await client.post("/api/test/echo", data={"a": "1"}, headers={"X-CSRF-Token": "forged"})
+        assert r.status_code == 403 and "does not match" in r.json()["error"]
+        r = await client.post("/api/test/echo", data={"a": "1", "csrf_token": "forged"})
+        assert r.status_code == 403
+
+        r = await client.post("/api/test/echo", data={"a": "1"}, headers=headers)
+        assert r.status_code == 200 and r.json() == {"user": "ana", "form": {"a": "1"}}
+        # the form field works too, and the app still reads the whole body
+        token = headers["X-CSRF-Token"]
+        r = await client.post("/api/test/echo", data={"a": "2", "csrf_token": token})
+        assert r.status_code == 200 and r.json()["form"] == {"a": "2", "csrf_token": token}
+        r = await client.post("/api/test/echo", data={"csrf_token": token}, files={"f": ("x.txt", b"hello")})
+        assert r.status_code == 200 and r.json()["form"]["csrf_token"] == token
+
+        r = await client.post("/logout", data={"csrf_token": token})
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert (await client.get("/api/me")).status_code == 401
+        assert await AuditEntry.filter(action="logout", actor="ana").exists()
+
+
+async def test_bearer_tokens_work_and_are_csrf_exempt(cfg, echo_host):
+    async with running_app(cfg, host=echo_host) as (app, client):
+        await add_user("ana", PASSWORD, role="viewer", agency="polri")
+        token = await users.issue_token("ana", "cctv-wall", actor="test")
+        assert token.startswith("bct_")
+        auth = {"Authorization": f"Bearer {token}"}
+
+        me = (await client.get("/api/me", headers=auth)).json()
+        assert me["username"] == "ana" and me["via"] == "token" and me["csrf_token"] is None
+        r = await client.post("/api/test/echo", data={"a": "1"}, headers=auth)
+        assert r.status_code == 200
+
+        r = await client.get("/api/me", headers={"Authorization": "Bearer bct_not-a-real-token"})
+        assert r.status_code == 401 and r.json()["error"] == "invalid or revoked token"
+        r = await client.get("/api/me", headers={"Authorization": "Basic YWRtaW46YWRtaW4="})
+        assert r.status_code == 401 and "Bearer" in r.json()["error"]
+        rows = sqlite3.connect(cfg.deployment.data_path() / "bconnect.db").execute(
+            "SELECT token_hash FROM api_tokens"
+        ).fetchall()
+        assert rows and token not in {r[0] for r in rows}
+
+
+# --- disabled users, passwords, sessions ------------------------------------------
+
+
+async def test_a_disabled_user_is_locked_out_at_once(cfg):
+    async with running_app(cfg) as (app, client):
+        user = await add_user("ana", PASSWORD)
+        session = await session_headers(user)
+        bearer = await bearer_headers(user)
+        assert (await client.get("/api/me", headers=session)).status_code == 200
+        assert (await client.get("/api/me", headers=bearer)).status_code == 200
+
+        await users.set_disabled("ana", True, actor="test")
+        assert (await client.get("/api/me", headers=session)).status_code == 401
+        assert (await client.get("/api/me", headers=bearer)).status_code == 401
+        r = await client.post("/api/login", json={"username": "ana", "password": PASSWORD})
+        assert r.status_code == 403 and r.json()["error"] == "account disabled"
+
+
+async def test_expired_sessions_and_changed_passwords_end_sessions(cfg):
+    async with running_app(cfg) as (app, client):
+        user = await add_user("ana", PASSWORD)
+        old = await session_headers(user)
+        await Session.filter(user_id=user.id).update(expires_at=now() - timedelta(seconds=1))
+        r = await client.get("/api/me", headers=old)
+        assert r.status_code == 401 and "expired" in r.json()["error"]
+
+        fresh = await session_headers(user)
+        await users.set_password("ana", "another-pass-2", actor="test")
+        assert (await client.get("/api/me", headers=fresh)).status_code == 401
+        assert (await client.post("/api/login", json={"username": "ana", "password": "another-pass-2"})).is_success
+
+
+async def test_passwords_are_stored_as_argon2_hashes(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        db = cfg.deployment.data_path() / "bconnect.db"
+        (stored,) = sqlite3.connect(db).execute("SELECT password_hash FROM users WHERE username='ana'").fetchone()
+        assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+async def test_the_audit_log_cannot_be_changed(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        entry = await AuditEntry.get(action="user.create", target="ana")
+        entry.detail = "rewritten"
+        with pytest.raises(PermissionError):
+            await entry.save()
+        with pytest.raises(PermissionError):
+            await entry.delete()
+        assert (await AuditEntry.get(id=entry.id)).detail != "rewritten"
+
+
+# --- access helpers ---------------------------------------------------------------
+
+
+def _p(role: str, agency: str) -> Principal:
+    return Principal(1, "u", role, agency, "session")
+
+
+def test_agency_access_follows_the_deployment(cfg):
+    d = cfg.deployment  # [access.dishub] cameras = dishub, pemkot; data = dishub. No [access.kejaksaan].
+    assert access.camera_agencies(_p("operator", "dishub"), d) == {"dishub", "pemkot"}
+    assert access.data_agencies(_p("operator", "dishub"), d) == {"dishub"}
+    assert access.camera_agencies(_p("prosecutor", "kejaksaan"), d) == {"kejaksaan"}  # own agency always
+    assert access.data_agencies(_p("admin", "kejaksaan"), d) == {"dishub", "polri", "kejaksaan", "pemkot"}
+    assert access.can_see_camera(_p("officer", "polri"), d, "dishub")
+    assert not access.can_see_data(_p("officer", "polri"), d, "dishub")
+
+
+def test_role_checks_answer_403_with_a_reason():
+    scope = {"type": "http", "user": _p("viewer", "dishub")}
+    with pytest.raises(ApiError) as exc:
+        access.require_role(Request(scope), "operator")
+    assert exc.value.status_code == 403 and "you are viewer" in exc.value.detail
+    assert access.require_role(Request({"type": "http", "user": _p("admin", "pemkot")}), "operator").role == "admin"
+    with pytest.raises(ApiError) as exc:
+        access.current_principal(Request({"type": "http"}))
+    assert exc.value.status_code == 401
+    with pytest.raises(ValueError):
+        access.requires_role("emperor")
+
+
+# --- first start ----------------------------------------------------------------------
+
+
+def test_first_start_prints_the_admin_password_once(make_deployment, start_server):
+    d = make_deployment()
+    server = start_server(d)
+    log = server.log()
+    assert f"B-Connect is running: log in at http://127.0.0.1:{d.port}/login" in log
+    creds = first_admin(log)
+    assert creds is not None and creds[0] == "admin"
+    assert f"(change it with: bconnect users passwd admin)" in log
+    req = urllib.request.Request(
+        server.url + "/api/login",
+        data=json.dumps({"username": creds[0], "password": creds[1]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req) as r:
+        assert json.load(r)["role"] == "admin"
+    server.stop()
+    assert log.count(creds[1]) == 1  # printed once, never logged
+
+    again = start_server(d)
+    log2 = again.log()
+    assert "B-Connect is running" in log2
+    assert first_admin(log2) is None and creds[1] not in log2
