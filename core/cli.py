@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli_users import add_parser as add_users
 
     add_users(sub, _load)
+    from core.cli_cameras import add_parser as add_cameras
+
+    add_cameras(sub, _load)
     return parser
 
 

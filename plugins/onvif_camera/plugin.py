@@ -173,7 +173,8 @@ class OnvifCameras:
     def bconnect_health(self, services):
         if not self.problems:
             return {"status": "ok", "devices": len(self._devices)}
-        return {"status": "degraded", "devices": len(self._devices), "problems": dict(self.problems)}
+        reason = "; ".join(f"{cam}: {why}" for cam, why in sorted(self.problems.items()))
+        return {"status": "degraded", "reason": reason, "devices": len(self._devices), "problems": dict(self.problems)}
 
     @hookimpl
     async def bconnect_shutdown(self, services):

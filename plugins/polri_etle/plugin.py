@@ -1,23 +1,141 @@
-"""Polri CCTV and ETLE cameras.
+"""Polri CCTV and ETLE cameras (camera side): 10 CCTV and 6 ETLE, static and mobile.
 
-Foundation stage: typed config only; the inventory, mobile GPS fixes and the
-ticketing side arrive with their issues.
+The fleet is data (``inventory.toml``, placeholder names and positions); the
+streams come from the deployment::
+
+    [plugins.polri_etle]
+    url_template = "rtsp://10.40.0.{number}:554/live/main"
+    username = "bconnect"
+    password = "..."
+    gps_stale_after_s = 60          # an older fix no longer says where a unit is
+
+    [plugins.polri_etle.cameras.polri-mobile-1]   # one camera's exceptions
+    url = "rtsps://mobile-1.polri.example:8554/live"
+
+Template fields: ``id``, ``kind`` (cctv or etle), ``number`` (1..16, inventory
+order), ``index`` (1.. within its kind). Mobile cameras ride in patrol units
+that report GPS fixes through the API in :mod:`plugins.polri_etle.api`; the
+latest fix of each unit is kept, and :meth:`PolriEtle.position_at` says where
+a camera was at the time of an event. The ticketing side comes later.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime, timezone
+
+from pydantic import Field
+
+from core.areas import unknown_area
+from core.hookspecs import hookimpl
+from core.interfaces import CameraInfo, Capability, ModelSet
+from core.inventory import StreamOverride, StreamSettings
+from plugins.polri_etle.api import PolriApi
+from plugins.polri_etle.fixes import Fix, FixStore
+from plugins.polri_etle.inventory import CameraEntry, read_inventory
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Config(StreamSettings):
     gps_stale_after_s: float = Field(default=60.0, gt=0)
+    cameras: dict[str, StreamOverride] = {}
 
 
 class PolriEtle:
     Config = Config
+    name = "polri_etle"
 
     def __init__(self, config: Config, context) -> None:
+        inventory = read_inventory()
+        for c in inventory.cameras:
+            reason = unknown_area(context.deployment, c.area)
+            if reason:
+                raise ValueError(f"camera {c.id!r}: {reason}")
+        strange = sorted(set(config.cameras) - {c.id for c in inventory.cameras})
+        if strange:
+            raise ValueError(f"cameras: unknown camera id(s) {', '.join(strange)}")
         self.config = config
-        self.context = context
+        self.entries = inventory.cameras
+        self._fields = {c.id: _fields(c, inventory.cameras) for c in self.entries}
+        config.check_templates(next(iter(self._fields.values())))
+        self.units = {c.unit: c.id for c in self.entries if c.unit}  # unit -> camera id
+        self.store: FixStore | None = None
+        self.api = PolriApi(self)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    # --- core.interfaces.CameraDriver ------------------------------------------------------
+
+    async def cameras(self) -> list[CameraInfo]:
+        out = []
+        for c in self.entries:
+            main, sub = self.config.sources(self._fields[c.id], self.config.cameras.get(c.id))
+            out.append(
+                CameraInfo(
+                    id=c.id,
+                    name=c.name,
+                    agency="polri",
+                    driver=self.name,
+                    main=main,
+                    sub=sub,
+                    area=c.area,
+                    lat=c.lat,
+                    lon=c.lon,
+                    capabilities=frozenset({Capability.MOBILE}) if c.mobile else frozenset(),
+                )
+            )
+        return out
+
+    # --- positions -------------------------------------------------------------------------
+
+    def position_at(self, camera_id: str, when: datetime) -> tuple[float, float] | None:
+        """Where a camera was at ``when``: a static camera's place, a mobile one's
+        fix near that time, or ``None`` when a mobile unit's position is unknown."""
+        entry = next((c for c in self.entries if c.id == camera_id), None)
+        if entry is None:
+            return None
+        if not entry.mobile:
+            return (entry.lat, entry.lon)
+        fix: Fix | None = self.store.position_at(entry.unit, when, self.config.gps_stale_after_s) if self.store else None
+        return (fix.lat, fix.lon) if fix else None
+
+    # --- hooks -----------------------------------------------------------------------------
+
+    @hookimpl
+    def bconnect_register_camera_drivers(self, register):
+        register(self)
+
+    @hookimpl
+    def bconnect_register_models(self, register):
+        register(ModelSet(app="polri_etle", models="plugins.polri_etle.models", migrations="plugins.polri_etle.migrations"))
+
+    @hookimpl
+    def bconnect_register_routes(self, register):
+        for route in self.api.routes():
+            register(route)
+
+    @hookimpl
+    async def bconnect_startup(self, services):
+        store = FixStore(set(self.units))
+        await store.load()
+        self.store = store
+
+    @hookimpl
+    def bconnect_health(self, services):
+        stale = []
+        now = self.now()
+        for unit in sorted(self.units):
+            fix = self.store.latest(unit) if self.store else None
+            if fix is None or (now - fix.time).total_seconds() > self.config.gps_stale_after_s:
+                stale.append(unit)
+        # a unit parked without GPS is normal: reported, not a degradation
+        return {"status": "ok", "mobile_units": len(self.units), "units_without_recent_fix": stale}
+
+
+def _fields(c: CameraEntry, fleet: list[CameraEntry]) -> dict[str, object]:
+    same_kind = [x.id for x in fleet if x.kind == c.kind]
+    return {
+        "id": c.id,
+        "kind": c.kind,
+        "number": [x.id for x in fleet].index(c.id) + 1,
+        "index": same_kind.index(c.id) + 1,
+    }
