@@ -462,11 +462,11 @@
     renderGrid();
   }
 
-  function fillSelect(select, values, label) {
-    const current = select.value;
-    select.replaceChildren(new Option(label, ""));
-    values.forEach(([value, text]) => select.add(new Option(text, value)));
-    select.value = values.some(([v]) => v === current) ? current : "";
+  function fillSelect(el, values, label) {
+    const current = el.value;
+    el.replaceChildren(new Option(label, ""));
+    values.forEach(([value, text]) => el.add(new Option(text, value)));
+    el.value = values.some(([v]) => v === current) ? current : "";
   }
 
   function renderFilters() {
