@@ -138,3 +138,37 @@ async def test_snapshot_and_status_of_good_and_bad_cameras(app_client):
     assert health["live"]["state"] == "online" and health["live"]["codec"] == "h264"
     assert health["junk"]["state"] == "error" and health["police"]["state"] == "offline"
     assert SECRET not in r.text
+
+
+def test_stream_url_config_mistakes_are_precise(make_deployment):
+    from core.testing.pytest_plugin import bconnect
+
+    d = make_deployment(
+        """
+        [plugins.stream_url]
+        [[plugins.stream_url.cameras]]
+        id = "gate1"
+        name = "Gate 1"
+        url = "ftp://10.0.0.5/stream"
+        """
+    )
+    result = bconnect("check-config", str(d.path))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    line = next(n for n, text in enumerate(d.path.read_text().splitlines(), 1) if "ftp://" in text)
+    assert f"deployment.toml:{line}: [plugins.stream_url.cameras[0].url]" in result.stderr, result.stderr
+    assert "unsupported URL scheme 'ftp'" in result.stderr
+
+    d = make_deployment(
+        """
+        [plugins.stream_url]
+        [[plugins.stream_url.cameras]]
+        id = "gate1"
+        name = "Gate 1"
+        url = "rtsp://10.0.0.5/stream"
+        area = "nowhere"
+        password_env = "BCONNECT_TEST_GATE1_PW"
+        """
+    )
+    result = bconnect("check-config", str(d.path), env={"BCONNECT_TEST_GATE1_PW": "x"})
+    assert result.returncode != 0 and "unknown area 'nowhere'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 import pytest
 from support.media import take, wait_for, write_test_video
 
+from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, StreamSource
 from core.media.bitstream import iter_nals, nal_type, parameter_sets_in
 from core.media.ingest import IngestSettings, mask, url_with_credentials
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry
+from core.plugin_host import PluginHost, new_plugin_manager
 from core.testing.rtsp import RtspServer, start_rtsp_server
 
 FAST = IngestSettings(open_timeout_s=8, stall_timeout_s=4, backoff_base_s=0.2, backoff_cap_s=1.0, offline_after_s=2)
@@ -154,9 +156,10 @@ def junk(path):
         (lambda d: write_test_video(d / "mjpeg.mkv", codec="mjpeg", container="matroska", seconds=0.2), "error", "unsupported codec mjpeg"),
         (lambda d: d / "missing.mp4", "error", "file not found"),
         (lambda d: "rtsp://127.0.0.1:1/nothing", "offline", "connection refused"),
+        (lambda d: "rtsp://camera.invalid/live", "offline", "cannot resolve host name 'camera.invalid'"),
         (lambda d: "ftp://example.org/x.mp4", "error", "unsupported URL scheme 'ftp'"),
     ],
-    ids=["garbage", "mjpeg", "missing", "refused", "scheme"],
+    ids=["garbage", "mjpeg", "missing", "refused", "dns", "scheme"],
 )
 async def test_bad_sources_give_a_state_and_a_reason_and_are_retried(tmp_path, registry, make, state, reason):
     rt = registry.add(camera("bad", str(make(tmp_path))))
@@ -171,3 +174,52 @@ async def test_duplicate_camera_id_is_refused(registry, tmp_path):
     registry.add(camera("one", str(tmp_path / "a.mp4")))
     with pytest.raises(ValueError, match="already"):
         registry.add(camera("one", str(tmp_path / "b.mp4")))
+
+
+class _Offers:
+    """A test plugin handing the registry the drivers it was given."""
+
+    def __init__(self, *drivers) -> None:
+        self.drivers = drivers
+
+    @hookimpl
+    def bconnect_register_camera_drivers(self, register):
+        for driver in self.drivers:
+            register(driver)
+
+
+class _Driver:
+    def __init__(self, name: str, cameras=(), error: Exception | None = None) -> None:
+        self.name = name
+        self._cameras = list(cameras)
+        self._error = error
+
+    async def cameras(self):
+        if self._error is not None:
+            raise self._error
+        return self._cameras
+
+
+async def test_registry_contains_failing_drivers_and_refuses_duplicate_ids(tmp_path):
+    path = str(write_test_video(tmp_path / "a.mp4", seconds=0.4, gop=5))
+    host = PluginHost(new_plugin_manager())
+    plugins = {
+        "good": _Offers(_Driver("good", [camera("a", path), camera("b", path)])),
+        "broken": _Offers(_Driver("broken", error=RuntimeError("inventory server unreachable"))),
+        "twin": _Offers(_Driver("twin", [camera("a", path), camera("c", path)]), object()),
+    }
+    for name, plugin in plugins.items():
+        host.pm.register(plugin, name=name)
+    reg = CameraRegistry(host, settings=FAST)
+    await reg.start()
+    try:
+        assert sorted(rt.id for rt in reg.all()) == ["a", "b", "c"]
+        assert reg.get("a").plugin == "good"
+        assert host.states["broken"].errors == 1
+        assert "inventory server unreachable" in host.states["broken"].last_error
+        # the twin's camera "a" is refused, its camera "c" kept; the non-driver object reported
+        assert host.states["twin"].errors == 2
+        await wait_for(lambda: reg.get("c").status.state == CameraState.ONLINE, 10, "camera c online")
+    finally:
+        await reg.stop()
+    assert all(rt.mux.closed for rt in reg.all())

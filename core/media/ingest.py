@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -222,6 +223,17 @@ def backoff_delay(attempt: int, settings: IngestSettings, rng: random.Random) ->
     return max(0.05, rng.uniform(0, ceiling))
 
 
+def _resolve(url: str) -> None:
+    """Fail with a clear reason when the host name does not resolve (FFmpeg says only "I/O error")."""
+    host = urlsplit(url).hostname
+    if not host:
+        raise StreamFailure(CameraState.ERROR, "the URL has no host")
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        raise StreamFailure(CameraState.OFFLINE, f"cannot resolve host name {host!r}") from None
+
+
 class StreamFailure(Exception):
     """Why a connection ended; ``state`` is what the camera shows meanwhile."""
 
@@ -393,12 +405,17 @@ class CameraIngest:
     def _session(self, replay: bool) -> None:
         """One connection: open, then demux until the stream ends or fails."""
         settings = self.settings
-        scheme = scheme_of(self.source.url)
-        target = url_with_credentials(self.source)
+        try:
+            scheme = scheme_of(self.source.url)
+        except ValueError as exc:
+            raise StreamFailure(CameraState.ERROR, str(exc)) from None
         if scheme == "file":
-            target = target.removeprefix("file://")
+            target = self.source.url.removeprefix("file://")
             if not Path(target).is_file():
                 raise StreamFailure(CameraState.ERROR, "file not found")
+        else:
+            _resolve(self.source.url)
+            target = url_with_credentials(self.source)
         container = av.open(
             target,
             options=open_options(self.source, settings),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.config import Agency
 from core.hookspecs import hookimpl
@@ -57,11 +57,13 @@ class CameraEntry(BaseModel):
     loop: bool = False  # a local file, replayed in real time
     options: dict[str, str] = {}  # extra FFmpeg demuxer options, e.g. {buffer_size = "1048576"}
 
+    @field_validator("url", "sub_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
+
     @model_validator(mode="after")
     def _check(self) -> CameraEntry:
-        check_url(self.url)
-        if self.sub_url is not None:
-            check_url(self.sub_url)
         if self.password is not None and self.password_env is not None:
             raise ValueError("set password or password_env, not both")
         if self.loop and "://" in self.url and not self.url.startswith("file://"):
