@@ -18,6 +18,7 @@ x264 runs with one slice per frame and without repeated headers, so that
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -81,6 +82,16 @@ def main() -> int:
     loop = GLib.MainLoop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
+    parent = os.getppid()
+
+    def orphaned() -> bool:
+        # the test run that started us is gone (killed, crashed): do not linger
+        if os.getppid() != parent:
+            loop.quit()
+            return False
+        return True
+
+    GLib.timeout_add_seconds(1, orphaned)
     print(f"READY {args.port}", flush=True)
     loop.run()
     return 0
