@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support.onvif_emulator import EmulatedPreset, OnvifEmulator
 
+from core.areas import check_camera_areas, enforcement_mode
 from core.clock import FakeClock
 from core.config import ConfigErrors, Deployment, load_file
 from core.interfaces import Capability
@@ -27,15 +28,6 @@ from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
 from core.tours import TourRunner
 from plugins.dishub_cameras.inventory import INVENTORY, read_inventory
 from plugins.dishub_cameras.plugin import Config, DishubCameras
-
-FOUR_AREAS = """
-[areas.balikpapan_baru]
-name = "Balikpapan Baru"
-
-[areas.wika]
-name = "Wika"
-"""
-
 
 def driver(config: dict, areas=("beruang_madu", "beller", "balikpapan_baru", "wika")) -> DishubCameras:
     deployment = Deployment.model_validate({"deployment": {"name": "t"}, "areas": {a: {"name": a} for a in areas}})
@@ -88,6 +80,21 @@ async def test_areas_option_and_load_time_checks():
         driver({"url_template": "rtsp://x/{id}", "cameras": {"atcs-zz-99": {"tour": False}}})
     with pytest.raises(ValueError, match="unknown area"):
         driver({"url_template": "rtsp://x/{id}", "areas": ["klandasan"]})
+
+
+async def test_rollout_areas_decide_enforcement_or_education():
+    deployment = Deployment.model_validate({
+        "deployment": {"name": "t"},
+        "areas": {"beruang_madu": {"name": "BM", "enabled": True}, "beller": {"name": "Beller"}},
+    })
+    assert enforcement_mode(deployment, "beruang_madu") == "enforcement"
+    assert enforcement_mode(deployment, "beller") == "education"  # declared, not switched on yet
+    assert enforcement_mode(deployment, None) == "education"
+    assert enforcement_mode(deployment, "wika") == "education"
+    cams = await driver({"url_template": "rtsp://x/{id}"}).cameras()
+    problems = check_camera_areas(deployment, cams)
+    assert len(problems) == 17  # balikpapan_baru and wika are not declared here
+    assert problems[0] == "camera 'atcs-bb-01' (dishub_cameras): area 'balikpapan_baru' is not declared in [areas] (declared: beller, beruang_madu)"
 
 
 def test_check_config_names_the_file_and_the_plugin(make_deployment):

@@ -7,12 +7,14 @@ side is the real driver on the real ``onvif-zeep-async`` library.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
 import time
 from pathlib import Path
 
+import av
 import httpx
 import pytest
 from support.onvif_emulator import OnvifEmulator
@@ -20,6 +22,7 @@ from support.onvif_emulator import OnvifEmulator
 from core.config import Deployment
 from core.interfaces import Capability, PtzDriver
 from core.plugin_host import PluginContext
+from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
 from plugins.onvif_camera.client import OnvifAuthError, OnvifDevice, OnvifUnreachable
 from plugins.onvif_camera.plugin import Config, OnvifCameras
 
@@ -197,3 +200,24 @@ async def test_unknown_area_is_refused_at_load():
 def test_password_is_hidden_in_config_repr():
     config = Config.model_validate({"devices": [device(80)]})
     assert PASSWORD not in repr(config) and PASSWORD not in str(config.model_dump())
+
+
+@pytest.mark.rtsp
+async def test_stream_uri_from_the_device_opens_a_real_rtsp_stream(rtsp_server):
+    """The emulator hands out the URL of a real GStreamer RTSP server; PyAV reads H.264 from it."""
+    emu = OnvifEmulator(password=PASSWORD, stream_uri=rtsp_server.url("h264")).start()
+    driver = make_driver(device(emu.port))
+    try:
+        (cam,) = await driver.cameras()
+
+        def first_packet() -> tuple[str, int]:
+            with av.open(cam.main.url, options={"rtsp_transport": cam.main.transport, "timeout": "5000000"}) as c:
+                stream = c.streams.video[0]
+                packet = next(p for p in c.demux(stream) if p.size)
+                return stream.codec_context.name, packet.size
+
+        codec, size = await asyncio.wait_for(asyncio.to_thread(first_packet), 20)
+        assert codec == "h264" and size > 0
+    finally:
+        await driver.close()
+        emu.stop()
