@@ -44,10 +44,20 @@ SHOP_NAMES = (
 )
 
 
+@dataclass(frozen=True)
+class Prop:
+    """A street fixture that traffic can pass behind: redrawn in depth order every frame."""
+
+    depth: float
+    origin: tuple[int, int]
+    patch: Image.Image  # RGBA, cut from the finished backdrop
+
+
 @dataclass
 class Backdrop:
     image: Image.Image
     zone_polygon: list[tuple[float, float]] = field(default_factory=list)  # the no-parking zone, pixels
+    props: list[Prop] = field(default_factory=list)
 
 
 @dataclass
@@ -58,10 +68,23 @@ class _Painter:
     ground: Image.Image  # mask: 255 where the picture shows the ground
     lit_windows: list[list[tuple[float, float]]] = field(default_factory=list)
     glows: list[tuple[float, float, float]] = field(default_factory=list)
+    prop_masks: list[tuple[float, Image.Image]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.draw = ImageDraw.Draw(self.image)
         self.mask = ImageDraw.Draw(self.ground)
+        self.prop: ImageDraw.ImageDraw | None = None
+
+    def begin_prop(self, x: float, z: float) -> ImageDraw.ImageDraw:
+        """What is drawn until :meth:`end_prop` also goes into this prop's mask."""
+        depth = float(self.view.to_camera(np.array([[x, 0.0, z]]))[0, 2])
+        mask = Image.new("L", self.image.size, 0)
+        self.prop_masks.append((depth, mask))
+        self.prop = ImageDraw.Draw(mask)
+        return self.prop
+
+    def end_prop(self) -> None:
+        self.prop = None
 
     def flat(self, x0: float, z0: float, x1: float, z1: float, color, y: float = 0.0) -> None:
         p = self.view.polygon(np.array([(x0, y, z0), (x1, y, z0), (x1, y, z1), (x0, y, z1)]))
@@ -79,6 +102,8 @@ class _Painter:
         hz = haze(depth, self.night)
         self.draw.polygon(p, fill=mix(color, HAZE_NIGHT if self.night else HAZE_DAY, float(hz) if not ground else 0.0))
         self.mask.polygon(p, fill=255 if ground else 0)
+        if self.prop is not None:
+            self.prop.polygon(p, fill=255)
         return p
 
 
@@ -100,8 +125,15 @@ def build_backdrop(view: View, night: bool, rng: np.random.Generator, label: str
         for p in painter.lit_windows:
             d.polygon(p, fill=(250, 214, 140))
         image = add_glows(image, [(u, v, r, (255, 226, 170)) for u, v, r in painter.glows])
+    props = []
+    for depth, mask in painter.prop_masks:
+        box = mask.getbbox()
+        if box and depth > 1.0:
+            patch = image.crop(box).convert("RGBA")
+            patch.putalpha(mask.crop(box))
+            props.append(Prop(depth, (box[0], box[1]), patch))
     _label(image, label)
-    return Backdrop(image, zone)
+    return Backdrop(image, zone, props)
 
 
 def _sky(image: Image.Image, view: View, night: bool) -> None:
@@ -230,9 +262,11 @@ def _lamps(p: _Painter) -> None:
     for hx, hz in lamp_positions(150.0):
         side = 1 if hx > 0 else -1
         px = side * LAMP_POLE_X
+        p.begin_prop(px, hz)
         p.face([(px - 0.08, 0, hz), (px + 0.08, 0, hz), (px + 0.08, LAMP_HEIGHT, hz), (px - 0.08, LAMP_HEIGHT, hz)], pole)
         p.face([(px, LAMP_HEIGHT - 0.05, hz), (hx, LAMP_HEIGHT - 0.05, hz), (hx, LAMP_HEIGHT + 0.08, hz), (px, LAMP_HEIGHT + 0.08, hz)], pole)
         head = p.face([(hx - side * 0.6, LAMP_HEIGHT - 0.15, hz), (hx, LAMP_HEIGHT - 0.15, hz), (hx, LAMP_HEIGHT + 0.05, hz), (hx - side * 0.6, LAMP_HEIGHT + 0.05, hz)], (200, 200, 190))
+        p.end_prop()
         if head:
             us, vs = [q[0] for q in head], [q[1] for q in head]
             p.glows.append(((min(us) + max(us)) / 2, max(vs), max(4.0, (max(us) - min(us)) * 1.6)))
@@ -241,14 +275,17 @@ def _lamps(p: _Painter) -> None:
 def _no_parking_sign(p: _Painter) -> None:
     """Indonesian "dilarang parkir": a P in a red ring, struck through."""
     x, z = -(KERB_X + 0.4), NO_PARKING_ZONE[1] + 0.5
+    mask = p.begin_prop(x, z)
     p.face([(x - 0.04, 0, z), (x + 0.04, 0, z), (x + 0.04, 2.2, z), (x - 0.04, 2.2, z)], (120, 120, 125))
     cam = p.view.to_camera(np.array([(x, 2.45, z), (x + 0.3, 2.45, z)]))
+    p.end_prop()
     if cam[:, 2].min() < 1:
         return
     (u, v), (u2, _) = p.view.to_pixels(cam)
     r = max(2.0, abs(u2 - u))
     d = p.draw
     d.ellipse((u - r, v - r, u + r, v + r), fill=(200, 25, 30))
+    mask.ellipse((u - r, v - r, u + r, v + r), fill=255)
     d.ellipse((u - r * 0.78, v - r * 0.78, u + r * 0.78, v + r * 0.78), fill=(245, 245, 245))
     if r >= 6:
         font = load_font(max(6, int(r * 1.2)))

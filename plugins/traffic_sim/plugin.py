@@ -5,9 +5,11 @@ Each camera is a seeded loop of H.264 rendered once into
 time (``StreamSource(realtime_loop=True)``), the same ingest path a real
 camera's stream takes. Ground truth lies beside each video.
 
-Rendering starts in the background at ``bconnect_startup``: the server answers
-at once and each camera comes online when its file appears (immediately when
-it is cached); until then the ingest reports "file not found" and retries.
+Rendering starts in the background at ``bconnect_startup``, one child process
+per uncached camera (drawing holds a GIL; the server's should stay free): the
+server answers at once and each camera comes online when its file appears
+(immediately when it is cached); until then the ingest reports "file not
+found" and retries.
 ``wait_for_render = true`` makes ``cameras()`` wait instead; only for short
 loops, since the camera registry gives a driver 30 s to list its cameras.
 """
@@ -15,7 +17,10 @@ loops, since the camera registry gives a driver 30 s to list its cameras.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import sys
 import threading
 from pathlib import Path
 
@@ -23,10 +28,10 @@ from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, StreamSource
 from plugins.traffic_sim import cache
 from plugins.traffic_sim.config import Config, SimCamera
-from plugins.traffic_sim.encoder import Cancelled
 from plugins.traffic_sim.renderer import RenderSpec
 
 log = logging.getLogger("bconnect.plugin.traffic_sim")
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # so the render process finds this package
 
 
 class TrafficSim:
@@ -44,6 +49,7 @@ class TrafficSim:
         self.specs = {cam.id: self._spec(cam) for cam in config.cameras}
         self._stop = threading.Event()
         self._task: asyncio.Task | None = None
+        self._children: set[asyncio.subprocess.Process] = set()
         self.rendered: dict[str, cache.Rendered] = {}
         self.failed: dict[str, str] = {}
 
@@ -90,30 +96,53 @@ class TrafficSim:
     # --- rendering -----------------------------------------------------------
 
     def start_rendering(self) -> asyncio.Task:
-        """Start (once) rendering every camera's loop in a worker thread; the task is returned."""
+        """Start (once) rendering every camera's loop that is not cached; the task is returned."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._render_all(), name="traffic_sim.render")
         return self._task
 
     async def _render_all(self) -> None:
+        # one camera at a time: the machine may have two cores, and x264 uses both
         for cam_id, spec in self.specs.items():
             if self._stop.is_set():
                 return
+            video, truth = cache.paths(spec, self.sim_dir)
+            if await asyncio.to_thread(cache.is_cached, spec, self.sim_dir):
+                self.rendered[cam_id] = cache.Rendered(spec, video, truth, cached=True, seconds=0.0)
+                continue
             try:
-                # one at a time: the machine may have two cores, and x264 uses both
-                result = await asyncio.to_thread(cache.render, spec, self.sim_dir, self._stop)
-            except asyncio.CancelledError:
-                self._stop.set()  # the worker thread cannot be cancelled: tell it to give up
-                raise
-            except Cancelled:
-                return
+                result = await self._render_in_child(spec)
             except Exception as exc:
                 self.failed[cam_id] = f"{type(exc).__name__}: {exc}"
                 self.log.error("camera %s: render failed: %s", cam_id, self.failed[cam_id])
                 continue
+            if result is None:  # stopped
+                return
             self.rendered[cam_id] = result
-            if not result.cached:
-                self.log.info("camera %s: rendered %s in %.1fs", cam_id, result.video.name, result.seconds)
+            self.log.info("camera %s: rendered %s in %.1fs", cam_id, result.video.name, result.seconds)
+
+    async def _render_in_child(self, spec: RenderSpec) -> cache.Rendered | None:
+        """Render in a child process (its own GIL, lower priority); ``None`` if stopped."""
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "plugins.traffic_sim.render_job", str(self.sim_dir), json.dumps(spec.as_dict()),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        )
+        self._children.add(proc)
+        try:
+            out, err = await proc.communicate()
+        except asyncio.CancelledError:
+            proc.terminate()
+            raise
+        finally:
+            self._children.discard(proc)
+        if self._stop.is_set():
+            return None
+        if proc.returncode != 0:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+            raise RuntimeError(tail[0][:300])
+        done = json.loads(out.decode().strip().splitlines()[-1])
+        return cache.Rendered(spec, Path(done["video"]), Path(done["truth"]), done["cached"], done["seconds"])
 
     # --- hooks ---------------------------------------------------------------
 
@@ -128,12 +157,14 @@ class TrafficSim:
     @hookimpl
     def bconnect_shutdown(self, services):
         self._stop.set()
+        for proc in list(self._children):
+            if proc.returncode is None:
+                proc.terminate()  # the child stops within a frame and removes its partial file
         task = self._task
         if task is None:
             return None
 
         async def finish() -> None:
-            # the worker notices the stop flag within a frame and removes its partial file
             await asyncio.wait({task}, timeout=10)
 
         return finish()

@@ -88,10 +88,15 @@ class Renderer:
             if depth < 1.0:
                 continue
             items.append((depth, actor, pose))
+        if items:
+            farthest = max(it[0] for it in items)
+            items += [(prop.depth, None, prop) for prop in self.backdrop.props if prop.depth < farthest]
         items.sort(key=lambda it: -it[0])
         seen: list[dict[str, Any]] = []
         for depth, actor, pose in items:
-            if actor.kind == "person":
+            if actor is None:  # a lamp post or sign in front of something
+                img.paste(pose.patch, pose.origin, pose.patch)
+            elif actor.kind == "person":
                 seen += self._person(draw, actor, pose, depth, t_s)
             else:
                 seen += self._vehicle(draw, img, actor, pose, t_s, glows, beams)
@@ -118,7 +123,7 @@ class Renderer:
             layer = Image.new("L", (x1 - x0, y1 - y0), 0)
             ld = ImageDraw.Draw(layer)
             for b in beams:
-                ld.polygon([(u - x0, v - y0) for u, v in b], fill=60)
+                ld.polygon([(u - x0, v - y0) for u, v in b], fill=36)
             region += (np.asarray(layer, dtype=np.float32) / 255.0)[..., None] * np.array([255, 240, 200], dtype=np.float32)
         glow_into(region, [(g.u - x0, g.v - y0, g.radius, g.color) for g in glows])
         pixels[y0:y1, x0:x1] = np.clip(region, 0, 255).astype(np.uint8)

@@ -105,10 +105,10 @@ COLLISION = Scenario(
             hazard_from=0.36,
             keys=(
                 Key(0.0, "away_kerb", -14.0),
-                Key(0.25, "away_kerb", 40.0),
-                Key(0.33, "away_kerb", 52.0, ease="out"),
-                Key(0.36, -5.0, 53.2, ease="out", yaw=-7.0),
-                Key(1.0, -5.0, 53.2),
+                Key(0.22, "away_kerb", 22.0),
+                Key(0.33, "away_kerb", 32.0, ease="out"),
+                Key(0.36, -5.0, 33.2, ease="out", yaw=-7.0),
+                Key(1.0, -5.0, 33.2),
             ),
         ),
         ScriptedActor(
@@ -118,9 +118,9 @@ COLLISION = Scenario(
             hazard_from=0.38,
             keys=(
                 Key(0.0, "away_kerb", -30.0),
-                Key(0.33, "away_kerb", 47.6),
-                Key(0.36, -5.6, 47.9, ease="out", yaw=9.0),
-                Key(1.0, -5.6, 47.9),
+                Key(0.33, "away_kerb", 27.6),  # bumper to bumper: both sedans are 4.4 m long
+                Key(0.36, -5.6, 27.9, ease="out", yaw=9.0),
+                Key(1.0, -5.6, 27.9),
             ),
         ),
     ),
