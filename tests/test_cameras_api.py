@@ -72,7 +72,7 @@ async def test_list_and_detail_never_show_urls_or_credentials(app_client):
     assert set(cameras) == {"live", "police", "junk"}
     live = cameras["live"]
     assert live["name"] == "Simpang Beruang Madu" and live["agency"] == "dishub"
-    assert live["area"] == "beruang_madu" and live["driver"] == "stream_url"
+    assert live["area"] == "beruang_madu" and live["area_name"] == "Beruang Madu" and live["driver"] == "stream_url"
     assert live["capabilities"] == ["snapshot"] and live["presets"] == 0
     assert live["status"]["state"] in ("starting", "online")
     body = r.text + (await app_client.get("/api/cameras/police", headers=admin)).text

@@ -14,14 +14,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.auth.access import camera_agencies, current_principal
+from core.config import Deployment
 from core.errors import ApiError
 from core.media.registry import CameraRegistry, CameraRuntime
 from core.media.snapshot import Snapshots, SnapshotUnavailable
 
 
-def describe(rt: CameraRuntime) -> dict[str, Any]:
+def describe(rt: CameraRuntime, deployment: Deployment | None = None) -> dict[str, Any]:
     """The public view of one camera."""
     info = rt.info
+    area = deployment.areas.get(info.area) if deployment is not None and info.area else None
     status = rt.status
     stream = rt.mux.stream_info
     return {
@@ -29,6 +31,7 @@ def describe(rt: CameraRuntime) -> dict[str, Any]:
         "name": info.name,
         "agency": info.agency,
         "area": info.area,
+        "area_name": area.name if area is not None else None,
         "driver": info.driver,
         "lat": info.lat,
         "lon": info.lon,
@@ -89,10 +92,11 @@ class CameraApi:
         return rt
 
     async def list_cameras(self, request: Request) -> Response:
-        return JSONResponse([describe(rt) for rt in self.visible(request)])
+        deployment = request.app.state.services.deployment
+        return JSONResponse([describe(rt, deployment) for rt in self.visible(request)])
 
     async def get_camera(self, request: Request) -> Response:
-        return JSONResponse(describe(self.camera(request)))
+        return JSONResponse(describe(self.camera(request), request.app.state.services.deployment))
 
     async def snapshot(self, request: Request) -> Response:
         rt = self.camera(request)
