@@ -103,7 +103,15 @@ class CameraInfo:
 
 @runtime_checkable
 class CameraDriver(Protocol):
-    """A source of cameras: one per vendor or agency inventory."""
+    """A source of cameras: one per vendor or agency inventory.
+
+    Optional extras the core uses when present: ``ptz(camera_id)``
+    (:class:`PtzDriver`), ``tours()`` (:class:`TourDriver`),
+    ``manual_control_timeout_s`` (seconds an operator's PTZ lock holds),
+    ``async close()`` (release connections) and ``problems`` (a mapping of
+    camera id to a one-line reason, for cameras it could not describe).
+    ``docs/camera-drivers.md`` walks through writing one.
+    """
 
     name: str
 

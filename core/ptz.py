@@ -216,6 +216,14 @@ class PtzService:
         assert cam.active is not None
         return cam.active
 
+    def preset_of(self, camera_id: str) -> str | None:
+        """The preset a camera is on now: ``None`` for a fixed camera, or one off any preset.
+
+        Analytics call this to pick the zones of the moment.
+        """
+        cam = self._cameras.get(camera_id)
+        return cam.active.preset_id if cam is not None and cam.active is not None else None
+
     def lock(self, camera_id: str) -> ManualLock | None:
         """The manual-control lock, if one holds now (an expired one is dropped)."""
         cam = self._get(camera_id)

@@ -106,8 +106,10 @@ async def test_active_preset_is_known_and_listeners_hear_changes(setup):
     tours.add("test", TourPlan("cam-1", (TourStop("a", 3), TourStop("b", 3))))
     await run_for(clock, tours, 7)
     assert [(e.preset_id, e.previous, e.source) for e in heard] == [("a", None, "tour"), ("b", "a", "tour"), ("a", "b", "tour")]
+    assert ptz.preset_of("cam-1") == "a" and ptz.preset_of("fixed-camera") is None
     await ptz.continuous_move("cam-1", 0.5, 0, 0, by="ani")  # off preset
     assert ptz.active("cam-1").preset_id is None and heard[-1].source == "manual"
+    assert ptz.preset_of("cam-1") is None
 
 
 async def test_manual_control_pauses_the_tour_and_it_resumes_after_the_timeout(setup):
