@@ -22,14 +22,23 @@ from core.auth.principal import AuthState, Principal
 from core.auth.sessions import COOKIE, lookup_session
 from core.auth.tokens import lookup_api_token
 
-# Only the core declares public paths; plugins cannot add to these.
-PUBLIC_EXACT = frozenset({"/api/health", "/login", "/api/login"})
-PUBLIC_PREFIXES = ("/static/",)
+# Only the core declares public paths; plugins cannot add to these. Methods
+# count too: a plugin's PUT /login is not public because GET /login is.
+READ = frozenset({"GET", "HEAD"})
+PUBLIC_EXACT: dict[str, frozenset[str]] = {
+    "/api/health": READ,
+    "/login": READ | {"POST"},
+    "/api/login": frozenset({"POST"}),
+}
+PUBLIC_PREFIXES: dict[str, frozenset[str]] = {"/static/": READ}
 WS_POLICY_VIOLATION = 1008
 
 
-def is_public(path: str) -> bool:
-    return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
+def is_public(method: str, path: str) -> bool:
+    """Whether an HTTP request may go through without a user (websockets never may)."""
+    if method in PUBLIC_EXACT.get(path, ()):
+        return True
+    return any(path.startswith(prefix) and method in methods for prefix, methods in PUBLIC_PREFIXES.items())
 
 
 def is_api(path: str) -> bool:
@@ -78,7 +87,9 @@ class AuthMiddleware:
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or is_public(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or (
+            scope["type"] == "http" and is_public(scope["method"], scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         result = await authenticate(scope)
