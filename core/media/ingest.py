@@ -431,9 +431,10 @@ class CameraIngest:
                 raise StreamFailure(
                     CameraState.ERROR, f"unsupported codec {codec}: B-Connect takes H.264 or H.265 without re-encoding"
                 )
-            if not replay:
+            if not replay:  # a new connection: nothing learnt from the last one holds
                 self.generation += 1
                 self.stream_info = None
+                self._parameter_sets = b""
                 self._pace_origin = None
             self._timeline.restart()
             self._demux(container, stream, codec, paced=scheme == "file")
@@ -530,8 +531,8 @@ class CameraIngest:
             fps=fps,
         )
         if info != self.stream_info:
-            self.stream_info = info
-            self.handoff.post(self.set_stream_info, info)
+            # refused (the loop is far behind): leave it unsent, the next keyframe tries again
+            self.stream_info = info if self.handoff.post(self.set_stream_info, info) else None
 
     def _went_online(self) -> None:
         self._online_since = time.monotonic()
