@@ -6,12 +6,20 @@ import logging
 import time
 from collections.abc import Iterator
 
+import av
 import pytest
 from support.media import take, wait_for, write_test_video
 
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, StreamSource
-from core.media.bitstream import iter_nals, nal_type, parameter_sets_in
+from core.media.bitstream import (
+    ensure_parameter_sets,
+    extradata_parameter_sets,
+    iter_nals,
+    nal_type,
+    parameter_sets_in,
+    parse_sps,
+)
 from core.media.ingest import IngestSettings, mask, url_with_credentials
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry
@@ -223,3 +231,39 @@ async def test_registry_contains_failing_drivers_and_refuses_duplicate_ids(tmp_p
     finally:
         await reg.stop()
     assert all(rt.mux.closed for rt in reg.all())
+
+
+@pytest.mark.parametrize(
+    "encoder, codec, size, profile",
+    [
+        ("libx264", "h264", (1920, 1080), "64"),  # High profile, 1088 rows cropped to 1080
+        ("libx264", "h264", (704, 576), "64"),
+        ("libx265", "hevc", (1920, 1080), None),
+        ("libx265", "hevc", (1280, 720), None),
+    ],
+)
+def test_sps_gives_resolution_and_profile(tmp_path, encoder, codec, size, profile):
+    path = write_test_video(
+        tmp_path / "v.mkv", codec=encoder, container="matroska", seconds=0.04, width=size[0], height=size[1],
+        preset="veryfast",
+    )
+    with av.open(str(path)) as c:
+        extradata = c.streams.video[0].codec_context.extradata
+    sets = extradata_parameter_sets(extradata, codec)  # from avcC / hvcC
+    assert parameter_sets_in(sets, codec) is not None
+    sps = parse_sps(sets, codec)
+    assert (sps.width, sps.height) == size
+    if profile is None:
+        assert sps.profile_level_id is None
+    else:
+        assert sps.profile_level_id.startswith(profile) and len(sps.profile_level_id) == 6
+
+
+def test_parameter_sets_go_after_the_access_unit_delimiter():
+    sets = b"\x00\x00\x00\x01\x67\x42\x00\x1e\xaa\x00\x00\x00\x01\x68\xce\x3c\x80"
+    aud_idr = b"\x00\x00\x00\x01\x09\x10\x00\x00\x00\x01\x65\x88\x84"
+    out, inserted = ensure_parameter_sets(aud_idr, "h264", sets)
+    assert inserted and out == b"\x00\x00\x00\x01\x09\x10" + sets + b"\x00\x00\x00\x01\x65\x88\x84"
+    idr = b"\x00\x00\x01\x65\x88\x84"
+    assert ensure_parameter_sets(idr, "h264", sets) == (sets + idr, True)
+    assert ensure_parameter_sets(out, "h264", sets) == (out, False)

@@ -26,6 +26,7 @@ def write_test_video(
     width: int = 320,
     height: int = 240,
     gop: int = 25,
+    preset: str = "ultrafast",  # x264's ultrafast gives Constrained Baseline; veryfast gives High
 ) -> Path:
     """Encode a moving test pattern with PyAV (libx264/libx265/mjpeg): a real file.
 
@@ -38,9 +39,9 @@ def write_test_video(
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         if codec == "libx264":
-            stream.options = {"g": str(gop), "bf": "0", "preset": "ultrafast", "tune": "zerolatency"}
+            stream.options = {"g": str(gop), "bf": "0", "preset": preset, "tune": "zerolatency"}
         elif codec == "libx265":
-            stream.options = {"g": str(gop), "preset": "ultrafast", "x265-params": f"keyint={gop}:log-level=error"}
+            stream.options = {"g": str(gop), "preset": preset, "x265-params": f"keyint={gop}:log-level=error"}
         base = np.zeros((height, width, 3), dtype=np.uint8)
         for i in range(frames):
             img = base.copy()
