@@ -349,3 +349,40 @@ def test_first_start_prints_the_admin_password_once(make_deployment, start_serve
     log2 = again.log()
     assert "B-Connect is running" in log2
     assert first_admin(log2) is None and creds[1] not in log2
+
+
+# --- the login page in a real browser ---------------------------------------------------
+
+
+@pytest.mark.browser
+async def test_login_page_in_chromium_with_secure_cookies(make_deployment, start_server):
+    """As shipped (secure_cookies = true) on http://127.0.0.1: the browser must still keep the cookie."""
+    from playwright.async_api import async_playwright
+
+    d = make_deployment()
+    d.path.write_text(d.path.read_text().replace("secure_cookies = false", "secure_cookies = true"))
+    server = start_server(d)
+    username, password = first_admin(server.log())
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = await browser.new_page()
+            await page.goto(server.url + "/api/me")  # an API answers 401, it does not redirect
+            await page.goto(server.url + "/metrics")
+            assert page.url == server.url + "/login?next=/metrics"
+
+            await page.fill("#username", username)
+            await page.fill("#password", "not-the-password")
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("#error:not([hidden])")
+            assert "invalid username or password" in (await page.text_content("#error")).lower()
+
+            await page.fill("#password", password)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(server.url + "/metrics")
+            assert "bconnect_up" in await page.content()
+            cookie = next(c for c in await page.context.cookies() if c["name"] == "bconnect_session")
+            assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+            assert await page.evaluate("document.cookie") == ""  # HttpOnly: scripts cannot read it
+        finally:
+            await browser.close()
