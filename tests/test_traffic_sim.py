@@ -146,6 +146,8 @@ def test_boxes_lie_inside_the_frame_and_plates_inside_their_vehicle(renders):
         for o in f["objects"]:
             x0, y0, x1, y1 = o["bbox"]
             assert 0 <= x0 < x1 <= 320 and 0 <= y0 < y1 <= 180
+            assert 0 <= o["clarity"] <= 1
+            assert o["clarity"] == 1 if o["depth"] <= 60 else o["depth"] < 70 or o["clarity"] < 1
             if "plate_bbox" in o:
                 px0, py0, px1, py1 = o["plate_bbox"]
                 assert x0 <= px0 and y0 <= py0 and px1 <= x1 and py1 <= y1
@@ -302,6 +304,17 @@ async def test_shutdown_stops_a_render_and_leaves_no_partial_file(make_deploymen
     assert sim.rendered == {} and list(sim_dir.iterdir()) == []
 
 
+async def test_a_failed_render_is_reported_not_raised(make_deployment):
+    dep = make_deployment(SIM_TOML)
+    dep.data_dir.mkdir(parents=True)
+    (dep.data_dir / "sim").write_text("a file where the render folder should be")
+    sim = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")
+    await sim.start_rendering()
+    health = sim.bconnect_health(None)
+    assert health["status"] == "degraded" and set(health["failed"]) == {"sim-1", "sim-2"}
+    assert health["reason"].startswith("render failed: sim-1: RuntimeError:")
+
+
 def test_check_config_rejects_bad_simulator_tables(make_deployment):
     dep = make_deployment(
         """
@@ -358,13 +371,16 @@ def test_live_server_shows_simulated_camera_online(make_deployment, start_server
     cameras: dict = {}
     while time.monotonic() < deadline:
         with urllib.request.urlopen(server.url + "/api/health") as r:
-            cameras = json.load(r)["cameras"]
+            health = json.load(r)
+        cameras = health["cameras"]
         if all(cameras.get(c, {}).get("state") == "online" for c in ("sim-1", "sim-2")):
             break
         time.sleep(0.3)
     assert cameras["sim-1"]["state"] == "online", (cameras, server.log()[-2000:])
     assert cameras["sim-2"]["state"] == "online", cameras
     assert (cameras["sim-1"]["codec"], cameras["sim-1"]["width"], cameras["sim-1"]["height"]) == ("h264", 320, 180)
+    report = health["plugins"]["traffic_sim"]["report"]
+    assert report["ready"] == 2 and report["rendering"] == [] and report["failed"] == {}
 
 
 def test_a_rendered_frame_looks_like_a_street(tmp_path):

@@ -172,8 +172,10 @@ class TrafficSim:
     @hookimpl
     def bconnect_health(self, services):
         pending = [c for c in self.specs if c not in self.rendered and c not in self.failed]
+        reason = "; ".join(f"{cam}: {why}" for cam, why in self.failed.items())
         return {
             "status": "degraded" if self.failed else "ok",
+            **({"reason": f"render failed: {reason}"} if reason else {}),
             "cameras": len(self.specs),
             "ready": len(self.rendered),
             "rendering": pending,

@@ -136,6 +136,10 @@ class Renderer:
             return None
         return [x0, y0, x1, y1]
 
+    def _seen(self, depth: float) -> dict[str, float]:
+        """Distance in metres, and how much of the object the haze leaves (1: all, 0: none)."""
+        return {"depth": round(depth, 1), "clarity": round(1.0 - float(haze(depth, self.night)), 2)}
+
     def _light(self, x: float, z: float) -> float:
         return 0.2 + 0.8 * float(lamp_light(x, z)) if self.night else 1.0
 
@@ -146,7 +150,7 @@ class Renderer:
         hz = float(haze(depth, self.night))
         box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
         box = self._box(box) if box else None
-        return [{"id": actor.id, "bbox": box, "depth": round(depth, 1)}] if box else []
+        return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
 
     def _vehicle(self, draw, img, actor: Actor, pose, t_s: float, glows, beams) -> list[dict[str, Any]]:
         outline = self.painter.bbox(actor.shape, pose.x, pose.z, pose.heading)
@@ -176,11 +180,11 @@ class Renderer:
             boxes = [min(boxes[0], r[0]), min(boxes[1], r[1]), max(boxes[2], r[2]), max(boxes[3], r[3])]
             rb = self._box(r)
             if rb:
-                out.append({"id": f"{actor.id}.rider", "bbox": rb, "depth": round(depth, 1)})
+                out.append({"id": f"{actor.id}.rider", "bbox": rb, **self._seen(depth)})
         box = self._box(boxes)
         if not box:
             return out
-        record: dict[str, Any] = {"id": actor.id, "bbox": box, "depth": round(depth, 1)}
+        record: dict[str, Any] = {"id": actor.id, "bbox": box, **self._seen(depth)}
         if plate_box:
             pb = self._box(plate_box)
             if pb:
