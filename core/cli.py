@@ -14,13 +14,22 @@ from core.storage import StorageError
 DEFAULT_CONFIG = "plugins.toml"
 
 
-def _load(path: str, data_dir: str | None = None) -> LoadedConfig:
-    """Read a deployment; ``--data-dir``, then ``BCONNECT_DATA_DIR``, override its data_dir."""
+def _load(
+    path: str, data_dir: str | None = None, host: str | None = None, port: int | None = None
+) -> LoadedConfig:
+    """Read a deployment; command-line flags (and ``BCONNECT_DATA_DIR``) override the file."""
     cfg = load_file(path)
+    overrides: dict[str, object] = {}
     data_dir = data_dir or os.environ.get("BCONNECT_DATA_DIR")
     if data_dir:
+        overrides["data_dir"] = data_dir
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    if overrides:
         d = cfg.deployment
-        d = d.model_copy(update={"server": d.server.model_copy(update={"data_dir": data_dir})})
+        d = d.model_copy(update={"server": d.server.model_copy(update=overrides)})
         cfg = LoadedConfig(cfg.path, cfg.text, d)
     return cfg
 
@@ -45,8 +54,7 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from core.serve import serve
 
-    cfg = _load(args.config, args.data_dir)
-    return serve(cfg, host=args.host, port=args.port)
+    return serve(_load(args.config, args.data_dir, args.host, args.port))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,11 +65,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(cfg: LoadedConfig, host: str | None = None, port: int | None = None) -> int:
+def serve(cfg: LoadedConfig) -> int:
+    """Serve on the deployment's address (the CLI has applied its flags to it)."""
     setup_logging()
-    server_cfg = cfg.deployment.server
-    host = host or server_cfg.host
-    port = port or server_cfg.port
+    host, port = cfg.deployment.server.host, cfg.deployment.server.port
     guard = StartupGuard(create_app(cfg))
     try:
         sock = bind(host, port)

@@ -82,6 +82,9 @@ def test_flags_override_the_file(make_deployment, serve, tmp_path):
     assert health(url)["status"] == "ok"
     assert (flag_dir / "bconnect.db").exists()
     assert not (tmp_path / "env-data").exists() and not d.data_dir.exists()
+    # the first-start banner names the address actually served, not the file's
+    log = next(tmp_path.glob("serve-*.log")).read_text()
+    assert f"log in at http://127.0.0.1:{flag_port}/login" in log, log[-2000:]
 
 
 def test_data_dir_from_environment(make_deployment, start_server, tmp_path):
