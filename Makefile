@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`.
-CONFIG ?= plugins.toml
+CONFIG ?= deploy/demo.toml
 
 .PHONY: setup run test bench
 
