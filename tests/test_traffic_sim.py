@@ -208,6 +208,16 @@ def test_crowd_gathers(renders):
     assert len(before) < 8
 
 
+def test_background_traffic_and_people_loop_seamlessly():
+    world = Renderer(tiny("free_flow", seed=3)).world
+    background = [a for a in world.actors if a.role is None]
+    assert len(background) > 10
+    for actor in background:
+        assert actor.track.visible(0.0) == actor.track.visible(1.0)
+        a, b = actor.track.pose(0.0), actor.track.pose(1.0)
+        assert (a.x, a.z, a.heading) == pytest.approx((b.x, b.z, b.heading)), actor.id
+
+
 def test_free_flow_has_no_events_and_moving_traffic(renders):
     _, truth = renders["free_flow"]
     assert truth["events"] == []
@@ -326,7 +336,7 @@ area = "beller"
 [[plugins.traffic_sim.cameras]]
 id = "bad-1"
 name = "Bad"
-area = "beller"
+area = "wika"
 scenario = "traffic_jam"
 colour = "red"
 """
@@ -335,12 +345,14 @@ colour = "red"
     assert result.returncode == 2, result.stdout
     lines = dep.path.read_text().splitlines()
     errors = result.stderr.strip().splitlines()
-    assert len(errors) == 2, errors
+    assert len(errors) == 3, errors
+    area_line = next(i for i, line in enumerate(lines, 1) if line == 'area = "wika"')
     scenario_line = next(i for i, line in enumerate(lines, 1) if "traffic_jam" in line)
     colour_line = next(i for i, line in enumerate(lines, 1) if line.startswith("colour"))
-    assert f"{dep.path}:{scenario_line}: [plugins.traffic_sim.cameras[1].scenario]" in errors[0]
-    assert "'free_flow'" in errors[0] and "'crowd'" in errors[0]
-    assert f"{dep.path}:{colour_line}: [plugins.traffic_sim.cameras[1].colour] unknown key" in errors[1]
+    assert f"{dep.path}:{area_line}: [plugins.traffic_sim.cameras[1].area] unknown area 'wika'" in errors[0]
+    assert f"{dep.path}:{scenario_line}: [plugins.traffic_sim.cameras[1].scenario]" in errors[1]
+    assert "'free_flow'" in errors[1] and "'crowd'" in errors[1]
+    assert f"{dep.path}:{colour_line}: [plugins.traffic_sim.cameras[1].colour] unknown key" in errors[2]
 
 
 def test_check_config_rejects_bad_resolution_and_loop(make_deployment):
