@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# the camera driver conformance kit: its fixtures (rtsp_camera, closed_port) and marker
+pytest_plugins = ("core.testing.conformance",)
+
 BASE_TOML = """\
 [deployment]
 name = "Test"

@@ -27,6 +27,7 @@ class Camera(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     name: str
     host: str  # the camera's address; "host:port" if its HTTP API is not on port 80
+    rtsp_port: int = Field(default=554, ge=1, le=65535)
     username: str
     password: SecretStr  # never shown by repr() or in logs
     agency: str = "pemkot"
@@ -100,8 +101,8 @@ class PelitaCameras:
         ip, user, secret = c.host.split(":")[0], c.username, c.password.get_secret_value()
         return CameraInfo(
             id=c.id, name=c.name, agency=c.agency, driver=self.name, area=c.area, presets=presets,
-            main=StreamSource(f"rtsp://{ip}:554/live/main", username=user, password=secret),
-            sub=StreamSource(f"rtsp://{ip}:554/live/sub", username=user, password=secret),
+            main=StreamSource(f"rtsp://{ip}:{c.rtsp_port}/live/main", username=user, password=secret),
+            sub=StreamSource(f"rtsp://{ip}:{c.rtsp_port}/live/sub", username=user, password=secret),
             snapshot=StreamSource(f"http://{c.host}/snapshot.jpg", username=user, password=secret),
             capabilities=frozenset({Capability.PTZ, Capability.PRESETS, Capability.ZOOM, Capability.SNAPSHOT}),
         )

@@ -9,7 +9,8 @@ Each ``--mount NAME:CODEC:KEYINT[:inband]`` serves a live test pattern at
 ``rtsp://127.0.0.1:PORT/NAME``. ``KEYINT`` is the keyframe interval in frames.
 Without ``inband`` the parameter sets travel only in the SDP
 (``sprop-parameter-sets``), as many cameras do; with it they precede every
-keyframe. Prints ``READY <port>`` on stdout once it listens.
+keyframe. ``--auth USER:PASSWORD`` asks every client for those credentials
+(RTSP basic auth), as a camera does. Prints ``READY <port>`` on stdout once it listens.
 
 x264 runs with one slice per frame and without repeated headers, so that
 ``rtph264pay config-interval`` alone decides where SPS/PPS travel.
@@ -63,6 +64,7 @@ def main() -> int:
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--kbps", type=int, default=800)
+    ap.add_argument("--auth", metavar="USER:PASSWORD", help="require these credentials (RTSP basic auth)")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -70,10 +72,20 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+        auth = GstRtspServer.RTSPAuth()
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        server.set_auth(auth)
     for name, codec, keyint, inband in args.mount:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch_line(codec, keyint, inband, args.width, args.height, args.fps, args.kbps))
         factory.set_shared(True)  # one encoder per mount, however many clients
+        if args.auth:
+            role = "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+            factory.add_role_from_structure(Gst.Structure.from_string(role)[0])
         mounts.add_factory("/" + name, factory)
     if server.attach(None) == 0:
         print(f"cannot listen on port {args.port}", file=sys.stderr, flush=True)
