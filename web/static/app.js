@@ -28,6 +28,7 @@
     selected: 0,
   };
   const tiles = [];
+  let ptz = null; // the PTZ panel (ptz.js), built once the user is known
 
   // For tests and diagnostics: the live peer connections of the grid.
   window.bconnect = {
@@ -383,6 +384,14 @@
   function select(index) {
     view.selected = index;
     tiles.forEach((t) => t.el.classList.toggle("selected", t.index === index));
+    updatePtz();
+  }
+
+  // The PTZ panel follows the selected tile; it shows only where this user may steer.
+  function updatePtz() {
+    if (!ptz) return;
+    const tile = tiles[view.selected];
+    ptz.show(tile && tile.cameraId ? view.byId.get(tile.cameraId) : null);
   }
 
   function pages() {
@@ -493,6 +502,7 @@
       li.dataset.state = state;
       li.title = state;
     });
+    updatePtz();
     const online = view.cameras.filter((c) => stateOf(c) === "online").length;
     const shown = document.querySelectorAll("#camera-list li").length;
     $("camera-count").textContent = shown + " shown · " + online + "/" + view.cameras.length + " online";
@@ -581,6 +591,7 @@
       return;
     }
     view.me = await response.json();
+    ptz = new window.BConnectPtz.PtzPanel($("ptz"), { me: view.me, api: api, csrfHeaders: csrfHeaders, reason: reason });
     $("user-name").textContent = view.me.username + " · " + agencyName(view.me.agency);
     try {
       await loadCameras();
