@@ -56,7 +56,7 @@ class StreamSettings(BaseModel):
     """Where a fleet's streams are: part of an agency plugin's deployment config.
 
     Templates are ``str.format`` strings over the fields the plugin documents
-    (e.g. ``rtsp://10.32.{area_number}.{number}:554/Streaming/Channels/101``).
+    (e.g. ``rtsp://atcs-{area_number}-{number}.dishub.invalid:554/Streaming/Channels/101``).
     """
 
     model_config = ConfigDict(extra="forbid")

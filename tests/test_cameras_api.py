@@ -149,7 +149,7 @@ def test_stream_url_config_mistakes_are_precise(make_deployment):
         [[plugins.stream_url.cameras]]
         id = "gate1"
         name = "Gate 1"
-        url = "ftp://10.0.0.5/stream"
+        url = "ftp://gate1.pemkot.invalid/stream"
         """
     )
     result = bconnect("check-config", str(d.path))
@@ -164,7 +164,7 @@ def test_stream_url_config_mistakes_are_precise(make_deployment):
         [[plugins.stream_url.cameras]]
         id = "gate1"
         name = "Gate 1"
-        url = "rtsp://10.0.0.5/stream"
+        url = "rtsp://gate1.pemkot.invalid/stream"
         area = "nowhere"
         password_env = "BCONNECT_TEST_GATE1_PW"
         """

@@ -50,18 +50,18 @@ def test_inventory_has_37_cameras_167_presets_in_4_areas():
 
 async def test_streams_come_from_the_deployment_template_and_overrides():
     d = driver({
-        "url_template": "rtsp://10.32.{area_number}.{number}:554/ch1",
-        "sub_url_template": "rtsp://10.32.{area_number}.{number}:554/ch2",
+        "url_template": "rtsp://atcs-{area_number}-{number}.dishub.invalid:554/ch1",
+        "sub_url_template": "rtsp://atcs-{area_number}-{number}.dishub.invalid:554/ch2",
         "username": "atcs", "password": "s3cret-atcs",
-        "cameras": {"atcs-wk-08": {"url": "rtsp://10.9.9.9/live", "password": "other-secret"}},
+        "cameras": {"atcs-wk-08": {"url": "rtsp://atcs-wk-08.dishub.invalid/live", "password": "other-secret"}},
     })
     cams = {c.id: c for c in await d.cameras()}
     assert len(cams) == 37 and sum(len(c.presets) for c in cams.values()) == 167
     first = cams["atcs-bm-01"]
-    assert first.main.url == "rtsp://10.32.1.1:554/ch1" and first.sub.url == "rtsp://10.32.1.1:554/ch2"
-    assert cams["atcs-bl-01"].main.url == "rtsp://10.32.2.12:554/ch1"
+    assert first.main.url == "rtsp://atcs-1-1.dishub.invalid:554/ch1" and first.sub.url == "rtsp://atcs-1-1.dishub.invalid:554/ch2"
+    assert cams["atcs-bl-01"].main.url == "rtsp://atcs-2-12.dishub.invalid:554/ch1"
     assert (first.main.username, first.main.password) == ("atcs", "s3cret-atcs")
-    assert cams["atcs-wk-08"].main.url == "rtsp://10.9.9.9/live" and cams["atcs-wk-08"].main.password == "other-secret"
+    assert cams["atcs-wk-08"].main.url == "rtsp://atcs-wk-08.dishub.invalid/live" and cams["atcs-wk-08"].main.password == "other-secret"
     assert all(c.capabilities == {Capability.PTZ, Capability.PRESETS, Capability.ZOOM} for c in cams.values())
     assert all(c.agency == "dishub" and c.driver == "dishub_cameras" for c in cams.values())
     for secret in ("s3cret-atcs", "other-secret"):

@@ -118,10 +118,10 @@ async def test_credentials_reach_the_camera_but_never_a_log_or_status(rtsp, regi
 
 
 def test_url_with_credentials_and_mask():
-    src = StreamSource("rtsp://10.0.0.5:554/live?x=1", username="ad min", password="p@ss:w/rd")
+    src = StreamSource("rtsp://cam.invalid:554/live?x=1", username="ad min", password="p@ss:w/rd")
     url = url_with_credentials(src)
-    assert url == "rtsp://ad%20min:p%40ss%3Aw%2Frd@10.0.0.5:554/live?x=1"
-    assert mask(f"error opening '{url}'", src) == "error opening 'rtsp://***@10.0.0.5:554/live?x=1'"
+    assert url == "rtsp://ad%20min:p%40ss%3Aw%2Frd@cam.invalid:554/live?x=1"
+    assert mask(f"error opening '{url}'", src) == "error opening 'rtsp://***@cam.invalid:554/live?x=1'"
     assert mask("password p@ss:w/rd leaked", src) == "password *** leaked"
     assert url_with_credentials(StreamSource("/tmp/x.mp4", username="u", password="p")) == "/tmp/x.mp4"
 

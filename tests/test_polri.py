@@ -45,11 +45,11 @@ def test_inventory_has_10_cctv_and_6_etle_at_their_sites():
 
 
 async def test_cameras_static_and_mobile_with_streams_from_the_deployment():
-    d = driver({"url_template": "rtsp://10.40.0.{number}:554/{kind}/{index}", "username": "polri", "password": "pw-polri-cam"})
+    d = driver({"url_template": "rtsp://cam-{number}.polri.invalid:554/{kind}/{index}", "username": "polri", "password": "pw-polri-cam"})
     cams = {c.id: c for c in await d.cameras()}
     assert len(cams) == 16 and {c.agency for c in cams.values()} == {"polri"}
-    assert cams["etle-bm-1"].main.url == "rtsp://10.40.0.1:554/etle/1"
-    assert cams["polri-mobile-3"].main.url == "rtsp://10.40.0.16:554/cctv/10"
+    assert cams["etle-bm-1"].main.url == "rtsp://cam-1.polri.invalid:554/etle/1"
+    assert cams["polri-mobile-3"].main.url == "rtsp://cam-16.polri.invalid:554/cctv/10"
     assert [c.id for c in cams.values() if Capability.MOBILE in c.capabilities] == ["polri-mobile-1", "polri-mobile-2", "polri-mobile-3"]
     assert "pw-polri-cam" not in repr(list(cams.values())) and "pw-polri-cam" not in repr(d.config)
     assert d.units == {"patroli-1": "polri-mobile-1", "patroli-2": "polri-mobile-2", "patroli-3": "polri-mobile-3"}

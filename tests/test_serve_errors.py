@@ -74,8 +74,8 @@ def test_flags_override_the_file(make_deployment, serve, tmp_path):
     d = make_deployment()
     flag_port = free_port()
     flag_dir = tmp_path / "flag-data"
-    # the file says 192.0.2.1 (cannot be bound here) and d.port: the flags must win
-    d.path.write_text(d.path.read_text().replace('host = "127.0.0.1"', 'host = "192.0.2.1"'))
+    # the file says a host that cannot be bound (a name under .invalid never resolves) and d.port: the flags must win
+    d.path.write_text(d.path.read_text().replace('host = "127.0.0.1"', 'host = "unbindable.invalid"'))
     env = {"BCONNECT_DATA_DIR": str(tmp_path / "env-data")}
     args = ["--config", str(d.path), "--host", "127.0.0.1", "--port", str(flag_port), "--data-dir", str(flag_dir)]
     url = serve(args, flag_port, env)

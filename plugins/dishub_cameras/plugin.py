@@ -4,8 +4,8 @@ The fleet is data (``inventory.toml``, placeholder names and positions);
 where the streams are comes from the deployment::
 
     [plugins.dishub_cameras]
-    url_template = "rtsp://10.32.{area_number}.{number}:554/Streaming/Channels/101"
-    sub_url_template = "rtsp://10.32.{area_number}.{number}:554/Streaming/Channels/102"
+    url_template = "rtsp://atcs-{area_number}-{number}.dishub.invalid:554/Streaming/Channels/101"
+    sub_url_template = "rtsp://atcs-{area_number}-{number}.dishub.invalid:554/Streaming/Channels/102"
     username = "bconnect"
     password = "..."
     tour_dwell_s = 20                 # each preset of the patrol tour
@@ -13,8 +13,8 @@ where the streams are comes from the deployment::
     areas = ["beruang_madu"]          # only these areas' cameras; empty: all
 
     [plugins.dishub_cameras.cameras.atcs-bm-01]   # one camera's exceptions
-    url = "rtsp://10.32.1.200:554/live"
-    onvif_host = "10.32.1.201"
+    url = "rtsp://atcs-bm-01-cam.dishub.invalid:554/live"
+    onvif_host = "atcs-bm-01-ptz.dishub.invalid"
     tour = false
 
 Template fields: ``id``, ``area``, ``number`` (1..37, inventory order),

@@ -14,7 +14,7 @@ never shows them.
     [[plugins.onvif_camera.devices]]
     id = "mth-01"
     name = "MT Haryono / Beruang Madu"
-    host = "10.20.1.11"
+    host = "mth-01.dishub.invalid"
     username = "bconnect"
     password = "..."
     agency = "dishub"

@@ -4,7 +4,7 @@ The fleet is data (``inventory.toml``, placeholder names and positions); the
 streams come from the deployment::
 
     [plugins.polri_etle]
-    url_template = "rtsp://10.40.0.{number}:554/live/main"
+    url_template = "rtsp://cam-{number}.polri.invalid:554/live/main"
     username = "bconnect"
     password = "..."
     gps_stale_after_s = 60          # an older fix no longer says where a unit is

@@ -4,7 +4,7 @@
     [[plugins.stream_url.cameras]]
     id = "gate1"
     name = "Gate 1"
-    url = "rtsp://10.0.0.5:554/stream1"      # rtsp, rtsps, http(s), or a local file path
+    url = "rtsp://gate1.pemkot.invalid:554/stream1"   # rtsp, rtsps, http(s), or a local file path
     username = "viewer"
     password_env = "GATE1_PASSWORD"          # or password = "..." (kept out of logs and APIs)
     area = "beruang_madu"
