@@ -74,6 +74,8 @@ async def test_list_and_detail_never_show_urls_or_credentials(app_client):
     assert live["name"] == "Simpang Beruang Madu" and live["agency"] == "dishub"
     assert live["area"] == "beruang_madu" and live["area_name"] == "Beruang Madu" and live["driver"] == "stream_url"
     assert live["capabilities"] == ["snapshot"] and live["presets"] == 0
+    # beruang_madu is switched on in the test deployment; a camera with no area only educates
+    assert live["mode"] == "enforcement" and cameras["police"]["mode"] == "education"
     assert live["status"]["state"] in ("starting", "online")
     body = r.text + (await app_client.get("/api/cameras/police", headers=admin)).text
     assert SECRET not in body and "rtsp://" not in body and "viewer" not in body

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.areas import enforcement_mode
 from core.auth.access import camera_agencies, current_principal
 from core.config import Deployment
 from core.errors import ApiError
@@ -32,6 +33,8 @@ def describe(rt: CameraRuntime, deployment: Deployment | None = None) -> dict[st
         "agency": info.agency,
         "area": info.area,
         "area_name": area.name if area is not None else None,
+        # analytics in an area not yet switched on only warn (education), never enforce
+        "mode": enforcement_mode(deployment, info.area) if deployment is not None else "education",
         "driver": info.driver,
         "lat": info.lat,
         "lon": info.lon,

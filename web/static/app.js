@@ -359,7 +359,9 @@
       const cam = view.byId.get(this.cameraId);
       if (!cam) return;
       this.nameEl.textContent = cam.name || cam.id;
-      this.nameEl.title = [cam.name, areaName(cam), agencyName(cam.agency)].filter(Boolean).join(" · ");
+      const mode = cam.mode === "education" ? "education mode: warnings only" : "";
+      this.nameEl.title = [cam.name, areaName(cam), agencyName(cam.agency), mode].filter(Boolean).join(" · ");
+      this.el.dataset.mode = cam.mode || "";
       this.badge(cam);
     }
 
