@@ -248,7 +248,7 @@ def classify(exc: BaseException, source: StreamSource, phase: str, settings: Ing
     if isinstance(exc, StreamFailure):
         return exc
     local = "://" not in source.url or source.url.startswith("file://")
-    if isinstance(exc, av.error.ExitError):
+    if isinstance(exc, (av.error.ExitError, av.error.TimeoutError)):
         if phase == "open":
             why = f"no answer within {settings.open_timeout_s:g} s"
         else:
@@ -419,7 +419,10 @@ class CameraIngest:
         container = av.open(
             target,
             options=open_options(self.source, settings),
-            timeout=(settings.open_timeout_s, settings.stall_timeout_s),
+            # No PyAV read timeout: its interrupt callback takes the GIL on every
+            # socket read (~100k times a second for 53 cameras). FFmpeg's socket
+            # timeout (open_options) bounds reads instead, without the GIL.
+            timeout=(settings.open_timeout_s, None),
         )
         del target
         try:
