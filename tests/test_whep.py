@@ -249,6 +249,35 @@ async def test_refusals_say_why(live):
         assert r.status_code == 401
 
 
+async def test_start_live_skips_the_gop_cache_and_waits_for_the_next_keyframe(live):
+    srv = live(cam="h264_gop4")  # a keyframe every 4 s
+    async with srv.client() as http:
+        await wait_state(http, "cam", ("online",))
+        r = await post_offer(http, "cam", await _offer(), params={"start": "later"})
+        assert r.status_code == 400 and "start must be one of gop, live" in r.json()["error"]
+
+        watcher = WhepViewer(http, "cam")  # tells the test when the camera's keyframes come
+        await watcher.connect()
+        viewers: list[WhepViewer] = [watcher]
+        try:
+            await watcher.wait_frames(1)
+            deadline = time.monotonic() + 10
+            while len(watcher.keyframes_at) < 2:  # the first is the cached one; wait for a live one
+                assert time.monotonic() < deadline, "no live keyframe within 10 s"
+                await asyncio.sleep(0.02)
+            # just after a keyframe: the next is ~4 s away, the GOP cache holds ~1 frame
+            live_viewer, cached_viewer = WhepViewer(http, "cam", start="live"), WhepViewer(http, "cam", start="gop")
+            viewers += [live_viewer, cached_viewer]
+            await asyncio.gather(live_viewer.connect(), cached_viewer.connect())
+            await asyncio.gather(live_viewer.wait_frames(1, timeout=8), cached_viewer.wait_frames(1))
+            assert cached_viewer.ttff < 1.5, f"GOP cache viewer's first frame after {cached_viewer.ttff:.2f} s"
+            assert live_viewer.ttff > 2.5, f"start=live viewer's first frame after {live_viewer.ttff:.2f} s"
+            assert live_viewer.keyframes_at[0] == live_viewer.first_frame_at  # it started on a keyframe
+        finally:
+            for v in viewers:
+                await v.close()
+
+
 async def test_viewer_limits_per_camera_and_in_total(live):
     srv = live(per_camera=1, total=2, a="h264", b="h264_gop1", c="h264_gop4")
     async with srv.client() as http:

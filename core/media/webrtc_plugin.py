@@ -2,6 +2,8 @@
 
 ``POST /api/cameras/{id}/whep`` with an SDP offer answers ``201`` with the SDP
 answer and the session's ``Location``; ``DELETE`` there ends the session.
+The picture starts from the camera's GOP cache; ``?start=live`` on the POST
+waits for the camera's next keyframe instead (for measuring what the cache saves).
 Trickle ICE is not offered: the answer carries every candidate, so ``PATCH``
 answers ``405``.
 """
@@ -25,6 +27,8 @@ from core.media.whep_sdp import MAX_OFFER_BYTES
 log = logging.getLogger("bconnect.webrtc")
 
 SDP = "application/sdp"
+# ?start= on the POST: "gop" (default) starts from the GOP cache, "live" at the next keyframe
+WHEP_STARTS = ("gop", "live")
 
 
 class WebRtcPlugin:
@@ -91,9 +95,12 @@ class WebRtcPlugin:
             offer = body.decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(400, "malformed SDP: not UTF-8 text") from None
+        start = request.query_params.get("start", "gop")
+        if start not in WHEP_STARTS:
+            raise ApiError(400, f"start must be one of {', '.join(WHEP_STARTS)}, not {start!r}")
         principal = current_principal(request)
         try:
-            session, answer = await service.open(camera, offer, principal.username)
+            session, answer = await service.open(camera, offer, principal.username, start=start)
         except WhepRefused as exc:
             raise ApiError(exc.status, exc.reason, exc.headers or None) from None
         location = f"/api/cameras/{camera.info.id}/whep/{session.id}"

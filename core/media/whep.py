@@ -117,8 +117,11 @@ class WhepService:
 
     # --- sessions ------------------------------------------------------------
 
-    async def open(self, camera: Any, offer: str, user: str) -> tuple[WhepSession, str]:
+    async def open(self, camera: Any, offer: str, user: str, *, start: str = "gop") -> tuple[WhepSession, str]:
         """Answer ``offer`` for ``camera`` (a registry ``CameraRuntime``).
+
+        ``start="gop"`` begins with the camera's GOP cache (a picture at once);
+        ``"live"`` waits for the camera's next keyframe, as without a cache.
 
         :return: the session and the SDP answer.
         :raises WhepRefused: 400 for an unusable offer, 503 beyond the limits
@@ -156,7 +159,7 @@ class WhepService:
             session_id = secrets.token_urlsafe(18)
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             track = PacketTrack(
-                source.subscribe(f"whep:{session_id}", maxsize=VIEWER_QUEUE, start="gop"), name=session_id
+                source.subscribe(f"whep:{session_id}", maxsize=VIEWER_QUEUE, start=start), name=session_id
             )
             answer = await self._negotiate(pc, track, choice)
         except BaseException:

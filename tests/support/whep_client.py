@@ -31,9 +31,11 @@ async def make_offer(pc: RTCPeerConnection) -> str:
     return pc.localDescription.sdp
 
 
-async def post_offer(http: httpx.AsyncClient, camera_id: str, sdp: str, **headers: str) -> httpx.Response:
+async def post_offer(
+    http: httpx.AsyncClient, camera_id: str, sdp: str, *, params: dict[str, str] | None = None, **headers: str
+) -> httpx.Response:
     return await http.post(
-        f"/api/cameras/{camera_id}/whep", content=sdp.encode(), headers={"Content-Type": SDP, **headers}
+        f"/api/cameras/{camera_id}/whep", content=sdp.encode(), params=params, headers={"Content-Type": SDP, **headers}
     )
 
 
@@ -44,10 +46,14 @@ class WhepError(Exception):
 
 
 class WhepViewer:
-    def __init__(self, http: httpx.AsyncClient, camera_id: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, camera_id: str, *, headers: dict[str, str] | None = None, start: str | None = None
+    ) -> None:
         self.http = http
         self.camera_id = camera_id
         self.headers = headers or {}
+        self.start = start  # ?start= on the POST: "gop" (the server's default) or "live"
+        self.keyframes_at: list[float] = []  # when each decoded keyframe came out
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.location: str | None = None
         self.answer: str | None = None
@@ -76,7 +82,8 @@ class WhepViewer:
 
         offer = await make_offer(self.pc)
         self.posted_at = time.monotonic()
-        response = await post_offer(self.http, self.camera_id, offer, **self.headers)
+        params = {"start": self.start} if self.start else None
+        response = await post_offer(self.http, self.camera_id, offer, params=params, **self.headers)
         if response.status_code != 201:
             await self.pc.close()
             raise WhepError(response)
@@ -93,6 +100,8 @@ class WhepViewer:
                     self.first_frame_at = now
                 self.last_frame_at = now
                 self.frames += 1
+                if frame.key_frame:
+                    self.keyframes_at.append(now)
                 self.width, self.height = frame.width, frame.height
                 self._frame_event.set()
 
