@@ -138,6 +138,10 @@ class PacketTrack(MediaStreamTrack):
         now = time.monotonic()
         lag = now - packet.arrival
         catching_up = lag > CATCH_UP_LAG_S
+        if catching_up:
+            # the sender packs and sends each frame without yielding: let the
+            # other viewers' live frames through between the cached ones
+            await asyncio.sleep(0)
         out = av.Packet(packet.data)
         out.pts = self.clock.stamp(packet, catching_up=catching_up, now=now)
         out.time_base = RTP_TIME_BASE
