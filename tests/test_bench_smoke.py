@@ -1,0 +1,67 @@
+"""The benchmarks still run end to end: a tiny run of each, its final JSON line checked.
+
+Behaviour, not timing: a real load generator (GStreamer), a real ``bconnect
+serve``, real aiortc viewers and the aiortc baseline, at 640x360 and for a
+couple of seconds. The figures themselves are for ``make bench`` to print.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.testing.rtsp import gst_rtsp_available
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(240)]
+
+MUX_KEYS = {
+    "cameras", "viewers", "cpu_s_per_camera_s", "cpu_s_per_viewer_s", "dropped_packets",
+    "delay_p50_ms", "delay_p99_ms", "baseline_cpu_s_per_camera_s", "ratio_vs_baseline",
+}
+
+
+@pytest.fixture(autouse=True)
+def _gstreamer():
+    why = gst_rtsp_available()
+    if why is not None:
+        pytest.fail(why)  # scripts/setup.sh installs GStreamer: missing it is a broken setup
+
+
+def run_bench(script: str, *args: str) -> tuple[dict, str]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], check=False, capture_output=True, text=True, timeout=220, cwd=BENCH.parent
+    )
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    lines = done.stdout.strip().splitlines()
+    return json.loads(lines[-1]), done.stdout
+
+
+def test_mux_bench_reports_every_figure_for_bconnect_and_the_baseline():
+    result, out = run_bench(
+        "mux.py", "--cameras", "1", "--viewers", "1", "--seconds", "2", "--settle", "0.5", "--size", "640x360",
+        "--kbps", "800",
+    )
+    assert MUX_KEYS <= result.keys()
+    assert (result["cameras"], result["viewers"]) == (1, 1)
+    assert result["cpu_s_per_camera_s"] > 0 and result["baseline_cpu_s_per_camera_s"] > 0
+    assert result["ratio_vs_baseline"] > 0
+    assert isinstance(result["dropped_packets"], int)
+    # the viewer really received the camera's frames, through B-Connect and through the baseline
+    assert result["viewer_fps_min"] > 10 and result["baseline_viewer_fps_min"] > 10
+    assert result["delay_p50_ms"] is not None and result["delay_p99_ms"] >= result["delay_p50_ms"]
+    assert "B-Connect / baseline" in out
+
+
+def test_ttff_bench_reports_each_keyframe_interval_with_and_without_the_gop_cache():
+    result, _ = run_bench("ttff.py", "--repeats", "1", "--gop", "1", "--size", "640x360", "--kbps", "800")
+    rows = result["ttff_ms"]
+    assert [(r["gop_s"], r["gop_cache"]) for r in rows] == [(1, True), (1, False)]
+    for row in rows:
+        assert {"gop_s", "gop_cache", "p50", "p99"} <= row.keys()
+        assert 0 < row["p50"] <= row["p99"] < 11_000  # a decoded frame came, within the bench's own timeout
