@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from core.config import ConfigErrors, LoadedConfig, load_file
 from core.storage import StorageError

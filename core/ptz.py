@@ -58,10 +58,6 @@ class UnknownPreset(PtzError):
     status = 404
 
 
-class NoPtz(PtzError):
-    status = 409
-
-
 class Locked(PtzError):
     status = 409
 

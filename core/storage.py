@@ -15,7 +15,6 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
-from core.config import Deployment
 from core.interfaces import ModelSet
 from core.plugin_host import PluginHost
 
@@ -143,7 +142,3 @@ def _safe(url: str) -> str:
         user = creds.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}"
     return url
-
-
-def database_url(deployment: Deployment) -> str:
-    return deployment.database_url()

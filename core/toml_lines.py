@@ -231,11 +231,6 @@ def locate(text: str, path: Sequence[str | int]) -> tuple[int | None, int]:
     return None, 0
 
 
-def find_line(text: str, path: Sequence[str | int]) -> int | None:
-    """1-based line where ``path`` is defined, or its nearest enclosing key or table."""
-    return locate(text, path)[0]
-
-
 def key_at_line(text: str, line: int) -> str:
     """Best guess of the key being written at ``line`` of a file that does not parse.
 

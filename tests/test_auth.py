@@ -334,7 +334,7 @@ def test_first_start_prints_the_admin_password_once(make_deployment, start_serve
     assert f"B-Connect is running: log in at http://127.0.0.1:{d.port}/login" in log
     creds = first_admin(log)
     assert creds is not None and creds[0] == "admin"
-    assert f"(change it with: bconnect users passwd admin)" in log
+    assert "(change it with: bconnect users passwd admin)" in log
     req = urllib.request.Request(
         server.url + "/api/login",
         data=json.dumps({"username": creds[0], "password": creds[1]}).encode(),

@@ -38,7 +38,6 @@ from core.testing.conformance import (
     DriverConformance,
     Expect,
     check_driver,
-    free_port,
     load_driver,
     run_conformance,
 )

@@ -174,7 +174,7 @@ async def test_a_device_that_never_answers_does_not_hang(silent_port):
     (cam,) = await driver.cameras()
     assert time.monotonic() - started < 3
     assert "no answer to GetServices within 0.5 s" in driver.problems["cam-1"]
-    assert cam.main.url == f"rtsp://127.0.0.1:554/"
+    assert cam.main.url == "rtsp://127.0.0.1:554/"
     await driver.close()
 
 

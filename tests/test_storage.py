@@ -152,7 +152,7 @@ def test_makemigrations_names_an_unknown_app(make_deployment):
 
 
 def test_postgresql_migrate_write_read(make_deployment, thirdparty, postgres_url):
-    d = make_deployment(f'[plugins.tp_notes]\n')
+    d = make_deployment('[plugins.tp_notes]\n')
     text = d.path.read_text().replace("[server]\n", f'[server]\ndatabase_url = "{postgres_url}"\n', 1)
     d.path.write_text(text)
     made = bconnect("makemigrations", "--config", str(d.path), "tp_notes", env=thirdparty.env)

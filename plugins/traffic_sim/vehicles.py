@@ -387,7 +387,7 @@ class VehiclePainter:
             color = (255, 40, 30) if self.night else (150, 25, 25)
         for x0, x1 in xs:
             if shape.name == "motorcycle":
-                x0, x1 = -x1, x1
+                x0 = -x1
             quad = np.array([(x0, y0, zf), (x1, y0, zf), (x1, y1, zf), (x0, y1, zf)])
             p = poly(quad)
             if not p:
