@@ -30,4 +30,6 @@ class Services:
     media: Any = None
     cameras: Any = None
     clips: Any = None  # core.media.clips.ClipWriter, once started
+    ptz: Any = None  # core.ptz.PtzService, once started
+    tours: Any = None  # core.tours.TourRunner, once started
     extra_routes: list[Any] = field(default_factory=list)
