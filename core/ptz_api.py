@@ -22,8 +22,10 @@ how long. A command the camera refuses is ``502`` with the camera's reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
@@ -59,7 +61,7 @@ def routes() -> list[Route]:
 
 
 def _service(request: Request) -> PtzService:
-    ptz = getattr(request.app.state.services, "ptz", None)
+    ptz = request.app.state.services.ptz
     if ptz is None:
         raise ApiError(503, "PTZ control is starting")
     return ptz
@@ -87,16 +89,23 @@ def _steerable(request: Request) -> tuple[PtzService, str, Principal]:
 
 def _answer(request: Request, ptz: PtzService, camera_id: str) -> Response:
     body = ptz.state(camera_id)
-    tours = getattr(request.app.state.services, "tours", None)
+    tours = request.app.state.services.tours
     body["tour"] = tours.status(camera_id) if tours is not None else None
     return JSONResponse(body)
 
 
-async def _run(request: Request, ptz: PtzService, camera_id: str, command) -> Response:
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    """A refused or failed PTZ request becomes the HTTP answer it names."""
     try:
-        await command
+        yield
     except PtzError as exc:
         raise ApiError(exc.status, exc.reason) from None
+
+
+async def _run(request: Request, ptz: PtzService, camera_id: str, command) -> Response:
+    with _refused():
+        await command
     return _answer(request, ptz, camera_id)
 
 
@@ -145,10 +154,8 @@ async def get_state(request: Request) -> Response:
 
 async def list_presets(request: Request) -> Response:
     ptz, camera_id, _ = _visible(request)
-    try:
+    with _refused():
         presets = await ptz.refresh_presets(camera_id)
-    except PtzError as exc:
-        raise ApiError(exc.status, exc.reason) from None
     return JSONResponse({"camera": camera_id, "presets": [{"id": p.id, "name": p.name} for p in presets]})
 
 
@@ -202,10 +209,8 @@ async def take_control(request: Request) -> Response:
     ptz, camera_id, who = _steerable(request)
     _only(await _body(request))
     fresh = ptz.lock(camera_id) is None
-    try:
+    with _refused():
         ptz.take_control(camera_id, who.username)
-    except PtzError as exc:
-        raise ApiError(exc.status, exc.reason) from None
     if fresh:
         await audit.record(who.username, "ptz.control", camera_id)
     return _answer(request, ptz, camera_id)
@@ -213,10 +218,8 @@ async def take_control(request: Request) -> Response:
 
 async def release_control(request: Request) -> Response:
     ptz, camera_id, who = _steerable(request)
-    try:
+    with _refused():
         released = ptz.release(camera_id, who.username, force=who.role == "admin")
-    except PtzError as exc:
-        raise ApiError(exc.status, exc.reason) from None
     if released:
         await audit.record(who.username, "ptz.release", camera_id)
     return _answer(request, ptz, camera_id)
@@ -229,7 +232,7 @@ async def set_tour(request: Request) -> Response:
     enabled = body.get("enabled")
     if not isinstance(enabled, bool):
         raise ApiError(400, "enabled: expected true or false")
-    tours = getattr(request.app.state.services, "tours", None)
+    tours = request.app.state.services.tours
     if tours is None or not tours.has(camera_id):
         raise ApiError(409, f"camera {camera_id} has no patrol tour")
     tours.set_enabled(camera_id, enabled)

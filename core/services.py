@@ -5,7 +5,7 @@ No module-level state: tests build as many apps as they like side by side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +27,7 @@ class Services:
     scheduler: Scheduler | None = None
     # filled by core subsystems as they start (media core, camera registry ...)
     started_at: float | None = None
-    media: Any = None
     cameras: Any = None
     clips: Any = None  # core.media.clips.ClipWriter, once started
     ptz: Any = None  # core.ptz.PtzService, once started
     tours: Any = None  # core.tours.TourRunner, once started
-    extra_routes: list[Any] = field(default_factory=list)
