@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,6 +36,17 @@ def _known_area(value: str, info: ValidationInfo) -> str:
 
 # A plugin config field that names a rollout area: checked against [areas.*]
 AreaRef = Annotated[str, AfterValidator(_known_area)]
+
+# A camera's id, as drivers and inventories give it: it appears in URLs and logs
+CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+CameraId = Annotated[str, Field(pattern=CAMERA_ID_PATTERN, max_length=64)]
+
+
+def check_unique(values: Iterable[str], what: str = "camera id") -> None:
+    """``ValueError("camera id repeated: a, b")`` if a value occurs more than once."""
+    repeated = sorted(v for v, n in Counter(values).items() if n > 1)
+    if repeated:
+        raise ValueError(f"{what} repeated: {', '.join(repeated)}")
 
 
 class _Strict(BaseModel):

@@ -21,8 +21,6 @@ from core.interfaces import StreamSource
 
 M = TypeVar("M", bound=BaseModel)
 
-CAMERA_ID = r"^[a-z0-9][a-z0-9_\-]*$"
-
 
 class InventoryError(ValueError):
     """The inventory file is broken; the message names file, line and key."""

@@ -178,6 +178,22 @@ def test_missing_key_in_second_array_element_points_at_its_header(make_deploymen
     assert int(err["line"]) == line_of(d.path, "[[plugins.stream_url.cameras]]", nth=2)
 
 
+@pytest.mark.parametrize(
+    ("plugin", "table", "entry", "what"),
+    [
+        ("stream_url", "cameras", 'name = "Gate"\nurl = "rtsp://gate.pemkot.invalid/s"', "camera id"),
+        ("traffic_sim", "cameras", 'name = "Sim"\narea = "beller"', "camera id"),
+        ("onvif_camera", "devices", 'host = "cam.dishub.invalid"', "device id"),
+    ],
+)
+def test_repeated_camera_id_points_at_the_list(make_deployment, plugin, table, entry, what):
+    header = f"[[plugins.{plugin}.{table}]]"
+    d = make_deployment("".join(f'{header}\nid = "{i}"\n{entry}\n\n' for i in ("cam-1", "cam-2", "cam-1")))
+    err = one_error(d.path)
+    assert (err["key"], err["reason"]) == (f"plugins.{plugin}.{table}", f"{what} repeated: cam-1")
+    assert int(err["line"]) == line_of(d.path, header)
+
+
 def test_inline_tables_in_a_multiline_array(make_deployment):
     d = make_deployment(
         """

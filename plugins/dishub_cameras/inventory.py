@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.inventory import CAMERA_ID, load_inventory
+from core.config import CameraId, check_unique
+from core.inventory import load_inventory
 
 INVENTORY = Path(__file__).with_name("inventory.toml")
 AREAS = ("beruang_madu", "beller", "balikpapan_baru", "wika")  # rollout order
@@ -23,7 +24,7 @@ class PresetEntry(BaseModel):
 class CameraEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=CAMERA_ID)
+    id: CameraId
     name: str
     area: str
     lat: float = Field(ge=-90, le=90)
@@ -46,10 +47,7 @@ class Inventory(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Inventory:
-        ids = [c.id for c in self.cameras]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"camera id repeated: {', '.join(dupes)}")
+        check_unique(c.id for c in self.cameras)
         strange = sorted({c.area for c in self.cameras} - set(AREAS))
         if strange:
             raise ValueError(f"unknown area(s): {', '.join(strange)} (rollout areas: {', '.join(AREAS)})")

@@ -27,23 +27,21 @@ import asyncio
 import logging
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from core.areas import unknown_area
-from core.config import Agency
+from core.config import Agency, CameraId, check_unique
 from core.hookspecs import hookimpl
 from core.interfaces import Capability, CameraInfo, StreamSource, TourPlan, TourStop
 from plugins.onvif_camera.client import Description, OnvifDevice, OnvifError
 
 log = logging.getLogger("bconnect.plugin.onvif_camera")
 
-CAMERA_ID = r"^[a-z0-9][a-z0-9_\-]*$"
-
 
 class Device(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=CAMERA_ID)
+    id: CameraId
     name: str | None = None
     host: str = Field(min_length=1)
     port: int = Field(default=80, ge=1, le=65535)
@@ -67,16 +65,18 @@ class Config(BaseModel):
     devices: list[Device] = []
     manual_control_timeout_s: float = Field(default=120.0, gt=0)
 
+    @field_validator("devices")
+    @classmethod
+    def _unique_ids(cls, devices: list[Device]) -> list[Device]:
+        check_unique((d.id for d in devices), "device id")
+        return devices
+
 
 class OnvifCameras:
     Config = Config
     name = "onvif_camera"
 
     def __init__(self, config: Config, context) -> None:
-        ids = [d.id for d in config.devices]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"device id repeated: {', '.join(dupes)}")
         for d in config.devices:
             reason = unknown_area(context.deployment, d.area)
             if reason:

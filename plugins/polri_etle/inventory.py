@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.inventory import CAMERA_ID, load_inventory
+from core.config import CameraId, check_unique
+from core.inventory import load_inventory
 
 INVENTORY = Path(__file__).with_name("inventory.toml")
 
@@ -15,14 +16,14 @@ INVENTORY = Path(__file__).with_name("inventory.toml")
 class CameraEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=CAMERA_ID)
+    id: CameraId
     name: str
     kind: Literal["cctv", "etle"]
     site: str
     area: str | None = None  # None: outside the rollout areas
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    unit: str | None = Field(default=None, pattern=CAMERA_ID)  # set: a mobile camera in this unit
+    unit: CameraId | None = None  # set: a mobile camera in this unit
 
     @property
     def mobile(self) -> bool:
@@ -37,10 +38,8 @@ class Inventory(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> Inventory:
-        for what, values in (("camera id", [c.id for c in self.cameras]), ("unit", [c.unit for c in self.cameras if c.unit])):
-            dupes = sorted({v for v in values if values.count(v) > 1})
-            if dupes:
-                raise ValueError(f"{what} repeated: {', '.join(dupes)}")
+        check_unique(c.id for c in self.cameras)
+        check_unique((c.unit for c in self.cameras if c.unit), "unit")
         return self
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.config import Agency
+from core.config import Agency, AreaRef, CameraId, check_unique
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, StreamSource
 
@@ -42,11 +42,11 @@ def check_url(url: str) -> str:
 class CameraEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=64)
+    id: CameraId
     name: str
     url: str
     agency: Agency = "pemkot"
-    area: str | None = None
+    area: AreaRef | None = None  # a key of [areas]
     transport: str = Field(default="tcp", pattern="^(tcp|udp)$")
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
@@ -84,20 +84,17 @@ class Config(BaseModel):
 
     cameras: list[CameraEntry] = []
 
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[CameraEntry]) -> list[CameraEntry]:
+        check_unique(c.id for c in cameras)
+        return cameras
+
 
 class StreamUrl:
     Config = Config
 
     def __init__(self, config: Config, context) -> None:
-        ids = [c.id for c in config.cameras]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"camera id repeated: {', '.join(dupes)}")
-        areas = context.deployment.areas
-        for c in config.cameras:
-            if c.area is not None and c.area not in areas:
-                known = ", ".join(sorted(areas)) or "none"
-                raise ValueError(f"camera {c.id!r}: unknown area {c.area!r} (areas: {known})")
         self.passwords = {c.id: c.resolved_password() for c in config.cameras}
         self.config = config
         self.name = "stream_url"

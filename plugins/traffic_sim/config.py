@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from core.config import Agency, AreaRef
+from core.config import Agency, AreaRef, CameraId, check_unique
 from plugins.traffic_sim.scenarios import SCENARIOS
 
 ScenarioName = Literal["free_flow", "no_parking_stop", "collision", "loiter_night", "crowd"]
@@ -16,7 +16,7 @@ assert set(ScenarioName.__args__) == set(SCENARIOS)  # type: ignore[attr-defined
 class SimCamera(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    id: CameraId
     name: str
     area: AreaRef  # a key of [areas]
     agency: Agency = "dishub"
@@ -50,6 +50,12 @@ class Config(BaseModel):
         if width % 2 or height % 2:
             raise ValueError("width and height must be even (yuv420p)")
         return value
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[SimCamera]) -> list[SimCamera]:
+        check_unique(c.id for c in cameras)
+        return cameras
 
     @field_validator("loop_seconds")
     @classmethod

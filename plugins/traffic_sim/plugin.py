@@ -38,10 +38,6 @@ class TrafficSim:
     Config = Config
 
     def __init__(self, config: Config, context) -> None:
-        ids = [c.id for c in config.cameras]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"camera id repeated: {', '.join(dupes)}")
         self.name = "traffic_sim"
         self.config = config
         self.log = getattr(context, "log", log)
