@@ -15,6 +15,7 @@ import urllib.request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from core.areas import unknown_area
+from core.config import Agency, CameraId
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, Preset, StreamSource
 
@@ -24,13 +25,13 @@ log = logging.getLogger("bconnect.plugin.example_vendor")
 class Camera(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    id: CameraId  # lower case, digits, "_" and "-"
     name: str
     host: str  # the camera's address; "host:port" if its HTTP API is not on port 80
     rtsp_port: int = Field(default=554, ge=1, le=65535)
     username: str
     password: SecretStr  # never shown by repr() or in logs
-    agency: str = "pemkot"
+    agency: Agency = "pemkot"
     area: str | None = None
 
 
