@@ -26,7 +26,6 @@ a camera does, and ``closed_port``, a port on 127.0.0.1 where nothing listens.
 from __future__ import annotations
 
 import asyncio
-import socket
 import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +37,7 @@ import pytest
 
 from core.interfaces import Capability
 from core.testing.conformance_checks import CHECKS, ConformanceError, NotApplicable, run_check
+from core.testing.net import free_port
 from core.testing.rtsp import DEFAULT_MOUNTS, RtspServer
 
 __all__ = [
@@ -231,13 +231,6 @@ def load_driver(plugin: str, table: str, *, data_dir: str | Path | None = None, 
     if len(drivers) != 1:
         raise ValueError(f"plugin {plugin!r} registered {len(drivers)} camera drivers; the kit takes exactly one")
     return drivers[0]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 where nothing listens (for a moment: bind it soon, or use it as closed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

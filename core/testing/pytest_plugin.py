@@ -8,7 +8,6 @@ free port, a real SQLite database in the test's temporary folder.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from core.testing.net import free_port
 
 # the camera driver conformance kit: its fixtures (rtsp_camera, closed_port) and marker
 pytest_plugins = ("core.testing.conformance",)
@@ -53,12 +54,6 @@ data = ["polri"]
 cameras = ["dishub", "polri", "pemkot"]
 data = ["dishub", "polri", "pemkot"]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from core.testing.net import free_port
+
 SYSTEM_PYTHON = os.environ.get("BCONNECT_GST_PYTHON", "/usr/bin/python3")
 SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "tests" / "support" / "rtsp_server.py"
 
@@ -40,12 +42,6 @@ DEFAULT_MOUNTS: dict[str, tuple[str, int, bool]] = {
     "h264_gop4": ("h264", 100, False),
     "h265": ("h265", 50, False),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def gst_rtsp_available() -> str | None:
@@ -73,7 +69,7 @@ class RtspServer:
     width: int = 640
     height: int = 360
     fps: int = 25
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     starts: int = 0
 
