@@ -73,7 +73,8 @@ async def authenticate(scope: Scope) -> tuple[Principal, AuthState] | None | str
     return None
 
 
-def _same_origin(headers: Headers) -> bool:
+def same_origin(headers: Headers) -> bool:
+    """No ``Origin`` (not a cross-site browser request) or one naming this host."""
     origin = headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
@@ -100,7 +101,7 @@ class AuthMiddleware:
         scope["user"] = principal
         scope["auth"] = state
         if principal.via == "session":
-            if scope["type"] == "websocket" and not _same_origin(Headers(scope=scope)):
+            if scope["type"] == "websocket" and not same_origin(Headers(scope=scope)):
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": "cross-origin"})
                 return
             if scope["type"] == "http" and scope["method"] in csrf.UNSAFE:

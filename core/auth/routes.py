@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from core.auth import audit, users
 from core.auth.access import camera_agencies, current_principal, data_agencies
-from core.auth.middleware import json_error
+from core.auth.middleware import json_error, same_origin
 from core.auth.principal import AuthState
 from core.auth.ratelimit import LoginLimiter
 from core.auth.sessions import COOKIE, clear_cookie, create_session, end_session, end_session_by_token, set_cookie
@@ -46,13 +46,6 @@ def _safe_next(value: object) -> str:
     return "/"
 
 
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return origin.split("://", 1)[-1].rstrip("/") == request.headers.get("host", "")
-
-
 class AccountRoutes:
     """The handlers, holding this app's login limiter."""
 
@@ -80,7 +73,7 @@ class AccountRoutes:
     # --- the attempt, shared by the form and the JSON login -----------------
 
     async def attempt(self, request: Request, username: str, password: str) -> Outcome:
-        if not _same_origin(request):
+        if not same_origin(request.headers):
             return Outcome(status=403, reason="login from another site refused")
         address = _address(request)
         wait = self.limiter.retry_after(username, address)
