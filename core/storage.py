@@ -7,6 +7,7 @@ applied at start-up so that an upgrade keeps existing data.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from pathlib import Path
@@ -110,7 +111,8 @@ async def open_database(url: str, sets: list[ModelSet]) -> None:
     """Check, connect and migrate to the latest version of every app."""
     path = sqlite_path(url)
     if path is not None:
-        check_sqlite_file(path)
+        # the lock probe may wait LOCK_WAIT_S and the integrity check reads the file: not on the loop
+        await asyncio.to_thread(check_sqlite_file, path)
     config = tortoise_config(url, sets)
     try:
         await migrate(config=config)
