@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator
 import av
 import httpx
 import pytest
-from support.appclient import running
+from support.appclient import bearer_headers, running
 from support.media import wait_for
 
 from core.app import create_app
-from core.auth import users
 from core.config import load_file
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
 
@@ -59,13 +58,8 @@ async def app_client(make_deployment, rtsp_server, tmp_path) -> AsyncIterator[ht
         yield client
 
 
-async def token_for(username: str, role: str, agency: str) -> dict[str, str]:
-    await users.create_user(username, "a-long-test-password-1", role, agency, actor="test")
-    return {"Authorization": f"Bearer {await users.issue_token(username, 'test', actor='test')}"}
-
-
 async def test_list_and_detail_never_show_urls_or_credentials(app_client):
-    admin = await token_for("boss", "admin", "pemkot")
+    admin = await bearer_headers("boss", "admin", "pemkot")
     r = await app_client.get("/api/cameras", headers=admin)
     assert r.status_code == 200
     cameras = {c["id"]: c for c in r.json()}
@@ -95,19 +89,19 @@ async def test_unauthenticated_requests_are_refused(app_client):
 
 async def test_users_see_only_their_agencies_cameras(app_client):
     # dishub users watch dishub and pemkot cameras (the test deployment's [access.dishub])
-    dishub = await token_for("ops", "operator", "dishub")
+    dishub = await bearer_headers("ops", "operator", "dishub")
     r = await app_client.get("/api/cameras", headers=dishub)
     assert sorted(c["id"] for c in r.json()) == ["junk", "live"]
     for path in ("/api/cameras/police", "/api/cameras/police/snapshot.jpg"):
         r = await app_client.get(path, headers=dishub)
         assert r.status_code == 404 and "unknown camera" in r.json()["error"]
-    polri = await token_for("cop", "officer", "polri")
+    polri = await bearer_headers("cop", "officer", "polri")
     r = await app_client.get("/api/cameras", headers=polri)
     assert sorted(c["id"] for c in r.json()) == ["junk", "live", "police"]
 
 
 async def test_snapshot_and_status_of_good_and_bad_cameras(app_client):
-    admin = await token_for("boss", "admin", "pemkot")
+    admin = await bearer_headers("boss", "admin", "pemkot")
     cameras = app_client.app.state.services.cameras
     await wait_for(lambda: cameras.get("live").mux.last_keyframe() is not None, 15, "a keyframe from the camera")
 

@@ -45,12 +45,11 @@ async def test_metrics_count_plugin_errors_and_http_status_classes(make_deployme
         for _ in range(3):
             assert (await client.get("/api/health")).status_code == 200
         assert (await client.get("/metrics")).status_code == 401
-        headers = await bearer_headers()
-        if headers is not None:  # accounts are in: scrape it like Prometheus would
-            response = await client.get("/metrics", headers=headers)
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/plain")
-            assert ("bconnect_up", ()) in samples(response.text)
+        headers = await bearer_headers()  # scrape it like Prometheus would
+        response = await client.get("/metrics", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        assert ("bconnect_up", ()) in samples(response.text)
         assert samples(services.metrics.render().decode())[("bconnect_up", ())] == 1
     got = samples(services.metrics.render().decode())
     assert got[("bconnect_plugin_errors_total", (("plugin", "tp_faulty"), ("where", "bconnect_health")))] == 3

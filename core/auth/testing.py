@@ -6,6 +6,8 @@ Import only from tests: it needs ``httpx`` (the ``test`` extra).
         await add_user("ana", "secret-pass-1", role="operator", agency="dishub")
         headers = await login(client, "ana", "secret-pass-1")  # {"X-CSRF-Token": ...}
         r = await client.post("/api/something", headers=headers)
+
+``serving(app)`` does the same for an app the test built itself.
 """
 
 from __future__ import annotations
@@ -28,17 +30,24 @@ FIRST_ADMIN_RE = re.compile(r"^first admin: (\S+) / (\S+) ", re.MULTILINE)
 
 
 @contextlib.asynccontextmanager
-async def running_app(
-    cfg: LoadedConfig, *, host: PluginHost | None = None, base_url: str = "http://testserver"
-) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    """The real app with its lifespan run (database migrated, plugins started)."""
-    from core.app import create_app
-
-    app = create_app(cfg, host=host)
+async def serving(app: Starlette, *, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan (database migrated, plugins started) and talk to it in-process."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-            yield app, client
+            yield client
+
+
+@contextlib.asynccontextmanager
+async def running_app(
+    cfg: LoadedConfig, *, host: PluginHost | None = None, base_url: str = "http://testserver"
+) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    """The real app of a deployment, :func:`serving`."""
+    from core.app import create_app
+
+    app = create_app(cfg, host=host)
+    async with serving(app, base_url=base_url) as client:
+        yield app, client
 
 
 async def add_user(
