@@ -358,13 +358,14 @@ def test_first_start_prints_the_admin_password_once(make_deployment, start_serve
 async def test_login_page_in_chromium_with_secure_cookies(make_deployment, start_server):
     """As shipped (secure_cookies = true) on http://127.0.0.1: the browser must still keep the cookie."""
     from playwright.async_api import async_playwright
+    from support.browser import launch_chromium
 
     d = make_deployment()
     d.path.write_text(d.path.read_text().replace("secure_cookies = false", "secure_cookies = true"))
     server = start_server(d)
     username, password = first_admin(server.log())
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        browser = await launch_chromium(p)
         try:
             page = await browser.new_page()
             await page.goto(server.url + "/api/me")  # an API answers 401, it does not redirect

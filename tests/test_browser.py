@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, async_playwright
+from support.browser import GENERATED, launch_chromium
 
 from core.testing.pytest_plugin import bconnect
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.rtsp]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-GENERATED = Path(__file__).resolve().parent / "_generated"
 PASSWORD = "a-long-test-password-1"
 
 VIDEO_STATS = """async () => {
@@ -103,7 +93,7 @@ async def test_grid_plays_the_camera_and_resumes_after_it_restarts(make_deployme
     GENERATED.mkdir(exist_ok=True)
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch_chromium(p)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 860})
             errors: list[str] = []

@@ -12,28 +12,18 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 from support.api_users import make_tokens
+from support.browser import GENERATED, launch_chromium
 from support.onvif_emulator import OnvifEmulator
 
 from core.testing.conformance import CAMERA_PASSWORD, CAMERA_USER
 
 pytestmark = [pytest.mark.browser, pytest.mark.rtsp]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-GENERATED = Path(__file__).resolve().parent / "_generated"
 USERS = [("ani", "operator", "dishub"), ("budi", "operator", "dishub"), ("vera", "viewer", "dishub")]
 
 
@@ -110,7 +100,7 @@ async def test_operator_steers_the_camera_and_a_viewer_sees_no_panel(make_deploy
     GENERATED.mkdir(exist_ok=True)
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch_chromium(p)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 860})
             errors: list[str] = []
