@@ -12,7 +12,8 @@ pluggy is synchronous. Hooks here are therefore of two kinds:
   implement the small interfaces of :mod:`core.interfaces`. Those objects may
   have ``async`` methods; the core awaits them on its own event loop.
 * **Lifecycle hooks** (``bconnect_startup``, ``bconnect_shutdown``) may return
-  ``None``, a coroutine or any awaitable; the core awaits what it got.
+  ``None``, a coroutine or any awaitable; the core awaits what it got before
+  calling the next implementation.
 
 The core calls every implementation on its own (see
 :meth:`core.plugin_host.PluginHost.call`), so one plugin that raises is logged

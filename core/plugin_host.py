@@ -112,15 +112,21 @@ class PluginHost:
         return results
 
     async def acall(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Like :meth:`call`, then await each result that is awaitable."""
+        """Like :meth:`call`, awaiting each result that is awaitable before calling the next.
+
+        So every implementation, sync or async, sees what the ones registered
+        before it did: a plugin's ``bconnect_startup`` finds the media core's
+        ``services.cameras`` listed.
+        """
         out = []
-        for name, result in self.call(hook_name, **kwargs):
-            if inspect.isawaitable(result):
-                try:
+        for name, func, argnames in self._impls(hook_name):
+            try:
+                result = func(*[kwargs[a] for a in argnames])
+                if inspect.isawaitable(result):
                     result = await result
-                except Exception as exc:
-                    self.report_failure(name, hook_name, exc)
-                    continue
+            except Exception as exc:
+                self.report_failure(name, hook_name, exc)
+                continue
             out.append((name, result))
         return out
 

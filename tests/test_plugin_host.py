@@ -7,6 +7,7 @@ run in-process with its lifespan (SQLite, scheduler, plugins).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -23,6 +24,30 @@ from support.thirdparty import thirdparty  # noqa: F401  (fixture)
 def host_for(make_deployment, extra: str):
     cfg = load_file(make_deployment(extra).path)
     return cfg, load_plugins(cfg)
+
+
+async def test_lifecycle_hooks_run_in_order_each_awaited_before_the_next():
+    from core.hookspecs import hookimpl
+    from core.plugin_host import PluginHost, new_plugin_manager
+
+    seen = []
+
+    class Slow:  # async, like the media core listing its cameras
+        @hookimpl
+        async def bconnect_startup(self, services):
+            await asyncio.sleep(0.01)
+            services["cameras"] = ["cam-1"]
+
+    class Reader:  # sync: it must still find what Slow set up
+        @hookimpl
+        def bconnect_startup(self, services):
+            seen.append(services.get("cameras"))
+
+    host = PluginHost(new_plugin_manager())
+    host.pm.register(Slow(), name="slow")
+    host.pm.register(Reader(), name="reader")
+    await host.acall("bconnect_startup", services={})
+    assert seen == [["cam-1"]]
 
 
 def test_entry_point_plugins_are_discovered_without_import(thirdparty):
