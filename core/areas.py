@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from core.config import Deployment
+from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo
 
 Mode = Literal["enforcement", "education"]
@@ -41,3 +42,25 @@ def check_camera_areas(deployment: Deployment, cameras: Iterable[CameraInfo]) ->
         if reason:
             problems.append(f"camera {cam.id!r} ({cam.driver}): {reason}")
     return problems
+
+
+class AreasPlugin:
+    """Core plugin: once the camera registry has listed the cameras, report each one in an undeclared area.
+
+    Drivers refuse such a camera in their constructor, so that ``check-config``
+    catches it; one that does not is reported against its plugin here
+    (degraded in ``/api/health``). The camera stays viewable and its analytics
+    stay in education mode.
+    """
+
+    def __init__(self, config, context) -> None:
+        self.context = context
+
+    @hookimpl
+    def bconnect_startup(self, services):
+        if services.cameras is None:
+            return
+        for runtime in services.cameras.all():
+            reason = unknown_area(services.deployment, runtime.info.area)
+            if reason:
+                services.plugins.report_failure(runtime.plugin, "cameras", ValueError(f"camera {runtime.id!r}: {reason}"))

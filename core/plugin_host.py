@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.routes_core:CorePlugin",
     "core.auth.plugin:AccountsPlugin",
     "core.media.plugin:MediaPlugin",
+    "core.areas:AreasPlugin",  # after the media core, whose registry lists the cameras
     "core.ptz:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",
 )

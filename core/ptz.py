@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.areas import unknown_area
 from core.clock import Clock, SystemClock
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Job, Preset, PtzControl, PtzDriver, TourDriver
@@ -428,9 +427,6 @@ class PtzPlugin:
             known = {}
             for runtime in services.cameras.all():
                 known.setdefault((runtime.plugin, runtime.info.driver), []).append(runtime.info)
-                reason = unknown_area(services.deployment, runtime.info.area)
-                if reason:  # still viewable; its analytics stay in education mode
-                    services.plugins.report_failure(runtime.plugin, "cameras", ValueError(f"camera {runtime.id!r}: {reason}"))
         tour_drivers = await ptz.load_drivers(drivers, known)
         tours = TourRunner(ptz, self.clock, services.plugins)
         for plugin, driver in tour_drivers:
