@@ -75,13 +75,15 @@ class TrafficSim:
     async def cameras(self) -> list[CameraInfo]:
         if self.config.wait_for_render:
             await self.start_rendering()
+        # a path names the font in use (a file lookup) and a hash: off the event loop
+        videos = await asyncio.to_thread(lambda: {cam.id: self.video_path(cam.id) for cam in self.config.cameras})
         return [
             CameraInfo(
                 id=cam.id,
                 name=cam.name,
                 agency=cam.agency,
                 driver=self.name,
-                main=StreamSource(url=str(self.video_path(cam.id)), realtime_loop=True),
+                main=StreamSource(url=str(videos[cam.id]), realtime_loop=True),
                 area=cam.area,
                 lat=cam.lat,
                 lon=cam.lon,
@@ -102,7 +104,7 @@ class TrafficSim:
         for cam_id, spec in self.specs.items():
             if self._stop.is_set():
                 return
-            video, truth = cache.paths(spec, self.sim_dir)
+            video, truth = await asyncio.to_thread(cache.paths, spec, self.sim_dir)
             if await asyncio.to_thread(cache.is_cached, spec, self.sim_dir):
                 self.rendered[cam_id] = cache.Rendered(spec, video, truth, cached=True, seconds=0.0)
                 continue
