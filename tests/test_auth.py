@@ -119,6 +119,18 @@ async def test_malformed_json_login_is_a_400_with_a_reason(cfg, body, reason):
         assert reason in r.json()["error"]
 
 
+async def test_oversized_json_login_is_a_413_even_without_a_content_length(cfg):
+    async def chunked():  # a chunked body announces no length
+        for _ in range(64):
+            yield b" " * 1024
+
+    async with running_app(cfg) as (app, client):
+        r = await client.post("/api/login", content=chunked(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "too large" in r.json()["error"]
+        r = await client.post("/api/login", content=b" " * 20_000, headers={"content-type": "application/json"})
+        assert r.status_code == 413
+
+
 async def test_form_login_redirects_to_a_local_next_only(cfg):
     async with running_app(cfg) as (app, client):
         await add_user("ana", PASSWORD)

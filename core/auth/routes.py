@@ -39,6 +39,20 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def _limited_body(request: Request, limit: int) -> bytes | None:
+    """The body, or ``None`` once it exceeds ``limit``: a chunked body has no Content-Length to check first."""
+    size = request.headers.get("content-length")
+    if size is not None and (not size.isdigit() or int(size) > limit):
+        return None
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _safe_next(value: object) -> str:
     """Only a local path: never another site, never a scheme-relative URL."""
     if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")) and len(value) < 2048:
@@ -127,11 +141,11 @@ class AccountRoutes:
         return response
 
     async def api_login(self, request: Request) -> Response:
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > MAX_LOGIN_BODY):
+        raw = await _limited_body(request, MAX_LOGIN_BODY)
+        if raw is None:
             return json_error(413, f"request body too large (at most {MAX_LOGIN_BODY} bytes)")
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return json_error(400, "request body is not valid JSON")
         if not isinstance(body, dict):
