@@ -23,7 +23,6 @@ how long. A command the camera refuses is ``502`` with the camera's reason.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +36,7 @@ from core.auth.access import can_see_camera, current_principal, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
 from core.ptz import PtzError, PtzService
+from core.request_body import read_json
 
 BASE = "/api/cameras/{camera_id}/ptz"
 CONTROL_ROLES = ("operator", "officer")
@@ -113,13 +113,9 @@ async def _run(request: Request, ptz: PtzService, camera_id: str, command) -> Re
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
+    body = await read_json(request)
+    if body is None:
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body: not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "body: expected a JSON object")
     return body

@@ -121,6 +121,8 @@ def test_gps_fix_api_auth_validation_and_persistence(make_deployment, start_serv
     assert r.status_code == 404 and "no mobile unit 'patroli-9'" in r.json()["error"]
     r = http.post(FIX_URL, content=b"{oops", headers=auth("polo"))
     assert r.status_code == 400 and r.json()["error"] == "body: not valid JSON"
+    r = http.post(FIX_URL, content=b" " * 100_000, headers=auth("polo"))
+    assert r.status_code == 413 and r.json()["error"].startswith("body: too large")
     r = http.post(FIX_URL, json={**fix, "lat": 123}, headers=auth("polo"))
     assert r.status_code == 400 and r.json()["error"] == "lat: 123 is outside -90..90"
     r = http.post(FIX_URL, json={**fix, "time": now.replace(tzinfo=None).isoformat()}, headers=auth("polo"))

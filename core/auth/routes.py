@@ -18,6 +18,7 @@ from core.auth.principal import AuthState
 from core.auth.ratelimit import LoginLimiter
 from core.auth.sessions import COOKIE, clear_cookie, create_session, end_session, end_session_by_token, set_cookie
 from core.models import User
+from core.request_body import limited_body
 
 LOGIN_PAGE = Path(__file__).resolve().parent.parent.parent / "web" / "static" / "login.html"
 MAX_LOGIN_BODY = 16 * 1024
@@ -37,20 +38,6 @@ class Outcome:
 
 def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-async def _limited_body(request: Request, limit: int) -> bytes | None:
-    """The body, or ``None`` once it exceeds ``limit``: a chunked body has no Content-Length to check first."""
-    size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > limit):
-        return None
-    chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _safe_next(value: object) -> str:
@@ -141,7 +128,7 @@ class AccountRoutes:
         return response
 
     async def api_login(self, request: Request) -> Response:
-        raw = await _limited_body(request, MAX_LOGIN_BODY)
+        raw = await limited_body(request, MAX_LOGIN_BODY)
         if raw is None:
             return json_error(413, f"request body too large (at most {MAX_LOGIN_BODY} bytes)")
         try:

@@ -14,7 +14,6 @@ reason, an unknown unit ``404``.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -23,6 +22,7 @@ from starlette.routing import Route
 
 from core.auth.access import can_see_camera, current_principal, require_role
 from core.errors import ApiError
+from core.request_body import read_json
 from plugins.polri_etle.fixes import BadFix, parse_fix
 
 if TYPE_CHECKING:
@@ -74,10 +74,7 @@ class PolriApi:
         if principal.role != "admin" and principal.agency != "polri":
             raise ApiError(403, "only Polri's units report positions")
         unit = self._unit(request)
-        try:
-            body = json.loads(await request.body() or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "body: not valid JSON") from None
+        body = await read_json(request)
         try:
             fix = parse_fix(unit, body, self.plugin.now())
         except BadFix as exc:
