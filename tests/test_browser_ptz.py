@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 
 import httpx
 import pytest
@@ -19,6 +18,7 @@ from playwright.async_api import Page, async_playwright
 from support.api_users import make_tokens
 from support.browser import GENERATED, launch_chromium
 from support.onvif_emulator import OnvifEmulator
+from support.waiting import wait_for
 
 from core.testing.conformance import CAMERA_PASSWORD, CAMERA_USER
 
@@ -68,17 +68,6 @@ def deployment(make_deployment, emu: OnvifEmulator, fixed_url: str):
     )
 
 
-async def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not met within {timeout} s")
-        await asyncio.sleep(0.05)
-
-
 def calls_since(emu: OnvifEmulator, start: int, *ops: str) -> list[tuple[str, dict]]:
     return [(op, params) for op, params in emu.calls[start:] if op in ops]
 
@@ -122,7 +111,7 @@ async def test_operator_steers_the_camera_and_a_viewer_sees_no_panel(make_deploy
             # a preset: the camera receives GotoPreset, the panel marks it, control is ours, the tour pauses
             start = len(emu.calls)
             await page.click('#ptz .ptz-presets button[data-preset="2"]')
-            await wait_until(lambda: calls_since(emu, start, "GotoPreset"), what="GotoPreset at the emulator")
+            await wait_for(lambda: calls_since(emu, start, "GotoPreset"), what="GotoPreset at the emulator")
             assert [p["PresetToken"] for _, p in calls_since(emu, start, "GotoPreset")] == ["2"]
             await page.wait_for_selector('#ptz[data-active-preset="2"] button[data-preset="2"].active')
             assert await page.text_content("#ptz .ptz-active-name") == "Simpang selatan"
@@ -137,12 +126,12 @@ async def test_operator_steers_the_camera_and_a_viewer_sees_no_panel(make_deploy
             start = len(emu.calls)
             await page.hover("#ptz .pad.e")
             await page.mouse.down()
-            await wait_until(lambda: calls_since(emu, start, "ContinuousMove"), what="ContinuousMove")
+            await wait_for(lambda: calls_since(emu, start, "ContinuousMove"), what="ContinuousMove")
             assert emu.velocity == [0.5, 0.0, 0.0]
             assert not calls_since(emu, start, "Stop"), "stopped while still pressed"
             assert await page.get_attribute("#ptz .pad.e", "class") == "pad e pressed"
             await page.mouse.up()
-            await wait_until(lambda: calls_since(emu, start, "Stop"), what="Stop")
+            await wait_for(lambda: calls_since(emu, start, "Stop"), what="Stop")
             assert [op for op, _ in calls_since(emu, start, "ContinuousMove", "Stop")] == ["ContinuousMove", "Stop"]
             assert emu.velocity == [0.0, 0.0, 0.0]
             await page.wait_for_selector('#ptz[data-active-preset=""]')  # moved by hand: off the preset
@@ -151,10 +140,10 @@ async def test_operator_steers_the_camera_and_a_viewer_sees_no_panel(make_deploy
             start = len(emu.calls)
             await page.hover("#ptz .zoom-in")
             await page.mouse.down()
-            await wait_until(lambda: calls_since(emu, start, "ContinuousMove"), what="zoom move")
+            await wait_for(lambda: calls_since(emu, start, "ContinuousMove"), what="zoom move")
             assert emu.velocity == [0.0, 0.0, 0.5]
             await page.mouse.up()
-            await wait_until(lambda: calls_since(emu, start, "Stop"), what="zoom stop")
+            await wait_for(lambda: calls_since(emu, start, "Stop"), what="zoom stop")
 
             # the tour off and on again
             await page.click("#ptz .ptz-tour-toggle")

@@ -14,7 +14,7 @@ import av
 import httpx
 import pytest
 from support.appclient import bearer_headers, running
-from support.media import wait_for
+from support.waiting import wait_for
 
 from core.app import create_app
 from core.config import load_file

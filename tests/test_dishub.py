@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import tomllib
 import urllib.request
 from collections import Counter
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from support.onvif_emulator import EmulatedPreset, OnvifEmulator
+from support.waiting import poll
 
 from core.areas import check_camera_areas, enforcement_mode
 from core.clock import FakeClock
@@ -189,29 +189,19 @@ def health(server) -> dict:
         return json.load(r)
 
 
-def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return predicate()
-
-
 @pytest.mark.rtsp
 def test_failing_ptz_is_reported_and_the_camera_keeps_streaming(make_deployment, start_server, rtsp_server, emulator):
     emulator.fail["GotoPreset"] = "PTZ motor fault"
     server = start_server(live_deployment(make_deployment, rtsp_server.url("h264"), emulator.port))
-    online = wait_for(lambda: health(server)["cameras"]["atcs-bm-01"]["state"] == "online")
+    online = poll(lambda: health(server)["cameras"]["atcs-bm-01"]["state"] == "online")
     assert online, health(server)["cameras"]["atcs-bm-01"]
     # the patrol tour runs on the core scheduler and fails at the camera
-    assert wait_for(lambda: emulator.ops().count("GotoPreset") >= 1, 10)
-    body = wait_for(lambda: (h := health(server))["plugins"]["dishub_cameras"]["status"] == "degraded" and h)
+    assert poll(lambda: emulator.ops().count("GotoPreset") >= 1, 10)
+    body = poll(lambda: (h := health(server))["plugins"]["dishub_cameras"]["status"] == "degraded" and h)
     plugin = body["plugins"]["dishub_cameras"]
     assert "atcs-bm-01" in plugin["reason"] and "PTZ motor fault" in plugin["reason"]
     # ... while its stream keeps flowing
     first = body["cameras"]["atcs-bm-01"]["last_packet_at"]
-    later = wait_for(lambda: (c := health(server)["cameras"]["atcs-bm-01"])["last_packet_at"] > first + 0.5 and c)
+    later = poll(lambda: (c := health(server)["cameras"]["atcs-bm-01"])["last_packet_at"] > first + 0.5 and c)
     assert later and later["state"] == "online"
     assert "s3cret-atcs" not in json.dumps(body) and "s3cret-atcs" not in server.log()

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import av
 import pytest
-from support.media import take, wait_for, write_test_video
+from support.media import take, write_test_video
+from support.waiting import wait_for
 
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, StreamSource

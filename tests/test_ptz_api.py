@@ -12,6 +12,7 @@ import httpx
 import pytest
 from support.api_users import make_tokens
 from support.onvif_emulator import OnvifEmulator
+from support.waiting import poll
 
 PASSWORD = "ptz-emulator-pw"
 CAM = "/api/cameras/cam-1/ptz"
@@ -146,15 +147,6 @@ def test_ptz_api_access_commands_errors_and_lock(make_deployment, start_server, 
     assert PASSWORD not in server.log()
 
 
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 def test_tour_runs_pauses_for_manual_control_and_resumes_after_timeout(make_deployment, start_server, emulator):
     dep = deployment(make_deployment, emulator.port, tour_dwell_s=1, manual_s=2)
     tokens = make_tokens(dep.path, USERS[:1])
@@ -162,7 +154,7 @@ def test_tour_runs_pauses_for_manual_control_and_resumes_after_timeout(make_depl
     api = Client(server.url, tokens)
     gotos = lambda: emulator.ops().count("GotoPreset")  # noqa: E731
 
-    assert wait_for(lambda: gotos() >= 2)  # the core scheduler cycles the presets
+    assert poll(lambda: gotos() >= 2)  # the core scheduler cycles the presets
     tour = api("GET", CAM, "ani").json()["tour"]
     assert tour["enabled"] and tour["state"] == "running" and [s["preset"] for s in tour["stops"]] == ["1", "2", "3"]
 
@@ -171,7 +163,7 @@ def test_tour_runs_pauses_for_manual_control_and_resumes_after_timeout(make_depl
     paused_at = gotos()
     time.sleep(1.5)
     assert gotos() == paused_at  # no tour move while the operator holds the camera
-    assert wait_for(lambda: gotos() > paused_at, 5)  # the 2 s lock expired: the tour resumes
+    assert poll(lambda: gotos() > paused_at, 5)  # the 2 s lock expired: the tour resumes
     assert api("GET", CAM, "ani").json()["tour"]["state"] == "running"
 
     r = api("POST", CAM + "/tour", "ani", {"enabled": False})

@@ -8,7 +8,8 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from support.media import take, wait_for
+from support.media import take
+from support.waiting import wait_for
 
 from core.interfaces import CameraInfo, StreamSource
 from core.media.bitstream import parameter_sets_in

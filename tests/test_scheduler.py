@@ -15,6 +15,7 @@ from core.plugin_host import load_plugins
 from core.scheduler import Scheduler
 from support.appclient import running
 from support.thirdparty import thirdparty  # noqa: F401  (fixture)
+from support.waiting import wait_for
 
 BOTH = '[plugins.tp_hello]\nevery_s = 0.05\n\n[plugins.tp_faulty]\nfail_in = ["job"]\nevery_s = 0.05\n'
 
@@ -22,14 +23,6 @@ BOTH = '[plugins.tp_hello]\nevery_s = 0.05\n\n[plugins.tp_faulty]\nfail_in = ["j
 def plugin_jobs(scheduler: Scheduler) -> set[str]:
     """Job ids of deployment plugins (core default plugins have jobs of their own)."""
     return {job_id for job_id in scheduler.jobs if not job_id.startswith("core.")}
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_failing_job_is_logged_with_its_plugin_and_the_scheduler_keeps_running(
@@ -45,9 +38,9 @@ async def test_failing_job_is_logged_with_its_plugin_and_the_scheduler_keeps_run
     scheduler.start()
     try:
         assert plugin_jobs(scheduler) == {"tp_hello:count", "tp_faulty:explode"}
-        await wait_until(lambda: faulty.job_calls >= 3)  # it failed, and was run again, and again
+        await wait_for(lambda: faulty.job_calls >= 3)  # it failed, and was run again, and again
         runs = hello.runs
-        await wait_until(lambda: hello.runs >= runs + 3)  # the healthy job keeps counting
+        await wait_for(lambda: hello.runs >= runs + 3)  # the healthy job keeps counting
         assert scheduler.running
     finally:
         scheduler.shutdown()
@@ -111,7 +104,7 @@ async def test_scheduler_starts_and_stops_with_the_app(make_deployment, thirdpar
     assert services.scheduler is None
     async with running(app) as client:
         assert services.scheduler.running
-        await wait_until(lambda: hello.runs >= 3)
+        await wait_for(lambda: hello.runs >= 3)
         response = await client.get("/api/health")
         assert response.json()["plugins"]["tp_faulty"]["reason"] == "job explode: RuntimeError: tp_faulty broke in job"
     assert not services.scheduler.running

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import av
 import pytest
-from support.media import wait_for
+from support.waiting import wait_for
 
 from core.interfaces import CameraInfo, StreamSource
 from core.media.clips import ClipError, ClipWriter

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -68,15 +66,6 @@ def gops(count: int, gop: int = 25, fps: int = 25, start_s: float = 0.0, generat
     return [
         packet(start_s + i / fps, keyframe=(i % gop == 0), generation=generation) for i in range(count * gop)
     ]
-
-
-async def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll until ``predicate()`` is true; fail saying ``what`` did not happen."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 async def take(sub, count: int, timeout: float) -> list[MediaPacket]:

@@ -16,7 +16,6 @@ import base64
 import hashlib
 import http.server
 import threading
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -348,12 +347,3 @@ def _handler_for(emulator: OnvifEmulator) -> type[http.server.BaseHTTPRequestHan
             pass
 
     return Handler
-
-
-def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
