@@ -1,29 +1,27 @@
 """The example driver of docs/camera-drivers.md works, and the guide shows the shipped code.
 
-PelitaCam is a fictitious vendor; its camera is played by PelitaEmulator below,
-a stand-in for firmware that cannot run here (a standard-library HTTP server
-answering the vendor's JSON API with basic auth).
+PelitaCam is a fictitious vendor; its camera is played by the EMULATOR of
+tests/support/pelita_emulator.py, a stand-in for firmware that cannot run here
+(a standard-library HTTP server answering the vendor's JSON API with basic auth).
 """
 
 from __future__ import annotations
 
-import base64
-import http.server
 import json
 import logging
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from support.pelita_emulator import PelitaEmulator
 
 from core.clock import FakeClock
 from core.config import load_file
 from core.interfaces import Capability, PtzControl, PtzDriver
 from core.plugin_host import load_plugins
 from core.ptz import PtzService
+from core.testing.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "camera-drivers.md"
@@ -31,57 +29,9 @@ PLUGIN = ROOT / "plugins" / "example_vendor"
 PASSWORD = "pelita-pass"
 
 
-class PelitaEmulator:
-    """EMULATOR of a PelitaCam's HTTP API (fictitious vendor, no firmware here)."""
-
-    def __init__(self) -> None:
-        self.commands: list[dict] = []
-        emulator = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _authorised(self) -> bool:
-                expected = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-                if self.headers.get("Authorization") == expected:
-                    return True
-                self._send(401, {"error": "unauthorised"})
-                return False
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):  # noqa: N802
-                if self._authorised():
-                    self._send(200, {"presets": [{"id": 1, "name": "Utara"}, {"id": 2, "name": "Selatan"}, {"id": 3, "name": "Halte"}]})
-
-            def do_POST(self):  # noqa: N802
-                if self._authorised():
-                    emulator.commands.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                    self._send(200, {"ok": True})
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def pelita():
-    emu = PelitaEmulator()
+    emu = PelitaEmulator("admin", PASSWORD, presets=((1, "Utara"), (2, "Selatan"), (3, "Halte")))
     yield emu
     emu.stop()
 
@@ -150,10 +100,7 @@ async def test_wrong_password_and_unreachable_host_are_clear_and_quick(pelita, m
     with pytest.raises(Exception, match="401"):
         await driver.ptz("pelita-01").stop()
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    closed = s.getsockname()[1]
-    s.close()
+    closed = free_port()
     host = load_plugins(load_file(deployment_with(make_deployment, f"127.0.0.1:{closed}").path))
     driver = driver_of(host)
     started = time.monotonic()

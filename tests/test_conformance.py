@@ -4,7 +4,7 @@ Streams come from a real GStreamer RTSP server that asks for credentials
 (the kit's ``rtsp_camera`` fixture) or, for the simulator, from its real H.264
 files. Devices whose firmware cannot run here are EMULATORS: the ONVIF device
 emulator of tests/support/onvif_emulator.py (real SOAP, WS-Security checked)
-and, for the guide's fictitious PelitaCam, the small HTTP emulator below.
+and, for the guide's fictitious PelitaCam, the HTTP emulator of tests/support/pelita_emulator.py.
 Unreachable hosts are closed ports on 127.0.0.1: no test sends anything
 beyond this machine.
 
@@ -15,17 +15,12 @@ for that purpose, must fail the check that covers the rule.
 from __future__ import annotations
 
 import asyncio
-import base64
-import http.server
-import io
-import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from support.onvif_emulator import OnvifEmulator
+from support.pelita_emulator import PelitaEmulator
 
 from core.interfaces import CameraInfo, Capability, Preset, StreamSource
 from core.testing.conformance import (
@@ -226,70 +221,6 @@ class TestTrafficSim(DriverConformance):
 # --- example_vendor: the guide's PelitaCam (fictitious) -------------------------------------------
 
 
-class PelitaEmulator:
-    """EMULATOR of a PelitaCam (a fictitious vendor of docs/camera-drivers.md): its HTTP API with
-    basic auth (presets, PTZ commands) and its still image. Its RTSP streams come from a real
-    GStreamer RTSP server (``pelita_rtsp`` below)."""
-
-    def __init__(self, password: str) -> None:
-        self.requests: list[tuple[str, str, dict | None]] = []
-        self.jpeg = _jpeg(64, 36)
-        expected = "Basic " + base64.b64encode(f"{CAMERA_USER}:{password}".encode()).decode()
-        emulator = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _allowed(self) -> bool:
-                if self.headers.get("Authorization") == expected:
-                    return True
-                self._send(401, b'{"error": "unauthorised"}')
-                return False
-
-            def do_GET(self):  # noqa: N802 (stdlib's name)
-                if not self._allowed():
-                    return
-                emulator.requests.append(("GET", self.path, None))
-                if self.path == "/snapshot.jpg":
-                    self._send(200, emulator.jpeg, "image/jpeg")
-                elif self.path == "/api/v1/presets":
-                    self._send(200, json.dumps({"presets": [{"id": 1, "name": "Utara"}, {"id": 2, "name": "Selatan"}]}).encode())
-                else:
-                    self._send(404, b'{"error": "no such path"}')
-
-            def do_POST(self):  # noqa: N802
-                if not self._allowed():
-                    return
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                emulator.requests.append(("POST", self.path, body))
-                self._send(200, b'{"ok": true}')
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _jpeg(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (90, 110, 130)).save(out, "JPEG")
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def pelita_rtsp():
     """The PelitaCam's RTSP side: a real RTSP server at its paths, asking for credentials."""
@@ -300,7 +231,7 @@ def pelita_rtsp():
 
 @pytest.fixture
 def pelita():
-    emu = PelitaEmulator(CAMERA_PASSWORD)
+    emu = PelitaEmulator(CAMERA_USER, CAMERA_PASSWORD)
     yield emu
     emu.stop()
 
