@@ -58,7 +58,7 @@ def create_app(cfg: LoadedConfig, *, data_dir: Path | None = None, host: PluginH
         await plugins.acall("bconnect_startup", services=services)
         services.started_at = time.time()
         metrics.up.set(1)
-        log.info("B-Connect started: %d plugins", len(plugins.enabled()))
+        log.info("B-Connect started: %s, %d plugins", deployment.deployment.name, len(plugins.enabled()))
         try:
             yield
         finally:
