@@ -10,7 +10,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,14 +28,12 @@ from core.storage import close_database, model_sets, open_database
 log = logging.getLogger("bconnect.app")
 
 
-def create_app(cfg: LoadedConfig, *, data_dir: Path | None = None, host: PluginHost | None = None) -> Starlette:
-    """Build the app for a validated deployment; nothing starts until lifespan."""
+def create_app(cfg: LoadedConfig, *, host: PluginHost | None = None) -> Starlette:
+    """Build the app for a validated deployment; nothing starts until lifespan.
+
+    Command-line overrides (``--data-dir`` ...) are already in ``cfg`` (``core.cli``).
+    """
     deployment = cfg.deployment
-    if data_dir is not None:
-        deployment = deployment.model_copy(
-            update={"server": deployment.server.model_copy(update={"data_dir": str(data_dir)})}
-        )
-        cfg = LoadedConfig(cfg.path, cfg.text, deployment)
     plugins = host or load_plugins(cfg)
     metrics = Metrics()
     plugins.failure_listeners.append(metrics.on_plugin_failure)
