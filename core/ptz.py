@@ -108,9 +108,9 @@ class _Camera:
     control: PtzControl
     manual_timeout_s: float
     presets: tuple[Preset, ...]
+    active: ActivePreset
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
     lock: ManualLock | None = None
-    active: ActivePreset | None = None
     last_error: CommandError | None = None
     commands: int = 0
     failures: int = 0
@@ -143,9 +143,8 @@ class PtzService:
     ) -> None:
         if info.id in self._cameras:
             raise ValueError(f"camera {info.id!r} has PTZ from {self._cameras[info.id].plugin} already")
-        cam = _Camera(plugin, info, control, manual_timeout_s, info.presets)
-        cam.active = ActivePreset(info.id, None, "start", self.clock.time())
-        self._cameras[info.id] = cam
+        start = ActivePreset(info.id, None, "start", self.clock.time())
+        self._cameras[info.id] = _Camera(plugin, info, control, manual_timeout_s, info.presets, start)
 
     async def load_drivers(
         self,
@@ -207,9 +206,7 @@ class PtzService:
         return self._get(camera_id).presets
 
     def active(self, camera_id: str) -> ActivePreset:
-        cam = self._get(camera_id)
-        assert cam.active is not None
-        return cam.active
+        return self._get(camera_id).active
 
     def preset_of(self, camera_id: str) -> str | None:
         """The preset a camera is on now: ``None`` for a fixed camera, or one off any preset.
@@ -217,7 +214,7 @@ class PtzService:
         Analytics call this to pick the zones of the moment.
         """
         cam = self._cameras.get(camera_id)
-        return cam.active.preset_id if cam is not None and cam.active is not None else None
+        return cam.active.preset_id if cam is not None else None
 
     def lock(self, camera_id: str) -> ManualLock | None:
         """The manual-control lock, if one holds now (an expired one is dropped)."""
@@ -360,7 +357,7 @@ class PtzService:
         return CommandFailed(f"camera {cam.info.id} did not accept {op}: {reason}")
 
     def _set_active(self, cam: _Camera, preset_id: str | None, source: str) -> None:
-        previous = cam.active.preset_id if cam.active else None
+        previous = cam.active.preset_id
         cam.active = ActivePreset(cam.info.id, preset_id, source, self.clock.time())
         if previous == preset_id:
             return
