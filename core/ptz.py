@@ -167,7 +167,7 @@ class PtzService:
                 try:
                     cameras = await asyncio.wait_for(driver.cameras(), timeout_s)
                 except Exception as exc:
-                    self._report(plugin, f"ptz: cameras() of driver {driver.name}", _timeout_reason(exc, timeout_s))
+                    self.report(plugin, f"ptz: cameras() of driver {driver.name}", _timeout_reason(exc, timeout_s))
                     return
             timeout = float(getattr(driver, "manual_control_timeout_s", DEFAULT_MANUAL_TIMEOUT_S))
             for info in cameras:
@@ -176,7 +176,7 @@ class PtzService:
                     if control is not None:
                         self.add_camera(plugin, info, control, timeout)
                 except Exception as exc:
-                    self._report(plugin, f"ptz: camera {info.id}", exc)
+                    self.report(plugin, f"ptz: camera {info.id}", exc)
 
         ptz_drivers = [(p, d) for p, d in drivers if isinstance(d, PtzDriver)]
         await asyncio.gather(*(one(p, d) for p, d in ptz_drivers))
@@ -353,7 +353,7 @@ class PtzService:
         reason = _timeout_reason(exc, self.command_timeout_s)
         cam.failures += 1
         cam.last_error = CommandError(op, str(reason), self.clock.time())
-        self._report(cam.plugin, f"ptz {op} on camera {cam.info.id}", reason)
+        self.report(cam.plugin, f"ptz {op} on camera {cam.info.id}", reason)
         return CommandFailed(f"camera {cam.info.id} did not accept {op}: {reason}")
 
     def _set_active(self, cam: _Camera, preset_id: str | None, source: str) -> None:
@@ -366,9 +366,10 @@ class PtzService:
             try:
                 listener(event)
             except Exception as exc:
-                self._report(plugin, "ptz preset listener", exc)
+                self.report(plugin, "ptz preset listener", exc)
 
-    def _report(self, plugin: str, where: str, exc: BaseException) -> None:
+    def report(self, plugin: str, where: str, exc: BaseException) -> None:
+        """Report a failure against ``plugin`` (degraded in health), or log it without a plugin host."""
         if self._host is not None:
             self._host.report_failure(plugin, where, exc)
         else:
@@ -425,7 +426,7 @@ class PtzPlugin:
             for runtime in services.cameras.all():
                 known.setdefault((runtime.plugin, runtime.info.driver), []).append(runtime.info)
         tour_drivers = await ptz.load_drivers(drivers, known)
-        tours = TourRunner(ptz, self.clock, services.plugins)
+        tours = TourRunner(ptz, self.clock)
         for plugin, driver in tour_drivers:
             try:
                 plans = driver.tours()

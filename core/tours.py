@@ -21,7 +21,6 @@ from typing import Any
 
 from core.clock import Clock
 from core.interfaces import TourPlan, TourStop
-from core.plugin_host import PluginHost
 from core.ptz import Locked, PtzError, PtzService
 
 log = logging.getLogger("bconnect.tours")
@@ -42,10 +41,9 @@ class _Tour:
 
 
 class TourRunner:
-    def __init__(self, ptz: PtzService, clock: Clock, host: PluginHost | None = None) -> None:
+    def __init__(self, ptz: PtzService, clock: Clock) -> None:
         self._ptz = ptz
         self._clock = clock
-        self._host = host
         self._tours: dict[str, _Tour] = {}
 
     def add(self, plugin: str, plan: TourPlan) -> None:
@@ -53,12 +51,12 @@ class TourRunner:
         try:
             presets = {p.id for p in self._ptz.presets(plan.camera_id)}
         except PtzError as exc:
-            self._report(plugin, f"tour of {plan.camera_id}", ValueError(exc.reason))
+            self._ptz.report(plugin, f"tour of {plan.camera_id}", ValueError(exc.reason))
             return
         stops = tuple(s for s in plan.stops if s.preset_id in presets)
         dropped = [s.preset_id for s in plan.stops if s.preset_id not in presets]
         if dropped:
-            self._report(plugin, f"tour of {plan.camera_id}", ValueError(f"unknown presets dropped: {', '.join(dropped)}"))
+            self._ptz.report(plugin, f"tour of {plan.camera_id}", ValueError(f"unknown presets dropped: {', '.join(dropped)}"))
         if not stops:
             return
         self._tours[plan.camera_id] = _Tour(plugin, plan.camera_id, stops, plan.enabled)
@@ -142,9 +140,3 @@ class TourRunner:
             return
         tour.failures = 0
         tour.next_at = started + stop.dwell_s
-
-    def _report(self, plugin: str, where: str, exc: BaseException) -> None:
-        if self._host is not None:
-            self._host.report_failure(plugin, where, exc)
-        else:
-            log.error("%s failed in %s: %s", plugin, where, exc)
