@@ -56,9 +56,9 @@ def serve(tmp_path) -> Iterator:
     procs: list[subprocess.Popen] = []
 
     def start(args: list[str], port: int, env: dict[str, str]) -> str:
-        log = open(tmp_path / f"serve-{len(procs)}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", *args], stdout=log,
-                                stderr=subprocess.STDOUT, env={**os.environ, **env})
+        with open(tmp_path / f"serve-{len(procs)}.log", "wb") as log:  # the child keeps its own handle
+            proc = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", *args], stdout=log,
+                                    stderr=subprocess.STDOUT, env={**os.environ, **env})
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/api/health", 30, proc)

@@ -137,13 +137,13 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 
     def start(deployment: TestDeployment, env: dict[str, str] | None = None, timeout: float = 30.0) -> LiveServer:
         log_path = tmp_path / f"server-{len(servers)}.log"
-        log_file = open(log_path, "wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "serve", "--config", str(deployment.path)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        )
+        with open(log_path, "wb") as log_file:  # the child keeps its own handle
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "core.cli", "serve", "--config", str(deployment.path)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            )
         server = LiveServer(deployment, proc, log_path)
         servers.append(server)
         try:
