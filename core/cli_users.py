@@ -1,4 +1,4 @@
-"""``bconnect users add|list|passwd|disable|enable|token``: accounts from the shell.
+"""``bconnect users add|list|passwd|disable|enable|token|revoke``: accounts from the shell.
 
 Each command opens the deployment's database (migrating it if needed), does
 one thing and closes it. Mistakes print one line to stderr and exit 1.
@@ -174,6 +174,17 @@ def cmd_token(args: argparse.Namespace, load: Callable[..., Any]) -> int:
     return _run(args, load, work)
 
 
+def cmd_revoke(args: argparse.Namespace, load: Callable[..., Any]) -> int:
+    from core.auth import users
+
+    async def work() -> int:
+        await users.revoke_token(args.username, args.name, actor=ACTOR)
+        print(f"token {args.name!r} of {args.username} revoked")
+        return 0
+
+    return _run(args, load, work)
+
+
 def add_parser(sub, load) -> None:
     p = sub.add_parser("users", help="manage user accounts")
     users_sub = p.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
@@ -207,3 +218,7 @@ def add_parser(sub, load) -> None:
     c = command("token", "make a bearer token for an API client (printed once)", cmd_token)
     c.add_argument("username")
     c.add_argument("--name", required=True, help="what the token is for, e.g. the client's name")
+
+    c = command("revoke", "end a bearer token for good", cmd_revoke)
+    c.add_argument("username")
+    c.add_argument("--name", required=True, help="the token's name, as given to `token`")

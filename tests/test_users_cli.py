@@ -86,6 +86,27 @@ def test_add_list_passwd_disable_token(deployment, capsys, monkeypatch):
     assert audit[:5] == ["user.create", "user.create", "token.create", "user.passwd", "user.disable"]
 
 
+def test_revoked_token_stops_working_for_good(deployment, capsys):
+    cfg = ["--config", str(deployment.path)]
+    assert run(capsys, "users", "add", "budi", "--role", "operator", "--agency", "dishub", *cfg)[0] == 0
+    code, out, _ = run(capsys, "users", "token", "budi", "--name", "leaked", *cfg)
+    leaked = out.strip()
+    code, out, _ = run(capsys, "users", "revoke", "budi", "--name", "leaked", *cfg)
+    assert code == 0 and out.strip() == "token 'leaked' of budi revoked"
+    code, _, err = run(capsys, "users", "revoke", "budi", "--name", "leaked", *cfg)
+    assert code == 1 and err.strip() == "error: user 'budi' has no token named 'leaked'"
+    # disabling and enabling the user does not bring it back (it would for a token only paused)
+    assert run(capsys, "users", "disable", "budi", *cfg)[0] == 0 and run(capsys, "users", "enable", "budi", *cfg)[0] == 0
+
+    async def check():
+        async with running_app(load_file(deployment.path)) as (app, client):
+            return (await client.get("/api/me", headers={"Authorization": f"Bearer {leaked}"})).status_code
+
+    assert asyncio.run(check()) == 401
+    audit = [r[0] for r in sqlite3.connect(deployment.data_dir / "bconnect.db").execute("SELECT action FROM audit_log ORDER BY id")]
+    assert audit == ["user.create", "token.create", "token.revoke", "user.disable", "user.enable"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -95,6 +116,7 @@ def test_add_list_passwd_disable_token(deployment, capsys, monkeypatch):
         (["passwd", "ghost"], "no user named 'ghost'"),
         (["disable", "ghost"], "no user named 'ghost'"),
         (["token", "ghost", "--name", "x"], "no user named 'ghost'"),
+        (["revoke", "ghost", "--name", "x"], "no user named 'ghost'"),
     ],
 )
 def test_mistakes_are_one_line_errors(deployment, capsys, args, message):

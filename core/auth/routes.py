@@ -169,7 +169,7 @@ class AccountRoutes:
 
     async def api_logout(self, request: Request) -> Response:
         if not await self._logout(request):
-            return json_error(400, "not a browser session: bearer tokens are revoked by an admin, not logged out")
+            return json_error(400, "not a browser session: a bearer token is revoked with `bconnect users revoke`, not logged out")
         response = JSONResponse({"ok": True})
         clear_cookie(response, secure=self._secure(request))
         return response

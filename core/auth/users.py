@@ -114,6 +114,14 @@ async def issue_token(username: str, name: str, *, actor: str) -> str:
     return token
 
 
+async def revoke_token(username: str, name: str, *, actor: str) -> None:
+    """End the bearer token ``name`` of ``username`` for good (disabling a user only pauses its tokens)."""
+    user = await get_user(username)
+    if not await ApiToken.filter(user_id=user.id, name=name.strip()).delete():
+        raise UserError(f"user {username!r} has no token named {name.strip()!r}")
+    await audit.record(actor, "token.revoke", username, f"name={name.strip()}")
+
+
 async def authenticate(username: str, password: str) -> tuple[User | None, str]:
     """``(user, "ok")`` or ``(None, reason)``; reasons: unknown, password, disabled.
 
