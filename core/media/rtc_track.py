@@ -92,6 +92,8 @@ def _to_rtp(packet: MediaPacket) -> int | None:
     ts = packet.pts if packet.pts is not None else packet.dts
     if ts is None:
         return None
+    if packet.time_base == RTP_TIME_BASE:  # the ingest's clock: no Fraction arithmetic per frame and viewer
+        return ts
     return int(ts * packet.time_base * RTP_CLOCK)
 
 
