@@ -47,10 +47,9 @@ class Baseline:
 
     async def start(self, timeout: float = 60.0) -> None:
         async def open_one(cid: str, url: str) -> None:
-            # MediaPlayer opens the stream in its constructor: keep that off the loop
-            player = await asyncio.to_thread(
-                MediaPlayer, url, decode=False, options={"rtsp_transport": "tcp"}, timeout=20
-            )
+            # MediaPlayer opens the stream in its constructor: keep that off the loop. No
+            # timeout=: as aiortc's examples, and PyAV's read timeout would cost GIL time.
+            player = await asyncio.to_thread(MediaPlayer, url, decode=False, options={"rtsp_transport": "tcp"})
             self.players[cid] = player
             self.relays[cid] = MediaRelay()
             self.packets[cid] = 0

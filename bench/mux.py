@@ -104,8 +104,9 @@ def summarize_viewers(stats: list[dict]) -> str:
 
 def profile(pid: int, seconds: float, path: str) -> None:
     spy = shutil.which("py-spy") or str(BENCH_DIR.parent / ".venv" / "bin" / "py-spy")
+    # --nonblocking: never pause the server (a paused server drops packets and delays its viewers)
     cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--threads", "--idle",
-           "--rate", "200", "--output", path]
+           "--nonblocking", "--rate", "100", "--output", path]
     if path.endswith(".txt"):
         cmd += ["--format", "raw"]
     elif path.endswith(".json"):
@@ -135,12 +136,13 @@ def run_bconnect(args: argparse.Namespace, loadgen: Loadgen) -> dict:
             print(f"  viewers connected; first frames after {min(ttff):.2f}..{max(ttff):.2f} s", flush=True)
             time.sleep(args.settle)
             measure(watched, args.seconds, args.repeats, server.process.pid, loadgen, viewers)
-            if args.profile:
-                profile(server.process.pid, args.seconds, args.profile)
             sessions = server.get("/api/webrtc")["list"]
+        dropped = server.dropped()
+        if args.profile:  # after the figures are taken: sampling disturbs the server a little
+            profile(server.process.pid, args.seconds, args.profile)
+        if viewers is not None:
             stats = viewers.stop()
             print(f"  {summarize_viewers(stats)}", flush=True)
-        dropped = server.dropped()
         return {"idle": idle, "watched": watched, "sessions": sessions, "viewer_stats": stats,
                 "dropped": dropped, "dropped_with_viewers": dropped - dropped_before}
     finally:
@@ -261,7 +263,7 @@ def main() -> int:
           f" (target < 1.0)")
     print(f"  load generator            {result['loadgen_cpu']:.3f} CPU; machine {result['machine_busy_cores']:.2f}"
           f" of {os.cpu_count()} cores busy (everything, other users' work included);"
-          f" load average {result['loadavg_1m'][0]} before, {result['loadavg_1m'][1]} after")
+          f" load average {result['loadavg_1m'][0]} before, {result['loadavg_1m'][1]} after (all threads, ours too)")
     if base is not None:
         b_idle = base["idle"].median("server_cpu")
         b_per_camera = b_idle / n
