@@ -239,6 +239,8 @@ async def test_refusals_say_why(live):
         assert r.status_code == 400 and "no H.264" in r.json()["error"] and "VP8" in r.json()["error"]
         r = await http.post("/api/cameras/cam/whep", content=offer.encode(), headers={"Content-Type": "text/plain"})
         assert r.status_code == 415 and "application/sdp" in r.json()["error"]
+        r = await post_offer(http, "cam", offer + "a=x-padding:" + "x" * 70_000 + "\r\n")
+        assert r.status_code == 413 and "SDP offer is larger than" in r.json()["error"]
         r = await post_offer(http, "nosuchcam", offer)
         assert r.status_code == 404 and "nosuchcam" in r.json()["error"]
         assert (await http.delete("/api/cameras/cam/whep/nosuchsession")).status_code == 404

@@ -23,6 +23,7 @@ from core.hookspecs import hookimpl
 from core.media.transcode import TranscodeHub
 from core.media.whep import WhepRefused, WhepService
 from core.media.whep_sdp import MAX_OFFER_BYTES
+from core.request_body import limited_body
 
 log = logging.getLogger("bconnect.webrtc")
 
@@ -56,7 +57,7 @@ class WebRtcPlugin:
 
     def _mark_transcoding(self, camera_id: str, on: bool) -> None:
         # shown as ``transcoding`` in /api/cameras and /api/health
-        registry = getattr(self.services, "cameras", None)
+        registry = self.services.cameras
         camera = registry.get(camera_id) if registry is not None else None
         if camera is not None:
             camera.transcoding = on
@@ -78,7 +79,7 @@ class WebRtcPlugin:
     def _camera(self, request: Request) -> Any:
         principal = current_principal(request)
         camera_id = request.path_params["camera_id"]
-        registry = getattr(self.services, "cameras", None)
+        registry = self.services.cameras
         camera = registry.get(camera_id) if registry is not None else None
         if camera is None or not can_see_camera(principal, self.services.deployment, camera.info.agency):
             raise ApiError(404, f"no camera {camera_id!r}")
@@ -90,7 +91,9 @@ class WebRtcPlugin:
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type != SDP:
             raise ApiError(415, f"WHEP offers must be sent as {SDP}, not {content_type or 'no content type'}")
-        body = await _read_limited(request, MAX_OFFER_BYTES)
+        body = await limited_body(request, MAX_OFFER_BYTES)
+        if body is None:
+            raise ApiError(413, f"SDP offer is larger than {MAX_OFFER_BYTES} bytes")
         try:
             offer = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -137,13 +140,3 @@ class WebRtcPlugin:
         body = service.describe()
         body["list"] = [s.describe() for s in service.sessions.values()]
         return JSONResponse(body)
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"SDP offer is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
