@@ -4,12 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests and the simulator need: GStreamer's RTSP server (a real camera
-# stand-in), Chromium (a real browser), Mosquitto (a real MQTT broker), PostgreSQL.
+# stand-in), Chromium and Firefox ESR (real browsers), Mosquitto (a real MQTT broker), PostgreSQL.
 APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0
-  chromium mosquitto postgresql fonts-dejavu-core
+  chromium firefox-esr mosquitto postgresql fonts-dejavu-core
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
