@@ -1,4 +1,4 @@
-"""The core's own tables: accounts, sessions, API tokens, audit trail.
+"""The core's own tables: accounts, sessions, API tokens, audit trail, evidence clips.
 
 Secrets (session cookies, bearer tokens) are stored only as SHA-256 hashes;
 passwords only as argon2 hashes. The audit log is append-only: rows are
@@ -83,3 +83,39 @@ class AuditEntry(Model):
 
     async def delete(self, *args: Any, **kwargs: Any) -> None:
         raise PermissionError("the audit log is append-only")
+
+
+class EvidenceClip(Model):
+    """An evidence clip asked for through the API: who, why, and the MP4 once cut.
+
+    ``status`` is ``pending`` while the post-roll is recorded, then ``ready``
+    (the file, its hash and stream facts are set) or ``failed`` (``reason``).
+    The MP4 lives in ``data_dir/clips/<file>``, its SHA-256 also in the
+    ``.json`` beside it. ``agency`` is the camera's when cut: it decides who
+    may see the clip even if the camera later leaves the deployment.
+    """
+
+    id = fields.CharField(max_length=16, primary_key=True)
+    camera_id = fields.CharField(max_length=64)
+    agency = fields.CharField(max_length=16)
+    created_by = fields.CharField(max_length=64)
+    note = fields.TextField(default="")
+    status = fields.CharField(max_length=8, default="pending", db_index=True)
+    reason = fields.TextField(default="")
+    pre_s = fields.FloatField()
+    post_s = fields.FloatField()
+    file = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True)  # the first frame's wall-clock time
+    duration_s = fields.FloatField(null=True)
+    frames = fields.IntField(null=True)
+    size = fields.BigIntField(null=True)
+    sha256 = fields.CharField(max_length=64, null=True)
+    codec = fields.CharField(max_length=16, null=True)
+    width = fields.IntField(null=True)
+    height = fields.IntField(null=True)
+
+    class Meta:
+        table = "clips"
+        indexes = (("camera_id", "created_at"),)

@@ -1,4 +1,4 @@
-"""The media core as a default plugin: camera registry, clip writer, camera routes.
+"""The media core as a default plugin: camera registry, clip writer, camera and clip routes.
 
 Registered before the deployment's plugins, so that ``services.cameras`` and
 ``services.clips`` exist when their ``bconnect_startup`` runs.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from core.hookspecs import hookimpl
 from core.media.api import CameraApi
+from core.media.clip_jobs import ClipJobs
 from core.media.clips import ClipWriter
+from core.media.clips_api import ClipsApi
 from core.media.ingest import IngestSettings
 from core.media.registry import CameraRegistry
 
@@ -17,11 +19,14 @@ class MediaPlugin:
     def __init__(self, config, context) -> None:
         self.context = context
         self.api = CameraApi()
+        self.clips_api = ClipsApi()
         self.settings = IngestSettings()
 
     @hookimpl
     def bconnect_register_routes(self, register):
         for route in self.api.routes():
+            register(route)
+        for route in self.clips_api.routes():
             register(route)
 
     @hookimpl
@@ -29,9 +34,13 @@ class MediaPlugin:
         registry = CameraRegistry(services.plugins, settings=self.settings)
         services.cameras = registry
         services.clips = ClipWriter(registry, services.data_dir / "clips")
+        self.clips_api.jobs = ClipJobs(services.clips)
+        await self.clips_api.jobs.recover()  # cuts a dead process left pending
         await registry.start()
 
     @hookimpl
     async def bconnect_shutdown(self, services):
         if services.cameras is not None:
             await services.cameras.stop()
+        if self.clips_api.jobs is not None:  # after the cameras: their post-rolls have ended
+            await self.clips_api.jobs.stop()

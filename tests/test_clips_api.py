@@ -1,0 +1,314 @@
+"""Evidence clips over HTTP, against a running server and GStreamer's real RTSP server.
+
+Cut a clip, follow it until ready, download it and check its bytes, hash and
+picture; the refusals; who sees which clips; and that the clips outlive the
+server process, a cut lost in a crash showing as failed, "interrupted".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import httpx
+import pytest
+from support.api_users import make_tokens
+
+from core.media.clip_jobs import ClipJobs
+from core.media.clips import ClipWriter
+from core.models import EvidenceClip
+from core.storage import CORE_MODELS, close_database, open_database
+from core.testing.rtsp import DEFAULT_MOUNTS, RtspServer, start_rtsp_server
+
+USERS = [
+    ("boss", "admin", "pemkot"),
+    ("dop", "operator", "dishub"),  # sees dishub and pemkot cameras (the test deployment's access rules)
+    ("dview", "viewer", "dishub"),
+    ("pof", "officer", "polri"),  # sees dishub, polri and pemkot cameras
+]
+
+
+@pytest.fixture(scope="module")
+def rtsp() -> Iterator[RtspServer]:
+    srv = start_rtsp_server({"h264_gop1": DEFAULT_MOUNTS["h264_gop1"]})  # a keyframe every second
+    yield srv
+    srv.stop()
+
+
+def cameras_toml(rtsp: RtspServer) -> str:
+    out = "[plugins.stream_url]\n"
+    for cid, agency, url in (
+        ("dcam", "dishub", rtsp.url("h264_gop1")),
+        ("pcam", "polri", rtsp.url("h264_gop1")),
+        ("dead", "dishub", "rtsp://127.0.0.1:1/nothing"),
+    ):
+        out += f'[[plugins.stream_url.cameras]]\nid = "{cid}"\nname = "{cid}"\nurl = "{url}"\nagency = "{agency}"\n'
+    return out
+
+
+@dataclass
+class Site:
+    deployment: object
+    tokens: dict[str, str]
+    start: object
+    server: object = None
+
+    def launch(self) -> None:
+        self.server = self.start(self.deployment)
+
+    def client(self, user: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        return httpx.AsyncClient(base_url=self.server.url, headers=headers, timeout=20)
+
+    def audit(self, action: str) -> list[tuple[str, str, str]]:
+        db = self.deployment.data_dir / "bconnect.db"
+        with sqlite3.connect(db) as con:
+            rows = con.execute("SELECT actor, target, detail FROM audit_log WHERE action = ? ORDER BY id", (action,))
+            return rows.fetchall()
+
+
+@pytest.fixture
+def site(make_deployment, start_server, rtsp) -> Site:
+    dep = make_deployment(cameras_toml(rtsp))
+    s = Site(dep, make_tokens(dep.path, USERS), start_server)
+    s.launch()
+    return s
+
+
+async def wait_online(http: httpx.AsyncClient, camera_id: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (await http.get(f"/api/cameras/{camera_id}")).json()["status"]["state"] != "online":
+        assert time.monotonic() < deadline, f"camera {camera_id} not online within {timeout:g} s"
+        await asyncio.sleep(0.1)
+
+
+async def wait_done(http: httpx.AsyncClient, location: str, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while (body := (await http.get(location)).json())["status"] == "pending":
+        assert time.monotonic() < deadline, f"{location} still pending after {timeout:g} s"
+        await asyncio.sleep(0.2)
+    return body
+
+
+async def cut(http: httpx.AsyncClient, camera_id: str, **body) -> httpx.Response:
+    return await http.post(f"/api/cameras/{camera_id}/clips", json=body)
+
+
+async def test_cut_follow_download_and_survive_a_crash(site):
+    async with site.client("dop") as http:
+        await wait_online(http, "dcam")
+        await asyncio.sleep(1.2)  # a keyframe at least a second old in the ring
+        r = await cut(http, "dcam", pre_s=1, post_s=1, note="truck on the median")
+        assert r.status_code == 202, r.text
+        first = r.json()
+        location = r.headers["location"]
+        assert location == f"/api/clips/{first['id']}"
+        assert (first["status"], first["camera"], first["created_by"], first["note"]) == (
+            "pending", "dcam", "dop", "truck on the median"
+        )
+        assert first["requested"] == {"pre_s": 1.0, "post_s": 1.0} and first["file"] is None
+
+        clip = await wait_done(http, location)
+        assert clip["status"] == "ready", clip
+        assert (clip["codec"], clip["width"], clip["height"]) == ("h264", 640, 360)
+        # pre-roll from a keyframe at least 1 s back (keyframes every 1 s) plus 1 s
+        assert 1.9 <= clip["duration_s"] <= 3.2 and clip["frames"] >= 45
+        # the pre-roll began before the request; the file was done after it
+        assert clip["started_at"] < clip["created_at"] < clip["finished_at"]
+        assert clip["started_at"] < clip["ended_at"]
+
+        r = await http.get(clip["file"])
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "video/mp4"
+        assert r.headers["content-disposition"].startswith("attachment;") and ".mp4" in r.headers["content-disposition"]
+        data = r.content
+        digest = r.headers["repr-digest"]
+        assert digest.startswith("sha-256=:") and digest.endswith(":")
+        assert hashlib.sha256(data).hexdigest() == base64.b64decode(digest[9:-1]).hex() == clip["sha256"]
+        assert len(data) == clip["size"]
+        with av.open(io.BytesIO(data)) as c:
+            stream = c.streams.video[0]
+            assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 640, 360)
+            frames = [f for f in c.decode(stream)]
+        assert len(frames) == clip["frames"] and (frames[0].width, frames[0].height) == (640, 360)
+
+        part = await http.get(clip["file"], headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and part.content == data[100:200]
+        assert part.headers["repr-digest"] == digest  # the whole file's, not the part's
+
+        second = (await cut(http, "dcam", pre_s=0, post_s=0.5)).json()
+        assert (await wait_done(http, f"/api/clips/{second['id']}"))["status"] == "ready"
+        lost = await cut(http, "dcam", pre_s=0, post_s=60)  # still pending when the server dies
+        assert lost.status_code == 202
+        listing = (await http.get("/api/cameras/dcam/clips")).json()
+        assert [c["id"] for c in listing["clips"]] == [lost.json()["id"], second["id"], first["id"]]
+        assert [c["status"] for c in listing["clips"]] == ["pending", "ready", "ready"]
+
+    # who cut what is in the audit trail (read while the server runs: SQLite WAL)
+    cuts = site.audit("clip.cut")
+    ids = [first["id"], second["id"], lost.json()["id"]]
+    assert [(actor, target) for actor, target, _ in cuts] == [("dop", i) for i in ids]
+    assert "truck on the median" in cuts[0][2] and "camera dcam" in cuts[0][2]
+    # the download from the first byte, not the range request
+    assert [(actor, target) for actor, target, _ in site.audit("clip.download")] == [("dop", first["id"])]
+
+    site.server.process.kill()  # a crash: no shutdown hooks run
+    site.server.process.wait(10)
+    site.launch()
+    async with site.client("dop") as http:
+        listing = (await http.get("/api/cameras/dcam/clips", params={"limit": 2})).json()
+        assert listing["total"] == 3 and listing["limit"] == 2
+        assert [c["id"] for c in listing["clips"]] == [lost.json()["id"], second["id"]]
+        gone = listing["clips"][0]
+        assert (gone["status"], gone["reason"], gone["file"]) == ("failed", "interrupted", None)
+        older = (await http.get("/api/cameras/dcam/clips", params={"limit": 2, "offset": 2})).json()
+        assert [c["id"] for c in older["clips"]] == [first["id"]]
+        assert older["clips"][0] == clip  # unchanged by the restart
+        again = await http.get(clip["file"])
+        assert again.status_code == 200 and hashlib.sha256(again.content).hexdigest() == clip["sha256"]
+        r = await http.get(f"/api/clips/{gone['id']}/file")
+        assert r.status_code == 409 and "interrupted" in r.json()["error"]
+
+
+async def test_refusals_say_why(site):
+    async with site.client("dop") as http:
+        await wait_online(http, "dcam")
+        url = "/api/cameras/dcam/clips"
+        bad = [
+            (b"{not json", 400, "not valid JSON"),
+            (b"[1, 2]", 400, "JSON object"),
+            (b'{"colour": 1}', 400, "colour: unknown key"),
+            (b'{"pre_s": "ten"}', 400, "pre_s: expected a number"),
+            (b'{"pre_s": true}', 400, "pre_s: expected a number"),
+            (b'{"post_s": NaN}', 400, "post_s: expected a number"),
+            (b'{"note": 5}', 400, "note: expected a string"),
+            (b'{"pre_s": -1}', 422, "pre_s: -1 is outside"),
+            (b'{"pre_s": 1000}', 422, "pre_s: 1000 is outside"),
+            (b'{"post_s": 61}', 422, "post_s: 61 is outside 0..60"),
+            (json.dumps({"note": "x" * 501}).encode(), 422, "note: 501 characters, at most 500"),
+        ]
+        for body, status, reason in bad:
+            r = await http.post(url, content=body, headers={"Content-Type": "application/json"})
+            assert (r.status_code, reason in r.json()["error"]) == (status, True), (body[:30], r.text)
+        r = await http.post(url, content=b"x" * 70_000)
+        assert r.status_code == 413
+
+        r = await cut(http, "nosuch", post_s=1)
+        assert r.status_code == 404 and "nosuch" in r.json()["error"]
+        r = await cut(http, "dead", post_s=1)
+        assert r.status_code == 503 and "has sent no video yet" in r.json()["error"]
+        for path in ("/api/clips/nothex", "/api/clips/0123456789abcdef", "/api/clips/0123456789abcdef/file",
+                     "/api/cameras/nosuch/clips"):
+            r = await http.get(path)
+            assert r.status_code == 404 and "unknown" in r.json()["error"], path
+        for query, status, reason in (({"limit": 0}, 422, "limit: 0 is outside 1..200"),
+                                      ({"limit": "ten"}, 400, "limit: expected an integer"),
+                                      ({"offset": -1}, 422, "offset: -1 is outside")):
+            r = await http.get(url, params=query)
+            assert r.status_code == status and reason in r.json()["error"], query
+        assert (await http.get(url)).json()["clips"] == []  # nothing was cut by the refused requests
+    assert site.audit("clip.cut") == []
+
+    async with site.client("dview") as http:
+        r = await cut(http, "dcam", post_s=1)
+        assert r.status_code == 403 and "you are viewer" in r.json()["error"]
+        assert (await http.get("/api/cameras/dcam/clips")).status_code == 200
+    async with site.client(None) as http:
+        assert (await cut(http, "dcam", post_s=1)).status_code == 401
+
+
+async def test_browser_session_needs_the_csrf_token(site):
+    async with httpx.AsyncClient(base_url=site.server.url, timeout=20) as http:
+        r = await http.post("/api/login", json={"username": "dop", "password": "pw-dop-0123456789"})
+        assert r.status_code == 200, r.text
+        csrf = r.json()["csrf_token"]
+        await wait_online(http, "dcam")
+        r = await cut(http, "dcam", pre_s=0, post_s=0.2)
+        assert r.status_code == 403 and "CSRF" in r.json()["error"]
+        r = await http.post("/api/cameras/dcam/clips", json={"pre_s": 0, "post_s": 0.2}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 202, r.text
+
+
+async def test_agencies_see_only_the_clips_of_cameras_they_may_watch(site):
+    async with site.client("pof") as police, site.client("dop") as dishub, site.client("boss") as admin:
+        await wait_online(police, "pcam")
+        r = await cut(police, "pcam", pre_s=0, post_s=30, note="polri case 17")
+        assert r.status_code == 202, r.text
+        clip = r.json()
+        location = r.headers["location"]
+        assert (await police.get(location)).json()["status"] == "pending"
+        r = await police.get(location + "/file")
+        assert r.status_code == 409 and "still being cut" in r.json()["error"]
+
+        # dishub may not watch polri's cameras: the clip and the camera do not exist for them
+        for path in (location, location + "/file", "/api/cameras/pcam/clips"):
+            r = await dishub.get(path)
+            assert r.status_code == 404, path
+        assert (await cut(dishub, "pcam", post_s=1)).status_code == 404
+
+        assert (await admin.get(location)).json()["note"] == "polri case 17"
+        assert [c["id"] for c in (await admin.get("/api/cameras/pcam/clips")).json()["clips"]] == [clip["id"]]
+
+        # polri may watch dishub's cameras and cut from them; dishub then sees that clip
+        r = await cut(police, "dcam", pre_s=0, post_s=30)
+        assert r.status_code == 202
+        assert (await dishub.get(r.headers["location"])).json()["created_by"] == "pof"
+
+        # at most 8 cuts in flight in total
+        for _ in range(6):
+            assert (await cut(admin, "dcam", pre_s=0, post_s=30)).status_code == 202
+        r = await cut(admin, "pcam", pre_s=0, post_s=1)
+        assert r.status_code == 503 and "8 clips are being cut" in r.json()["error"]
+        assert r.headers["retry-after"] == "5"
+
+    # a clean stop ends the post-rolls and writes the clips with what they recorded
+    site.server.stop()
+    site.launch()
+    async with site.client("pof") as police:
+        done = (await police.get(location)).json()
+        assert done["status"] == "ready" and 0 < done["duration_s"] < 30 and done["requested"]["post_s"] == 30
+
+
+async def test_restart_adopts_a_clip_written_before_the_crash_and_fails_the_rest(tmp_path):
+    """The start-up check of pending clips, on a real database and real files (no camera needed)."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    body = b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 40
+    sha = hashlib.sha256(body).hexdigest()
+    meta = {"camera_id": "cam", "started_at": 1_750_000_000.5, "duration_s": 2.0, "frames": 50, "codec": "h264",
+            "width": 640, "height": 360, "sha256": sha, "size": len(body)}
+    (clips / "written.mp4").write_bytes(body)
+    (clips / "written.json").write_text(json.dumps(meta))
+    (clips / "tampered.mp4").write_bytes(body + b"x")
+    (clips / "tampered.json").write_text(json.dumps(meta))
+    (clips / ".half.mp4.tmp").write_bytes(body[:100])
+
+    await open_database(f"sqlite://{(tmp_path / 'db.sqlite').as_posix()}", [CORE_MODELS])
+    try:
+        for cid, file in (("a" * 16, "written.mp4"), ("b" * 16, "tampered.mp4"), ("c" * 16, "half.mp4")):
+            await EvidenceClip.create(
+                id=cid, camera_id="cam", agency="dishub", created_by="t", pre_s=1, post_s=1, file=file
+            )
+        await EvidenceClip.create(id="d" * 16, camera_id="cam", agency="dishub", created_by="t", pre_s=1, post_s=1,
+                                  file="x.mp4", status="failed", reason="camera 'cam' has sent no keyframe yet")
+        assert await ClipJobs(ClipWriter(None, clips)).recover() == 3
+
+        written = await EvidenceClip.get(id="a" * 16)
+        assert (written.status, written.sha256, written.size, written.frames) == ("ready", sha, len(body), 50)
+        assert written.started_at.timestamp() == 1_750_000_000.5
+        for cid in ("b" * 16, "c" * 16):
+            row = await EvidenceClip.get(id=cid)
+            assert (row.status, row.reason, row.finished_at is not None) == ("failed", "interrupted", True)
+        assert (await EvidenceClip.get(id="d" * 16)).reason.startswith("camera")  # settled ones stay as they were
+        assert not (clips / ".half.mp4.tmp").exists()
+        assert (clips / "tampered.mp4").exists()  # evidence is never deleted, even when it does not match
+    finally:
+        await close_database()
