@@ -84,6 +84,26 @@ class ServerSettings(_Strict):
         return value
 
 
+class MediaSettings(_Strict):
+    """``[media]``: how cameras are ingested. Defaults suit a city network of RTSP cameras."""
+
+    ingest_processes: int = Field(default=1, ge=0, le=32)  # 0: ingest threads inside the server process
+    open_timeout_s: float = Field(default=20.0, gt=0, le=300)  # connect, describe, first keyframe
+    stall_timeout_s: float = Field(default=10.0, gt=0, le=300)  # no packet this long: the stream is lost
+    backoff_base_s: float = Field(default=0.5, gt=0, le=60)  # first reconnect wait (full jitter)
+    backoff_cap_s: float = Field(default=30.0, gt=0, le=3600)  # longest reconnect wait
+    offline_after_s: float = Field(default=20.0, ge=0, le=3600)  # reconnecting this long: offline
+    preroll_s: float = Field(default=10.0, ge=1, le=120)  # video kept per camera for clips' pre-roll
+
+    @field_validator("backoff_cap_s")
+    @classmethod
+    def _cap(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("backoff_base_s")
+        if base is not None and value < base:
+            raise ValueError(f"must not be less than backoff_base_s ({base:g})")
+        return value
+
+
 class Area(_Strict):
     name: str
     enabled: bool = False  # switched on: enforcement; off: education mode only
@@ -99,6 +119,7 @@ class AgencyAccess(_Strict):
 class Deployment(_Strict):
     deployment: DeploymentInfo
     server: ServerSettings = ServerSettings()
+    media: MediaSettings = MediaSettings()
     areas: dict[str, Area] = {}
     access: dict[Agency, AgencyAccess] = {}
     plugins: dict[str, dict[str, Any]] = {}

@@ -288,3 +288,11 @@ def test_a_plugin_not_enabled_is_never_imported(make_deployment, thirdparty):
     d.path.write_text(d.path.read_text().replace("enabled = false", "enabled = true"))
     assert bconnect("check-config", str(d.path), env=thirdparty.env).returncode == 0
     assert thirdparty.imported("tp_lazy")
+
+
+def test_media_settings_are_checked_with_their_line(tmp_path):
+    path = write(tmp_path, MINIMAL + "\n[media]\ningest_processes = -1\nbackoff_base_s = 5\nbackoff_cap_s = 1\nretries = 3\n")
+    got = {e["key"]: (int(e["line"]), e["reason"]) for e in rejected(path)}
+    assert got["media.ingest_processes"][0] == line_of(path, "ingest_processes")
+    assert got["media.backoff_cap_s"] == (line_of(path, "backoff_cap_s"), "must not be less than backoff_base_s (5)")
+    assert got["media.retries"][0] == line_of(path, "retries")

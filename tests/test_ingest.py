@@ -41,9 +41,10 @@ def camera(cid: str, url: str, **source) -> CameraInfo:
     return CameraInfo(cid, cid.upper(), "pemkot", "test", StreamSource(url, **source))
 
 
-@pytest.fixture
-async def registry() -> Iterator[CameraRegistry]:
-    reg = CameraRegistry(settings=FAST)
+@pytest.fixture(params=[0, 1], ids=["threads", "process"])
+async def registry(request) -> Iterator[CameraRegistry]:
+    """Each test runs with ingest threads in this process and with an ingest process (what ``serve`` does)."""
+    reg = CameraRegistry(settings=FAST, ingest_processes=request.param)
     await reg.start()
     yield reg
     await reg.stop()

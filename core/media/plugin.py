@@ -20,7 +20,16 @@ class MediaPlugin:
         self.context = context
         self.api = CameraApi()
         self.clips_api = ClipsApi()
-        self.settings = IngestSettings()
+        media = context.deployment.media
+        self.ingest_processes = media.ingest_processes
+        self.settings = IngestSettings(
+            open_timeout_s=media.open_timeout_s,
+            stall_timeout_s=media.stall_timeout_s,
+            backoff_base_s=media.backoff_base_s,
+            backoff_cap_s=media.backoff_cap_s,
+            offline_after_s=media.offline_after_s,
+            ring_seconds=media.preroll_s,
+        )
 
     @hookimpl
     def bconnect_register_routes(self, register):
@@ -31,7 +40,7 @@ class MediaPlugin:
 
     @hookimpl
     async def bconnect_startup(self, services):
-        registry = CameraRegistry(services.plugins, settings=self.settings)
+        registry = CameraRegistry(services.plugins, settings=self.settings, ingest_processes=self.ingest_processes)
         services.cameras = registry
         services.clips = ClipWriter(registry, services.data_dir / "clips")
         self.clips_api.jobs = ClipJobs(services.clips)

@@ -4,6 +4,10 @@ Built by :class:`core.media.plugin.MediaPlugin` at start-up and offered as
 ``services.cameras``. A driver that raises or times out is contained (reported
 through the plugin host, the others still load); a camera id offered twice is
 refused and reported.
+
+Each camera's ingest runs either in one of ``ingest_processes`` child processes
+(:mod:`core.media.ingest_pool`, what ``bconnect serve`` does) or, with 0, in a
+thread of this process (tests and tools that build a registry by hand).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from core.interfaces import CameraDriver, CameraInfo
 from core.media.ingest import CameraIngest, IngestSettings, LoopHandoff
+from core.media.ingest_pool import IngestPool, RemoteIngest
 from core.media.mux import CameraMux
 from core.media.packets import CameraStatus
 
@@ -31,7 +36,7 @@ class CameraRuntime:
 
     info: CameraInfo
     mux: CameraMux
-    ingest: CameraIngest
+    ingest: CameraIngest | RemoteIngest
     plugin: str = "?"  # the plugin whose driver offered it
     transcoding: bool = False  # set by the WebRTC side while it transcodes for browsers
     extra: dict[str, Any] = field(default_factory=dict)
@@ -73,11 +78,13 @@ class CameraRegistry:
         *,
         settings: IngestSettings | None = None,
         driver_timeout_s: float = 30.0,
+        ingest_processes: int = 0,
     ) -> None:
         self.plugins = plugins  # core.plugin_host.PluginHost, or None when cameras are added by hand
         self.settings = settings or IngestSettings()
         self.driver_timeout_s = driver_timeout_s
         self.handoff: LoopHandoff | None = None
+        self.pool = IngestPool(ingest_processes) if ingest_processes > 0 else None
         self._cameras: dict[str, CameraRuntime] = {}
 
     def __repr__(self) -> str:
@@ -101,7 +108,10 @@ class CameraRegistry:
 
     async def start(self) -> None:
         """Ask every driver for its cameras, then start one ingest per camera."""
-        self._handoff()
+        if self.pool is not None:
+            await self.pool.start()
+        else:
+            self._handoff()
         if self.plugins is None:
             return
         drivers = []
@@ -148,31 +158,43 @@ class CameraRegistry:
         if info.id in self._cameras:
             raise ValueError(f"camera id {info.id!r} already offered by {self._cameras[info.id].plugin}")
         mux = CameraMux(info.id, ring_seconds=self.settings.ring_seconds)
-        ingest = CameraIngest(
-            info.id,
-            info.main,
-            handoff=self._handoff(),
-            publish=mux.publish,
-            set_stream_info=mux.set_stream_info,
-            settings=self.settings,
-        )
+        ingest: CameraIngest | RemoteIngest
+        if self.pool is not None:
+            ingest = self.pool.add(info.id, info.main, self.settings, mux.publish, mux.set_stream_info)
+        else:
+            ingest = CameraIngest(
+                info.id,
+                info.main,
+                handoff=self._handoff(),
+                publish=mux.publish,
+                set_stream_info=mux.set_stream_info,
+                settings=self.settings,
+            )
+            ingest.start()
         runtime = CameraRuntime(info, mux, ingest, plugin)
         self._cameras[info.id] = runtime
-        ingest.start()
         return runtime
 
     async def remove(self, camera_id: str) -> None:
         runtime = self._cameras.pop(camera_id, None)
-        if runtime is not None:
+        if runtime is None:
+            return
+        if isinstance(runtime.ingest, RemoteIngest):
+            assert self.pool is not None
+            self.pool.remove(runtime.ingest)
+        else:
             await asyncio.to_thread(runtime.ingest.stop)
-            runtime.mux.close()
+        runtime.mux.close()
 
     async def stop(self) -> None:
         """Stop every ingest (in parallel) and end every subscription."""
         runtimes = list(self._cameras.values())
-        for rt in runtimes:
-            rt.ingest.request_stop()
-        await asyncio.to_thread(_join_all, [rt.ingest for rt in runtimes], 3.0)
+        if self.pool is not None:
+            await self.pool.close()
+        local = [rt.ingest for rt in runtimes if isinstance(rt.ingest, CameraIngest)]
+        for ingest in local:
+            ingest.request_stop()
+        await asyncio.to_thread(_join_all, local, 3.0)
         if self.handoff is not None:
             self.handoff.close()
         for rt in runtimes:
