@@ -13,7 +13,7 @@ decode=False)`` + ``MediaRelay``, one player per camera).
 Each of the four phases (B-Connect idle, B-Connect with viewers, baseline
 idle, baseline with viewers) measures ``--repeats`` windows of ``--seconds``;
 the figures are the windows' medians, their spread printed beside them. CPU is
-the server process's own (``/proc/PID/stat``, all threads), never the viewers'
+the server process's own and its ingest processes' (``/proc/PID/stat``, all threads), never the viewers'
 or the load generator's, which are printed separately with the whole
 machine's load so the reader sees what else ran.
 
@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 from common import (
     BENCH_DIR,
     OUT_DIR,
+    HARNESS_NICE,
     BconnectServer,
     Loadgen,
     ViewerGroup,
     _ready_line,
-    cpu_seconds,
+    tree_cpu_seconds,
     final,
     free_port,
     machine_cpu_seconds,
@@ -75,10 +76,10 @@ def measure(phase: Phase, seconds: float, repeats: int, server_pid: int, loadgen
             viewers: ViewerGroup | None) -> Phase:
     for _ in range(repeats):
         t0 = time.monotonic()
-        s0, l0, m0 = cpu_seconds(server_pid), loadgen.cpu_s(), machine_cpu_seconds()
+        s0, l0, m0 = tree_cpu_seconds(server_pid), loadgen.cpu_s(), machine_cpu_seconds()
         v0 = viewers.cpu_s() if viewers else 0.0
         time.sleep(seconds)
-        s1, l1, m1 = cpu_seconds(server_pid), loadgen.cpu_s(), machine_cpu_seconds()
+        s1, l1, m1 = tree_cpu_seconds(server_pid), loadgen.cpu_s(), machine_cpu_seconds()
         v1 = viewers.cpu_s() if viewers else 0.0
         phase.windows.append(Window(time.monotonic() - t0, s1 - s0, l1 - l0, v1 - v0, m1 - m0))
     w = phase.per_s
@@ -105,7 +106,7 @@ def summarize_viewers(stats: list[dict]) -> str:
 def profile(pid: int, seconds: float, path: str) -> None:
     spy = shutil.which("py-spy") or str(BENCH_DIR.parent / ".venv" / "bin" / "py-spy")
     # --nonblocking: never pause the server (a paused server drops packets and delays its viewers)
-    cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--threads", "--idle",
+    cmd = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--threads", "--idle", "--subprocesses",
            "--nonblocking", "--rate", "100", "--output", path]
     if path.endswith(".txt"):
         cmd += ["--format", "raw"]
@@ -117,7 +118,8 @@ def profile(pid: int, seconds: float, path: str) -> None:
 
 def run_bconnect(args: argparse.Namespace, loadgen: Loadgen) -> dict:
     cams = {f"cam{i}": loadgen.url(f"cam{i}") for i in range(args.cameras)}
-    server = BconnectServer(cams, max_viewers=max(16, args.viewers), transport=args.transport)
+    server = BconnectServer(cams, max_viewers=max(16, args.viewers), transport=args.transport,
+                            ingest_processes=args.ingest_processes)
     viewers = None
     try:
         server.start()
@@ -131,7 +133,7 @@ def run_bconnect(args: argparse.Namespace, loadgen: Loadgen) -> dict:
         stats: list[dict] = []
         if args.viewers:
             viewers = ViewerGroup(server.base_url, server.token, viewer_cameras(args.cameras, args.viewers),
-                                  procs=min(args.viewer_procs, args.viewers))
+                                  procs=min(args.viewer_procs, args.viewers), nice=args.harness_nice)
             ttff = viewers.start()
             print(f"  viewers connected; first frames after {min(ttff):.2f}..{max(ttff):.2f} s", flush=True)
             time.sleep(args.settle)
@@ -170,7 +172,7 @@ def run_baseline(args: argparse.Namespace, loadgen: Loadgen) -> dict:
         stats: list[dict] = []
         if args.viewers:
             viewers = ViewerGroup(f"http://127.0.0.1:{port}", "", viewer_cameras(args.cameras, args.viewers),
-                                  procs=min(args.viewer_procs, args.viewers))
+                                  procs=min(args.viewer_procs, args.viewers), nice=args.harness_nice)
             viewers.start()
             time.sleep(args.settle)
             measure(watched, args.seconds, args.repeats, proc.pid, loadgen, viewers)
@@ -205,6 +207,10 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=3.0, help="seconds to let each phase settle before measuring")
     ap.add_argument("--size", default="1920x1080", help="picture size of the clip (default %(default)s)")
     ap.add_argument("--kbps", type=int, default=4000)
+    ap.add_argument("--ingest-processes", type=int, default=1,
+                    help="the server's [media] ingest_processes (0: ingest threads in the server process)")
+    ap.add_argument("--harness-nice", type=int, default=HARNESS_NICE,
+                    help="CPU niceness of the load generator and viewers (0: same priority as the server)")
     ap.add_argument("--viewer-procs", type=int, default=2, help="processes the viewers are spread over")
     ap.add_argument("--transport", choices=("tcp", "udp"), default="tcp",
                     help="RTSP transport B-Connect asks the cameras for (default %(default)s; the baseline uses tcp)")
@@ -219,7 +225,7 @@ def main() -> int:
     print(f"mux bench: {args.cameras} cameras of {width}x{height}p30 H.264 ~{args.kbps} kbit/s ({clip.name}),"
           f" {args.viewers} viewers, {args.repeats} x {args.seconds:g} s per phase", flush=True)
     load_before = os.getloadavg()[0]
-    loadgen = Loadgen({f"cam{i}": clip for i in range(args.cameras)}).start()
+    loadgen = Loadgen({f"cam{i}": clip for i in range(args.cameras)}, nice=args.harness_nice).start()
     try:
         ours = run_bconnect(args, loadgen)
         base = None if args.skip_baseline else run_baseline(args, loadgen)
@@ -233,6 +239,8 @@ def main() -> int:
     result: dict = {
         "cameras": n,
         "viewers": m,
+        "ingest_processes": args.ingest_processes,
+        "harness_nice": args.harness_nice,
         "cpu_s_per_camera_s": round(per_camera, 5),
         "cpu_s_per_viewer_s": None if per_viewer is None else round(per_viewer, 5),
         "dropped_packets": ours["dropped"],
