@@ -209,3 +209,23 @@ def test_backoff_is_capped_full_jitter():
         assert all(0 < d <= ceiling for d in delays)
         # full jitter: spread over the whole range, not bunched at the ceiling
         assert min(delays) < ceiling * 0.2 + 0.05 and max(delays) > ceiling * 0.8
+
+
+def test_replay_gop_restarts_a_subscriber_at_the_latest_keyframe():
+    mux = CameraMux("cam")
+    sub = mux.subscribe("viewer", maxsize=64, start="live")
+    assert not sub.replay_gop()  # nothing cached yet
+    stream = [packet(i / 25, keyframe=i % 25 == 0) for i in range(60)]  # keyframes at 0, 1 s and 2 s
+    for p in stream:
+        mux.publish(p)
+    while sub.get_nowait() is not None:  # the viewer has taken everything
+        pass
+    assert sub.replay_gop()
+    replayed = []
+    while (p := sub.get_nowait()) is not None:
+        replayed.append(p)
+    assert replayed == stream[50:]  # from the last keyframe to the newest packet
+    mux.publish(live := packet(60 / 25))
+    assert sub.get_nowait() is live  # and live packets follow
+    sub.close()
+    assert not sub.replay_gop()

@@ -225,6 +225,34 @@ async def test_viewer_decodes_the_camera_from_its_gop_cache_and_delete_ends_it(l
             await viewer.close()
 
 
+async def test_keyframe_request_is_answered_from_the_gop_cache(live):
+    """A viewer's PLI brings a decodable keyframe within a round trip, not at the camera's next keyframe."""
+    srv = live(cam="h264_gop4")  # the camera's keyframes are 4 s apart
+    async with srv.client() as http:
+        await wait_state(http, "cam", ("online",))
+        viewer = WhepViewer(http, "cam")
+        await viewer.connect()
+        try:
+            deadline = time.monotonic() + 10
+            while len(viewer.keyframes_at) < 2:  # the cached one, then the camera's own
+                assert time.monotonic() < deadline, "no live keyframe from the camera"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)  # mid-GOP: the camera's next keyframe is about 3 s away
+            before = len(viewer.keyframes_at)
+            ssrc = int(re.search(r"a=ssrc:(\d+) ", viewer.answer).group(1))
+            asked = time.monotonic()
+            await viewer.pc.getReceivers()[0]._send_rtcp_pli(ssrc)
+            while len(viewer.keyframes_at) == before:
+                assert time.monotonic() - asked < 1.5, "no keyframe after the PLI"
+                await asyncio.sleep(0.02)
+            assert viewer.keyframes_at[-1] - asked < 1.0
+            session = (await http.get("/api/webrtc")).json()["list"][0]
+            assert session["keyframe_requests"] >= 1 and session["gop_replays"] >= 1
+            await viewer.wait_frames(10)  # and the live picture goes on
+        finally:
+            await viewer.close()
+
+
 async def test_refusals_say_why(live):
     srv = live(cam="h264")
     async with srv.client() as http:

@@ -96,6 +96,21 @@ class Subscription:
             self._limit = self.maxsize
         return queue.popleft()
 
+    def replay_gop(self) -> bool:
+        """Start again from the camera's latest keyframe (the GOP cache); ``False`` if there is none.
+
+        For a viewer that lost its picture (a PLI): pass-through cannot make
+        the camera send a keyframe, but the last one and the frames after it
+        are here. What was queued is contained in them, so nothing is lost.
+        """
+        gop = self.mux._gops[-1] if self.mux._gops else None
+        if not gop or self.closed:
+            return False
+        self._queue.clear()
+        self._prefill(gop)
+        self._need_keyframe = False
+        return True
+
     def get_nowait(self) -> MediaPacket | None:
         if self._queue:
             return self._queue.popleft()

@@ -17,6 +17,16 @@ Timing rules, each for a reason:
   timestamp sent plus the wall-clock gap.
 * After a start or a reconnect, nothing is sent before a keyframe, which
   carries SPS/PPS: a browser cannot decode from a P-frame.
+* A viewer that lost its picture asks for a keyframe (RTCP PLI or FIR). The
+  camera's encoder is not ours to ask, so the track replays the camera's
+  latest keyframe and the frames since (the GOP cache) at catch-up pace: the
+  picture is back within a round trip instead of at the camera's next
+  keyframe, seconds later. At most one replay per ``REPLAY_MIN_INTERVAL_S``.
+
+Delay is measured from the packet's arrival (demux) to the moment the sender
+has sent its last RTP packet: aiortc's sender packs and sends a whole frame,
+then asks the track for the next one, so the next ``recv`` call marks the end
+of the previous frame's sending.
 """
 
 from __future__ import annotations
@@ -41,12 +51,15 @@ CATCH_UP_LAG_S = 0.15  # a packet older than this on arrival here is cache, not 
 CATCH_UP_STEP = RTP_CLOCK // 1000  # 1 ms between cached frames
 MAX_JUMP_S = 10.0  # a larger jump in the camera's clock is a discontinuity
 DELAY_SAMPLES = 2048
+REPLAY_MIN_INTERVAL_S = 1.0  # browsers repeat a PLI until they decode; one replay answers a burst
 
 
 class PacketSource(Protocol):
     """What the track reads: a mux or transcoder subscription."""
 
     async def get(self) -> MediaPacket: ...
+
+    def replay_gop(self) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -112,15 +125,35 @@ class PacketTrack(MediaStreamTrack):
         self.started: float | None = None  # the sender's first read: the connection is up
         self.sent = 0
         self.skipped = 0
-        # packet arrival (demux) to hand-off to the RTP sender, for packets that
+        self.keyframe_requests = 0
+        self.replays = 0
+        self._replay_wanted = False
+        self._last_replay = -REPLAY_MIN_INTERVAL_S
+        # packet arrival (demux) to its last RTP packet sent, for packets that
         # arrived once the sender reads (the GOP cache and set-up time are not delay)
         self.delays: collections.deque[float] = collections.deque(maxlen=DELAY_SAMPLES)
+        self._in_sender: float | None = None  # arrival of the packet the sender is sending
+
+    def request_keyframe(self) -> None:
+        """The viewer asked for a keyframe (called by the RTP sender on PLI/FIR)."""
+        self.keyframe_requests += 1
+        self._replay_wanted = True
 
     async def recv(self) -> av.Packet:
+        now = time.monotonic()
+        if self._in_sender is not None:
+            self.delays.append(now - self._in_sender)  # the previous frame is now sent
+            self._in_sender = None
         if self.readyState != "live":
             raise MediaStreamError
         if self.started is None:
-            self.started = time.monotonic()
+            self.started = now
+        if self._replay_wanted:
+            self._replay_wanted = False
+            if now - self._last_replay >= REPLAY_MIN_INTERVAL_S and self.source.replay_gop():
+                self._last_replay = now
+                self.replays += 1
+                self.need_keyframe = True
         while True:
             try:
                 packet = await self.source.get()
@@ -149,7 +182,7 @@ class PacketTrack(MediaStreamTrack):
         out.time_base = RTP_TIME_BASE
         self.sent += 1
         if packet.arrival >= self.started:
-            self.delays.append(lag)
+            self._in_sender = packet.arrival
         return out
 
     def stop(self) -> None:

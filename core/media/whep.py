@@ -68,6 +68,8 @@ class WhepSession:
             "connected_at": self.connected_at,
             "packets_sent": self.track.sent,
             "packets_skipped": self.track.skipped,
+            "keyframe_requests": self.track.keyframe_requests,
+            "gop_replays": self.track.replays,
             "packets_dropped": getattr(self.track.source, "dropped", 0),
             "delay_p50_ms": pct(0.5),
             "delay_p99_ms": pct(0.99),
@@ -195,6 +197,10 @@ class WhepService:
         # with the one read_offer chose, which names the camera's profile.
         transceiver._codecs = choice.codecs
         transceiver.sender.replaceTrack(track)
+        # aiortc answers a PLI/FIR by asking its encoder for a keyframe; there is
+        # no encoder in pass-through, so the track answers it (GOP replay).
+        # tests/test_whep.py fails if an aiortc release stops calling this.
+        transceiver.sender._send_keyframe = track.request_keyframe
         transceiver.direction = "sendonly"
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)  # gathers every candidate first
