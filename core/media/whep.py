@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ log = logging.getLogger("bconnect.webrtc")
 CONNECT_TIMEOUT_S = 20.0  # an answered offer that never connects frees its slot
 DISCONNECTED_GRACE_S = 8.0
 VIEWER_QUEUE = 256  # packets; a slower viewer skips to the next keyframe
+_END_OF_CANDIDATES = re.compile(r"^a=end-of-candidates\r?\n", re.MULTILINE)
 
 
 class WhepRefused(Exception):
@@ -184,8 +186,14 @@ class WhepService:
         return session, answer
 
     async def _negotiate(self, pc: RTCPeerConnection, track: PacketTrack, choice: VideoChoice) -> str:
+        # Firefox hides its addresses behind mDNS names (.local) and ends its offer
+        # with a=end-of-candidates. When none of those names resolves here (any
+        # routed network), aioice then drops every ICE component and gathers
+        # nothing: an answer without a candidate. Left open, the browser's
+        # checks still arrive and become peer-reflexive candidates.
+        offer = _END_OF_CANDIDATES.sub("", choice.offer_for_aiortc)
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=choice.offer_for_aiortc, type="offer"))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         except Exception as exc:
             raise WhepRefused(400, f"SDP offer refused: {exc}") from None
         transceiver = next(
