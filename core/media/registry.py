@@ -46,6 +46,11 @@ class CameraRuntime:
         return self.info.id
 
     @property
+    def stream_key(self) -> str:
+        """Names this stream among the camera's streams (shared transcoders are held per stream)."""
+        return self.info.id
+
+    @property
     def status(self) -> CameraStatus:
         return self.ingest.current_status(self.transcoding)
 

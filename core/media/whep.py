@@ -49,6 +49,7 @@ class WhepSession:
     pc: RTCPeerConnection
     track: PacketTrack
     transcoded: bool
+    stream_key: str = ""  # what its transcoder, if any, is held under
     created: float = field(default_factory=time.time)
     connected_at: float | None = None
     closing: bool = False
@@ -132,6 +133,7 @@ class WhepService:
             or while the camera has sent no video yet.
         """
         camera_id = camera.info.id
+        stream_key = camera.stream_key  # the camera, or one of its streams (main, sub): what a transcoder serves
         try:
             read_offer(offer, None)  # refuse a bad offer before taking anything
         except OfferError as exc:
@@ -148,7 +150,7 @@ class WhepService:
         track: PacketTrack | None = None
         try:
             if transcoded:
-                transcoder = self.transcodes.acquire(camera_id, camera.mux)
+                transcoder = self.transcodes.acquire(stream_key, camera.mux)
                 profile = await transcoder.ready()
                 if profile is None:
                     raise WhepRefused(503, f"camera {camera_id!r}: H.265 to H.264 transcoding has not started yet",
@@ -172,10 +174,10 @@ class WhepService:
             if pc is not None:
                 await pc.close()
             if transcoded:
-                await self.transcodes.release(camera_id)
+                await self.transcodes.release(stream_key)
             self._unhold(camera_id)
             raise
-        session = WhepSession(session_id, camera_id, user, pc, track, transcoded)
+        session = WhepSession(session_id, camera_id, user, pc, track, transcoded, stream_key)
         self.sessions[session_id] = session
         self._watch(session)
         log.info(
@@ -251,7 +253,7 @@ class WhepService:
         with contextlib.suppress(Exception):
             await session.pc.close()
         if session.transcoded:
-            await self.transcodes.release(session.camera_id)
+            await self.transcodes.release(session.stream_key)
         self._unhold(session.camera_id)
         log.info("whep session %s of %s closed: %s", session_id[:8], session.camera_id, reason)
         return True
