@@ -133,6 +133,7 @@ class PacketTrack(MediaStreamTrack):
         # arrived once the sender reads (the GOP cache and set-up time are not delay)
         self.delays: collections.deque[float] = collections.deque(maxlen=DELAY_SAMPLES)
         self._in_sender: float | None = None  # arrival of the packet the sender is sending
+        self._measure_from = 0.0  # packets that arrived before this are cache or replay, not delay
 
     def request_keyframe(self) -> None:
         """The viewer asked for a keyframe (called by the RTP sender on PLI/FIR)."""
@@ -147,11 +148,11 @@ class PacketTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if self.started is None:
-            self.started = now
+            self.started = self._measure_from = now
         if self._replay_wanted:
             self._replay_wanted = False
             if now - self._last_replay >= REPLAY_MIN_INTERVAL_S and self.source.replay_gop():
-                self._last_replay = now
+                self._last_replay = self._measure_from = now
                 self.replays += 1
                 self.need_keyframe = True
         while True:
@@ -181,7 +182,7 @@ class PacketTrack(MediaStreamTrack):
         out.pts = self.clock.stamp(packet, catching_up=catching_up, now=now)
         out.time_base = RTP_TIME_BASE
         self.sent += 1
-        if packet.arrival >= self.started:
+        if packet.arrival >= self._measure_from:
             self._in_sender = packet.arrival
         return out
 
