@@ -94,6 +94,7 @@ class MediaSettings(_Strict):
     backoff_cap_s: float = Field(default=30.0, gt=0, le=3600)  # longest reconnect wait
     offline_after_s: float = Field(default=20.0, ge=0, le=3600)  # reconnecting this long: offline
     preroll_s: float = Field(default=10.0, ge=1, le=120)  # video kept per camera for clips' pre-roll
+    sub_stream_idle_s: float = Field(default=30.0, ge=1, le=3600)  # an unwatched sub stream is closed after this
 
     @field_validator("backoff_cap_s")
     @classmethod

@@ -14,6 +14,7 @@ import time
 import pytest
 from playwright.async_api import Page, async_playwright
 from support.browser import GENERATED, launch_chromium
+from support.media import write_test_video
 
 from core.testing.pytest_plugin import bconnect
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
@@ -139,6 +140,66 @@ async def test_grid_plays_the_camera_and_resumes_after_it_restarts(make_deployme
             after = await wait_frames(page, "gate", before + 25, timeout=30)
             assert (after["frameWidth"], after["frameHeight"]) == (640, 360)
             assert await page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+            assert not errors, errors
+        finally:
+            await browser.close()
+
+
+async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_deployment, start_server, rtsp_server, tmp_path):  # noqa: F811
+    sub = write_test_video(tmp_path / "sub.mp4", width=320, height=240, seconds=2.0)
+    dep = make_deployment(
+        f"""
+        [plugins.stream_url]
+        [[plugins.stream_url.cameras]]
+        id = "gate"
+        name = "Gerbang Beruang Madu"
+        url = "{rtsp_server.url("h264_gop1")}"
+        sub_url = "{sub}"
+        agency = "dishub"
+        area = "beruang_madu"
+        """
+    )
+    added = bconnect("users", "add", "operator1", "--role", "operator", "--agency", "dishub", "--password-stdin",
+                     "--config", str(dep.path), stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    server = start_server(dep)
+
+    async def size_after_more_frames() -> tuple[int, int]:
+        start = (await video_stats(page, "gate"))["framesDecoded"]
+        s = await wait_frames(page, "gate", start + 10, timeout=20)
+        return s["frameWidth"], s["frameHeight"]
+
+    async with async_playwright() as p:
+        browser = await launch_chromium(p)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 860})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(server.url + "/login")
+            await page.fill("#username", "operator1")
+            await page.fill("#password", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url("**/static/index.html", timeout=15_000)
+
+            await page.click('button[data-layout="4"]')
+            await page.wait_for_selector('.tile[data-camera="gate"]', timeout=15_000)
+            assert await size_after_more_frames() == (640, 360)  # a big tile: the main stream
+
+            await page.click('button[data-layout="16"]')
+            await page.wait_for_function("window.bconnect.peers().length === 1", timeout=15_000)
+            deadline = time.monotonic() + 20
+            while await size_after_more_frames() != (320, 240):  # sixteen small tiles: the sub stream
+                assert time.monotonic() < deadline, "the small tile never played the sub stream"
+            await page.wait_for_function(  # the tile says which stream it shows
+                "document.querySelector('.tile[data-camera=\"gate\"] .tile-meta').textContent.startsWith('320×240')"
+                " && document.querySelector('.tile[data-camera=\"gate\"] .tile-meta').textContent.endsWith('· sub')",
+                timeout=10_000,
+            )
+
+            await page.dblclick('.tile[data-camera="gate"]')  # full screen: the main stream again
+            deadline = time.monotonic() + 20
+            while await size_after_more_frames() != (640, 360):
+                assert time.monotonic() < deadline, "full screen kept the sub stream"
             assert not errors, errors
         finally:
             await browser.close()

@@ -22,6 +22,7 @@ class MediaPlugin:
         self.clips_api = ClipsApi()
         media = context.deployment.media
         self.ingest_processes = media.ingest_processes
+        self.sub_idle_s = media.sub_stream_idle_s
         self.settings = IngestSettings(
             open_timeout_s=media.open_timeout_s,
             stall_timeout_s=media.stall_timeout_s,
@@ -40,7 +41,9 @@ class MediaPlugin:
 
     @hookimpl
     async def bconnect_startup(self, services):
-        registry = CameraRegistry(services.plugins, settings=self.settings, ingest_processes=self.ingest_processes)
+        registry = CameraRegistry(
+            services.plugins, settings=self.settings, ingest_processes=self.ingest_processes, sub_idle_s=self.sub_idle_s
+        )
         services.cameras = registry
         services.clips = ClipWriter(registry, services.data_dir / "clips")
         self.clips_api.jobs = ClipJobs(services.clips)

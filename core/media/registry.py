@@ -5,6 +5,12 @@ Built by :class:`core.media.plugin.MediaPlugin` at start-up and offered as
 through the plugin host, the others still load); a camera id offered twice is
 refused and reported.
 
+A camera's sub stream (the smaller second stream most IP cameras offer, for
+grid tiles) is opened only while somebody watches it: :meth:`CameraRegistry.open_sub`
+starts it, and it is closed once it has had no subscriber for
+``sub_idle_s``. A camera with 16 viewers on its sub stream still has one
+connection to it.
+
 Each camera's ingest runs either in one of ``ingest_processes`` child processes
 (:mod:`core.media.ingest_pool`, what ``bconnect serve`` does) or, with 0, in a
 thread of this process (tests and tools that build a registry by hand).
@@ -19,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.interfaces import CameraDriver, CameraInfo
+from core.interfaces import CameraDriver, CameraInfo, StreamSource
 from core.media.ingest import CameraIngest, IngestSettings, LoopHandoff
 from core.media.ingest_pool import IngestPool, RemoteIngest
 from core.media.mux import CameraMux
@@ -40,6 +46,7 @@ class CameraRuntime:
     plugin: str = "?"  # the plugin whose driver offered it
     transcoding: bool = False  # set by the WebRTC side while it transcodes for browsers
     extra: dict[str, Any] = field(default_factory=dict)
+    sub: SubStream | None = None  # the sub stream, while it is open
 
     @property
     def id(self) -> str:
@@ -49,6 +56,7 @@ class CameraRuntime:
     def stream_key(self) -> str:
         """Names this stream among the camera's streams (shared transcoders are held per stream)."""
         return self.info.id
+
 
     @property
     def status(self) -> CameraStatus:
@@ -71,6 +79,49 @@ class CameraRuntime:
             "subscribers": self.mux.subscriber_count,
             "dropped": self.mux.dropped + self.ingest.dropped,
             "generation": self.mux.generation,
+            "sub_stream": self.sub.health() if self.sub is not None else None,
+        }
+
+
+@dataclass(eq=False)
+class SubStream:
+    """A camera's sub stream while it is open: its own ingest and multiplexer."""
+
+    camera: CameraRuntime
+    mux: CameraMux
+    ingest: CameraIngest | RemoteIngest
+    idle_since: float = field(default_factory=time.monotonic)
+
+    @property
+    def info(self) -> CameraInfo:
+        return self.camera.info
+
+    @property
+    def stream_key(self) -> str:
+        return f"{self.camera.info.id}/sub"
+
+    @property
+    def status(self) -> CameraStatus:
+        return self.ingest.current_status()
+
+    async def ready(self, timeout: float) -> bool:
+        """Wait until the stream has described itself (its first keyframe); ``False`` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.mux.stream_info is None:
+            if time.monotonic() >= deadline or self.mux.closed:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    def health(self) -> dict[str, Any]:
+        status = self.status
+        info = self.mux.stream_info
+        return {
+            "state": status.state.value,
+            "reason": status.reason,
+            "width": info.width if info else None,
+            "height": info.height if info else None,
+            "subscribers": self.mux.subscriber_count,
         }
 
 
@@ -84,13 +135,16 @@ class CameraRegistry:
         settings: IngestSettings | None = None,
         driver_timeout_s: float = 30.0,
         ingest_processes: int = 0,
+        sub_idle_s: float = 30.0,
     ) -> None:
         self.plugins = plugins  # core.plugin_host.PluginHost, or None when cameras are added by hand
         self.settings = settings or IngestSettings()
         self.driver_timeout_s = driver_timeout_s
         self.handoff: LoopHandoff | None = None
         self.pool = IngestPool(ingest_processes) if ingest_processes > 0 else None
+        self.sub_idle_s = sub_idle_s
         self._cameras: dict[str, CameraRuntime] = {}
+        self._reaper: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<CameraRegistry {len(self._cameras)} cameras>"
@@ -162,48 +216,106 @@ class CameraRegistry:
         """Register one camera and start its ingest (call on the event loop)."""
         if info.id in self._cameras:
             raise ValueError(f"camera id {info.id!r} already offered by {self._cameras[info.id].plugin}")
-        mux = CameraMux(info.id, ring_seconds=self.settings.ring_seconds)
+        mux, ingest = self._open(info.id, info.main, self.settings.ring_seconds)
+        runtime = CameraRuntime(info, mux, ingest, plugin)
+        self._cameras[info.id] = runtime
+        return runtime
+
+    def _open(self, name: str, source: StreamSource, ring_seconds: float) -> tuple[CameraMux, CameraIngest | RemoteIngest]:
+        mux = CameraMux(name, ring_seconds=ring_seconds)
         ingest: CameraIngest | RemoteIngest
         if self.pool is not None:
-            ingest = self.pool.add(info.id, info.main, self.settings, mux.publish, mux.set_stream_info)
+            ingest = self.pool.add(name, source, self.settings, mux.publish, mux.set_stream_info)
         else:
             ingest = CameraIngest(
-                info.id,
-                info.main,
+                name,
+                source,
                 handoff=self._handoff(),
                 publish=mux.publish,
                 set_stream_info=mux.set_stream_info,
                 settings=self.settings,
             )
             ingest.start()
-        runtime = CameraRuntime(info, mux, ingest, plugin)
-        self._cameras[info.id] = runtime
-        return runtime
+        return mux, ingest
+
+    async def _close_stream(self, mux: CameraMux, ingest: CameraIngest | RemoteIngest) -> None:
+        if isinstance(ingest, RemoteIngest):
+            assert self.pool is not None
+            self.pool.remove(ingest)
+        else:
+            await asyncio.to_thread(ingest.stop)
+        mux.close()
+
+    # --- sub streams -----------------------------------------------------------
+
+    def open_sub(self, camera_id: str) -> SubStream:
+        """The camera's sub stream, connected now if it is not open yet.
+
+        :raises LookupError: no such camera, or it has no sub stream.
+        """
+        runtime = self._cameras.get(camera_id)
+        if runtime is None:
+            raise LookupError(f"no camera {camera_id!r}")
+        if runtime.info.sub is None:
+            raise LookupError(f"camera {camera_id!r} has no sub stream")
+        if runtime.sub is None:
+            # no pre-roll: clips are cut from the main stream
+            mux, ingest = self._open(f"{camera_id}/sub", runtime.info.sub, 0.0)
+            runtime.sub = SubStream(runtime, mux, ingest)
+            log.info("camera %s: sub stream opened", camera_id)
+            self._start_reaper()
+        runtime.sub.idle_since = time.monotonic()
+        return runtime.sub
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_subs())
+
+    async def _reap_subs(self) -> None:
+        """Close sub streams nobody has watched for ``sub_idle_s``."""
+        while any(rt.sub is not None for rt in self._cameras.values()):
+            await asyncio.sleep(min(1.0, self.sub_idle_s / 4))
+            now = time.monotonic()
+            for rt in list(self._cameras.values()):
+                sub = rt.sub
+                if sub is None:
+                    continue
+                if sub.mux.subscriber_count:
+                    sub.idle_since = now
+                elif now - sub.idle_since >= self.sub_idle_s:
+                    rt.sub = None
+                    log.info("camera %s: sub stream closed after %g s without viewers", rt.id, self.sub_idle_s)
+                    await self._close_stream(sub.mux, sub.ingest)
 
     async def remove(self, camera_id: str) -> None:
         runtime = self._cameras.pop(camera_id, None)
         if runtime is None:
             return
-        if isinstance(runtime.ingest, RemoteIngest):
-            assert self.pool is not None
-            self.pool.remove(runtime.ingest)
-        else:
-            await asyncio.to_thread(runtime.ingest.stop)
-        runtime.mux.close()
+        if runtime.sub is not None:
+            await self._close_stream(runtime.sub.mux, runtime.sub.ingest)
+            runtime.sub = None
+        await self._close_stream(runtime.mux, runtime.ingest)
 
     async def stop(self) -> None:
         """Stop every ingest (in parallel) and end every subscription."""
         runtimes = list(self._cameras.values())
+        if self._reaper is not None:
+            self._reaper.cancel()
+        streams: list[tuple[CameraMux, CameraIngest | RemoteIngest]] = []
+        for rt in runtimes:
+            streams.append((rt.mux, rt.ingest))
+            if rt.sub is not None:
+                streams.append((rt.sub.mux, rt.sub.ingest))
         if self.pool is not None:
             await self.pool.close()
-        local = [rt.ingest for rt in runtimes if isinstance(rt.ingest, CameraIngest)]
+        local = [ingest for _mux, ingest in streams if isinstance(ingest, CameraIngest)]
         for ingest in local:
             ingest.request_stop()
         await asyncio.to_thread(_join_all, local, 3.0)
         if self.handoff is not None:
             self.handoff.close()
-        for rt in runtimes:
-            rt.mux.close()
+        for mux, _ingest in streams:
+            mux.close()
 
 
 def _join_all(ingests: list[CameraIngest], timeout: float) -> None:

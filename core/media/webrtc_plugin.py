@@ -30,6 +30,8 @@ log = logging.getLogger("bconnect.webrtc")
 SDP = "application/sdp"
 # ?start= on the POST: "gop" (default) starts from the GOP cache, "live" at the next keyframe
 WHEP_STARTS = ("gop", "live")
+WHEP_STREAMS = ("main", "sub")
+SUB_READY_S = 4.0  # a sub stream opened by this request: wait this long for its first keyframe
 
 
 class WebRtcPlugin:
@@ -55,10 +57,11 @@ class WebRtcPlugin:
         if self.whep is not None:
             await self.whep.close_all()
 
-    def _mark_transcoding(self, camera_id: str, on: bool) -> None:
-        # shown as ``transcoding`` in /api/cameras and /api/health
+    def _mark_transcoding(self, stream_key: str, on: bool) -> None:
+        # shown as ``transcoding`` in /api/cameras and /api/health; a stream key is
+        # the camera id, or "<camera id>/sub" for its sub stream
         registry = self.services.cameras
-        camera = registry.get(camera_id) if registry is not None else None
+        camera = registry.get(stream_key.split("/", 1)[0]) if registry is not None else None
         if camera is not None:
             camera.transcoding = on
 
@@ -101,6 +104,15 @@ class WebRtcPlugin:
         start = request.query_params.get("start", "gop")
         if start not in WHEP_STARTS:
             raise ApiError(400, f"start must be one of {', '.join(WHEP_STARTS)}, not {start!r}")
+        stream = request.query_params.get("stream", "main")
+        if stream not in WHEP_STREAMS:
+            raise ApiError(400, f"stream must be one of {', '.join(WHEP_STREAMS)}, not {stream!r}")
+        if stream == "sub":
+            try:
+                camera = self.services.cameras.open_sub(camera.info.id)
+            except LookupError as exc:
+                raise ApiError(400, str(exc)) from None
+            await camera.ready(SUB_READY_S)
         principal = current_principal(request)
         try:
             session, answer = await service.open(camera, offer, principal.username, start=start)

@@ -110,7 +110,7 @@ class StreamUrl:
         out = []
         for c in self.config.cameras:
             main = self._source(c, c.url, c.loop)
-            sub = self._source(c, c.sub_url, False) if c.sub_url else None
+            sub = self._source(c, c.sub_url, c.loop and "://" not in c.sub_url) if c.sub_url else None
             out.append(
                 CameraInfo(
                     id=c.id,

@@ -47,12 +47,19 @@ class WhepError(Exception):
 
 class WhepViewer:
     def __init__(
-        self, http: httpx.AsyncClient, camera_id: str, *, headers: dict[str, str] | None = None, start: str | None = None
+        self,
+        http: httpx.AsyncClient,
+        camera_id: str,
+        *,
+        headers: dict[str, str] | None = None,
+        start: str | None = None,
+        stream: str | None = None,
     ) -> None:
         self.http = http
         self.camera_id = camera_id
         self.headers = headers or {}
         self.start = start  # ?start= on the POST: "gop" (the server's default) or "live"
+        self.stream = stream  # ?stream= on the POST: "main" (the server's default) or "sub"
         self.keyframes_at: list[float] = []  # when each decoded keyframe came out
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.location: str | None = None
@@ -82,7 +89,7 @@ class WhepViewer:
 
         offer = await make_offer(self.pc)
         self.posted_at = time.monotonic()
-        params = {"start": self.start} if self.start else None
+        params = {k: v for k, v in (("start", self.start), ("stream", self.stream)) if v} or None
         response = await post_offer(self.http, self.camera_id, offer, params=params, **self.headers)
         if response.status_code != 201:
             await self.pc.close()

@@ -156,9 +156,10 @@
       this.lastProgress = 0;
     }
 
-    start(cameraId) {
+    start(cameraId, stream) {
       this.stop();
       this.cameraId = cameraId;
+      this.stream = stream || "main"; // "sub": the camera's smaller stream, for small tiles
       this.failures = 0;
       this.connect(++this.run);
     }
@@ -228,7 +229,8 @@
         await pc.setLocalDescription(await pc.createOffer());
         await iceGatheringDone(pc);
         if (run !== this.run) return;
-        const response = await fetch("/api/cameras/" + encodeURIComponent(cameraId) + "/whep", {
+        const query = this.stream === "sub" ? "?stream=sub" : "";
+        const response = await fetch("/api/cameras/" + encodeURIComponent(cameraId) + "/whep" + query, {
           method: "POST",
           credentials: "same-origin",
           headers: Object.assign({ "Content-Type": "application/sdp" }, csrfHeaders()),
@@ -285,7 +287,8 @@
         this.lastFrames = frames;
         this.lastProgress = now;
         this.tile.message("");
-        this.tile.meta(width && height ? width + "×" + height + (fps ? " · " + Math.round(fps) + " fps" : "") : "");
+        const size = width && height ? width + "×" + height + (fps ? " · " + Math.round(fps) + " fps" : "") : "";
+        this.tile.meta(size && this.stream === "sub" ? size + " · sub" : size);
       } else {
         const cam = view.byId.get(this.cameraId);
         if (stateOf(cam) !== "online") {
@@ -337,8 +340,21 @@
       }
     }
 
+    // Small tiles (9 and 16 per page) play the camera's sub stream where it has
+    // one: a 16-camera wall of 1080p streams would swamp the operator's PC.
+    // A tile shown alone, in a 1- or 4-tile layout or full screen, plays the main stream.
+    wantedStream() {
+      const cam = view.byId.get(this.cameraId);
+      const big = view.layout <= 4 || document.fullscreenElement === this.el;
+      return cam && cam.has_sub_stream && !big ? "sub" : "main";
+    }
+
+    refreshStream() {
+      if (this.cameraId && this.player.stream !== this.wantedStream()) this.player.start(this.cameraId, this.wantedStream());
+    }
+
     show(cameraId) {
-      if (cameraId === this.cameraId) return;
+      if (cameraId === this.cameraId) return this.refreshStream();
       this.cameraId = cameraId;
       this.el.dataset.camera = cameraId || "";
       this.meta("");
@@ -352,7 +368,7 @@
       }
       this.el.classList.remove("empty");
       this.update();
-      this.player.start(cameraId);
+      this.player.start(cameraId, this.wantedStream());
     }
 
     update() {
@@ -556,6 +572,8 @@
     });
     // end the server's sessions when the page goes away
     window.addEventListener("pagehide", () => tiles.forEach((t) => t.player.teardown()));
+    // full screen shows the main stream, back in the grid the sub stream again
+    document.addEventListener("fullscreenchange", () => tiles.forEach((t) => t.refreshStream()));
   }
 
   function tickClock() {
