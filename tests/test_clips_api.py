@@ -36,9 +36,12 @@ USERS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def rtsp() -> Iterator[RtspServer]:
-    srv = start_rtsp_server({"h264_gop1": DEFAULT_MOUNTS["h264_gop1"]})  # a keyframe every second
+    """One GStreamer server per test, one mount per camera: clients arriving together on one shared
+    mount, or just after others vanished from it, were refused and the server stopped answering."""
+    gop1 = DEFAULT_MOUNTS["h264_gop1"]  # a keyframe every second, parameter sets in band
+    srv = start_rtsp_server({"dcam": gop1, "pcam": gop1})
     yield srv
     srv.stop()
 
@@ -46,8 +49,8 @@ def rtsp() -> Iterator[RtspServer]:
 def cameras_toml(rtsp: RtspServer) -> str:
     out = "[plugins.stream_url]\n"
     for cid, agency, url in (
-        ("dcam", "dishub", rtsp.url("h264_gop1")),
-        ("pcam", "polri", rtsp.url("h264_gop1")),
+        ("dcam", "dishub", rtsp.url("dcam")),
+        ("pcam", "polri", rtsp.url("pcam")),
         ("dead", "dishub", "rtsp://127.0.0.1:1/nothing"),
     ):
         out += f'[[plugins.stream_url.cameras]]\nid = "{cid}"\nname = "{cid}"\nurl = "{url}"\nagency = "{agency}"\n'
@@ -240,6 +243,7 @@ async def test_browser_session_needs_the_csrf_token(site):
 async def test_agencies_see_only_the_clips_of_cameras_they_may_watch(site):
     async with site.client("pof") as police, site.client("dop") as dishub, site.client("boss") as admin:
         await wait_online(police, "pcam")
+        await wait_online(police, "dcam")
         r = await cut(police, "pcam", pre_s=0, post_s=30, note="polri case 17")
         assert r.status_code == 202, r.text
         clip = r.json()
