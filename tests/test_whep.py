@@ -47,6 +47,38 @@ async def _offer(*, codecs: str | None = None, kind: str = "video") -> str:
         await pc.close()
 
 
+def _vp9_only_offer(vp8_offer: str) -> str:
+    """An offer with VP9 alone (aiortc cannot make one: it has no VP9): its VP8 offer, relabelled."""
+    return vp8_offer.replace("VP8/90000", "VP9/90000")
+
+
+class _PreferringPeer(RTCPeerConnection):
+    """A peer whose video transceivers offer only ``mime`` (e.g. "video/vp8"), like a browser without H.264."""
+
+    def __init__(self, mime: str) -> None:
+        super().__init__(RTCConfiguration(iceServers=[]))
+        self.mime = mime
+
+    def addTransceiver(self, *args, **kwargs):  # noqa: N802  (aiortc's name)
+        transceiver = super().addTransceiver(*args, **kwargs)
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == self.mime])
+        return transceiver
+
+
+def vp8_viewer(http: httpx.AsyncClient, camera_id: str) -> WhepViewer:
+    """A WHEP viewer that offers VP8 only, as a stock Firefox without OpenH264 (which also offers VP9, AV1)."""
+    viewer = WhepViewer(http, camera_id)
+    viewer.pc = _PreferringPeer("video/vp8")
+    return viewer
+
+
+def _answered_codec(answer: str) -> str:
+    """The codec name of the answer's (single) video payload type."""
+    pt = re.search(r"^m=video \d+ \S+ (\d+)", answer, re.M).group(1)
+    return re.search(rf"^a=rtpmap:{pt} ([\w-]+)/", answer, re.M).group(1)
+
+
 async def _audio_offer(pc: RTCPeerConnection) -> str:
     pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
@@ -54,8 +86,9 @@ async def _audio_offer(pc: RTCPeerConnection) -> str:
 
 
 async def test_offer_answered_with_the_cameras_profile():
-    offer = await _offer()  # aiortc offers H.264 42001f and 42e01f
+    offer = await _offer()  # aiortc offers VP8, and H.264 42001f and 42e01f
     exact = read_offer(offer, "42e01f")
+    assert exact.target == "h264"  # H.264 preferred whenever offered: pass-through
     assert exact.exact and exact.codec.parameters["profile-level-id"] == "42e01f"
     assert exact.rtx is not None and exact.rtx.parameters["apt"] == exact.codec.payloadType
     # same profile (Constrained Baseline), another level: the answer names the camera's
@@ -84,13 +117,32 @@ async def test_offer_with_only_high_profile_is_relabelled_for_aiortc_alone():
     assert re.search(rf"a=fmtp:{pt} .*profile-level-id=42e01f", choice.offer_for_aiortc)
 
 
+async def test_offer_without_h264_is_answered_with_vp8_on_its_payload_type():
+    offer = await _offer(codecs="vp8")
+    pt = int(re.search(r"^a=rtpmap:(\d+) VP8/90000", offer, re.M).group(1))
+    choice = read_offer(offer, "640028")  # whatever the camera sends
+    assert choice.target == "vp8"
+    assert (choice.codec.mimeType, choice.codec.payloadType, choice.codec.clockRate) == ("video/VP8", pt, 90000)
+    assert {(f.type, f.parameter) for f in choice.codec.rtcpFeedback} >= {("nack", None), ("nack", "pli")}
+    assert choice.offer_for_aiortc == offer
+
+    # H.264 without packetization-mode=1 is unusable: VP8 it is, with its RTX
+    both = await _offer()
+    both_pm0 = re.sub(r"packetization-mode=1", "packetization-mode=0", both)
+    vp8 = read_offer(both_pm0, "42e01f")
+    vp8_pt = int(re.search(r"^a=rtpmap:(\d+) VP8/90000", both, re.M).group(1))
+    assert vp8.target == "vp8" and vp8.codec.payloadType == vp8_pt
+    assert vp8.rtx is not None and vp8.rtx.parameters["apt"] == vp8_pt
+    assert read_offer(both, "42e01f").target == "h264"
+
+
 @pytest.mark.parametrize(
     "make, reason",
     [
         (lambda: "hello", "malformed SDP"),
         (lambda: "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF x\r\n", "malformed SDP"),
         (lambda: _offer(kind="audio"), "no video m-line"),
-        (lambda: _offer(codecs="vp8"), "no H.264"),
+        (lambda: _vp9_offer(), r"no H\.264 with packetization-mode=1 and no VP8 for video \(offered: VP9\)"),
     ],
 )
 async def test_unusable_offers_say_why(make, reason):
@@ -99,6 +151,10 @@ async def test_unusable_offers_say_why(make, reason):
         offer = await offer
     with pytest.raises(OfferError, match=reason):
         read_offer(offer, "42e01f")
+
+
+async def _vp9_offer() -> str:
+    return _vp9_only_offer(await _offer(codecs="vp8"))
 
 
 def _packet(pts: int, generation: int = 0, keyframe: bool = False, arrival: float = 0.0) -> MediaPacket:
@@ -263,8 +319,9 @@ async def test_refusals_say_why(live):
         assert r.status_code == 400 and "malformed SDP" in r.json()["error"]
         r = await post_offer(http, "cam", await _offer(kind="audio"))
         assert r.status_code == 400 and "no video" in r.json()["error"]
-        r = await post_offer(http, "cam", await _offer(codecs="vp8"))
-        assert r.status_code == 400 and "no H.264" in r.json()["error"] and "VP8" in r.json()["error"]
+        r = await post_offer(http, "cam", await _vp9_offer())  # neither H.264 nor VP8
+        assert r.status_code == 400 and "no H.264" in r.json()["error"] and "no VP8" in r.json()["error"]
+        assert "offered: VP9" in r.json()["error"]
         r = await http.post("/api/cameras/cam/whep", content=offer.encode(), headers={"Content-Type": "text/plain"})
         assert r.status_code == 415 and "application/sdp" in r.json()["error"]
         r = await post_offer(http, "cam", offer + "a=x-padding:" + "x" * 70_000 + "\r\n")
@@ -373,6 +430,10 @@ async def test_viewer_gets_frames_again_after_the_camera_restarts(live):
             await viewer.close()
 
 
+def _transcoders(overview: dict) -> list[tuple[str, str, str, int]]:
+    return [(t["stream"], t["from"], t["to"], t["viewers"]) for t in overview["transcoding"]]
+
+
 async def test_h265_camera_is_transcoded_once_for_all_its_viewers(live):
     srv = live(cam="h265")
     async with srv.client() as http:
@@ -388,17 +449,86 @@ async def test_h265_camera_is_transcoded_once_for_all_its_viewers(live):
                 assert (v.width, v.height) == (640, 360)
             camera = (await http.get("/api/cameras/cam")).json()
             assert camera["status"]["transcoding"] is True
-            assert (await http.get("/api/webrtc")).json()["transcoding"] == ["cam"]
+            assert _transcoders((await http.get("/api/webrtc")).json()) == [("cam", "hevc", "h264", 2)]
             # one transcoder reads the camera, not one per viewer
             health = (await http.get("/api/health")).json()["cameras"]["cam"]
             assert health["subscribers"] == 1
 
-            for v in viewers:
+            # a browser without H.264 gets VP8 from a second transcoder of the same camera
+            firefox = vp8_viewer(http, "cam")
+            viewers.append(firefox)
+            await firefox.connect()
+            assert _answered_codec(firefox.answer) == "VP8"
+            await firefox.wait_frames(15)
+            assert (firefox.width, firefox.height) == (640, 360)
+            assert _transcoders((await http.get("/api/webrtc")).json()) == [
+                ("cam", "hevc", "h264", 2), ("cam", "hevc", "vp8", 1)
+            ]
+            # the camera shows transcoding while any of its transcoders runs
+            for v in viewers[:2]:
                 await v.close()
+            viewers = [firefox]
+            overview = (await http.get("/api/webrtc")).json()
+            assert _transcoders(overview) == [("cam", "hevc", "vp8", 1)]
+            assert (await http.get("/api/cameras/cam")).json()["status"]["transcoding"] is True
+
+            await firefox.close()
             viewers = []
             camera = (await http.get("/api/cameras/cam")).json()
             assert camera["status"]["transcoding"] is False
             assert (await http.get("/api/webrtc")).json()["transcoding"] == []
+        finally:
+            for v in viewers:
+                await v.close()
+
+
+async def test_browser_without_h264_gets_vp8_from_one_shared_transcoder(live):
+    """Stock Firefox without OpenH264 offers no H.264: VP8, transcoded once per camera for all such viewers."""
+    srv = live(cam="h264")
+    async with srv.client() as http:
+        camera = await wait_state(http, "cam", ("online",))
+        assert camera["stream"]["codec"] == "h264"
+        viewers = [vp8_viewer(http, "cam"), vp8_viewer(http, "cam")]
+        try:
+            for v in viewers:
+                await v.connect()
+                offered_pt = re.search(r"^a=rtpmap:(\d+) VP8/90000", v.answer, re.M).group(1)
+                assert _answered_codec(v.answer) == "VP8" and "H264" not in v.answer
+                assert re.search(rf"^m=video \d+ \S+ {offered_pt}\b", v.answer, re.M), v.answer
+            for v in viewers:
+                await v.wait_frames(20)
+                assert (v.width, v.height) == (640, 360)
+            assert viewers[0].ttff < 2.0, f"first VP8 frame after {viewers[0].ttff:.2f} s"
+
+            overview = (await http.get("/api/webrtc")).json()
+            assert _transcoders(overview) == [("cam", "h264", "vp8", 2)]  # ONE transcoder for both
+            assert overview["transcoding"][0]["frames_out"] > 20
+            assert [(s["codec"], s["transcoded"]) for s in overview["list"]] == [("vp8", True)] * 2
+            assert (await http.get("/api/cameras/cam")).json()["status"]["transcoding"] is True
+            health = (await http.get("/api/health")).json()["cameras"]["cam"]
+            assert health["subscribers"] == 1  # the transcoder, not the viewers
+
+            # an H.264 browser beside them still gets the camera's own packets
+            chromium = WhepViewer(http, "cam")
+            viewers.append(chromium)
+            await chromium.connect()
+            assert _answered_codec(chromium.answer) == "H264"
+            await chromium.wait_frames(10)
+            overview = (await http.get("/api/webrtc")).json()
+            assert _transcoders(overview) == [("cam", "h264", "vp8", 2)]
+            assert sorted((s["codec"], s["transcoded"]) for s in overview["list"]) == [
+                ("h264", False), ("vp8", True), ("vp8", True)
+            ]
+
+            await viewers[0].close()
+            assert _transcoders((await http.get("/api/webrtc")).json()) == [("cam", "h264", "vp8", 1)]
+            await viewers[1].wait_frames(10)  # the other VP8 viewer plays on
+            await viewers[1].close()
+            # stopped after its last VP8 viewer left
+            assert (await http.get("/api/webrtc")).json()["transcoding"] == []
+            assert (await http.get("/api/cameras/cam")).json()["status"]["transcoding"] is False
+            await chromium.wait_frames(5)
+            viewers = [chromium]
         finally:
             for v in viewers:
                 await v.close()

@@ -1,11 +1,19 @@
-"""H.265 to H.264, once per camera, for browsers that cannot decode H.265.
+"""Shared transcoders, for browsers that cannot take what a camera sends.
 
-One :class:`Transcoder` per camera subscribes to the camera's multiplexer,
-decodes and re-encodes in its own worker thread, and publishes the H.264
-packets to a fan-out of its own (a second :class:`CameraMux`) that every
-viewer of that camera reads. It starts with
-the camera's first viewer and stops after its last (:class:`TranscodeHub`
-counts them). Never one per viewer: that is the cost this module exists to avoid.
+Two cases, each a *target* codec:
+
+* ``"h264"``: an H.265 camera, for browsers that decode H.264 but not H.265.
+* ``"vp8"``: any camera (H.264 or H.265), for a browser without H.264 at all;
+  a stock Firefox that could not download Cisco's OpenH264 plugin offers
+  only VP8, VP9 and AV1. VP8 is scaled down to at most ``VP8_MAX_WIDTH``
+  wide, so that its CPU cost stays bounded whatever the camera's size.
+
+One :class:`Transcoder` per camera stream and target subscribes to the
+stream's multiplexer, decodes and re-encodes in its own worker thread, and
+publishes to a fan-out of its own (a second :class:`CameraMux`) that every
+viewer of that stream and codec reads. It starts with the first such viewer
+and stops after the last (:class:`TranscodeHub` counts them). Never one per
+viewer: that is the cost this module exists to avoid.
 """
 
 from __future__ import annotations
@@ -26,27 +34,111 @@ from core.media.whep_sdp import profile_level_id_from_sps
 
 log = logging.getLogger("bconnect.transcode")
 
+TARGETS = ("h264", "vp8")
+CODEC_NAMES = {"h264": "H.264", "hevc": "H.265", "vp8": "VP8"}
 OUT_TIME_BASE = fractions.Fraction(1, 90_000)
 KEYFRAME_INTERVAL_S = 1.0  # short GOPs: the fan-out's GOP cache stays small
 DEFAULT_FPS = 25.0
 READY_TIMEOUT_S = 5.0
+SOURCE_QUEUE = 64  # packets; behind by more, the transcoder skips to the camera's next keyframe
+H264_BIT_RATE = 3_000_000
+VP8_MAX_WIDTH = 1280
+VP8_BITS_PER_PIXEL = 0.1  # per frame: about 2.3 Mbit/s at 1280x720, 25 fps
+VP8_BIT_RATE = (300_000, 2_500_000)  # bounds
+VP8_CPU_USED = 14  # libvpx realtime speed (up to 16); measured in docs/live-view.md
+
+
+TranscodeKey = tuple[str, str]  # (stream key, target codec)
+
+
+def vp8_size(width: int, height: int) -> tuple[int, int]:
+    """The picture size VP8 is encoded at: at most ``VP8_MAX_WIDTH`` wide, same aspect, even."""
+    if width <= VP8_MAX_WIDTH:
+        return width - width % 2, height - height % 2
+    scaled = round(height * VP8_MAX_WIDTH / width)
+    return VP8_MAX_WIDTH, max(2, scaled - scaled % 2)
+
+
+def _h264_encoder(width: int, height: int, fps: float) -> Any:
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width = width
+    enc.height = height
+    enc.pix_fmt = "yuv420p"
+    enc.time_base = OUT_TIME_BASE
+    enc.framerate = fractions.Fraction(fps).limit_denominator(1001)
+    enc.bit_rate = H264_BIT_RATE
+    keyint = max(1, round(fps * KEYFRAME_INTERVAL_S))
+    enc.gop_size = keyint
+    enc.max_b_frames = 0
+    # Constrained Baseline: every WebRTC browser decodes it (Firefox's
+    # OpenH264 takes nothing else). SPS/PPS before every IDR so that any
+    # viewer can start at any keyframe.
+    enc.profile = "Constrained Baseline"
+    enc.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:repeat-headers=1",
+    }
+    enc.thread_count = 2
+    return enc
+
+
+def _vp8_encoder(width: int, height: int, fps: float) -> Any:
+    enc = av.CodecContext.create("libvpx", "w")
+    enc.width = width
+    enc.height = height
+    enc.pix_fmt = "yuv420p"
+    enc.time_base = OUT_TIME_BASE
+    enc.framerate = fractions.Fraction(fps).limit_denominator(1001)
+    low, high = VP8_BIT_RATE
+    bit_rate = int(min(high, max(low, width * height * fps * VP8_BITS_PER_PIXEL)))
+    enc.bit_rate = bit_rate
+    keyint = max(1, round(fps * KEYFRAME_INTERVAL_S))
+    enc.gop_size = keyint
+    enc.qmin = 4
+    enc.qmax = 56
+    enc.options = {
+        # live: no look-ahead, the fastest realtime speed that still looks right
+        "deadline": "realtime",
+        "cpu-used": str(VP8_CPU_USED),
+        "lag-in-frames": "0",
+        "auto-alt-ref": "0",
+        # a lost frame costs the frames after it less than a whole GOP
+        "error-resilient": "default",
+        # CBR within a one-second buffer: the rate stays bounded on busy scenes
+        "minrate": str(bit_rate),
+        "maxrate": str(bit_rate),
+        "bufsize": str(bit_rate),
+        "undershoot-pct": "100",
+        "overshoot-pct": "15",
+        "static-thresh": "1",
+        "max-intra-rate": "300",
+    }
+    enc.thread_count = 2 if width * height > 640 * 480 else 1
+    return enc
 
 
 class FrameCoder:
-    """Decode H.265, encode H.264; runs only in the transcoder's thread."""
+    """Decode the camera's codec, encode the target; runs only in the transcoder's thread."""
 
-    def __init__(self, fps: float | None, bit_rate: int) -> None:
+    def __init__(self, target: str, fps: float | None) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"no transcoder to {target!r}; targets: {', '.join(TARGETS)}")
+        self.target = target
         self.fps = fps or DEFAULT_FPS
-        self.bit_rate = bit_rate
         self.decoder: Any = None
         self.encoder: Any = None
         self.generation: int | None = None
-        self.size: tuple[int, int] | None = None
+        self.size: tuple[int, int] | None = None  # the encoded picture's
+        self._last_pts: int | None = None
 
-    def code(self, packet: MediaPacket) -> list[MediaPacket]:
+    def code(self, packet: MediaPacket, source_codec: str, *, encode: bool = True) -> list[MediaPacket]:
+        """Decode ``packet``; unless ``encode`` is false (behind live: decode only), encode what came out."""
         if packet.generation != self.generation or self.decoder is None:
-            # a reconnect: the camera's decoder state is gone; start afresh
-            self.decoder = av.CodecContext.create("hevc", "r")
+            # a reconnect: the camera's decoder state is gone, and its clock
+            # may restart; start both afresh (the encoder's first frame is a keyframe)
+            self.decoder = av.CodecContext.create(source_codec, "r")
+            self.encoder = None
             self.generation = packet.generation
         inp = av.Packet(packet.data)
         inp.pts = packet.pts
@@ -56,20 +148,29 @@ class FrameCoder:
         try:
             frames = self.decoder.decode(inp)
         except av.error.FFmpegError as exc:
-            log.debug("hevc decode error: %s", exc)
+            log.debug("%s decode error: %s", source_codec, exc)
             return out
-        for frame in frames:
-            out.extend(self._encode(frame, packet))
+        if encode:
+            for frame in frames:
+                out.extend(self._encode(frame, packet))
         return out
 
     def _encode(self, frame: av.VideoFrame, source: MediaPacket) -> list[MediaPacket]:
-        if self.encoder is None or self.size != (frame.width, frame.height):
-            self.encoder = self._new_encoder(frame.width, frame.height)
-            self.size = (frame.width, frame.height)
-        if frame.format.name != "yuv420p":
-            frame = frame.reformat(format="yuv420p")
-        ts = source.pts if source.pts is not None else source.dts
-        frame.pts = int(ts * source.time_base / OUT_TIME_BASE) if ts is not None else None
+        width, height = vp8_size(frame.width, frame.height) if self.target == "vp8" else (frame.width, frame.height)
+        if self.encoder is None or self.size != (width, height):
+            make = _vp8_encoder if self.target == "vp8" else _h264_encoder
+            self.encoder = make(width, height, self.fps)
+            self.size = (width, height)
+            self._last_pts = None
+        if (frame.width, frame.height) != (width, height) or frame.format.name != "yuv420p":
+            frame = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BILINEAR")
+        ts = frame.pts if frame.pts is not None else (source.pts if source.pts is not None else source.dts)
+        pts = int(ts * source.time_base / OUT_TIME_BASE) if ts is not None else None
+        if pts is not None and self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # encoders refuse a timestamp that does not advance
+        if pts is not None:
+            self._last_pts = pts
+        frame.pts = pts
         frame.time_base = OUT_TIME_BASE
         frame.pict_type = av.video.frame.PictureType.NONE
         return [
@@ -85,49 +186,34 @@ class FrameCoder:
             for p in self.encoder.encode(frame)
         ]
 
-    def _new_encoder(self, width: int, height: int) -> Any:
-        enc = av.CodecContext.create("libx264", "w")
-        enc.width = width
-        enc.height = height
-        enc.pix_fmt = "yuv420p"
-        enc.time_base = OUT_TIME_BASE
-        enc.framerate = fractions.Fraction(self.fps).limit_denominator(1001)
-        enc.bit_rate = self.bit_rate
-        keyint = max(1, round(self.fps * KEYFRAME_INTERVAL_S))
-        enc.gop_size = keyint
-        enc.max_b_frames = 0
-        # Constrained Baseline: every WebRTC browser decodes it (Firefox's
-        # OpenH264 takes nothing else). SPS/PPS before every IDR so that any
-        # viewer can start at any keyframe.
-        enc.profile = "Constrained Baseline"
-        enc.options = {
-            "preset": "ultrafast",
-            "tune": "zerolatency",
-            "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:repeat-headers=1",
-        }
-        enc.thread_count = 2
-        return enc
-
     def close(self) -> None:
         self.decoder = None
         self.encoder = None
 
 
 class Transcoder:
-    """One camera's H.265 to H.264 conversion and the fan-out to its viewers."""
+    """One camera stream's conversion to one target codec, and the fan-out to its viewers."""
 
-    def __init__(self, camera_id: str, mux: Any, *, bit_rate: int = 3_000_000) -> None:
-        self.camera_id = camera_id
+    def __init__(self, stream_key: str, target: str, mux: Any, *, camera_id: str | None = None) -> None:
+        self.stream_key = stream_key
+        self.target = target
+        self.camera_id = camera_id or stream_key
         self.mux = mux
         info = getattr(mux, "stream_info", None)
-        self.coder = FrameCoder(getattr(info, "fps", None), bit_rate)
-        # the camera's own multiplexer class, fed H.264: GOP cache and bounded viewers
-        self.fanout = CameraMux(f"{camera_id}:h264", ring_seconds=0.0)
-        self.profile_level_id: str | None = None
+        self.source_codec: str | None = getattr(info, "codec", None)
+        self.coder = FrameCoder(target, getattr(info, "fps", None))
+        # the camera's own multiplexer class, fed the target codec: GOP cache and bounded viewers
+        self.fanout = CameraMux(f"{stream_key}:{target}", ring_seconds=0.0)
+        self.profile_level_id: str | None = None  # H.264 target only
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"transcode-{camera_id}")
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"transcode-{stream_key}-{target}")
         self.frames_out = 0
+        self.frames_skipped = 0  # decoded but not encoded: behind live (a cached GOP, or a slow machine)
+
+    @property
+    def name(self) -> str:
+        return f"{CODEC_NAMES.get(self.source_codec or '', self.source_codec)} to {CODEC_NAMES[self.target]}"
 
     @property
     def stream_info(self) -> Any:
@@ -138,27 +224,40 @@ class Transcoder:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"transcode-{self.camera_id}")
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"transcode-{self.stream_key}-{self.target}"
+            )
 
-    async def ready(self, timeout: float = READY_TIMEOUT_S) -> str | None:
-        """Wait for the first encoded keyframe; return its profile-level-id."""
+    async def ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
+        """Wait for the first encoded keyframe; ``False`` if none came in ``timeout`` seconds."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._ready.wait(), timeout)
-        return self.profile_level_id
+        return self._ready.is_set()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        subscription = self.mux.subscribe(f"transcode:{self.camera_id}", start="gop")
-        log.info("transcoding camera %s from H.265 to H.264", self.camera_id)
+        subscription = self.mux.subscribe(f"transcode:{self.stream_key}:{self.target}", maxsize=SOURCE_QUEUE,
+                                          start="gop")
+        log.info("transcoding %s from %s for browsers that cannot take it", self.stream_key, self.name)
         try:
             while True:
                 packet = await subscription.get()
+                info = getattr(self.mux, "stream_info", None)
+                self.source_codec = getattr(info, "codec", None) or self.source_codec or "h264"
+                # Encode only at the live edge: the cached GOP at start (and a
+                # backlog on a busy machine) is decoded for its references, but
+                # only the newest frame is encoded, so the first picture is live.
+                live = subscription.queued == 0
                 try:
-                    coded = await loop.run_in_executor(self._executor, self.coder.code, packet)
+                    coded = await loop.run_in_executor(
+                        self._executor, lambda p=packet, e=live: self.coder.code(p, self.source_codec, encode=e)
+                    )
                 except Exception as exc:  # contain a codec failure; the next keyframe retries
-                    log.warning("transcoder of %s failed on a packet: %s", self.camera_id, exc)
+                    log.warning("transcoder of %s (%s) failed on a packet: %s", self.stream_key, self.name, exc)
                     self.coder.decoder = None
                     continue
+                if not live:
+                    self.frames_skipped += 1
                 for out in coded:
                     if out.keyframe and not self._ready.is_set():
                         self._first_keyframe(out)
@@ -169,10 +268,11 @@ class Transcoder:
             self.fanout.close()  # the camera went away: its viewers end too
 
     def _first_keyframe(self, packet: MediaPacket) -> None:
-        self.profile_level_id = profile_level_id_from_sps(packet.data)
+        if self.target == "h264":
+            self.profile_level_id = profile_level_id_from_sps(packet.data)
         width, height = self.coder.size or (0, 0)
         self.fanout.set_stream_info(StreamInfo(
-            codec="h264",
+            codec=self.target,
             width=width,
             height=height,
             time_base=OUT_TIME_BASE,
@@ -180,6 +280,19 @@ class Transcoder:
             fps=self.coder.fps,
         ))
         self._ready.set()
+
+    def describe(self) -> dict[str, Any]:
+        size = self.coder.size
+        return {
+            "stream": self.stream_key,
+            "camera_id": self.camera_id,
+            "from": self.source_codec,
+            "to": self.target,
+            "width": size[0] if size else None,
+            "height": size[1] if size else None,
+            "frames_out": self.frames_out,
+            "frames_skipped": self.frames_skipped,
+        }
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -190,43 +303,55 @@ class Transcoder:
         self.fanout.close()
         self._executor.submit(self.coder.close)
         self._executor.shutdown(wait=False)
-        log.info("stopped transcoding camera %s", self.camera_id)
+        log.info("stopped transcoding %s from %s (%d frames)", self.stream_key, self.name, self.frames_out)
 
 
 class TranscodeHub:
-    """The running transcoders of one app, counted by viewers."""
+    """The running transcoders of one app, keyed by (stream key, target) and counted by viewers.
+
+    ``on_change(camera_id, running)`` is called when a camera's first
+    transcoder starts and after its last one stops (any stream, any target).
+    """
 
     def __init__(self, on_change: Callable[[str, bool], None] | None = None) -> None:
-        self.transcoders: dict[str, Transcoder] = {}
-        self.users: dict[str, int] = {}
+        self.transcoders: dict[TranscodeKey, Transcoder] = {}
+        self.users: dict[TranscodeKey, int] = {}
         self.on_change = on_change
 
-    def acquire(self, camera_id: str, mux: Any) -> Transcoder:
-        t = self.transcoders.get(camera_id)
+    def acquire(self, stream_key: str, target: str, mux: Any, *, camera_id: str | None = None) -> Transcoder:
+        key = (stream_key, target)
+        t = self.transcoders.get(key)
         if t is None:
-            t = self.transcoders[camera_id] = Transcoder(camera_id, mux)
+            camera_id = camera_id or stream_key
+            first_of_camera = not self.running(camera_id)
+            t = self.transcoders[key] = Transcoder(stream_key, target, mux, camera_id=camera_id)
             t.start()
-            if self.on_change:
+            if first_of_camera and self.on_change:
                 self.on_change(camera_id, True)
-        self.users[camera_id] = self.users.get(camera_id, 0) + 1
+        self.users[key] = self.users.get(key, 0) + 1
         return t
 
-    async def release(self, camera_id: str) -> None:
-        left = self.users.get(camera_id, 0) - 1
+    async def release(self, stream_key: str, target: str) -> None:
+        key = (stream_key, target)
+        left = self.users.get(key, 0) - 1
         if left > 0:
-            self.users[camera_id] = left
+            self.users[key] = left
             return
-        self.users.pop(camera_id, None)
-        t = self.transcoders.pop(camera_id, None)
+        self.users.pop(key, None)
+        t = self.transcoders.pop(key, None)
         if t is not None:
             await t.stop()
-            if self.on_change:
-                self.on_change(camera_id, False)
+            if self.on_change and not self.running(t.camera_id):
+                self.on_change(t.camera_id, False)
 
-    def active(self) -> list[str]:
-        return sorted(self.transcoders)
+    def running(self, camera_id: str) -> bool:
+        """Whether any transcoder of ``camera_id`` runs."""
+        return any(t.camera_id == camera_id for t in self.transcoders.values())
+
+    def active(self) -> list[dict[str, Any]]:
+        return [{**self.transcoders[k].describe(), "viewers": self.users.get(k, 0)} for k in sorted(self.transcoders)]
 
     async def close(self) -> None:
-        for camera_id in list(self.transcoders):
-            self.users[camera_id] = 1
-            await self.release(camera_id)
+        for stream_key, target in list(self.transcoders):
+            self.users[(stream_key, target)] = 1
+            await self.release(stream_key, target)

@@ -1,7 +1,10 @@
 """WHEP sessions (RFC 9725): one aiortc peer connection per viewer, packets passed through.
 
-A session reads one subscription of the camera's multiplexer (or of the
-camera's shared transcoder for H.265) through a :class:`PacketTrack`. The
+A session reads one subscription of the camera's multiplexer through a
+:class:`PacketTrack`: H.264 passes through. What the browser cannot take is
+read from a transcoder shared by every viewer of that stream and codec
+(:mod:`core.media.transcode`): an H.265 camera becomes H.264, and a browser
+without H.264 (stock Firefox without OpenH264) gets VP8. The
 answer carries every ICE candidate (no trickle). A session ends on DELETE, on
 ICE failure, when it never connects, and at shutdown.
 """
@@ -48,12 +51,17 @@ class WhepSession:
     user: str
     pc: RTCPeerConnection
     track: PacketTrack
-    transcoded: bool
+    transcoded_to: str | None  # the target codec of its shared transcoder; None: pass-through
     stream_key: str = ""  # what its transcoder, if any, is held under
+    codec: str = "h264"  # what it sends
     created: float = field(default_factory=time.time)
     connected_at: float | None = None
     closing: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    @property
+    def transcoded(self) -> bool:
+        return self.transcoded_to is not None
 
     def describe(self) -> dict[str, Any]:
         delays = sorted(self.track.delays)
@@ -67,6 +75,7 @@ class WhepSession:
             "user": self.user,
             "state": self.pc.connectionState,
             "transcoded": self.transcoded,
+            "codec": self.codec,
             "created": self.created,
             "connected_at": self.connected_at,
             "packets_sent": self.track.sent,
@@ -135,7 +144,7 @@ class WhepService:
         camera_id = camera.info.id
         stream_key = camera.stream_key  # the camera, or one of its streams (main, sub): what a transcoder serves
         try:
-            read_offer(offer, None)  # refuse a bad offer before taking anything
+            wanted = read_offer(offer, None).target  # refuse a bad offer before taking anything
         except OfferError as exc:
             raise WhepRefused(400, str(exc)) from None
         info = camera.mux.stream_info
@@ -144,17 +153,18 @@ class WhepService:
         if info.codec not in ("h264", "hevc"):
             raise WhepRefused(503, f"camera {camera_id!r} sends {info.codec}, which cannot be streamed")
         self._hold(camera_id)
-        transcoded = info.codec == "hevc"
+        # H.264 to an H.264 browser passes through; anything else is transcoded, once per stream and codec
+        transcode_to = None if (wanted, info.codec) == ("h264", "h264") else wanted
         source: Any = camera.mux
         pc: RTCPeerConnection | None = None
         track: PacketTrack | None = None
         try:
-            if transcoded:
-                transcoder = self.transcodes.acquire(stream_key, camera.mux)
-                profile = await transcoder.ready()
-                if profile is None:
-                    raise WhepRefused(503, f"camera {camera_id!r}: H.265 to H.264 transcoding has not started yet",
+            if transcode_to:
+                transcoder = self.transcodes.acquire(stream_key, transcode_to, camera.mux, camera_id=camera_id)
+                if not await transcoder.ready():
+                    raise WhepRefused(503, f"camera {camera_id!r}: {transcoder.name} transcoding has not started yet",
                                       {"Retry-After": "2"})
+                profile = transcoder.profile_level_id
                 source = transcoder
             else:
                 profile = info.profile_level_id or profile_level_id_from_sps(info.parameter_sets)
@@ -173,17 +183,18 @@ class WhepService:
                 track.stop()
             if pc is not None:
                 await pc.close()
-            if transcoded:
-                await self.transcodes.release(stream_key)
+            if transcode_to:
+                await self.transcodes.release(stream_key, transcode_to)
             self._unhold(camera_id)
             raise
-        session = WhepSession(session_id, camera_id, user, pc, track, transcoded, stream_key)
+        session = WhepSession(session_id, camera_id, user, pc, track, transcode_to, stream_key, choice.target)
         self.sessions[session_id] = session
         self._watch(session)
         log.info(
-            "whep session %s: %s watches %s (%s, profile %s%s)",
-            session_id[:8], user, camera_id, "transcoded" if transcoded else "passthrough",
-            choice.codec.parameters.get("profile-level-id"), "" if choice.exact else ", nearest offered",
+            "whep session %s: %s watches %s (%s, %s%s)",
+            session_id[:8], user, camera_id, f"transcoded to {transcode_to}" if transcode_to else "passthrough",
+            f"profile {choice.codec.parameters['profile-level-id']}" if choice.target == "h264" else choice.target,
+            "" if choice.exact else ", nearest offered",
         )
         return session, answer
 
@@ -203,8 +214,8 @@ class WhepService:
         )
         if transceiver is None:
             raise WhepRefused(400, "SDP offer: video m-line has no usable mid")
-        # aiortc negotiated one of its own two H.264 codecs; answer (and send)
-        # with the one read_offer chose, which names the camera's profile.
+        # aiortc negotiated one of its own two H.264 codecs (or its VP8); answer
+        # (and send) with the one read_offer chose, which names the camera's profile.
         transceiver._codecs = choice.codecs
         transceiver.sender.replaceTrack(track)
         # aiortc answers a PLI/FIR by asking its encoder for a keyframe; there is
@@ -252,8 +263,8 @@ class WhepService:
         session.track.stop()
         with contextlib.suppress(Exception):
             await session.pc.close()
-        if session.transcoded:
-            await self.transcodes.release(session.stream_key)
+        if session.transcoded_to:
+            await self.transcodes.release(session.stream_key, session.transcoded_to)
         self._unhold(session.camera_id)
         log.info("whep session %s of %s closed: %s", session_id[:8], session.camera_id, reason)
         return True

@@ -1,6 +1,12 @@
-"""Reading a WHEP offer: is it usable, and which H.264 payload type answers it.
+"""Reading a WHEP offer: is it usable, and which codec and payload type answer it.
 
-The answer names the H.264 profile the camera really sends, so that the
+H.264 is preferred whenever the browser offers it (with packetization-mode=1):
+the camera's packets then pass through, or an H.265 camera is transcoded to
+H.264. A browser without H.264 (a stock Firefox that could not download
+Cisco's OpenH264 plugin offers VP8, VP9 and AV1 only) is answered with VP8,
+fed by a shared transcoder; an offer with neither is refused.
+
+For H.264 the answer names the profile the camera really sends, so that the
 browser prepares the right decoder. aiortc knows only two H.264 codecs of its
 own (Constrained Baseline and Baseline, ``42e01f``/``42001f``) and would answer
 with one of those whatever the camera sends; the session therefore replaces
@@ -32,22 +38,49 @@ class VideoChoice:
     mid: str | None
     codec: RTCRtpCodecParameters
     rtx: RTCRtpCodecParameters | None
-    exact: bool  # the browser offered the camera's own profile-level-id
+    exact: bool  # the browser offered the camera's own profile-level-id (always, for VP8)
     offer_for_aiortc: str  # the offer text to hand aiortc (see ``read_offer``)
 
     @property
     def codecs(self) -> list[RTCRtpCodecParameters]:
         return [self.codec, self.rtx] if self.rtx else [self.codec]
 
+    @property
+    def target(self) -> str:
+        """The codec sent: ``"h264"`` or ``"vp8"`` (as :mod:`core.media.transcode` names them)."""
+        return self.codec.mimeType.split("/", 1)[1].lower()
+
 
 def read_offer(text: str, camera_profile: str | None) -> VideoChoice:
-    """Validate an offer and pick the H.264 payload type for the camera.
+    """Validate an offer and pick the codec: H.264 if offered, else VP8.
 
     :param text: the SDP offer as received.
-    :param camera_profile: the camera's profile-level-id (six hex digits), or
-        ``None`` when unknown.
+    :param camera_profile: the H.264 profile-level-id (six hex digits) that
+        will be sent, or ``None`` when unknown; unused for VP8.
+    :return: the choice; its ``target`` says which codec to send.
     :raises OfferError: with a reason fit for a 400 answer.
     """
+    media = _video_section(text)
+    h264 = [c for c in media.rtp.codecs if c.mimeType.lower() == "video/h264" and _packetization(c) == 1]
+    if h264:
+        return _h264_choice(text, media, h264, camera_profile)
+    vp8 = [c for c in media.rtp.codecs if c.mimeType.lower() == "video/vp8"]
+    if vp8:
+        codec = RTCRtpCodecParameters(
+            mimeType="video/VP8",
+            clockRate=90000,
+            payloadType=vp8[0].payloadType,
+            rtcpFeedback=_feedback(vp8[0]),
+        )
+        return VideoChoice(media.rtp.muxId, codec, _rtx_for(media, vp8[0].payloadType), True, text)
+    offered = sorted({c.mimeType.split("/", 1)[1] for c in media.rtp.codecs if c.name.lower() != "rtx"})
+    raise OfferError(
+        "SDP offer has no H.264 with packetization-mode=1 and no VP8 for video"
+        f" (offered: {', '.join(offered) or 'nothing'})"
+    )
+
+
+def _video_section(text: str) -> sdp.MediaDescription:
     if len(text) > MAX_OFFER_BYTES:
         raise OfferError(f"SDP offer is larger than {MAX_OFFER_BYTES} bytes")
     if not text.lstrip().startswith("v=0"):
@@ -69,14 +102,12 @@ def read_offer(text: str, camera_profile: str | None) -> VideoChoice:
         raise OfferError("SDP offer lacks ice-ufrag/ice-pwd")
     if media.dtls is None or not media.dtls.fingerprints:
         raise OfferError("SDP offer lacks a DTLS fingerprint")
+    return media
 
-    h264 = [c for c in media.rtp.codecs if c.mimeType.lower() == "video/h264" and _packetization(c) == 1]
-    if not h264:
-        offered = sorted({c.mimeType.split("/", 1)[1] for c in media.rtp.codecs if c.name.lower() != "rtx"})
-        raise OfferError(
-            "SDP offer has no H.264 with packetization-mode=1 for video"
-            f" (offered: {', '.join(offered) or 'nothing'})"
-        )
+
+def _h264_choice(
+    text: str, media: sdp.MediaDescription, h264: list[RTCRtpCodecParameters], camera_profile: str | None
+) -> VideoChoice:
     chosen, exact = _choose(h264, camera_profile)
     offered_profile = _profile_of(chosen)
     parameters: dict = {"packetization-mode": 1, "profile-level-id": offered_profile}
@@ -89,24 +120,32 @@ def read_offer(text: str, camera_profile: str | None) -> VideoChoice:
         mimeType="video/H264",
         clockRate=90000,
         payloadType=chosen.payloadType,
-        rtcpFeedback=[
-            RTCRtcpFeedback(type=f.type, parameter=f.parameter)
-            for f in chosen.rtcpFeedback
-            if (f.type, f.parameter) in FEEDBACK_WE_HONOUR
-        ],
+        rtcpFeedback=_feedback(chosen),
         parameters=parameters,
     )
-    rtx = next(
+    rtx = _rtx_for(media, chosen.payloadType)
+    return VideoChoice(media.rtp.muxId, codec, rtx, exact, _for_aiortc(text, h264, chosen))
+
+
+def _feedback(offered: RTCRtpCodecParameters) -> list[RTCRtcpFeedback]:
+    return [
+        RTCRtcpFeedback(type=f.type, parameter=f.parameter)
+        for f in offered.rtcpFeedback
+        if (f.type, f.parameter) in FEEDBACK_WE_HONOUR
+    ]
+
+
+def _rtx_for(media: sdp.MediaDescription, payload_type: int) -> RTCRtpCodecParameters | None:
+    return next(
         (
             RTCRtpCodecParameters(
-                mimeType="video/rtx", clockRate=90000, payloadType=c.payloadType, parameters={"apt": chosen.payloadType}
+                mimeType="video/rtx", clockRate=90000, payloadType=c.payloadType, parameters={"apt": payload_type}
             )
             for c in media.rtp.codecs
-            if c.name.lower() == "rtx" and _int(c.parameters.get("apt")) == chosen.payloadType
+            if c.name.lower() == "rtx" and _int(c.parameters.get("apt")) == payload_type
         ),
         None,
     )
-    return VideoChoice(media.rtp.muxId, codec, rtx, exact, _for_aiortc(text, h264, chosen))
 
 
 def _choose(h264: list[RTCRtpCodecParameters], camera_profile: str | None) -> tuple[RTCRtpCodecParameters, bool]:
