@@ -6,7 +6,7 @@ BiDi mode (``channel="moz-firefox"``) fails on firefox-esr 153 at
 Firefox answers with "unknown command". So the tests speak BiDi themselves:
 start ``firefox-esr --headless --remote-debugging-port=0`` on a fresh
 profile, read the websocket address it prints, and send a handful of
-commands (navigate, evaluate, screenshot). Page errors arrive as
+commands (navigate, evaluate, preload scripts, screenshot). Page errors arrive as
 ``log.entryAdded`` events.
 
 The profile's ``user.js`` keeps Firefox off the network (no add-on, plugin
@@ -161,6 +161,10 @@ class Firefox:
         if result["type"] == "exception":
             raise BidiError(f"{result['exceptionDetails'].get('text')} (in: {function[:120]})")
         return _value(result["result"])
+
+    async def add_preload_script(self, function: str) -> None:
+        """Run the JavaScript ``function`` declaration in every page loaded from now on, before the page's own scripts."""
+        await self.send("script.addPreloadScript", {"functionDeclaration": function})
 
     async def url(self) -> str:
         return await self.evaluate("location.href")

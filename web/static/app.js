@@ -96,6 +96,21 @@
     return Boolean(cam && ((cam.status && cam.status.transcoding) || cam.transcoding));
   }
 
+  // What this tile plays when it is not the camera's own packets: VP8 (a
+  // browser without H.264, e.g. Firefox without OpenH264) or H.265 made H.264.
+  function transcodeLabel(cam, codec) {
+    if (codec === "VP8") return " · transcoded to VP8";
+    const hevc = cam && cam.stream && cam.stream.codec === "hevc";
+    return transcodingOf(cam) && hevc ? " · H.265→H.264" : "";
+  }
+
+  // The codec name of an SDP answer's video payload type ("H264", "VP8").
+  function answeredCodec(sdp) {
+    const m = /^m=video \S+ \S+ (\d+)/m.exec(sdp);
+    const map = m && new RegExp("^a=rtpmap:" + m[1] + " ([\\w-]+)/", "m").exec(sdp);
+    return map ? map[1].toUpperCase() : null;
+  }
+
   function areaName(cam) {
     return cam.area_name || (cam.area ? cam.area.replace(/_/g, " ").replace(/\b\w/g, (c) => c.toUpperCase()) : "");
   }
@@ -148,6 +163,7 @@
       this.tile = tile;
       this.pc = null;
       this.location = null;
+      this.codec = null; // what the answer named: "H264", or "VP8" (transcoded)
       this.cameraId = null;
       this.run = 0; // bumps on every start/stop; stale async work checks it
       this.timer = null;
@@ -183,6 +199,7 @@
         this.pc.close();
         this.pc = null;
       }
+      this.codec = null;
     }
 
     retry(message, delayMs) {
@@ -245,6 +262,8 @@
           }
           this.location = location;
           await pc.setRemoteDescription({ type: "answer", sdp: answer });
+          this.codec = answeredCodec(answer);
+          this.tile.update();
           this.tile.message(stateOf(view.byId.get(cameraId)) === "online" ? "" : "Waiting for the camera…");
           return;
         }
@@ -254,6 +273,12 @@
         if (response.status === 404) {
           this.teardown();
           this.tile.message("Camera not available: " + why);
+          return;
+        }
+        if (response.status === 400) {
+          // final: the same offer would be refused again (e.g. a browser with neither H.264 nor VP8)
+          this.teardown();
+          this.tile.message("This browser cannot play this camera: " + why);
           return;
         }
         const after = Number(response.headers.get("Retry-After"));
@@ -384,7 +409,7 @@
     badge(cam) {
       const state = cam ? stateOf(cam) : "none";
       this.badgeEl.dataset.state = state;
-      this.badgeEl.textContent = cam ? state + (transcodingOf(cam) ? " · H.265→H.264" : "") : "";
+      this.badgeEl.textContent = cam ? state + transcodeLabel(cam, this.player.codec) : "";
       this.badgeEl.title = cam && cam.status && cam.status.reason ? cam.status.reason : "";
       this.el.dataset.state = state;
     }
