@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 
+import av
 import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
@@ -21,8 +22,10 @@ from support.whep_client import WhepError, WhepViewer, make_offer, post_offer
 
 from core.app import create_app
 from core.config import load_file
+from core.media.mux import CameraMux
 from core.media.packets import MediaPacket
 from core.media.rtc_track import CATCH_UP_STEP, RtpClock
+from core.media.transcode import FrameCoder, TranscodeHub, vp8_size
 from core.media.whep_sdp import OfferError, read_offer
 from core.testing.pytest_plugin import bconnect
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
@@ -155,6 +158,53 @@ async def test_unusable_offers_say_why(make, reason):
 
 async def _vp9_offer() -> str:
     return _vp9_only_offer(await _offer(codecs="vp8"))
+
+
+def test_vp8_is_scaled_to_at_most_1280_wide_keeping_the_aspect():
+    assert vp8_size(1920, 1080) == (1280, 720)
+    assert vp8_size(2592, 1944) == (1280, 960)
+    assert vp8_size(3840, 1080) == (1280, 360)
+    assert vp8_size(640, 360) == (640, 360)
+    assert vp8_size(1281, 721) == (1280, 720)
+
+
+def test_frame_coder_makes_decodable_vp8_from_a_1080p_h264_camera():
+    source = av.CodecContext.create("libx264", "w")
+    source.width, source.height, source.pix_fmt = 1920, 1080, "yuv420p"
+    source.time_base = fractions.Fraction(1, 90_000)
+    source.options = {"preset": "ultrafast", "tune": "zerolatency"}
+    coder = FrameCoder("vp8", 25.0)
+    decoder = av.CodecContext.create("libvpx", "r")
+    out: list[MediaPacket] = []
+    for i in range(6):
+        frame = av.VideoFrame(1920, 1080, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes([(i * 40) % 256]) * plane.buffer_size)
+        frame.pts = i * 3600
+        for p in source.encode(frame):
+            out += coder.code(MediaPacket(bytes(p), p.pts, p.dts, source.time_base, p.is_keyframe, 0.0, 0), "h264")
+    assert out and out[0].keyframe and coder.size == (1280, 720)
+    assert [p.pts for p in out] == sorted({p.pts for p in out})  # rising, one packet a frame
+    decoded = [f for p in out for f in decoder.decode(av.Packet(p.data))]
+    assert len(decoded) == len(out) and (decoded[0].width, decoded[0].height) == (1280, 720)
+
+
+async def test_transcoder_whose_stream_closed_is_replaced_for_the_next_viewer():
+    changes: list[tuple[str, bool]] = []
+    hub = TranscodeHub(on_change=lambda camera_id, on: changes.append((camera_id, on)))
+    old_mux = CameraMux("cam")
+    first = hub.acquire("cam/sub", "vp8", old_mux, camera_id="cam")
+    assert changes == [("cam", True)] and hub.running("cam")
+    old_mux.close()  # the stream went away under its transcoder
+    await asyncio.sleep(0.05)
+    assert first.finished
+    second = hub.acquire("cam/sub", "vp8", CameraMux("cam"), camera_id="cam")
+    assert second is not first and not second.finished
+    assert [(t["stream"], t["to"], t["viewers"]) for t in hub.active()] == [("cam/sub", "vp8", 2)]
+    await hub.release("cam/sub", "vp8")  # the old viewer leaves
+    assert hub.active() and hub.running("cam")
+    await hub.release("cam/sub", "vp8")
+    assert hub.active() == [] and changes[-1] == ("cam", False)
 
 
 def _packet(pts: int, generation: int = 0, keyframe: bool = False, arrival: float = 0.0) -> MediaPacket:

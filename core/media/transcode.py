@@ -23,12 +23,13 @@ import concurrent.futures
 import contextlib
 import fractions
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import av
 
-from core.media.mux import CameraMux
+from core.media.mux import CameraMux, SubscriptionClosed
 from core.media.packets import MediaPacket, StreamInfo
 from core.media.whep_sdp import profile_level_id_from_sps
 
@@ -41,6 +42,7 @@ KEYFRAME_INTERVAL_S = 1.0  # short GOPs: the fan-out's GOP cache stays small
 DEFAULT_FPS = 25.0
 READY_TIMEOUT_S = 5.0
 SOURCE_QUEUE = 64  # packets; behind by more, the transcoder skips to the camera's next keyframe
+BEHIND_S = 0.2  # a packet this old with more waiting is decoded only, not encoded: catch up to live
 H264_BIT_RATE = 3_000_000
 VP8_MAX_WIDTH = 1280
 VP8_BITS_PER_PIXEL = 0.1  # per frame: about 2.3 Mbit/s at 1280x720, 25 fps
@@ -236,18 +238,27 @@ class Transcoder:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        subscription = self.mux.subscribe(f"transcode:{self.stream_key}:{self.target}", maxsize=SOURCE_QUEUE,
-                                          start="gop")
+        try:
+            subscription = self.mux.subscribe(f"transcode:{self.stream_key}:{self.target}", maxsize=SOURCE_QUEUE,
+                                              start="gop")
+        except SubscriptionClosed:
+            self.fanout.close()
+            log.info("no transcoding of %s: its stream is closed", self.stream_key)
+            return
         log.info("transcoding %s from %s for browsers that cannot take it", self.stream_key, self.name)
         try:
             while True:
-                packet = await subscription.get()
+                try:
+                    packet = await subscription.get()
+                except SubscriptionClosed:
+                    log.info("transcoding %s from %s ends: its stream closed", self.stream_key, self.name)
+                    return
                 info = getattr(self.mux, "stream_info", None)
                 self.source_codec = getattr(info, "codec", None) or self.source_codec or "h264"
-                # Encode only at the live edge: the cached GOP at start (and a
+                # Encode only near the live edge: the cached GOP at start (and a
                 # backlog on a busy machine) is decoded for its references, but
-                # only the newest frame is encoded, so the first picture is live.
-                live = subscription.queued == 0
+                # not encoded, so the first picture is live and the delay bounded.
+                live = subscription.queued == 0 or time.monotonic() - packet.arrival < BEHIND_S
                 try:
                     coded = await loop.run_in_executor(
                         self._executor, lambda p=packet, e=live: self.coder.code(p, self.source_codec, encode=e)
@@ -294,12 +305,22 @@ class Transcoder:
             "frames_skipped": self.frames_skipped,
         }
 
+    @property
+    def finished(self) -> bool:
+        """It stopped by itself: its camera stream went away (its viewers ended with it)."""
+        return self._task is not None and self._task.done()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            self._task.exception()  # retrieved, so that asyncio does not warn of it
         self.fanout.close()
         self._executor.submit(self.coder.close)
         self._executor.shutdown(wait=False)
@@ -321,6 +342,11 @@ class TranscodeHub:
     def acquire(self, stream_key: str, target: str, mux: Any, *, camera_id: str | None = None) -> Transcoder:
         key = (stream_key, target)
         t = self.transcoders.get(key)
+        if t is not None and t.finished:
+            # its stream closed under it (a camera removed and added again):
+            # a new one; the old one's viewers are ending and release the key
+            self.transcoders.pop(key)._release()
+            t = None
         if t is None:
             camera_id = camera_id or stream_key
             first_of_camera = not self.running(camera_id)
