@@ -47,7 +47,7 @@ H264_BIT_RATE = 3_000_000
 VP8_MAX_WIDTH = 1280
 VP8_BITS_PER_PIXEL = 0.1  # per frame: about 2.3 Mbit/s at 1280x720, 25 fps
 VP8_BIT_RATE = (300_000, 2_500_000)  # bounds
-VP8_CPU_USED = 14  # libvpx realtime speed (up to 16); measured in docs/live-view.md
+VP8_CPU_USED = 14  # libvpx realtime speed (up to 16): at 16 about 15% less CPU, 1 dB worse; costs in README.md
 
 
 TranscodeKey = tuple[str, str]  # (stream key, target codec)
