@@ -195,6 +195,8 @@ async def test_transcoder_whose_stream_closed_is_replaced_for_the_next_viewer():
     old_mux = CameraMux("cam")
     first = hub.acquire("cam/sub", "vp8", old_mux, camera_id="cam")
     assert changes == [("cam", True)] and hub.running("cam")
+    await asyncio.sleep(0.05)  # it subscribed
+    assert old_mux.subscriber_count == 1 and not first.finished
     old_mux.close()  # the stream went away under its transcoder
     await asyncio.sleep(0.05)
     assert first.finished

@@ -215,7 +215,8 @@ class Transcoder:
 
     @property
     def name(self) -> str:
-        return f"{CODEC_NAMES.get(self.source_codec or '', self.source_codec)} to {CODEC_NAMES[self.target]}"
+        source = CODEC_NAMES.get(self.source_codec or "", self.source_codec or "its codec")
+        return f"{source} to {CODEC_NAMES[self.target]}"
 
     @property
     def stream_info(self) -> Any:
