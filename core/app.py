@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from core.auth.middleware import AuthMiddleware
 from core.config import LoadedConfig
 from core.errors import error_handlers
+from core.gc_pauses import GcWatch
 from core.http_metrics import HttpMetricsMiddleware
 from core.metrics import Metrics
 from core.plugin_host import PluginHost, load_plugins
@@ -45,6 +46,7 @@ def create_app(cfg: LoadedConfig, *, host: PluginHost | None = None) -> Starlett
         metrics=metrics,
     )
     routes = collect_routes(plugins)
+    gc_watch = GcWatch(metrics.gc_pause)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,12 +56,14 @@ def create_app(cfg: LoadedConfig, *, host: PluginHost | None = None) -> Starlett
         services.scheduler.start()
         await plugins.acall("bconnect_startup", services=services)
         services.started_at = time.time()
+        gc_watch.start()
         metrics.up.set(1)
         log.info("B-Connect started: %s, %d plugins", deployment.deployment.name, len(plugins.enabled()))
         try:
             yield
         finally:
             metrics.up.set(0)
+            gc_watch.stop()
             await plugins.acall("bconnect_shutdown", services=services)
             services.scheduler.shutdown()
             await close_database()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
@@ -25,6 +25,13 @@ class Metrics:
             "bconnect_http_requests", "HTTP requests by status class", ["status"], registry=self.registry
         )
         self.up = Gauge("bconnect_up", "1 while the app runs", registry=self.registry)
+        self.gc_pause = Histogram(
+            "bconnect_gc_pause_seconds",
+            "Python garbage collections by generation: how long each stopped the server",
+            ["generation"],
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
+            registry=self.registry,
+        )
 
     def on_plugin_failure(self, plugin: str, where: str, exc: BaseException) -> None:
         self.plugin_errors.labels(plugin=plugin, where=where).inc()

@@ -58,3 +58,24 @@ async def test_metrics_count_plugin_errors_and_http_status_classes(make_deployme
     assert not any(name == "bconnect_plugin_errors_total" and ("plugin", "tp_hello") in labels
                    for name, labels in got)
     assert got[("bconnect_up", ())] == 0  # the app has stopped
+
+
+async def test_start_up_objects_are_frozen_and_collections_are_timed(make_deployment):
+    import gc
+
+    app = create_app(load_file(make_deployment().path))
+    metrics = app.state.services.metrics
+    async with running(app):
+        assert gc.get_freeze_count() > 10_000  # modules, models, plugins: never walked again
+        garbage = []
+        garbage.append(garbage)  # a cycle only the collector frees
+        del garbage
+        gc.collect(0)
+        gc.collect()
+        got = samples(metrics.render().decode())
+        assert got[("bconnect_gc_pause_seconds_count", (("generation", "2"),))] >= 1
+        assert got[("bconnect_gc_pause_seconds_count", (("generation", "0"),))] >= 1
+    assert gc.get_freeze_count() == 0  # a stopped app leaves the collector as it found it
+    before = samples(metrics.render().decode())[("bconnect_gc_pause_seconds_count", (("generation", "2"),))]
+    gc.collect()
+    assert samples(metrics.render().decode())[("bconnect_gc_pause_seconds_count", (("generation", "2"),))] == before
