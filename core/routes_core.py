@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core.auth.access import camera_agencies
+from core.auth.middleware import authenticate
+from core.auth.principal import Principal
 from core.hookspecs import hookimpl
+from core.media.packets import CameraState
+
+if TYPE_CHECKING:
+    from core.media.registry import CameraRuntime
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+log = logging.getLogger("bconnect.health")
 
 
-async def health(request: Request) -> Response:
-    """Overall and per-plugin health; a plugin that failed anywhere shows its reason."""
-    services = request.app.state.services
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller's principal if its credentials are good, else ``None``.
+
+    ``/api/health`` is public, so the middleware authenticated nobody. Bad or
+    expired credentials get the anonymous answer, not a 401: a probe left with a
+    stale token must keep working, and the anonymous answer shows nothing that
+    the credentials would have unlocked. A failing user database must not take
+    the health check down with it either.
+    """
+    try:
+        result = await authenticate(request.scope)
+    except Exception:
+        log.exception("health: could not check the caller's credentials; answering as to an anonymous caller")
+        return None
+    return result[0] if isinstance(result, tuple) else None
+
+
+async def plugin_health(services) -> dict[str, dict[str, Any]]:
+    """Each plugin's status, error count, reason and own report; a failed plugin shows its reason."""
     host = services.plugins
     # ask first, so that a plugin whose health hook raises is degraded in this very answer
     reports = dict(await host.acall("bconnect_health", services=services))
@@ -37,14 +63,44 @@ async def health(request: Request) -> Response:
                 entry["status"] = report["status"]
                 entry["reason"] = str(report.get("reason") or report.get("detail") or "reported by the plugin")
         plugins[name] = entry
-    cameras = services.cameras.health() if services.cameras is not None else {}
-    degraded = any(p["status"] != "ok" for p in plugins.values())
-    body = {
+    return plugins
+
+
+def camera_counts(runtimes: list[CameraRuntime]) -> dict[str, int]:
+    """How many cameras there are, and how many in each state (every state listed, zero or not)."""
+    counts = {"total": len(runtimes)} | {state.value: 0 for state in CameraState}
+    for rt in runtimes:
+        counts[rt.status.state.value] += 1
+    return counts
+
+
+async def health(request: Request) -> Response:
+    """Overall health for anyone; camera and plugin detail only for those allowed to see it.
+
+    Anonymous (a load balancer, a monitoring probe): ``status``, ``uptime_s`` and
+    counts of cameras per state and of degraded plugins, never an id or a reason
+    (reasons can name hosts). A user: every camera their agency may watch, by
+    id, with its state and reason. An admin also gets each plugin's status,
+    reason and report; for others those stay counts, because a plugin's reason
+    may name another agency's camera or a host.
+    """
+    services = request.app.state.services
+    principal = await optional_principal(request)
+    plugins = await plugin_health(services)
+    runtimes = services.cameras.all() if services.cameras is not None else []
+    degraded = sum(1 for p in plugins.values() if p["status"] != "ok")
+    body: dict[str, Any] = {
         "status": "degraded" if degraded else "ok",
         "uptime_s": round(time.time() - services.started_at, 1) if services.started_at else 0,
-        "plugins": plugins,
-        "cameras": cameras,
     }
+    plugin_summary = {"total": len(plugins), "degraded": degraded}
+    if principal is None:
+        body["plugins"] = plugin_summary
+        body["cameras"] = camera_counts(runtimes)
+        return JSONResponse(body)
+    agencies = camera_agencies(principal, services.deployment)
+    body["plugins"] = plugins if principal.role == "admin" else plugin_summary
+    body["cameras"] = {rt.info.id: rt.health() for rt in runtimes if rt.info.agency in agencies}
     return JSONResponse(body)
 
 
