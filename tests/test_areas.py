@@ -38,8 +38,8 @@ async def test_camera_in_an_undeclared_area_is_reported_at_startup_and_stays_vie
     host = load_plugins(cfg)
     host.pm.register(StrayDriver(free_port()), name="stray")
     async with running_app(cfg, host=host) as (app, client):
-        health = (await client.get("/api/health")).json()
         headers = await bearer_headers(await add_user("boss"))
+        health = (await client.get("/api/health", headers=headers)).json()
         cameras = (await client.get("/api/cameras", headers=headers)).json()
     stray = health["plugins"]["stray"]
     assert stray["status"] == "degraded" and stray["errors"] == 1

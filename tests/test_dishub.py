@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from support.api_users import make_tokens
 from support.onvif_emulator import EmulatedPreset, OnvifEmulator
 from support.waiting import poll
 
@@ -184,24 +185,28 @@ def live_deployment(make_deployment, rtsp_url: str, onvif_port: int, tour_dwell_
     )
 
 
-def health(server) -> dict:
-    with urllib.request.urlopen(server.url + "/api/health", timeout=5) as r:
+def health(server, token: str) -> dict:
+    """What an admin sees: camera and plugin detail (an anonymous caller gets counts only)."""
+    request = urllib.request.Request(server.url + "/api/health", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as r:
         return json.load(r)
 
 
 @pytest.mark.rtsp
 def test_failing_ptz_is_reported_and_the_camera_keeps_streaming(make_deployment, start_server, rtsp_server, emulator):
     emulator.fail["GotoPreset"] = "PTZ motor fault"
-    server = start_server(live_deployment(make_deployment, rtsp_server.url("h264"), emulator.port))
-    online = poll(lambda: health(server)["cameras"]["atcs-bm-01"]["state"] == "online")
-    assert online, health(server)["cameras"]["atcs-bm-01"]
+    dep = live_deployment(make_deployment, rtsp_server.url("h264"), emulator.port)
+    token = make_tokens(dep.path, [("adm", "admin", "pemkot")])["adm"]
+    server = start_server(dep)
+    online = poll(lambda: health(server, token)["cameras"]["atcs-bm-01"]["state"] == "online")
+    assert online, health(server, token)["cameras"]["atcs-bm-01"]
     # the patrol tour runs on the core scheduler and fails at the camera
     assert poll(lambda: emulator.ops().count("GotoPreset") >= 1, 10)
-    body = poll(lambda: (h := health(server))["plugins"]["dishub_cameras"]["status"] == "degraded" and h)
+    body = poll(lambda: (h := health(server, token))["plugins"]["dishub_cameras"]["status"] == "degraded" and h)
     plugin = body["plugins"]["dishub_cameras"]
     assert "atcs-bm-01" in plugin["reason"] and "PTZ motor fault" in plugin["reason"]
     # ... while its stream keeps flowing
     first = body["cameras"]["atcs-bm-01"]["last_packet_at"]
-    later = poll(lambda: (c := health(server)["cameras"]["atcs-bm-01"])["last_packet_at"] > first + 0.5 and c)
+    later = poll(lambda: (c := health(server, token)["cameras"]["atcs-bm-01"])["last_packet_at"] > first + 0.5 and c)
     assert later and later["state"] == "online"
     assert "s3cret-atcs" not in json.dumps(body) and "s3cret-atcs" not in server.log()

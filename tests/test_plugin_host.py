@@ -93,8 +93,9 @@ def test_hook_wrappers_are_refused(make_deployment, thirdparty):
     )
 
 
-async def _health(client) -> dict:
-    response = await client.get("/api/health")
+async def _health(client, headers: dict[str, str]) -> dict:
+    """The health an admin sees: plugin detail (anonymous callers get counts only)."""
+    response = await client.get("/api/health", headers=headers)
     assert response.status_code == 200
     return response.json()
 
@@ -110,12 +111,13 @@ async def test_registration_hook_failure_is_contained(make_deployment, thirdpart
     assert failure and failure[0].levelno == logging.ERROR and failure[0].where == "bconnect_register_routes"
 
     async with running(app) as client:
-        body = await _health(client)
+        headers = await bearer_headers()
+        body = await _health(client, headers)
         assert body["status"] == "degraded"
         assert body["plugins"]["tp_faulty"]["status"] == "degraded"
         assert body["plugins"]["tp_faulty"]["reason"] == "bconnect_register_routes: RuntimeError: tp_faulty broke in routes"
         assert body["plugins"]["tp_hello"]["status"] == "ok"
-        headers = await bearer_headers()  # the other plugin's route works
+        # the other plugin's route works
         hello = await client.get("/api/tp_hello/ping", headers=headers)
         assert hello.status_code == 200 and hello.json()["greeting"] == "hello"
         assert (await client.get("/api/tp_faulty/ping", headers=headers)).status_code == 404
@@ -130,7 +132,7 @@ async def test_startup_failure_is_contained(make_deployment, thirdparty, place):
     hello = app.state.services.plugins.pm.get_plugin("tp_hello")
     async with running(app) as client:
         assert hello.started  # the other plugin's startup still ran
-        body = await _health(client)
+        body = await _health(client, await bearer_headers())
         assert body["plugins"]["tp_faulty"]["reason"] == f"bconnect_startup: RuntimeError: tp_faulty broke in {place}"
         assert body["plugins"]["tp_hello"]["status"] == "ok"
     text = app.state.services.metrics.render().decode()
@@ -141,7 +143,8 @@ async def test_health_hook_failure_is_shown_in_that_answer(make_deployment, thir
     d = make_deployment('[plugins.tp_hello]\n[plugins.tp_faulty]\nfail_in = ["health"]\n')
     app = create_app(load_file(d.path))
     async with running(app) as client:
-        first = await _health(client)
+        headers = await bearer_headers()
+        first = await _health(client, headers)
         assert first["status"] == "degraded"
         assert first["plugins"]["tp_faulty"] == {
             "status": "degraded",
@@ -149,7 +152,7 @@ async def test_health_hook_failure_is_shown_in_that_answer(make_deployment, thir
             "reason": "bconnect_health: RuntimeError: tp_faulty broke in health",
         }
         assert first["plugins"]["tp_hello"]["report"]["status"] == "ok"
-        second = await _health(client)
+        second = await _health(client, headers)
         assert second["plugins"]["tp_faulty"]["errors"] == 2
     text = app.state.services.metrics.render().decode()
     assert 'bconnect_plugin_errors_total{plugin="tp_faulty",where="bconnect_health"} 2.0' in text
@@ -159,7 +162,7 @@ async def test_shutdown_failure_does_not_stop_the_others(make_deployment, thirdp
     d = make_deployment('[plugins.tp_faulty]\nfail_in = ["shutdown"]\n')
     app = create_app(load_file(d.path))
     async with running(app) as client:
-        assert (await _health(client))["status"] == "ok"
+        assert (await _health(client, await bearer_headers()))["status"] == "ok"
     services = app.state.services
     assert services.plugins.states["tp_faulty"].last_where == "bconnect_shutdown"
     assert not services.scheduler.running  # the core went on stopping after the failure
@@ -168,7 +171,7 @@ async def test_shutdown_failure_does_not_stop_the_others(make_deployment, thirdp
 async def test_healthy_deployment_reports_ok(make_deployment, thirdparty):
     d = make_deployment("[plugins.tp_hello]\n[plugins.parking_rule]\n")
     async with running(create_app(load_file(d.path))) as client:
-        body = await _health(client)
+        body = await _health(client, await bearer_headers())
     assert body["status"] == "ok"
     assert body["plugins"]["tp_hello"] == {"status": "ok", "errors": 0, "reason": None, "report": {"status": "ok", "runs": body["plugins"]["tp_hello"]["report"]["runs"]}}
     assert body["plugins"]["parking_rule"]["status"] == "ok"

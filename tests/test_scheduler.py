@@ -13,7 +13,7 @@ from core.interfaces import Job
 from core.metrics import Metrics
 from core.plugin_host import load_plugins
 from core.scheduler import Scheduler
-from support.appclient import running
+from support.appclient import bearer_headers, running
 from support.thirdparty import thirdparty  # noqa: F401  (fixture)
 from support.waiting import wait_for
 
@@ -105,6 +105,6 @@ async def test_scheduler_starts_and_stops_with_the_app(make_deployment, thirdpar
     async with running(app) as client:
         assert services.scheduler.running
         await wait_for(lambda: hello.runs >= 3)
-        response = await client.get("/api/health")
+        response = await client.get("/api/health", headers=await bearer_headers())  # plugin reasons: admins
         assert response.json()["plugins"]["tp_faulty"]["reason"] == "job explode: RuntimeError: tp_faulty broke in job"
     assert not services.scheduler.running

@@ -16,6 +16,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
+from support.api_users import make_tokens
 
 from core.config import load_file
 from core.interfaces import CameraInfo
@@ -378,11 +379,13 @@ def test_demo_deployment_passes_check_config():
 
 def test_live_server_shows_simulated_camera_online(make_deployment, start_server):
     dep = make_deployment(SIM_TOML)
+    token = make_tokens(dep.path, [("adm", "admin", "pemkot")])["adm"]  # camera and plugin detail need a user
     server = start_server(dep)
+    request = urllib.request.Request(server.url + "/api/health", headers={"Authorization": f"Bearer {token}"})
     deadline = time.monotonic() + 60
     cameras: dict = {}
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(server.url + "/api/health") as r:
+        with urllib.request.urlopen(request) as r:
             health = json.load(r)
         cameras = health["cameras"]
         if all(cameras.get(c, {}).get("state") == "online" for c in ("sim-1", "sim-2")):
