@@ -167,3 +167,24 @@ async def test_an_ingest_process_that_sends_garbage_is_replaced(clip):
         assert not alive(old_pid)
     finally:
         await reg.stop()
+
+
+async def test_a_camera_is_online_before_its_first_packet_arrives(clip):
+    """The state change travels ahead of the packets, so nobody sees video from a camera said to be starting."""
+    reg = CameraRegistry(settings=FAST, ingest_processes=1)
+    await reg.start()
+    try:
+        seen = []
+        rt = reg.add(camera("cam", clip))
+        publish = rt.ingest.publish
+
+        def spy(packet: MediaPacket) -> None:
+            seen.append((rt.status.state, rt.status.last_packet_at))
+            publish(packet)
+
+        rt.ingest.publish = spy
+        await wait_for(lambda: seen, 15, "a packet")
+        state, last_packet_at = seen[0]
+        assert state == CameraState.ONLINE and last_packet_at is not None
+    finally:
+        await reg.stop()

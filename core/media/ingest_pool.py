@@ -76,7 +76,7 @@ class RemoteIngest:
     def _update(self, report: dict[str, Any]) -> None:
         packets, dropped, connects = self._counted
         self.status = report["status"]
-        self.last_packet_at = report["last_packet_at"] or self.last_packet_at
+        self.last_packet_at = max(filter(None, (report["last_packet_at"], self.last_packet_at)), default=None)
         self.packets = packets + report["packets"]
         self.dropped = dropped + report["dropped"]
         self.connects = connects + report["connects"]
@@ -160,6 +160,7 @@ class WorkerLink(asyncio.Protocol):
             pts, dts, arrival, generation, keyframe, data = wire.unpack_packet(payload)
             generation += camera.generation_base
             camera.generation = generation
+            camera.last_packet_at = time.time()
             camera.publish(MediaPacket(data, pts, dts, TIME_BASE, keyframe, arrival, generation))
         elif kind == wire.K_INFO:
             camera = self.cameras.get(slot)

@@ -148,20 +148,33 @@ def _ignore(_arg: Any) -> None:
     pass
 
 
+class ReportingIngest(CameraIngest):
+    """Reports each change of state at once, ahead of the packets that follow it."""
+
+    def __init__(self, *args: Any, on_change: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_change = on_change
+
+    def _set_state(self, state: Any, reason: str | None, attempts: int) -> None:
+        super()._set_state(state, reason, attempts)
+        self.on_change()
+
+
 class Worker:
     def __init__(self, sock: socket.socket, max_packets: int = 2000) -> None:
         self.sock = sock
         self.outbox = Outbox(sock, max_packets)
         self.cameras: dict[int, CameraIngest] = {}
         self._sent: dict[int, tuple] = {}
+        self._report_lock = threading.Lock()
 
     def start_camera(self, slot: int, camera_id: str, source: Any, settings: IngestSettings) -> None:
         old = self.cameras.pop(slot, None)
         if old is not None:
             old.request_stop()
-        ingest = CameraIngest(
+        ingest = ReportingIngest(
             camera_id, source, handoff=WireHandoff(slot, self.outbox), publish=_ignore, set_stream_info=_ignore,
-            settings=settings,
+            settings=settings, on_change=lambda: self._report(slot, ingest),
         )  # fmt: skip
         self.cameras[slot] = ingest
         self._sent.pop(slot, None)
@@ -174,8 +187,11 @@ class Worker:
             self._report(slot, ingest)
 
     def _report(self, slot: int, ingest: CameraIngest) -> None:
-        state = (ingest.status, ingest.last_packet_at, ingest.packets, ingest.dropped, ingest.connects)
-        if self._sent.get(slot) != state:
+        # from the status thread and from ingest threads (on a change of state)
+        with self._report_lock:
+            state = (ingest.status, ingest.last_packet_at, ingest.packets, ingest.dropped, ingest.connects)
+            if self._sent.get(slot) == state:
+                return
             self._sent[slot] = state
             status, last, packets, dropped, connects = state
             self.outbox.put([wire.frame_obj(wire.K_STATUS, slot, {
