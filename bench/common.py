@@ -252,7 +252,7 @@ class BconnectServer:
     cameras: dict[str, str]
     max_viewers: int = 64
     transport: str = "tcp"  # RTSP transport of every camera
-    ingest_processes: int = 1  # [media] ingest_processes: 0 ingests in the server's own threads
+    ingest_processes: int = 0  # [media] ingest_processes: 0 (the default) ingests in the server's own threads
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     token: str = ""

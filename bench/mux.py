@@ -207,8 +207,8 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=3.0, help="seconds to let each phase settle before measuring")
     ap.add_argument("--size", default="1920x1080", help="picture size of the clip (default %(default)s)")
     ap.add_argument("--kbps", type=int, default=4000)
-    ap.add_argument("--ingest-processes", type=int, default=1,
-                    help="the server's [media] ingest_processes (0: ingest threads in the server process)")
+    ap.add_argument("--ingest-processes", type=int, default=0,
+                    help="the server's [media] ingest_processes (0, the default: ingest threads in the server process)")
     ap.add_argument("--harness-nice", type=int, default=HARNESS_NICE,
                     help="CPU niceness of the load generator and viewers (0: same priority as the server)")
     ap.add_argument("--viewer-procs", type=int, default=2, help="processes the viewers are spread over")

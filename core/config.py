@@ -87,7 +87,7 @@ class ServerSettings(_Strict):
 class MediaSettings(_Strict):
     """``[media]``: how cameras are ingested. Defaults suit a city network of RTSP cameras."""
 
-    ingest_processes: int = Field(default=1, ge=0, le=32)  # 0: ingest threads inside the server process
+    ingest_processes: int = Field(default=0, ge=0, le=32)  # 0: ingest threads inside the server process
     open_timeout_s: float = Field(default=20.0, gt=0, le=300)  # connect, describe, first keyframe
     stall_timeout_s: float = Field(default=10.0, gt=0, le=300)  # no packet this long: the stream is lost
     backoff_base_s: float = Field(default=0.5, gt=0, le=60)  # first reconnect wait (full jitter)

@@ -29,6 +29,7 @@ def server(make_deployment, start_server, rtsp_server, tmp_path):  # noqa: F811
     dep = make_deployment(f"""
         [media]
         sub_stream_idle_s = 1.5
+        ingest_processes = 1  # the rest of the suite runs the default, threads
 
         [plugins.stream_url]
         [[plugins.stream_url.cameras]]
