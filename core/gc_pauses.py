@@ -21,7 +21,11 @@ from prometheus_client import Histogram
 
 class GcWatch:
     def __init__(self, histogram: Histogram) -> None:
-        self.histogram = histogram
+        # The label children are made here, never in the callback: ``labels()``
+        # takes the metric's lock, which a /metrics scrape holds while it
+        # allocates; a collection started by that allocation would wait for
+        # its own thread's lock, for good. ``observe()`` takes no such lock.
+        self._children = {generation: histogram.labels(generation=str(generation)) for generation in range(3)}
         self._started: float | None = None
         self.running = False
 
@@ -29,9 +33,9 @@ class GcWatch:
         if phase == "start":
             self._started = time.perf_counter()
         elif self._started is not None:
-            self.histogram.labels(generation=str(info.get("generation", "?"))).observe(
-                time.perf_counter() - self._started
-            )
+            child = self._children.get(info.get("generation"))
+            if child is not None:
+                child.observe(time.perf_counter() - self._started)
             self._started = None
 
     def start(self) -> None:

@@ -81,3 +81,30 @@ async def test_start_up_objects_are_frozen_and_collections_are_timed(make_deploy
     before = samples(metrics.render().decode())[("bconnect_gc_pause_seconds_count", (("generation", "2"),))]
     gc.collect()
     assert samples(metrics.render().decode())[("bconnect_gc_pause_seconds_count", (("generation", "2"),))] == before
+
+
+def test_a_collection_during_a_scrape_does_not_wait_for_the_scrapes_lock():
+    """The callback must not take the metric's lock: a scrape holds it while it allocates (and may collect)."""
+    import gc
+    import threading
+
+    from core.gc_pauses import GcWatch
+    from core.metrics import Metrics
+
+    metrics = Metrics()
+    watch = GcWatch(metrics.gc_pause)
+    watch.start()
+    try:
+        done = threading.Event()
+
+        def collect_under_the_lock() -> None:
+            with metrics.gc_pause._lock:  # as prometheus_client does while it renders
+                gc.collect()
+            done.set()
+
+        worker = threading.Thread(target=collect_under_the_lock, daemon=True)
+        worker.start()
+        assert done.wait(5), "a collection inside a scrape hung on the metric's lock"
+        assert samples(metrics.render().decode())[("bconnect_gc_pause_seconds_count", (("generation", "2"),))] >= 1
+    finally:
+        watch.stop()

@@ -135,13 +135,13 @@ def test_the_ingest_process_ends_when_the_server_dies(tmp_path, clip):
 
 def test_frames_survive_any_split_of_the_byte_stream():
     pkt = MediaPacket(b"\x00\x00\x00\x01\x65" + bytes(range(256)) * 40, None, 3000, None, True, 12.25, 3)  # type: ignore[arg-type]
-    stream = wire.packet_header(7, pkt) + pkt.data + wire.frame_obj(wire.K_STATUS, 7, {"x": 1}) + wire.frame(wire.K_STOP, 9)
+    stream = wire.packet_header(7, pkt) + pkt.data + wire.frame_obj(wire.K_STATUS, 7, {"x": 1}) + wire.frame(wire.K_STOP, 70_000)
     for step in (1, 7, 13, 4096, len(stream)):
         reader = wire.FrameReader()
         frames = []
         for i in range(0, len(stream), step):
             frames += [(kind, slot, bytes(payload)) for kind, slot, payload in reader.feed(stream[i : i + step])]
-        assert [(k, s) for k, s, _ in frames] == [(wire.K_PACKET, 7), (wire.K_STATUS, 7), (wire.K_STOP, 9)]
+        assert [(k, s) for k, s, _ in frames] == [(wire.K_PACKET, 7), (wire.K_STATUS, 7), (wire.K_STOP, 70_000)]  # slots are never reused
         pts, dts, arrival, generation, keyframe, data = wire.unpack_packet(memoryview(frames[0][2]))
         assert (pts, dts, arrival, generation, keyframe, data) == (None, 3000, 12.25, 3, True, pkt.data)
         assert frames[2][2] == b""

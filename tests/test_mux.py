@@ -229,3 +229,15 @@ def test_replay_gop_restarts_a_subscriber_at_the_latest_keyframe():
     assert sub.get_nowait() is live  # and live packets follow
     sub.close()
     assert not sub.replay_gop()
+
+
+def test_replay_gop_refuses_a_cache_that_is_no_longer_live():
+    import time
+
+    mux = CameraMux("cam")
+    sub = mux.subscribe("viewer", maxsize=64, start="live")
+    old = time.monotonic() - 5  # the camera went quiet five seconds ago
+    for i in range(10):
+        mux.publish(packet(i / 25, keyframe=i == 0, arrival=old + i / 25))
+    assert not sub.replay_gop(max_age_s=2.0)  # the camera is down: its last GOP is not live video
+    assert sub.replay_gop()  # without a limit, it is still there

@@ -354,8 +354,10 @@ async def test_keyframe_request_is_answered_from_the_gop_cache(live):
                 assert time.monotonic() - asked < 1.5, "no keyframe after the PLI"
                 await asyncio.sleep(0.02)
             assert viewer.keyframes_at[-1] - asked < 1.0
+            await viewer.pc.getReceivers()[0]._send_rtcp_pli(ssrc)  # a browser repeats its request
+            await asyncio.sleep(0.3)
             session = (await http.get("/api/webrtc")).json()["list"][0]
-            assert session["keyframe_requests"] >= 1 and session["gop_replays"] >= 1
+            assert session["keyframe_requests"] >= 2 and session["gop_replays"] == 1  # one replay a second at most
             await viewer.wait_frames(10)  # and the live picture goes on
         finally:
             await viewer.close()
@@ -606,3 +608,16 @@ async def test_shutdown_closes_every_peer_connection(make_deployment, rtsp_serve
         await asyncio.sleep(0.1)
     viewer.location = None
     await viewer.close()
+
+
+def test_end_of_candidates_is_dropped_so_unresolvable_mdns_candidates_do_not_empty_the_answer():
+    from core.media.whep import _END_OF_CANDIDATES
+
+    offer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        "a=candidate:0 1 UDP 2122252543 2f0e3c1a-8b1c-4c5e-9d6e-1a2b3c4d5e6f.local 52311 typ host\r\n"
+        "a=end-of-candidates\r\na=rtpmap:96 H264/90000\r\n"
+    )
+    cleaned = _END_OF_CANDIDATES.sub("", offer)
+    assert "end-of-candidates" not in cleaned
+    assert cleaned == offer.replace("a=end-of-candidates\r\n", "")  # nothing else touched

@@ -75,7 +75,9 @@ class RemoteIngest:
 
     def _update(self, report: dict[str, Any]) -> None:
         packets, dropped, connects = self._counted
-        self.status = report["status"]
+        status = report["status"]
+        if not (status.state == CameraState.STARTING and self.status.state == CameraState.RECONNECTING):
+            self.status = status  # (a new process's "starting" does not hide why the camera is reconnecting)
         self.last_packet_at = max(filter(None, (report["last_packet_at"], self.last_packet_at)), default=None)
         self.packets = packets + report["packets"]
         self.dropped = dropped + report["dropped"]
@@ -120,8 +122,9 @@ class WorkerLink(asyncio.Protocol):
         slot = self._next_slot
         self._next_slot += 1
         camera.link, camera.slot = self, slot
+        frame = self._start_frame(camera)  # fails before the camera is registered, if it fails
         self.cameras[slot] = camera
-        self.send(self._start_frame(camera))
+        self.send(frame)
 
     def detach(self, camera: RemoteIngest) -> None:
         if self.cameras.pop(camera.slot, None) is not None:
@@ -226,8 +229,9 @@ class IngestPool:
         ours, theirs = socket.socketpair()
         try:
             link.process = await asyncio.create_subprocess_exec(
-                self.python, "-m", "core.media.ingest_worker", str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                # -P: the server's working directory must not shadow our modules
+                self.python, "-P", "-m", "core.media.ingest_worker", str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         except BaseException:
             ours.close()
@@ -275,6 +279,7 @@ class IngestPool:
             await self._spawn(link)
         except Exception as exc:
             log.error("ingest process %d could not start: %s", link.index, exc)
+            link.started_at = time.monotonic()  # a failed start is not a healthy minute: keep backing off
             link.connection_lost(exc)  # try again, later
 
     async def close(self, timeout: float = 3.0) -> None:

@@ -5,13 +5,14 @@
 The server starts one or more of these (:mod:`core.media.ingest_pool`) and
 talks to each over the socket ``FD`` (:mod:`core.media.wire`). Each camera
 runs the same :class:`~core.media.ingest.CameraIngest` thread as in-process
-ingest; its packets go into one bounded queue that a writer thread sends to
-the server. Demuxing 50 RTSP streams takes the GIL tens of thousands of times
-a second; in its own process that no longer delays the server's WebRTC
-senders.
+ingest; each packet is written to the socket by its own thread, or queued for
+a writer thread while the socket is full. What this buys is isolation: a crash
+in FFmpeg's C code ends this process, which the server restarts, not the
+server. It costs CPU and about a millisecond of hand-off (docs/live-view.md).
 
 The process ends when the socket closes: the server stopped or died, so no
-ingest process outlives it.
+ingest process outlives it. It ignores SIGINT and SIGTERM sent to its process
+group: the server ends it in its own order.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import collections
 import logging
 import os
 import pickle
+import signal
 import socket
 import sys
 import threading
@@ -184,11 +186,14 @@ class Worker:
         ingest = self.cameras.pop(slot, None)
         if ingest is not None:
             ingest.request_stop()
-            self._report(slot, ingest)
+        with self._report_lock:
+            self._sent.pop(slot, None)
 
     def _report(self, slot: int, ingest: CameraIngest) -> None:
         # from the status thread and from ingest threads (on a change of state)
         with self._report_lock:
+            if self.cameras.get(slot) is not ingest:
+                return  # stopped: the server no longer asks about it
             state = (ingest.status, ingest.last_packet_at, ingest.packets, ingest.dropped, ingest.connects)
             if self._sent.get(slot) == state:
                 return
@@ -228,6 +233,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or not argv[0].isdigit():
         print("usage: python -m core.media.ingest_worker FD (started by the B-Connect server)", file=sys.stderr)
         return 2
+    # Ctrl-C or a service manager's SIGTERM reaches the whole process group; the
+    # server stops this process itself (closing the socket), in its own order
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sock = socket.socket(fileno=int(argv[0]))
     worker = Worker(sock)
     root = logging.getLogger()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import AsyncIterator, Iterable
 
 from core.media.packets import MediaPacket, StreamInfo
@@ -96,8 +97,11 @@ class Subscription:
             self._limit = self.maxsize
         return queue.popleft()
 
-    def replay_gop(self) -> bool:
+    def replay_gop(self, max_age_s: float | None = None) -> bool:
         """Start again from the camera's latest keyframe (the GOP cache); ``False`` if there is none.
+
+        With ``max_age_s``, also ``False`` when the newest cached packet is
+        older than that: the camera is down, and its last GOP is not live video.
 
         For a viewer that lost its picture (a PLI): pass-through cannot make
         the camera send a keyframe, but the last one and the frames after it
@@ -105,6 +109,8 @@ class Subscription:
         """
         gop = self.mux._gops[-1] if self.mux._gops else None
         if not gop or self.closed:
+            return False
+        if max_age_s is not None and time.monotonic() - gop[-1].arrival > max_age_s:
             return False
         self._queue.clear()
         self._prefill(gop)

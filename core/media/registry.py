@@ -11,9 +11,9 @@ starts it, and it is closed once it has had no subscriber for
 ``sub_idle_s``. A camera with 16 viewers on its sub stream still has one
 connection to it.
 
-Each camera's ingest runs either in one of ``ingest_processes`` child processes
-(:mod:`core.media.ingest_pool`, what ``bconnect serve`` does) or, with 0, in a
-thread of this process (tests and tools that build a registry by hand).
+Each camera's ingest runs in a thread of this process (``ingest_processes = 0``,
+the default) or in one of ``ingest_processes`` child processes
+(:mod:`core.media.ingest_pool`), which isolates a crash in FFmpeg at some CPU cost.
 """
 
 from __future__ import annotations
@@ -110,7 +110,9 @@ class SubStream:
         while self.mux.stream_info is None:
             if time.monotonic() >= deadline or self.mux.closed:
                 return False
+            self.idle_since = time.monotonic()  # somebody is waiting for it: not idle
             await asyncio.sleep(0.05)
+        self.idle_since = time.monotonic()
         return True
 
     def health(self) -> dict[str, Any]:
@@ -145,6 +147,7 @@ class CameraRegistry:
         self.sub_idle_s = sub_idle_s
         self._cameras: dict[str, CameraRuntime] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self.closing = False
 
     def __repr__(self) -> str:
         return f"<CameraRegistry {len(self._cameras)} cameras>"
@@ -214,6 +217,8 @@ class CameraRegistry:
 
     def add(self, info: CameraInfo, *, plugin: str = "?") -> CameraRuntime:
         """Register one camera and start its ingest (call on the event loop)."""
+        if self.closing:
+            raise ValueError(f"camera {info.id!r}: the registry is stopping")
         if info.id in self._cameras:
             raise ValueError(f"camera id {info.id!r} already offered by {self._cameras[info.id].plugin}")
         mux, ingest = self._open(info.id, info.main, self.settings.ring_seconds)
@@ -254,7 +259,7 @@ class CameraRegistry:
         :raises LookupError: no such camera, or it has no sub stream.
         """
         runtime = self._cameras.get(camera_id)
-        if runtime is None:
+        if runtime is None or self.closing:
             raise LookupError(f"no camera {camera_id!r}")
         if runtime.info.sub is None:
             raise LookupError(f"camera {camera_id!r} has no sub stream")
@@ -291,13 +296,14 @@ class CameraRegistry:
         runtime = self._cameras.pop(camera_id, None)
         if runtime is None:
             return
-        if runtime.sub is not None:
-            await self._close_stream(runtime.sub.mux, runtime.sub.ingest)
-            runtime.sub = None
+        sub, runtime.sub = runtime.sub, None  # before any await: the reaper must not close it too
+        if sub is not None:
+            await self._close_stream(sub.mux, sub.ingest)
         await self._close_stream(runtime.mux, runtime.ingest)
 
     async def stop(self) -> None:
         """Stop every ingest (in parallel) and end every subscription."""
+        self.closing = True  # no camera or sub stream opens from now on
         runtimes = list(self._cameras.values())
         if self._reaper is not None:
             self._reaper.cancel()

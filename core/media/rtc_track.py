@@ -52,6 +52,7 @@ CATCH_UP_STEP = RTP_CLOCK // 1000  # 1 ms between cached frames
 MAX_JUMP_S = 10.0  # a larger jump in the camera's clock is a discontinuity
 DELAY_SAMPLES = 2048
 REPLAY_MIN_INTERVAL_S = 1.0  # browsers repeat a PLI until they decode; one replay answers a burst
+REPLAY_MAX_AGE_S = 2.0  # a GOP cache whose newest packet is older is a camera that is down: not replayed
 
 
 class PacketSource(Protocol):
@@ -59,7 +60,7 @@ class PacketSource(Protocol):
 
     async def get(self) -> MediaPacket: ...
 
-    def replay_gop(self) -> bool: ...
+    def replay_gop(self, max_age_s: float | None = None) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -148,10 +149,11 @@ class PacketTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if self.started is None:
-            self.started = self._measure_from = now
+            # the first read sends the GOP cache anyway: no replay during it
+            self.started = self._measure_from = self._last_replay = now
         if self._replay_wanted:
             self._replay_wanted = False
-            if now - self._last_replay >= REPLAY_MIN_INTERVAL_S and self.source.replay_gop():
+            if now - self._last_replay >= REPLAY_MIN_INTERVAL_S and self.source.replay_gop(REPLAY_MAX_AGE_S):
                 self._last_replay = self._measure_from = now
                 self.replays += 1
                 self.need_keyframe = True

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from core.media.mux import SubscriptionClosed
 from core.media.rtc_track import PacketTrack
 from core.media.transcode import TranscodeHub
 from core.media.whep_sdp import OfferError, VideoChoice, profile_level_id_from_sps, read_offer
@@ -174,9 +175,11 @@ class WhepService:
                 raise WhepRefused(400, str(exc)) from None
             session_id = secrets.token_urlsafe(18)
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-            track = PacketTrack(
-                source.subscribe(f"whep:{session_id}", maxsize=VIEWER_QUEUE, start=start), name=session_id
-            )
+            try:
+                subscription = source.subscribe(f"whep:{session_id}", maxsize=VIEWER_QUEUE, start=start)
+            except SubscriptionClosed:  # the stream closed meanwhile (an idle sub stream, a removed camera)
+                raise WhepRefused(503, f"camera {camera_id!r}: the stream closed; try again", {"Retry-After": "2"})
+            track = PacketTrack(subscription, name=session_id)
             answer = await self._negotiate(pc, track, choice)
         except BaseException:
             if track is not None:

@@ -1,10 +1,12 @@
 """The byte format between the server and its ingest processes.
 
-One stream socket per ingest process carries frames: a 7-byte header (kind,
+One stream socket per ingest process carries frames: a 9-byte header (kind,
 camera slot, payload length) and the payload. Packets, the hot path, have a
 fixed binary layout; everything rare (stream descriptions, status, log records,
 commands) is pickled. Both ends are the same program version, started by the
-server itself, so pickle carries nothing from outside.
+server itself. The ingest process parses what cameras send, but it runs as the
+same user as the server: taking it over would already give everything a
+forged pickle could, so pickle widens nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from core.media.packets import MediaPacket
 
-HEADER = struct.Struct("<BHI")  # kind, slot, payload length
+HEADER = struct.Struct("<BII")  # kind, slot (never reused: late packets of a stopped camera stay its own), length
 PACKET = struct.Struct("<qqdIB")  # pts, dts, arrival, generation, flags
 MAX_PAYLOAD = 64 * 1024 * 1024  # a bigger frame is a corrupt stream, not video
 
@@ -95,7 +97,7 @@ class FrameReader:
                 yield kind, slot, view[start:pos]
         finally:
             view.release()
-            self._buf = buf[pos:] if pos < end else bytearray()
+            self._buf = buf if pos == 0 else (buf[pos:] if pos < end else bytearray())
 
 
 def send_buffers(sock: socket.socket, buffers: list[bytes]) -> None:

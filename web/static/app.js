@@ -26,6 +26,7 @@
     page: 0,
     pinned: new Map(), // tile index -> camera id chosen from the list
     selected: 0,
+    subFailed: new Set(), // cameras whose sub stream failed: their small tiles play the main stream
   };
   const tiles = [];
   let ptz = null; // the PTZ panel (ptz.js), built once the user is known
@@ -202,7 +203,15 @@
       this.codec = null;
     }
 
+    // A sub stream that fails twice (wrong URL, the camera's second encoder off)
+    // gives way to the main stream for this camera, for the rest of the session.
+    fallBackToMain() {
+      view.subFailed.add(this.cameraId);
+      this.start(this.cameraId, "main");
+    }
+
     retry(message, delayMs) {
+      if (this.stream === "sub" && this.failures >= 1) return this.fallBackToMain();
       const run = this.run;
       this.teardown();
       this.failures++;
@@ -275,6 +284,7 @@
           this.tile.message("Camera not available: " + why);
           return;
         }
+        if (response.status === 400 && this.stream === "sub") return this.fallBackToMain();
         if (response.status === 400) {
           // final: the same offer would be refused again (e.g. a browser with neither H.264 nor VP8)
           this.teardown();
@@ -371,7 +381,7 @@
     wantedStream() {
       const cam = view.byId.get(this.cameraId);
       const big = view.layout <= 4 || document.fullscreenElement === this.el;
-      return cam && cam.has_sub_stream && !big ? "sub" : "main";
+      return cam && cam.has_sub_stream && !big && !view.subFailed.has(cam.id) ? "sub" : "main";
     }
 
     refreshStream() {
