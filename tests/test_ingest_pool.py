@@ -188,3 +188,58 @@ async def test_a_camera_is_online_before_its_first_packet_arrives(clip):
         assert state == CameraState.ONLINE and last_packet_at is not None
     finally:
         await reg.stop()
+
+
+def test_outbox_keeps_each_cameras_frames_whole_and_in_order_when_the_socket_is_full():
+    """Four camera threads write while the server reads nothing: frames queue, the queue is bounded, no frame tears."""
+    import socket
+    import struct
+    import threading
+
+    from core.media.ingest_worker import Outbox
+
+    ours, theirs = socket.socketpair()
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    outbox = Outbox(theirs, max_packets=50)
+    writer = threading.Thread(target=outbox.run, daemon=True)
+    writer.start()
+    refused = []
+
+    def camera(slot: int) -> None:
+        for seq in range(300):
+            data = struct.pack("<II", slot, seq) + bytes([seq % 251]) * (1000 + 37 * seq)
+            pkt = MediaPacket(data, seq * 3600, seq * 3600, None, seq % 30 == 0, time.monotonic(), 1)  # type: ignore[arg-type]
+            if not outbox.put([wire.packet_header(slot, pkt), pkt.data], packet=True):
+                refused.append((slot, seq))
+
+    threads = [threading.Thread(target=camera, args=(slot,)) for slot in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert refused, "a server that reads nothing must make the bounded outbox refuse packets"
+
+    reader = wire.FrameReader()
+    got: dict[int, list[int]] = {}
+    ours.settimeout(2)
+    try:
+        while True:
+            data = ours.recv(1 << 16)
+            if not data:
+                break
+            for kind, slot, payload in reader.feed(data):
+                assert kind == wire.K_PACKET
+                *_, body = wire.unpack_packet(payload)
+                body_slot, seq = struct.unpack_from("<II", body)
+                assert body_slot == slot and body[8:] == bytes([seq % 251]) * (1000 + 37 * seq)  # whole, untorn
+                got.setdefault(slot, []).append(seq)
+    except TimeoutError:
+        pass
+    finally:
+        outbox.close()
+        ours.close()
+        theirs.close()
+    for slot, seqs in got.items():
+        assert seqs == sorted(seqs), f"camera {slot}'s frames out of order"
+    delivered = sum(len(v) for v in got.values())
+    assert delivered + len(refused) == 4 * 300  # every frame either arrived whole or was refused, none lost silently

@@ -80,6 +80,10 @@ class Outbox:
             self._cond.notify()
         return True
 
+    def backlog(self) -> int:
+        """Frames waiting for the writer thread (the socket was full)."""
+        return len(self._frames)
+
     def run(self) -> None:
         while True:
             with self._cond:
@@ -205,8 +209,9 @@ class Worker:
 
     def report_loop(self) -> None:
         while not self.outbox.closed:
-            for slot, ingest in list(self.cameras.items()):
-                self._report(slot, ingest)
+            if not self.outbox.backlog():  # the server is behind: counters can wait, packets first
+                for slot, ingest in list(self.cameras.items()):
+                    self._report(slot, ingest)
             time.sleep(STATUS_EVERY_S)
 
     def serve(self) -> None:
