@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 from support.media import write_test_video
-from support.whep_client import WhepViewer, make_offer, post_offer
+from support.whep_client import PreferringPeer, WhepViewer, make_offer, post_offer
 
 from core.testing.pytest_plugin import bconnect
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
@@ -80,6 +80,17 @@ async def test_sub_stream_opens_on_demand_is_shared_and_closes_when_unwatched(se
             sub = (await health_of(http, "gate"))["sub_stream"]
             assert sub["state"] == "online" and (sub["width"], sub["height"]) == (320, 240)
             assert sub["subscribers"] == 2  # two viewers, one connection to the camera's sub stream
+
+            firefox = WhepViewer(http, "gate", stream="sub")  # a browser without H.264 on a small tile
+            firefox.pc = PreferringPeer("video/vp8")
+            await firefox.connect()
+            try:
+                await firefox.wait_frames(5)
+                assert (firefox.width, firefox.height) == (320, 240)  # VP8 made from the sub stream
+                overview = (await http.get("/api/webrtc")).json()
+                assert [t["stream"] for t in overview["transcoding"]] == ["gate/sub"]
+            finally:
+                await firefox.close()
 
             main = WhepViewer(http, "gate")  # the main stream is still there, at full size
             await main.connect()

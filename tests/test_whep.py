@@ -18,7 +18,7 @@ import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from support.appclient import bearer_headers, running
-from support.whep_client import WhepError, WhepViewer, make_offer, post_offer
+from support.whep_client import PreferringPeer, WhepError, WhepViewer, make_offer, post_offer
 
 from core.app import create_app
 from core.config import load_file
@@ -55,24 +55,10 @@ def _vp9_only_offer(vp8_offer: str) -> str:
     return vp8_offer.replace("VP8/90000", "VP9/90000")
 
 
-class _PreferringPeer(RTCPeerConnection):
-    """A peer whose video transceivers offer only ``mime`` (e.g. "video/vp8"), like a browser without H.264."""
-
-    def __init__(self, mime: str) -> None:
-        super().__init__(RTCConfiguration(iceServers=[]))
-        self.mime = mime
-
-    def addTransceiver(self, *args, **kwargs):  # noqa: N802  (aiortc's name)
-        transceiver = super().addTransceiver(*args, **kwargs)
-        caps = RTCRtpSender.getCapabilities("video").codecs
-        transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == self.mime])
-        return transceiver
-
-
 def vp8_viewer(http: httpx.AsyncClient, camera_id: str) -> WhepViewer:
     """A WHEP viewer that offers VP8 only, as a stock Firefox without OpenH264 (which also offers VP9, AV1)."""
     viewer = WhepViewer(http, camera_id)
-    viewer.pc = _PreferringPeer("video/vp8")
+    viewer.pc = PreferringPeer("video/vp8")
     return viewer
 
 

@@ -18,7 +18,7 @@ import contextlib
 import time
 
 import httpx
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 SDP = "application/sdp"
@@ -37,6 +37,20 @@ async def post_offer(
     return await http.post(
         f"/api/cameras/{camera_id}/whep", content=sdp.encode(), params=params, headers={"Content-Type": SDP, **headers}
     )
+
+
+class PreferringPeer(RTCPeerConnection):
+    """A peer whose video transceivers offer only ``mime`` (e.g. "video/vp8"), like a browser without H.264."""
+
+    def __init__(self, mime: str) -> None:
+        super().__init__(RTCConfiguration(iceServers=[]))
+        self.mime = mime
+
+    def addTransceiver(self, *args, **kwargs):  # noqa: N802  (aiortc's name)
+        transceiver = super().addTransceiver(*args, **kwargs)
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == self.mime])
+        return transceiver
 
 
 class WhepError(Exception):
