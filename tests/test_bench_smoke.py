@@ -65,3 +65,13 @@ def test_ttff_bench_reports_each_keyframe_interval_with_and_without_the_gop_cach
     for row in rows:
         assert {"gop_s", "gop_cache", "p50", "p99"} <= row.keys()
         assert 0 < row["p50"] <= row["p99"] < 11_000  # a decoded frame came, within the bench's own timeout
+
+
+def test_transcode_bench_compares_the_shared_transcoder_with_an_encoder_per_viewer():
+    result, out = run_bench("transcode.py", "--size", "320x180", "--kbps", "300", "--viewers", "2", "--seconds", "1")
+    assert {"shared_cpu_s_per_s", "baseline_cpu_s_per_s", "ratio", "viewers"} <= result.keys()
+    assert result["viewers"] == 2 and result["seconds"] == 1.0
+    assert result["shared_cpu_s_per_s"] > 0 and result["baseline_cpu_s_per_s"] > 0
+    # both really encoded pictures of the camera's size (under 1280 wide: no scaling)
+    assert result["shared_out_size"] == result["baseline_out_size"] == [320, 180]
+    assert "baseline / shared" in out
