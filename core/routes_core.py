@@ -101,6 +101,8 @@ async def health(request: Request) -> Response:
     agencies = camera_agencies(principal, services.deployment)
     body["plugins"] = plugins if principal.role == "admin" else plugin_summary
     body["cameras"] = {rt.info.id: rt.health() for rt in runtimes if rt.info.agency in agencies}
+    if principal.role == "admin" and services.cameras is not None:
+        body["ingest"] = services.cameras.ingest_health()  # server operations: admins only, like plugin detail
     return JSONResponse(body)
 
 

@@ -79,6 +79,8 @@ async def test_a_killed_ingest_process_is_restarted_and_viewers_carry_on(clip):
         await wait_for(lambda: rt.status.state == CameraState.ONLINE, 15, "the camera to come back online")
         assert link.pid != old_pid and alive(link.pid)
         assert not alive(old_pid)
+        [process] = reg.ingest_health()["processes"]
+        assert (process["pid"], process["restarts"], process["streams"], process["running"]) == (link.pid, 1, 1, True)
 
         # the same subscription goes on, on a new generation that starts at a keyframe
         after = [p for p in await take(sub, 60, 15) if p.generation > before[-1].generation]

@@ -77,6 +77,8 @@ async def test_sub_stream_opens_on_demand_is_shared_and_closes_when_unwatched(se
             for v in viewers:
                 await v.wait_frames(10)
                 assert (v.width, v.height) == (320, 240)  # the sub stream, not the 640x360 main
+            ingest = (await http.get("/api/health")).json()["ingest"]  # an admin sees the ingest processes
+            assert ingest["mode"] == "processes" and ingest["processes"][0]["streams"] == 3  # two mains, one sub
             sub = (await health_of(http, "gate"))["sub_stream"]
             assert sub["state"] == "online" and (sub["width"], sub["height"]) == (320, 240)
             assert sub["subscribers"] == 2  # two viewers, one connection to the camera's sub stream

@@ -221,6 +221,21 @@ class IngestPool:
             camera.link = None
         camera.status = CameraStatus(CameraState.OFFLINE, "stopped", time.time(), camera.last_packet_at)
 
+    def describe(self) -> list[dict[str, Any]]:
+        """Each ingest process: its pid, how many camera streams it holds, how often it was restarted."""
+        now = time.monotonic()
+        return [
+            {
+                "index": link.index,
+                "pid": link.pid,
+                "running": link.transport is not None,
+                "streams": len(link.cameras),
+                "restarts": link.restarts,
+                "up_s": round(now - link.started_at, 1) if link.started_at else None,
+            }
+            for link in self.links
+        ]
+
     async def start(self) -> None:
         await asyncio.gather(*(self._spawn(link) for link in self.links))
 

@@ -166,6 +166,12 @@ class CameraRegistry:
     def health(self) -> dict[str, dict[str, Any]]:
         return {cid: rt.health() for cid, rt in self._cameras.items()}
 
+    def ingest_health(self) -> dict[str, Any]:
+        """Where the cameras are ingested: threads of this process, or ingest processes and their restarts."""
+        if self.pool is None:
+            return {"mode": "threads"}
+        return {"mode": "processes", "processes": self.pool.describe()}
+
     # --- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
