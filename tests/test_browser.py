@@ -145,8 +145,8 @@ async def test_grid_plays_the_camera_and_resumes_after_it_restarts(make_deployme
             await browser.close()
 
 
-async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_deployment, start_server, rtsp_server, tmp_path):  # noqa: F811
-    sub = write_test_video(tmp_path / "sub.mp4", width=320, height=240, seconds=2.0)
+def gate_with_sub_stream(make_deployment, start_server, rtsp_server, sub_url):  # noqa: F811
+    """A server with one camera whose sub stream is ``sub_url``, and an operator of its agency."""
     dep = make_deployment(
         f"""
         [plugins.stream_url]
@@ -154,7 +154,7 @@ async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_dep
         id = "gate"
         name = "Gerbang Beruang Madu"
         url = "{rtsp_server.url("h264_gop1")}"
-        sub_url = "{sub}"
+        sub_url = "{sub_url}"
         agency = "dishub"
         area = "beruang_madu"
         """
@@ -162,7 +162,20 @@ async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_dep
     added = bconnect("users", "add", "operator1", "--role", "operator", "--agency", "dishub", "--password-stdin",
                      "--config", str(dep.path), stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr
-    server = start_server(dep)
+    return start_server(dep)
+
+
+async def log_in(page: Page, url: str) -> None:
+    await page.goto(url + "/login")
+    await page.fill("#username", "operator1")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/static/index.html", timeout=15_000)
+
+
+async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_deployment, start_server, rtsp_server, tmp_path):  # noqa: F811
+    sub = write_test_video(tmp_path / "sub.mp4", width=320, height=240, seconds=2.0)
+    server = gate_with_sub_stream(make_deployment, start_server, rtsp_server, sub)
 
     async def size_after_more_frames() -> tuple[int, int]:
         start = (await video_stats(page, "gate"))["framesDecoded"]
@@ -175,11 +188,7 @@ async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_dep
             page = await browser.new_page(viewport={"width": 1400, "height": 860})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(server.url + "/login")
-            await page.fill("#username", "operator1")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url("**/static/index.html", timeout=15_000)
+            await log_in(page, server.url)
 
             await page.click('button[data-layout="4"]')
             await page.wait_for_selector('.tile[data-camera="gate"]', timeout=15_000)
@@ -206,31 +215,12 @@ async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_dep
 
 
 async def test_a_small_tile_whose_sub_stream_fails_plays_the_main_stream(make_deployment, start_server, rtsp_server, tmp_path):  # noqa: F811
-    dep = make_deployment(
-        f"""
-        [plugins.stream_url]
-        [[plugins.stream_url.cameras]]
-        id = "gate"
-        name = "Gerbang Beruang Madu"
-        url = "{rtsp_server.url("h264_gop1")}"
-        sub_url = "{tmp_path / "no-such-sub.mp4"}"
-        agency = "dishub"
-        area = "beruang_madu"
-        """
-    )
-    added = bconnect("users", "add", "operator1", "--role", "operator", "--agency", "dishub", "--password-stdin",
-                     "--config", str(dep.path), stdin=PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
-    server = start_server(dep)
+    server = gate_with_sub_stream(make_deployment, start_server, rtsp_server, tmp_path / "no-such-sub.mp4")
     async with async_playwright() as p:
         browser = await launch_chromium(p)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 860})
-            await page.goto(server.url + "/login")
-            await page.fill("#username", "operator1")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url("**/static/index.html", timeout=15_000)
+            await log_in(page, server.url)
             await page.click('button[data-layout="16"]')
             await page.wait_for_selector('.tile[data-camera="gate"]', timeout=15_000)
             # the sub stream never sends video (its file is missing): after two tries the tile takes the main stream
