@@ -13,7 +13,7 @@ import time
 
 import pytest
 from playwright.async_api import Page, async_playwright
-from support.browser import GENERATED, launch_chromium
+from support.browser import GENERATED, launch_chromium, video_stats, wait_frames
 from support.media import write_test_video
 
 from core.testing.pytest_plugin import bconnect
@@ -22,39 +22,6 @@ from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
 pytestmark = [pytest.mark.browser, pytest.mark.rtsp]
 
 PASSWORD = "a-long-test-password-1"
-
-VIDEO_STATS = """async () => {
-  const out = [];
-  for (const { cameraId, pc } of window.bconnect.peers()) {
-    const stats = await pc.getStats();
-    stats.forEach((s) => {
-      if (s.type === "inbound-rtp" && s.kind === "video") {
-        out.push({ cameraId, state: pc.connectionState, framesDecoded: s.framesDecoded || 0,
-                   frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0 });
-      }
-    });
-  }
-  return out;
-}"""
-
-
-async def video_stats(page: Page, camera_id: str) -> dict:
-    for s in await page.evaluate(VIDEO_STATS):
-        if s["cameraId"] == camera_id:
-            return s
-    return {"framesDecoded": 0, "frameWidth": 0, "frameHeight": 0, "state": "none"}
-
-
-async def wait_frames(page: Page, camera_id: str, more_than: int, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        s = await video_stats(page, camera_id)
-        if s["framesDecoded"] > more_than:
-            return s
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"framesDecoded stayed {s['framesDecoded']} (wanted > {more_than}); {s}")
-        await asyncio.sleep(0.25)
-
 
 async def wait_badge(page: Page, camera_id: str, states: tuple[str, ...], timeout: float) -> str:
     selector = f'.tile[data-camera="{camera_id}"] .badge'
@@ -111,10 +78,10 @@ async def test_grid_plays_the_camera_and_resumes_after_it_restarts(make_deployme
 
             # both cameras are visible to dishub (pemkot's cameras by the access rules)
             await page.wait_for_function("window.bconnect.peers().length >= 2", timeout=15_000)
-            first = await wait_frames(page, "gate", 0, timeout=20)
-            grown = await wait_frames(page, "gate", first["framesDecoded"] + 10, timeout=20)
+            first = await wait_frames(page.evaluate, "gate", 0, timeout=20)
+            grown = await wait_frames(page.evaluate, "gate", first["framesDecoded"] + 10, timeout=20)
             assert (grown["frameWidth"], grown["frameHeight"]) == (640, 360)
-            other = await wait_frames(page, "simpang", 5, timeout=20)
+            other = await wait_frames(page.evaluate, "simpang", 5, timeout=20)
             assert (other["frameWidth"], other["frameHeight"]) == (640, 360)
             await wait_badge(page, "gate", ("online",), timeout=10)
             await page.wait_for_timeout(1500)  # let the tile overlays settle for the picture
@@ -128,16 +95,16 @@ async def test_grid_plays_the_camera_and_resumes_after_it_restarts(make_deployme
             )
             await page.select_option("#filter-area", "")
             await page.wait_for_function("window.bconnect.peers().length >= 2", timeout=15_000)
-            await wait_frames(page, "gate", 5, timeout=20)
+            await wait_frames(page.evaluate, "gate", 5, timeout=20)
 
             # the camera goes away mid-stream and comes back; no reload
             await page.evaluate("window.__sameDocument = true")
             rtsp_server.stop()
             await wait_badge(page, "gate", ("reconnecting", "offline"), timeout=30)
-            before = (await video_stats(page, "gate"))["framesDecoded"]
+            before = (await video_stats(page.evaluate, "gate"))["framesDecoded"]
             rtsp_server.start()
             await wait_badge(page, "gate", ("online",), timeout=40)
-            after = await wait_frames(page, "gate", before + 25, timeout=30)
+            after = await wait_frames(page.evaluate, "gate", before + 25, timeout=30)
             assert (after["frameWidth"], after["frameHeight"]) == (640, 360)
             assert await page.evaluate("window.__sameDocument === true"), "the page was reloaded"
             assert not errors, errors
@@ -178,8 +145,8 @@ async def test_small_tiles_play_the_sub_stream_and_full_screen_the_main(make_dep
     server = gate_with_sub_stream(make_deployment, start_server, rtsp_server, sub)
 
     async def size_after_more_frames() -> tuple[int, int]:
-        start = (await video_stats(page, "gate"))["framesDecoded"]
-        s = await wait_frames(page, "gate", start + 10, timeout=20)
+        start = (await video_stats(page.evaluate, "gate"))["framesDecoded"]
+        s = await wait_frames(page.evaluate, "gate", start + 10, timeout=20)
         return s["frameWidth"], s["frameHeight"]
 
     async with async_playwright() as p:
@@ -224,7 +191,7 @@ async def test_a_small_tile_whose_sub_stream_fails_plays_the_main_stream(make_de
             await page.click('button[data-layout="16"]')
             await page.wait_for_selector('.tile[data-camera="gate"]', timeout=15_000)
             # the sub stream never sends video (its file is missing): after two tries the tile takes the main stream
-            s = await wait_frames(page, "gate", 5, timeout=40)
+            s = await wait_frames(page.evaluate, "gate", 5, timeout=40)
             assert (s["frameWidth"], s["frameHeight"]) == (640, 360)
         finally:
             await browser.close()

@@ -28,11 +28,10 @@ What Firefox 153 ESR does here, without internet:
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
-from support.browser import GENERATED
+from support.browser import GENERATED, wait_frames
 from support.firefox import FIREFOX, Firefox, launch_firefox
 
 from core.testing.pytest_plugin import bconnect
@@ -51,20 +50,6 @@ PLATFORM_H264_PREFS = {
     "media.navigator.mediadatadecoder_h264_enabled": True,
 }
 REAL_ADDRESSES = {"media.peerconnection.ice.obfuscate_host_addresses": False}
-
-VIDEO_STATS = """(async () => {
-  const out = [];
-  for (const { cameraId, pc } of window.bconnect.peers()) {
-    const stats = await pc.getStats();
-    stats.forEach((s) => {
-      if (s.type === "inbound-rtp" && s.kind === "video") {
-        out.push({ cameraId, state: pc.connectionState, framesDecoded: s.framesDecoded || 0,
-                   frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0 });
-      }
-    });
-  }
-  return out;
-})()"""
 
 OFFERED_VIDEO_CODECS = """(async () => {
   const pc = new RTCPeerConnection();
@@ -90,24 +75,6 @@ OFFER_VP9_ONLY = """() => {
     return transceiver;
   };
 }"""
-
-
-async def video_stats(ff: Firefox, camera_id: str) -> dict:
-    for s in await ff.evaluate(VIDEO_STATS):
-        if s["cameraId"] == camera_id:
-            return s
-    return {"framesDecoded": 0, "frameWidth": 0, "frameHeight": 0, "state": "none"}
-
-
-async def wait_frames(ff: Firefox, camera_id: str, more_than: int, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        s = await video_stats(ff, camera_id)
-        if s["framesDecoded"] > more_than:
-            return s
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"framesDecoded stayed {s['framesDecoded']} (wanted > {more_than}); {s}")
-        await asyncio.sleep(0.25)
 
 
 def one_camera(make_deployment, start_server, url: str):
@@ -150,8 +117,8 @@ async def test_firefox_plays_the_camera_through_platform_h264(
         await log_in(ff, server.url)
         # on one machine ICE connects within a second once the server answers
         await ff.wait_for("window.bconnect.peers().some((p) => p.pc.connectionState === 'connected')", timeout=12)
-        first = await wait_frames(ff, "gate", 0, timeout=15)
-        grown = await wait_frames(ff, "gate", first["framesDecoded"] + 10, timeout=15)
+        first = await wait_frames(ff.call, "gate", 0, timeout=15)
+        grown = await wait_frames(ff.call, "gate", first["framesDecoded"] + 10, timeout=15)
         assert (grown["frameWidth"], grown["frameHeight"]) == (640, 360)
         assert await ff.evaluate("document.querySelector('.tile[data-camera=\"gate\"] video').videoWidth") == 640
         GENERATED.mkdir(exist_ok=True)
@@ -176,8 +143,8 @@ async def test_stock_firefox_plays_the_camera_through_a_shared_vp8_transcode(
         await ff.set_viewport(1400, 860)
         await log_in(ff, server.url)
         await ff.wait_for("window.bconnect.peers().some((p) => p.pc.connectionState === 'connected')", timeout=12)
-        first = await wait_frames(ff, "gate", 0, timeout=15)
-        grown = await wait_frames(ff, "gate", first["framesDecoded"] + 10, timeout=15)
+        first = await wait_frames(ff.call, "gate", 0, timeout=15)
+        grown = await wait_frames(ff.call, "gate", first["framesDecoded"] + 10, timeout=15)
         assert (grown["frameWidth"], grown["frameHeight"]) == (640, 360)
         assert await ff.evaluate("document.querySelector('.tile[data-camera=\"gate\"] video').videoWidth") == 640
 
