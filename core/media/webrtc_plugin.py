@@ -57,11 +57,10 @@ class WebRtcPlugin:
         if self.whep is not None:
             await self.whep.close_all()
 
-    def _mark_transcoding(self, stream_key: str, on: bool) -> None:
-        # shown as ``transcoding`` in /api/cameras and /api/health; a stream key is
-        # the camera id, or "<camera id>/sub" for its sub stream
+    def _mark_transcoding(self, camera_id: str, on: bool) -> None:
+        # shown as ``transcoding`` in /api/cameras and /api/health (the hub reports per camera, any stream)
         registry = self.services.cameras
-        camera = registry.get(stream_key.split("/", 1)[0]) if registry is not None else None
+        camera = registry.get(camera_id) if registry is not None else None
         if camera is not None:
             camera.transcoding = on
 
