@@ -23,7 +23,7 @@ from core.config import Deployment
 from core.interfaces import Capability, PtzDriver
 from core.plugin_host import PluginContext
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
-from plugins.onvif_camera.client import OnvifAuthError, OnvifDevice, OnvifUnreachable
+from core.drivers.onvif import OnvifAuthError, OnvifDevice, OnvifUnreachable
 from plugins.onvif_camera.plugin import Config, OnvifCameras
 
 PASSWORD = "emulator-secret"

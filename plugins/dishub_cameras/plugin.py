@@ -36,7 +36,7 @@ from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, Preset, TourPlan, TourStop
 from core.inventory import StreamOverride, StreamSettings
 from plugins.dishub_cameras.inventory import AREAS, CameraEntry, read_inventory
-from plugins.onvif_camera.client import OnvifDevice
+from core.drivers.onvif import OnvifDevice
 
 CAPABILITIES = frozenset({Capability.PTZ, Capability.PRESETS, Capability.ZOOM})
 

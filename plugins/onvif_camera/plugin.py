@@ -33,7 +33,7 @@ from core.areas import unknown_area
 from core.config import Agency, CameraId, check_unique
 from core.hookspecs import hookimpl
 from core.interfaces import Capability, CameraInfo, StreamSource, TourPlan, TourStop
-from plugins.onvif_camera.client import Description, OnvifDevice, OnvifError
+from core.drivers.onvif import Description, OnvifDevice, OnvifError
 
 log = logging.getLogger("bconnect.plugin.onvif_camera")
 

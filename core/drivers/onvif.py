@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from core.interfaces import Preset
 
-log = logging.getLogger("bconnect.plugin.onvif_camera")
+log = logging.getLogger("bconnect.drivers.onvif")
 
 T = TypeVar("T")
 
