@@ -45,6 +45,7 @@ def create_app(cfg: LoadedConfig, *, host: PluginHost | None = None) -> Starlett
         data_dir=deployment.data_path(),
         metrics=metrics,
     )
+    plugins.views["services"] = services.public  # deployment plugins see the read-only view
     routes = collect_routes(plugins)
     gc_watch = GcWatch(metrics.gc_pause)
 

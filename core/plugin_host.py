@@ -35,7 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.auth.plugin:AccountsPlugin",
     "core.media.plugin:MediaPlugin",
     "core.areas:AreasPlugin",  # after the media core, whose registry lists the cameras
-    "core.ptz:PtzPlugin",
+    "core.ptz.plugin:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",
 )
 
@@ -74,6 +74,9 @@ class PluginHost:
     pm: pluggy.PluginManager
     states: dict[str, PluginState] = field(default_factory=dict)
     failure_listeners: list[Callable[[str, str, BaseException], None]] = field(default_factory=list)
+    # hook argument -> what deployment plugins get instead of the core's object (the app
+    # factory maps "services" to Services.public); the core's own plugins get the object
+    views: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     # --- containment ---------------------------------------------------------
 
@@ -100,12 +103,18 @@ class PluginHost:
         for impl in hook.get_hookimpls():
             yield self.pm.get_name(impl.plugin) or "?", impl.function, list(impl.argnames)
 
+    def _args(self, name: str, argnames: list[str], kwargs: dict[str, Any]) -> list[Any]:
+        state = self.states.get(name)
+        if state is not None and state.builtin_core:
+            return [kwargs[a] for a in argnames]
+        return [self.views[a]() if a in self.views else kwargs[a] for a in argnames]
+
     def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call each implementation on its own; a raising one is contained."""
         results = []
         for name, func, argnames in self._impls(hook_name):
             try:
-                result = func(*[kwargs[a] for a in argnames])
+                result = func(*self._args(name, argnames, kwargs))
             except Exception as exc:
                 self.report_failure(name, hook_name, exc)
                 continue
@@ -117,12 +126,12 @@ class PluginHost:
 
         So every implementation, sync or async, sees what the ones registered
         before it did: a plugin's ``bconnect_startup`` finds the media core's
-        ``services.cameras`` listed.
+        cameras listed (``services.cameras``).
         """
         out = []
         for name, func, argnames in self._impls(hook_name):
             try:
-                result = func(*[kwargs[a] for a in argnames])
+                result = func(*self._args(name, argnames, kwargs))
                 if inspect.isawaitable(result):
                     result = await result
             except Exception as exc:

@@ -1,20 +1,113 @@
 """The services of one running app, built by the app factory and passed in.
 
 No module-level state: tests build as many apps as they like side by side.
+
+Two views of them:
+
+* :class:`Services`, the core's own: the plugin host, the camera registry with
+  its muxes and ingests, the scheduler. Only the core's built-in plugins get it.
+* :class:`PluginServices`, what every deployment plugin gets in
+  ``bconnect_startup``, ``bconnect_shutdown`` and ``bconnect_health``: the
+  deployment and three small read-only protocols, :class:`CameraDirectory`,
+  :class:`PtzArbiter` and :class:`EvidenceStore`. A plugin can use the core's
+  services through them but cannot reach (or break) what is behind them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from core.config import Deployment
+from core.interfaces import CameraInfo, Preset
 from core.metrics import Metrics
 from core.plugin_host import PluginHost
+from core.ptz.service import PtzService
 
 if TYPE_CHECKING:
+    from core.media.clips import Clip, ClipWriter
+    from core.media.registry import CameraRegistry
+    from core.ptz.service import ActivePreset, ManualLock, PresetChanged, ProposedTour
     from core.scheduler import Scheduler
+
+
+@runtime_checkable
+class CameraDirectory(Protocol):
+    """The cameras of this deployment, as their drivers described them."""
+
+    def ids(self) -> list[str]:
+        """Every camera id, sorted."""
+        ...
+
+    def info(self, camera_id: str) -> CameraInfo | None:
+        """The camera's description, or ``None`` for an unknown id."""
+        ...
+
+    def plugin_of(self, camera_id: str) -> str | None:
+        """The plugin whose driver offers the camera, or ``None`` for an unknown id."""
+        ...
+
+
+@runtime_checkable
+class PtzArbiter(Protocol):
+    """The core's PTZ service as plugins see it: one arbiter of every PTZ command.
+
+    A plugin's command (``by=None``) never takes the manual-control lock and is
+    refused with :class:`core.ptz.service.Locked` while an operator holds it.
+    Other failures raise :class:`core.ptz.service.PtzError` with the reason.
+    """
+
+    def camera_ids(self) -> list[str]: ...
+
+    def has(self, camera_id: str) -> bool: ...
+
+    def presets(self, camera_id: str) -> tuple[Preset, ...]: ...
+
+    def active(self, camera_id: str) -> ActivePreset: ...
+
+    def preset_of(self, camera_id: str) -> str | None:
+        """The preset the camera is on now (``None``: fixed, off preset or unknown)."""
+        ...
+
+    def lock(self, camera_id: str) -> ManualLock | None:
+        """The operator's manual-control lock, while one holds."""
+        ...
+
+    def subscribe(self, listener: Callable[[PresetChanged], None], plugin: str = "core") -> Callable[[], None]:
+        """Hear every change of a camera's active preset; returns the unsubscribe function."""
+        ...
+
+    async def goto_preset(self, camera_id: str, preset_id: str, by: str | None) -> None: ...
+
+    def proposed_tours(self) -> tuple[ProposedTour, ...]:
+        """The patrol tours the drivers proposed, checked against the cameras' presets."""
+        ...
+
+    def add_state_field(self, name: str, describe: Callable[[str], Any], plugin: str = "core") -> None:
+        """Show ``describe(camera_id)`` as ``name`` in the camera's PTZ state (``GET .../ptz``)."""
+        ...
+
+
+@runtime_checkable
+class EvidenceStore(Protocol):
+    """Cuts evidence clips out of a camera's recent video."""
+
+    async def cut(self, camera_id: str, *, pre_s: float = 5.0, post_s: float = 5.0, name: str | None = None) -> Clip:
+        """An MP4 from ``pre_s`` before now to ``post_s`` after, with its SHA-256."""
+        ...
+
+
+@dataclass(frozen=True)
+class PluginServices:
+    """What a deployment plugin gets: facts and read-only services, no core internals."""
+
+    deployment: Deployment
+    data_dir: Path
+    cameras: CameraDirectory
+    ptz: PtzArbiter
+    clips: EvidenceStore
 
 
 @dataclass
@@ -25,9 +118,61 @@ class Services:
     data_dir: Path
     metrics: Metrics
     scheduler: Scheduler | None = None
-    # filled by core subsystems as they start (media core, camera registry ...)
     started_at: float | None = None
-    cameras: Any = None
-    clips: Any = None  # core.media.clips.ClipWriter, once started
-    ptz: Any = None  # core.ptz.PtzService, once started
-    tours: Any = None  # core.tours.TourRunner, once started
+    # set by the media core at start-up (a core plugin, registered before any deployment plugin)
+    cameras: CameraRegistry | None = None
+    clips: ClipWriter | None = None
+    # exists from the start, empty; the PTZ core plugin loads the drivers' cameras into it
+    ptz: PtzService = field(init=False)
+    _public: PluginServices | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ptz = PtzService(self.plugins)
+
+    def public(self) -> PluginServices:
+        """The view deployment plugins get (the plugin host hands it to them)."""
+        if self._public is None:
+            self._public = PluginServices(
+                deployment=self.deployment,
+                data_dir=self.data_dir,
+                cameras=_Directory(self),
+                ptz=self.ptz,
+                clips=_Evidence(self),
+            )
+        return self._public
+
+
+class _Directory:
+    """:class:`CameraDirectory` over the camera registry, read when asked."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def _runtime(self, camera_id: str) -> Any:
+        registry = self._services.cameras
+        return registry.get(camera_id) if registry is not None else None
+
+    def ids(self) -> list[str]:
+        registry = self._services.cameras
+        return sorted(r.id for r in registry.all()) if registry is not None else []
+
+    def info(self, camera_id: str) -> CameraInfo | None:
+        runtime = self._runtime(camera_id)
+        return runtime.info if runtime is not None else None
+
+    def plugin_of(self, camera_id: str) -> str | None:
+        runtime = self._runtime(camera_id)
+        return runtime.plugin if runtime is not None else None
+
+
+class _Evidence:
+    """:class:`EvidenceStore` over the media core's clip writer."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def cut(self, camera_id: str, *, pre_s: float = 5.0, post_s: float = 5.0, name: str | None = None) -> Clip:
+        clips = self._services.clips
+        if clips is None:
+            raise RuntimeError("clips: the media core has not started")
+        return await clips.cut(camera_id, pre_s=pre_s, post_s=post_s, name=name)

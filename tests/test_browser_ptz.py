@@ -64,6 +64,8 @@ def deployment(make_deployment, emu: OnvifEmulator, fixed_url: str):
         password = "{CAMERA_PASSWORD}"
         agency = "dishub"
         area = "beller"
+
+        [plugins.patrol_tours]
         """
     )
 

@@ -20,7 +20,7 @@ from core.clock import FakeClock
 from core.config import load_file
 from core.interfaces import Capability, PtzControl, PtzDriver
 from core.plugin_host import load_plugins
-from core.ptz import PtzService
+from core.ptz.service import PtzService
 from core.testing.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

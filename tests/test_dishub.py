@@ -24,11 +24,11 @@ from core.clock import FakeClock
 from core.config import ConfigErrors, Deployment, load_file
 from core.interfaces import Capability
 from core.plugin_host import PluginContext, load_plugins
-from core.ptz import PtzService
+from core.ptz.service import PtzService
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
-from core.tours import TourRunner
 from plugins.dishub_cameras.inventory import INVENTORY, read_inventory
 from plugins.dishub_cameras.plugin import Config, DishubCameras
+from plugins.patrol_tours.runner import TourRunner
 
 def driver(config: dict, areas=("beruang_madu", "beller", "balikpapan_baru", "wika")) -> DishubCameras:
     deployment = Deployment.model_validate({"deployment": {"name": "t"}, "areas": {a: {"name": a} for a in areas}})
@@ -169,6 +169,8 @@ def live_deployment(make_deployment, rtsp_url: str, onvif_port: int, tour_dwell_
     overrides = "".join(f'\n[plugins.dishub_cameras.cameras.{cid}]\ntour = false\n' for cid in others)
     return make_deployment(
         f"""
+        [plugins.patrol_tours]
+
         [plugins.dishub_cameras]
         url_template = "rtsp://127.0.0.1:1/{{id}}"
         username = "atcs"
@@ -200,7 +202,7 @@ def test_failing_ptz_is_reported_and_the_camera_keeps_streaming(make_deployment,
     server = start_server(dep)
     online = poll(lambda: health(server, token)["cameras"]["atcs-bm-01"]["state"] == "online")
     assert online, health(server, token)["cameras"]["atcs-bm-01"]
-    # the patrol tour runs on the core scheduler and fails at the camera
+    # the patrol tour (plugin patrol_tours) runs on the core scheduler and fails at the camera
     assert poll(lambda: emulator.ops().count("GotoPreset") >= 1, 10)
     body = poll(lambda: (h := health(server, token))["plugins"]["dishub_cameras"]["status"] == "degraded" and h)
     plugin = body["plugins"]["dishub_cameras"]

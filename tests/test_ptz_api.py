@@ -43,6 +43,8 @@ def deployment(make_deployment, port: int, tour_dwell_s: float | None = None, ma
         area = "beruang_madu"
         timeout_s = 2
         {tour}
+
+        [plugins.patrol_tours]
         """
     )
 

@@ -14,8 +14,8 @@ import pytest
 
 from core.clock import FakeClock
 from core.interfaces import CameraInfo, Capability, Preset, StreamSource, TourPlan, TourStop
-from core.ptz import CommandFailed, Locked, PtzService, UnknownPreset
-from core.tours import TourRunner
+from core.ptz.service import CommandFailed, Locked, PtzService, UnknownPreset
+from plugins.patrol_tours.runner import TourRunner
 
 
 class RecordingCamera:

@@ -7,8 +7,9 @@ lock; while another operator holds it the answer is ``409`` with who and for
 how long. A command the camera refuses is ``502`` with the camera's reason.
 
 =========================================  ======================================
-``GET    .../ptz``                         state: presets, active preset, lock, tour
-``GET    .../ptz/presets``                 ask the camera for its presets
+``GET    .../ptz``                         state: presets, active preset, lock (+ plugins' fields)
+``GET    .../ptz/presets``                 the presets the core knows (no camera call)
+``POST   .../ptz/presets/refresh``         ask the camera for its presets (steering users)
 ``POST   .../ptz/preset``   ``{"preset"}``  go to a preset
 ``POST   .../ptz/move``     ``{"pan","tilt","zoom"}``  continuous move (speeds -1..1)
 ``POST   .../ptz/absolute`` ``{"pan","tilt","zoom"}``  absolute move (zoom 0..1)
@@ -16,8 +17,13 @@ how long. A command the camera refuses is ``502`` with the camera's reason.
 ``POST   .../ptz/stop``                    stop moving
 ``POST   .../ptz/control``                 take (or renew) manual control
 ``DELETE .../ptz/control``                 give it back (admins: anyone's)
-``POST   .../ptz/tour``     ``{"enabled"}`` switch the patrol tour on or off
 =========================================  ======================================
+
+A read never reaches the camera: asking a camera for its presets replaces what
+the core knows, so it is a steering user's explicit action, audited. Plugins
+that add PTZ routes (the patrol tours' ``.../ptz/tour``) reuse :func:`visible`,
+:func:`steerable`, :func:`answer`, :func:`json_object` and :func:`only` so that access and
+answers stay the same.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from core.auth import audit
 from core.auth.access import can_see_camera, current_principal, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
-from core.ptz import PtzError, PtzService
+from core.ptz.service import PtzError, PtzService
 from core.request_body import read_json
 
 BASE = "/api/cameras/{camera_id}/ptz"
@@ -46,6 +52,7 @@ def routes() -> list[Route]:
     return [
         Route(BASE, get_state, methods=["GET"]),
         Route(BASE + "/presets", list_presets, methods=["GET"]),
+        Route(BASE + "/presets/refresh", refresh_presets, methods=["POST"]),
         Route(BASE + "/preset", goto_preset, methods=["POST"]),
         Route(BASE + "/move", continuous_move, methods=["POST"]),
         Route(BASE + "/absolute", absolute_move, methods=["POST"]),
@@ -53,7 +60,6 @@ def routes() -> list[Route]:
         Route(BASE + "/stop", stop, methods=["POST"]),
         Route(BASE + "/control", take_control, methods=["POST"]),
         Route(BASE + "/control", release_control, methods=["DELETE"]),
-        Route(BASE + "/tour", set_tour, methods=["POST"]),
     ]
 
 
@@ -61,13 +67,11 @@ def routes() -> list[Route]:
 
 
 def _service(request: Request) -> PtzService:
-    ptz = request.app.state.services.ptz
-    if ptz is None:
-        raise ApiError(503, "PTZ control is starting")
-    return ptz
+    return request.app.state.services.ptz
 
 
-def _visible(request: Request) -> tuple[PtzService, str, Principal]:
+def visible(request: Request) -> tuple[PtzService, str, Principal]:
+    """The PTZ service, the camera id and the caller, who may watch the camera (else 404)."""
     principal = current_principal(request)
     ptz = _service(request)
     camera_id = request.path_params["camera_id"]
@@ -78,8 +82,9 @@ def _visible(request: Request) -> tuple[PtzService, str, Principal]:
     return ptz, camera_id, principal
 
 
-def _steerable(request: Request) -> tuple[PtzService, str, Principal]:
-    ptz, camera_id, principal = _visible(request)
+def steerable(request: Request) -> tuple[PtzService, str, Principal]:
+    """Like :func:`visible`, and the caller may steer the camera (else 403)."""
+    ptz, camera_id, principal = visible(request)
     require_role(request, *CONTROL_ROLES)
     agency = ptz.info(camera_id).agency
     if principal.role != "admin" and principal.agency != agency:
@@ -87,11 +92,9 @@ def _steerable(request: Request) -> tuple[PtzService, str, Principal]:
     return ptz, camera_id, principal
 
 
-def _answer(request: Request, ptz: PtzService, camera_id: str) -> Response:
-    body = ptz.state(camera_id)
-    tours = request.app.state.services.tours
-    body["tour"] = tours.status(camera_id) if tours is not None else None
-    return JSONResponse(body)
+def answer(ptz: PtzService, camera_id: str) -> Response:
+    """The camera's PTZ state, with the fields plugins add (:meth:`PtzService.add_state_field`)."""
+    return JSONResponse(ptz.state(camera_id))
 
 
 @contextlib.contextmanager
@@ -106,13 +109,14 @@ def _refused() -> Iterator[None]:
 async def _run(request: Request, ptz: PtzService, camera_id: str, command) -> Response:
     with _refused():
         await command
-    return _answer(request, ptz, camera_id)
+    return answer(ptz, camera_id)
 
 
 # --- request bodies ---------------------------------------------------------------
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body (``{}`` when empty); 400 with the reason otherwise."""
     body = await read_json(request)
     if body is None:
         return {}
@@ -134,7 +138,8 @@ def _number(body: dict[str, Any], key: str, low: float, high: float, default: fl
     return float(value)
 
 
-def _only(body: dict[str, Any], *keys: str) -> None:
+def only(body: dict[str, Any], *keys: str) -> None:
+    """400 naming the first key of ``body`` that is not one of ``keys``."""
     extra = sorted(set(body) - set(keys))
     if extra:
         raise ApiError(400, f"{extra[0]}: unknown key (expected: {', '.join(keys) or 'none'})")
@@ -144,21 +149,32 @@ def _only(body: dict[str, Any], *keys: str) -> None:
 
 
 async def get_state(request: Request) -> Response:
-    ptz, camera_id, _ = _visible(request)
-    return _answer(request, ptz, camera_id)
+    ptz, camera_id, _ = visible(request)
+    return answer(ptz, camera_id)
 
 
-async def list_presets(request: Request) -> Response:
-    ptz, camera_id, _ = _visible(request)
-    with _refused():
-        presets = await ptz.refresh_presets(camera_id)
+def _presets(camera_id: str, presets) -> Response:
     return JSONResponse({"camera": camera_id, "presets": [{"id": p.id, "name": p.name} for p in presets]})
 
 
+async def list_presets(request: Request) -> Response:
+    ptz, camera_id, _ = visible(request)
+    return _presets(camera_id, ptz.presets(camera_id))
+
+
+async def refresh_presets(request: Request) -> Response:
+    ptz, camera_id, who = steerable(request)
+    only(await json_object(request))
+    with _refused():
+        presets = await ptz.refresh_presets(camera_id)
+    await audit.record(who.username, "ptz.presets_refresh", camera_id)
+    return _presets(camera_id, presets)
+
+
 async def goto_preset(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
-    body = await _body(request)
-    _only(body, "preset")
+    ptz, camera_id, who = steerable(request)
+    body = await json_object(request)
+    only(body, "preset")
     preset = body.get("preset")
     if isinstance(preset, int) and not isinstance(preset, bool):
         preset = str(preset)
@@ -168,9 +184,9 @@ async def goto_preset(request: Request) -> Response:
 
 
 async def continuous_move(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
-    body = await _body(request)
-    _only(body, "pan", "tilt", "zoom")
+    ptz, camera_id, who = steerable(request)
+    body = await json_object(request)
+    only(body, "pan", "tilt", "zoom")
     pan = _number(body, "pan", -1, 1, 0.0)
     tilt = _number(body, "tilt", -1, 1, 0.0)
     z = _number(body, "zoom", -1, 1, 0.0)
@@ -178,9 +194,9 @@ async def continuous_move(request: Request) -> Response:
 
 
 async def absolute_move(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
-    body = await _body(request)
-    _only(body, "pan", "tilt", "zoom")
+    ptz, camera_id, who = steerable(request)
+    body = await json_object(request)
+    only(body, "pan", "tilt", "zoom")
     pan = _number(body, "pan", -1, 1)
     tilt = _number(body, "tilt", -1, 1)
     z = _number(body, "zoom", 0, 1)
@@ -188,49 +204,34 @@ async def absolute_move(request: Request) -> Response:
 
 
 async def zoom(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
-    body = await _body(request)
-    _only(body, "level")
+    ptz, camera_id, who = steerable(request)
+    body = await json_object(request)
+    only(body, "level")
     level = _number(body, "level", 0, 1)
     return await _run(request, ptz, camera_id, ptz.zoom(camera_id, level, by=who.username))
 
 
 async def stop(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
-    _only(await _body(request))
+    ptz, camera_id, who = steerable(request)
+    only(await json_object(request))
     return await _run(request, ptz, camera_id, ptz.stop(camera_id, by=who.username))
 
 
 async def take_control(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
-    _only(await _body(request))
+    ptz, camera_id, who = steerable(request)
+    only(await json_object(request))
     fresh = ptz.lock(camera_id) is None
     with _refused():
         ptz.take_control(camera_id, who.username)
     if fresh:
         await audit.record(who.username, "ptz.control", camera_id)
-    return _answer(request, ptz, camera_id)
+    return answer(ptz, camera_id)
 
 
 async def release_control(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
+    ptz, camera_id, who = steerable(request)
     with _refused():
         released = ptz.release(camera_id, who.username, force=who.role == "admin")
     if released:
         await audit.record(who.username, "ptz.release", camera_id)
-    return _answer(request, ptz, camera_id)
-
-
-async def set_tour(request: Request) -> Response:
-    ptz, camera_id, who = _steerable(request)
-    body = await _body(request)
-    _only(body, "enabled")
-    enabled = body.get("enabled")
-    if not isinstance(enabled, bool):
-        raise ApiError(400, "enabled: expected true or false")
-    tours = request.app.state.services.tours
-    if tours is None or not tours.has(camera_id):
-        raise ApiError(409, f"camera {camera_id} has no patrol tour")
-    tours.set_enabled(camera_id, enabled)
-    await audit.record(who.username, "ptz.tour_on" if enabled else "ptz.tour_off", camera_id)
-    return _answer(request, ptz, camera_id)
+    return answer(ptz, camera_id)

@@ -12,9 +12,13 @@ Every PTZ command, from an operator or a patrol tour, goes through one
   camera is off any preset, e.g. after a manual move or a failed command),
   because analytics zones belong to a preset; listeners hear each change;
 * reports a failing command against the driver's plugin (degraded in health)
-  and answers with the reason; the camera's stream is never touched.
+  and answers with the reason; the camera's stream is never touched;
+* keeps the **patrol tours the drivers propose** (:class:`core.interfaces.TourDriver`),
+  checked against the camera's presets, for whichever plugin runs them.
 
-The HTTP API is in :mod:`core.ptz_api`; patrol tours in :mod:`core.tours`.
+Plugins see it as :class:`core.services.PtzArbiter`. The HTTP API is in
+:mod:`core.ptz.api`, the wiring in :mod:`core.ptz.plugin`; running patrol tours
+is a policy, so it is a plugin (``plugins/patrol_tours``).
 """
 
 from __future__ import annotations
@@ -27,8 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import Clock, SystemClock
-from core.hookspecs import hookimpl
-from core.interfaces import CameraInfo, Job, Preset, PtzControl, PtzDriver, TourDriver
+from core.interfaces import CameraInfo, Preset, PtzControl, PtzDriver, TourDriver, TourPlan
 from core.plugin_host import PluginHost
 
 log = logging.getLogger("bconnect.ptz")
@@ -36,7 +39,6 @@ log = logging.getLogger("bconnect.ptz")
 DEFAULT_MANUAL_TIMEOUT_S = 120.0
 DEFAULT_COMMAND_TIMEOUT_S = 10.0
 DRIVER_LOAD_TIMEOUT_S = 20.0
-TOUR_TICK_S = 1.0
 
 
 class PtzError(Exception):
@@ -116,7 +118,16 @@ class _Camera:
     failures: int = 0
 
 
+@dataclass(frozen=True)
+class ProposedTour:
+    """A patrol tour a driver proposed; every stop names one of the camera's presets."""
+
+    plugin: str  # the driver's plugin
+    plan: TourPlan
+
+
 Listener = Callable[[PresetChanged], None]
+StateField = Callable[[str], Any]  # camera id -> a JSON value
 
 
 class PtzService:
@@ -131,6 +142,8 @@ class PtzService:
         self.command_timeout_s = command_timeout_s
         self._cameras: dict[str, _Camera] = {}
         self._listeners: list[tuple[str, Listener]] = []
+        self._fields: dict[str, tuple[str, StateField]] = {}
+        self._tours: list[ProposedTour] = []
 
     # --- set-up --------------------------------------------------------------
 
@@ -151,8 +164,8 @@ class PtzService:
         drivers: list[tuple[str, Any]],
         known: dict[tuple[str, str], list[CameraInfo]] | None = None,
         timeout_s: float = DRIVER_LOAD_TIMEOUT_S,
-    ) -> list[tuple[str, Any]]:
-        """Take the PTZ cameras of every driver that has some; return the tour drivers.
+    ) -> None:
+        """Take the PTZ cameras of every driver that has some, then the tours they propose.
 
         ``known`` maps ``(plugin, driver name)`` to the cameras the camera
         registry already listed, so drivers are not asked twice. Otherwise
@@ -180,7 +193,43 @@ class PtzService:
 
         ptz_drivers = [(p, d) for p, d in drivers if isinstance(d, PtzDriver)]
         await asyncio.gather(*(one(p, d) for p, d in ptz_drivers))
-        return [(p, d) for p, d in ptz_drivers if isinstance(d, TourDriver)]
+        for plugin, driver in ptz_drivers:
+            if isinstance(driver, TourDriver):
+                try:
+                    plans = driver.tours()
+                except Exception as exc:
+                    self.report(plugin, "tours()", exc)
+                    continue
+                for plan in plans:
+                    self.propose_tour(plugin, plan)
+
+    def propose_tour(self, plugin: str, plan: TourPlan) -> None:
+        """Keep a driver's tour plan; stops naming unknown presets are reported and dropped."""
+        cam = self._cameras.get(plan.camera_id)
+        if cam is None:
+            self.report(plugin, f"tour of {plan.camera_id}", ValueError(f"no PTZ camera {plan.camera_id!r}"))
+            return
+        presets = {p.id for p in cam.presets}
+        dropped = [s.preset_id for s in plan.stops if s.preset_id not in presets]
+        if dropped:
+            self.report(plugin, f"tour of {plan.camera_id}", ValueError(f"unknown presets dropped: {', '.join(dropped)}"))
+        stops = tuple(s for s in plan.stops if s.preset_id in presets)
+        if stops:
+            self._tours.append(ProposedTour(plugin, TourPlan(plan.camera_id, stops, plan.enabled)))
+
+    def proposed_tours(self) -> tuple[ProposedTour, ...]:
+        """The patrol tours the drivers proposed, checked against each camera's presets."""
+        return tuple(self._tours)
+
+    def add_state_field(self, name: str, describe: StateField, plugin: str = "core") -> None:
+        """Add ``name`` to every camera's :meth:`state`: ``describe(camera_id)``, a JSON value.
+
+        How a plugin shows its own per-camera state beside the core's (the
+        patrol tour of a camera) without the core knowing the plugin.
+        """
+        if name in self._fields or name in _CORE_FIELDS:
+            raise ValueError(f"PTZ state field {name!r} exists already")
+        self._fields[name] = (plugin, describe)
 
     def subscribe(self, listener: Listener, plugin: str = "core") -> Callable[[], None]:
         """Hear every :class:`PresetChanged`; returns the function that unsubscribes."""
@@ -250,7 +299,15 @@ class PtzService:
             else {"op": cam.last_error.op, "reason": cam.last_error.reason, "at": cam.last_error.at},
             "commands": cam.commands,
             "failures": cam.failures,
+            **{name: self._field(name, plugin, describe, camera_id) for name, (plugin, describe) in self._fields.items()},
         }
+
+    def _field(self, name: str, plugin: str, describe: StateField, camera_id: str) -> Any:
+        try:
+            return describe(camera_id)
+        except Exception as exc:
+            self.report(plugin, f"ptz state field {name}", exc)
+            return None
 
     # --- manual control -----------------------------------------------------
 
@@ -382,6 +439,10 @@ class PtzService:
         return cam
 
 
+_CORE_FIELDS = frozenset(
+    {"camera", "presets", "active_preset", "active_source", "active_since", "manual_control", "last_error",
+     "commands", "failures"}
+)
 _KEEP = object()  # a command that leaves the active preset as it is (stop)
 
 
@@ -389,57 +450,3 @@ def _timeout_reason(exc: BaseException, timeout_s: float) -> BaseException:
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and not str(exc):
         return TimeoutError(f"no answer within {timeout_s:g} s")
     return exc
-
-
-class PtzPlugin:
-    """Core plugin: builds the PTZ service and the tours at start-up, serves the API."""
-
-    def __init__(self, config, context, clock: Clock | None = None) -> None:
-        self.context = context
-        self.clock = clock or SystemClock()
-        self.tours = None
-
-    @hookimpl
-    def bconnect_register_routes(self, register):
-        from core.ptz_api import routes
-
-        for route in routes():
-            register(route)
-
-    @hookimpl
-    def bconnect_register_jobs(self, register):
-        register(Job(id="tours", func=self._tick, seconds=TOUR_TICK_S))
-
-    async def _tick(self) -> None:
-        if self.tours is not None:
-            await self.tours.tick()
-
-    @hookimpl
-    async def bconnect_startup(self, services):
-        from core.tours import TourRunner
-
-        ptz = PtzService(services.plugins, self.clock)
-        drivers = services.plugins.collect("bconnect_register_camera_drivers")
-        known = None
-        if services.cameras is not None:  # the media core listed them already
-            known = {}
-            for runtime in services.cameras.all():
-                known.setdefault((runtime.plugin, runtime.info.driver), []).append(runtime.info)
-        tour_drivers = await ptz.load_drivers(drivers, known)
-        tours = TourRunner(ptz, self.clock)
-        for plugin, driver in tour_drivers:
-            try:
-                plans = driver.tours()
-            except Exception as exc:
-                services.plugins.report_failure(plugin, "tours()", exc)
-                continue
-            for plan in plans:
-                tours.add(plugin, plan)
-        services.ptz = ptz
-        services.tours = tours
-        self.tours = tours
-        log.info("PTZ: %d cameras, %d patrol tours", len(ptz.camera_ids()), len(tours.camera_ids()))
-
-    @hookimpl
-    async def bconnect_shutdown(self, services):
-        self.tours = None

@@ -30,7 +30,7 @@ from core.media.ingest import IngestSettings, scheme_of
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry, CameraRuntime
 from core.media.snapshot import Snapshots, SnapshotUnavailable
-from core.ptz import PtzError, PtzService
+from core.ptz.service import PtzError, PtzService
 
 if TYPE_CHECKING:
     from core.testing.conformance import DriverCase

@@ -1,14 +1,15 @@
 """Patrol tours: each PTZ camera cycles through its presets, a dwell at each.
 
-The core scheduler calls :meth:`TourRunner.tick` every second (job
-``core.PtzPlugin:tours``); tests call it themselves after advancing a
+The core scheduler calls :meth:`TourRunner.tick` every ``tick_s`` (job
+``patrol_tours:tick``); tests call it themselves after advancing a
 :class:`core.clock.FakeClock`. A tick is a pure step: for each tour that is
-due, move to the next stop. All moves go through :class:`core.ptz.PtzService`,
+due, move to the next stop. All moves go through the core's PTZ arbiter
+(:class:`core.services.PtzArbiter`), with ``by=None``,
 so an operator's manual-control lock pauses the tour of that camera; when the
 lock is released or expires the tour goes back to the stop it was on and
 carries on from there. A stop whose command fails is reported by the PTZ
 service and skipped; the tour keeps going, waiting longer after each failure
-in a row (twice the dwell, four times ... up to :data:`MAX_BACKOFF_S`) so an
+in a row (twice the dwell, four times ... up to ``max_backoff_s``) so an
 unreachable camera is not hammered, and back to the plain dwell on success.
 """
 
@@ -21,9 +22,10 @@ from typing import Any
 
 from core.clock import Clock
 from core.interfaces import TourPlan, TourStop
-from core.ptz import Locked, PtzError, PtzService
+from core.ptz.service import Locked, PtzError
+from core.services import PtzArbiter
 
-log = logging.getLogger("bconnect.tours")
+log = logging.getLogger("bconnect.plugin.patrol_tours")
 
 MAX_BACKOFF_S = 300.0
 
@@ -41,22 +43,27 @@ class _Tour:
 
 
 class TourRunner:
-    def __init__(self, ptz: PtzService, clock: Clock) -> None:
+    def __init__(self, ptz: PtzArbiter, clock: Clock, max_backoff_s: float = MAX_BACKOFF_S) -> None:
         self._ptz = ptz
         self._clock = clock
+        self._max_backoff_s = max_backoff_s
         self._tours: dict[str, _Tour] = {}
 
     def add(self, plugin: str, plan: TourPlan) -> None:
-        """Take a driver's tour plan; stops naming unknown presets are reported and dropped."""
+        """Take a driver's tour plan; stops naming unknown presets are dropped.
+
+        The PTZ arbiter already reported those of the plans it proposes
+        (:meth:`PtzArbiter.proposed_tours`) against the driver's plugin.
+        """
         try:
             presets = {p.id for p in self._ptz.presets(plan.camera_id)}
         except PtzError as exc:
-            self._ptz.report(plugin, f"tour of {plan.camera_id}", ValueError(exc.reason))
+            log.warning("tour of %s from %s dropped: %s", plan.camera_id, plugin, exc.reason)
             return
         stops = tuple(s for s in plan.stops if s.preset_id in presets)
         dropped = [s.preset_id for s in plan.stops if s.preset_id not in presets]
         if dropped:
-            self._ptz.report(plugin, f"tour of {plan.camera_id}", ValueError(f"unknown presets dropped: {', '.join(dropped)}"))
+            log.warning("tour of %s from %s: unknown presets dropped: %s", plan.camera_id, plugin, ", ".join(dropped))
         if not stops:
             return
         self._tours[plan.camera_id] = _Tour(plugin, plan.camera_id, stops, plan.enabled)
@@ -136,7 +143,7 @@ class TourRunner:
         except PtzError:
             # reported by the PTZ service; wait, then try the next stop
             tour.failures += 1
-            tour.next_at = started + max(stop.dwell_s, min(stop.dwell_s * 2**tour.failures, MAX_BACKOFF_S))
+            tour.next_at = started + max(stop.dwell_s, min(stop.dwell_s * 2**tour.failures, self._max_backoff_s))
             return
         tour.failures = 0
         tour.next_at = started + stop.dwell_s
