@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 from support.api_users import make_tokens
-from support.onvif_emulator import OnvifEmulator
+from support.onvif_emulator import EmulatedPreset, OnvifEmulator
 from support.waiting import poll
 
 PASSWORD = "ptz-emulator-pw"
@@ -147,6 +147,43 @@ def test_ptz_api_access_commands_errors_and_lock(make_deployment, start_server, 
     # credentials never leave the server
     assert not [b for b in api.bodies if PASSWORD in b]
     assert PASSWORD not in server.log()
+
+
+def test_reading_presets_never_reaches_the_camera_and_refreshing_is_an_operators_action(
+    make_deployment, start_server, emulator
+):
+    # found by the hardening probe (issue 11): GET .../presets by a viewer of another agency made the
+    # camera replace its stored presets. A read serves what the core knows; refreshing is a steering user's.
+    dep = deployment(make_deployment, emulator.port)
+    tokens = make_tokens(dep.path, [*USERS, ("vipo", "viewer", "polri")])
+    server = start_server(dep)
+    api = Client(server.url, tokens)
+    names = lambda user: [p["name"] for p in api("GET", CAM + "/presets", user).json()["presets"]]  # noqa: E731
+    asked = lambda: emulator.ops().count("GetPresets")  # noqa: E731
+
+    at_start = asked()
+    emulator.presets = [EmulatedPreset("1", "Simpang utara (baru)", 0.1, 0.0, 0.0), EmulatedPreset("4", "Pasar", 0.5, 0, 0)]
+    for user in ("vipo", "vera", "polo", "ani"):
+        r = api("GET", CAM + "/presets", user)
+        assert r.status_code == 200, r.text
+        assert [p["name"] for p in r.json()["presets"]] == ["Simpang utara", "Simpang selatan", "Halte"]
+    assert asked() == at_start  # no read reached the camera
+
+    for user, status, reason in [
+        ("vipo", 403, "role"),
+        ("vera", 403, "role"),
+        ("polo", 403, "only its own agency may steer it"),
+    ]:
+        r = api("POST", CAM + "/presets/refresh", user)
+        assert r.status_code == status and reason in r.json()["error"], r.text
+    assert asked() == at_start and names("vipo") == ["Simpang utara", "Simpang selatan", "Halte"]
+    assert api("POST", CAM + "/presets/refresh", "ani", {"all": True}).status_code == 400
+
+    r = api("POST", CAM + "/presets/refresh", "ani")
+    assert r.status_code == 200 and [p["name"] for p in r.json()["presets"]] == ["Simpang utara (baru)", "Pasar"]
+    assert asked() == at_start + 1
+    assert names("vipo") == ["Simpang utara (baru)", "Pasar"]
+    assert [p["id"] for p in api("GET", CAM, "vipo").json()["presets"]] == ["1", "4"]
 
 
 def test_tour_runs_pauses_for_manual_control_and_resumes_after_timeout(make_deployment, start_server, emulator):
