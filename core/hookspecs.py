@@ -106,7 +106,8 @@ def bconnect_register_models(register):
 def bconnect_startup(services):
     """The app has started: the database is migrated, the scheduler runs.
 
-    :param services: the :class:`core.services.Services` of this app.
+    :param services: a deployment plugin's view, :class:`core.services.PluginServices`
+        (the core's own plugins get :class:`core.services.Services`).
     :return: ``None`` or an awaitable, which the core awaits.
     """
 
@@ -115,7 +116,7 @@ def bconnect_startup(services):
 def bconnect_shutdown(services):
     """The app is stopping; release what ``bconnect_startup`` took.
 
-    :param services: the :class:`core.services.Services` of this app.
+    :param services: as for ``bconnect_startup``.
     :return: ``None`` or an awaitable, which the core awaits.
     """
 
@@ -127,7 +128,7 @@ def bconnect_shutdown(services):
 def bconnect_health(services):
     """Report a plugin's own health for ``GET /api/health``.
 
-    :param services: the :class:`core.services.Services` of this app.
+    :param services: as for ``bconnect_startup``.
     :return: ``None``, a ``dict`` of JSON values (with a ``status`` of ``ok``,
         ``degraded`` or ``down``) or an awaitable of one.
     """

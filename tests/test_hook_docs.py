@@ -95,3 +95,23 @@ def test_every_deployment_key_is_documented(table, key):
     docs = sections((DOCS / "configuration.md").read_text(), "##")
     assert f"`{table}`" in docs, f"docs/configuration.md has no '## `{table}`' section"
     assert f"| `{key}` |" in docs[f"`{table}`"], f"{table} {key} is not in its table of keys"
+
+
+def test_what_plugins_get_is_documented():
+    """Each field of PluginServices and each method of its protocols, walked from the code."""
+    import dataclasses
+    import inspect
+
+    from core.services import CameraDirectory, EvidenceStore, PluginServices, PtzArbiter
+
+    guide = sections((DOCS / "plugins.md").read_text(), "##")["What the core gives a plugin"]
+    for f in dataclasses.fields(PluginServices):
+        assert f"| `{f.name}` |" in guide, f"PluginServices.{f.name} is not in the table"
+    for protocol in (CameraDirectory, PtzArbiter, EvidenceStore):
+        assert f"`{protocol.__name__}`" in guide, protocol.__name__
+        for name, member in vars(protocol).items():
+            if callable(member) and not name.startswith("_"):
+                params = list(inspect.signature(member).parameters)[1:]
+                assert f"`{name}(" in guide, f"{protocol.__name__}.{name} is not documented"
+                for param in params:
+                    assert param in guide, f"{protocol.__name__}.{name}: argument {param!r} not documented"

@@ -1,4 +1,4 @@
-"""Every key of the camera plugins' config is documented in docs/configuration.md, and no other.
+"""Every key of the camera (and patrol tour) plugins' config is documented in docs/configuration.md, and no other.
 
 Walks each plugin's ``Config`` model (not a hand-kept list), so a new key
 fails here until the reference explains it.
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
+from plugins.patrol_tours.plugin import Config as PatrolToursConfig
 from plugins.polri_etle.plugin import Config as PolriConfig
 from plugins.stream_url.plugin import Config as StreamUrlConfig
 
@@ -24,6 +25,7 @@ PLUGINS = {
     "onvif_camera": OnvifConfig,
     "dishub_cameras": DishubConfig,
     "polri_etle": PolriConfig,
+    "patrol_tours": PatrolToursConfig,
 }
 
 
