@@ -9,12 +9,18 @@ tests drive the same service against the ONVIF device emulator.
 from __future__ import annotations
 
 import asyncio
+import logging
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from core.clock import FakeClock
+from core.config import Deployment
 from core.interfaces import CameraInfo, Capability, Preset, StreamSource, TourPlan, TourStop
+from core.plugin_host import PluginContext, PluginHost, new_plugin_manager
 from core.ptz.service import CommandFailed, Locked, PtzService, UnknownPreset
+from plugins.patrol_tours.plugin import Config, PatrolTours
 from plugins.patrol_tours.runner import TourRunner
 
 
@@ -217,3 +223,37 @@ async def test_tours_of_many_cameras_move_in_parallel():
     await tours.tick()  # one hung camera costs one timeout, not one per camera
     assert loop.time() - started < 1.5
     assert [c.gotos() for c in cams[1:]] == [["a"]] * 4
+
+
+async def test_the_plugin_runs_the_tours_drivers_propose_and_shows_them_in_the_ptz_state():
+    clock = FakeClock()
+    host = PluginHost(new_plugin_manager())
+    ptz = PtzService(host, clock, command_timeout_s=0.2)
+    cam = RecordingCamera()
+
+    class Driver:  # a PtzDriver and TourDriver whose camera is the RecordingCamera
+        name = "vendor"
+
+        async def cameras(self):
+            return [camera()]
+
+        def ptz(self, camera_id):
+            return cam
+
+        def tours(self):
+            return [TourPlan("cam-1", (TourStop("a", 5), TourStop("zz", 5))), TourPlan("ghost", (TourStop("a", 5),))]
+
+    await ptz.load_drivers([("vendor", Driver())])
+    # the core checks proposals against the presets and reports the driver's mistakes
+    assert [(t.plugin, [s.preset_id for s in t.plan.stops]) for t in ptz.proposed_tours()] == [("vendor", ["a"])]
+    assert host.states["vendor"].errors == 2 and "no PTZ camera 'ghost'" in host.states["vendor"].last_error
+
+    deployment = Deployment.model_validate({"deployment": {"name": "t"}})
+    plugin = PatrolTours(Config(), PluginContext("patrol_tours", deployment, Path("."), logging.getLogger("t")), clock)
+    plugin.bconnect_startup(SimpleNamespace(ptz=ptz))  # stands in for PluginServices: only ptz is used
+    assert ptz.state("cam-1")["tour"] is not None and ptz.state("cam-1")["tour"]["state"] == "running"
+    await plugin._tick()
+    assert cam.gotos() == ["a"] and ptz.state("cam-1")["tour"]["current_preset"] == "a"
+    assert plugin.bconnect_health(None) == {"status": "ok", "tours": 1, "running": 1, "paused": 0, "off": 0}
+    with pytest.raises(ValueError, match="exists already"):
+        ptz.add_state_field("tour", lambda camera_id: None)
