@@ -6,6 +6,8 @@ hook or a new argument fails here until docs/plugins.md explains it.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from pydantic import BaseModel
 
 from core.config import Deployment
 from core.plugin_host import new_plugin_manager
+from core.services import CameraDirectory, EvidenceStore, PluginServices, PtzArbiter
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -99,11 +102,6 @@ def test_every_deployment_key_is_documented(table, key):
 
 def test_what_plugins_get_is_documented():
     """Each field of PluginServices and each method of its protocols, walked from the code."""
-    import dataclasses
-    import inspect
-
-    from core.services import CameraDirectory, EvidenceStore, PluginServices, PtzArbiter
-
     guide = sections((DOCS / "plugins.md").read_text(), "##")["What the core gives a plugin"]
     for f in dataclasses.fields(PluginServices):
         assert f"| `{f.name}` |" in guide, f"PluginServices.{f.name} is not in the table"

@@ -56,7 +56,7 @@ class Device(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
     stream_url: str | None = None  # overrides GetStreamUri
     timeout_s: float = Field(default=5.0, gt=0, le=60)
-    tour_dwell_s: float | None = Field(default=None, gt=0)  # set: patrol all presets
+    tour_dwell_s: float | None = Field(default=None, gt=0)  # set: propose a tour of all presets (patrol_tours runs it)
 
 
 class Config(BaseModel):
