@@ -136,7 +136,7 @@ class Services:
                 deployment=self.deployment,
                 data_dir=self.data_dir,
                 cameras=_Directory(self),
-                ptz=self.ptz,
+                ptz=_Arbiter(self.ptz),
                 clips=_Evidence(self),
             )
         return self._public
@@ -163,6 +163,43 @@ class _Directory:
     def plugin_of(self, camera_id: str) -> str | None:
         runtime = self._runtime(camera_id)
         return runtime.plugin if runtime is not None else None
+
+
+class _Arbiter:
+    """:class:`PtzArbiter` over the PTZ service: its public face only, not ``add_camera`` and the like."""
+
+    def __init__(self, ptz: PtzService) -> None:
+        self._ptz = ptz
+
+    def camera_ids(self) -> list[str]:
+        return self._ptz.camera_ids()
+
+    def has(self, camera_id: str) -> bool:
+        return self._ptz.has(camera_id)
+
+    def presets(self, camera_id: str) -> tuple[Preset, ...]:
+        return self._ptz.presets(camera_id)
+
+    def active(self, camera_id: str) -> ActivePreset:
+        return self._ptz.active(camera_id)
+
+    def preset_of(self, camera_id: str) -> str | None:
+        return self._ptz.preset_of(camera_id)
+
+    def lock(self, camera_id: str) -> ManualLock | None:
+        return self._ptz.lock(camera_id)
+
+    def subscribe(self, listener: Callable[[PresetChanged], None], plugin: str = "core") -> Callable[[], None]:
+        return self._ptz.subscribe(listener, plugin)
+
+    async def goto_preset(self, camera_id: str, preset_id: str, by: str | None) -> None:
+        await self._ptz.goto_preset(camera_id, preset_id, by)
+
+    def proposed_tours(self) -> tuple[ProposedTour, ...]:
+        return self._ptz.proposed_tours()
+
+    def add_state_field(self, name: str, describe: Callable[[str], Any], plugin: str = "core") -> None:
+        self._ptz.add_state_field(name, describe, plugin)
 
 
 class _Evidence:

@@ -61,7 +61,7 @@ async def test_a_deployment_plugin_gets_the_read_only_view(app_and_probe):
         for internal in ("plugins", "scheduler", "metrics", "config_path"):
             assert not hasattr(seen, internal), internal
         assert isinstance(seen.cameras, CameraDirectory)
-        assert isinstance(seen.ptz, PtzArbiter)
+        assert isinstance(seen.ptz, PtzArbiter) and not hasattr(seen.ptz, "add_camera")
         assert isinstance(seen.clips, EvidenceStore)
         with pytest.raises(dataclasses.FrozenInstanceError):
             seen.cameras = None  # type: ignore[misc]
