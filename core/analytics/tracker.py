@@ -1,0 +1,410 @@
+"""Multi-object tracking: stable ids for the detector's boxes, frame after frame.
+
+ByteTrack's association (Zhang et al., 2022) on a constant-velocity Kalman
+filter (:mod:`core.analytics.motion`), with what the rules need on each track.
+Every update:
+
+1. all tracks are predicted to the frame's stream time;
+2. confirmed tracks (seen now or lost a moment ago) take the high-score
+   detections, by IoU with the predicted box (:func:`core.analytics.assignment.match`);
+3. confirmed tracks still unmatched and seen last frame take the low-score
+   detections: an object half hidden behind a bus scores low but is still
+   the same object, so its track keeps its id instead of losing it;
+4. tentative tracks take what is left of the high-score detections;
+5. an unmatched confirmed track becomes lost and survives ``max_lost_s``;
+   an unmatched tentative one is dropped; a high-score detection that nobody
+   took starts a tentative track, confirmed (and only then given an id) after
+   ``min_hits`` matches in a row.
+
+Ids are small integers, never reused by one tracker, even across :meth:`Tracker.reset`.
+A tracker belongs to one view (one camera, one PTZ preset; :class:`ViewTrackers`):
+when the camera moves, every box it knew is meaningless, so the view's
+tracker is reset.
+
+Pure computation: no I/O, no clock, no lock. One thread calls one tracker.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.analytics import motion
+from core.analytics.assignment import Box, boxes_array, iou_matrix, match
+
+TrackState = Literal["tracked", "lost"]
+
+STANDING_S = 1.0  # still this long: a track is predicted to stay where it stood, whatever its filter says
+
+
+class DetectionLike(Protocol):
+    """What the tracker reads of a detection: ``core.analytics.detector.Detection`` has it."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def box(self) -> tuple[float, float, float, float]: ...  # x1, y1, x2, y2 in pixels
+
+
+class TrackerConfig(BaseModel):
+    """The tracker's parameters; the defaults suit 2-10 fps traffic cameras."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high_score: float = Field(default=0.5, gt=0, le=1)  # at or above: a sure detection (stages 2 and 4)
+    low_score: float = Field(default=0.1, ge=0, le=1)  # from here to high_score: only to keep a track (stage 3)
+    new_track_score: float = Field(default=0.6, gt=0, le=1)  # a new track needs at least this
+    match_iou: float = Field(default=0.2, gt=0, le=1)  # least IoU of a high-score pair
+    low_match_iou: float = Field(default=0.5, gt=0, le=1)  # least IoU of a low-score pair
+    tentative_match_iou: float = Field(default=0.3, gt=0, le=1)  # least IoU for a tentative track
+    label_mismatch_weight: float = Field(default=0.5, ge=0, le=1)  # a pair of different labels counts this much of its IoU
+    min_hits: int = Field(default=3, ge=1, le=100)  # matches in a row before a track is confirmed
+    max_lost_s: float = Field(default=5.0, ge=0, le=600)  # a lost track is dropped after this long unseen
+    history: int = Field(default=64, ge=2, le=10_000)  # positions kept per track
+    stationary_fraction: float = Field(default=0.2, gt=0, le=2)  # moved: centre off by this much of the box's size
+
+    @model_validator(mode="after")
+    def _order(self) -> TrackerConfig:
+        if self.low_score > self.high_score:
+            raise ValueError(f"low_score ({self.low_score:g}) must not exceed high_score ({self.high_score:g})")
+        if self.new_track_score < self.high_score:
+            raise ValueError(f"new_track_score ({self.new_track_score:g}) must not be below high_score ({self.high_score:g})")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One object as the tracker sees it after an update: a snapshot, safe to keep and to hand on.
+
+    Times are stream seconds. ``box`` is the last detection's box (what the
+    picture showed), not the filter's estimate. ``history`` holds the last
+    matched boxes as ``(t, x1, y1, x2, y2)``, oldest first.
+    """
+
+    id: int
+    label: str  # the label most often seen, weighted by score
+    score: float  # the last matched detection's
+    box: Box
+    state: TrackState  # "lost": not seen this frame; box and history are as last seen
+    first_seen: float
+    last_seen: float
+    hits: int  # detections matched over the track's life
+    stationary_since: float  # its centre has stayed within stationary_fraction of its size since then
+    velocity: tuple[float, float]  # centre's, pixels per second, from the filter
+    history: tuple[tuple[float, float, float, float, float], ...]
+
+    @property
+    def speed(self) -> float:
+        """Pixels per second."""
+        return math.hypot(*self.velocity)
+
+    @property
+    def stationary_s(self) -> float:
+        """How long it has stood still (0 while it moves), up to when it was last seen."""
+        return self.last_seen - self.stationary_since
+
+    @property
+    def ground_point(self) -> tuple[float, float]:
+        """Bottom centre of the box: where a vehicle or a person touches the road."""
+        x1, _, x2, y2 = self.box
+        return ((x1 + x2) / 2, y2)
+
+
+class _Track:
+    """A track's working state; :meth:`snapshot` gives the public :class:`Track`."""
+
+    __slots__ = (
+        "id", "mean", "cov", "state", "streak", "hits", "label_votes", "label", "score", "box",
+        "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since",
+    )
+
+    def __init__(self, mean: np.ndarray, cov: np.ndarray, det: DetectionLike, t: float, history: int) -> None:
+        self.id: int | None = None
+        self.mean = mean
+        self.cov = cov
+        self.state = "tentative"
+        self.streak = 0
+        self.hits = 0
+        self.label_votes: dict[str, float] = {}
+        self.label = det.label
+        self.score = det.score
+        self.box: Box = tuple(det.box)  # type: ignore[assignment]
+        self.first_seen = t
+        self.last_seen = t
+        self.history: collections.deque[tuple[float, float, float, float, float]] = collections.deque(maxlen=history)
+        self.anchor_sum = np.zeros(4)
+        self.anchor_n = 0
+        self.stationary_since = t
+
+    def observe(self, det: DetectionLike, t: float, kind: str) -> None:
+        """Record a matched detection; ``kind`` is what :meth:`classify` said of its box."""
+        box = tuple(float(v) for v in det.box)
+        self.box = box  # type: ignore[assignment]
+        self.score = float(det.score)
+        self.hits += 1
+        self.streak += 1
+        self.last_seen = t
+        self.history.append((t, *box))
+        votes = self.label_votes
+        votes[det.label] = votes.get(det.label, 0.0) + max(float(det.score), 1e-6)
+        if det.label != self.label and votes[det.label] > votes.get(self.label, 0.0):
+            self.label = det.label
+        if kind == "still":
+            self.anchor_sum += box
+            self.anchor_n += 1
+        elif kind == "moved":
+            self.anchor_sum, self.anchor_n, self.stationary_since = np.array(box), 1, t
+
+    def classify(self, box: Box, fraction: float) -> str:
+        """``"still"``, ``"partial"`` or ``"moved"``: how ``box`` stands to where the track stands still.
+
+        The anchor is the mean box since the track stopped, so jitter averages
+        out. A box whose centre strays from it by more than ``fraction`` of its
+        size has moved, unless it lies inside the anchor box: a parked car half
+        hidden by a passing bus shows a smaller box with a shifted centre
+        (``"partial"``), and has not moved at all.
+        """
+        if self.anchor_n == 0:
+            return "moved"
+        anchor = self.anchor_sum / self.anchor_n
+        w, h = max(box[2] - box[0], 1.0), max(box[3] - box[1], 1.0)
+        dx = (box[0] + box[2] - anchor[0] - anchor[2]) / 2
+        dy = (box[1] + box[3] - anchor[1] - anchor[3]) / 2
+        if math.hypot(dx, dy) <= fraction * math.sqrt(w * h):
+            return "still"
+        margin = fraction * math.sqrt(max(anchor[2] - anchor[0], 1.0) * max(anchor[3] - anchor[1], 1.0)) / 2
+        inside = (
+            box[0] >= anchor[0] - margin and box[1] >= anchor[1] - margin
+            and box[2] <= anchor[2] + margin and box[3] <= anchor[3] + margin
+        )
+        return "partial" if inside else "moved"
+
+    def standing(self) -> bool:
+        """Still for a while: its anchor box is a better guess of the whole object than any partial view."""
+        return self.anchor_n >= 2 and self.last_seen - self.stationary_since >= STANDING_S
+
+    def anchor_box(self) -> np.ndarray:
+        return self.anchor_sum / self.anchor_n
+
+    def snapshot(self) -> Track:
+        assert self.id is not None
+        return Track(
+            id=self.id,
+            label=self.label,
+            score=self.score,
+            box=self.box,
+            state="tracked" if self.state == "tracked" else "lost",
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            hits=self.hits,
+            stationary_since=self.stationary_since,
+            velocity=(float(self.mean[4]), float(self.mean[5])),
+            history=tuple(self.history),
+        )
+
+
+class Tracker:
+    """Tracks of one view. Feed it each analysed frame's detections with :meth:`update`."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._t: float | None = None
+
+    def reset(self) -> None:
+        """Forget every track (the camera moved, the stream restarted); ids go on from where they were."""
+        self._tracks = []
+        self._t = None
+
+    @property
+    def time(self) -> float | None:
+        """Stream time of the last update, ``None`` before the first or after a reset."""
+        return self._t
+
+    def update(self, detections: Iterable[DetectionLike], t: float) -> list[Track]:
+        """Take one frame's detections at stream time ``t`` (seconds); the confirmed tracks after it.
+
+        Tracked and lost tracks alike are returned, ordered by id; a lost one is
+        kept ``max_lost_s`` in case it shows again. A ``t`` earlier than the
+        last update's means the stream started over: the tracker resets first.
+        """
+        cfg = self.config
+        if self._t is not None and t < self._t:
+            self.reset()
+        dt = 0.0 if self._t is None else t - self._t
+        self._t = t
+        self._predict(dt)
+
+        high: list[DetectionLike] = []
+        low: list[DetectionLike] = []
+        for det in detections:
+            if det.score >= cfg.high_score:
+                high.append(det)
+            elif det.score >= cfg.low_score:
+                low.append(det)
+
+        confirmed = [tr for tr in self._tracks if tr.state != "tentative"]
+        tentative = [tr for tr in self._tracks if tr.state == "tentative"]
+        matched: list[tuple[_Track, DetectionLike]] = []
+
+        pairs, left_tracks, left_high = self._associate(confirmed, high, cfg.match_iou)
+        matched += pairs
+        recent = [tr for tr in left_tracks if tr.state == "tracked"]
+        pairs, _, _ = self._associate(recent, low, cfg.low_match_iou)
+        matched += pairs
+        high = [high[i] for i in left_high]
+        pairs, _, left_high = self._associate(tentative, high, cfg.tentative_match_iou)
+        matched += pairs
+        high = [high[i] for i in left_high]
+
+        self._correct(matched, t)
+        seen = {id(tr) for tr, _ in matched}
+        kept = []
+        for tr in self._tracks:
+            if id(tr) not in seen:
+                if tr.state == "tentative":
+                    continue
+                if tr.state == "tracked":
+                    tr.state = "lost"
+                    tr.streak = 0
+                    if tr.standing():  # hidden where it stood: wait for it there, whole
+                        tr.mean[:4] = motion.to_cxcywh(tr.anchor_box()[None])[0]
+                        tr.mean[4:] = 0.0
+                    else:
+                        tr.mean[6:] = 0.0  # a hidden box keeps its size
+                if t - tr.last_seen > cfg.max_lost_s:
+                    continue
+            kept.append(tr)
+        self._tracks = kept
+        self._start([d for d in high if d.score >= cfg.new_track_score], t)
+        return self.tracks()
+
+    def hold(self, t: float) -> list[Track]:
+        """Nothing moved up to stream time ``t`` (the motion gate skipped the detector): tracks stand still.
+
+        Tracked tracks count as seen at ``t``, so a parked car's stationary time
+        grows while the detector rests; lost ones age as usual. The confirmed
+        tracks after it, as :meth:`update` gives them.
+        """
+        if self._t is None or t < self._t:
+            return self.update((), t)
+        self._t = t
+        kept = []
+        for tr in self._tracks:
+            tr.mean[4:] = 0.0
+            if tr.state == "tracked":
+                tr.last_seen = t
+            elif tr.state == "lost" and t - tr.last_seen > self.config.max_lost_s:
+                continue
+            kept.append(tr)
+        self._tracks = kept
+        return self.tracks()
+
+    def tracks(self) -> list[Track]:
+        """The confirmed tracks now, tracked and lost, ordered by id."""
+        return sorted((tr.snapshot() for tr in self._tracks if tr.id is not None), key=lambda tr: tr.id)
+
+    # --- steps ---------------------------------------------------------------
+
+    def _predict(self, dt: float) -> None:
+        if not self._tracks or dt <= 0:
+            return
+        mean, cov = motion.predict(
+            np.stack([tr.mean for tr in self._tracks]), np.stack([tr.cov for tr in self._tracks]), dt
+        )
+        for i, tr in enumerate(self._tracks):
+            tr.mean, tr.cov = mean[i], cov[i]
+
+    def _associate(
+        self, tracks: Sequence[_Track], dets: Sequence[DetectionLike], threshold: float
+    ) -> tuple[list[tuple[_Track, DetectionLike]], list[_Track], list[int]]:
+        if not tracks or not dets:
+            return [], list(tracks), list(range(len(dets)))
+        predicted = motion.to_xyxy(np.stack([tr.mean for tr in tracks]))
+        iou = iou_matrix(predicted, boxes_array([d.box for d in dets]))
+        weight = iou
+        if self.config.label_mismatch_weight < 1:
+            same = np.array([[tr.label == d.label for d in dets] for tr in tracks])
+            weight = np.where(same, iou, iou * self.config.label_mismatch_weight)
+        pairs, rows, cols = match(iou, threshold, weight)
+        return [(tracks[r], dets[c]) for r, c in pairs], [tracks[r] for r in rows], cols
+
+    def _correct(self, matched: list[tuple[_Track, DetectionLike]], t: float) -> None:
+        if not matched:
+            return
+        fraction = self.config.stationary_fraction
+        kinds = [tr.classify(d.box, fraction) for tr, d in matched]
+        # a standing object seen in part is measured where it stands, whole, so its filter does not drift
+        measured = [
+            tr.anchor_box() if kind == "partial" and tr.standing() else np.asarray(d.box, dtype=float)
+            for (tr, d), kind in zip(matched, kinds)
+        ]
+        mean, cov = motion.correct(
+            np.stack([tr.mean for tr, _ in matched]), np.stack([tr.cov for tr, _ in matched]), np.stack(measured)
+        )
+        for i, (tr, det) in enumerate(matched):
+            tr.mean, tr.cov = mean[i], cov[i]
+            tr.observe(det, t, kinds[i])
+            if tr.state == "tentative" and tr.streak < self.config.min_hits:
+                continue
+            if tr.id is None:
+                tr.id = self._next_id
+                self._next_id += 1
+            tr.state = "tracked"
+
+    def _start(self, dets: list[DetectionLike], t: float) -> None:
+        if not dets:
+            return
+        mean, cov = motion.initiate(boxes_array([d.box for d in dets]))
+        for i, det in enumerate(dets):
+            tr = _Track(mean[i], cov[i], det, t, self.config.history)
+            tr.observe(det, t, "moved")
+            if self.config.min_hits <= 1:
+                tr.id = self._next_id
+                self._next_id += 1
+                tr.state = "tracked"
+            self._tracks.append(tr)
+
+
+class ViewTrackers:
+    """One :class:`Tracker` per view, a view being (camera id, PTZ preset id or ``None`` for a fixed camera).
+
+    Analytics pause while a PTZ camera moves (the frame's preset is ``None``
+    then); :meth:`camera_moved` resets every tracker of that camera, so that a
+    return to a preset starts from a clean slate (ids still never repeat).
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._trackers: dict[tuple[str, str | None], Tracker] = {}
+
+    def get(self, camera: str, preset: str | None) -> Tracker:
+        key = (camera, preset)
+        tracker = self._trackers.get(key)
+        if tracker is None:
+            tracker = self._trackers[key] = Tracker(self.config)
+        return tracker
+
+    def camera_moved(self, camera: str) -> None:
+        for (cam, _), tracker in self._trackers.items():
+            if cam == camera:
+                tracker.reset()
+
+    def forget(self, camera: str) -> None:
+        """Drop the camera's trackers (it was removed, or analytics switched off for it)."""
+        for key in [k for k in self._trackers if k[0] == camera]:
+            del self._trackers[key]
+
+    def views(self) -> list[tuple[str, str | None]]:
+        return sorted(self._trackers, key=lambda k: (k[0], k[1] or ""))
