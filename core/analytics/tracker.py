@@ -67,11 +67,13 @@ class TrackerConfig(BaseModel):
     match_iou: float = Field(default=0.2, gt=0, le=1)  # least IoU of a high-score pair
     low_match_iou: float = Field(default=0.5, gt=0, le=1)  # least IoU of a low-score pair
     tentative_match_iou: float = Field(default=0.3, gt=0, le=1)  # least IoU for a tentative track
+    tentative_buffer: float = Field(default=0.5, ge=0, le=2)  # ... of boxes grown by this much of their size each way
     label_mismatch_weight: float = Field(default=0.5, ge=0, le=1)  # a pair of different labels counts this much of its IoU
     min_hits: int = Field(default=3, ge=1, le=100)  # matches in a row before a track is confirmed
     max_lost_s: float = Field(default=5.0, ge=0, le=600)  # a lost track is dropped after this long unseen
     history: int = Field(default=64, ge=2, le=10_000)  # positions kept per track
     stationary_fraction: float = Field(default=0.2, gt=0, le=2)  # moved: centre off by this much of the box's size
+    velocity_window_s: float = Field(default=1.5, gt=0, le=60)  # speed: straight-line fit of the centres seen this long
 
     @model_validator(mode="after")
     def _order(self) -> TrackerConfig:
@@ -100,7 +102,7 @@ class Track:
     last_seen: float
     hits: int  # detections matched over the track's life
     stationary_since: float  # its centre has stayed within stationary_fraction of its size since then
-    velocity: tuple[float, float]  # centre's, pixels per second, from the filter
+    velocity: tuple[float, float]  # centre's, pixels per second: a straight-line fit over velocity_window_s of history
     history: tuple[tuple[float, float, float, float, float], ...]
 
     @property
@@ -196,8 +198,9 @@ class _Track:
     def anchor_box(self) -> np.ndarray:
         return self.anchor_sum / self.anchor_n
 
-    def snapshot(self) -> Track:
+    def snapshot(self, velocity_window: float) -> Track:
         assert self.id is not None
+        velocity = _fit_velocity(self.history, velocity_window) or (float(self.mean[4]), float(self.mean[5]))
         return Track(
             id=self.id,
             label=self.label,
@@ -208,7 +211,7 @@ class _Track:
             last_seen=self.last_seen,
             hits=self.hits,
             stationary_since=self.stationary_since,
-            velocity=(float(self.mean[4]), float(self.mean[5])),
+            velocity=velocity,
             history=tuple(self.history),
         )
 
@@ -264,7 +267,7 @@ class Tracker:
         pairs, _, _ = self._associate(recent, low, cfg.low_match_iou)
         matched += pairs
         high = [high[i] for i in left_high]
-        pairs, _, left_high = self._associate(tentative, high, cfg.tentative_match_iou)
+        pairs, _, left_high = self._associate(tentative, high, cfg.tentative_match_iou, cfg.tentative_buffer)
         matched += pairs
         high = [high[i] for i in left_high]
 
@@ -313,7 +316,8 @@ class Tracker:
 
     def tracks(self) -> list[Track]:
         """The confirmed tracks now, tracked and lost, ordered by id."""
-        return sorted((tr.snapshot() for tr in self._tracks if tr.id is not None), key=lambda tr: tr.id)
+        window = self.config.velocity_window_s
+        return sorted((tr.snapshot(window) for tr in self._tracks if tr.id is not None), key=lambda tr: tr.id)
 
     # --- steps ---------------------------------------------------------------
 
@@ -327,12 +331,17 @@ class Tracker:
             tr.mean, tr.cov = mean[i], cov[i]
 
     def _associate(
-        self, tracks: Sequence[_Track], dets: Sequence[DetectionLike], threshold: float
+        self, tracks: Sequence[_Track], dets: Sequence[DetectionLike], threshold: float, buffer: float = 0.0
     ) -> tuple[list[tuple[_Track, DetectionLike]], list[_Track], list[int]]:
         if not tracks or not dets:
             return [], list(tracks), list(range(len(dets)))
         predicted = motion.to_xyxy(np.stack([tr.mean for tr in tracks]))
-        iou = iou_matrix(predicted, boxes_array([d.box for d in dets]))
+        boxes = boxes_array([d.box for d in dets])
+        if buffer:
+            # a new track has no speed yet: at a few frames a second a small fast object moves off its own box,
+            # so both boxes are grown before they are compared (buffered IoU, Yang et al. 2023)
+            predicted, boxes = _grown(predicted, buffer), _grown(boxes, buffer)
+        iou = iou_matrix(predicted, boxes)
         weight = iou
         if self.config.label_mismatch_weight < 1:
             same = np.array([[tr.label == d.label for d in dets] for tr in tracks])
@@ -375,6 +384,37 @@ class Tracker:
                 self._next_id += 1
                 tr.state = "tracked"
             self._tracks.append(tr)
+
+
+def _grown(boxes: np.ndarray, fraction: float) -> np.ndarray:
+    w = (boxes[:, 2] - boxes[:, 0]) * fraction
+    h = (boxes[:, 3] - boxes[:, 1]) * fraction
+    return boxes + np.stack([-w, -h, w, h], axis=1)
+
+
+def _fit_velocity(history: Sequence[tuple[float, float, float, float, float]], window: float) -> tuple[float, float] | None:
+    """Least-squares slope of the box centre over the last ``window`` seconds; ``None`` with under 2 points."""
+    if len(history) < 2:
+        return None
+    t_end = history[-1][0]
+    ts: list[float] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    for t, x1, y1, x2, y2 in reversed(history):
+        if t_end - t > window and len(ts) >= 2:
+            break
+        ts.append(t)
+        xs.append((x1 + x2) / 2)
+        ys.append((y1 + y2) / 2)
+    n = len(ts)
+    tm, xm, ym = sum(ts) / n, sum(xs) / n, sum(ys) / n
+    var = sum((t - tm) ** 2 for t in ts)
+    if var <= 0:
+        return None
+    return (
+        sum((t - tm) * (x - xm) for t, x in zip(ts, xs)) / var,
+        sum((t - tm) * (y - ym) for t, y in zip(ts, ys)) / var,
+    )
 
 
 class ViewTrackers:
