@@ -138,7 +138,7 @@ def test_a_parked_car_stays_stationary_through_jitter_and_a_creeping_one_does_no
         if creeping is not None and frame.t < 10.0:
             assert creeping.stationary_s < 4.0, frame.t  # 12 px/s is movement, not a stop
             if frame.t > 2.0:
-                assert 8.0 < creeping.speed < 16.0 and creeping.velocity[0] > 0
+                assert 6.0 < creeping.speed < 20.0 and creeping.velocity[0] > 0  # 12 px/s, 3 % jitter
     creeping = {tr.id: tr for tr in outputs[-1]}[creeping_id]
     assert 9.0 <= creeping.stationary_since <= 12.0  # it stopped at t = 10 s
     assert creeping.stationary_s >= 8.0
