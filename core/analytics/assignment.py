@@ -129,18 +129,20 @@ def match(
     n_rows, n_cols = iou.shape
     weight = iou if weight is None else weight
     feasible = iou >= threshold
-    pairs: list[tuple[int, int]] = []
-    for rows, cols in _groups(feasible):
-        if len(rows) == 1 or len(cols) == 1:
-            sub = np.where(feasible[np.ix_(rows, cols)], weight[np.ix_(rows, cols)], -np.inf)
-            r, c = np.unravel_index(int(np.argmax(sub)), sub.shape)
-            pairs.append((rows[r], cols[c]))
-            continue
-        ok = feasible[np.ix_(rows, cols)]
-        cost = np.where(ok, 1.0 - weight[np.ix_(rows, cols)], _INFEASIBLE)
-        for r, c in hungarian(cost):
-            if ok[r, c]:
+    # the common case first: a row and a column that only have each other
+    lone = feasible & (feasible.sum(axis=1, keepdims=True) == 1) & (feasible.sum(axis=0, keepdims=True) == 1)
+    pairs: list[tuple[int, int]] = [(int(r), int(c)) for r, c in zip(*np.nonzero(lone))]
+    if len(pairs) < int(feasible.sum()):
+        for rows, cols in _groups(feasible & ~lone):
+            ok = feasible[np.ix_(rows, cols)]
+            w = weight[np.ix_(rows, cols)]
+            if len(rows) == 1 or len(cols) == 1:
+                r, c = np.unravel_index(int(np.argmax(np.where(ok, w, -np.inf))), ok.shape)
                 pairs.append((rows[r], cols[c]))
+                continue
+            for r, c in hungarian(np.where(ok, 1.0 - w, _INFEASIBLE)):
+                if ok[r, c]:
+                    pairs.append((rows[r], cols[c]))
     matched_rows = {r for r, _ in pairs}
     matched_cols = {c for _, c in pairs}
     return (

@@ -127,7 +127,7 @@ class _Track:
 
     __slots__ = (
         "id", "mean", "cov", "state", "streak", "hits", "label_votes", "label", "score", "box",
-        "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since",
+        "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since", "velocity",
     )
 
     def __init__(self, mean: np.ndarray, cov: np.ndarray, det: DetectionLike, t: float, history: int) -> None:
@@ -147,8 +147,9 @@ class _Track:
         self.anchor_sum = np.zeros(4)
         self.anchor_n = 0
         self.stationary_since = t
+        self.velocity: tuple[float, float] | None = None
 
-    def observe(self, det: DetectionLike, t: float, kind: str) -> None:
+    def observe(self, det: DetectionLike, t: float, kind: str, velocity_window: float) -> None:
         """Record a matched detection; ``kind`` is what :meth:`classify` said of its box."""
         box = tuple(float(v) for v in det.box)
         self.box = box  # type: ignore[assignment]
@@ -157,6 +158,7 @@ class _Track:
         self.streak += 1
         self.last_seen = t
         self.history.append((t, *box))
+        self.velocity = _fit_velocity(self.history, velocity_window)
         votes = self.label_votes
         votes[det.label] = votes.get(det.label, 0.0) + max(float(det.score), 1e-6)
         if det.label != self.label and votes[det.label] > votes.get(self.label, 0.0):
@@ -198,9 +200,9 @@ class _Track:
     def anchor_box(self) -> np.ndarray:
         return self.anchor_sum / self.anchor_n
 
-    def snapshot(self, velocity_window: float) -> Track:
+    def snapshot(self) -> Track:
         assert self.id is not None
-        velocity = _fit_velocity(self.history, velocity_window) or (float(self.mean[4]), float(self.mean[5]))
+        velocity = self.velocity or (float(self.mean[4]), float(self.mean[5]))
         return Track(
             id=self.id,
             label=self.label,
@@ -316,8 +318,7 @@ class Tracker:
 
     def tracks(self) -> list[Track]:
         """The confirmed tracks now, tracked and lost, ordered by id."""
-        window = self.config.velocity_window_s
-        return sorted((tr.snapshot(window) for tr in self._tracks if tr.id is not None), key=lambda tr: tr.id)
+        return sorted((tr.snapshot() for tr in self._tracks if tr.id is not None), key=lambda tr: tr.id)
 
     # --- steps ---------------------------------------------------------------
 
@@ -364,7 +365,7 @@ class Tracker:
         )
         for i, (tr, det) in enumerate(matched):
             tr.mean, tr.cov = mean[i], cov[i]
-            tr.observe(det, t, kinds[i])
+            tr.observe(det, t, kinds[i], self.config.velocity_window_s)
             if tr.state == "tentative" and tr.streak < self.config.min_hits:
                 continue
             if tr.id is None:
@@ -378,7 +379,7 @@ class Tracker:
         mean, cov = motion.initiate(boxes_array([d.box for d in dets]))
         for i, det in enumerate(dets):
             tr = _Track(mean[i], cov[i], det, t, self.config.history)
-            tr.observe(det, t, "moved")
+            tr.observe(det, t, "moved", self.config.velocity_window_s)
             if self.config.min_hits <= 1:
                 tr.id = self._next_id
                 self._next_id += 1
@@ -397,24 +398,23 @@ def _fit_velocity(history: Sequence[tuple[float, float, float, float, float]], w
     if len(history) < 2:
         return None
     t_end = history[-1][0]
-    ts: list[float] = []
-    xs: list[float] = []
-    ys: list[float] = []
+    n = st = sx = sy = stt = stx = sty = 0.0
     for t, x1, y1, x2, y2 in reversed(history):
-        if t_end - t > window and len(ts) >= 2:
+        if t_end - t > window and n >= 2:
             break
-        ts.append(t)
-        xs.append((x1 + x2) / 2)
-        ys.append((y1 + y2) / 2)
-    n = len(ts)
-    tm, xm, ym = sum(ts) / n, sum(xs) / n, sum(ys) / n
-    var = sum((t - tm) ** 2 for t in ts)
-    if var <= 0:
+        t -= t_end  # near zero: keeps the sums exact
+        x, y = (x1 + x2) / 2, (y1 + y2) / 2
+        n += 1
+        st += t
+        sx += x
+        sy += y
+        stt += t * t
+        stx += t * x
+        sty += t * y
+    var = n * stt - st * st
+    if var <= 1e-12:
         return None
-    return (
-        sum((t - tm) * (x - xm) for t, x in zip(ts, xs)) / var,
-        sum((t - tm) * (y - ym) for t, y in zip(ts, ys)) / var,
-    )
+    return ((n * stx - st * sx) / var, (n * sty - st * sy) / var)
 
 
 class ViewTrackers:
