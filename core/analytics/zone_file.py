@@ -135,7 +135,7 @@ def key_path(loc: Sequence[str | int]) -> str:
 
 
 def _locate(lines: dict[Path, int], loc: Path) -> tuple[int | None, int]:
-    for depth in range(len(loc), 0, -1):
+    for depth in range(len(loc), -1, -1):
         line = lines.get(tuple(loc[:depth]))
         if line is not None:
             return line, depth
@@ -152,6 +152,7 @@ def key_lines(text: str) -> dict[Path, int]:
     scanner = _JsonLines(text)
     try:
         scanner.skip()
+        scanner.lines[()] = scanner.line
         scanner.value(())
     except (IndexError, ValueError):
         pass
