@@ -9,6 +9,11 @@ flicker, false positives) with the truth beside it. Seeds are fixed.
 from __future__ import annotations
 
 import itertools
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +36,7 @@ from support.tracking_scenes import (
 )
 
 SEEDS = range(4)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def ids_of(outputs, frames, oid):
@@ -257,6 +263,33 @@ def test_one_tracker_per_camera_and_preset_and_a_moving_camera_resets_its_own():
     assert views.views() == [("cam-a", "p1"), ("cam-a", "p2"), ("cam-b", None)]
     views.forget("cam-a")
     assert views.views() == [("cam-b", None)]
+
+
+def test_broken_boxes_are_ignored_and_never_poison_a_track():
+    tracker = Tracker(TrackerConfig(min_hits=1))
+    box = (100, 100, 200, 160)
+    tracker.update([Detection("car", 0.9, box)], 0.0)
+    broken = [
+        Detection("car", 0.9, (float("nan"), 100, 200, 160)),
+        Detection("car", 0.9, (200, 100, 100, 160)),  # x2 < x1
+        Detection("car", 0.9, (100, 100, 100, 100)),  # empty
+        Detection("car", 0.9, (100, 100, float("inf"), 160)),
+    ]
+    (track,) = tracker.update(broken, 0.2)
+    assert track.state == "lost"
+    (track,) = tracker.update([Detection("car", 0.9, box)], 0.4)
+    assert track.id == 1 and track.state == "tracked" and all(math.isfinite(v) for v in track.velocity)
+
+
+def test_the_benchmark_prints_both_trackers_figures():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "tracker.py"), "--objects", "6", "--seeds", "1", "--seconds", "4"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
+    assert row["objects"] == 6 and row["ours_us"] > 0 and row["naive_us"] > 0
+    assert {"ours_id_switches", "naive_id_switches", "ours_mota", "naive_mota", "ours_p99_us"} <= row.keys()
 
 
 def test_config_rejects_unknown_keys_and_inconsistent_thresholds_with_a_reason():

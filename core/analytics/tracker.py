@@ -241,7 +241,8 @@ class Tracker:
         """Take one frame's detections at stream time ``t`` (seconds); the confirmed tracks after it.
 
         Tracked and lost tracks alike are returned, ordered by id; a lost one is
-        kept ``max_lost_s`` in case it shows again. A ``t`` earlier than the
+        kept ``max_lost_s`` in case it shows again. A detection whose box is
+        empty (x2 <= x1 or y2 <= y1) or not finite is ignored. A ``t`` earlier than the
         last update's means the stream started over: the tracker resets first.
         """
         cfg = self.config
@@ -254,6 +255,9 @@ class Tracker:
         high: list[DetectionLike] = []
         low: list[DetectionLike] = []
         for det in detections:
+            x1, y1, x2, y2 = det.box
+            if not (x2 > x1 and y2 > y1 and math.isfinite(x1 + y1 + x2 + y2)):
+                continue  # an empty or broken box would poison a track's filter for good
             if det.score >= cfg.high_score:
                 high.append(det)
             elif det.score >= cfg.low_score:
