@@ -22,6 +22,7 @@ VELOCITY_NOISE = 1.0  # box sizes per second, per sqrt(second): how fast its spe
 MEASUREMENT_NOISE = 0.05  # box sizes: how far a detector's box strays from the object
 
 _IDX = np.arange(4)
+_DIAG = np.arange(8)
 
 
 def _scale(boxes: np.ndarray) -> np.ndarray:
@@ -62,13 +63,17 @@ def predict(mean: np.ndarray, cov: np.ndarray, dt: float) -> tuple[np.ndarray, n
         return mean, cov
     mean = mean.copy()
     mean[:, :4] += mean[:, 4:] * dt
-    f = np.eye(8)
-    f[_IDX, _IDX + 4] = dt
     s = _scale(mean)
     q = np.concatenate([(POSITION_NOISE * s) ** 2 * dt, (VELOCITY_NOISE * s) ** 2 * dt], axis=1)
-    cov = f @ cov @ f.T
-    cov[:, np.arange(8), np.arange(8)] += q
-    return mean, cov
+    # F P F^T with F = [[I, dt I], [0, I]], block by block
+    a, b, c, d = cov[:, :4, :4], cov[:, :4, 4:], cov[:, 4:, :4], cov[:, 4:, 4:]
+    out = np.empty_like(cov)
+    out[:, :4, :4] = a + dt * (b + c) + (dt * dt) * d
+    out[:, :4, 4:] = b + dt * d
+    out[:, 4:, :4] = c + dt * d
+    out[:, 4:, 4:] = d
+    out[:, _DIAG, _DIAG] += q
+    return mean, out
 
 
 def correct(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

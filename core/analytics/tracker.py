@@ -126,14 +126,12 @@ class _Track:
     """A track's working state; :meth:`snapshot` gives the public :class:`Track`."""
 
     __slots__ = (
-        "id", "mean", "cov", "state", "streak", "hits", "label_votes", "label", "score", "box",
+        "id", "state", "streak", "hits", "label_votes", "label", "score", "box",
         "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since", "velocity",
     )
 
-    def __init__(self, mean: np.ndarray, cov: np.ndarray, det: DetectionLike, t: float, history: int) -> None:
+    def __init__(self, det: DetectionLike, t: float, history: int) -> None:
         self.id: int | None = None
-        self.mean = mean
-        self.cov = cov
         self.state = "tentative"
         self.streak = 0
         self.hits = 0
@@ -200,9 +198,9 @@ class _Track:
     def anchor_box(self) -> np.ndarray:
         return self.anchor_sum / self.anchor_n
 
-    def snapshot(self) -> Track:
+    def snapshot(self, mean: np.ndarray) -> Track:
         assert self.id is not None
-        velocity = self.velocity or (float(self.mean[4]), float(self.mean[5]))
+        velocity = self.velocity or (float(mean[4]), float(mean[5]))
         return Track(
             id=self.id,
             label=self.label,
@@ -219,18 +217,24 @@ class _Track:
 
 
 class Tracker:
-    """Tracks of one view. Feed it each analysed frame's detections with :meth:`update`."""
+    """Tracks of one view. Feed it each analysed frame's detections with :meth:`update`.
+
+    The filters' states live in two arrays (``mean`` N x 8, ``cov`` N x 8 x 8),
+    row ``i`` belonging to ``self._tracks[i]``, so that a frame costs a few numpy
+    calls whatever the number of tracks.
+    """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
-        self._tracks: list[_Track] = []
         self._next_id = 1
-        self._t: float | None = None
+        self.reset()
 
     def reset(self) -> None:
         """Forget every track (the camera moved, the stream restarted); ids go on from where they were."""
-        self._tracks = []
-        self._t = None
+        self._tracks: list[_Track] = []
+        self._mean = np.zeros((0, 8))
+        self._cov = np.zeros((0, 8, 8))
+        self._t: float | None = None
 
     @property
     def time(self) -> float | None:
@@ -250,7 +254,8 @@ class Tracker:
             self.reset()
         dt = 0.0 if self._t is None else t - self._t
         self._t = t
-        self._predict(dt)
+        if dt > 0 and self._tracks:
+            self._mean, self._cov = motion.predict(self._mean, self._cov, dt)
 
         high: list[DetectionLike] = []
         low: list[DetectionLike] = []
@@ -263,13 +268,14 @@ class Tracker:
             elif det.score >= cfg.low_score:
                 low.append(det)
 
-        confirmed = [tr for tr in self._tracks if tr.state != "tentative"]
-        tentative = [tr for tr in self._tracks if tr.state == "tentative"]
-        matched: list[tuple[_Track, DetectionLike]] = []
+        tracks = self._tracks
+        confirmed = [i for i, tr in enumerate(tracks) if tr.state != "tentative"]
+        tentative = [i for i, tr in enumerate(tracks) if tr.state == "tentative"]
+        matched: list[tuple[int, DetectionLike]] = []
 
-        pairs, left_tracks, left_high = self._associate(confirmed, high, cfg.match_iou)
+        pairs, left_rows, left_high = self._associate(confirmed, high, cfg.match_iou)
         matched += pairs
-        recent = [tr for tr in left_tracks if tr.state == "tracked"]
+        recent = [i for i in left_rows if tracks[i].state == "tracked"]
         pairs, _, _ = self._associate(recent, low, cfg.low_match_iou)
         matched += pairs
         high = [high[i] for i in left_high]
@@ -278,24 +284,24 @@ class Tracker:
         high = [high[i] for i in left_high]
 
         self._correct(matched, t)
-        seen = {id(tr) for tr, _ in matched}
-        kept = []
-        for tr in self._tracks:
-            if id(tr) not in seen:
+        seen = {i for i, _ in matched}
+        keep = []
+        for i, tr in enumerate(tracks):
+            if i not in seen:
                 if tr.state == "tentative":
                     continue
                 if tr.state == "tracked":
                     tr.state = "lost"
                     tr.streak = 0
                     if tr.standing():  # hidden where it stood: wait for it there, whole
-                        tr.mean[:4] = motion.to_cxcywh(tr.anchor_box()[None])[0]
-                        tr.mean[4:] = 0.0
+                        self._mean[i, :4] = motion.to_cxcywh(tr.anchor_box()[None])[0]
+                        self._mean[i, 4:] = 0.0
                     else:
-                        tr.mean[6:] = 0.0  # a hidden box keeps its size
+                        self._mean[i, 6:] = 0.0  # a hidden box keeps its size
                 if t - tr.last_seen > cfg.max_lost_s:
                     continue
-            kept.append(tr)
-        self._tracks = kept
+            keep.append(i)
+        self._keep(keep)
         self._start([d for d in high if d.score >= cfg.new_track_score], t)
         return self.tracks()
 
@@ -309,38 +315,38 @@ class Tracker:
         if self._t is None or t < self._t:
             return self.update((), t)
         self._t = t
-        kept = []
-        for tr in self._tracks:
-            tr.mean[4:] = 0.0
+        self._mean[:, 4:] = 0.0
+        keep = []
+        for i, tr in enumerate(self._tracks):
             if tr.state == "tracked":
                 tr.last_seen = t
             elif tr.state == "lost" and t - tr.last_seen > self.config.max_lost_s:
                 continue
-            kept.append(tr)
-        self._tracks = kept
+            keep.append(i)
+        self._keep(keep)
         return self.tracks()
 
     def tracks(self) -> list[Track]:
         """The confirmed tracks now, tracked and lost, ordered by id."""
-        return sorted((tr.snapshot() for tr in self._tracks if tr.id is not None), key=lambda tr: tr.id)
+        mean = self._mean
+        out = [tr.snapshot(mean[i]) for i, tr in enumerate(self._tracks) if tr.id is not None]
+        out.sort(key=lambda tr: tr.id)
+        return out
 
     # --- steps ---------------------------------------------------------------
 
-    def _predict(self, dt: float) -> None:
-        if not self._tracks or dt <= 0:
-            return
-        mean, cov = motion.predict(
-            np.stack([tr.mean for tr in self._tracks]), np.stack([tr.cov for tr in self._tracks]), dt
-        )
-        for i, tr in enumerate(self._tracks):
-            tr.mean, tr.cov = mean[i], cov[i]
+    def _keep(self, rows: list[int]) -> None:
+        if len(rows) < len(self._tracks):
+            self._tracks = [self._tracks[i] for i in rows]
+            self._mean = self._mean[rows]
+            self._cov = self._cov[rows]
 
     def _associate(
-        self, tracks: Sequence[_Track], dets: Sequence[DetectionLike], threshold: float, buffer: float = 0.0
-    ) -> tuple[list[tuple[_Track, DetectionLike]], list[_Track], list[int]]:
-        if not tracks or not dets:
-            return [], list(tracks), list(range(len(dets)))
-        predicted = motion.to_xyxy(np.stack([tr.mean for tr in tracks]))
+        self, rows: list[int], dets: Sequence[DetectionLike], threshold: float, buffer: float = 0.0
+    ) -> tuple[list[tuple[int, DetectionLike]], list[int], list[int]]:
+        if not rows or not dets:
+            return [], rows, list(range(len(dets)))
+        predicted = motion.to_xyxy(self._mean[rows])
         boxes = boxes_array([d.box for d in dets])
         if buffer:
             # a new track has no speed yet: at a few frames a second a small fast object moves off its own box,
@@ -349,27 +355,29 @@ class Tracker:
         iou = iou_matrix(predicted, boxes)
         weight = iou
         if self.config.label_mismatch_weight < 1:
-            same = np.array([[tr.label == d.label for d in dets] for tr in tracks])
+            tracks = self._tracks
+            same = np.array([[tracks[i].label == d.label for d in dets] for i in rows])
             weight = np.where(same, iou, iou * self.config.label_mismatch_weight)
-        pairs, rows, cols = match(iou, threshold, weight)
-        return [(tracks[r], dets[c]) for r, c in pairs], [tracks[r] for r in rows], cols
+        pairs, left_rows, cols = match(iou, threshold, weight)
+        return [(rows[r], dets[c]) for r, c in pairs], [rows[r] for r in left_rows], cols
 
-    def _correct(self, matched: list[tuple[_Track, DetectionLike]], t: float) -> None:
+    def _correct(self, matched: list[tuple[int, DetectionLike]], t: float) -> None:
         if not matched:
             return
+        tracks = self._tracks
         fraction = self.config.stationary_fraction
-        kinds = [tr.classify(d.box, fraction) for tr, d in matched]
+        kinds = [tracks[i].classify(d.box, fraction) for i, d in matched]
         # a standing object seen in part is measured where it stands, whole, so its filter does not drift
-        measured = [
-            tr.anchor_box() if kind == "partial" and tr.standing() else np.asarray(d.box, dtype=float)
-            for (tr, d), kind in zip(matched, kinds)
-        ]
-        mean, cov = motion.correct(
-            np.stack([tr.mean for tr, _ in matched]), np.stack([tr.cov for tr, _ in matched]), np.stack(measured)
-        )
-        for i, (tr, det) in enumerate(matched):
-            tr.mean, tr.cov = mean[i], cov[i]
-            tr.observe(det, t, kinds[i], self.config.velocity_window_s)
+        measured = boxes_array([
+            tracks[i].anchor_box() if kind == "partial" and tracks[i].standing() else d.box
+            for (i, d), kind in zip(matched, kinds)
+        ])
+        rows = [i for i, _ in matched]
+        self._mean[rows], self._cov[rows] = motion.correct(self._mean[rows], self._cov[rows], measured)
+        window = self.config.velocity_window_s
+        for (i, det), kind in zip(matched, kinds):
+            tr = tracks[i]
+            tr.observe(det, t, kind, window)
             if tr.state == "tentative" and tr.streak < self.config.min_hits:
                 continue
             if tr.id is None:
@@ -381,8 +389,10 @@ class Tracker:
         if not dets:
             return
         mean, cov = motion.initiate(boxes_array([d.box for d in dets]))
-        for i, det in enumerate(dets):
-            tr = _Track(mean[i], cov[i], det, t, self.config.history)
+        self._mean = np.concatenate([self._mean, mean])
+        self._cov = np.concatenate([self._cov, cov])
+        for det in dets:
+            tr = _Track(det, t, self.config.history)
             tr.observe(det, t, "moved", self.config.velocity_window_s)
             if self.config.min_hits <= 1:
                 tr.id = self._next_id
