@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from core.analytics import geometry
+from core.config import CameraId
 
 MAX_POINTS = 100
 
@@ -150,7 +151,7 @@ class Zone(BaseModel):
     id: str = Field(pattern=ZONE_ID_PATTERN, max_length=64)  # unique within its camera
     name: str = Field(min_length=1, max_length=200)  # shown to operators
     kind: ZoneKind
-    preset: str | None = None  # the PTZ preset it belongs to; None: a fixed camera
+    preset: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # its PTZ preset; None: a fixed camera
     points: tuple[Point, ...] = Field(max_length=MAX_POINTS)  # corners in order, fractions of the picture
     direction: tuple[Finite, Finite] | None = None  # traffic_lane only: the way traffic flows, (dx, dy) in fractions
     windows: tuple[Window, ...] = ()  # local hours when the zone applies; none: always
@@ -236,7 +237,7 @@ class CameraZones(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    camera: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=64)
+    camera: CameraId
     zones: tuple[Zone, ...] = ()
 
     @field_validator("zones")
