@@ -5,9 +5,9 @@ weight is largest, among pairs whose IoU reaches a threshold. Real scenes are
 sparse: most tracks overlap one detection or none. So the candidate pairs are
 first split into connected groups; a group of one row or one column is decided
 at once, and only tangled groups (crossing objects, a crowd) go to the
-Hungarian algorithm. Its inner loop runs over columns as numpy vectors, so a
-tangled group of 30 costs about a millisecond, not the tens of a pure Python
-version. scipy's ``linear_sum_assignment`` would do the same job; it is not a
+Hungarian algorithm. Its inner loop runs over columns as numpy vectors: a
+fully tangled 30 x 30 group costs about 2.6 ms of CPU on the shared
+development VM, 10 x 10 about 0.6 ms. scipy's ``linear_sum_assignment`` would do the same job; it is not a
 dependency of B-Connect, and ``lap`` (ByteTrack's choice) would be a compiled
 one for no gain at these sizes.
 """
