@@ -28,6 +28,8 @@ from support.tracking_scenes import (
     Scene,
     Thing,
     bus_passes_parked_car,
+    bus_stops_in_front_of_parked_car,
+    car_passes_behind_bus,
     crossing_people,
     parked_and_creeping,
     run,
@@ -115,6 +117,24 @@ def test_the_car_keeps_its_id_at_other_frame_rates(fps):
     frames = bus_passes_parked_car(fps=fps, hidden_s=2.0).frames(1)
     outputs = run(Tracker(), frames)
     assert len(set(ids_of(outputs, frames, 1))) == 1
+
+
+def test_a_bus_stopping_in_front_of_a_parked_car_for_20_s_does_not_change_the_cars_id():
+    frames = bus_stops_in_front_of_parked_car(stop_s=20.0).frames(2)
+    hidden = [f.t for f in frames if f.visibility.get(1, 1.0) == 0.0]
+    assert hidden[-1] - hidden[0] >= 19.0
+    outputs = run(Tracker(), frames)
+    (car_id,) = set(ids_of(outputs, frames, 1))
+    car = [tr for tracks in outputs for tr in tracks if tr.id == car_id][-1]
+    assert car.stationary_since <= 1.0 and car.last_seen >= 59.0  # one stay of a minute, not two stays
+
+
+def test_a_moving_car_passing_behind_a_bus_keeps_its_id_where_the_baseline_loses_it():
+    for seed in range(10):
+        frames = car_passes_behind_bus().frames(seed)
+        assert min(f.visibility[1] for f in frames) == 0.0
+        assert len(set(ids_of(run(Tracker(), frames), frames, 1))) == 1, seed
+        assert len(set(ids_of(run(NaiveIouTracker(), frames), frames, 1))) >= 2
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -213,6 +233,12 @@ def test_a_lost_track_is_dropped_after_max_lost_s():
     assert track.state == "lost" and track.last_seen == 0.4
     assert [tr.state for tr in tracker.update([], 2.4)] == ["lost"]
     assert tracker.update([], 2.6) == []
+    # one that stood still when it hid is awaited max_lost_standing_s (a bus stopped in front of it)
+    tracker = Tracker(TrackerConfig(max_lost_s=2.0, max_lost_standing_s=10.0))
+    for k in range(11):
+        tracker.update([Detection("car", 0.9, box)], k * 0.2)
+    assert [tr.state for tr in tracker.update([], 12.0)] == ["lost"]
+    assert tracker.update([], 12.2) == []
 
 
 def test_history_is_bounded_and_speed_is_in_pixels_per_second():

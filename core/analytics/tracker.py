@@ -11,7 +11,8 @@ Every update:
    detections: an object half hidden behind a bus scores low but is still
    the same object, so its track keeps its id instead of losing it;
 4. tentative tracks take what is left of the high-score detections;
-5. an unmatched confirmed track becomes lost and survives ``max_lost_s``;
+5. an unmatched confirmed track becomes lost and survives ``max_lost_s``
+   (``max_lost_standing_s`` if it stood still: a bus stopped in front of a parked car);
    an unmatched tentative one is dropped; a high-score detection that nobody
    took starts a tentative track, confirmed (and only then given an id) after
    ``min_hits`` matches in a row.
@@ -71,6 +72,7 @@ class TrackerConfig(BaseModel):
     label_mismatch_weight: float = Field(default=0.5, ge=0, le=1)  # a pair of different labels counts this much of its IoU
     min_hits: int = Field(default=3, ge=1, le=100)  # matches in a row before a track is confirmed
     max_lost_s: float = Field(default=5.0, ge=0, le=600)  # a lost track is dropped after this long unseen
+    max_lost_standing_s: float = Field(default=30.0, ge=0, le=3600)  # ... one that stood still when it hid
     history: int = Field(default=64, ge=2, le=10_000)  # positions kept per track
     stationary_fraction: float = Field(default=0.2, gt=0, le=2)  # moved: centre off by this much of the box's size
     velocity_window_s: float = Field(default=1.5, gt=0, le=60)  # speed: straight-line fit of the centres seen this long
@@ -128,6 +130,7 @@ class _Track:
     __slots__ = (
         "id", "state", "streak", "hits", "label_votes", "label", "score", "box",
         "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since", "velocity",
+        "whole",
     )
 
     def __init__(self, det: DetectionLike, t: float, history: int) -> None:
@@ -146,10 +149,14 @@ class _Track:
         self.anchor_n = 0
         self.stationary_since = t
         self.velocity: tuple[float, float] | None = None
+        self.whole: tuple[float, float] | None = None  # width, height when last seen with nothing touching it
 
-    def observe(self, det: DetectionLike, t: float, kind: str, velocity_window: float) -> None:
+    def observe(self, det: DetectionLike, t: float, kind: str, velocity_window: float, covered: bool) -> None:
         """Record a matched detection; ``kind`` is what :meth:`classify` said of its box."""
         box = tuple(float(v) for v in det.box)
+        if not covered:
+            w, h = box[2] - box[0], box[3] - box[1]
+            self.whole = (w, h) if self.whole is None else (0.7 * self.whole[0] + 0.3 * w, 0.7 * self.whole[1] + 0.3 * h)
         self.box = box  # type: ignore[assignment]
         self.score = float(det.score)
         self.hits += 1
@@ -259,10 +266,12 @@ class Tracker:
 
         high: list[DetectionLike] = []
         low: list[DetectionLike] = []
+        valid: list[DetectionLike] = []
         for det in detections:
             x1, y1, x2, y2 = det.box
             if not (x2 > x1 and y2 > y1 and math.isfinite(x1 + y1 + x2 + y2)):
                 continue  # an empty or broken box would poison a track's filter for good
+            valid.append(det)
             if det.score >= cfg.high_score:
                 high.append(det)
             elif det.score >= cfg.low_score:
@@ -283,7 +292,7 @@ class Tracker:
         matched += pairs
         high = [high[i] for i in left_high]
 
-        self._correct(matched, t)
+        self._correct(matched, valid, t)
         seen = {i for i, _ in matched}
         keep = []
         for i, tr in enumerate(tracks):
@@ -298,7 +307,7 @@ class Tracker:
                         self._mean[i, 4:] = 0.0
                     else:
                         self._mean[i, 6:] = 0.0  # a hidden box keeps its size
-                if t - tr.last_seen > cfg.max_lost_s:
+                if t - tr.last_seen > (cfg.max_lost_standing_s if tr.standing() else cfg.max_lost_s):
                     continue
             keep.append(i)
         self._keep(keep)
@@ -320,7 +329,9 @@ class Tracker:
         for i, tr in enumerate(self._tracks):
             if tr.state == "tracked":
                 tr.last_seen = t
-            elif tr.state == "lost" and t - tr.last_seen > self.config.max_lost_s:
+            elif tr.state == "lost" and t - tr.last_seen > (
+                self.config.max_lost_standing_s if tr.standing() else self.config.max_lost_s
+            ):
                 continue
             keep.append(i)
         self._keep(keep)
@@ -361,23 +372,32 @@ class Tracker:
         pairs, left_rows, cols = match(iou, threshold, weight)
         return [(rows[r], dets[c]) for r, c in pairs], [rows[r] for r in left_rows], cols
 
-    def _correct(self, matched: list[tuple[int, DetectionLike]], t: float) -> None:
+    def _correct(self, matched: list[tuple[int, DetectionLike]], dets: list[DetectionLike], t: float) -> None:
         if not matched:
             return
         tracks = self._tracks
         fraction = self.config.stationary_fraction
-        kinds = [tracks[i].classify(d.box, fraction) for i, d in matched]
-        # a standing object seen in part is measured where it stands, whole, so its filter does not drift
-        measured = boxes_array([
-            tracks[i].anchor_box() if kind == "partial" and tracks[i].standing() else d.box
-            for (i, d), kind in zip(matched, kinds)
-        ])
         rows = [i for i, _ in matched]
-        self._mean[rows], self._cov[rows] = motion.correct(self._mean[rows], self._cov[rows], measured)
-        window = self.config.velocity_window_s
-        for (i, det), kind in zip(matched, kinds):
+        boxes = boxes_array([d.box for _, d in matched])
+        kinds = [tracks[i].classify(d.box, fraction) for i, d in matched]
+        predicted = motion.to_xyxy(self._mean[rows])
+        covered = _covered(boxes, [d for _, d in matched], dets)
+        for k, (i, _) in enumerate(matched):
             tr = tracks[i]
-            tr.observe(det, t, kind, window)
+            if kinds[k] == "partial" and tr.standing():
+                # a standing object seen in part is measured where it stands, whole
+                boxes[k] = tr.anchor_box()
+            elif covered[k] and tr.state != "tentative" and tr.whole is not None:
+                # seen in part behind another object: measured at its whole size, from its visible edges,
+                # so that its filter neither shrinks it nor learns a false speed from the moving edge
+                cx, cy = (predicted[k, 0] + predicted[k, 2]) / 2, (predicted[k, 1] + predicted[k, 3]) / 2
+                w, h = tr.whole
+                boxes[k] = _completed(boxes[k], np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]))
+        self._mean[rows], self._cov[rows] = motion.correct(self._mean[rows], self._cov[rows], boxes)
+        window = self.config.velocity_window_s
+        for (i, det), kind, cover in zip(matched, kinds, covered):
+            tr = tracks[i]
+            tr.observe(det, t, kind, window, cover)
             if tr.state == "tentative" and tr.streak < self.config.min_hits:
                 continue
             if tr.id is None:
@@ -393,12 +413,42 @@ class Tracker:
         self._cov = np.concatenate([self._cov, cov])
         for det in dets:
             tr = _Track(det, t, self.config.history)
-            tr.observe(det, t, "moved", self.config.velocity_window_s)
+            tr.observe(det, t, "moved", self.config.velocity_window_s, True)
             if self.config.min_hits <= 1:
                 tr.id = self._next_id
                 self._next_id += 1
                 tr.state = "tracked"
             self._tracks.append(tr)
+
+
+PARTIAL = 0.8  # a box this much narrower or shorter than predicted, with another box over it, is a partial view
+COVER_MARGIN = 0.1  # boxes jitter: another box this close (fraction of its size) counts as touching
+
+
+def _covered(boxes: np.ndarray, own: list[DetectionLike], dets: list[DetectionLike]) -> list[bool]:
+    """For each box, whether another detection of the frame overlaps or touches it (it may hide a part)."""
+    if len(dets) < 2:
+        return [False] * len(boxes)
+    others = _grown(boxes_array([d.box for d in dets]), COVER_MARGIN)
+    overlaps = iou_matrix(boxes, others) > 0
+    index = {id(d): j for j, d in enumerate(dets)}
+    for k, det in enumerate(own):
+        overlaps[k, index[id(det)]] = False
+    return overlaps.any(axis=1).tolist()
+
+
+def _completed(box: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``box`` widened (or heightened) to the predicted size along each axis where it fell short, kept at
+    the edge that agrees with the prediction: the hidden edge is the one that moved."""
+    out = box.copy()
+    for lo, hi in ((0, 2), (1, 3)):
+        size = predicted[hi] - predicted[lo]
+        if box[hi] - box[lo] < PARTIAL * size:
+            if abs(box[lo] - predicted[lo]) <= abs(box[hi] - predicted[hi]):
+                out[hi] = box[lo] + size
+            else:
+                out[lo] = box[hi] - size
+    return out
 
 
 def _grown(boxes: np.ndarray, fraction: float) -> np.ndarray:

@@ -144,6 +144,21 @@ def bus_passes_parked_car(fps: float = 5.0, hidden_s: float = 2.0) -> Scene:
     return Scene("bus_passes_parked_car", [car, bus], seconds=20.0, fps=fps)
 
 
+def bus_stops_in_front_of_parked_car(stop_s: float = 20.0) -> Scene:
+    """A car parked for 60 s; a bus pulls up in front of it at t=10 s, hides it for ``stop_s``, then leaves."""
+    car = Thing(1, "car", (120, 70), [(0.0, 600, 420), (60.0, 600, 420)], depth=0)
+    arrive, leave = 10.0, 10.0 + stop_s
+    bus = Thing(2, "bus", (360, 150), [(2.0, -200, 440), (arrive, 620, 440), (leave, 620, 440), (leave + 8.0, 1500, 440)], depth=1)
+    return Scene("bus_stops_in_front_of_parked_car", [car, bus], seconds=60.0)
+
+
+def car_passes_behind_bus() -> Scene:
+    """A car driving left at 60 px/s passes behind a bus driving right: out of sight about 2.5 s, in part for longer."""
+    car = Thing(1, "car", (120, 70), [(0.0, 1200, 420), (20.0, 0, 420)], depth=0)
+    bus = Thing(2, "bus", (360, 150), [(0.0, 0, 440), (20.0, 1280, 440)], depth=1)
+    return Scene("car_passes_behind_bus", [car, bus], seconds=20.0)
+
+
 def crossing_people(fps: float = 5.0) -> Scene:
     """Two people walking towards each other along the pavement; the nearer one hides the other as they pass."""
     a = Thing(1, "person", (40, 100), [(0.0, 200, 400), (12.0, 1000, 410)], depth=1)
