@@ -261,7 +261,7 @@ def test_hold_keeps_still_tracks_seen_while_the_motion_gate_rests_the_detector()
     tracker.update([Detection("car", 0.9, parked)], 1.0)  # the second car drove off
     tracks = tracker.hold(30.0)  # nothing moved for 29 s
     assert [(tr.id, tr.state) for tr in tracks] == [(1, "tracked")]
-    assert tracks[0].last_seen == 30.0 and tracks[0].stationary_s == 30.0
+    assert tracks[0].last_seen == 30.0 and tracks[0].stationary_s == 30.0 and tracks[0].speed == 0.0
     (track,) = tracker.update([Detection("car", 0.9, parked)], 30.2)
     assert track.id == 1 and track.stationary_since == 0.0
 

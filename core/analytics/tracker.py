@@ -252,7 +252,7 @@ class Tracker:
         """Take one frame's detections at stream time ``t`` (seconds); the confirmed tracks after it.
 
         Tracked and lost tracks alike are returned, ordered by id; a lost one is
-        kept ``max_lost_s`` in case it shows again. A detection whose box is
+        kept ``max_lost_s`` (``max_lost_standing_s`` if it stood still) in case it shows again. A detection whose box is
         empty (x2 <= x1 or y2 <= y1) or not finite is ignored. A ``t`` earlier than the
         last update's means the stream started over: the tracker resets first.
         """
@@ -329,6 +329,7 @@ class Tracker:
         for i, tr in enumerate(self._tracks):
             if tr.state == "tracked":
                 tr.last_seen = t
+                tr.velocity = (0.0, 0.0)
             elif tr.state == "lost" and t - tr.last_seen > (
                 self.config.max_lost_standing_s if tr.standing() else self.config.max_lost_s
             ):
