@@ -3,7 +3,7 @@
     {
       "format": "bconnect.zones",
       "version": 1,
-      "camera": "dishub-mt-haryono-1",
+      "camera": "cam-12",
       "zones": [{"id": "np-west", "name": "...", "kind": "no_parking", "preset": "p3",
                  "points": [[0.1, 0.6], [0.4, 0.6], [0.4, 0.9]], "windows": ["16:00-19:00"]}]
     }

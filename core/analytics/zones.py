@@ -7,7 +7,7 @@ camera's belong to one preset each, because each preset shows another place.
 
 A zone may apply only at some hours (``windows``, e.g. ``"16:00-19:00"``) and
 on some days (``days``, e.g. ``["mon", "fri"]``), in the deployment's local
-time zone (``[deployment] timezone``, WITA = Asia/Makassar by default). A
+time zone (``[deployment] timezone``, an IANA name such as Asia/Makassar). A
 window whose end comes before its start runs across midnight:
 ``"22:00-05:00"`` is 22:00 to 05:00 the next morning, and belongs to the day
 it starts on. ``"24:00"`` may end a window. Without windows a zone always
