@@ -1,0 +1,1 @@
+"""Shared analytics services: detector contract, tracking, zones."""
