@@ -20,7 +20,7 @@ Provider = Literal["tensorrt", "cuda", "cpu"]
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = DEFAULT_MODEL  # relative to the deployment's data folder, or absolute
+    model: str = DEFAULT_MODEL  # relative: under the data folder, else the project's data/ (see docs)
     layout: Layout | None = None  # None: the model's metadata "layout"
     classes: list[str] | dict[int, str] | None = None  # class index -> label; None: metadata "names"
     labels: list[str] = []  # keep only these labels; empty: all

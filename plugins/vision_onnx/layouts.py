@@ -62,7 +62,7 @@ def decode_yolov5(outputs: list[np.ndarray], spec: OutputSpec) -> list[Candidate
 def decode_yolov8(outputs: list[np.ndarray], spec: OutputSpec) -> list[Candidates]:
     """(N, 4 + C, K), transposed, no objectness: YOLOv8, YOLO11."""
     out = _one_output(outputs, "yolov8", "N x (4 + classes) x K")
-    if out.shape[1] < 5 or out.shape[1] > out.shape[2]:
+    if out.shape[1] < 5 or (out.shape[1] > out.shape[2] >= 6):  # the latter: an untransposed (N, K, 5 + C)
         raise LayoutMismatch(f"output {tuple(out.shape)} does not match layout 'yolov8' (N x (4 + classes) x K)")
     return [_best_class(_cxcywh(o.T[:, :4]), o.T[:, 4:], None, spec) for o in out]
 

@@ -7,7 +7,20 @@ from pathlib import Path
 
 from core.hookspecs import hookimpl
 from plugins.vision_onnx.config import Config
+from plugins.vision_onnx.default_model import SHARED_DATA
 from plugins.vision_onnx.detector import OnnxDetector
+
+
+def model_path(configured: str, data_dir: Path) -> Path:
+    """Absolute as given; relative: under the deployment's data folder, else under the project's
+    ``data/`` where set-up builds the default model (so every deployment shares one copy)."""
+    path = Path(configured).expanduser()
+    if path.is_absolute():
+        return path
+    for base in (data_dir, SHARED_DATA):
+        if (base / path).is_file():
+            return base / path
+    return data_dir / path  # missing: the reason names the deployment's own folder
 
 
 class VisionOnnx:
@@ -15,8 +28,7 @@ class VisionOnnx:
 
     def __init__(self, config: Config, context) -> None:
         self.config = config
-        path = Path(config.model)
-        self.detector = OnnxDetector(config, path if path.is_absolute() else context.data_dir / path, context.name)
+        self.detector = OnnxDetector(config, model_path(config.model, context.data_dir), context.name)
 
     @hookimpl
     def bconnect_register_detectors(self, register):

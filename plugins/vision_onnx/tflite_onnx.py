@@ -19,8 +19,8 @@ the tflite input's quantisation says (see :data:`BuildResult.input_mean`); its
 outputs are ``boxes`` (N, K, 4: x1, y1, x2, y2 in 0..1) and ``scores``
 (N, K, classes + 1, column 0 the background).
 
-Needs the ``tflite`` and ``onnx`` packages (declared in pyproject's ``setup``
-extra); the plugin never imports this module at run time.
+Needs the ``tflite`` and ``onnx`` packages (in pyproject's dependencies, for
+set-up); the plugin never imports this module at run time.
 """
 
 from __future__ import annotations
