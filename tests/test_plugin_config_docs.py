@@ -17,6 +17,7 @@ from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
 from plugins.polri_etle.plugin import Config as PolriConfig
 from plugins.stream_url.plugin import Config as StreamUrlConfig
+from plugins.vision_onnx.config import Config as VisionOnnxConfig
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 PLUGINS = {
@@ -24,6 +25,7 @@ PLUGINS = {
     "onvif_camera": OnvifConfig,
     "dishub_cameras": DishubConfig,
     "polri_etle": PolriConfig,
+    "vision_onnx": VisionOnnxConfig,
 }
 
 
