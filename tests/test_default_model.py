@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from core.testing.detector_kit import check_detector
 from plugins.vision_onnx import default_model as dm
 from plugins.vision_onnx.config import Config
+from plugins.vision_onnx.detector import OnnxDetector
 from plugins.vision_onnx.model import OnnxModel
 
 pytestmark = pytest.mark.timeout(300)
@@ -65,6 +68,17 @@ def test_boxes_are_in_frame_pixels_on_the_full_size_frame(built):
     for d in people:  # standing people: taller than wide, inside the picture
         assert 0 <= d.x1 < d.x2 <= 768 and 0 <= d.y1 < d.y2 <= 576
         assert d.y2 - d.y1 > d.x2 - d.x1
+
+
+async def test_default_detector_passes_the_detector_kit(built):
+    model_path, _, _, video = built
+    det = OnnxDetector(Config(providers=["cpu"]), model_path)
+    try:
+        await check_detector(det, dm.read_frames(video, every=200, limit=3))
+        with pytest.raises(ValueError, match="H x W x 3 uint8"):
+            await det.detect([np.zeros((10, 10), np.uint8)])  # a bad frame fails its own caller
+    finally:
+        det.close()
 
 
 def test_setup_step_is_idempotent_and_records_what_it_verified(built):

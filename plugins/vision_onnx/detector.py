@@ -62,6 +62,9 @@ class OnnxDetector:
             await asyncio.to_thread(self.start)
         if self.batcher is None:
             raise ModelError(self.error or "detector not started")
+        for f in frames:  # a bad frame fails its own caller, not the batch it would join
+            if not (isinstance(f, np.ndarray) and f.ndim == 3 and f.shape[2] == 3 and f.dtype == np.uint8 and f.size):
+                raise ValueError(f"a frame must be an H x W x 3 uint8 array, got {getattr(f, 'shape', type(f).__name__)}")
         futures = [self.batcher.submit(f) for f in frames]
         return list(await asyncio.gather(*futures))
 
