@@ -83,15 +83,18 @@ class OnnxModel:
         self.mean = c.mean if c.mean is not None else float(meta.get("input_mean", 0.0))
         self.std = c.std if c.std is not None else float(meta.get("input_std", 255.0))
         self.names = _names(c.classes, meta.get("names"))
-        flag = lambda v, key, default: v if v is not None else meta.get(key, str(default)).lower() == "true"  # noqa: E731
+
+        def flag(configured: bool | None, key: str) -> bool:
+            return configured if configured is not None else meta.get(key, "false").lower() == "true"
+
         self.spec = layouts.OutputSpec(
             input_size=self.input_size,
             score_threshold=c.score_threshold,
             iou_threshold=c.iou_threshold or float(meta.get("nms_iou_threshold", 0.45)),
             max_detections=c.max_detections,
             box_order=c.box_order or meta.get("box_order", "xyxy"),
-            background_class=flag(c.background_class, "background_class", False),
-            agnostic_nms=flag(c.agnostic_nms, "agnostic_nms", False),
+            background_class=flag(c.background_class, "background_class"),
+            agnostic_nms=flag(c.agnostic_nms, "agnostic_nms"),
         )
         self.output_names = [o.name for o in self.session.get_outputs()]
 

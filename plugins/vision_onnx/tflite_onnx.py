@@ -158,11 +158,11 @@ def convert(tflite_path: Path, *, quantized: bool = True, names: dict[int, str] 
     _, in_h, in_w, _ = (int(v) for v in tensor(in_idx).ShapeAsNumpy())
     in_q = qparams(in_idx)
     mean, std = (float(in_q[1]), 1.0 / in_q[0]) if in_q else (0.0, 1.0)
-    names_used[in_idx] = "images"
-    names_used[in_idx] = fake_quant("images", in_idx)
+    names_used[in_idx] = fake_quant("images", in_idx)  # the float input, rounded as the uint8 input was
     layout: dict[int, str] = {in_idx: "nchw"}  # 4-D tensors live NCHW in the ONNX graph
     boxes_out = scores_out = None
     options: dict = {}
+    n_anchors = 0
 
     for n in range(graph.OperatorsLength()):
         op = graph.Operators(n)
@@ -223,7 +223,9 @@ def convert(tflite_path: Path, *, quantized: bool = True, names: dict[int, str] 
             layout[out_idx] = layout.get(ins[0], "plain")
         elif opname == "CUSTOM" and code_obj.CustomCode() == POSTPROCESS.encode():
             options = dict(flexbuffers.Loads(op.CustomOptionsAsNumpy().tobytes()))
-            boxes_out = _decode_boxes(nodes, const, fresh, helper, names_used[ins[0]], dequant(ins[2]), options)
+            anchors = dequant(ins[2])
+            n_anchors = anchors.shape[0]
+            boxes_out = _decode_boxes(nodes, const, fresh, helper, names_used[ins[0]], anchors, options)
             scores_out = names_used[ins[1]]
             continue
         else:
@@ -234,7 +236,6 @@ def convert(tflite_path: Path, *, quantized: bool = True, names: dict[int, str] 
         raise ConvertError(f"{tflite_path}: no {POSTPROCESS} op: not an SSD detector")
     nodes.append(helper.make_node("Identity", [boxes_out], ["boxes"]))
     nodes.append(helper.make_node("Identity", [scores_out], ["scores"]))
-    n_anchors = int(tensor(graph.Operators(graph.OperatorsLength() - 1).InputsAsNumpy()[2]).ShapeAsNumpy()[0])
     n_classes = int(options["num_classes"]) + 1
     g = helper.make_graph(
         nodes, "ssd",
@@ -285,12 +286,11 @@ def _decode_boxes(nodes, const, fresh, helper, enc: str, anchors: np.ndarray, op
     c1, c2 = fresh("c"), fresh("c")
     nodes.append(helper.make_node("Mul", [ctr_xy, const(anchor_size_xy)], [c1]))
     nodes.append(helper.make_node("Add", [c1, const(anchor_ctr_xy)], [c2]))
-    e1, e2, half = fresh("e"), fresh("e"), fresh("half")
+    e1, half = fresh("e"), fresh("half")
     nodes.append(helper.make_node("Exp", [size_xy], [e1]))
     nodes.append(helper.make_node("Mul", [e1, const(anchor_size_xy * 0.5)], [half]))
     lo, hi, out = fresh("lo"), fresh("hi"), fresh("boxes")
     nodes.append(helper.make_node("Sub", [c2, half], [lo]))
     nodes.append(helper.make_node("Add", [c2, half], [hi]))
     nodes.append(helper.make_node("Concat", [lo, hi], [out], axis=2))
-    del e2
     return out
