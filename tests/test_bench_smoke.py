@@ -75,3 +75,16 @@ def test_transcode_bench_compares_the_shared_transcoder_with_an_encoder_per_view
     # both really encoded pictures of the camera's size (under 1280 wide: no scaling)
     assert result["shared_out_size"] == result["baseline_out_size"] == [320, 180]
     assert "baseline / shared" in out
+
+
+def test_detector_bench_reports_every_figure_for_the_plugin_and_bare_onnxruntime():
+    result, out = run_bench("detector.py", "--batches", "1,2", "--seconds", "0.3", "--rounds", "1", "--every", "200")
+    rows = {(r["provider"], r["batch"]): r for r in result["rows"]}
+    assert {("CPUExecutionProvider", 1), ("CPUExecutionProvider", 2)} <= rows.keys()
+    for r in rows.values():
+        assert r["bare_ips"] > 0 and r["plugin_ips"] > 0 and r["bare_cpu_ms"] > 0 and r["plugin_cpu_ms"] > 0
+        assert isinstance(r["overhead"], float) and isinstance(r["overhead_beyond_resize"], float)
+    assert rows[("CPUExecutionProvider", 2)]["mean_batch"] == 2  # two cameras' frames in one inference
+    # real footage, a real model: vtest.avi's people are found
+    assert result["frames"] == 4 and result["classes"].get("person", 0) >= 4
+    assert "beyond resize" in out and "detections per class" in out

@@ -18,6 +18,7 @@ from plugins.onvif_camera.plugin import Config as OnvifConfig
 from plugins.patrol_tours.plugin import Config as PatrolToursConfig
 from plugins.polri_etle.plugin import Config as PolriConfig
 from plugins.stream_url.plugin import Config as StreamUrlConfig
+from plugins.vision_onnx.config import Config as VisionOnnxConfig
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 PLUGINS = {
@@ -26,6 +27,7 @@ PLUGINS = {
     "dishub_cameras": DishubConfig,
     "polri_etle": PolriConfig,
     "patrol_tours": PatrolToursConfig,
+    "vision_onnx": VisionOnnxConfig,
 }
 
 

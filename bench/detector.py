@@ -1,0 +1,167 @@
+"""The default detector: inferences per second, our pipeline against bare onnxruntime, classes on vtest.avi.
+
+    .venv/bin/python bench/detector.py                       # batch 1, 4, 8; 3 s per figure
+    .venv/bin/python bench/detector.py --batches 1 --seconds 0.5 --every 100   # a quick look
+
+For each execution provider that loads here (the CPU always; CUDA or TensorRT
+on a machine with a GPU) and each batch size, two figures on the same frames of
+``vtest.avi`` (768x576), in the same run, measured in alternating rounds so
+that a busy machine slows both alike:
+
+- **bare**: ``InferenceSession.run`` on input tensors prepared beforehand, the
+  least any caller pays;
+- **plugin**: the ``vision_onnx`` detector as analyzers use it: ``batch``
+  frames submitted at once from the event loop (as ``batch`` cameras would),
+  batched by its thread, resized, run, decoded, NMS, boxes mapped back.
+
+A third figure is the CPU time of fitting the same frames to the model's
+input (resize and scaling), which any caller pays; "beyond resize" is the
+overhead against bare run plus that. Each figure is given as frames per wall second and as CPU milliseconds of
+this process per frame. On the CPU the overhead is plugin over bare CPU time
+per frame, minus one (a busy, shared machine stretches wall time of both
+unevenly; CPU time it does not); on a GPU it is bare over plugin frames per
+second, minus one. Target: under 10 %. onnxruntime gets one intra-op thread
+by default here (``--threads``), so CPU time is work, not spinning. Then the
+detections per class (score >= 0.5) over every ``--every``-th frame of the
+clip. The last line is JSON: ``model``, ``rows`` (provider, batch,
+``bare_ips``, ``plugin_ips``, ``bare_cpu_ms``, ``plugin_cpu_ms``, ``overhead``,
+``mean_batch``), ``classes``, ``frames``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from plugins.vision_onnx import default_model as dm  # noqa: E402
+from plugins.vision_onnx.config import Config  # noqa: E402
+from plugins.vision_onnx.detector import OnnxDetector  # noqa: E402
+from plugins.vision_onnx.model import PROVIDERS, OnnxModel  # noqa: E402
+
+
+def loaded_providers(model_path: Path) -> list[str]:
+    """The providers that really load here, by trying each alone (GPU ones fall back silently)."""
+    out = []
+    for key in ("tensorrt", "cuda", "cpu"):
+        try:
+            m = OnnxModel(Config(providers=[key]), model_path)
+        except Exception:
+            continue
+        if m.provider == PROVIDERS[key]:
+            out.append(key)
+    return out
+
+
+def rate(fn, items_per_call: int, seconds: float) -> tuple[float, float]:
+    """(items per wall second, CPU ms of this process per item) over about ``seconds``."""
+    fn()  # warm-up: first runs allocate
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        n += items_per_call
+    return n / (time.perf_counter() - t0), 1000 * (time.process_time() - c0) / n
+
+
+def measure(model_path: Path, provider: str, batch: int, frames: list[np.ndarray], seconds: float, rounds: int, threads: int) -> dict:
+    config = Config(providers=[provider], batch_size=batch, batch_wait_ms=20, queue_size=max(32, 2 * batch), threads=threads)
+    model = OnnxModel(config, model_path)
+    chunk = frames[:batch]
+    tensor = np.stack([model.prepare(f)[0] for f in chunk])
+
+    def bare() -> None:
+        model.session.run(None, {model.input_name: tensor})
+
+    det = OnnxDetector(config, model_path)
+    det.start()
+    loop = asyncio.new_event_loop()
+
+    async def cameras() -> None:
+        await asyncio.gather(*(det.detect([f]) for f in chunk))
+
+    def plugin() -> None:
+        loop.run_until_complete(cameras())
+
+    def resize() -> None:  # what any caller pays to fit camera frames to the model's input
+        for f in chunk:
+            model.prepare(f)
+
+    bare_r, plugin_r, resize_r = [], [], []
+    try:
+        for _ in range(rounds):
+            bare_r.append(rate(bare, batch, seconds / rounds))
+            plugin_r.append(rate(plugin, batch, seconds / rounds))
+            resize_r.append(rate(resize, batch, min(0.2, seconds / rounds)))
+    finally:
+        det.close()
+        loop.close()
+    (b_ips, b_cpu), (p_ips, p_cpu) = np.median(bare_r, axis=0), np.median(plugin_r, axis=0)
+    r_cpu = float(np.median([c for _, c in resize_r]))
+    # on the CPU, CPU time per frame is the fair figure on a shared machine; on a GPU, wall time
+    overhead = p_cpu / b_cpu - 1 if provider == "cpu" else b_ips / p_ips - 1
+    if provider == "cpu":
+        beyond = p_cpu / (b_cpu + r_cpu) - 1
+    else:  # ms per frame on the wall clock; the resize runs on the CPU either way
+        beyond = (1000 / p_ips) / (1000 / b_ips + r_cpu) - 1
+    stats = det.batcher.stats
+    return {
+        "provider": PROVIDERS[provider], "batch": batch, "bare_ips": round(float(b_ips), 1),
+        "plugin_ips": round(float(p_ips), 1), "bare_cpu_ms": round(float(b_cpu), 1),
+        "plugin_cpu_ms": round(float(p_cpu), 1), "resize_cpu_ms": round(r_cpu, 1),
+        "overhead": round(float(overhead), 3), "overhead_beyond_resize": round(float(beyond), 3),
+        "mean_batch": round(stats.frames / max(stats.batches, 1), 2),
+    }
+
+
+def classes_over_clip(model_path: Path, video: Path, every: int) -> tuple[dict[str, int], int]:
+    model = OnnxModel(Config(providers=["cpu"]), model_path)
+    counts: dict[str, int] = {}
+    frames = dm.read_frames(video, every=every)
+    for frame in frames:
+        for d in model.infer([frame])[0]:
+            counts[d.label] = counts.get(d.label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1])), len(frames)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", default="1,4,8", help="comma-separated batch sizes")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per figure (bare and plugin each)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per figure")
+    parser.add_argument("--every", type=int, default=10, help="classes over every N-th frame of vtest.avi")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (0: its default)")
+    args = parser.parse_args()
+    model_path = dm.build()  # built by set-up: this only checks its stamp
+    video = dm.vtest_path()
+    if video is None:
+        print(f"{dm.VTEST} missing: scripts/setup.sh installs opencv-doc", file=sys.stderr)
+        return 1
+    batches = [int(b) for b in args.batches.split(",")]
+    frames = dm.read_frames(video, every=97, limit=max(batches))
+    providers = loaded_providers(model_path)
+    rows = [measure(model_path, p, b, frames, args.seconds, args.rounds, args.threads) for p in providers for b in batches]
+    print(f"default model {model_path.name}, vtest.avi frames 768x576, {args.threads or 'default'} intra-op thread(s)")
+    print(f"{'provider':<24}{'batch':>6}{'bare/s':>9}{'plugin/s':>10}{'bare CPU ms':>13}{'plugin CPU ms':>15}"
+          f"{'resize ms':>11}{'overhead':>10}{'beyond resize':>15}")
+    for r in rows:
+        print(f"{r['provider']:<24}{r['batch']:>6}{r['bare_ips']:>9}{r['plugin_ips']:>10}{r['bare_cpu_ms']:>13}"
+              f"{r['plugin_cpu_ms']:>15}{r['resize_cpu_ms']:>11}{r['overhead']:>10.1%}{r['overhead_beyond_resize']:>15.1%}")
+    print("per second: frames inferred per wall second; CPU ms: this process's CPU per frame; overhead: plugin over"
+          " bare, on CPU time for the CPU provider (fair on a busy machine), on wall time for a GPU; beyond resize:"
+          " against bare plus the resize of each 768x576 frame to the model's input, which every caller pays")
+    if "cuda" not in providers and "tensorrt" not in providers:
+        print("no GPU provider loads here: CPU only")
+    classes, n = classes_over_clip(model_path, video, args.every)
+    print(f"detections per class (score >= 0.5) over {n} frames of vtest.avi (every {args.every}th): {classes}")
+    print(json.dumps({"model": model_path.name, "rows": rows, "classes": classes, "frames": n}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

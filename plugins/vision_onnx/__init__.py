@@ -1,0 +1,1 @@
+"""The built-in ONNX object detector (see docs/detectors.md)."""

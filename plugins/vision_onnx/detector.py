@@ -1,0 +1,95 @@
+"""The ``vision_onnx`` detector object handed to the core: a model behind a batcher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.analytics.detector import Detection, DetectorInfo
+from plugins.vision_onnx.batcher import Batcher
+from plugins.vision_onnx.config import Config
+from plugins.vision_onnx.model import ModelError, OnnxModel
+
+log = logging.getLogger("bconnect.plugin.vision_onnx")
+
+
+class OnnxDetector:
+    """Implements :class:`core.analytics.detector.Detector`.
+
+    The model loads on :meth:`start` (a thread; the plugin calls it at start-up)
+    or on the first :meth:`detect`. A model that cannot load leaves ``error``
+    set to its one-line reason and every ``detect`` raises :class:`ModelError`.
+    """
+
+    def __init__(self, config: Config, model_path: Path, name: str = "vision_onnx") -> None:
+        self.name = name
+        self.config = config
+        self.model_path = model_path
+        self.model: OnnxModel | None = None
+        self.batcher: Batcher | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Load the model and start the batcher (blocking: call it in a thread)."""
+        with self._lock:
+            if self.model is not None or self.error is not None:
+                return
+            try:
+                self.model = OnnxModel(self.config, self.model_path)
+            except ModelError as exc:
+                self.error = str(exc)
+                log.error("detector not available: %s", self.error)
+                return
+            if self.model.fallback_reason:
+                log.warning("%s", self.model.fallback_reason)
+            c = self.config
+            self.batcher = Batcher(self.model.infer, c.batch_size, c.batch_wait_ms / 1000, c.queue_size, self.name)
+            info = self.model.info()
+            log.info("detector %s on %s, input %sx%s", info.model, info.provider, *info.input_size)
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+
+    async def detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
+        if self.batcher is None:
+            await asyncio.to_thread(self.start)
+        if self.batcher is None:
+            raise ModelError(self.error or "detector not started")
+        for f in frames:  # a bad frame fails its own caller, not the batch it would join
+            if not (isinstance(f, np.ndarray) and f.ndim == 3 and f.shape[2] == 3 and f.dtype == np.uint8 and f.size):
+                raise ValueError(f"a frame must be an H x W x 3 uint8 array, got {getattr(f, 'shape', type(f).__name__)}")
+        futures = [self.batcher.submit(f) for f in frames]
+        return list(await asyncio.gather(*futures))
+
+    def info(self) -> DetectorInfo:
+        if self.model is not None:
+            return self.model.info()
+        return DetectorInfo(self.model_path.name, "none", (0, 0), (), self.error)
+
+    def health(self) -> dict:
+        info = self.info()
+        out: dict = {
+            "status": "down" if self.error else "ok",
+            "model": info.model,
+            "provider": info.provider,
+            "input_size": list(info.input_size),
+        }
+        if self.error:
+            out["reason"] = self.error
+        if info.fallback_reason and not self.error:
+            out["fallback"] = info.fallback_reason  # CPU inference works: not a degradation
+        if self.batcher is not None:
+            s = self.batcher.stats
+            out.update(
+                frames=s.frames, batches=s.batches, dropped=s.dropped, failed=s.failed,
+                mean_batch=round(s.frames / s.batches, 2) if s.batches else 0,
+                ms_per_frame=round(1000 * s.infer_s / s.frames, 1) if s.frames else None,
+            )
+        return out

@@ -1,0 +1,305 @@
+"""The ``vision_onnx`` detector: each output layout, the batcher, bad model files, the plugin in the app.
+
+Every layout is read from a real ONNX model run by onnxruntime: small graphs
+built here whose output is a known raw tensor (expanded to the batch), so the
+decoding, letterbox and NMS are checked against boxes we chose. The default
+model's agreement with the reference runtime is in ``test_default_model.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")  # a dependency (set-up builds the default model with it)
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from core.analytics.detector import Detection, Detector, FramesDropped  # noqa: E402
+from core.app import create_app  # noqa: E402
+from core.config import ConfigErrors, load_file  # noqa: E402
+from core.plugin_host import load_plugins  # noqa: E402
+from plugins.vision_onnx.batcher import Batcher  # noqa: E402
+from plugins.vision_onnx.config import Config  # noqa: E402
+from plugins.vision_onnx.detector import OnnxDetector  # noqa: E402
+from plugins.vision_onnx.layouts import nms  # noqa: E402
+from plugins.vision_onnx.model import ModelError, OnnxModel  # noqa: E402
+from support.appclient import bearer_headers, running  # noqa: E402
+
+SIZE = 320  # model input, square
+
+
+def constant_model(path, outputs: dict[str, np.ndarray], size: int = SIZE, meta: dict[str, str] | None = None):
+    """An ONNX model whose outputs are the given tensors (leading axis 1), repeated per image."""
+    nodes = [
+        helper.make_node("Shape", ["images"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero", "one"], ["n"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([0], np.int64), "zero"), numpy_helper.from_array(np.array([1], np.int64), "one")]
+    outs = []
+    for name, arr in outputs.items():
+        arr = arr.astype(np.float32)
+        inits.append(numpy_helper.from_array(arr, f"{name}_c"))
+        inits.append(numpy_helper.from_array(np.array(arr.shape[1:], np.int64), f"{name}_tail"))
+        nodes.append(helper.make_node("Concat", ["n", f"{name}_tail"], [f"{name}_shape"], axis=0))
+        nodes.append(helper.make_node("Expand", [f"{name}_c", f"{name}_shape"], [name]))
+        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", *arr.shape[1:]]))
+    graph = helper.make_graph(
+        nodes, "constant", [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, size, size])], outs, inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for k, v in (meta or {}).items():
+        model.metadata_props.add(key=k, value=v)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+# A 640x480 frame letterboxed into 320x320: scale 0.5, 40 px of padding above and below.
+FRAME = np.zeros((480, 640, 3), np.uint8)
+PERSON = (100.0, 80.0, 300.0, 400.0)  # x1, y1, x2, y2 in the frame
+CAR = (350.0, 200.0, 600.0, 350.0)
+
+
+def to_input(box):  # frame pixels -> letterboxed input pixels, as cx, cy, w, h
+    x1, y1, x2, y2 = (v * 0.5 for v in box)
+    y1, y2 = y1 + 40, y2 + 40
+    return ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
+
+
+def detect(path, **config) -> list[Detection]:
+    cfg = Config(model=str(path), providers=["cpu"], **config)
+    return OnnxModel(cfg, path).infer([FRAME, FRAME])[1]
+
+
+def assert_found(dets, label, box, score):
+    match = [d for d in dets if d.label == label]
+    assert len(match) == 1, dets
+    assert match[0].box == pytest.approx(box, abs=0.6) and match[0].score == pytest.approx(score, abs=1e-4)
+
+
+def test_yolov5_layout_boxes_come_back_in_frame_pixels(tmp_path):
+    rows = np.array([
+        [*to_input(PERSON), 0.9, 0.9, 0.1],  # cx, cy, w, h, objectness, person, car
+        [*to_input(CAR), 0.8, 0.2, 0.75],
+        [*to_input(CAR), 0.3, 0.1, 0.9],  # objectness x class below the threshold
+    ])
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    dets = detect(path, layout="yolov5", classes=["person", "car"])
+    assert_found(dets, "person", PERSON, 0.81)
+    assert_found(dets, "car", CAR, 0.6)
+
+
+def test_yolov8_layout_is_transposed_without_objectness(tmp_path):
+    rows = np.array([[*to_input(PERSON), 0.7, 0.1], [*to_input(CAR), 0.0, 0.95]])
+    path = constant_model(
+        tmp_path / "v8.onnx", {"output0": rows.T[None]}, meta={"names": "{0: 'person', 1: 'car'}"}
+    )
+    dets = detect(path, layout="yolov8")  # class names from the model's metadata, as Ultralytics writes them
+    assert_found(dets, "person", PERSON, 0.7)
+    assert_found(dets, "car", CAR, 0.95)
+
+
+def test_yolox_layout_decodes_grid_offsets_and_pads_right_and_bottom(tmp_path):
+    n = sum((SIZE // s) ** 2 for s in (8, 16, 32))
+    raw = np.zeros((n, 7), np.float32)
+    raw[:, 4] = 0.0  # no object anywhere but one anchor
+    # YOLOX letterboxes to the top-left: frame pixels x 0.5, no offset
+    x1, y1, x2, y2 = (v * 0.5 for v in PERSON)
+    cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+    s = 32
+    first32 = (SIZE // 8) ** 2 + (SIZE // 16) ** 2
+    gx, gy = int(cx // s), int(cy // s)
+    raw[first32 + gy * (SIZE // s) + gx] = [cx / s - gx, cy / s - gy, np.log(w / s), np.log(h / s), 0.9, 0.0, 0.8]
+    path = constant_model(tmp_path / "yolox.onnx", {"output": raw[None]})
+    dets = detect(path, layout="yolox", classes={0: "car", 1: "person"})
+    assert_found(dets, "person", PERSON, 0.72)
+
+
+def test_ssd_layout_scores_per_class_with_background_and_nms(tmp_path):
+    def norm(box):  # a stretched 320x320 input: normalised frame coordinates
+        return [box[0] / 640, box[1] / 480, box[2] / 640, box[3] / 480]
+
+    shifted = (PERSON[0] + 4, PERSON[1] + 4, PERSON[2] + 4, PERSON[3] + 4)
+    boxes = np.array([norm(PERSON), norm(shifted), norm(CAR)])
+    scores = np.array([[0.1, 0.8, 0.0], [0.1, 0.7, 0.0], [0.0, 0.1, 0.66]])  # column 0: background
+    path = constant_model(
+        tmp_path / "ssd.onnx", {"boxes": boxes[None], "scores": scores[None]},
+        meta={"layout": "ssd", "resize": "stretch", "background_class": "true", "names": "{0: 'person', 1: 'car'}"},
+    )
+    dets = detect(path)  # everything from the metadata, as the default model carries it
+    assert_found(dets, "person", PERSON, 0.8)  # its overlapping twin suppressed
+    assert_found(dets, "car", CAR, 0.66)
+
+
+def test_ssd_layout_already_suppressed_tf_order(tmp_path):
+    def yxyx(box):
+        return [box[1] / 480, box[0] / 640, box[3] / 480, box[2] / 640]
+
+    boxes = np.array([yxyx(PERSON), yxyx(CAR), [0, 0, 0, 0]])
+    outs = {
+        "detection_boxes": boxes[None], "detection_classes": np.array([[0, 2, 0]]),
+        "detection_scores": np.array([[0.9, 0.7, 0.0]]), "num_detections": np.array([2.0]),
+    }
+    path = constant_model(tmp_path / "tf.onnx", outs)
+    dets = detect(path, layout="ssd", resize="stretch", box_order="yxyx", classes={0: "person", 2: "car"})
+    assert len(dets) == 2
+    assert_found(dets, "person", PERSON, 0.9)
+    assert_found(dets, "car", CAR, 0.7)
+
+
+def test_nms_per_class_and_across_classes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10]], np.float32)
+    scores, classes = np.array([0.9, 0.8, 0.7]), np.array([0, 0, 1])
+    assert nms(boxes, scores, classes, 0.5, 10)[2].tolist() == [0, 1]
+    assert nms(boxes, scores, classes, 0.5, 10, agnostic=True)[2].tolist() == [0]
+    assert len(nms(boxes, scores, classes, 0.5, 1)[1]) == 1
+
+
+def test_labels_filter_keeps_only_the_named_ones(tmp_path):
+    rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1], [*to_input(CAR), 0.8, 0.2, 0.75]])
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    dets = detect(path, layout="yolov5", classes=["person", "car"], labels=["car"])
+    assert [d.label for d in dets] == ["car"]
+
+
+# --- bad model files -------------------------------------------------------
+
+
+def test_missing_model_file_is_one_line_naming_it(tmp_path):
+    with pytest.raises(ModelError) as err:
+        OnnxModel(Config(providers=["cpu"]), tmp_path / "nope.onnx")
+    assert str(tmp_path / "nope.onnx") in str(err.value) and "\n" not in str(err.value)
+    assert "does not exist" in str(err.value)
+
+
+def test_corrupt_model_file_is_one_line_naming_it(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07this is not a protobuf" * 50)
+    with pytest.raises(ModelError) as err:
+        OnnxModel(Config(providers=["cpu"], layout="yolov8"), bad)
+    assert str(bad) in str(err.value) and "not a readable ONNX model" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_model_that_does_not_match_its_layout_is_refused_at_load(tmp_path):
+    rows = np.zeros((1, 10, 7))
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows})
+    with pytest.raises(ModelError) as err:
+        OnnxModel(Config(providers=["cpu"], layout="ssd"), path)
+    assert str(path) in str(err.value) and "layout 'ssd'" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ModelError, match="set layout"):
+        OnnxModel(Config(providers=["cpu"]), path)  # no layout configured, none in the metadata
+
+
+async def test_detector_with_a_broken_model_reports_down_and_refuses_detect(tmp_path):
+    det = OnnxDetector(Config(providers=["cpu"]), tmp_path / "nope.onnx")
+    with pytest.raises(ModelError, match="does not exist"):
+        await det.detect([FRAME])
+    health = det.health()
+    assert health["status"] == "down" and "nope.onnx" in health["reason"]
+
+
+def test_gpu_provider_that_fails_falls_back_to_cpu_with_a_reason(tmp_path):
+    rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    model = OnnxModel(Config(model=str(path), layout="yolov5", providers=["cuda", "cpu"]), path)
+    if model.provider == "CUDAExecutionProvider":  # a machine with a GPU: nothing to fall back from
+        assert model.fallback_reason is None
+    else:
+        assert model.provider == "CPUExecutionProvider"
+        assert model.fallback_reason.startswith("CUDAExecutionProvider ") and model.fallback_reason.endswith(
+            "using CPUExecutionProvider"
+        )
+        assert "\n" not in model.fallback_reason
+    assert model.info().provider == model.provider
+    assert len(model.infer([FRAME])[0]) == 1  # and it detects
+
+
+# --- batching ----------------------------------------------------------------
+
+
+async def test_frames_of_several_cameras_share_one_inference(tmp_path):
+    rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    det = OnnxDetector(Config(layout="yolov5", classes=["person", "car"], providers=["cpu"], batch_size=8, batch_wait_ms=50), path)
+    await asyncio.to_thread(det.start)
+    try:
+        assert isinstance(det, Detector)
+        cameras = [FRAME, np.zeros((240, 320, 3), np.uint8), FRAME, FRAME]
+        results = await asyncio.gather(*(det.detect([f]) for f in cameras))
+        # one person per frame, in each frame's own pixels
+        assert [len(r[0]) for r in results] == [1, 1, 1, 1]
+        assert results[1][0][0].box == pytest.approx(tuple(v / 2 for v in PERSON), abs=0.6)
+        stats = det.batcher.stats
+        assert stats.frames == 4 and stats.batches < 4  # gathered into fewer runs than frames
+        health = det.health()
+        assert health["status"] == "ok" and health["provider"] == "CPUExecutionProvider" and health["frames"] == 4
+    finally:
+        det.close()
+
+
+async def test_a_full_queue_drops_the_oldest_frame_and_counts_it():
+    # the model stand-in blocks until released, to hold the worker busy at a known moment
+    release, running_now = threading.Event(), threading.Event()
+
+    def slow_infer(frames):
+        running_now.set()
+        release.wait(10)
+        return [[] for _ in frames]
+
+    b = Batcher(slow_infer, max_batch=1, wait_s=0, queue_size=2)
+    try:
+        first = b.submit(FRAME)
+        await asyncio.to_thread(running_now.wait, 10)  # the worker holds frame 1
+        queued = [b.submit(FRAME) for _ in range(3)]  # room for two: the oldest of these goes
+        with pytest.raises(FramesDropped):
+            await asyncio.wait_for(queued[0], 5)
+        assert b.stats.dropped == 1
+        release.set()
+        assert await asyncio.wait_for(first, 5) == []
+        assert await asyncio.wait_for(asyncio.gather(*queued[1:]), 5) == [[], []]
+    finally:
+        release.set()
+        b.close()
+
+
+# --- the plugin in a deployment ------------------------------------------------
+
+
+def test_plugin_config_refuses_unknown_keys(make_deployment):
+    d = make_deployment("[plugins.vision_onnx]\nbatch = 4\n")
+    with pytest.raises(ConfigErrors) as err:
+        load_plugins(load_file(d.path))
+    assert "plugins.vision_onnx.batch" in str(err.value)
+
+
+async def test_plugin_registers_its_detector_and_reports_the_provider_in_health(make_deployment, tmp_path):
+    rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    d = make_deployment(f'[plugins.vision_onnx]\nmodel = "{path}"\nlayout = "yolov5"\nclasses = ["person", "car"]\n')
+    app = create_app(load_file(d.path))
+    services = app.state.services
+    [(name, det)] = services.plugins.detectors()
+    assert name == "vision_onnx" and isinstance(det, Detector)
+    async with running(app) as client:
+        [[person]] = await det.detect([FRAME])
+        assert person.label == "person"
+        response = await client.get("/api/health", headers=await bearer_headers())
+        entry = response.json()["plugins"]["vision_onnx"]
+        report = entry["report"]
+        assert entry["status"] == "ok" and report["provider"] == det.info().provider
+        assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider")
+        if report["provider"] == "CPUExecutionProvider":  # the GPU providers are tried first: say why not
+            assert report["fallback"].endswith("using CPUExecutionProvider")
+        assert report["model"] == "v5.onnx" and report["frames"] >= 1
+
+
+async def test_plugin_with_a_missing_model_is_down_with_the_reason(make_deployment):
+    d = make_deployment('[plugins.vision_onnx]\nmodel = "models/absent.onnx"\n')
+    app = create_app(load_file(d.path))
+    async with running(app) as client:
+        response = await client.get("/api/health", headers=await bearer_headers())
+        entry = response.json()["plugins"]["vision_onnx"]
+        assert entry["status"] == "down" and "absent.onnx" in entry["reason"] and "does not exist" in entry["reason"]
