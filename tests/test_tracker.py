@@ -37,6 +37,10 @@ from support.tracking_scenes import (
     traffic,
 )
 
+
+def make_det(label: str, score: float, box) -> Detection:
+    return Detection(label, score, *box)
+
 SEEDS = range(4)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,13 +203,13 @@ def test_a_tracks_label_is_the_majority_of_what_the_detector_said():
 
 def test_a_track_is_confirmed_and_numbered_only_after_min_hits_in_a_row():
     tracker = Tracker(TrackerConfig(min_hits=3))
-    det = Detection("car", 0.9, (100, 100, 200, 160))
-    flash = Detection("person", 0.9, (600, 100, 640, 200))  # a one-frame false positive
+    det = make_det("car", 0.9, (100, 100, 200, 160))
+    flash = make_det("person", 0.9, (600, 100, 640, 200))  # a one-frame false positive
     assert tracker.update([det, flash], 0.0) == []
     assert tracker.update([det], 0.2) == []
     (track,) = tracker.update([det], 0.4)
     assert track.id == 1 and track.hits == 3 and track.first_seen == 0.0 and track.last_seen == 0.4
-    other = Detection("car", 0.9, (400, 300, 500, 360))
+    other = make_det("car", 0.9, (400, 300, 500, 360))
     for t in (0.6, 0.8, 1.0):
         tracks = tracker.update([det, other], t)
     assert [tr.id for tr in tracks] == [1, 2]  # the flash never took a number
@@ -215,20 +219,20 @@ def test_low_score_detections_keep_a_track_but_never_start_one():
     tracker = Tracker()
     box = (100, 100, 200, 160)
     for k in range(3):
-        tracker.update([Detection("car", 0.9, box)], k * 0.2)
+        tracker.update([make_det("car", 0.9, box)], k * 0.2)
     for k in range(3, 20):
-        (track,) = tracker.update([Detection("car", 0.2, box)], k * 0.2)
+        (track,) = tracker.update([make_det("car", 0.2, box)], k * 0.2)
         assert track.state == "tracked" and track.id == 1
     fresh = Tracker()
     for k in range(10):
-        assert fresh.update([Detection("car", 0.45, box)], k * 0.2) == []
+        assert fresh.update([make_det("car", 0.45, box)], k * 0.2) == []
 
 
 def test_a_lost_track_is_dropped_after_max_lost_s():
     tracker = Tracker(TrackerConfig(max_lost_s=2.0))
     box = (100, 100, 200, 160)
     for k in range(3):
-        tracker.update([Detection("car", 0.9, box)], k * 0.2)
+        tracker.update([make_det("car", 0.9, box)], k * 0.2)
     (track,) = tracker.update([], 1.0)
     assert track.state == "lost" and track.last_seen == 0.4
     assert [tr.state for tr in tracker.update([], 2.4)] == ["lost"]
@@ -236,7 +240,7 @@ def test_a_lost_track_is_dropped_after_max_lost_s():
     # one that stood still when it hid is awaited max_lost_standing_s (a bus stopped in front of it)
     tracker = Tracker(TrackerConfig(max_lost_s=2.0, max_lost_standing_s=10.0))
     for k in range(11):
-        tracker.update([Detection("car", 0.9, box)], k * 0.2)
+        tracker.update([make_det("car", 0.9, box)], k * 0.2)
     assert [tr.state for tr in tracker.update([], 12.0)] == ["lost"]
     assert tracker.update([], 12.2) == []
 
@@ -245,7 +249,7 @@ def test_history_is_bounded_and_speed_is_in_pixels_per_second():
     tracker = Tracker(TrackerConfig(history=8))
     for k in range(40):
         x = 100 + 50 * k * 0.2  # 50 px/s to the right
-        (track,) = tracker.update([Detection("car", 0.9, (x, 100, x + 100, 160))], k * 0.2) or [None]
+        (track,) = tracker.update([make_det("car", 0.9, (x, 100, x + 100, 160))], k * 0.2) or [None]
     assert len(track.history) == 8 and track.history[-1][0] == pytest.approx(7.8)
     assert track.velocity[0] == pytest.approx(50, rel=0.1) and abs(track.velocity[1]) < 2
     assert track.speed == pytest.approx(50, rel=0.1)
@@ -257,24 +261,24 @@ def test_hold_keeps_still_tracks_seen_while_the_motion_gate_rests_the_detector()
     parked = (100, 100, 200, 160)
     gone = (500, 100, 600, 160)
     for k in range(5):
-        tracker.update([Detection("car", 0.9, parked), Detection("car", 0.9, gone)], k * 0.2)
-    tracker.update([Detection("car", 0.9, parked)], 1.0)  # the second car drove off
+        tracker.update([make_det("car", 0.9, parked), make_det("car", 0.9, gone)], k * 0.2)
+    tracker.update([make_det("car", 0.9, parked)], 1.0)  # the second car drove off
     tracks = tracker.hold(30.0)  # nothing moved for 29 s
     assert [(tr.id, tr.state) for tr in tracks] == [(1, "tracked")]
     assert tracks[0].last_seen == 30.0 and tracks[0].stationary_s == 30.0 and tracks[0].speed == 0.0
-    (track,) = tracker.update([Detection("car", 0.9, parked)], 30.2)
+    (track,) = tracker.update([make_det("car", 0.9, parked)], 30.2)
     assert track.id == 1 and track.stationary_since == 0.0
 
 
 def test_reset_forgets_tracks_but_never_reuses_an_id_and_time_going_back_resets():
     tracker = Tracker(TrackerConfig(min_hits=1))
     box = (100, 100, 200, 160)
-    assert [tr.id for tr in tracker.update([Detection("car", 0.9, box)], 5.0)] == [1]
+    assert [tr.id for tr in tracker.update([make_det("car", 0.9, box)], 5.0)] == [1]
     tracker.reset()
     assert tracker.tracks() == [] and tracker.time is None
-    assert [tr.id for tr in tracker.update([Detection("car", 0.9, box)], 6.0)] == [2]
+    assert [tr.id for tr in tracker.update([make_det("car", 0.9, box)], 6.0)] == [2]
     # the stream started over (stream time went back): a new track, not a jump of the old one
-    assert [(tr.id, tr.first_seen) for tr in tracker.update([Detection("car", 0.9, box)], 0.0)] == [(3, 0.0)]
+    assert [(tr.id, tr.first_seen) for tr in tracker.update([make_det("car", 0.9, box)], 0.0)] == [(3, 0.0)]
 
 
 def test_one_tracker_per_camera_and_preset_and_a_moving_camera_resets_its_own():
@@ -283,7 +287,7 @@ def test_one_tracker_per_camera_and_preset_and_a_moving_camera_resets_its_own():
     a1, a2, b = views.get("cam-a", "p1"), views.get("cam-a", "p2"), views.get("cam-b", None)
     assert views.get("cam-a", "p1") is a1 and a1 is not a2
     for tracker in (a1, a2, b):
-        tracker.update([Detection("car", 0.9, box)], 1.0)
+        tracker.update([make_det("car", 0.9, box)], 1.0)
     views.camera_moved("cam-a")
     assert a1.tracks() == [] and a2.tracks() == [] and len(b.tracks()) == 1
     assert views.views() == [("cam-a", "p1"), ("cam-a", "p2"), ("cam-b", None)]
@@ -294,16 +298,16 @@ def test_one_tracker_per_camera_and_preset_and_a_moving_camera_resets_its_own():
 def test_broken_boxes_are_ignored_and_never_poison_a_track():
     tracker = Tracker(TrackerConfig(min_hits=1))
     box = (100, 100, 200, 160)
-    tracker.update([Detection("car", 0.9, box)], 0.0)
+    tracker.update([make_det("car", 0.9, box)], 0.0)
     broken = [
-        Detection("car", 0.9, (float("nan"), 100, 200, 160)),
-        Detection("car", 0.9, (200, 100, 100, 160)),  # x2 < x1
-        Detection("car", 0.9, (100, 100, 100, 100)),  # empty
-        Detection("car", 0.9, (100, 100, float("inf"), 160)),
+        make_det("car", 0.9, (float("nan"), 100, 200, 160)),
+        make_det("car", 0.9, (200, 100, 100, 160)),  # x2 < x1
+        make_det("car", 0.9, (100, 100, 100, 100)),  # empty
+        make_det("car", 0.9, (100, 100, float("inf"), 160)),
     ]
     (track,) = tracker.update(broken, 0.2)
     assert track.state == "lost"
-    (track,) = tracker.update([Detection("car", 0.9, box)], 0.4)
+    (track,) = tracker.update([make_det("car", 0.9, box)], 0.4)
     assert track.id == 1 and track.state == "tracked" and all(math.isfinite(v) for v in track.velocity)
 
 

@@ -22,15 +22,7 @@ import numpy as np
 
 from core.analytics.assignment import iou_matrix, match
 
-try:
-    from core.analytics.detector import Detection
-except ImportError:  # the detector's branch defines it; until that merges, the same shape here
-
-    @dataclass(frozen=True)
-    class Detection:  # type: ignore[no-redef]
-        label: str
-        score: float
-        box: tuple[float, float, float, float]
+from core.analytics.detector import Detection
 
 
 CONFUSABLE = {"car": "truck", "truck": "car", "bus": "truck", "person": "person", "motorcycle": "bicycle"}
@@ -119,12 +111,12 @@ class Scene:
                 box += rng.normal(0, self.noise.jitter, 4) * np.array([w, h, w, h])
                 score = rng.uniform(0.6, 0.95) if vis >= 0.7 else rng.uniform(0.15, 0.45)
                 label = CONFUSABLE.get(th.label, th.label) if rng.random() < self.noise.flicker else th.label
-                dets.append(Detection(label, float(score), tuple(float(v) for v in box)))
+                dets.append(Detection(label, float(score), *(float(v) for v in box)))
             for _ in range(rng.poisson(self.noise.false_positives)):
                 w, h = rng.uniform(30, 150), rng.uniform(30, 120)
                 x, y = rng.uniform(0, self.noise.width - w), rng.uniform(0, self.noise.height - h)
                 score = rng.uniform(0.5, 0.65) if rng.random() < 0.2 else rng.uniform(0.1, 0.45)
-                dets.append(Detection("car", float(score), (x, y, x + w, y + h)))
+                dets.append(Detection("car", float(score), x, y, x + w, y + h))
             rng.shuffle(dets)  # a detector's order means nothing
             out.append(Frame(t, dets, truth, visibility))
         return out
