@@ -24,7 +24,7 @@ import pluggy
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core import hookspecs
-from core.config import ConfigError, ConfigErrors, Deployment, LoadedConfig, pydantic_errors
+from core.config import ConfigError, ConfigErrors, Deployment, LoadedConfig, pydantic_errors, unknown_agency
 from core.manifest import Available, Manifest, ManifestError, discover
 
 log = logging.getLogger("bconnect.plugins")
@@ -241,10 +241,15 @@ def _build_plugin(
     for needed in manifest.requires:
         if needed not in enabled:
             errors.append(cfg.error(loc, f"plugin {name!r} needs plugin {needed!r}, which is not enabled"))
+    if manifest.agency is not None and manifest.agency not in deployment.agencies:
+        reason = unknown_agency(manifest.agency, deployment.agencies)
+        errors.append(cfg.error(loc, f"plugin {name!r} serves an agency this deployment lacks: {reason}"))
+        return None
     config_model = getattr(cls, "Config", NoConfig)
     try:
         config = config_model.model_validate(
-            deployment.plugin_config(name), context={"areas": set(deployment.areas)}
+            deployment.plugin_config(name),
+            context={"areas": set(deployment.areas), "agencies": set(deployment.agencies)},
         )
     except ValidationError as exc:
         errors.extend(pydantic_errors(cfg.path, cfg.text, exc, prefix=loc))

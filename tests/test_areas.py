@@ -7,7 +7,7 @@ camera points at a closed port on 127.0.0.1: it simply shows offline.
 
 from __future__ import annotations
 
-from core.auth.testing import add_user, bearer_headers, running_app
+from core.testing.app import add_user, bearer_headers, running_app
 from core.config import load_file
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, StreamSource

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.api_users import make_tokens
+from support.deployment import MORE_AREAS
 
 from core.config import Deployment
 from core.interfaces import Capability
@@ -92,13 +93,8 @@ FIX_URL = "/api/plugins/polri_etle/units/patroli-1/fix"
 
 def test_gps_fix_api_auth_validation_and_persistence(make_deployment, start_server):
     dep = make_deployment(
-        """
-        [areas.balikpapan_baru]
-        name = "Balikpapan Baru"
-
-        [areas.wika]
-        name = "Wika"
-
+        MORE_AREAS
+        + """
         [plugins.polri_etle]
         url_template = "rtsp://127.0.0.1:1/{id}"
         password = "pw-polri-cam"

@@ -35,8 +35,11 @@ from typing import Any
 
 import pytest
 
+from core.config import load_file
 from core.interfaces import Capability
+from core.plugin_host import load_plugins
 from core.testing.conformance_checks import CHECKS, ConformanceError, NotApplicable, run_check
+from core.testing.deployment import deployment_toml
 from core.testing.net import free_port
 from core.testing.rtsp import DEFAULT_MOUNTS, RtspServer
 
@@ -62,22 +65,6 @@ CAMERA_PASSWORD = "conformance-secret-7"
 UNREACHABLE_HOST = "camera.invalid"  # RFC 6761: a name that never resolves
 AUTH_REASON = r"(?i)auth|credential|password|401|unauthori[sz]ed|not authori[sz]ed|forbidden"
 UNREACHABLE_REASON = r"(?i)refused|resolve|unreachable|timed out|timeout|no answer|not known|cannot connect|connect"
-
-ROLLOUT_AREAS = """\
-[areas.beruang_madu]
-name = "Beruang Madu"
-enabled = true
-
-[areas.beller]
-name = "Beller"
-
-[areas.balikpapan_baru]
-name = "Balikpapan Baru"
-
-[areas.wika]
-name = "Wika"
-"""
-
 
 @dataclass(frozen=True)
 class Expect:
@@ -205,27 +192,22 @@ class DriverConformance:
 # --- building drivers ------------------------------------------------------------------
 
 
-def load_driver(plugin: str, table: str, *, data_dir: str | Path | None = None, areas: str = ROLLOUT_AREAS) -> Any:
+def load_driver(plugin: str, table: str, *, data_dir: str | Path | None = None, tables: str = "") -> Any:
     """``plugin``'s camera driver, built by the real plugin host from a deployment file.
 
     ``table`` is the plugin's part of the file, headers included
-    (``[plugins.my_vendor]``, ``[[plugins.my_vendor.cameras]]``). The file
-    declares the four rollout areas; ``data_dir`` is the deployment's (a
-    temporary folder by default). The config is validated as
-    ``bconnect check-config`` would: a mistake raises
-    :class:`core.config.ConfigErrors` naming the line in ``table`` and the key.
+    (``[plugins.my_vendor]``, ``[[plugins.my_vendor.cameras]]``); ``tables``
+    the rest of the deployment the cameras refer to: its ``[areas.<id>]`` and
+    ``[agencies.<id>]``. ``data_dir`` is the deployment's (a temporary folder
+    by default). The config is validated as ``bconnect check-config`` would:
+    a mistake raises :class:`core.config.ConfigErrors` naming the line in
+    ``table`` and the key.
     """
-    from core.config import load_file
-    from core.plugin_host import load_plugins
-
     with tempfile.TemporaryDirectory(prefix="bconnect-conformance-") as tmp:
         data = Path(data_dir) if data_dir is not None else Path(tmp) / "data"
         path = Path(tmp) / "deployment.toml"
         # the table first, so that an error's line number is the line in ``table``
-        path.write_text(
-            f'{textwrap.dedent(table)}\n\n[deployment]\nname = "conformance"\n\n'
-            f'[server]\ndata_dir = "{data.as_posix()}"\n\n{areas}'
-        )
+        path.write_text(f"{textwrap.dedent(table)}\n\n{deployment_toml(data, name='conformance', tables=tables)}")
         host = load_plugins(load_file(path))
     drivers = [d for p, d in host.collect("bconnect_register_camera_drivers") if p == plugin]
     if len(drivers) != 1:

@@ -51,8 +51,9 @@ async def running_app(
 
 
 async def add_user(
-    username: str, password: str = "correct-horse-1", *, role: str = "admin", agency: str = "pemkot"
+    username: str, password: str = "correct-horse-1", *, role: str = "admin", agency: str = "admin"
 ) -> User:
+    """A user in the app's database; an admin (who sees every declared agency) unless told otherwise."""
     return await create_user(username, password, role, agency, actor="test")
 
 
