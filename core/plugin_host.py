@@ -40,6 +40,17 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 
+# What a manifest's ``provides`` names, and the registration hook that hands it over
+PROVIDES_HOOKS: dict[str, str] = {
+    "camera_driver": "bconnect_register_camera_drivers",
+    "analyzer": "bconnect_register_analyzers",
+    "sink": "bconnect_register_sinks",
+    "routes": "bconnect_register_routes",
+    "jobs": "bconnect_register_jobs",
+    "models": "bconnect_register_models",
+}
+
+
 class NoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +85,18 @@ class PluginHost:
     pm: pluggy.PluginManager
     states: dict[str, PluginState] = field(default_factory=dict)
     failure_listeners: list[Callable[[str, str, BaseException], None]] = field(default_factory=list)
+    # what each registration hook handed over while the host was built: hook -> [(plugin, object)]
+    registered: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def analyzers(self) -> list[tuple[str, Any]]:
+        """``(plugin, analyzer)`` pairs from ``bconnect_register_analyzers``."""
+        return self.registered.get("bconnect_register_analyzers", [])
+
+    @property
+    def sinks(self) -> list[tuple[str, Any]]:
+        """``(plugin, sink)`` pairs from ``bconnect_register_sinks``."""
+        return self.registered.get("bconnect_register_sinks", [])
 
     # --- containment ---------------------------------------------------------
 
@@ -215,7 +238,45 @@ def load_plugins(cfg: LoadedConfig, available: dict[str, Available] | None = Non
         pm.check_pending()  # _unknown_hooks already reports each case with its plugin
     except pluggy.PluginValidationError as exc:
         raise ConfigErrors([ConfigError(str(cfg.path), None, "plugins", _hook_problem(exc))]) from None
+    errors = _untrue_manifests(cfg, host)
+    if errors:
+        raise ConfigErrors(errors)
     return host
+
+
+def _untrue_manifests(cfg: LoadedConfig, host: PluginHost) -> list[ConfigError]:
+    """Run the registration hooks once, and compare what each plugin handed over with its ``provides``.
+
+    A hook that raises is contained (reported against the plugin, as ever); its
+    kind is then not judged for that plugin.
+    """
+    failed: set[tuple[str, str]] = set()
+
+    def note(plugin: str, where: str, exc: BaseException) -> None:
+        failed.add((plugin, where))
+
+    host.failure_listeners.append(note)
+    try:
+        host.registered = {hook: host.collect(hook) for hook in PROVIDES_HOOKS.values()}
+    finally:
+        host.failure_listeners.remove(note)
+    errors = []
+    for name, state in host.states.items():
+        if state.manifest is None:
+            continue  # a core plugin
+        claimed = set(state.manifest.provides)
+        for kind, hook in PROVIDES_HOOKS.items():
+            if (name, hook) in failed:
+                continue
+            count = sum(1 for plugin, _ in host.registered[hook] if plugin == name)
+            if kind in claimed and not count:
+                reason = f"its manifest says it provides {kind!r}, but it registered none ({hook})"
+            elif count and kind not in claimed:
+                reason = f"it registered {count} through {hook}, but its manifest's provides lacks {kind!r}"
+            else:
+                continue
+            errors.append(cfg.error(("plugins", name), f"plugin {name!r}: {reason}"))
+    return errors
 
 
 def _build_plugin(

@@ -3,7 +3,7 @@
 Import only from tests: it needs ``httpx`` (the ``test`` extra).
 
     async with running_app(load_file(path)) as (app, client):
-        await add_user("ana", "secret-pass-1", role="operator", agency="dishub")
+        await add_user("ana", "secret-pass-1", role="operator", agency="transport")
         headers = await login(client, "ana", "secret-pass-1")  # {"X-CSRF-Token": ...}
         r = await client.post("/api/something", headers=headers)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 SKELETON = """\
 [deployment]
 name = "{name}"
-timezone = "Asia/Makassar"
 
 [server]
 host = "127.0.0.1"
