@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from core.config import AGENCY_ID_PATTERN
 from core.interfaces import CameraDriver, CameraInfo, Capability, PtzControl, StreamSource
@@ -31,10 +31,9 @@ from core.media.ingest import IngestSettings, scheme_of
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry, CameraRuntime
 from core.media.snapshot import Snapshots, SnapshotUnavailable
+from core.testing.conformance_case import DriverCase
 from core.ptz import PtzError, PtzService
 
-if TYPE_CHECKING:
-    from core.testing.conformance import DriverCase
 
 T = TypeVar("T")
 OPERATOR = "conformance"  # the operator name the PTZ checks steer as
