@@ -121,6 +121,18 @@ def test_shipped_manifests_tell_the_truth(make_deployment):
     assert provides["polri_etle"] == {"camera_driver", "routes", "models"}
 
 
+def test_shipped_plugins_serve_their_api_under_api_slash_their_name():
+    """docs/plugins.md: a plugin's API lives under /api/<plugin name>/."""
+    seen = []
+    for deployment in ("plugins.toml", "deploy/demo.toml"):
+        host = load_plugins(load_file(ROOT / deployment))
+        for plugin, route in host.registered["bconnect_register_routes"]:
+            if host.states[plugin].manifest is not None:
+                seen.append(route.path)
+                assert route.path.startswith(f"/api/{plugin}/"), (plugin, route.path)
+    assert "/api/polri_etle/units/{unit}/fix" in seen
+
+
 def test_hook_wrappers_are_refused(make_deployment, thirdparty):
     with pytest.raises(ConfigErrors) as info:
         host_for(make_deployment, "[plugins.tp_wrapper]\n")

@@ -30,8 +30,9 @@ from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, ModelSet
 from core.inventory import StreamOverride, StreamSettings
 from plugins.polri_etle.api import PolriApi
-from plugins.polri_etle.fixes import Fix, FixStore
+from plugins.polri_etle.fixes import Fix
 from plugins.polri_etle.inventory import CameraEntry, read_inventory
+from plugins.polri_etle.units import MobileUnits
 
 
 class Config(StreamSettings):
@@ -57,8 +58,8 @@ class PolriEtle:
         self._fields = {c.id: _fields(c, inventory.cameras) for c in self.entries}
         config.check_templates(next(iter(self._fields.values())))
         self.units = {c.unit: c.id for c in self.entries if c.unit}  # unit -> camera id
-        self.store: FixStore | None = None
-        self.api = PolriApi(self)
+        self.mobile = MobileUnits(self.units, config.gps_stale_after_s, self.now)
+        self.api = PolriApi(self.mobile)
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
@@ -95,7 +96,7 @@ class PolriEtle:
             return None
         if not entry.mobile:
             return (entry.lat, entry.lon)
-        fix: Fix | None = self.store.position_at(entry.unit, when, self.config.gps_stale_after_s) if self.store else None
+        fix: Fix | None = self.mobile.position_at(entry.unit, when)
         return (fix.lat, fix.lon) if fix else None
 
     # --- hooks -----------------------------------------------------------------------------
@@ -115,18 +116,11 @@ class PolriEtle:
 
     @hookimpl
     async def bconnect_startup(self, services):
-        store = FixStore(set(self.units))
-        await store.load()
-        self.store = store
+        await self.mobile.start()
 
     @hookimpl
     def bconnect_health(self, services):
-        stale = []
-        now = self.now()
-        for unit in sorted(self.units):
-            fix = self.store.latest(unit) if self.store else None
-            if fix is None or (now - fix.time).total_seconds() > self.config.gps_stale_after_s:
-                stale.append(unit)
+        stale = self.mobile.without_recent_fix()
         # a unit parked without GPS is normal: reported, not a degradation
         return {"status": "ok", "mobile_units": len(self.units), "units_without_recent_fix": stale}
 
