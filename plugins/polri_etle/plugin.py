@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 from pydantic import Field
 
-from core.areas import unknown_area
+from core.drivers.fleet import build_fleet, numbering
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, ModelSet
 from core.inventory import StreamOverride, StreamSettings
@@ -46,17 +46,9 @@ class PolriEtle:
 
     def __init__(self, config: Config, context) -> None:
         inventory = read_inventory()
-        for c in inventory.cameras:
-            reason = unknown_area(context.deployment, c.area)
-            if reason:
-                raise ValueError(f"camera {c.id!r}: {reason}")
-        strange = sorted(set(config.cameras) - {c.id for c in inventory.cameras})
-        if strange:
-            raise ValueError(f"cameras: unknown camera id(s) {', '.join(strange)}")
+        self._fleet = build_fleet(inventory.cameras, config, config.cameras, context.deployment, _fields)
         self.config = config
         self.entries = inventory.cameras
-        self._fields = {c.id: _fields(c, inventory.cameras) for c in self.entries}
-        config.check_templates(next(iter(self._fields.values())))
         self.units = {c.unit: c.id for c in self.entries if c.unit}  # unit -> camera id
         self.mobile = MobileUnits(self.units, config.gps_stale_after_s, self.now)
         self.api = PolriApi(self.mobile)
@@ -69,7 +61,7 @@ class PolriEtle:
     async def cameras(self) -> list[CameraInfo]:
         out = []
         for c in self.entries:
-            main, sub = self.config.sources(self._fields[c.id], self.config.cameras.get(c.id))
+            main, sub = self._fleet.sources(c.id)
             out.append(
                 CameraInfo(
                     id=c.id,
@@ -126,10 +118,4 @@ class PolriEtle:
 
 
 def _fields(c: CameraEntry, fleet: list[CameraEntry]) -> dict[str, object]:
-    same_kind = [x.id for x in fleet if x.kind == c.kind]
-    return {
-        "id": c.id,
-        "kind": c.kind,
-        "number": [x.id for x in fleet].index(c.id) + 1,
-        "index": same_kind.index(c.id) + 1,
-    }
+    return {**numbering(c, fleet, lambda x: x.kind), "kind": c.kind}

@@ -1,0 +1,1 @@
+"""Libraries for camera-driver plugins: no hooks, no plugin names."""
