@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.areas import unknown_area
 from core.config import CameraId, Deployment, check_unique
-from core.interfaces import StreamSource
+from core.interfaces import CameraInfo, Capability, Preset, StreamSource
 from core.inventory import StreamOverride, StreamSettings
 
 
@@ -76,6 +76,31 @@ class Fleet(Generic[E]):
     def sources(self, camera_id: str) -> tuple[StreamSource, StreamSource | None]:
         """The main and sub stream of one camera of the fleet."""
         return self.settings.sources(self.fields[camera_id], self.overrides.get(camera_id))
+
+    def info(
+        self,
+        entry: E,
+        *,
+        agency: str,
+        driver: str,
+        capabilities: frozenset[Capability] = frozenset(),
+        presets: tuple[Preset, ...] = (),
+    ) -> CameraInfo:
+        """How the driver describes one camera of the fleet to the core."""
+        main, sub = self.sources(entry.id)
+        return CameraInfo(
+            id=entry.id,
+            name=entry.name,
+            agency=agency,
+            driver=driver,
+            main=main,
+            sub=sub,
+            area=entry.area,
+            lat=entry.lat,
+            lon=entry.lon,
+            capabilities=capabilities,
+            presets=presets,
+        )
 
 
 def build_fleet(

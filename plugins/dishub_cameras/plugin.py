@@ -89,20 +89,8 @@ class DishubCameras:
         return [self._info(c) for c in self._entries]
 
     def _info(self, c: CameraEntry) -> CameraInfo:
-        main, sub = self._fleet.sources(c.id)
-        return CameraInfo(
-            id=c.id,
-            name=c.name,
-            agency="dishub",
-            driver=self.name,
-            main=main,
-            sub=sub,
-            area=c.area,
-            lat=c.lat,
-            lon=c.lon,
-            capabilities=CAPABILITIES,
-            presets=tuple(Preset(p.id, p.name) for p in c.presets),
-        )
+        presets = tuple(Preset(p.id, p.name) for p in c.presets)
+        return self._fleet.info(c, agency="dishub", driver=self.name, capabilities=CAPABILITIES, presets=presets)
 
     def ptz(self, camera_id: str) -> OnvifDevice | None:
         if self.config.ptz == "none" or camera_id not in self._fleet.fields:

@@ -59,24 +59,12 @@ class PolriEtle:
     # --- core.interfaces.CameraDriver ------------------------------------------------------
 
     async def cameras(self) -> list[CameraInfo]:
-        out = []
-        for c in self.entries:
-            main, sub = self._fleet.sources(c.id)
-            out.append(
-                CameraInfo(
-                    id=c.id,
-                    name=c.name,
-                    agency="polri",
-                    driver=self.name,
-                    main=main,
-                    sub=sub,
-                    area=c.area,
-                    lat=c.lat,
-                    lon=c.lon,
-                    capabilities=frozenset({Capability.MOBILE}) if c.mobile else frozenset(),
-                )
+        return [
+            self._fleet.info(
+                c, agency="polri", driver=self.name, capabilities=frozenset({Capability.MOBILE}) if c.mobile else frozenset()
             )
-        return out
+            for c in self.entries
+        ]
 
     # --- positions -------------------------------------------------------------------------
 
