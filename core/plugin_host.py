@@ -84,19 +84,9 @@ class PluginState:
 class PluginHost:
     pm: pluggy.PluginManager
     states: dict[str, PluginState] = field(default_factory=dict)
-    failure_listeners: list[Callable[[str, str, BaseException], None]] = field(default_factory=list)
     # what each registration hook handed over while the host was built: hook -> [(plugin, object)]
     registered: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
-
-    @property
-    def analyzers(self) -> list[tuple[str, Any]]:
-        """``(plugin, analyzer)`` pairs from ``bconnect_register_analyzers``."""
-        return self.registered.get("bconnect_register_analyzers", [])
-
-    @property
-    def sinks(self) -> list[tuple[str, Any]]:
-        """``(plugin, sink)`` pairs from ``bconnect_register_sinks``."""
-        return self.registered.get("bconnect_register_sinks", [])
+    failure_listeners: list[Callable[[str, str, BaseException], None]] = field(default_factory=list)
 
     # --- containment ---------------------------------------------------------
 
@@ -174,6 +164,16 @@ class PluginHost:
 
     def enabled(self) -> list[str]:
         return [n for n, s in self.states.items() if not s.builtin_core]
+
+    @property
+    def analyzers(self) -> list[tuple[str, Any]]:
+        """``(plugin, analyzer)`` pairs from ``bconnect_register_analyzers``."""
+        return self.registered.get("bconnect_register_analyzers", [])
+
+    @property
+    def sinks(self) -> list[tuple[str, Any]]:
+        """``(plugin, sink)`` pairs from ``bconnect_register_sinks``."""
+        return self.registered.get("bconnect_register_sinks", [])
 
 
 def new_plugin_manager() -> pluggy.PluginManager:

@@ -122,14 +122,14 @@ def test_shipped_manifests_tell_the_truth(make_deployment):
 
 
 def test_shipped_plugins_serve_their_api_under_api_slash_their_name():
-    """docs/plugins.md: a plugin's API lives under /api/<plugin name>/."""
+    """docs/plugins.md: a plugin's own API lives under /api/<plugin name>/ (or extends a camera's resource)."""
     seen = []
     for deployment in ("plugins.toml", "deploy/demo.toml"):
         host = load_plugins(load_file(ROOT / deployment))
         for plugin, route in host.registered["bconnect_register_routes"]:
             if host.states[plugin].manifest is not None:
                 seen.append(route.path)
-                assert route.path.startswith(f"/api/{plugin}/"), (plugin, route.path)
+                assert route.path.startswith((f"/api/{plugin}/", "/api/cameras/{camera_id}/")), (plugin, route.path)
     assert "/api/polri_etle/units/{unit}/fix" in seen
 
 
