@@ -73,7 +73,7 @@ class _Strict(BaseModel):
 
 class DeploymentInfo(_Strict):
     name: str = Field(min_length=1)
-    timezone: str = "Asia/Makassar"  # WITA, UTC+8
+    timezone: str = "UTC"  # a city's own, e.g. Asia/Makassar, is deployment data
 
     @field_validator("timezone")
     @classmethod
