@@ -278,7 +278,8 @@ def _agency_errors(path: Path, text: str, data: dict[str, Any]) -> list[ConfigEr
     errors = []
     for agency, rules in access.items() if isinstance(access, dict) else ():
         if agency not in known:
-            errors.append(error_at(path, text, ("access", agency), f"{agency!r} is not allowed: {unknown_agency(agency, known)}"))
+            reason = f"{agency!r} is not allowed: {unknown_agency(agency, known)}"
+            errors.append(error_at(path, text, ("access", agency), reason))
             continue
         for kind in ("cameras", "data"):
             refs = rules.get(kind) if isinstance(rules, dict) else None
