@@ -228,9 +228,12 @@ ingest_processes = {ingest_processes}
 name = "Bench"
 enabled = true
 
+[agencies.pemkot]
+name = "Pemkot"
+
 [access.pemkot]
-cameras = ["dishub", "polri", "pemkot"]
-data = ["dishub", "polri", "pemkot"]
+cameras = ["pemkot"]
+data = ["pemkot"]
 
 [plugins.stream_url]
 """

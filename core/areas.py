@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from core.config import Deployment
+from core.config import Deployment, unknown_agency
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo
 
@@ -45,12 +45,13 @@ def check_camera_areas(deployment: Deployment, cameras: Iterable[CameraInfo]) ->
 
 
 class AreasPlugin:
-    """Core plugin: once the camera registry has listed the cameras, report each one in an undeclared area.
+    """Core plugin: once the camera registry has listed the cameras, report each one in an undeclared
+    area, or of an agency the deployment does not declare.
 
-    Drivers refuse such a camera in their constructor, so that ``check-config``
-    catches it; one that does not is reported against its plugin here
-    (degraded in ``/api/health``). The camera stays viewable and its analytics
-    stay in education mode.
+    Drivers refuse such a camera in their constructor (or their config, through
+    ``AgencyRef``), so that ``check-config`` catches it; one that does not is
+    reported against its plugin here (degraded in ``/api/health``). The camera
+    stays viewable and its analytics stay in education mode.
     """
 
     def __init__(self, config, context) -> None:
@@ -60,7 +61,12 @@ class AreasPlugin:
     def bconnect_startup(self, services):
         if services.cameras is None:
             return
+        agencies = services.deployment.agencies
         for runtime in services.cameras.all():
             reason = unknown_area(services.deployment, runtime.info.area)
             if reason:
+                services.plugins.report_failure(runtime.plugin, "cameras", ValueError(f"camera {runtime.id!r}: {reason}"))
+            if runtime.info.agency not in agencies:
+                # only its own agency's users (and no admin) would see it
+                reason = unknown_agency(runtime.info.agency, agencies)
                 services.plugins.report_failure(runtime.plugin, "cameras", ValueError(f"camera {runtime.id!r}: {reason}"))

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core.interfaces import AGENCIES, ROLES
+from core.interfaces import ROLES
 
 ACTOR = "cli"
 DEFAULT_CONFIG = "plugins.toml"  # as for ``bconnect serve``
@@ -70,7 +70,8 @@ def cmd_add(args: argparse.Namespace, load: Callable[..., Any]) -> int:
     try:
         users.check_username(args.username)
         users.check_role(args.role)
-        users.check_agency(args.agency)
+        agencies = set(load(args.config, args.data_dir).deployment.agencies)
+        users.check_agency(args.agency, agencies)
         given = _read_password(args)
     except (users.UserError, _Fail) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -78,7 +79,7 @@ def cmd_add(args: argparse.Namespace, load: Callable[..., Any]) -> int:
     password = given if given is not None else generate_password()
 
     async def work() -> int:
-        user = await users.create_user(args.username, password, args.role, args.agency, actor=ACTOR)
+        user = await users.create_user(args.username, password, args.role, args.agency, actor=ACTOR, agencies=agencies)
         print(f"created user {user.username} (role {user.role}, agency {user.agency})")
         if given is None:
             print(f"password: {password}")
@@ -199,7 +200,7 @@ def add_parser(sub, load) -> None:
     c = command("add", "create a user", cmd_add)
     c.add_argument("username")
     c.add_argument("--role", required=True, help=f"one of: {', '.join(ROLES)}")
-    c.add_argument("--agency", required=True, help=f"one of: {', '.join(AGENCIES)}")
+    c.add_argument("--agency", required=True, help="an agency the deployment declares in [agencies]")
     c.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else one is made)")
 
     c = command("list", "list users", cmd_list)

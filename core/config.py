@@ -12,16 +12,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from core.interfaces import AGENCIES
 from core.toml_lines import key_at_line, locate
-
-Agency = Literal["dishub", "polri", "kejaksaan", "pemkot"]
-assert set(Agency.__args__) == set(AGENCIES)  # type: ignore[attr-defined]
 
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "asyncpg")
 
@@ -36,6 +32,28 @@ def _known_area(value: str, info: ValidationInfo) -> str:
 
 # A plugin config field that names a rollout area: checked against [areas.*]
 AreaRef = Annotated[str, AfterValidator(_known_area)]
+
+# An agency's id, as [agencies.<id>] declares it (stored in 16 characters)
+AGENCY_ID_PATTERN = r"^[a-z][a-z0-9_]{0,15}$"
+AgencyId = Annotated[str, Field(pattern=AGENCY_ID_PATTERN)]
+
+
+def _known_agency(value: str, info: ValidationInfo) -> str:
+    agencies = (info.context or {}).get("agencies")
+    if agencies is not None and value not in agencies:
+        raise ValueError(unknown_agency(value, agencies))
+    return value
+
+
+def unknown_agency(value: str, agencies: Iterable[str]) -> str:
+    """The one-line reason for an agency id the deployment does not declare."""
+    known = ", ".join(sorted(agencies)) or "none"
+    return f"unknown agency {value!r} (the deployment's [agencies] declare: {known})"
+
+
+# A plugin config field that names an agency: checked against [agencies.*].
+# A default is checked too when declared with Field(default=..., validate_default=True).
+AgencyRef = Annotated[str, AfterValidator(_known_agency)]
 
 # A camera's id, as drivers and inventories give it: it appears in URLs and logs
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
@@ -55,7 +73,7 @@ class _Strict(BaseModel):
 
 class DeploymentInfo(_Strict):
     name: str = Field(min_length=1)
-    timezone: str = "Asia/Makassar"  # WITA, UTC+8
+    timezone: str = "UTC"  # a city's own, e.g. Asia/Makassar, is deployment data
 
     @field_validator("timezone")
     @classmethod
@@ -110,11 +128,17 @@ class Area(_Strict):
     enabled: bool = False  # switched on: enforcement; off: education mode only
 
 
+class AgencyInfo(_Strict):
+    """``[agencies.<id>]``: one agency of the deployment (its cameras, users and data carry the id)."""
+
+    name: str = Field(min_length=1, max_length=64)  # shown to users
+
+
 class AgencyAccess(_Strict):
     """Which cameras and which data the users of one agency see."""
 
-    cameras: list[Agency] = []
-    data: list[Agency] = []
+    cameras: list[str] = []
+    data: list[str] = []
 
 
 class Deployment(_Strict):
@@ -122,7 +146,8 @@ class Deployment(_Strict):
     server: ServerSettings = ServerSettings()
     media: MediaSettings = MediaSettings()
     areas: dict[str, Area] = {}
-    access: dict[Agency, AgencyAccess] = {}
+    agencies: dict[AgencyId, AgencyInfo] = {}
+    access: dict[str, AgencyAccess] = {}
     plugins: dict[str, dict[str, Any]] = {}
 
     def enabled_plugins(self) -> list[str]:
@@ -130,6 +155,11 @@ class Deployment(_Strict):
 
     def plugin_config(self, name: str) -> dict[str, Any]:
         return {k: v for k, v in self.plugins.get(name, {}).items() if k != "enabled"}
+
+    def agency_name(self, agency: str) -> str:
+        """The display name of ``agency``; its id when the deployment does not declare it."""
+        info = self.agencies.get(agency)
+        return info.name if info is not None else agency
 
     def data_path(self) -> Path:
         return Path(self.server.data_dir).expanduser()
@@ -229,11 +259,35 @@ def load_file(path: str | os.PathLike[str]) -> LoadedConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigErrors([_toml_error(p, text, exc)]) from None
+    # references to undeclared agencies are reported beside the other mistakes of the file
+    errors = _agency_errors(p, text, data)
     try:
         deployment = Deployment.model_validate(data)
     except ValidationError as exc:
-        raise ConfigErrors(pydantic_errors(p, text, exc)) from None
+        raise ConfigErrors(pydantic_errors(p, text, exc) + errors) from None
+    if errors:
+        raise ConfigErrors(errors)
     return LoadedConfig(p, text, deployment)
+
+
+def _agency_errors(path: Path, text: str, data: dict[str, Any]) -> list[ConfigError]:
+    """Each reference in ``[access]`` to an agency that ``[agencies]`` does not declare."""
+    declared = data.get("agencies")
+    known = set(declared) if isinstance(declared, dict) else set()
+    access = data.get("access")
+    errors = []
+    for agency, rules in access.items() if isinstance(access, dict) else ():
+        if agency not in known:
+            reason = f"{agency!r} is not allowed: {unknown_agency(agency, known)}"
+            errors.append(error_at(path, text, ("access", agency), reason))
+            continue
+        for kind in ("cameras", "data"):
+            refs = rules.get(kind) if isinstance(rules, dict) else None
+            for i, ref in enumerate(refs if isinstance(refs, list) else ()):
+                if isinstance(ref, str) and ref not in known:
+                    reason = f"{ref!r} is not allowed: {unknown_agency(ref, known)}"
+                    errors.append(error_at(path, text, ("access", agency, kind, i), reason))
+    return errors
 
 
 def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:

@@ -56,7 +56,7 @@ def bconnect_register_analyzers(register):
 
 @hookspec
 def bconnect_register_sinks(register):
-    """Hand the core event sinks (ETLE ticketing, prosecutor export ...).
+    """Hand the core event sinks (ticketing, a prosecutor's export ...).
 
     :param register: call ``register(sink)``; ``sink`` implements
         :class:`core.interfaces.EventSink`.

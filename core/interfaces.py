@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-AGENCIES = ("dishub", "polri", "kejaksaan", "pemkot")
 ROLES = ("viewer", "operator", "officer", "prosecutor", "admin")
 
 

@@ -54,7 +54,7 @@ class StreamSettings(BaseModel):
     """Where a fleet's streams are: part of an agency plugin's deployment config.
 
     Templates are ``str.format`` strings over the fields the plugin documents
-    (e.g. ``rtsp://atcs-{area_number}-{number}.dishub.invalid:554/Streaming/Channels/101``).
+    (e.g. ``rtsp://cam-{area_number}-{number}.example.invalid:554/Streaming/Channels/101``).
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.interfaces import AGENCIES
+from core.config import AGENCY_ID_PATTERN
 
 ENTRY_POINT_GROUP = "bconnect.plugins"
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "plugins"
@@ -31,7 +31,8 @@ class Manifest(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str
     description: str
-    agency: Literal[AGENCIES] | None = None  # type: ignore[valid-type]
+    # the agency whose cameras the plugin serves: the deployment must declare it in [agencies]
+    agency: str | None = Field(default=None, pattern=AGENCY_ID_PATTERN)
     provides: list[Provides] = []
     requires: list[str] = []
     # built-in plugins: "package.module:Class"; an entry point names it for third-party ones

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core import hookspecs
 from core.analytics.detector import DETECTOR_HOOK, Detector
-from core.config import ConfigError, ConfigErrors, Deployment, LoadedConfig, pydantic_errors
+from core.config import ConfigError, ConfigErrors, Deployment, LoadedConfig, pydantic_errors, unknown_agency
 from core.manifest import Available, Manifest, ManifestError, discover
 
 log = logging.getLogger("bconnect.plugins")
@@ -39,6 +39,18 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.ptz.plugin:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",
 )
+
+
+# What a manifest's ``provides`` names, and the registration hook that hands it over
+PROVIDES_HOOKS: dict[str, str] = {
+    "camera_driver": "bconnect_register_camera_drivers",
+    "analyzer": "bconnect_register_analyzers",
+    "sink": "bconnect_register_sinks",
+    "routes": "bconnect_register_routes",
+    "jobs": "bconnect_register_jobs",
+    "models": "bconnect_register_models",
+    "detector": DETECTOR_HOOK,
+}
 
 
 class NoConfig(BaseModel):
@@ -74,6 +86,8 @@ class PluginState:
 class PluginHost:
     pm: pluggy.PluginManager
     states: dict[str, PluginState] = field(default_factory=dict)
+    # what each registration hook handed over while the host was built: hook -> [(plugin, object)]
+    registered: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
     failure_listeners: list[Callable[[str, str, BaseException], None]] = field(default_factory=list)
     # hook argument -> what deployment plugins get instead of the core's object (the app
     # factory maps "services" to Services.public); the core's own plugins get the object
@@ -162,7 +176,7 @@ class PluginHost:
     def detectors(self) -> list[tuple[str, Detector]]:
         """The detectors plugins registered; a wrong object is reported against its plugin."""
         found = []
-        for name, obj in self.collect(DETECTOR_HOOK):
+        for name, obj in self.registered.get(DETECTOR_HOOK, []):
             if isinstance(obj, Detector):
                 found.append((name, obj))
             else:
@@ -171,6 +185,16 @@ class PluginHost:
 
     def enabled(self) -> list[str]:
         return [n for n, s in self.states.items() if not s.builtin_core]
+
+    @property
+    def analyzers(self) -> list[tuple[str, Any]]:
+        """``(plugin, analyzer)`` pairs from ``bconnect_register_analyzers``."""
+        return self.registered.get("bconnect_register_analyzers", [])
+
+    @property
+    def sinks(self) -> list[tuple[str, Any]]:
+        """``(plugin, sink)`` pairs from ``bconnect_register_sinks``."""
+        return self.registered.get("bconnect_register_sinks", [])
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -235,7 +259,45 @@ def load_plugins(cfg: LoadedConfig, available: dict[str, Available] | None = Non
         pm.check_pending()  # _unknown_hooks already reports each case with its plugin
     except pluggy.PluginValidationError as exc:
         raise ConfigErrors([ConfigError(str(cfg.path), None, "plugins", _hook_problem(exc))]) from None
+    errors = _untrue_manifests(cfg, host)
+    if errors:
+        raise ConfigErrors(errors)
     return host
+
+
+def _untrue_manifests(cfg: LoadedConfig, host: PluginHost) -> list[ConfigError]:
+    """Run the registration hooks once, and compare what each plugin handed over with its ``provides``.
+
+    A hook that raises is contained (reported against the plugin, as ever); its
+    kind is then not judged for that plugin.
+    """
+    failed: set[tuple[str, str]] = set()
+
+    def note(plugin: str, where: str, exc: BaseException) -> None:
+        failed.add((plugin, where))
+
+    host.failure_listeners.append(note)
+    try:
+        host.registered = {hook: host.collect(hook) for hook in PROVIDES_HOOKS.values()}
+    finally:
+        host.failure_listeners.remove(note)
+    errors = []
+    for name, state in host.states.items():
+        if state.manifest is None:
+            continue  # a core plugin
+        claimed = set(state.manifest.provides)
+        for kind, hook in PROVIDES_HOOKS.items():
+            if (name, hook) in failed:
+                continue
+            count = sum(1 for plugin, _ in host.registered[hook] if plugin == name)
+            if kind in claimed and not count:
+                reason = f"its manifest says it provides {kind!r}, but it registered none ({hook})"
+            elif count and kind not in claimed:
+                reason = f"it registered {count} through {hook}, but its manifest's provides lacks {kind!r}"
+            else:
+                continue
+            errors.append(cfg.error(("plugins", name), f"plugin {name!r}: {reason}"))
+    return errors
 
 
 def _build_plugin(
@@ -261,10 +323,15 @@ def _build_plugin(
     for needed in manifest.requires:
         if needed not in enabled:
             errors.append(cfg.error(loc, f"plugin {name!r} needs plugin {needed!r}, which is not enabled"))
+    if manifest.agency is not None and manifest.agency not in deployment.agencies:
+        reason = unknown_agency(manifest.agency, deployment.agencies)
+        errors.append(cfg.error(loc, f"plugin {name!r} serves an agency this deployment lacks: {reason}"))
+        return None
     config_model = getattr(cls, "Config", NoConfig)
     try:
         config = config_model.model_validate(
-            deployment.plugin_config(name), context={"areas": set(deployment.areas)}
+            deployment.plugin_config(name),
+            context={"areas": set(deployment.areas), "agencies": set(deployment.agencies)},
         )
     except ValidationError as exc:
         errors.extend(pydantic_errors(cfg.path, cfg.text, exc, prefix=loc))

@@ -23,10 +23,6 @@ PACKAGES = ("core", "plugins", "web")
 # Cycles known when the import rules were written down, each to be broken on its own branch
 # (issue 8, s8-agencies). The lead empties this list once those branches are merged; an entry
 # that no longer occurs fails test_known_cycles_still_exist so that the list never goes stale.
-KNOWN_CYCLES_TO_BREAK: list[frozenset[str]] = [
-    frozenset({"core.testing.conformance", "core.testing.conformance_checks"}),  # type-only
-    frozenset({"plugins.polri_etle.api", "plugins.polri_etle.plugin"}),  # api reaches into the plugin object
-]
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -182,14 +178,8 @@ def test_no_plugin_imports_another_plugin():
 
 
 def test_no_import_cycle():
-    found = [c for c in cycles(GRAPH) if frozenset(c) not in KNOWN_CYCLES_TO_BREAK]
+    found = cycles(GRAPH)
     assert found == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
-
-
-def test_known_cycles_still_exist():
-    found = {frozenset(c) for c in cycles(GRAPH)}
-    gone = [sorted(k) for k in KNOWN_CYCLES_TO_BREAK if k not in found]
-    assert gone == [], f"no longer a cycle: remove from KNOWN_CYCLES_TO_BREAK: {gone}"
 
 
 # --- the checker itself, on made-up modules ------------------------------------------------

@@ -7,7 +7,7 @@ camera points at a closed port on 127.0.0.1: it simply shows offline.
 
 from __future__ import annotations
 
-from core.auth.testing import add_user, bearer_headers, running_app
+from core.testing.app import add_user, bearer_headers, running_app
 from core.config import load_file
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, StreamSource
@@ -49,3 +49,27 @@ async def test_camera_in_an_undeclared_area_is_reported_at_startup_and_stays_vie
     listed = {c["id"]: c for c in cameras}
     assert set(listed) == {"lost", "home"}
     assert listed["lost"]["mode"] == "education"
+
+
+class OtherCityDriver(StrayDriver):
+    """Its camera names an agency the deployment does not declare (a driver without AgencyRef)."""
+
+    name = "other_city"
+
+    async def cameras(self) -> list[CameraInfo]:
+        return [CameraInfo("bpbd-1", "BPBD 1", "bpbd", self.name, StreamSource(f"rtsp://127.0.0.1:{self.port}/x"))]
+
+
+async def test_camera_of_an_undeclared_agency_is_reported_at_startup(make_deployment):
+    cfg = load_file(make_deployment().path)  # declares dishub, polri, kejaksaan, pemkot
+    host = load_plugins(cfg)
+    host.pm.register(OtherCityDriver(free_port()), name="other_city")
+    async with running_app(cfg, host=host) as (app, client):
+        headers = await bearer_headers(await add_user("boss"))
+        health = (await client.get("/api/health", headers=headers)).json()
+        cameras = (await client.get("/api/cameras", headers=headers)).json()
+    assert health["plugins"]["other_city"]["reason"] == (
+        "cameras: ValueError: camera 'bpbd-1': unknown agency 'bpbd' (the deployment's [agencies] declare: "
+        "dishub, kejaksaan, pemkot, polri)"
+    )
+    assert [c["id"] for c in cameras] == []  # an admin sees the declared agencies' cameras

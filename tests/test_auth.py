@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from core.auth import access, users
 from core.auth.principal import Principal
-from core.auth.testing import add_user, bearer_headers, first_admin, login, running_app, session_headers
+from core.testing.app import add_user, bearer_headers, first_admin, login, running_app, session_headers
 from core.auth.tokens import now
 from core.config import load_file
 from core.errors import ApiError
@@ -72,6 +72,7 @@ async def test_json_login_sets_a_session_cookie_and_me_answers(cfg):
         assert me["username"] == "ana" and me["via"] == "session"
         assert me["csrf_token"] == body["csrf_token"]
         assert me["access"]["cameras"] == ["dishub", "pemkot"]  # from [access.dishub] in the test deployment
+        assert me["agency_names"] == {"dishub": "Dishub", "pemkot": "Pemkot"}  # the UI's labels, from [agencies]
 
         row = await Session.get(user__username="ana")
         assert row.token_hash != cookie.split(";")[0].split("=", 1)[1]  # only the hash is stored

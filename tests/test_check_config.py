@@ -140,6 +140,40 @@ def test_bad_values(tmp_path):
     assert "'martians' is not allowed" in got["access.martians"][1]
 
 
+def test_every_reference_to_an_undeclared_agency_is_refused_with_its_line(tmp_path):
+    """Agencies are deployment data: [access], a camera's agency and a plugin manifest's must be in [agencies]."""
+    path = write(
+        tmp_path,
+        MINIMAL
+        + '\n[agencies.dinkes]\nname = "Dinas Kesehatan"\n\n[access.dinkes]\ncameras = ["dinkes", "bpbd"]\n\n'
+        "[access.bpbd]\ndata = []\n\n"
+        '[plugins.stream_url]\ncameras = [{{ id = "a", name = "A", url = "rtsp://127.0.0.1:1/a", agency = "damkar" }}]\n\n'
+        '[plugins.dishub_cameras]\nurl_template = "rtsp://{{id}}.invalid/"\n',
+    )
+    got = {e["key"]: (int(e["line"]), e["reason"]) for e in rejected(path)}
+    assert got["access.dinkes.cameras[1]"] == (
+        line_of(path, '"bpbd"'), "'bpbd' is not allowed: unknown agency 'bpbd' (the deployment's [agencies] declare: dinkes)"
+    )
+    assert got["access.bpbd"][0] == line_of(path, "[access.bpbd]")
+    assert len(got) == 2  # the core part is checked first: its mistakes stop the run
+
+    path.write_text(path.read_text().replace(', "bpbd"', "").replace("[access.bpbd]\ndata = []\n", ""))
+    got = {e["key"]: (int(e["line"]), e["reason"]) for e in rejected(path)}
+    assert got == {
+        "plugins.stream_url.cameras[0].agency": (
+            line_of(path, '"damkar"'), "unknown agency 'damkar' (the deployment's [agencies] declare: dinkes)"
+        ),
+        "plugins.dishub_cameras": (
+            line_of(path, "[plugins.dishub_cameras]"),
+            "plugin 'dishub_cameras' serves an agency this deployment lacks: "
+            "unknown agency 'dishub' (the deployment's [agencies] declare: dinkes)",
+        ),
+    }
+
+    path.write_text(path.read_text().replace('"damkar"', '"dinkes"').replace("dishub_cameras", "polri_etle"))
+    assert "polri" in one_error(path)["reason"]
+
+
 def test_arrays_of_tables_point_at_the_right_element(make_deployment):
     d = make_deployment(
         """

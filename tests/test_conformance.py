@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from support.onvif_emulator import OnvifEmulator
+from support.deployment import KIT_TABLES
 from support.pelita_emulator import PelitaEmulator
 
 from core.interfaces import CameraInfo, Capability, Preset, StreamSource
@@ -33,14 +34,19 @@ from core.testing.conformance import (
     DriverConformance,
     Expect,
     check_driver,
-    load_driver,
     run_conformance,
 )
+from core.testing.conformance import load_driver as build_driver
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture: a server without credentials)
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.conformance]
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "camera-drivers.md"
+
+
+def load_driver(plugin: str, table: str, **kwargs):
+    """The kit's ``load_driver`` in a deployment with Balikpapan's four rollout areas and its agencies."""
+    return build_driver(plugin, table, tables=KIT_TABLES, **kwargs)
 
 
 # --- stream_url: cameras by URL ---------------------------------------------------------------

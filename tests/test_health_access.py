@@ -16,7 +16,7 @@ from support.thirdparty import thirdparty  # noqa: F401  (fixture)
 from support.waiting import wait_for
 
 from core.app import create_app
-from core.auth import testing
+from core.testing import app as testing
 from core.auth.sessions import COOKIE
 from core.config import load_file
 

@@ -83,7 +83,9 @@ def _keys(model: type[BaseModel], table: str) -> list[tuple[str, str]]:
         args = getattr(annotation, "__args__", ())
         if table == "" and getattr(annotation, "__origin__", None) is dict:
             value = args[1]
-            sub = {"areas": "[areas.<id>]", "access": "[access.<agency>]", "plugins": "[plugins.<name>]"}[name]
+            sub = {
+                "areas": "[areas.<id>]", "agencies": "[agencies.<id>]", "access": "[access.<agency>]", "plugins": "[plugins.<name>]"
+            }[name]
             if isinstance(value, type) and issubclass(value, BaseModel):
                 out += _keys(value, sub)
             else:

@@ -76,7 +76,7 @@ def test_the_watch_sees_a_connection(tmp_path, closed_port):
     """The control: an ONVIF device is contacted by the listing, and the hook records it."""
     path = tmp_path / "onvif.toml"
     path.write_text(
-        '[deployment]\nname = "t"\n\n[plugins.onvif_camera]\n[[plugins.onvif_camera.devices]]\n'
+        '[deployment]\nname = "t"\n\n[agencies.pemkot]\nname = "Pemkot"\n\n[plugins.onvif_camera]\n[[plugins.onvif_camera.devices]]\n'
         f'id = "cam"\nhost = "127.0.0.1"\nport = {closed_port}\nusername = "u"\npassword = "p"\ntimeout_s = 1\n'
     )
     result, network = bconnect_watched("cameras", "list", "--config", str(path))

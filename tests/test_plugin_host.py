@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,9 @@ from core.manifest import discover
 from core.plugin_host import load_plugins
 from support.appclient import bearer_headers, running
 from support.thirdparty import thirdparty  # noqa: F401  (fixture)
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def host_for(make_deployment, extra: str):
@@ -82,6 +86,51 @@ def test_hookimpl_with_an_unknown_argument_is_a_config_error(make_deployment, th
     [err] = info.value.errors
     assert err.key == "plugins.tp_wrongargs"
     assert "'regster'" in err.reason and "\n" not in str(err)
+
+
+def test_manifest_provides_must_match_what_the_plugin_registered(make_deployment, thirdparty):
+    """A manifest tells the truth: `provides` lists exactly the kinds the plugin registers."""
+    d = make_deployment("[plugins.tp_claims]\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_plugins(load_file(d.path))
+    [err] = info.value.errors
+    assert (err.key, err.reason) == (
+        "plugins.tp_claims",
+        "plugin 'tp_claims': its manifest says it provides 'analyzer', but it registered none (bconnect_register_analyzers)",
+    )
+    assert (err.file, err.line) == (str(d.path), d.path.read_text().splitlines().index("[plugins.tp_claims]") + 1)
+
+    with pytest.raises(ConfigErrors) as info:
+        host_for(make_deployment, "[plugins.tp_claims]\nanalyzers = 1\nsinks = 2\n")
+    [err] = info.value.errors
+    assert err.reason == "plugin 'tp_claims': it registered 2 through bconnect_register_sinks, but its manifest's provides lacks 'sink'"
+
+
+def test_analyzers_and_sinks_are_collected_into_the_host(make_deployment, thirdparty):
+    _, host = host_for(make_deployment, "[plugins.tp_claims]\nanalyzers = 2\n")
+    assert [(plugin, a.kind, a.number) for plugin, a in host.analyzers] == [("tp_claims", "analyzer", 0), ("tp_claims", "analyzer", 1)]
+    assert host.sinks == []
+
+
+def test_shipped_manifests_tell_the_truth(make_deployment):
+    """Every built-in plugin of the full deployment registers exactly what its manifest provides."""
+    cfg = load_file(ROOT / "plugins.toml")
+    host = load_plugins(cfg)  # raises ConfigErrors on an untrue manifest
+    provides = {name: set(state.manifest.provides) for name, state in host.states.items() if state.manifest}
+    assert provides["parking_rule"] == provides["crime_watch"] == set()  # config only until their analyzers exist
+    assert provides["polri_etle"] == {"camera_driver", "routes", "models"}
+
+
+def test_shipped_plugins_serve_their_api_under_api_slash_their_name():
+    """docs/plugins.md: a plugin's own API lives under /api/<plugin name>/ (or extends a camera's resource)."""
+    seen = []
+    for deployment in ("plugins.toml", "deploy/demo.toml"):
+        host = load_plugins(load_file(ROOT / deployment))
+        for plugin, route in host.registered["bconnect_register_routes"]:
+            if host.states[plugin].manifest is not None:
+                seen.append(route.path)
+                assert route.path.startswith((f"/api/{plugin}/", "/api/cameras/{camera_id}/")), (plugin, route.path)
+    assert "/api/polri_etle/units/{unit}/fix" in seen
 
 
 def test_hook_wrappers_are_refused(make_deployment, thirdparty):

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.api_users import make_tokens
+from support.deployment import MORE_AREAS
 
 from core.config import Deployment
 from core.interfaces import Capability
@@ -72,6 +73,12 @@ def test_fix_validation_says_why():
         ({"lat": 1, "lon": 1, "time": 1717200000}, "time: expected an ISO 8601 time"),
         ({"lat": 1, "lon": 1, "time": "2025-06-02T00:00:00Z"}, "time: 2025-06-02T00:00:00Z is in the future"),
         ({"lat": 1, "lon": 1, "time": "2025-06-01T00:00:00Z", "alt": 3}, "alt: unknown key"),
+        # issue 11: these overflowed (a 500) instead of saying why
+        ({"lat": 10**400, "lon": 1, "time": "2025-06-01T00:00:00Z"}, "lat: 100000000000... is outside -90..90"),
+        ({"lat": 1, "lon": -(10**30), "time": "2025-06-01T00:00:00Z"}, "lon: -10000000000... is outside -180..180"),
+        ({"lat": 1, "lon": 1, "time": "0001-01-01T00:00:00+08:00"}, "time: 0001-01-01T00:00:00+08:00 is out of range in UTC"),
+        ({"lat": 1, "lon": 1, "time": "9999-12-31T23:59:59-08:00"}, "time: 9999-12-31T23:59:59-08:00 is out of range in UTC"),
+        ({"lat": 1, "lon": 1, "time": "9999-12-31T23:59:59+08:00"}, "time: 9999-12-31T23:59:59+08:00 is in the future"),
     ]:
         with pytest.raises(BadFix) as err:
             parse_fix("patroli-1", body, now)
@@ -87,18 +94,13 @@ def test_position_at_the_time_of_an_event():
     assert store.position_at("patroli-2", t, 60) is None
 
 
-FIX_URL = "/api/plugins/polri_etle/units/patroli-1/fix"
+FIX_URL = "/api/polri_etle/units/patroli-1/fix"
 
 
 def test_gps_fix_api_auth_validation_and_persistence(make_deployment, start_server):
     dep = make_deployment(
-        """
-        [areas.balikpapan_baru]
-        name = "Balikpapan Baru"
-
-        [areas.wika]
-        name = "Wika"
-
+        MORE_AREAS
+        + """
         [plugins.polri_etle]
         url_template = "rtsp://127.0.0.1:1/{id}"
         password = "pw-polri-cam"
@@ -117,7 +119,7 @@ def test_gps_fix_api_auth_validation_and_persistence(make_deployment, start_serv
     assert r.status_code == 403 and "role" in r.json()["error"]
     r = http.post(FIX_URL, json=fix, headers=auth("dina"))
     assert r.status_code == 403 and "only Polri's units" in r.json()["error"]
-    r = http.post("/api/plugins/polri_etle/units/patroli-9/fix", json=fix, headers=auth("polo"))
+    r = http.post("/api/polri_etle/units/patroli-9/fix", json=fix, headers=auth("polo"))
     assert r.status_code == 404 and "no mobile unit 'patroli-9'" in r.json()["error"]
     r = http.post(FIX_URL, content=b"{oops", headers=auth("polo"))
     assert r.status_code == 400 and r.json()["error"] == "body: not valid JSON"
@@ -127,6 +129,14 @@ def test_gps_fix_api_auth_validation_and_persistence(make_deployment, start_serv
     assert r.status_code == 400 and r.json()["error"] == "lat: 123 is outside -90..90"
     r = http.post(FIX_URL, json={**fix, "time": now.replace(tzinfo=None).isoformat()}, headers=auth("polo"))
     assert r.status_code == 400 and r.json()["error"].startswith("time: needs a UTC offset")
+    # issue 11: huge integers and times at the ends of the calendar are a 400 with the reason, not a 500
+    for bad, reason in [
+        ({"lat": 10**400}, "lat: 100000000000... is outside -90..90"),
+        ({"time": "0001-01-01T00:00:00+08:00"}, "time: 0001-01-01T00:00:00+08:00 is out of range in UTC"),
+        ({"time": "9999-12-31T23:59:59-08:00"}, "time: 9999-12-31T23:59:59-08:00 is out of range in UTC"),
+    ]:
+        r = http.post(FIX_URL, json={**fix, **bad}, headers=auth("polo"))
+        assert (r.status_code, r.json()["error"]) == (400, reason)
 
     r = http.post(FIX_URL, json=fix, headers=auth("polo"))
     assert r.status_code == 200, r.text
@@ -137,14 +147,14 @@ def test_gps_fix_api_auth_validation_and_persistence(make_deployment, start_serv
     r = http.post(FIX_URL, json=older, headers=auth("polo"))
     assert r.json()["kept"] is False and r.json()["fix"]["lat"] == -1.2745  # out of order: the newer stays
 
-    units = http.get("/api/plugins/polri_etle/units", headers=auth("vera")).json()["units"]
+    units = http.get("/api/polri_etle/units", headers=auth("vera")).json()["units"]
     assert [(u["unit"], u["fix"] is not None) for u in units] == [("patroli-1", True), ("patroli-2", False), ("patroli-3", False)]
-    assert http.get("/api/plugins/polri_etle/units", headers=auth("dina")).status_code == 403  # Dishub does not see Polri here
+    assert http.get("/api/polri_etle/units", headers=auth("dina")).status_code == 403  # Dishub does not see Polri here
     assert "pw-polri-cam" not in server.log()
 
     # the latest fix is stored: a restarted server still knows it
     server.stop()
     server = start_server(dep)
-    r = httpx.get(server.url + "/api/plugins/polri_etle/units/patroli-1", headers=auth("vera"), timeout=10)
+    r = httpx.get(server.url + "/api/polri_etle/units/patroli-1", headers=auth("vera"), timeout=10)
     assert r.status_code == 200 and r.json()["fix"]["lat"] == -1.2745
     assert json.loads(r.text)["fix"]["time"] == now.isoformat()

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from core.auth.middleware import WS_POLICY_VIOLATION, is_public
-from core.auth.testing import add_user, bearer_headers, running_app, session_headers
+from core.testing.app import add_user, bearer_headers, running_app, session_headers
 from core.config import LoadedConfig, load_file
 from core.hookspecs import hookimpl
 from core.manifest import discover

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from core.auth.testing import running_app
+from core.testing.app import running_app
 from core.cli import main
 from core.config import load_file
 from core.testing.pytest_plugin import bconnect
@@ -112,6 +112,8 @@ def test_revoked_token_stops_working_for_good(deployment, capsys):
     [
         (["add", "admin2", "--role", "king", "--agency", "pemkot"], "unknown role 'king'"),
         (["add", "admin2", "--role", "admin", "--agency", "bpn"], "unknown agency 'bpn'"),
+        # an agency is one the deployment declares in [agencies], not one the code knows
+        (["add", "admin2", "--role", "admin", "--agency", "bpn"], "[agencies] declare: dishub, kejaksaan, pemkot, polri"),
         (["add", "Bad Name", "--role", "admin", "--agency", "pemkot"], "invalid username"),
         (["passwd", "ghost"], "no user named 'ghost'"),
         (["disable", "ghost"], "no user named 'ghost'"),

@@ -2,7 +2,7 @@
 
 The deployment's ``[access.<agency>]`` tables say which agencies' cameras and
 data the users of an agency see. A user always sees their own agency; an
-admin sees everything.
+admin sees every agency the deployment declares in ``[agencies]``.
 """
 
 from __future__ import annotations
@@ -16,24 +16,22 @@ from starlette.responses import Response
 from core.auth.principal import Principal
 from core.config import Deployment
 from core.errors import ApiError
-from core.interfaces import AGENCIES, ROLES
-
-ALL_AGENCIES = frozenset(AGENCIES)
+from core.interfaces import ROLES
 
 
 def camera_agencies(principal: Principal, deployment: Deployment) -> frozenset[str]:
     """The agencies whose cameras ``principal`` may watch."""
     if principal.role == "admin":
-        return ALL_AGENCIES
-    rules = deployment.access.get(principal.agency)  # type: ignore[call-overload]
+        return frozenset(deployment.agencies) | {principal.agency}
+    rules = deployment.access.get(principal.agency)
     return frozenset(rules.cameras if rules else ()) | {principal.agency}
 
 
 def data_agencies(principal: Principal, deployment: Deployment) -> frozenset[str]:
     """The agencies whose data (events, evidence, reports) ``principal`` may read."""
     if principal.role == "admin":
-        return ALL_AGENCIES
-    rules = deployment.access.get(principal.agency)  # type: ignore[call-overload]
+        return frozenset(deployment.agencies) | {principal.agency}
+    rules = deployment.access.get(principal.agency)
     return frozenset(rules.data if rules else ()) | {principal.agency}
 
 

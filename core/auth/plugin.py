@@ -36,7 +36,8 @@ class AccountsPlugin:
         return self._startup(services)
 
     async def _startup(self, services) -> None:
-        password = await ensure_first_admin()
+        # the first agency the deployment declares; "admin" where it declares none
+        password = await ensure_first_admin(next(iter(services.deployment.agencies), "admin"))
         server = services.deployment.server
         # stdout, not the log: the person starting the server reads this once
         print(f"B-Connect is running: log in at {login_url(server.host, server.port)}", flush=True)

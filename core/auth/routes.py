@@ -178,6 +178,8 @@ class AccountRoutes:
         principal = current_principal(request)
         state = request.scope.get("auth")
         deployment = request.app.state.services.deployment
+        cameras = camera_agencies(principal, deployment)
+        data = data_agencies(principal, deployment)
         return JSONResponse(
             {
                 "username": principal.username,
@@ -186,8 +188,10 @@ class AccountRoutes:
                 "csrf_token": state.csrf_token if isinstance(state, AuthState) else None,
                 "via": principal.via,
                 "access": {
-                    "cameras": sorted(camera_agencies(principal, deployment)),
-                    "data": sorted(data_agencies(principal, deployment)),
+                    "cameras": sorted(cameras),
+                    "data": sorted(data),
                 },
+                # display names (the deployment's [agencies]) of every agency this user meets
+                "agency_names": {a: deployment.agency_name(a) for a in sorted(cameras | data | {principal.agency})},
             }
         )

@@ -7,13 +7,15 @@ Every change is written to the audit log. Errors a person can fix are
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from tortoise.exceptions import IntegrityError
 
 from core.auth import audit
 from core.auth.passwords import PasswordPolicyError, check_policy, generate_password, hash_password, verify_password
 from core.auth.tokens import create_api_token, now
-from core.interfaces import AGENCIES, ROLES
+from core.config import AGENCY_ID_PATTERN, unknown_agency
+from core.interfaces import ROLES
 from core.models import ApiToken, Session, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -36,9 +38,12 @@ def check_role(role: str) -> None:
         raise UserError(f"unknown role {role!r} (one of: {', '.join(ROLES)})")
 
 
-def check_agency(agency: str) -> None:
-    if agency not in AGENCIES:
-        raise UserError(f"unknown agency {agency!r} (one of: {', '.join(AGENCIES)})")
+def check_agency(agency: str, agencies: Collection[str] | None = None) -> None:
+    """Refuse a malformed agency id, and one that ``agencies`` (the deployment's) does not hold."""
+    if agencies is not None and agency not in agencies:
+        raise UserError(unknown_agency(agency, agencies))
+    if not re.fullmatch(AGENCY_ID_PATTERN, agency):
+        raise UserError(f"invalid agency {agency!r}: 1-16 characters, lower-case letters, digits or '_'")
 
 
 async def get_user(username: str) -> User:
@@ -48,10 +53,13 @@ async def get_user(username: str) -> User:
     return user
 
 
-async def create_user(username: str, password: str, role: str, agency: str, *, actor: str) -> User:
+async def create_user(
+    username: str, password: str, role: str, agency: str, *, actor: str, agencies: Collection[str] | None = None
+) -> User:
+    """``agencies``: the deployment's agency ids, when the caller has them (the CLI does)."""
     check_username(username)
     check_role(role)
-    check_agency(agency)
+    check_agency(agency, agencies)
     try:
         check_policy(password)
     except PasswordPolicyError as exc:
@@ -144,13 +152,16 @@ async def authenticate(username: str, password: str) -> tuple[User | None, str]:
     return user, "ok"
 
 
-async def ensure_first_admin() -> str | None:
-    """On an empty user table, create ``admin`` and return its password once."""
+async def ensure_first_admin(agency: str) -> str | None:
+    """On an empty user table, create ``admin`` of ``agency`` and return its password once.
+
+    An admin sees every agency, so which one it belongs to only labels it.
+    """
     if await User.exists():
         return None
     password = generate_password()
     try:
-        await create_user(FIRST_ADMIN, password, "admin", "pemkot", actor="system")
+        await create_user(FIRST_ADMIN, password, "admin", agency, actor="system")
     except UserError:
         return None  # someone else made it between our check and our insert
     return password

@@ -28,15 +28,18 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.interfaces import Capability
+from core.config import load_file
+from core.plugin_host import load_plugins
+from core.testing.conformance_case import DriverCase, Expect
 from core.testing.conformance_checks import CHECKS, ConformanceError, NotApplicable, run_check
+from core.testing.deployment import deployment_toml
 from core.testing.net import free_port
 from core.testing.rtsp import DEFAULT_MOUNTS, RtspServer
 
@@ -60,69 +63,6 @@ __all__ = [
 CAMERA_USER = "camera"
 CAMERA_PASSWORD = "conformance-secret-7"
 UNREACHABLE_HOST = "camera.invalid"  # RFC 6761: a name that never resolves
-AUTH_REASON = r"(?i)auth|credential|password|401|unauthori[sz]ed|not authori[sz]ed|forbidden"
-UNREACHABLE_REASON = r"(?i)refused|resolve|unreachable|timed out|timeout|no answer|not known|cannot connect|connect"
-
-ROLLOUT_AREAS = """\
-[areas.beruang_madu]
-name = "Beruang Madu"
-enabled = true
-
-[areas.beller]
-name = "Beller"
-
-[areas.balikpapan_baru]
-name = "Balikpapan Baru"
-
-[areas.wika]
-name = "Wika"
-"""
-
-
-@dataclass(frozen=True)
-class Expect:
-    """What a conforming camera does, and how long each thing may take."""
-
-    stream_within_s: float = 15.0  # from opening to the first keyframe
-    packets: int = 25  # packets the stream must deliver ...
-    packets_within_s: float = 20.0  # ... within this long of opening
-    failure_within_s: float = 15.0  # wrong credentials / unreachable host show offline (or error) by then
-    command_within_s: float = 10.0  # each PTZ command
-    list_within_s: float = 20.0  # cameras()
-    codec: str | None = None  # "h264" or "hevc", when the test knows
-    size: tuple[int, int] | None = None  # (width, height), when the test knows
-    capabilities: frozenset[Capability] | None = None  # exactly these, when the test knows
-    auth_reason: str = AUTH_REASON  # a regular expression the wrong-credentials reason matches
-    unreachable_reason: str = UNREACHABLE_REASON  # and the unreachable-host reason
-
-
-DriverFactory = Callable[[], Any]  # returns a driver, or an awaitable of one
-
-
-@dataclass
-class DriverCase:
-    """One driver under test and one of its cameras.
-
-    Each factory builds a fresh driver (``load_driver`` builds it from a
-    deployment table, as ``bconnect serve`` does); the kit closes it after
-    each check. ``wrong_credentials`` and ``unreachable`` build the same camera
-    with a wrong password and on a host that cannot be reached (a closed port
-    on 127.0.0.1 or a name under ``.invalid``); a case without one says why in
-    ``skip`` (e.g. ``{"wrong_credentials": "a local file asks for none"}``).
-    """
-
-    name: str
-    driver: DriverFactory
-    wrong_credentials: DriverFactory | None = None
-    unreachable: DriverFactory | None = None
-    camera_id: str | None = None  # default: the first camera the driver lists
-    secret: str | None = None  # the right password: it must never show in a repr, an API answer or a log
-    observed: Callable[[], Sequence[Any]] | None = None  # the device's record of commands (an emulator's), if seen
-    expect: Expect = field(default_factory=Expect)
-    skip: Mapping[str, str] = field(default_factory=dict)  # check -> why it does not apply
-
-    def __repr__(self) -> str:
-        return f"DriverCase({self.name!r}, camera={self.camera_id!r})"
 
 
 async def check_driver(case: DriverCase, checks: Sequence[str] = tuple(CHECKS)) -> dict[str, str]:
@@ -205,27 +145,22 @@ class DriverConformance:
 # --- building drivers ------------------------------------------------------------------
 
 
-def load_driver(plugin: str, table: str, *, data_dir: str | Path | None = None, areas: str = ROLLOUT_AREAS) -> Any:
+def load_driver(plugin: str, table: str, *, data_dir: str | Path | None = None, tables: str = "") -> Any:
     """``plugin``'s camera driver, built by the real plugin host from a deployment file.
 
     ``table`` is the plugin's part of the file, headers included
-    (``[plugins.my_vendor]``, ``[[plugins.my_vendor.cameras]]``). The file
-    declares the four rollout areas; ``data_dir`` is the deployment's (a
-    temporary folder by default). The config is validated as
-    ``bconnect check-config`` would: a mistake raises
-    :class:`core.config.ConfigErrors` naming the line in ``table`` and the key.
+    (``[plugins.my_vendor]``, ``[[plugins.my_vendor.cameras]]``); ``tables``
+    the rest of the deployment the cameras refer to: its ``[areas.<id>]`` and
+    ``[agencies.<id>]``. ``data_dir`` is the deployment's (a temporary folder
+    by default). The config is validated as ``bconnect check-config`` would:
+    a mistake raises :class:`core.config.ConfigErrors` naming the line in
+    ``table`` and the key.
     """
-    from core.config import load_file
-    from core.plugin_host import load_plugins
-
     with tempfile.TemporaryDirectory(prefix="bconnect-conformance-") as tmp:
         data = Path(data_dir) if data_dir is not None else Path(tmp) / "data"
         path = Path(tmp) / "deployment.toml"
         # the table first, so that an error's line number is the line in ``table``
-        path.write_text(
-            f'{textwrap.dedent(table)}\n\n[deployment]\nname = "conformance"\n\n'
-            f'[server]\ndata_dir = "{data.as_posix()}"\n\n{areas}'
-        )
+        path.write_text(f"{textwrap.dedent(table)}\n\n{deployment_toml(data, name='conformance', tables=tables)}")
         host = load_plugins(load_file(path))
     drivers = [d for p, d in host.collect("bconnect_register_camera_drivers") if p == plugin]
     if len(drivers) != 1:

@@ -22,18 +22,18 @@ import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from core.interfaces import AGENCIES, CameraDriver, CameraInfo, Capability, PtzControl, StreamSource
+from core.config import AGENCY_ID_PATTERN
+from core.interfaces import CameraDriver, CameraInfo, Capability, PtzControl, StreamSource
 from core.media.bitstream import parameter_sets_in
 from core.media.ingest import IngestSettings, scheme_of
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry, CameraRuntime
 from core.media.snapshot import Snapshots, SnapshotUnavailable
 from core.ptz.service import PtzError, PtzService
+from core.testing.conformance_case import DriverCase
 
-if TYPE_CHECKING:
-    from core.testing.conformance import DriverCase
 
 T = TypeVar("T")
 OPERATOR = "conformance"  # the operator name the PTZ checks steer as
@@ -264,8 +264,8 @@ async def check_describe(case: DriverCase) -> None:
             raise ConformanceError(f"{driver.name}.cameras() repeats a camera id")
         if info.driver != driver.name:
             raise ConformanceError(f"camera {info.id}: driver is {info.driver!r}, not the driver's {driver.name!r}")
-        if info.agency not in AGENCIES:
-            raise ConformanceError(f"camera {info.id}: agency {info.agency!r} is not one of {', '.join(AGENCIES)}")
+        if not re.fullmatch(AGENCY_ID_PATTERN, info.agency or ""):
+            raise ConformanceError(f"camera {info.id}: agency {info.agency!r} is not an agency id ([agencies.<id>])")
         for label, source in (("main", info.main), ("sub", info.sub), ("snapshot", info.snapshot)):
             if source is None:
                 continue

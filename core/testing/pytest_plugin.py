@@ -19,42 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from core.testing.deployment import deployment_toml
 from core.testing.net import free_port
 
 # the camera driver conformance kit: its fixtures (rtsp_camera, closed_port) and marker
 pytest_plugins = ("core.testing.conformance",)
-
-BASE_TOML = """\
-[deployment]
-name = "Test"
-timezone = "Asia/Makassar"
-
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secure_cookies = false
-
-[areas.beruang_madu]
-name = "Beruang Madu"
-enabled = true
-
-[areas.beller]
-name = "Beller"
-
-[access.dishub]
-cameras = ["dishub", "pemkot"]
-data = ["dishub"]
-
-[access.polri]
-cameras = ["dishub", "polri", "pemkot"]
-data = ["polri"]
-
-[access.pemkot]
-cameras = ["dishub", "polri", "pemkot"]
-data = ["dishub", "polri", "pemkot"]
-"""
-
 
 @dataclass
 class TestDeployment:
@@ -68,14 +37,27 @@ class TestDeployment:
 
 
 @pytest.fixture
-def make_deployment(tmp_path: Path) -> Callable[..., TestDeployment]:
-    """Write a deployment file: ``make_deployment(extra_toml="[plugins.x]\\n...")``."""
+def deployment_tables() -> str:
+    """The areas, agencies and access rules every test deployment declares (TOML).
+
+    None here: a suite overrides this fixture in its ``conftest.py`` with its city's.
+    """
+    return ""
+
+
+@pytest.fixture
+def make_deployment(tmp_path: Path, deployment_tables: str) -> Callable[..., TestDeployment]:
+    """Write a deployment file: ``make_deployment(extra_toml="[plugins.x]\\n...")``.
+
+    The file is :func:`core.testing.deployment.deployment_toml` with
+    ``deployment_tables``, then ``extra_toml``.
+    """
 
     def make(extra_toml: str = "", name: str = "deployment.toml") -> TestDeployment:
         port = free_port()
         data_dir = tmp_path / "data"
         path = tmp_path / name
-        text = BASE_TOML.format(port=port, data_dir=data_dir.as_posix()) + "\n" + textwrap.dedent(extra_toml)
+        text = deployment_toml(data_dir, port=port, tables=deployment_tables) + "\n" + textwrap.dedent(extra_toml)
         path.write_text(text)
         return TestDeployment(path, data_dir, port)
 

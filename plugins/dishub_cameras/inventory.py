@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.config import CameraId, check_unique
+from core.drivers.fleet import FleetEntry, FleetFile
 from core.inventory import load_inventory
 
 INVENTORY = Path(__file__).with_name("inventory.toml")
@@ -21,14 +21,8 @@ class PresetEntry(BaseModel):
     dwell_s: float | None = Field(default=None, gt=0)  # this stop's dwell in the patrol tour
 
 
-class CameraEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: CameraId
-    name: str
-    area: str
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+class CameraEntry(FleetEntry):
+    area: str  # every ATCS camera stands in a rollout area
     presets: list[PresetEntry] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -39,15 +33,11 @@ class CameraEntry(BaseModel):
         return self
 
 
-class Inventory(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    placeholder: bool  # names and positions are not surveyed
+class Inventory(FleetFile):
     cameras: list[CameraEntry]
 
     @model_validator(mode="after")
     def _check(self) -> Inventory:
-        check_unique(c.id for c in self.cameras)
         strange = sorted({c.area for c in self.cameras} - set(AREAS))
         if strange:
             raise ValueError(f"unknown area(s): {', '.join(strange)} (rollout areas: {', '.join(AREAS)})")

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from core.areas import unknown_area
+from core.drivers.fleet import build_fleet, numbering
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, Preset, TourPlan, TourStop
 from core.inventory import StreamOverride, StreamSettings
@@ -68,19 +68,19 @@ class DishubCameras:
         if unknown:
             raise ValueError(f"areas: unknown area(s) {', '.join(unknown)} (inventory areas: {', '.join(AREAS)})")
         wanted = set(config.areas or AREAS)
-        self._entries = [c for c in inventory.cameras if c.area in wanted]
-        for area in sorted({c.area for c in self._entries}):
-            reason = unknown_area(context.deployment, area)
-            if reason:
-                raise ValueError(f"the inventory's cameras in {reason}; declare it or list the wanted areas in `areas`")
-        ids = {c.id for c in inventory.cameras}
-        strange = sorted(set(config.cameras) - ids)
-        if strange:
-            raise ValueError(f"cameras: unknown camera id(s) {', '.join(strange)}")
+        self._fleet = build_fleet(
+            inventory.cameras,
+            config,
+            config.cameras,
+            context.deployment,
+            _fields,
+            take=lambda c: c.area in wanted,
+            sample=_SAMPLE,
+            area_hint="; declare it or list the wanted areas in `areas`",
+        )
+        self._entries = list(self._fleet.entries)
         self.config = config
         self.manual_control_timeout_s = config.manual_control_timeout_s
-        self._fields = {c.id: _fields(c, inventory.cameras) for c in self._entries}
-        config.check_templates(next(iter(self._fields.values()), _SAMPLE))
         self._ptz: dict[str, OnvifDevice] = {}
 
     # --- core.interfaces.CameraDriver / PtzDriver / TourDriver ------------------------------
@@ -89,27 +89,14 @@ class DishubCameras:
         return [self._info(c) for c in self._entries]
 
     def _info(self, c: CameraEntry) -> CameraInfo:
-        main, sub = self.config.sources(self._fields[c.id], self.config.cameras.get(c.id))
-        return CameraInfo(
-            id=c.id,
-            name=c.name,
-            agency="dishub",
-            driver=self.name,
-            main=main,
-            sub=sub,
-            area=c.area,
-            lat=c.lat,
-            lon=c.lon,
-            capabilities=CAPABILITIES,
-            presets=tuple(Preset(p.id, p.name) for p in c.presets),
-        )
+        presets = tuple(Preset(p.id, p.name) for p in c.presets)
+        return self._fleet.info(c, agency="dishub", driver=self.name, capabilities=CAPABILITIES, presets=presets)
 
     def ptz(self, camera_id: str) -> OnvifDevice | None:
-        if self.config.ptz == "none" or camera_id not in self._fields:
+        if self.config.ptz == "none" or camera_id not in self._fleet.fields:
             return None
         if camera_id not in self._ptz:
-            entry = next(c for c in self._entries if c.id == camera_id)
-            main = self._info(entry).main
+            main, _ = self._fleet.sources(camera_id)
             o = self.config.cameras.get(camera_id) or CameraOverride()
             host = o.onvif_host or urlsplit(main.url).hostname or ""
             self._ptz[camera_id] = OnvifDevice(
@@ -147,11 +134,4 @@ _SAMPLE = {"id": "atcs-bm-01", "area": "beruang_madu", "number": 1, "area_number
 
 
 def _fields(c: CameraEntry, fleet: list[CameraEntry]) -> dict[str, object]:
-    same_area = [x.id for x in fleet if x.area == c.area]
-    return {
-        "id": c.id,
-        "area": c.area,
-        "number": [x.id for x in fleet].index(c.id) + 1,
-        "area_number": AREAS.index(c.area) + 1,
-        "index": same_area.index(c.id) + 1,
-    }
+    return {**numbering(c, fleet, lambda x: x.area), "area": c.area, "area_number": AREAS.index(c.area) + 1}

@@ -15,7 +15,7 @@ import urllib.request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from core.areas import unknown_area
-from core.config import Agency, CameraId
+from core.config import AgencyRef, CameraId
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, Preset, StreamSource
 
@@ -31,7 +31,7 @@ class Camera(BaseModel):
     rtsp_port: int = Field(default=554, ge=1, le=65535)
     username: str
     password: SecretStr  # never shown by repr() or in logs
-    agency: Agency = "pemkot"
+    agency: AgencyRef = Field(default="pemkot", validate_default=True)
     area: str | None = None
 
 

@@ -30,7 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from core.areas import unknown_area
-from core.config import Agency, CameraId, check_unique
+from core.config import AgencyRef, CameraId, check_unique
 from core.hookspecs import hookimpl
 from core.interfaces import Capability, CameraInfo, StreamSource, TourPlan, TourStop
 from core.drivers.onvif import Description, OnvifDevice, OnvifError
@@ -47,7 +47,7 @@ class Device(BaseModel):
     port: int = Field(default=80, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
-    agency: Agency = "pemkot"
+    agency: AgencyRef = Field(default="pemkot", validate_default=True)
     area: str | None = None
     profile: str | None = None  # token or name; default: the device's first profile
     sub_profile: str | None = None  # default: the smallest other profile

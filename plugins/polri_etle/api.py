@@ -1,20 +1,19 @@
 """Polri's HTTP API: GPS fixes of mobile units.
 
-=============================================================  ==================================
-``POST /api/plugins/polri_etle/units/{unit}/fix``  ``{"lat","lon","time"}``  a unit reports where it is
-``GET  /api/plugins/polri_etle/units``                          every mobile unit and its latest fix
-``GET  /api/plugins/polri_etle/units/{unit}``                   one unit
-=============================================================  ==================================
+=====================================================  ==================================
+``POST /api/polri_etle/units/{unit}/fix``  ``{"lat","lon","time"}``  a unit reports where it is
+``GET  /api/polri_etle/units``                          every mobile unit and its latest fix
+``GET  /api/polri_etle/units/{unit}``                   one unit
+=====================================================  ==================================
 
 Reporting needs the role officer or operator of Polri (admins too): the
 device in a patrol car uses an API token of such a user. Reading needs a
 user who may watch Polri's cameras. A malformed fix is ``400`` with the
-reason, an unknown unit ``404``.
+reason, an unknown unit ``404``. The routes see the plugin only through
+:class:`plugins.polri_etle.units.MobileUnits`.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,16 +23,14 @@ from core.auth.access import can_see_camera, current_principal, require_role
 from core.errors import ApiError
 from core.request_body import read_json
 from plugins.polri_etle.fixes import BadFix, parse_fix
+from plugins.polri_etle.units import MobileUnits, NotStarted
 
-if TYPE_CHECKING:
-    from plugins.polri_etle.plugin import PolriEtle
-
-BASE = "/api/plugins/polri_etle/units"
+BASE = "/api/polri_etle/units"
 
 
 class PolriApi:
-    def __init__(self, plugin: PolriEtle) -> None:
-        self.plugin = plugin
+    def __init__(self, units: MobileUnits) -> None:
+        self.units = units
 
     def routes(self) -> list[Route]:
         return [
@@ -44,7 +41,7 @@ class PolriApi:
 
     def _unit(self, request: Request) -> str:
         unit = request.path_params["unit"]
-        if unit not in self.plugin.units:
+        if unit not in self.units.cameras:
             raise ApiError(404, f"no mobile unit {unit[:64]!r}")
         return unit
 
@@ -53,21 +50,13 @@ class PolriApi:
         if not can_see_camera(principal, request.app.state.services.deployment, "polri"):
             raise ApiError(403, "your agency does not see Polri's cameras")
 
-    def _describe(self, unit: str) -> dict:
-        fix = self.plugin.store.latest(unit) if self.plugin.store else None
-        return {
-            "unit": unit,
-            "camera": self.plugin.units[unit],
-            "fix": fix.public(self.plugin.now(), self.plugin.config.gps_stale_after_s) if fix else None,
-        }
-
     async def list_units(self, request: Request) -> Response:
         self._reader(request)
-        return JSONResponse({"units": [self._describe(u) for u in sorted(self.plugin.units)]})
+        return JSONResponse({"units": [self.units.describe(u) for u in sorted(self.units.cameras)]})
 
     async def get_unit(self, request: Request) -> Response:
         self._reader(request)
-        return JSONResponse(self._describe(self._unit(request)))
+        return JSONResponse(self.units.describe(self._unit(request)))
 
     async def post_fix(self, request: Request) -> Response:
         principal = require_role(request, "officer", "operator")
@@ -76,12 +65,13 @@ class PolriApi:
         unit = self._unit(request)
         body = await read_json(request)
         try:
-            fix = parse_fix(unit, body, self.plugin.now())
+            fix = parse_fix(unit, body, self.units.now())
         except BadFix as exc:
             raise ApiError(400, str(exc)) from None
-        if self.plugin.store is None:
-            raise ApiError(503, "Polri plugin is starting")
-        kept = await self.plugin.store.report(fix, principal.username)
-        answer = self._describe(unit)
+        try:
+            kept = await self.units.report(fix, principal.username)
+        except NotStarted as exc:
+            raise ApiError(503, str(exc)) from None
+        answer = self.units.describe(unit)
         answer["kept"] = kept  # False: an older fix than the one held
         return JSONResponse(answer)

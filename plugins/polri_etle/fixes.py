@@ -61,7 +61,10 @@ def parse_fix(unit: str, body: Any, now: datetime) -> Fix:
         raise BadFix(f"time: {raw[:40]!r} is not an ISO 8601 time") from None
     if when.tzinfo is None:
         raise BadFix("time: needs a UTC offset (e.g. +08:00 for WITA, or Z)")
-    when = when.astimezone(timezone.utc)
+    try:
+        when = when.astimezone(timezone.utc)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise BadFix(f"time: {raw[:40]} is out of range in UTC") from None
     if when > now + MAX_CLOCK_AHEAD:
         raise BadFix(f"time: {raw[:40]} is in the future")
     return Fix(unit, lat, lon, when, now)
@@ -71,7 +74,13 @@ def _coordinate(body: dict[str, Any], key: str, limit: float) -> float:
     if key not in body:
         raise BadFix(f"{key}: missing value")
     value = body[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadFix(f"{key}: expected a number")
+    if isinstance(value, int) and not -limit <= value <= limit:
+        # compared as an int: a huge one does not fit a float, and its digits are not worth echoing
+        shown = value if abs(value) < 10**12 else f"{str(value)[:12]}..."
+        raise BadFix(f"{key}: {shown} is outside -{limit:g}..{limit:g}")
+    if not math.isfinite(value):
         raise BadFix(f"{key}: expected a number")
     if not -limit <= value <= limit:
         raise BadFix(f"{key}: {value} is outside -{limit:g}..{limit:g}")

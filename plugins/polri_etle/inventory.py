@@ -5,24 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import model_validator
 
 from core.config import CameraId, check_unique
+from core.drivers.fleet import FleetEntry, FleetFile
 from core.inventory import load_inventory
 
 INVENTORY = Path(__file__).with_name("inventory.toml")
 
 
-class CameraEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: CameraId
-    name: str
+class CameraEntry(FleetEntry):
     kind: Literal["cctv", "etle"]
     site: str
-    area: str | None = None  # None: outside the rollout areas
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
     unit: CameraId | None = None  # set: a mobile camera in this unit
 
     @property
@@ -30,15 +24,11 @@ class CameraEntry(BaseModel):
         return self.unit is not None
 
 
-class Inventory(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    placeholder: bool
+class Inventory(FleetFile):
     cameras: list[CameraEntry]
 
     @model_validator(mode="after")
-    def _unique(self) -> Inventory:
-        check_unique(c.id for c in self.cameras)
+    def _unique_units(self) -> Inventory:
         check_unique((c.unit for c in self.cameras if c.unit), "unit")
         return self
 

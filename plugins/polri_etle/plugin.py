@@ -25,13 +25,14 @@ from datetime import datetime, timezone
 
 from pydantic import Field
 
-from core.areas import unknown_area
+from core.drivers.fleet import build_fleet, numbering
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, ModelSet
 from core.inventory import StreamOverride, StreamSettings
 from plugins.polri_etle.api import PolriApi
-from plugins.polri_etle.fixes import Fix, FixStore
+from plugins.polri_etle.fixes import Fix
 from plugins.polri_etle.inventory import CameraEntry, read_inventory
+from plugins.polri_etle.units import MobileUnits
 
 
 class Config(StreamSettings):
@@ -45,20 +46,12 @@ class PolriEtle:
 
     def __init__(self, config: Config, context) -> None:
         inventory = read_inventory()
-        for c in inventory.cameras:
-            reason = unknown_area(context.deployment, c.area)
-            if reason:
-                raise ValueError(f"camera {c.id!r}: {reason}")
-        strange = sorted(set(config.cameras) - {c.id for c in inventory.cameras})
-        if strange:
-            raise ValueError(f"cameras: unknown camera id(s) {', '.join(strange)}")
+        self._fleet = build_fleet(inventory.cameras, config, config.cameras, context.deployment, _fields)
         self.config = config
         self.entries = inventory.cameras
-        self._fields = {c.id: _fields(c, inventory.cameras) for c in self.entries}
-        config.check_templates(next(iter(self._fields.values())))
         self.units = {c.unit: c.id for c in self.entries if c.unit}  # unit -> camera id
-        self.store: FixStore | None = None
-        self.api = PolriApi(self)
+        self.mobile = MobileUnits(self.units, config.gps_stale_after_s, self.now)
+        self.api = PolriApi(self.mobile)
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
@@ -66,24 +59,12 @@ class PolriEtle:
     # --- core.interfaces.CameraDriver ------------------------------------------------------
 
     async def cameras(self) -> list[CameraInfo]:
-        out = []
-        for c in self.entries:
-            main, sub = self.config.sources(self._fields[c.id], self.config.cameras.get(c.id))
-            out.append(
-                CameraInfo(
-                    id=c.id,
-                    name=c.name,
-                    agency="polri",
-                    driver=self.name,
-                    main=main,
-                    sub=sub,
-                    area=c.area,
-                    lat=c.lat,
-                    lon=c.lon,
-                    capabilities=frozenset({Capability.MOBILE}) if c.mobile else frozenset(),
-                )
+        return [
+            self._fleet.info(
+                c, agency="polri", driver=self.name, capabilities=frozenset({Capability.MOBILE}) if c.mobile else frozenset()
             )
-        return out
+            for c in self.entries
+        ]
 
     # --- positions -------------------------------------------------------------------------
 
@@ -95,7 +76,7 @@ class PolriEtle:
             return None
         if not entry.mobile:
             return (entry.lat, entry.lon)
-        fix: Fix | None = self.store.position_at(entry.unit, when, self.config.gps_stale_after_s) if self.store else None
+        fix: Fix | None = self.mobile.position_at(entry.unit, when)
         return (fix.lat, fix.lon) if fix else None
 
     # --- hooks -----------------------------------------------------------------------------
@@ -115,27 +96,14 @@ class PolriEtle:
 
     @hookimpl
     async def bconnect_startup(self, services):
-        store = FixStore(set(self.units))
-        await store.load()
-        self.store = store
+        await self.mobile.start()
 
     @hookimpl
     def bconnect_health(self, services):
-        stale = []
-        now = self.now()
-        for unit in sorted(self.units):
-            fix = self.store.latest(unit) if self.store else None
-            if fix is None or (now - fix.time).total_seconds() > self.config.gps_stale_after_s:
-                stale.append(unit)
+        stale = self.mobile.without_recent_fix()
         # a unit parked without GPS is normal: reported, not a degradation
         return {"status": "ok", "mobile_units": len(self.units), "units_without_recent_fix": stale}
 
 
 def _fields(c: CameraEntry, fleet: list[CameraEntry]) -> dict[str, object]:
-    same_kind = [x.id for x in fleet if x.kind == c.kind]
-    return {
-        "id": c.id,
-        "kind": c.kind,
-        "number": [x.id for x in fleet].index(c.id) + 1,
-        "index": same_kind.index(c.id) + 1,
-    }
+    return {**numbering(c, fleet, lambda x: x.kind), "kind": c.kind}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.config import Agency, AreaRef, CameraId, check_unique
+from core.config import AgencyRef, AreaRef, CameraId, check_unique
 from core.hookspecs import hookimpl
 from core.interfaces import CameraInfo, Capability, StreamSource
 
@@ -45,7 +45,7 @@ class CameraEntry(BaseModel):
     id: CameraId
     name: str
     url: str
-    agency: Agency = "pemkot"
+    agency: AgencyRef = Field(default="pemkot", validate_default=True)
     area: AreaRef | None = None  # a key of [areas]
     transport: str = Field(default="tcp", pattern="^(tcp|udp)$")
     username: str | None = None

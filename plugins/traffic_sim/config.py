@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from core.config import Agency, AreaRef, CameraId, check_unique
+from core.config import AgencyRef, AreaRef, CameraId, check_unique
 from plugins.traffic_sim.scenarios import SCENARIOS
 
 ScenarioName = Literal["free_flow", "no_parking_stop", "collision", "loiter_night", "crowd"]
@@ -19,7 +19,7 @@ class SimCamera(BaseModel):
     id: CameraId
     name: str
     area: AreaRef  # a key of [areas]
-    agency: Agency = "dishub"
+    agency: AgencyRef = Field(default="dishub", validate_default=True)
     scenario: ScenarioName = "free_flow"
     seed: int = Field(default=1, ge=0, le=2**32 - 1)
     night: bool | None = None  # None: the scenario's own lighting

@@ -1,4 +1,4 @@
-"""Run a B-Connect app in-process: the short names the tests use for :mod:`core.auth.testing`.
+"""Run a B-Connect app in-process: the short names the tests use for :mod:`core.testing.app`.
 
 The app is the real one from ``core.app.create_app``; requests go through its
 middleware (auth included) via httpx's ASGI transport.
@@ -10,7 +10,7 @@ import contextlib
 
 from starlette.applications import Starlette
 
-from core.auth import testing
+from core.testing import app as testing
 
 
 def running(app: Starlette) -> contextlib.AbstractAsyncContextManager:

@@ -31,8 +31,9 @@ ENTRY_POINTS = {
     "tp_wrongargs": "tp_misspelt:WrongArgs",
     "tp_wrapper": "tp_misspelt:Wrapper",
     "tp_notes": "tp_notes.plugin:Notes",
+    "tp_claims": "tp_claims:Claims",
 }
-MODULES = ("tp_hello", "tp_faulty", "tp_broken", "tp_misspelt", "tp_needs", "tp_lazy", "tp_notes")
+MODULES = ("tp_hello", "tp_faulty", "tp_broken", "tp_misspelt", "tp_needs", "tp_lazy", "tp_notes", "tp_claims")
 
 
 @dataclass(frozen=True)

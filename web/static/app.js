@@ -11,7 +11,6 @@
   const RETRY_MAX_MS = 15000;
   const LAYOUTS = [1, 4, 9, 16];
   const STORE = "bconnect.view";
-  const AGENCY_NAMES = { dishub: "Dishub", polri: "Polri", kejaksaan: "Kejaksaan", pemkot: "Pemkot" };
 
   const $ = (id) => document.getElementById(id);
   const saved = readSaved();
@@ -117,7 +116,9 @@
   }
 
   function agencyName(code) {
-    return AGENCY_NAMES[code] || code || "";
+    // names come from the deployment's [agencies], through /api/me
+    const names = (view.me && view.me.agency_names) || {};
+    return names[code] || code || "";
   }
 
   function filtered() {

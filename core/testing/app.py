@@ -3,7 +3,7 @@
 Import only from tests: it needs ``httpx`` (the ``test`` extra).
 
     async with running_app(load_file(path)) as (app, client):
-        await add_user("ana", "secret-pass-1", role="operator", agency="dishub")
+        await add_user("ana", "secret-pass-1", role="operator", agency="transport")
         headers = await login(client, "ana", "secret-pass-1")  # {"X-CSRF-Token": ...}
         r = await client.post("/api/something", headers=headers)
 
@@ -51,8 +51,9 @@ async def running_app(
 
 
 async def add_user(
-    username: str, password: str = "correct-horse-1", *, role: str = "admin", agency: str = "pemkot"
+    username: str, password: str = "correct-horse-1", *, role: str = "admin", agency: str = "admin"
 ) -> User:
+    """A user in the app's database; an admin (who sees every declared agency) unless told otherwise."""
     return await create_user(username, password, role, agency, actor="test")
 
 
