@@ -6,11 +6,16 @@ through httpx; the first-admin test runs the real ``bconnect serve``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
+import statistics
+import time
 import urllib.request
 from datetime import timedelta
 
+import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -200,6 +205,66 @@ async def test_failed_logins_per_address_are_rate_limited(cfg):
             assert r.status_code == 401
         r = await client.post("/api/login", json={"username": "ana", "password": PASSWORD})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+async def test_parallel_wrong_passwords_are_counted_before_they_are_checked(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        guesses = [client.post("/api/login", json={"username": "ana", "password": f"guess-{i:04}-x"}) for i in range(60)]
+        codes = sorted(r.status_code for r in await asyncio.gather(*guesses))
+        # five places per username in the window: the other 55 wait, though none had failed when they came
+        assert codes.count(401) == 5 and codes.count(429) == 55, codes
+        assert await AuditEntry.filter(action="login.failed").count() == 5
+
+
+@contextlib.asynccontextmanager
+async def _client_from(app, address: str):
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def test_a_locked_username_still_admits_its_password_from_an_address_without_failures(cfg):
+    async with running_app(cfg) as (app, attacker):
+        await add_user("ana", PASSWORD)
+        for _ in range(5):
+            assert (await attacker.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})).status_code == 401
+        assert (await attacker.post("/api/login", json={"username": "ana", "password": PASSWORD})).status_code == 429
+        async with _client_from(app, "10.20.0.7") as ana:
+            r = await ana.post("/api/login", json={"username": "ana", "password": PASSWORD})
+            assert r.status_code == 200 and r.json()["username"] == "ana"
+        # a clean address gets one guess while the username is locked, then waits like the rest
+        async with _client_from(app, "10.20.0.8") as other:
+            await other.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+            for _ in range(4):  # ana's success cleared the username: these five lock it again
+                await attacker.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+            r = await other.post("/api/login", json={"username": "ana", "password": PASSWORD})
+            assert r.status_code == 429
+        async with _client_from(app, "10.20.0.9") as third:
+            assert (await third.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})).status_code == 401
+            assert (await third.post("/api/login", json={"username": "ana", "password": PASSWORD})).status_code == 429
+
+
+async def test_unknown_and_known_usernames_take_the_same_time(cfg):
+    """Timed on ``users.authenticate`` itself (the limiter would answer 429 long before enough samples)."""
+
+    async def median(username: str, password: str) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            user, _ = await users.authenticate(username, password)
+            times.append(time.perf_counter() - start)
+            assert user is None
+        return statistics.median(times)
+
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        for password in ("wrong-password-1", "x" * 5000):  # a normal one, and one over the length limit
+            known, unknown = await median("ana", password), await median("nobody", password)
+            slow, fast = max(known, unknown), min(known, unknown)
+            # the same argon2 work either way; before, a long password took 3-13 ms for ana and 100+ ms for nobody
+            assert slow - fast < 0.5 * slow + 0.02, (len(password), known, unknown)
+            assert fast > 0.01, (len(password), known, unknown)  # a hash was really verified
 
 
 # --- CSRF and bearer tokens -----------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from core.auth.passwords import dummy_hash
 from core.auth.routes import AccountRoutes
 from core.auth.sessions import purge_expired
 from core.auth.users import FIRST_ADMIN, ensure_first_admin
@@ -37,6 +40,7 @@ class AccountsPlugin:
 
     async def _startup(self, services) -> None:
         password = await ensure_first_admin()
+        await asyncio.to_thread(dummy_hash)  # made now, so the first unknown user costs no more than the next
         server = services.deployment.server
         # stdout, not the log: the person starting the server reads this once
         print(f"B-Connect is running: log in at {login_url(server.host, server.port)}", flush=True)

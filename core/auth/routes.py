@@ -77,18 +77,22 @@ class AccountRoutes:
         if not same_origin(request.headers):
             return Outcome(status=403, reason="login from another site refused")
         address = _address(request)
-        wait = self.limiter.retry_after(username, address)
+        # counted before the slow password check: parallel guesses each take a place
+        wait = self.limiter.begin(username, address)
         if wait is not None:
             return Outcome(status=429, reason=f"too many failed logins; try again in {wait} s", retry_after=wait)
-        user, why = await users.authenticate(username, password)
+        ok = False
+        try:
+            user, why = await users.authenticate(username, password)
+            ok = user is not None
+        finally:
+            self.limiter.end(username, address, ok)
         if user is None:
-            self.limiter.failed(username, address)
             request.app.state.services.metrics.login_failures.inc()
             await audit.record(username or "?", "login.failed", username, f"address={address} reason={why}")
             if why == "disabled":
                 return Outcome(status=403, reason="account disabled")
             return Outcome(status=401, reason="invalid username or password")
-        self.limiter.succeeded(username)
         old = request.cookies.get(COOKIE)
         if old:
             await end_session_by_token(old)
