@@ -12,6 +12,7 @@ import json
 import sqlite3
 import statistics
 import time
+import urllib.error
 import urllib.request
 from datetime import timedelta
 
@@ -426,6 +427,46 @@ def test_first_start_prints_the_admin_password_once(make_deployment, start_serve
     log2 = again.log()
     assert "B-Connect is running" in log2
     assert first_admin(log2) is None and creds[1] not in log2
+
+
+def _post_login(url: str, username: str, password: str, headers: dict[str, str] | None = None) -> int:
+    req = urllib.request.Request(
+        url + "/api/login",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _audited_addresses(d, action: str) -> list[str]:
+    rows = sqlite3.connect(d.data_dir / "bconnect.db").execute(
+        "SELECT detail FROM audit_log WHERE action = ? ORDER BY id", (action,)
+    )
+    return [detail.split("address=", 1)[1].split()[0] for (detail,) in rows]
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(make_deployment, start_server):
+    """Through real uvicorn, which by default believes the header from 127.0.0.1."""
+    d = make_deployment()
+    server = start_server(d)
+    username, password = first_admin(server.log())
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    for i in range(30):  # names no account can have: no hashing
+        assert _post_login(server.url, f"Guess {i}", "wrong-password-1", forged) == 401
+    # 127.0.0.1 is locked out, whatever address it claims to speak for
+    assert _post_login(server.url, username, password, forged) == 429
+    assert _post_login(server.url, username, password, {"X-Forwarded-For": "198.51.100.4"}) == 429
+    assert set(_audited_addresses(d, "login.failed")) == {"127.0.0.1"}
+    server.stop()
+
+    d.path.write_text(d.path.read_text().replace("secure_cookies = false", 'secure_cookies = false\ntrusted_proxies = ["127.0.0.1"]'))
+    server = start_server(d)
+    assert _post_login(server.url, username, password, forged) == 200
+    assert _audited_addresses(d, "login.ok")[-1] == "203.0.113.9"
 
 
 # --- the login page in a real browser ---------------------------------------------------
