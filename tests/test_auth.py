@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.auth import access, users
+from core.auth import access, routes, users
 from core.auth.principal import Principal
 from core.auth.testing import add_user, bearer_headers, first_admin, login, running_app, session_headers
 from core.auth.tokens import now
@@ -152,6 +152,31 @@ async def test_form_login_redirects_to_a_local_next_only(cfg):
         assert r.status_code == 303 and r.headers["location"] == "/api/me"
         assert "HttpOnly" in r.headers["set-cookie"]
         assert (await client.get("/api/me")).json()["username"] == "ana"
+
+
+# each would send the browser to another origin once it has dropped tabs and newlines and read "\\" as "/"
+HOSTILE_NEXT = [
+    "/\t/evil.example:8081/page",
+    "/\n/evil.example/page",
+    "/\r\n/evil.example/page",
+    "//evil.example/page",
+    "/\\evil.example/page",
+    "/\\/evil.example/page",
+    "https://evil.example/page",
+    "https:evil.example/page",
+    "javascript:alert(1)",
+    " /evil",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_NEXT)
+def test_the_next_page_after_login_is_a_local_path_only(value):
+    assert routes._safe_next(value) == "/"
+
+
+def test_local_next_pages_are_kept():
+    for value in ("/", "/metrics", "/api/me?x=1&y=%2F%2Fz", "/cameras/cam-1#tile"):
+        assert routes._safe_next(value) == value
 
 
 async def test_login_from_another_site_is_refused(cfg):
@@ -503,5 +528,39 @@ async def test_login_page_in_chromium_with_secure_cookies(make_deployment, start
             cookie = next(c for c in await page.context.cookies() if c["name"] == "bconnect_session")
             assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
             assert await page.evaluate("document.cookie") == ""  # HttpOnly: scripts cannot read it
+        finally:
+            await browser.close()
+
+
+@pytest.mark.browser
+async def test_login_never_sends_the_browser_to_another_origin(make_deployment, start_server):
+    """Real Chromium: hostile ``next`` values become "/", local ones are kept, and the login lands on this site."""
+    from urllib.parse import quote
+
+    from playwright.async_api import async_playwright
+    from support.browser import launch_chromium
+
+    d = make_deployment()
+    server = start_server(d)
+    username, password = first_admin(server.log())
+    other = f"127.0.0.2:{d.port}"  # another origin that needs no DNS
+    async with async_playwright() as p:
+        browser = await launch_chromium(p)
+        try:
+            page = await browser.new_page()
+            for value in [*HOSTILE_NEXT, f"/\t/{other}/page", f"/%09/{other}/page"]:
+                await page.goto(server.url + "/login?next=" + quote(value, safe="/%"))
+                assert await page.input_value("#next") == "/", value
+            for value in ("/metrics", "/api/me?x=1", "/#grid"):
+                await page.goto(server.url + "/login?next=" + quote(value, safe="/"))
+                assert await page.input_value("#next") == value, value
+
+            # the probe's URL: a tab, percent-encoded, before a second slash
+            await page.goto(f"{server.url}/login?next=/%09/{other}/page")
+            await page.fill("#username", username)
+            await page.fill("#password", password)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(lambda url: "/login" not in url, timeout=15_000)
+            assert page.url.startswith(server.url + "/"), page.url  # the grid, on this origin
         finally:
             await browser.close()

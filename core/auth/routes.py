@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -41,10 +41,20 @@ def _address(request: Request) -> str:
 
 
 def _safe_next(value: object) -> str:
-    """Only a local path: never another site, never a scheme-relative URL."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")) and len(value) < 2048:
-        return value
-    return "/"
+    """Only a local path: never another site, never a scheme-relative URL.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as ``/``,
+    so ``/<tab>/host`` and ``/<backslash>host`` would leave the site: control
+    characters and backslashes are refused outright.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or len(value) >= 2048:
+        return "/"
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
 
 
 class AccountRoutes:
