@@ -380,7 +380,8 @@ async def test_every_answer_with_clip_bytes_is_audited_and_odd_ranges_never_fail
             entries = await AuditEntry.filter(action="clip.download").order_by("id")
             assert len(entries) == served, (range_, if_range)  # this answer's entry, not a later one
             part = f"bytes {start}-{end - 1} of {SIZE}" if status == 206 else f"whole file, {SIZE} bytes"
-            assert (entries[-1].actor, entries[-1].target, entries[-1].detail) == ("dop", "e" * 16, f"camera dcam, {part}")
+            last = entries[-1]
+            assert (last.actor, last.target, last.detail) == ("dop", "e" * 16, f"camera dcam, {part}")
         for range_ in UNSATISFIABLE:
             r = await client.get(url, headers={**headers, "Range": range_})
             assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{SIZE}", range_
