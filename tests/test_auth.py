@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.auth import access, routes, users
+from core.auth import access, ratelimit, routes, users
+from core.auth.ratelimit import LoginLimiter
 from core.auth.principal import Principal
 from core.auth.testing import add_user, bearer_headers, first_admin, login, running_app, session_headers
 from core.auth.tokens import now
@@ -271,6 +272,31 @@ async def test_a_locked_username_still_admits_its_password_from_an_address_witho
             r = await third.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
             assert r.status_code == 401
             assert (await third.post("/api/login", json={"username": "ana", "password": PASSWORD})).status_code == 429
+
+
+def test_login_limiter_window_attempts_under_way_and_memory_bound(monkeypatch):
+    now = [1000.0]
+    limiter = LoginLimiter(clock=lambda: now[0])
+    for _ in range(5):
+        assert limiter.begin("ana", "10.0.0.1") is None  # five attempts under way: the username is spent
+    assert limiter.begin("ana", "10.0.0.1") == 1  # nothing has failed yet: try again in a second
+    for _ in range(5):
+        now[0] += 1
+        limiter.end("ana", "10.0.0.1", ok=False)
+    assert limiter.begin("Ana", "10.0.0.1") == 56  # the oldest failure leaves the window in 56 s
+    assert limiter.begin("ana", "10.0.0.2") is None  # an address with no failures may try
+    limiter.end("ana", "10.0.0.2", ok=True)  # and its success clears the username
+    assert limiter.begin("ana", "10.0.0.1") is None
+    limiter.end("ana", "10.0.0.1", ok=False)
+    now[0] += 60
+    assert limiter.begin("ana", "10.0.0.1") is None  # every failure has left the window
+    limiter.end("ana", "10.0.0.1", ok=True)
+
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 10)
+    for i in range(50):
+        assert limiter.begin(f"user{i}", f"10.1.0.{i}") is None
+        limiter.end(f"user{i}", f"10.1.0.{i}", ok=False)
+    assert len(limiter._windows) <= 10
 
 
 async def test_unknown_and_known_usernames_take_the_same_time(cfg):
