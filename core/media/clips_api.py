@@ -10,8 +10,9 @@
 Whoever may watch a camera sees its clips; an invisible camera or clip
 answers 404 exactly like an unknown one. Cutting needs the role operator or
 officer (admins always). Every cut, and every answer that carries bytes of a
-clip (whole, or one range: ``core.media.byte_ranges``), goes into the audit log. A malformed body is ``400``, a value out of bounds
-``422``, each with the reason.
+clip (whole, or one range: ``core.media.byte_ranges``), goes into the audit
+log. A malformed body is ``400``, a value out of bounds ``422``, each with
+the reason.
 """
 
 from __future__ import annotations
