@@ -6,6 +6,7 @@ the key path, with a one-line reason; never a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections import Counter
@@ -67,6 +68,17 @@ def check_unique(values: Iterable[str], what: str = "camera id") -> None:
         raise ValueError(f"{what} repeated: {', '.join(repeated)}")
 
 
+def _ip_network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. \"10.0.0.5\" or \"10.0.0.0/24\")") from None
+
+
+# a reverse proxy's address or network, as [server] trusted_proxies lists them
+ProxyNetwork = Annotated[str, AfterValidator(_ip_network)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +105,8 @@ class ServerSettings(_Strict):
     secure_cookies: bool = True
     max_viewers_per_camera: int = Field(default=16, ge=1)
     max_viewers_total: int = Field(default=64, ge=1)
+    # reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed; none by default
+    trusted_proxies: list[ProxyNetwork] = []
 
     @field_validator("database_url")
     @classmethod

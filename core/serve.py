@@ -76,7 +76,16 @@ def serve(cfg: LoadedConfig) -> int:
         reason = "port in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         print(f"error: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(guard, log_config=None, access_log=False, lifespan="on")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: only the configured proxies
+    proxies = cfg.deployment.server.trusted_proxies
+    config = uvicorn.Config(
+        guard,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or [],
+    )
     server = uvicorn.Server(config)
     with sock, asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         try:

@@ -6,17 +6,24 @@ through httpx; the first-admin test runs the real ``bconnect serve``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
+import statistics
+import time
+import urllib.error
 import urllib.request
 from datetime import timedelta
 
+import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.auth import access, users
+from core.auth import access, ratelimit, routes, users
+from core.auth.ratelimit import LoginLimiter
 from core.auth.principal import Principal
 from core.testing.app import add_user, bearer_headers, first_admin, login, running_app, session_headers
 from core.auth.tokens import now
@@ -149,6 +156,31 @@ async def test_form_login_redirects_to_a_local_next_only(cfg):
         assert (await client.get("/api/me")).json()["username"] == "ana"
 
 
+# each would send the browser to another origin once it has dropped tabs and newlines and read "\\" as "/"
+HOSTILE_NEXT = [
+    "/\t/evil.example:8081/page",
+    "/\n/evil.example/page",
+    "/\r\n/evil.example/page",
+    "//evil.example/page",
+    "/\\evil.example/page",
+    "/\\/evil.example/page",
+    "https://evil.example/page",
+    "https:evil.example/page",
+    "javascript:alert(1)",
+    " /evil",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_NEXT)
+def test_the_next_page_after_login_is_a_local_path_only(value):
+    assert routes._safe_next(value) == "/"
+
+
+def test_local_next_pages_are_kept():
+    for value in ("/", "/metrics", "/api/me?x=1&y=%2F%2Fz", "/cameras/cam-1#tile"):
+        assert routes._safe_next(value) == value
+
+
 async def test_login_from_another_site_is_refused(cfg):
     async with running_app(cfg) as (app, client):
         await add_user("ana", PASSWORD)
@@ -201,6 +233,91 @@ async def test_failed_logins_per_address_are_rate_limited(cfg):
             assert r.status_code == 401
         r = await client.post("/api/login", json={"username": "ana", "password": PASSWORD})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+async def test_parallel_wrong_passwords_are_counted_before_they_are_checked(cfg):
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        guesses = [client.post("/api/login", json={"username": "ana", "password": f"guess-{i:04}"}) for i in range(60)]
+        codes = sorted(r.status_code for r in await asyncio.gather(*guesses))
+        # five places per username in the window: the other 55 wait, though none had failed when they came
+        assert codes.count(401) == 5 and codes.count(429) == 55, codes
+        assert await AuditEntry.filter(action="login.failed").count() == 5
+
+
+@contextlib.asynccontextmanager
+async def _client_from(app, address: str):
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def test_a_locked_username_still_admits_its_password_from_an_address_without_failures(cfg):
+    async with running_app(cfg) as (app, attacker):
+        await add_user("ana", PASSWORD)
+        for _ in range(5):
+            r = await attacker.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+            assert r.status_code == 401
+        assert (await attacker.post("/api/login", json={"username": "ana", "password": PASSWORD})).status_code == 429
+        async with _client_from(app, "10.20.0.7") as ana:
+            r = await ana.post("/api/login", json={"username": "ana", "password": PASSWORD})
+            assert r.status_code == 200 and r.json()["username"] == "ana"
+        # a clean address gets one guess while the username is locked, then waits like the rest
+        async with _client_from(app, "10.20.0.8") as other:
+            await other.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+            for _ in range(4):  # ana's success cleared the username: these five lock it again
+                await attacker.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+            r = await other.post("/api/login", json={"username": "ana", "password": PASSWORD})
+            assert r.status_code == 429
+        async with _client_from(app, "10.20.0.9") as third:
+            r = await third.post("/api/login", json={"username": "ana", "password": "wrong-password-1"})
+            assert r.status_code == 401
+            assert (await third.post("/api/login", json={"username": "ana", "password": PASSWORD})).status_code == 429
+
+
+def test_login_limiter_window_attempts_under_way_and_memory_bound(monkeypatch):
+    now = [1000.0]
+    limiter = LoginLimiter(clock=lambda: now[0])
+    for _ in range(5):
+        assert limiter.begin("ana", "10.0.0.1") is None  # five attempts under way: the username is spent
+    assert limiter.begin("ana", "10.0.0.1") == 1  # nothing has failed yet: try again in a second
+    for _ in range(5):
+        now[0] += 1
+        limiter.end("ana", "10.0.0.1", ok=False)
+    assert limiter.begin("Ana", "10.0.0.1") == 56  # the oldest failure leaves the window in 56 s
+    assert limiter.begin("ana", "10.0.0.2") is None  # an address with no failures may try
+    limiter.end("ana", "10.0.0.2", ok=True)  # and its success clears the username
+    assert limiter.begin("ana", "10.0.0.1") is None
+    limiter.end("ana", "10.0.0.1", ok=False)
+    now[0] += 60
+    assert limiter.begin("ana", "10.0.0.1") is None  # every failure has left the window
+    limiter.end("ana", "10.0.0.1", ok=True)
+
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 10)
+    for i in range(50):
+        assert limiter.begin(f"user{i}", f"10.1.0.{i}") is None
+        limiter.end(f"user{i}", f"10.1.0.{i}", ok=False)
+    assert len(limiter._windows) <= 10
+
+
+async def test_unknown_and_known_usernames_take_the_same_time(cfg):
+    """Timed on ``users.authenticate`` itself (the limiter would answer 429 long before enough samples)."""
+
+    async def timed(username: str, password: str) -> float:
+        start = time.perf_counter()
+        user, _ = await users.authenticate(username, password)
+        assert user is None
+        return time.perf_counter() - start
+
+    async with running_app(cfg) as (app, client):
+        await add_user("ana", PASSWORD)
+        for password in ("wrong-password-1", "x" * 5000):  # a normal one, and one over the length limit
+            pairs = [(await timed("ana", password), await timed("nobody", password)) for _ in range(7)]  # interleaved
+            known, unknown = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+            slow, fast = max(known, unknown), min(known, unknown)
+            # the same argon2 work either way; before, a long password took 3-13 ms for ana and 100+ ms for nobody
+            assert slow - fast < 0.5 * slow + 0.02, (len(password), known, unknown)
+            assert fast > 0.01, (len(password), known, unknown)  # a hash was really verified
 
 
 # --- CSRF and bearer tokens -----------------------------------------------------
@@ -364,6 +481,47 @@ def test_first_start_prints_the_admin_password_once(make_deployment, start_serve
     assert first_admin(log2) is None and creds[1] not in log2
 
 
+def _post_login(url: str, username: str, password: str, headers: dict[str, str] | None = None) -> int:
+    req = urllib.request.Request(
+        url + "/api/login",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _audited_addresses(d, action: str) -> list[str]:
+    rows = sqlite3.connect(d.data_dir / "bconnect.db").execute(
+        "SELECT detail FROM audit_log WHERE action = ? ORDER BY id", (action,)
+    )
+    return [detail.split("address=", 1)[1].split()[0] for (detail,) in rows]
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(make_deployment, start_server):
+    """Through real uvicorn, which by default believes the header from 127.0.0.1."""
+    d = make_deployment()
+    server = start_server(d)
+    username, password = first_admin(server.log())
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    for i in range(30):  # names no account can have: no hashing
+        assert _post_login(server.url, f"Guess {i}", "wrong-password-1", forged) == 401
+    # 127.0.0.1 is locked out, whatever address it claims to speak for
+    assert _post_login(server.url, username, password, forged) == 429
+    assert _post_login(server.url, username, password, {"X-Forwarded-For": "198.51.100.4"}) == 429
+    assert set(_audited_addresses(d, "login.failed")) == {"127.0.0.1"}
+    server.stop()
+
+    trusting = 'secure_cookies = false\ntrusted_proxies = ["127.0.0.1"]'
+    d.path.write_text(d.path.read_text().replace("secure_cookies = false", trusting))
+    server = start_server(d)
+    assert _post_login(server.url, username, password, forged) == 200
+    assert _audited_addresses(d, "login.ok")[-1] == "203.0.113.9"
+
+
 # --- the login page in a real browser ---------------------------------------------------
 
 
@@ -398,5 +556,39 @@ async def test_login_page_in_chromium_with_secure_cookies(make_deployment, start
             cookie = next(c for c in await page.context.cookies() if c["name"] == "bconnect_session")
             assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
             assert await page.evaluate("document.cookie") == ""  # HttpOnly: scripts cannot read it
+        finally:
+            await browser.close()
+
+
+@pytest.mark.browser
+async def test_login_never_sends_the_browser_to_another_origin(make_deployment, start_server):
+    """Real Chromium: hostile ``next`` values become "/", local ones are kept, and the login lands on this site."""
+    from urllib.parse import quote
+
+    from playwright.async_api import async_playwright
+    from support.browser import launch_chromium
+
+    d = make_deployment()
+    server = start_server(d)
+    username, password = first_admin(server.log())
+    other = f"127.0.0.2:{d.port}"  # another origin that needs no DNS
+    async with async_playwright() as p:
+        browser = await launch_chromium(p)
+        try:
+            page = await browser.new_page()
+            for value in [*HOSTILE_NEXT, f"/\t/{other}/page", f"/%09/{other}/page"]:
+                await page.goto(server.url + "/login?next=" + quote(value, safe="/%"))
+                assert await page.input_value("#next") == "/", value
+            for value in ("/metrics", "/api/me?x=1", "/#grid"):
+                await page.goto(server.url + "/login?next=" + quote(value, safe="/"))
+                assert await page.input_value("#next") == value, value
+
+            # the probe's URL: a tab, percent-encoded, before a second slash
+            await page.goto(f"{server.url}/login?next=/%09/{other}/page")
+            await page.fill("#username", username)
+            await page.fill("#password", password)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(lambda url: "/login" not in url, timeout=15_000)
+            assert page.url.startswith(server.url + "/"), page.url  # the grid, on this origin
         finally:
             await browser.close()

@@ -330,3 +330,12 @@ def test_media_settings_are_checked_with_their_line(tmp_path):
     assert got["media.ingest_processes"][0] == line_of(path, "ingest_processes")
     assert got["media.backoff_cap_s"] == (line_of(path, "backoff_cap_s"), "must not be less than backoff_base_s (5)")
     assert got["media.retries"][0] == line_of(path, "retries")
+
+
+def test_trusted_proxies_must_be_addresses_or_networks(tmp_path):
+    path = write(tmp_path, MINIMAL + 'trusted_proxies = ["10.0.0.5", "10.1.0.0/16", "proxy.example"]\n')
+    error = one_error(path)
+    assert error["key"] == "server.trusted_proxies[2]" and int(error["line"]) == line_of(path, "trusted_proxies = ")
+    assert error["reason"].startswith("'proxy.example' is not an IP address or network")
+    ok = write(tmp_path, MINIMAL + 'trusted_proxies = ["10.0.0.5", "fd00::/8"]\n', "ok.toml")
+    assert bconnect("check-config", str(ok)).returncode == 0

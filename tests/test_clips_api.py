@@ -24,7 +24,7 @@ from support.api_users import make_tokens
 
 from core.media.clip_jobs import ClipJobs
 from core.media.clips import ClipWriter
-from core.models import EvidenceClip
+from core.models import AuditEntry, EvidenceClip
 from core.storage import CORE_MODELS, close_database, open_database
 from core.testing.rtsp import DEFAULT_MOUNTS, RtspServer, start_rtsp_server
 
@@ -160,8 +160,11 @@ async def test_cut_follow_download_and_survive_a_crash(site):
     ids = [first["id"], second["id"], lost.json()["id"]]
     assert [(actor, target) for actor, target, _ in cuts] == [("dop", i) for i in ids]
     assert "truck on the median" in cuts[0][2] and "camera dcam" in cuts[0][2]
-    # the download from the first byte, not the range request
-    assert [(actor, target) for actor, target, _ in site.audit("clip.download")] == [("dop", first["id"])]
+    # every answer with clip bytes: the whole download, and the range request too
+    assert [(actor, target, detail) for actor, target, detail in site.audit("clip.download")] == [
+        ("dop", first["id"], f"camera dcam, whole file, {clip['size']} bytes"),
+        ("dop", first["id"], f"camera dcam, bytes 100-199 of {clip['size']}"),
+    ]
 
     site.server.process.kill()  # a crash: no shutdown hooks run
     site.server.process.wait(10)
@@ -316,3 +319,73 @@ async def test_restart_adopts_a_clip_written_before_the_crash_and_fails_the_rest
         assert (clips / "tampered.mp4").exists()  # evidence is never deleted, even when it does not match
     finally:
         await close_database()
+
+
+# --- every answer that carries evidence bytes is audited (no camera needed) ---------------------
+
+SIZE = 10_000
+DOWNLOAD_FORMS = [
+    # (Range, If-Range, status, bytes served): the probe's forms first
+    ("bytes=-100000000", None, 206, (0, SIZE)),
+    ("BYTES=0-", None, 206, (0, SIZE)),
+    ("bytes=00-", None, 206, (0, SIZE)),
+    ("bytes=,0-", None, 206, (0, SIZE)),
+    (",".join(["bytes=0-0"] + [f"{i}-{i}" for i in range(1, 101)]), None, 200, (0, SIZE)),
+    ("bytes=1-", None, 206, (1, SIZE)),
+    ("bytes=0-", '"not-the-etag"', 200, (0, SIZE)),
+    ("bytes=0-", "Wed, 21 Oct 2015 07:28:00 GMT", 200, (0, SIZE)),
+    # and the rest of RFC 9110's cases
+    ("bytes=100-199", None, 206, (100, 200)),
+    ("bytes=-500", None, 206, (SIZE - 500, SIZE)),
+    ("bytes=9999-99999999999999999999999", None, 206, (SIZE - 1, SIZE)),
+    ("bytes=0-" + "9" * 5000, None, 206, (0, SIZE)),
+    ("bytes = 0-10", None, 200, (0, SIZE)),  # malformed: ignored
+    ("bytes=5-1", None, 200, (0, SIZE)),
+    ("bytes=a-b", None, 200, (0, SIZE)),
+    ("bytes=١-٢", None, 200, (0, SIZE)),  # Arabic-Indic digits are not DIGIT
+    ("bytes=0-1,5-6", None, 200, (0, SIZE)),  # several ranges: the whole file rather than multipart
+    ("items=0-1", None, 200, (0, SIZE)),
+    ("bytes", None, 200, (0, SIZE)),
+    ("bytes=", None, 200, (0, SIZE)),
+    ("bytes=-", None, 200, (0, SIZE)),
+    ("bytes=" + ",".join(["0-1"] * 5000), None, 200, (0, SIZE)),
+    (None, None, 200, (0, SIZE)),
+]
+UNSATISFIABLE = ["bytes=10000-", "bytes=-0", "bytes=" + "9" * 400 + "-"]
+
+
+async def test_every_answer_with_clip_bytes_is_audited_and_odd_ranges_never_fail(make_deployment):
+    from core.auth.testing import add_user, running_app, session_headers
+    from core.config import load_file
+
+    body = bytes(range(256)) * (SIZE // 256) + bytes(SIZE % 256)
+    sha = hashlib.sha256(body).hexdigest()
+    cfg = load_file(make_deployment().path)
+    async with running_app(cfg) as (app, client):
+        clips = cfg.deployment.data_path() / "clips"
+        clips.mkdir(parents=True, exist_ok=True)
+        (clips / "c.mp4").write_bytes(body)
+        await EvidenceClip.create(id="e" * 16, camera_id="dcam", agency="dishub", created_by="t", pre_s=1, post_s=1,
+                                  file="c.mp4", status="ready", sha256=sha, size=SIZE)
+        headers = await session_headers(await add_user("dop", role="operator", agency="dishub"))
+        url = f"/api/clips/{'e' * 16}/file"
+        served = 0
+        for range_, if_range, status, (start, end) in DOWNLOAD_FORMS + [("bytes=0-", f'"{sha}"', 206, (0, SIZE))]:
+            extra = {k: v.encode() for k, v in (("Range", range_), ("If-Range", if_range)) if v is not None}
+            r = await client.get(url, headers={**headers, **extra})
+            assert (r.status_code, r.content) == (status, body[start:end]), (range_, if_range, r.status_code)
+            if status == 206:
+                assert r.headers["content-range"] == f"bytes {start}-{end - 1}/{SIZE}"
+            served += 1
+            entries = await AuditEntry.filter(action="clip.download").order_by("id")
+            assert len(entries) == served, (range_, if_range)  # this answer's entry, not a later one
+            part = f"bytes {start}-{end - 1} of {SIZE}" if status == 206 else f"whole file, {SIZE} bytes"
+            last = entries[-1]
+            assert (last.actor, last.target, last.detail) == ("dop", "e" * 16, f"camera dcam, {part}")
+        for range_ in UNSATISFIABLE:
+            r = await client.get(url, headers={**headers, "Range": range_})
+            assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{SIZE}", range_
+            assert "outside the file" in r.json()["error"]
+        r = await client.head(url, headers=headers)  # no bytes, no entry
+        assert r.status_code == 200 and r.headers["content-length"] == str(SIZE)
+        assert await AuditEntry.filter(action="clip.download").count() == served

@@ -17,6 +17,7 @@ import av
 import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+from support.api_users import make_tokens
 from support.appclient import bearer_headers, running
 from support.whep_client import PreferringPeer, WhepError, WhepViewer, make_offer, post_offer
 
@@ -520,6 +521,56 @@ async def test_h265_camera_is_transcoded_once_for_all_its_viewers(live):
         finally:
             for v in viewers:
                 await v.close()
+
+
+@pytest.fixture
+def two_agencies(make_deployment, start_server, rtsp_server):  # noqa: F811
+    """A Dishub and a Polri camera, and users of four kinds: ``(server url, {username: token})``."""
+    cameras = "[plugins.stream_url]\n"
+    for cid, agency, mount in (("dcam", "dishub", "h264_gop1"), ("pcam", "polri", "h264_gop4")):
+        cameras += (f'[[plugins.stream_url.cameras]]\nid = "{cid}"\nname = "{cid}"\n'
+                    f'url = "{rtsp_server.url(mount)}"\nagency = "{agency}"\n')
+    dep = make_deployment(cameras)
+    tokens = make_tokens(dep.path, [
+        ("boss", "admin", "pemkot"),
+        ("dop", "operator", "dishub"),  # watches dishub and pemkot cameras
+        ("pop", "operator", "polri"),  # watches dishub, polri and pemkot cameras
+        ("jaksa", "operator", "kejaksaan"),  # the prosecutor's office: no cameras at all
+        ("pros", "prosecutor", "kejaksaan"),
+    ])
+    return start_server(dep).url, tokens
+
+
+async def test_the_session_overview_shows_only_watchable_cameras_and_names_viewers_to_admins(two_agencies):
+    url, tokens = two_agencies
+
+    def client(user: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {tokens[user]}"}, timeout=20)
+
+    async with client("boss") as admin:
+        for cid in ("dcam", "pcam"):
+            await wait_state(admin, cid, ("online",))
+        viewers = [WhepViewer(admin, "dcam"), vp8_viewer(admin, "pcam")]  # the second one runs a transcoder
+        try:
+            for viewer in viewers:
+                await viewer.connect()
+            full = (await admin.get("/api/webrtc")).json()
+            assert full["sessions"] == 2 and {s["user"] for s in full["list"]} == {"boss"}
+            assert [t["camera_id"] for t in full["transcoding"]] == ["pcam"]
+
+            expected = {"dop": ["dcam"], "pop": ["dcam", "pcam"], "jaksa": []}
+            for user, cameras in expected.items():
+                async with client(user) as http:
+                    seen = (await http.get("/api/webrtc")).json()
+                assert sorted(s["camera_id"] for s in seen["list"]) == cameras, user
+                assert all("user" not in s for s in seen["list"]), user
+                assert seen["sessions"] == len(cameras) and sorted(seen["per_camera"]) == cameras, user
+                assert [t["camera_id"] for t in seen["transcoding"]] == [c for c in cameras if c == "pcam"], user
+            async with client("pros") as http:
+                assert (await http.get("/api/webrtc")).status_code == 403  # operators and admins only
+        finally:
+            for viewer in viewers:
+                await viewer.close()
 
 
 async def test_browser_without_h264_gets_vp8_from_one_shared_transcoder(live):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 
 from argon2 import PasswordHasher
@@ -43,15 +44,26 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hash, password)
 
 
-async def verify_password(stored: str | None, password: str) -> bool:
-    """Check ``password``; with no stored hash, spend the same time and fail.
+@functools.cache
+def dummy_hash() -> str:
+    """A hash of a random password with the current parameters, to verify unknown users against."""
+    return _hash(secrets.token_urlsafe(15))
 
-    Hashing a throw-away value for unknown users keeps response times from
-    telling an attacker which usernames exist.
-    """
+
+def _verify_or_dummy(stored: str | None, password: str) -> bool:
     if stored is None:
-        await asyncio.to_thread(_hash, password[:MAX_LENGTH])
+        _verify(dummy_hash(), password)
         return False
-    if len(password) > MAX_LENGTH:
-        return False
-    return await asyncio.to_thread(_verify, stored, password)
+    return _verify(stored, password)
+
+
+async def verify_password(stored: str | None, password: str) -> bool:
+    """Check ``password``; with no stored hash, do the same work and fail.
+
+    An unknown user's password is verified against a throw-away hash, and a
+    password over :data:`MAX_LENGTH` is verified (cut to the limit) and then
+    refused, so that response times tell an attacker neither which usernames
+    exist nor which lengths are checked.
+    """
+    ok = await asyncio.to_thread(_verify_or_dummy, stored, password[:MAX_LENGTH])
+    return ok and len(password) <= MAX_LENGTH

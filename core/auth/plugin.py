@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from core.auth.passwords import dummy_hash
 from core.auth.routes import AccountRoutes
 from core.auth.sessions import purge_expired
 from core.auth.users import FIRST_ADMIN, ensure_first_admin
@@ -38,6 +41,7 @@ class AccountsPlugin:
     async def _startup(self, services) -> None:
         # the first agency the deployment declares; "admin" where it declares none
         password = await ensure_first_admin(next(iter(services.deployment.agencies), "admin"))
+        await asyncio.to_thread(dummy_hash)  # made now, so the first unknown user costs no more than the next
         server = services.deployment.server
         # stdout, not the log: the person starting the server reads this once
         print(f"B-Connect is running: log in at {login_url(server.host, server.port)}", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -41,10 +41,20 @@ def _address(request: Request) -> str:
 
 
 def _safe_next(value: object) -> str:
-    """Only a local path: never another site, never a scheme-relative URL."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")) and len(value) < 2048:
-        return value
-    return "/"
+    """Only a local path: never another site, never a scheme-relative URL.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as ``/``,
+    so ``/<tab>/host`` and ``/<backslash>host`` would leave the site: control
+    characters and backslashes are refused outright.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or len(value) >= 2048:
+        return "/"
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
 
 
 class AccountRoutes:
@@ -77,18 +87,22 @@ class AccountRoutes:
         if not same_origin(request.headers):
             return Outcome(status=403, reason="login from another site refused")
         address = _address(request)
-        wait = self.limiter.retry_after(username, address)
+        # counted before the slow password check: parallel guesses each take a place
+        wait = self.limiter.begin(username, address)
         if wait is not None:
             return Outcome(status=429, reason=f"too many failed logins; try again in {wait} s", retry_after=wait)
-        user, why = await users.authenticate(username, password)
+        ok = False
+        try:
+            user, why = await users.authenticate(username, password)
+            ok = user is not None
+        finally:
+            self.limiter.end(username, address, ok)
         if user is None:
-            self.limiter.failed(username, address)
             request.app.state.services.metrics.login_failures.inc()
             await audit.record(username or "?", "login.failed", username, f"address={address} reason={why}")
             if why == "disabled":
                 return Outcome(status=403, reason="account disabled")
             return Outcome(status=401, reason="invalid username or password")
-        self.limiter.succeeded(username)
         old = request.cookies.get(COOKIE)
         if old:
             await end_session_by_token(old)

@@ -9,9 +9,10 @@
 
 Whoever may watch a camera sees its clips; an invisible camera or clip
 answers 404 exactly like an unknown one. Cutting needs the role operator or
-officer (admins always). Every cut, and every download from the first byte,
-goes into the audit log. A malformed body is ``400``, a value out of bounds
-``422``, each with the reason.
+officer (admins always). Every cut, and every answer that carries bytes of a
+clip (whole, or one range: ``core.media.byte_ranges``), goes into the audit
+log. A malformed body is ``400``, a value out of bounds ``422``, each with
+the reason.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ import asyncio
 import base64
 import math
 from datetime import timedelta
+from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from core.auth import audit
 from core.auth.access import camera_agencies, current_principal, require_role
 from core.errors import ApiError
+from core.media.byte_ranges import RangeNotSatisfiable, choose_span
 from core.media.clip_jobs import CLIP_ID, FAILED, PENDING, ClipJobs, ClipsBusy
 from core.media.registry import CameraRuntime
 from core.models import EvidenceClip
@@ -206,15 +211,42 @@ class ClipsApi:
         if row.status == FAILED:
             raise ApiError(409, f"clip {row.id} failed: {row.reason}")
         path = self._jobs().directory / row.file
-        if not await asyncio.to_thread(path.is_file):
+        try:
+            stat_result = await asyncio.to_thread(path.stat)
+        except OSError:
+            stat_result = None
+        if stat_result is None or not S_ISREG(stat_result.st_mode):
             raise ApiError(410, f"the file of clip {row.id} is no longer in storage")
-        ranged = request.headers.get("range", "")
-        if request.method == "GET" and (not ranged or ranged.replace(" ", "").startswith("bytes=0-")):
-            await audit.record(current_principal(request).username, "clip.download", row.id, f"camera {row.camera_id}")
+        etag = f'"{row.sha256}"'
+        size = stat_result.st_size
+        try:
+            span = choose_span(request.headers.get("range"), request.headers.get("if-range"), etag, size)
+        except RangeNotSatisfiable as exc:
+            raise ApiError(416, str(exc), headers={"Content-Range": f"bytes */{exc.size}"}) from None
+        if request.method == "GET":  # every answer with evidence bytes, whole or in part; HEAD sends none
+            part = f"bytes {span[0]}-{span[1] - 1} of {size}" if span else f"whole file, {size} bytes"
+            who = current_principal(request).username
+            await audit.record(who, "clip.download", row.id, f"camera {row.camera_id}, {part}")
         digest = base64.b64encode(bytes.fromhex(row.sha256 or "")).decode()
         headers = {
             "Repr-Digest": f"sha-256=:{digest}:",  # RFC 9530: of the whole file, also in a 206
-            "ETag": f'"{row.sha256}"',
+            "ETag": etag,
             "Cache-Control": "private, no-store",
         }
-        return FileResponse(path, media_type="video/mp4", filename=row.file, headers=headers)
+        return SpanResponse(
+            path, span, stat_result=stat_result, media_type="video/mp4", filename=row.file, headers=headers
+        )
+
+
+class SpanResponse(FileResponse):
+    """Serves exactly the span the handler chose and audited: starlette's own reading of ``Range`` never runs."""
+
+    def __init__(self, path: Path, span: tuple[int, int] | None, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.span = span
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"range", b"if-range")]
+        if self.span is not None:
+            headers.append((b"range", f"bytes={self.span[0]}-{self.span[1] - 1}".encode()))
+        await super().__call__({**scope, "headers": headers}, receive, send)

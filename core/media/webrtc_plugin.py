@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.auth.access import can_see_camera, current_principal, require_role
+from core.auth.access import camera_agencies, can_see_camera, current_principal, require_role
 from core.errors import ApiError
 from core.hookspecs import hookimpl
 from core.media.transcode import TranscodeHub
@@ -146,8 +146,25 @@ class WebRtcPlugin:
         )
 
     async def overview(self, request: Request) -> Response:
-        require_role(request, "operator")
+        """Sessions and transcoders of the cameras the caller may watch; who watches, to admins only."""
+        principal = require_role(request, "operator")
         service = self._service()
         body = service.describe()
-        body["list"] = [s.describe() for s in service.sessions.values()]
+        if principal.role == "admin":
+            body["list"] = [s.describe() for s in service.sessions.values()]
+            return JSONResponse(body)
+        agencies = camera_agencies(principal, self.services.deployment)
+        registry = self.services.cameras
+
+        def visible(camera_id: str) -> bool:
+            camera = registry.get(camera_id) if registry is not None else None
+            return camera is not None and camera.info.agency in agencies
+
+        sessions = [s.describe() for s in service.sessions.values() if visible(s.camera_id)]
+        for session in sessions:
+            del session["user"]
+        body["sessions"] = len(sessions)
+        body["per_camera"] = {cid: n for cid, n in body["per_camera"].items() if visible(cid)}
+        body["transcoding"] = [t for t in body["transcoding"] if visible(t["camera_id"])]
+        body["list"] = sessions
         return JSONResponse(body)

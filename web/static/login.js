@@ -7,9 +7,22 @@
     missing: "Enter a username and a password.",
     refused: "Login refused.",
   };
+  // Only a path of this site: "/\t/host" or "/\\host" are other sites once the browser has cleaned them, so the
+  // value is resolved as the browser would and kept only if it stays on this origin.
+  function sameOriginPath(value) {
+    if (!value || !value.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(value)) return "/";
+    let url;
+    try {
+      url = new URL(value, location.origin);
+    } catch (e) {
+      return "/";
+    }
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : "/";
+  }
+
   const params = new URLSearchParams(location.search);
   const next = params.get("next");
-  const safeNext = next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  const safeNext = sameOriginPath(next);
   const form = document.getElementById("login");
   const error = document.getElementById("error");
   document.getElementById("next").value = safeNext;
