@@ -206,12 +206,25 @@ class Analyzer(Protocol):
 
 
 @runtime_checkable
-class EventSink(Protocol):
-    """Receives events (violations, incidents) for delivery elsewhere."""
+class Sink(Protocol):
+    """Takes events (violations, incidents) elsewhere: a ticketing office, an export, a broker.
+
+    The core's outbox calls :meth:`deliver` with each stored event
+    (:class:`core.events.types.Event`), one at a time, in the order stored,
+    at least once: after a crash or a failed attempt the same event may come
+    again (its ``id`` tells). Return once the event is safely taken; raise
+    (any exception, its message says why) to have it retried later with
+    backoff. ``name`` is unique among sinks and keys the sink's delivery
+    cursor in the database: renaming a sink starts it afresh.
+    ``docs/plugins.md`` walks through writing one.
+    """
 
     name: str
 
-    async def handle(self, event: Any) -> None: ...
+    async def deliver(self, event: Any) -> None: ...
+
+
+EventSink = Sink  # the name used before the outbox existed
 
 
 @dataclass(frozen=True)

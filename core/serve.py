@@ -76,7 +76,8 @@ def serve(cfg: LoadedConfig) -> int:
         reason = "port in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         print(f"error: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(guard, log_config=None, access_log=False, lifespan="on")
+    # live event streams never end by themselves: without a bound, shutdown would wait for them forever
+    config = uvicorn.Config(guard, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     with sock, asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         try:

@@ -31,3 +31,4 @@ class Services:
     clips: Any = None  # core.media.clips.ClipWriter, once started
     ptz: Any = None  # core.ptz.PtzService, once started
     tours: Any = None  # core.tours.TourRunner, once started
+    events: Any = None  # core.events.bus.EventBus, once started
