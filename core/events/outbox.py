@@ -131,6 +131,7 @@ class Outbox:
                 w.last_error = f"event {item.event.id} (seq {item.seq}): {type(exc).__name__}: {exc}"[:500]
                 w.last_error_at = time.time()
                 self.metrics.failures.labels(sink=w.name).inc()
+                self._lag(w)
                 self.host.report_failure(w.plugin, f"sink {w.name}", exc)
                 await asyncio.sleep(self.settings.backoff(w.attempts))
         while True:  # the sink has it: move the cursor, which must not be lost
