@@ -111,3 +111,24 @@ async def test_a_dropped_stream_says_so_and_ends(make_deployment):
             assert sub.dropped
             kinds = [kind async for kind, _, _ in messages(r)]
         assert kinds[-1] == "dropped"  # and the response ended: EventSource reconnects with Last-Event-ID
+
+
+async def test_a_stream_ends_when_its_user_is_disabled(cfg, monkeypatch):
+    import core.events.api
+
+    from core.auth import users
+
+    monkeypatch.setattr(core.events.api, "HEARTBEAT_S", 0.3)
+    app = create_app(cfg)
+    async with served(app, free_port()) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        h = {**await bearer_headers(await add_user("leaver", role="operator", agency="dishub")),
+             "accept": "text/event-stream"}
+        async with client.stream("GET", "/api/events/stream", headers=h) as r:
+            stream = messages(r)
+            await asyncio.sleep(0.5)  # a heartbeat or two pass while the user is still valid
+            assert len(app.state.services.events.live.subscribers) == 1
+            await users.set_disabled("leaver", True, actor="test")
+            kind, _, _ = await next_message(stream)
+            assert kind == "logout"
+        await asyncio.sleep(0.1)
+        assert len(app.state.services.events.live.subscribers) == 0

@@ -30,6 +30,8 @@ from starlette.routing import Route
 
 from core.auth import audit
 from core.auth.access import camera_agencies, current_principal, require_role
+from core.auth.middleware import authenticate
+from core.auth.principal import Principal
 from core.errors import ApiError
 from core.events import store
 from core.events.bus import EventBus
@@ -206,6 +208,7 @@ class EventsApi:
         bus = self._bus()
         if "text/event-stream" not in request.headers.get("accept", ""):
             raise ApiError(406, "a server-sent event stream: send Accept: text/event-stream (EventSource does)")
+        principal = current_principal(request)
         agencies = self._agencies(request)
         last = request.headers.get("last-event-id", "").strip()
         if last and not last.isdigit():
@@ -213,9 +216,13 @@ class EventsApi:
         # subscribe before the replay reads, so nothing falls between them (a repeat may: ids tell)
         sub = bus.subscribe(lambda m: m.agency in agencies)
         replay: list[store.StoredEvent] = []
-        if last:
-            rows = await EventRow.filter(seq__gt=int(last), agency__in=sorted(agencies)).order_by("-seq").limit(REPLAY_MAX)
-            replay = [store.from_row(r) for r in reversed(rows)]
+        try:
+            if last:
+                query = EventRow.filter(seq__gt=int(last), agency__in=sorted(agencies))
+                replay = [store.from_row(r) for r in reversed(await query.order_by("-seq").limit(REPLAY_MAX))]
+        except BaseException:
+            sub.close()
+            raise
 
         async def body() -> AsyncIterator[str]:
             try:
@@ -226,6 +233,10 @@ class EventsApi:
                     try:
                         msg = await asyncio.wait_for(sub.next(), HEARTBEAT_S)
                     except TimeoutError:
+                        # a stream outlives a log-out, a revoked token or a changed role unless checked
+                        if not await _same_principal(request, principal):
+                            yield "event: logout\ndata: {}\n\n"
+                            return
                         yield ": keep-alive\n\n"
                         continue
                     except Dropped as exc:
@@ -237,6 +248,11 @@ class EventsApi:
 
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+
+async def _same_principal(request: Request, principal: Principal) -> bool:
+    result = await authenticate(request.scope)
+    return isinstance(result, tuple) and result[0] == principal
 
 
 def _sse(msg: Message) -> str:

@@ -282,6 +282,11 @@
       count();
     });
     // "dropped": the server closed the stream because the page fell behind; EventSource reconnects
+    source.addEventListener("logout", () => {
+      source.close(); // the session ended: app.js takes the page to the log-in form
+      live.dataset.state = "closed";
+      live.textContent = "logged out";
+    });
   }
 
   async function main() {
