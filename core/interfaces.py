@@ -9,7 +9,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from core.events.types import Event
 
 AGENCIES = ("dishub", "polri", "kejaksaan", "pemkot")
 ROLES = ("viewer", "operator", "officer", "prosecutor", "admin")
@@ -221,7 +224,7 @@ class Sink(Protocol):
 
     name: str
 
-    async def deliver(self, event: Any) -> None: ...
+    async def deliver(self, event: Event) -> None: ...
 
 
 EventSink = Sink  # the name used before the outbox existed

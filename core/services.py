@@ -14,6 +14,7 @@ from core.metrics import Metrics
 from core.plugin_host import PluginHost
 
 if TYPE_CHECKING:
+    from core.events.bus import EventBus
     from core.scheduler import Scheduler
 
 
@@ -31,4 +32,4 @@ class Services:
     clips: Any = None  # core.media.clips.ClipWriter, once started
     ptz: Any = None  # core.ptz.PtzService, once started
     tours: Any = None  # core.tours.TourRunner, once started
-    events: Any = None  # core.events.bus.EventBus, once started
+    events: EventBus | None = None  # once started
