@@ -105,7 +105,7 @@ class Event:
     stream_time: float | None = None
     zone_id: str | None = None
     track_id: int | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = field(default_factory=dict, hash=False)  # a dict: events stay hashable without it
     snapshot: Snapshot | None = None
     clip_id: str | None = None
     priority: Priority = "normal"
