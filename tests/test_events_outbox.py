@@ -106,6 +106,29 @@ async def test_a_sink_that_hangs_times_out_and_is_retried(cfg):
             "TimeoutError: deliver took longer than 2 s")
 
 
+async def test_a_sink_cancelled_from_inside_is_retried_not_fatal(cfg):
+    import asyncio
+
+    class Cancelling(RecordingSink):
+        def __init__(self):
+            super().__init__("cancelling")
+            self.calls = 0
+
+        async def deliver(self, event):
+            self.calls += 1
+            if self.calls == 1:
+                raise asyncio.CancelledError()  # as some client libraries do when their connection drops
+            self.got.append(event)
+
+    sink = Cancelling()
+    async with running_app(cfg, host=host_with(cfg, sink)) as (app, _):
+        e = await app.state.services.events.publish(event("dcam"))
+        await wait_until(lambda: sink.got, what="delivered on the second attempt")
+        assert [x.id for x in sink.got] == [e.id]
+        assert app.state.services.plugins.states["test_sinks"].last_error == (
+            "RuntimeError: deliver was cancelled from inside the sink")
+
+
 async def test_a_restart_resumes_from_each_sinks_cursor(cfg):
     slow, broken = SlowSink(0.25), FlakySink(failures=10**6, name="broken")
     async with running_app(cfg, host=host_with(cfg, slow, broken)) as (app, _):

@@ -84,6 +84,7 @@ class Outbox:
         for w in self.workers:
             w.position = await store.cursor(w.name, start)
             w.task = asyncio.create_task(self._run(w, ready), name=f"outbox:{w.name}")
+            w.task.add_done_callback(lambda t, w=w: self._ended(w, t))
 
     def notify(self) -> None:
         for w in self.workers:
@@ -123,17 +124,14 @@ class Outbox:
                 await asyncio.wait_for(w.sink.deliver(item.event), self.settings.timeout_s)
                 break
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the outbox is stopping
+                await self._failed(w, item, RuntimeError("deliver was cancelled from inside the sink"))
             except Exception as exc:
                 if isinstance(exc, TimeoutError):
                     exc = TimeoutError(f"deliver took longer than {self.settings.timeout_s:g} s")
-                w.attempts += 1
-                w.last_error = f"event {item.event.id} (seq {item.seq}): {type(exc).__name__}: {exc}"[:500]
-                w.last_error_at = time.time()
-                self.metrics.failures.labels(sink=w.name).inc()
-                self._lag(w)
-                self.host.report_failure(w.plugin, f"sink {w.name}", exc)
-                await asyncio.sleep(self.settings.backoff(w.attempts))
+                await self._failed(w, item, exc)
         while True:  # the sink has it: move the cursor, which must not be lost
             try:
                 await store.advance(w.name, item.seq)
@@ -149,6 +147,20 @@ class Outbox:
         w.last_ok_at = time.time()
         self.metrics.delivered.labels(sink=w.name).inc()
         self._lag(w)
+
+    async def _failed(self, w: SinkWorker, item: store.StoredEvent, exc: BaseException) -> None:
+        w.attempts += 1
+        w.last_error = f"event {item.event.id} (seq {item.seq}): {type(exc).__name__}: {exc}"[:500]
+        w.last_error_at = time.time()
+        self.metrics.failures.labels(sink=w.name).inc()
+        self._lag(w)
+        self.host.report_failure(w.plugin, f"sink {w.name}", exc)
+        await asyncio.sleep(self.settings.backoff(w.attempts))
+
+    def _ended(self, w: SinkWorker, task: asyncio.Task) -> None:
+        # a worker only ends when stopped; anything else is a bug that must not pass silently
+        if not task.cancelled() and task.exception() is not None:
+            self.host.report_failure(w.plugin, f"sink {w.name} (outbox worker stopped)", task.exception())
 
     def _lag(self, w: SinkWorker) -> None:
         self.metrics.lag.labels(sink=w.name).set(max(0, self.newest() - w.position))
