@@ -137,6 +137,15 @@ class MediaSettings(_Strict):
         return value
 
 
+class EventSettings(_Strict):
+    """Delivery of events to sinks, and the live stream to browsers."""
+
+    sink_retry_base_s: float = Field(default=1.0, gt=0, le=60)  # first pause after a sink failed
+    sink_retry_cap_s: float = Field(default=60.0, gt=0, le=3600)  # longest pause between attempts
+    sink_timeout_s: float = Field(default=30.0, gt=0, le=600)  # one deliver() longer than this has failed
+    live_queue: int = Field(default=64, ge=1, le=10_000)  # messages a live client may fall behind before it is dropped
+
+
 class Area(_Strict):
     name: str
     enabled: bool = False  # switched on: enforcement; off: education mode only
@@ -159,6 +168,7 @@ class Deployment(_Strict):
     deployment: DeploymentInfo
     server: ServerSettings = ServerSettings()
     media: MediaSettings = MediaSettings()
+    events: EventSettings = EventSettings()
     areas: dict[str, Area] = {}
     agencies: dict[AgencyId, AgencyInfo] = {}
     access: dict[str, AgencyAccess] = {}

@@ -58,8 +58,13 @@ def bconnect_register_analyzers(register):
 def bconnect_register_sinks(register):
     """Hand the core event sinks (ticketing, a prosecutor's export ...).
 
+    Each sink gets every event stored from its first start on, through the
+    outbox (:mod:`core.events.outbox`): in order, at least once, retried with
+    backoff while it raises.
+
     :param register: call ``register(sink)``; ``sink`` implements
-        :class:`core.interfaces.EventSink`.
+        :class:`core.interfaces.Sink` (a unique ``name`` and
+        ``async deliver(event)``).
     :return: ignored.
     """
 

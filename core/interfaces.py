@@ -9,7 +9,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from core.events.types import Event
 
 ROLES = ("viewer", "operator", "officer", "prosecutor", "admin")
 
@@ -205,12 +208,25 @@ class Analyzer(Protocol):
 
 
 @runtime_checkable
-class EventSink(Protocol):
-    """Receives events (violations, incidents) for delivery elsewhere."""
+class Sink(Protocol):
+    """Takes events (violations, incidents) elsewhere: a ticketing office, an export, a broker.
+
+    The core's outbox calls :meth:`deliver` with each stored event
+    (:class:`core.events.types.Event`), one at a time, in the order stored,
+    at least once: after a crash or a failed attempt the same event may come
+    again (its ``id`` tells). Return once the event is safely taken; raise
+    (any exception, its message says why) to have it retried later with
+    backoff. ``name`` is unique among sinks and keys the sink's delivery
+    cursor in the database: renaming a sink starts it afresh.
+    ``docs/plugins.md`` walks through writing one.
+    """
 
     name: str
 
-    async def handle(self, event: Any) -> None: ...
+    async def deliver(self, event: Event) -> None: ...
+
+
+EventSink = Sink  # the name used before the outbox existed
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The core's own tables: accounts, sessions, API tokens, audit trail, evidence clips.
+"""The core's own tables: accounts, sessions, API tokens, audit trail, evidence clips (events: below).
 
 Secrets (session cookies, bearer tokens) are stored only as SHA-256 hashes;
 passwords only as argon2 hashes. The audit log is append-only: rows are
@@ -119,3 +119,7 @@ class EvidenceClip(Model):
     class Meta:
         table = "clips"
         indexes = (("camera_id", "created_at"),)
+
+
+# the events tables live beside their service; tortoise finds the core app's models in this module
+from core.events.models import EventRow, SinkCursor  # noqa: E402,F401

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.auth.plugin:AccountsPlugin",
     "core.media.plugin:MediaPlugin",
     "core.areas:AreasPlugin",  # after the media core, whose registry lists the cameras
+    "core.events.plugin:EventsPlugin",  # after the media core too: events name its cameras
     "core.ptz.plugin:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",
 )

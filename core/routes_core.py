@@ -103,6 +103,8 @@ async def health(request: Request) -> Response:
     body["cameras"] = {rt.info.id: rt.health() for rt in runtimes if rt.info.agency in agencies}
     if principal.role == "admin" and services.cameras is not None:
         body["ingest"] = services.cameras.ingest_health()  # server operations: admins only, like plugin detail
+    if principal.role == "admin" and services.events is not None:
+        body["sinks"] = services.events.sinks_health()  # each sink's cursor, lag and why it fails
     return JSONResponse(body)
 
 

@@ -85,6 +85,8 @@ def serve(cfg: LoadedConfig) -> int:
         lifespan="on",
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or [],
+        # live event streams never end by themselves: without a bound, shutdown would wait for them forever
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     with sock, asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:

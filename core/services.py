@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from core.media.clips import Clip, ClipWriter
     from core.media.registry import CameraRegistry
     from core.ptz.service import ActivePreset, ManualLock, PresetChanged, ProposedTour
+    from core.events.bus import EventBus
+    from core.events.live import Subscription
+    from core.events.store import StoredEvent
+    from core.events.types import Event
     from core.scheduler import Scheduler
 
 
@@ -99,6 +103,24 @@ class EvidenceStore(Protocol):
         ...
 
 
+@runtime_checkable
+class EventChannel(Protocol):
+    """The core's event bus as plugins see it: publish an event, read one back, follow them live."""
+
+    async def publish(self, event: Event) -> Event:
+        """Store the event (the core fills in its camera's agency, area and mode), then deliver it to
+        the sinks and the live stream; returns the event as stored."""
+        ...
+
+    async def get(self, event_id: str) -> StoredEvent | None:
+        """A stored event with its acknowledgement, or ``None`` for an unknown id."""
+        ...
+
+    def subscribe(self) -> Subscription:
+        """Live messages (``event`` or ``ack``) from now on; call ``close()`` when done."""
+        ...
+
+
 @dataclass(frozen=True)
 class PluginServices:
     """What a deployment plugin gets: facts and read-only services, no core internals."""
@@ -108,6 +130,7 @@ class PluginServices:
     cameras: CameraDirectory
     ptz: PtzArbiter
     clips: EvidenceStore
+    events: EventChannel
 
 
 @dataclass
@@ -122,6 +145,7 @@ class Services:
     # set by the media core at start-up (a core plugin, registered before any deployment plugin)
     cameras: CameraRegistry | None = None
     clips: ClipWriter | None = None
+    events: EventBus | None = None  # set by the events core plugin at start-up
     # exists from the start, empty; the PTZ core plugin loads the drivers' cameras into it
     ptz: PtzService = field(init=False)
     _public: PluginServices | None = field(default=None, init=False, repr=False)
@@ -138,6 +162,7 @@ class Services:
                 cameras=_Directory(self),
                 ptz=_Arbiter(self.ptz),
                 clips=_Evidence(self),
+                events=_Events(self),
             )
         return self._public
 
@@ -213,3 +238,25 @@ class _Evidence:
         if clips is None:
             raise RuntimeError("clips: the media core has not started")
         return await clips.cut(camera_id, pre_s=pre_s, post_s=post_s, name=name)
+
+
+class _Events:
+    """:class:`EventChannel` over the event bus, read when asked (it starts with the events core plugin)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def _bus(self) -> EventBus:
+        bus = self._services.events
+        if bus is None:
+            raise RuntimeError("events: the events core has not started")
+        return bus
+
+    async def publish(self, event: Event) -> Event:
+        return await self._bus().publish(event)
+
+    async def get(self, event_id: str) -> StoredEvent | None:
+        return await self._bus().get(event_id)
+
+    def subscribe(self) -> Subscription:
+        return self._bus().subscribe()

@@ -62,3 +62,36 @@ async def test_users_made_at_0001_survive_the_upgrade(tmp_path):
         assert await User.filter(username="lama").count() == 1
     finally:
         await close_database()
+
+
+async def test_clips_made_at_0003_survive_the_events_tables(tmp_path):
+    """0004 adds the events and sink cursor tables beside the clips; the clips stay, events work."""
+    from datetime import datetime, timezone
+
+    from core.events import store
+    from core.events.types import Event
+    from core.models import EvidenceClip
+
+    db = tmp_path / "bconnect.db"
+    url = f"sqlite://{db.as_posix()}"
+    await migrate(config=tortoise_config(url, [CORE_MODELS]), target="core.0003_clips")
+    await Tortoise.close_connections()
+    assert "clips" in tables(db) and "events" not in tables(db)
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "INSERT INTO clips (id, camera_id, agency, created_by, note, status, reason, pre_s, post_s, file, created_at)"
+            " VALUES ('00112233aabbccdd', 'dcam', 'dishub', 'dop', '', 'ready', '', 5, 5, 'x.mp4',"
+            " '2026-01-02 03:04:05.000000+00:00')"
+        )
+
+    await open_database(url, [CORE_MODELS])
+    try:
+        assert {"events", "sink_cursors"} <= tables(db)
+        assert (await EvidenceClip.get(id="00112233aabbccdd")).camera_id == "dcam"
+        e = Event(kind="parking.violation", camera_id="dcam", wall_time=datetime(2026, 1, 2, tzinfo=timezone.utc),
+                  clip_id="00112233aabbccdd", agency="dishub")
+        stored, created = await store.insert(e)
+        assert created and stored.seq == 1 and (await store.get(e.id)).event == e
+        assert await store.cursor("a-sink", start=await store.last_seq()) == 1
+    finally:
+        await close_database()
