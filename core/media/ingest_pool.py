@@ -29,8 +29,10 @@ from typing import Any
 
 from core.interfaces import StreamSource, redact_url
 from core.media import wire
-from core.media.ingest import TIME_BASE, IngestSettings, mask
+from core.media.ingest_settings import IngestSettings
 from core.media.packets import CameraState, CameraStatus, MediaPacket, StreamInfo
+from core.media.source_url import mask
+from core.media.timeline import TIME_BASE
 
 log = logging.getLogger("bconnect.ingest")
 

@@ -11,7 +11,7 @@ from core.media.api import CameraApi
 from core.media.clip_jobs import ClipJobs
 from core.media.clips import ClipWriter
 from core.media.clips_api import ClipsApi
-from core.media.ingest import IngestSettings
+from core.media.ingest_settings import IngestSettings
 from core.media.registry import CameraRegistry
 
 

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.interfaces import CameraDriver, CameraInfo, StreamSource
-from core.media.ingest import CameraIngest, IngestSettings, LoopHandoff
+from core.media.handoff import LoopHandoff
+from core.media.ingest import CameraIngest
 from core.media.ingest_pool import IngestPool, RemoteIngest
+from core.media.ingest_settings import IngestSettings
 from core.media.mux import CameraMux
 from core.media.packets import CameraStatus
 

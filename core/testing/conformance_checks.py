@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.interfaces import AGENCIES, CameraDriver, CameraInfo, Capability, PtzControl, StreamSource
 from core.media.bitstream import parameter_sets_in
-from core.media.ingest import IngestSettings, scheme_of
+from core.media.ingest_settings import IngestSettings
+from core.media.source_url import scheme_of
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry, CameraRuntime
 from core.media.snapshot import Snapshots, SnapshotUnavailable
