@@ -1,4 +1,4 @@
-"""A real RTSP server stopped, stalled and started again: status, backoff, subscriptions survive."""
+"""A real RTSP server stopped, stalled, started again and flapping: status, recovery time, subscriptions survive."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from support.flapping import SCHEDULE, flap, thread_cpu_s
 from support.media import take
 from support.waiting import wait_for
 
@@ -98,3 +99,42 @@ async def test_unreachable_camera_at_start_is_offline_and_the_others_stream(serv
     assert dead.status.state == CameraState.OFFLINE
     assert dead.status.reason == "connection refused"
     assert live.status.state == CameraState.ONLINE
+
+
+async def test_a_camera_that_keeps_rebooting_shows_its_picture_within_3_s_of_each_return(server):
+    """Issue 11: after quick flaps and reboots of 0.2-6 s, with the production settings.
+
+    With the old policy (doubling up to 30 s, afresh only after 30 s online, no probe)
+    recoveries took 5-30 s after a few flaps (``bench/recovery.py`` runs both).
+    """
+    registry = CameraRegistry(settings=IngestSettings())
+    await registry.start()
+    try:
+        rt = registry.add(cam(server.url("h264_gop1")))
+        recoveries = await flap(server, rt.mux, SCHEDULE, timeout=10)
+    finally:
+        await registry.stop()
+    print("recoveries (s):", [round(r, 2) for r in recoveries])
+    slow = [(i, round(r, 2)) for i, r in enumerate(recoveries) if r > 3.0]
+    assert len(recoveries) == len(SCHEDULE) >= 10
+    assert not slow, f"restarts whose picture took over 3 s (index, s): {slow}; all: {[round(r, 2) for r in recoveries]}"
+
+
+async def test_a_camera_that_stays_dead_costs_no_measurable_cpu():
+    """A refused port probed twice a second for 5 s: its thread's CPU stays within a few scheduler ticks."""
+    registry = CameraRegistry(settings=IngestSettings())
+    await registry.start()
+    try:
+        rt = registry.add(CameraInfo("dead", "Dead", "pemkot", "test", StreamSource("rtsp://127.0.0.1:1/x")))
+        await wait_for(lambda: rt.status.attempts >= 2, 10, "the first attempt and probe")
+        tid = rt.ingest._thread.native_id
+        before = thread_cpu_s(tid)
+        await asyncio.sleep(5)
+        used = thread_cpu_s(tid) - before
+        probes = rt.ingest.reconnect.probes
+        status = rt.status
+    finally:
+        await registry.stop()
+    assert status.state == CameraState.OFFLINE and status.reason == "connection refused"
+    assert probes >= 8  # it was watching for the camera all along
+    assert used <= 0.05, f"a dead camera used {used:.3f} s of CPU in 5 s"

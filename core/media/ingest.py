@@ -40,7 +40,7 @@ from core.media.failures import StreamFailure, classify, resolve
 from core.media.handoff import LoopHandoff
 from core.media.ingest_settings import IngestSettings
 from core.media.packets import CameraState, CameraStatus, MediaPacket, StreamInfo
-from core.media.reconnect import backoff_delay
+from core.media.reconnect import Reconnect
 from core.media.source_url import mask, open_options, scheme_of, url_with_credentials
 from core.media.timeline import CLOCK, TIME_BASE, Timeline
 
@@ -55,6 +55,8 @@ class CameraIngest:
     packets it describes. ``status`` and ``last_packet_at`` are written by the
     thread and read anywhere (each a single attribute, replaced whole).
     """
+
+    retry_policy: type[Reconnect] = Reconnect  # when to try a lost camera again (bench/recovery.py swaps it)
 
     def __init__(
         self,
@@ -90,6 +92,7 @@ class CameraIngest:
         self._down_since: float | None = None  # monotonic
         self._ever_online = False
         self._pace_origin: float | None = None
+        self.reconnect: Reconnect | None = None  # the thread's retry schedule, once started
 
     def __repr__(self) -> str:
         return f"<CameraIngest {self.camera_id!r} {self.safe_url} {self.status.state.value}>"
@@ -142,7 +145,9 @@ class CameraIngest:
 
     def _run(self) -> None:
         settings = self.settings
-        attempts = 0
+        retry = self.retry_policy(self.source.url, settings, self.rng, self._stop)
+        self.reconnect = retry
+        attempts = 0  # tries to reach the camera since it was last online, probes included
         replay = False
         while not self._stop.is_set():
             self._online_since = None
@@ -161,17 +166,23 @@ class CameraIngest:
                 failure = StreamFailure(CameraState.OFFLINE, "stream ended")
             if self._online_since is not None:
                 self._down_since = now
-                if now - self._online_since >= settings.healthy_after_s:
-                    attempts = 0
+                attempts = 0
+                retry.lost(online_for=now - self._online_since)
             elif self._down_since is None:
                 self._down_since = now
             attempts += 1
-            state = failure.state
-            if state == CameraState.OFFLINE and self._ever_online and now - self._down_since < settings.offline_after_s:
-                state = CameraState.RECONNECTING
-            self._set_state(state, failure.reason, attempts)
-            self._stop.wait(backoff_delay(attempts, settings, self.rng))
+            self._set_down(failure, attempts)
+            for why in retry.wait():
+                attempts += 1
+                self._set_down(StreamFailure(CameraState.OFFLINE, why), attempts)
         self._set_state(CameraState.OFFLINE, "stopped", self.status.attempts)
+
+    def _set_down(self, failure: StreamFailure, attempts: int) -> None:
+        state = failure.state
+        down_for = time.monotonic() - (self._down_since or 0.0)
+        if state == CameraState.OFFLINE and self._ever_online and down_for < self.settings.offline_after_s:
+            state = CameraState.RECONNECTING
+        self._set_state(state, failure.reason, attempts)
 
     def _session(self, replay: bool) -> None:
         """One connection: open, then demux until the stream ends or fails."""

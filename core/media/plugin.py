@@ -28,6 +28,7 @@ class MediaPlugin:
             stall_timeout_s=media.stall_timeout_s,
             backoff_base_s=media.backoff_base_s,
             backoff_cap_s=media.backoff_cap_s,
+            probe_interval_s=media.probe_interval_s,
             offline_after_s=media.offline_after_s,
             ring_seconds=media.preroll_s,
         )
