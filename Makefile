@@ -16,3 +16,4 @@ bench: setup
 	.venv/bin/python bench/mux.py --cameras 8 --viewers 4 --seconds 10
 	.venv/bin/python bench/ttff.py
 	.venv/bin/python bench/transcode.py
+	.venv/bin/python bench/recovery.py

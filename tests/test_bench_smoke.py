@@ -75,3 +75,13 @@ def test_transcode_bench_compares_the_shared_transcoder_with_an_encoder_per_view
     # both really encoded pictures of the camera's size (under 1280 wide: no scaling)
     assert result["shared_out_size"] == result["baseline_out_size"] == [320, 180]
     assert "baseline / shared" in out
+
+
+def test_recovery_bench_compares_the_reconnect_policies_and_reads_a_dead_cameras_cpu():
+    result, out = run_bench("recovery.py", "--restarts", "2", "--dead-seconds", "1", "--timeout", "10")
+    assert result["restarts"] == 2
+    for policy in ("new", "old"):
+        row = result[policy]
+        assert len(row["recoveries"]) == 2 and 0 < row["p50_s"] <= row["p99_s"] <= 10
+    assert set(result["dead_cpu_ms"]) == {"new", "old"} and result["dead_probes_new"] > 0
+    assert "p99 recovery old / new" in out
