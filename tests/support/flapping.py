@@ -63,7 +63,17 @@ async def flap(server: RtspServer, mux: CameraMux, schedule: list[tuple[float, f
 
 
 def thread_cpu_s(native_id: int) -> float:
-    """User + system CPU seconds of one thread of this process (``/proc/self/task/ID/stat``)."""
+    """CPU seconds one thread of this process has run.
+
+    From ``/proc/self/task/ID/schedstat`` (nanoseconds, exact) where the kernel
+    keeps it, else ``stat``'s user + system time, which is sampled per clock
+    tick and so overstates a thread that wakes briefly and often.
+    """
+    try:
+        with open(f"/proc/self/task/{native_id}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     with open(f"/proc/self/task/{native_id}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
