@@ -29,5 +29,6 @@ class Services:
     started_at: float | None = None
     cameras: Any = None
     clips: Any = None  # core.media.clips.ClipWriter, once started
+    transcodes: Any = None  # core.media.transcode.TranscodeHub, once started: what viewers are sent transcoded
     ptz: Any = None  # core.ptz.PtzService, once started
     tours: Any = None  # core.tours.TourRunner, once started

@@ -119,8 +119,8 @@ class CameraIngest:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def current_status(self, transcoding: bool = False) -> CameraStatus:
-        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at, transcoding=transcoding)
+    def current_status(self) -> CameraStatus:
+        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at)
 
     # --- the thread ---------------------------------------------------------
 

@@ -72,8 +72,8 @@ class RemoteIngest:
     def __repr__(self) -> str:
         return f"<RemoteIngest {self.camera_id!r} {self.safe_url} {self.status.state.value}>"
 
-    def current_status(self, transcoding: bool = False) -> CameraStatus:
-        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at, transcoding=transcoding)
+    def current_status(self) -> CameraStatus:
+        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at)
 
     def _update(self, report: dict[str, Any]) -> None:
         packets, dropped, connects = self._counted

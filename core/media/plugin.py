@@ -1,4 +1,4 @@
-"""The media core as a default plugin: camera registry, clip writer, camera and clip routes.
+"""The media core as a default plugin: camera registry, transcode hub, clip writer, camera and clip routes.
 
 Registered before the deployment's plugins, so that ``services.cameras`` and
 ``services.clips`` exist when their ``bconnect_startup`` runs.
@@ -13,6 +13,7 @@ from core.media.clips import ClipWriter
 from core.media.clips_api import ClipsApi
 from core.media.ingest_settings import IngestSettings
 from core.media.registry import CameraRegistry
+from core.media.transcode import TranscodeHub
 
 
 class MediaPlugin:
@@ -46,6 +47,7 @@ class MediaPlugin:
             services.plugins, settings=self.settings, ingest_processes=self.ingest_processes, sub_idle_s=self.sub_idle_s
         )
         services.cameras = registry
+        services.transcodes = TranscodeHub()  # fed by the cameras' streams, used by the viewing side
         services.clips = ClipWriter(registry, services.data_dir / "clips")
         self.clips_api.jobs = ClipJobs(services.clips)
         await self.clips_api.jobs.recover()  # cuts a dead process left pending
@@ -53,6 +55,8 @@ class MediaPlugin:
 
     @hookimpl
     async def bconnect_shutdown(self, services):
+        if services.transcodes is not None:
+            await services.transcodes.close()
         if services.cameras is not None:
             await services.cameras.stop()
         if self.clips_api.jobs is not None:  # after the cameras: their post-rolls have ended

@@ -46,7 +46,6 @@ class CameraRuntime:
     mux: CameraMux
     ingest: CameraIngest | RemoteIngest
     plugin: str = "?"  # the plugin whose driver offered it
-    transcoding: bool = False  # set by the WebRTC side while it transcodes for browsers
     extra: dict[str, Any] = field(default_factory=dict)
     sub: SubStream | None = None  # the sub stream, while it is open
 
@@ -62,9 +61,10 @@ class CameraRuntime:
 
     @property
     def status(self) -> CameraStatus:
-        return self.ingest.current_status(self.transcoding)
+        return self.ingest.current_status()
 
-    def health(self) -> dict[str, Any]:
+    def health(self, transcoding: bool = False) -> dict[str, Any]:
+        """The camera's ingest and fan-out; ``transcoding`` is the viewing side's answer (the transcode hub)."""
         status = self.status
         info = self.mux.stream_info
         return {
@@ -77,7 +77,7 @@ class CameraRuntime:
             "width": info.width if info else None,
             "height": info.height if info else None,
             "fps": info.fps if info else None,
-            "transcoding": status.transcoding,
+            "transcoding": transcoding,
             "subscribers": self.mux.subscriber_count,
             "dropped": self.mux.dropped + self.ingest.dropped,
             "generation": self.mux.generation,
