@@ -3,7 +3,8 @@
 Built by :class:`core.media.plugin.MediaPlugin` at start-up and offered as
 ``services.cameras``. A driver that raises or times out is contained (reported
 through the plugin host, the others still load); a camera id offered twice is
-refused and reported.
+refused and reported. On shutdown, once every stream has stopped, the registry
+calls each driver's optional ``close()`` once, each contained the same way.
 
 A camera's sub stream (the smaller second stream most IP cameras offer, for
 grid tiles) is opened only while somebody watches it: :meth:`CameraRegistry.open_sub`
@@ -19,6 +20,7 @@ the default) or in one of ``ingest_processes`` child processes
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Iterable
@@ -148,6 +150,7 @@ class CameraRegistry:
         self.pool = IngestPool(ingest_processes) if ingest_processes > 0 else None
         self.sub_idle_s = sub_idle_s
         self._cameras: dict[str, CameraRuntime] = {}
+        self._drivers: list[tuple[str, CameraDriver]] = []  # closed on stop
         self._reaper: asyncio.Task[None] | None = None
         self.closing = False
 
@@ -190,6 +193,7 @@ class CameraRegistry:
                 self.plugins.report_failure(plugin, DRIVER_HOOK, TypeError(f"not a camera driver: {driver!r}"))
                 continue
             drivers.append((plugin, driver))
+        self._drivers = drivers
         listings = await asyncio.gather(*(self._list(plugin, driver) for plugin, driver in drivers))
         for (plugin, _driver), cameras in zip(drivers, listings):
             for info in cameras:
@@ -330,6 +334,27 @@ class CameraRegistry:
             self.handoff.close()
         for mux, _ingest in streams:
             mux.close()
+        await self._close_drivers()
+
+    async def _close_drivers(self) -> None:
+        """Each driver's ``close()``, once, in parallel; one that raises or hangs is reported, not fatal."""
+        drivers, self._drivers = self._drivers, []
+        unique = {id(driver): (plugin, driver) for plugin, driver in drivers}
+        await asyncio.gather(*(self._close_driver(plugin, driver) for plugin, driver in unique.values()))
+
+    async def _close_driver(self, plugin: str, driver: CameraDriver) -> None:
+        close = getattr(driver, "close", None)  # optional (CameraDriver's docstring)
+        if close is None:
+            return
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await asyncio.wait_for(result, self.driver_timeout_s)
+        except asyncio.TimeoutError:
+            why = TimeoutError(f"driver {driver.name!r} did not close within {self.driver_timeout_s:g} s")
+            self.plugins.report_failure(plugin, "close", why)
+        except Exception as exc:
+            self.plugins.report_failure(plugin, "close", exc)
 
 
 def _join_all(ingests: list[CameraIngest], timeout: float) -> None:
