@@ -296,3 +296,10 @@ def test_media_settings_are_checked_with_their_line(tmp_path):
     assert got["media.ingest_processes"][0] == line_of(path, "ingest_processes")
     assert got["media.backoff_cap_s"] == (line_of(path, "backoff_cap_s"), "must not be less than backoff_base_s (5)")
     assert got["media.retries"][0] == line_of(path, "retries")
+
+
+def test_the_reconnect_probe_interval_is_checked_with_its_file_line_and_key(tmp_path):
+    path = write(tmp_path, MINIMAL + "\n[media]\nprobe_interval_s = -0.5\n")
+    (err,) = [e for e in rejected(path) if e["key"] == "media.probe_interval_s"]
+    assert int(err["line"]) == line_of(path, "probe_interval_s") and "greater than or equal to 0" in err["reason"]
+    assert err["file"] == str(path)
