@@ -72,7 +72,9 @@ def start_ingest(name: str, url: str, policy: str, handoff: LoopHandoff) -> tupl
     return mux, ingest
 
 
-async def measure_flaps(policy: str, schedule: list[tuple[float, float]], timeout: float, handoff: LoopHandoff) -> list[float]:
+async def measure_flaps(
+    policy: str, schedule: list[tuple[float, float]], timeout: float, handoff: LoopHandoff
+) -> list[float]:
     server = RtspServer(mounts={"h264_gop1": DEFAULT_MOUNTS["h264_gop1"]}).start()
     mux, ingest = start_ingest(f"flapping-{policy}", server.url("h264_gop1"), policy, handoff)
     try:
@@ -128,6 +130,8 @@ async def main(args: argparse.Namespace) -> dict:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--restarts", type=int, default=len(SCHEDULE), help="restarts per policy (the schedule repeats)")
-    ap.add_argument("--dead-seconds", type=float, default=60.0, help="how long the dead cameras' CPU is read (at least the flapping's length)")
+    ap.add_argument(
+        "--dead-seconds", type=float, default=60.0, help="how long the dead cameras' CPU is read (at least the flapping's length)"
+    )
     ap.add_argument("--timeout", type=float, default=40.0, help="a recovery slower than this counts as this")
     final(asyncio.run(main(ap.parse_args())))

@@ -92,7 +92,8 @@ class CameraApi:
 
     async def list_cameras(self, request: Request) -> Response:
         services = request.app.state.services
-        return JSONResponse([describe(rt, services.deployment, transcoding_of(services, rt.id)) for rt in self.visible(request)])
+        cameras = self.visible(request)
+        return JSONResponse([describe(rt, services.deployment, transcoding_of(services, rt.id)) for rt in cameras])
 
     async def get_camera(self, request: Request) -> Response:
         services = request.app.state.services

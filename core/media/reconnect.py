@@ -99,24 +99,21 @@ class Reconnect:
             self.stop.wait(max(0.0, deadline - time.monotonic()))
             return
         interval = self.settings.probe_interval_s
-        answered: bool | None = None
+        seen_closed = False
         while not self.stop.is_set():
             started = time.monotonic()
             why = probe(addresses)
             self.probes += 1
             if why is None:
-                if answered is False:
+                if seen_closed:
                     self.step = 0  # back from a reboot: try now, and back off afresh from here
                     return
-                if started >= deadline:
-                    return
-                answered = True
-                due = min(started + interval, deadline)
-            else:
-                answered = False
-                yield why
-                due = started + interval
-            self.stop.wait(max(0.0, due - time.monotonic()))
+                # it answers but the stream failed: no more probing (connects) of a live camera
+                self.stop.wait(max(0.0, deadline - time.monotonic()))
+                return
+            seen_closed = True
+            yield why
+            self.stop.wait(max(0.0, started + interval - time.monotonic()))
 
     def _addresses(self) -> list[tuple]:
         if self.target is None:
