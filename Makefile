@@ -17,3 +17,4 @@ bench: setup
 	.venv/bin/python bench/ttff.py
 	.venv/bin/python bench/transcode.py
 	.venv/bin/python bench/detector.py
+	.venv/bin/python bench/recovery.py

@@ -97,14 +97,8 @@ async def list_cameras(host, timeout_s: float = DRIVER_TIMEOUT_S) -> tuple[list[
 
 
 def row(cam: CameraInfo) -> dict[str, Any]:
-    return {
-        "id": cam.id,
-        "agency": cam.agency,
-        "area": cam.area,
-        "driver": cam.driver,
-        "capabilities": sorted(c.value for c in cam.capabilities),
-        "presets": len(cam.presets),
-    }
+    public = cam.public()
+    return {column: public[column] for column in COLUMNS}
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -123,7 +123,8 @@ class MediaSettings(_Strict):
     open_timeout_s: float = Field(default=20.0, gt=0, le=300)  # connect, describe, first keyframe
     stall_timeout_s: float = Field(default=10.0, gt=0, le=300)  # no packet this long: the stream is lost
     backoff_base_s: float = Field(default=0.5, gt=0, le=60)  # first reconnect wait (full jitter)
-    backoff_cap_s: float = Field(default=30.0, gt=0, le=3600)  # longest reconnect wait
+    backoff_cap_s: float = Field(default=2.0, gt=0, le=3600)  # longest wait between real attempts
+    probe_interval_s: float = Field(default=0.5, ge=0, le=60)  # TCP probe of a lost camera; 0: off
     offline_after_s: float = Field(default=20.0, ge=0, le=3600)  # reconnecting this long: offline
     preroll_s: float = Field(default=10.0, ge=1, le=120)  # video kept per camera for clips' pre-roll
     sub_stream_idle_s: float = Field(default=30.0, ge=1, le=3600)  # an unwatched sub stream is closed after this

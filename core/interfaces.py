@@ -89,17 +89,23 @@ class CameraInfo:
     snapshot: StreamSource | None = None  # a still-image URL (HTTP), credentials kept apart
 
     def public(self) -> dict[str, Any]:
-        """JSON-ready description for API answers: no URL, no credentials."""
+        """The camera as API answers and the CLI show it: no URL, no credentials.
+
+        The one public view of a camera's description; ``/api/cameras`` adds
+        its status and stream (:func:`core.media.api.describe`), and a preset's
+        names come from the PTZ API.
+        """
         return {
             "id": self.id,
             "name": self.name,
             "agency": self.agency,
-            "driver": self.driver,
             "area": self.area,
+            "driver": self.driver,
             "lat": self.lat,
             "lon": self.lon,
             "capabilities": sorted(c.value for c in self.capabilities),
-            "presets": [{"id": p.id, "name": p.name} for p in self.presets],
+            "presets": len(self.presets),
+            "has_sub_stream": self.sub is not None,
         }
 
 

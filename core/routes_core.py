@@ -100,7 +100,10 @@ async def health(request: Request) -> Response:
         return JSONResponse(body)
     agencies = camera_agencies(principal, services.deployment)
     body["plugins"] = plugins if principal.role == "admin" else plugin_summary
-    body["cameras"] = {rt.info.id: rt.health() for rt in runtimes if rt.info.agency in agencies}
+    hub = services.transcodes  # the viewing side says which cameras it transcodes
+    body["cameras"] = {
+        rt.info.id: rt.health(hub is not None and hub.running(rt.info.id)) for rt in runtimes if rt.info.agency in agencies
+    }
     if principal.role == "admin" and services.cameras is not None:
         body["ingest"] = services.cameras.ingest_health()  # server operations: admins only, like plugin detail
     if principal.role == "admin" and services.events is not None:

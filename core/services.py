@@ -29,6 +29,7 @@ from core.ptz.service import PtzService
 if TYPE_CHECKING:
     from core.media.clips import Clip, ClipWriter
     from core.media.registry import CameraRegistry
+    from core.media.transcode import TranscodeHub
     from core.ptz.service import ActivePreset, ManualLock, PresetChanged, ProposedTour
     from core.events.bus import EventBus
     from core.events.live import Subscription
@@ -145,6 +146,7 @@ class Services:
     # set by the media core at start-up (a core plugin, registered before any deployment plugin)
     cameras: CameraRegistry | None = None
     clips: ClipWriter | None = None
+    transcodes: TranscodeHub | None = None  # what viewers are sent transcoded
     events: EventBus | None = None  # set by the events core plugin at start-up
     # exists from the start, empty; the PTZ core plugin loads the drivers' cameras into it
     ptz: PtzService = field(init=False)

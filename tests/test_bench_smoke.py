@@ -88,3 +88,13 @@ def test_detector_bench_reports_every_figure_for_the_plugin_and_bare_onnxruntime
     # real footage, a real model: vtest.avi's people are found
     assert result["frames"] == 4 and result["classes"].get("person", 0) >= 4
     assert "beyond resize" in out and "detections per class" in out
+
+
+def test_recovery_bench_compares_the_reconnect_policies_and_reads_a_dead_cameras_cpu():
+    result, out = run_bench("recovery.py", "--restarts", "2", "--dead-seconds", "1", "--timeout", "10")
+    assert result["restarts"] == 2
+    for policy in ("new", "old"):
+        row = result[policy]
+        assert len(row["recoveries"]) == 2 and 0 < row["p50_s"] <= row["p99_s"] <= 10
+    assert set(result["dead_cpu_ms"]) == {"new", "old"} and result["dead_probes_new"] > 0
+    assert "p99 recovery old / new" in out

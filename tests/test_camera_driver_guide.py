@@ -14,10 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from support.appclient import running
 from support.pelita_emulator import PelitaEmulator
 
+from core.app import create_app
 from core.clock import FakeClock
 from core.config import load_file
+from core.hookspecs import hookimpl
 from core.interfaces import Capability, PtzControl, PtzDriver
 from core.plugin_host import load_plugins
 from core.ptz.service import PtzService
@@ -123,3 +126,40 @@ def test_guide_shows_the_shipped_driver():
     assert ("toml", (PLUGIN / "plugin.toml").read_text()) in blocks
     code_lines = [line for line in (PLUGIN / "plugin.py").read_text().splitlines() if line.strip()]
     assert len(code_lines) < 100  # the promise: a vendor driver in well under 100 lines
+
+
+class ClosingDriver:
+    """A driver that records its ``close()`` calls (and raises there when told to)."""
+
+    def __init__(self, name: str, fail: bool = False) -> None:
+        self.name = name
+        self.fail = fail
+        self.closed = 0
+
+    async def cameras(self):
+        return []
+
+    async def close(self) -> None:
+        self.closed += 1
+        if self.fail:
+            raise RuntimeError(f"{self.name} broke while closing")
+
+    @hookimpl
+    def bconnect_register_camera_drivers(self, register):
+        register(self)
+
+
+async def test_the_core_closes_each_driver_once_on_shutdown_and_contains_a_failing_close(make_deployment):
+    """What the guide promises: ``close()`` is the core's call, once, on app shutdown; a raising one is reported."""
+    app = create_app(load_file(make_deployment().path))
+    host = app.state.services.plugins
+    quiet, broken = ClosingDriver("quiet"), ClosingDriver("broken", fail=True)
+    host.pm.register(broken, name="closing_broken")  # first: its failure must not keep the other open
+    host.pm.register(quiet, name="closing_quiet")
+    async with running(app):
+        assert (quiet.closed, broken.closed) == (0, 0)
+    assert (quiet.closed, broken.closed) == (1, 1)
+    state = host.states["closing_broken"]
+    assert state.last_where == "close" and state.last_error == "RuntimeError: broken broke while closing"
+    assert "closing_quiet" not in host.states or host.states["closing_quiet"].errors == 0
+    assert "the core calls it once on" in " ".join(GUIDE.read_text().split())

@@ -339,3 +339,10 @@ def test_trusted_proxies_must_be_addresses_or_networks(tmp_path):
     assert error["reason"].startswith("'proxy.example' is not an IP address or network")
     ok = write(tmp_path, MINIMAL + 'trusted_proxies = ["10.0.0.5", "fd00::/8"]\n', "ok.toml")
     assert bconnect("check-config", str(ok)).returncode == 0
+
+
+def test_the_reconnect_probe_interval_is_checked_with_its_file_line_and_key(tmp_path):
+    path = write(tmp_path, MINIMAL + "\n[media]\nprobe_interval_s = -0.5\n")
+    (err,) = [e for e in rejected(path) if e["key"] == "media.probe_interval_s"]
+    assert int(err["line"]) == line_of(path, "probe_interval_s") and "greater than or equal to 0" in err["reason"]
+    assert err["file"] == str(path)

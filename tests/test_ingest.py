@@ -21,7 +21,8 @@ from core.media.bitstream import (
     parameter_sets_in,
     parse_sps,
 )
-from core.media.ingest import IngestSettings, mask, url_with_credentials
+from core.media.ingest_settings import IngestSettings
+from core.media.source_url import mask, url_with_credentials
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry
 from core.plugin_host import PluginHost, new_plugin_manager

@@ -14,7 +14,7 @@ from support.waiting import poll, wait_for
 
 from core.interfaces import CameraInfo, StreamSource
 from core.media import wire
-from core.media.ingest import IngestSettings
+from core.media.ingest_settings import IngestSettings
 from core.media.packets import CameraState, MediaPacket
 from core.media.registry import CameraRegistry
 

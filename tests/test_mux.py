@@ -9,7 +9,10 @@ import threading
 import pytest
 from support.media import gops, packet, take
 
-from core.media.ingest import IngestSettings, LoopHandoff, Timeline, backoff_delay
+from core.media.handoff import LoopHandoff
+from core.media.ingest_settings import IngestSettings
+from core.media.reconnect import backoff_delay
+from core.media.timeline import Timeline
 from core.media.mux import CameraMux, SubscriptionClosed
 
 

@@ -13,7 +13,7 @@ from support.waiting import wait_for
 
 from core.interfaces import CameraInfo, StreamSource
 from core.media.clips import ClipError, ClipWriter
-from core.media.ingest import IngestSettings
+from core.media.ingest_settings import IngestSettings
 from core.media.registry import CameraRegistry
 from core.media.snapshot import Snapshots, SnapshotUnavailable
 from core.testing.rtsp import DEFAULT_MOUNTS, RtspServer

@@ -21,32 +21,28 @@ from core.media.registry import CameraRegistry, CameraRuntime
 from core.media.snapshot import Snapshots, SnapshotUnavailable
 
 
-def describe(rt: CameraRuntime, deployment: Deployment | None = None) -> dict[str, Any]:
-    """The public view of one camera."""
+def transcoding_of(services: Any, camera_id: str) -> bool:
+    """Whether the camera's video is being transcoded for viewers: the viewing side (the transcode hub) knows."""
+    hub = services.transcodes
+    return hub is not None and hub.running(camera_id)
+
+
+def describe(rt: CameraRuntime, deployment: Deployment | None = None, transcoding: bool = False) -> dict[str, Any]:
+    """The public view of one camera; ``transcoding`` as :func:`transcoding_of` answers."""
     info = rt.info
     area = deployment.areas.get(info.area) if deployment is not None and info.area else None
     status = rt.status
     stream = rt.mux.stream_info
-    return {
-        "id": info.id,
-        "name": info.name,
-        "agency": info.agency,
-        "area": info.area,
+    return info.public() | {
         "area_name": area.name if area is not None else None,
         # analytics in an area not yet switched on only warn (education), never enforce
         "mode": enforcement_mode(deployment, info.area) if deployment is not None else "education",
-        "driver": info.driver,
-        "lat": info.lat,
-        "lon": info.lon,
-        "capabilities": sorted(c.value for c in info.capabilities),
-        "presets": len(info.presets),
-        "has_sub_stream": info.sub is not None,
         "status": {
             "state": status.state.value,
             "reason": status.reason,
             "since": status.since,
             "last_packet_at": status.last_packet_at,
-            "transcoding": status.transcoding,
+            "transcoding": transcoding,
         },
         "stream": None
         if stream is None
@@ -95,11 +91,14 @@ class CameraApi:
         return rt
 
     async def list_cameras(self, request: Request) -> Response:
-        deployment = request.app.state.services.deployment
-        return JSONResponse([describe(rt, deployment) for rt in self.visible(request)])
+        services = request.app.state.services
+        cameras = self.visible(request)
+        return JSONResponse([describe(rt, services.deployment, transcoding_of(services, rt.id)) for rt in cameras])
 
     async def get_camera(self, request: Request) -> Response:
-        return JSONResponse(describe(self.camera(request), request.app.state.services.deployment))
+        services = request.app.state.services
+        rt = self.camera(request)
+        return JSONResponse(describe(rt, services.deployment, transcoding_of(services, rt.id)))
 
     async def snapshot(self, request: Request) -> Response:
         rt = self.camera(request)

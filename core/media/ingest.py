@@ -2,9 +2,10 @@
 
 The thread opens the stream once, demuxes H.264/H.265 without decoding,
 normalises each packet to Annex-B with parameter sets in front of every
-keyframe, maps timestamps onto one monotonic 90 kHz timeline, and hands the
-packets to the event loop in batches (:class:`LoopHandoff`). When the stream
-is lost it reconnects with exponential backoff and full jitter.
+keyframe, maps timestamps onto one monotonic 90 kHz timeline
+(:mod:`core.media.timeline`), and hands the packets to the event loop in
+batches (:mod:`core.media.handoff`). When the stream is lost it says why
+(:mod:`core.media.failures`) and tries again (:mod:`core.media.reconnect`).
 
 Per packet the thread does one copy (the ``av.Packet`` into ``bytes``, which
 the packet's consumers then share), a few integer operations and one append
@@ -13,20 +14,14 @@ under a lock; it never logs per packet.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import random
-import re
-import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
 import av.bitstream
@@ -41,239 +36,15 @@ from core.media.bitstream import (
     parameter_sets_in,
     parse_sps,
 )
+from core.media.failures import StreamFailure, classify, resolve
+from core.media.handoff import LoopHandoff
+from core.media.ingest_settings import IngestSettings
 from core.media.packets import CameraState, CameraStatus, MediaPacket, StreamInfo
+from core.media.reconnect import Reconnect
+from core.media.source_url import mask, open_options, scheme_of, url_with_credentials
+from core.media.timeline import CLOCK, TIME_BASE, Timeline
 
 log = logging.getLogger("bconnect.ingest")
-
-CLOCK = 90_000
-TIME_BASE = Fraction(1, CLOCK)  # every packet leaves the ingest on this clock
-NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    open_timeout_s: float = 20.0  # connect, describe, and wait for the first keyframe
-    stall_timeout_s: float = 10.0  # no packet for this long: the stream is lost
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 30.0
-    healthy_after_s: float = 30.0  # online this long: the next loss starts the backoff afresh
-    offline_after_s: float = 20.0  # reconnecting this long (or never online): offline
-    max_jump_s: float = 5.0  # a larger timestamp step is a discontinuity (camera restart, wrap)
-    ring_seconds: float = 10.0  # pre-roll kept per camera
-    max_pending: int = 2000  # packets waiting for the loop, over all cameras, before dropping
-
-
-# --- credentials ---------------------------------------------------------------
-
-
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]*@")
-
-
-def mask(text: str, source: StreamSource | None = None) -> str:
-    """``text`` without any credentials: userinfo in URLs, the source's password."""
-    text = _USERINFO.sub(r"\g<scheme>***@", text)
-    if source is not None:
-        for secret in (source.password, quote(source.password, safe="") if source.password else None):
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "***")
-    return text
-
-
-def url_with_credentials(source: StreamSource) -> str:
-    """The URL to open; built only inside the ingest thread, never logged."""
-    if not source.username:
-        return source.url
-    parts = urlsplit(source.url)
-    if parts.scheme not in NETWORK_SCHEMES:
-        return source.url
-    userinfo = quote(source.username, safe="")
-    if source.password is not None:
-        userinfo += ":" + quote(source.password, safe="")
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
-
-
-def scheme_of(url: str) -> str:
-    """``rtsp``, ``rtsps``, ``http``, ``https`` or ``file``; ``ValueError`` otherwise."""
-    if "://" not in url:
-        return "file"
-    scheme = url.split("://", 1)[0].lower()
-    if scheme == "file" or scheme in NETWORK_SCHEMES:
-        return scheme
-    raise ValueError(f"unsupported URL scheme {scheme!r}: use rtsp, rtsps, http(s) or a file path")
-
-
-def open_options(source: StreamSource, settings: IngestSettings) -> dict[str, str]:
-    scheme = scheme_of(source.url)
-    opts: dict[str, str] = {}
-    socket_timeout_us = str(int(settings.stall_timeout_s * 1_000_000))
-    if scheme in ("rtsp", "rtsps"):
-        opts = {"rtsp_transport": source.transport, "timeout": socket_timeout_us, "allowed_media_types": "video"}
-    elif scheme in ("http", "https"):
-        opts = {"timeout": socket_timeout_us}
-    opts.update(source.options)
-    return opts
-
-
-# --- the hand-off to the event loop ------------------------------------------
-
-
-class LoopHandoff:
-    """Calls from ingest threads, run on the event loop in batches.
-
-    The first item posted schedules one drain; items posted before it runs
-    join the same batch, so a busy loop wakes once for many packets.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_pending: int = 2000) -> None:
-        self.loop = loop
-        self.max_pending = max_pending
-        self.batches = 0
-        self.items = 0
-        self._lock = threading.Lock()
-        self._pending: list[tuple[Callable[[Any], None], Any]] = []
-        self._scheduled = False
-        self.closed = False
-
-    def post(self, func: Callable[[Any], None], arg: Any) -> bool:
-        """Queue ``func(arg)`` for the loop; ``False`` if the loop is too far behind."""
-        with self._lock:
-            if self.closed or len(self._pending) >= self.max_pending:
-                return False
-            self._pending.append((func, arg))
-            if self._scheduled:
-                return True
-            self._scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the loop is closed: the app is stopping
-            self.closed = True
-            return False
-        return True
-
-    def _drain(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-            self._scheduled = False
-        self.batches += 1
-        self.items += len(batch)
-        for func, arg in batch:
-            try:
-                func(arg)
-            except Exception:
-                log.exception("hand-off target %r failed", func)
-
-    def close(self) -> None:
-        with self._lock:
-            self.closed = True
-            self._pending = []
-
-
-# --- timestamps ----------------------------------------------------------------
-
-
-class Timeline:
-    """Maps each connection's timestamps onto one monotonic 90 kHz timeline.
-
-    A step backwards or a leap beyond ``max_jump`` (camera restart, 33-bit
-    wrap, file loop, reconnect) continues one frame after the last output.
-    """
-
-    def __init__(self, max_jump: int) -> None:
-        self.max_jump = max_jump
-        self.offset = 0
-        self.step = CLOCK // 25
-        self.last_in: int | None = None
-        self.last_out: int | None = None
-
-    def restart(self) -> None:
-        """A new connection (or loop): its first timestamp follows the last one out."""
-        self.last_in = None
-
-    def map(self, ts: int | None) -> int:
-        last_out = self.last_out
-        if ts is None:
-            out = 0 if last_out is None else last_out + self.step
-        else:
-            last_in = self.last_in
-            if last_in is None or last_out is None:
-                self.offset = (0 if last_out is None else last_out + self.step) - ts
-            else:
-                delta = ts - last_in
-                if delta < 0 or delta > self.max_jump:
-                    self.offset = last_out + self.step - ts
-                elif delta:
-                    self.step = delta
-            self.last_in = ts
-            out = ts + self.offset
-        self.last_out = out
-        return out
-
-
-# --- the ingest thread -----------------------------------------------------------
-
-
-def backoff_delay(attempt: int, settings: IngestSettings, rng: random.Random) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential, capped, full jitter.
-
-    Full jitter spreads the reconnects of many cameras after a shared outage
-    (a switch reboot) instead of having them all knock at once.
-    """
-    ceiling = min(settings.backoff_cap_s, settings.backoff_base_s * 2 ** min(attempt - 1, 30))
-    return max(0.05, rng.uniform(0, ceiling))
-
-
-def _resolve(url: str) -> None:
-    """Fail with a clear reason when the host name does not resolve (FFmpeg says only "I/O error")."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise StreamFailure(CameraState.ERROR, "the URL has no host")
-    try:
-        socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError):
-        raise StreamFailure(CameraState.OFFLINE, f"cannot resolve host name {host!r}") from None
-
-
-class StreamFailure(Exception):
-    """Why a connection ended; ``state`` is what the camera shows meanwhile."""
-
-    def __init__(self, state: CameraState, reason: str) -> None:
-        super().__init__(reason)
-        self.state = state
-        self.reason = reason
-
-
-def classify(exc: BaseException, source: StreamSource, phase: str, settings: IngestSettings) -> StreamFailure:
-    """A one-line, credential-free reason and the state it puts the camera in."""
-    if isinstance(exc, StreamFailure):
-        return exc
-    local = "://" not in source.url or source.url.startswith("file://")
-    if isinstance(exc, (av.error.ExitError, av.error.TimeoutError)):
-        if phase == "open":
-            why = f"no answer within {settings.open_timeout_s:g} s"
-        else:
-            why = f"stalled: no packet for {settings.stall_timeout_s:g} s"
-        return StreamFailure(CameraState.OFFLINE, why)
-    if isinstance(exc, av.error.FFmpegError):
-        text = exc.strerror or type(exc).__name__
-        if isinstance(exc, av.error.HTTPUnauthorizedError):
-            text = "authentication failed (check username and password)"
-        elif isinstance(exc, av.error.HTTPForbiddenError):
-            text = "access forbidden by the camera"
-        elif isinstance(exc, av.error.HTTPNotFoundError):
-            text = "stream not found on the camera (check the URL path)"
-        elif isinstance(exc, av.error.InvalidDataError):
-            text = "not a video stream: invalid data" + (" in the file" if local else " from the server")
-            return StreamFailure(CameraState.ERROR, text)
-        elif isinstance(exc, av.error.FileNotFoundError):
-            return StreamFailure(CameraState.ERROR, "file not found")
-        elif isinstance(exc, av.error.EOFError):
-            text = "the server closed the stream"
-        text = text[:1].lower() + text[1:]
-        return StreamFailure(CameraState.OFFLINE, mask(text if phase == "open" else f"stream lost: {text}", source))
-    if isinstance(exc, BitstreamError):
-        return StreamFailure(CameraState.ERROR, mask(str(exc), source))
-    return StreamFailure(CameraState.ERROR, mask(f"{phase}: {type(exc).__name__}: {exc}", source))
 
 
 class CameraIngest:
@@ -284,6 +55,8 @@ class CameraIngest:
     packets it describes. ``status`` and ``last_packet_at`` are written by the
     thread and read anywhere (each a single attribute, replaced whole).
     """
+
+    retry_policy: type[Reconnect] = Reconnect  # when to try a lost camera again (bench/recovery.py swaps it)
 
     def __init__(
         self,
@@ -319,6 +92,7 @@ class CameraIngest:
         self._down_since: float | None = None  # monotonic
         self._ever_online = False
         self._pace_origin: float | None = None
+        self.reconnect: Reconnect | None = None  # the thread's retry schedule, once started
 
     def __repr__(self) -> str:
         return f"<CameraIngest {self.camera_id!r} {self.safe_url} {self.status.state.value}>"
@@ -345,8 +119,8 @@ class CameraIngest:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def current_status(self, transcoding: bool = False) -> CameraStatus:
-        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at, transcoding=transcoding)
+    def current_status(self) -> CameraStatus:
+        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at)
 
     # --- the thread ---------------------------------------------------------
 
@@ -371,7 +145,9 @@ class CameraIngest:
 
     def _run(self) -> None:
         settings = self.settings
-        attempts = 0
+        retry = self.retry_policy(self.source.url, settings, self.rng, self._stop)
+        self.reconnect = retry
+        attempts = 0  # tries to reach the camera since it was last online, probes included
         replay = False
         while not self._stop.is_set():
             self._online_since = None
@@ -390,17 +166,23 @@ class CameraIngest:
                 failure = StreamFailure(CameraState.OFFLINE, "stream ended")
             if self._online_since is not None:
                 self._down_since = now
-                if now - self._online_since >= settings.healthy_after_s:
-                    attempts = 0
+                attempts = 0
+                retry.lost(online_for=now - self._online_since)
             elif self._down_since is None:
                 self._down_since = now
             attempts += 1
-            state = failure.state
-            if state == CameraState.OFFLINE and self._ever_online and now - self._down_since < settings.offline_after_s:
-                state = CameraState.RECONNECTING
-            self._set_state(state, failure.reason, attempts)
-            self._stop.wait(backoff_delay(attempts, settings, self.rng))
+            self._set_down(failure, attempts)
+            for why in retry.wait():
+                attempts += 1
+                self._set_down(StreamFailure(CameraState.OFFLINE, why), attempts)
         self._set_state(CameraState.OFFLINE, "stopped", self.status.attempts)
+
+    def _set_down(self, failure: StreamFailure, attempts: int) -> None:
+        state = failure.state
+        down_for = time.monotonic() - (self._down_since or 0.0)
+        if state == CameraState.OFFLINE and self._ever_online and down_for < self.settings.offline_after_s:
+            state = CameraState.RECONNECTING
+        self._set_state(state, failure.reason, attempts)
 
     def _session(self, replay: bool) -> None:
         """One connection: open, then demux until the stream ends or fails."""
@@ -414,7 +196,7 @@ class CameraIngest:
             if not Path(target).is_file():
                 raise StreamFailure(CameraState.ERROR, "file not found")
         else:
-            _resolve(self.source.url)
+            resolve(self.source.url)
             target = url_with_credentials(self.source)
         container = av.open(
             target,

@@ -29,8 +29,10 @@ from typing import Any
 
 from core.interfaces import StreamSource, redact_url
 from core.media import wire
-from core.media.ingest import TIME_BASE, IngestSettings, mask
+from core.media.ingest_settings import IngestSettings
 from core.media.packets import CameraState, CameraStatus, MediaPacket, StreamInfo
+from core.media.source_url import mask
+from core.media.timeline import TIME_BASE
 
 log = logging.getLogger("bconnect.ingest")
 
@@ -70,8 +72,8 @@ class RemoteIngest:
     def __repr__(self) -> str:
         return f"<RemoteIngest {self.camera_id!r} {self.safe_url} {self.status.state.value}>"
 
-    def current_status(self, transcoding: bool = False) -> CameraStatus:
-        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at, transcoding=transcoding)
+    def current_status(self) -> CameraStatus:
+        return dataclasses.replace(self.status, last_packet_at=self.last_packet_at)
 
     def _update(self, report: dict[str, Any]) -> None:
         packets, dropped, connects = self._counted

@@ -29,7 +29,8 @@ import time
 from typing import Any
 
 from core.media import wire
-from core.media.ingest import CameraIngest, IngestSettings
+from core.media.ingest import CameraIngest
+from core.media.ingest_settings import IngestSettings
 from core.media.packets import MediaPacket, StreamInfo
 
 STATUS_EVERY_S = 0.2

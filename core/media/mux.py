@@ -1,7 +1,7 @@
 """The per-camera multiplexer: GOP cache, pre-roll ring buffer, bounded subscribers.
 
 Lives on the event loop. The ingest thread hands packets over in batches
-(:class:`core.media.ingest.LoopHandoff`); :meth:`CameraMux.publish` then appends
+(:class:`core.media.handoff.LoopHandoff`); :meth:`CameraMux.publish` then appends
 each packet to the ring and to every subscriber's queue: a reference, never a
 copy. A subscriber that falls behind loses its queue and resumes at the next
 keyframe, so it never slows the ingest or any other subscriber.

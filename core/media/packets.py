@@ -52,4 +52,3 @@ class CameraStatus:
     since: float | None = None  # time.time() of the last state change
     last_packet_at: float | None = None  # time.time()
     attempts: int = 0
-    transcoding: bool = False

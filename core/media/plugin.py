@@ -1,4 +1,4 @@
-"""The media core as a default plugin: camera registry, clip writer, camera and clip routes.
+"""The media core as a default plugin: camera registry, transcode hub, clip writer, camera and clip routes.
 
 Registered before the deployment's plugins, so that ``services.cameras`` and
 ``services.clips`` exist when their ``bconnect_startup`` runs.
@@ -11,8 +11,9 @@ from core.media.api import CameraApi
 from core.media.clip_jobs import ClipJobs
 from core.media.clips import ClipWriter
 from core.media.clips_api import ClipsApi
-from core.media.ingest import IngestSettings
+from core.media.ingest_settings import IngestSettings
 from core.media.registry import CameraRegistry
+from core.media.transcode import TranscodeHub
 
 
 class MediaPlugin:
@@ -28,6 +29,7 @@ class MediaPlugin:
             stall_timeout_s=media.stall_timeout_s,
             backoff_base_s=media.backoff_base_s,
             backoff_cap_s=media.backoff_cap_s,
+            probe_interval_s=media.probe_interval_s,
             offline_after_s=media.offline_after_s,
             ring_seconds=media.preroll_s,
         )
@@ -45,6 +47,7 @@ class MediaPlugin:
             services.plugins, settings=self.settings, ingest_processes=self.ingest_processes, sub_idle_s=self.sub_idle_s
         )
         services.cameras = registry
+        services.transcodes = TranscodeHub()  # fed by the cameras' streams, used by the viewing side
         services.clips = ClipWriter(registry, services.data_dir / "clips")
         self.clips_api.jobs = ClipJobs(services.clips)
         await self.clips_api.jobs.recover()  # cuts a dead process left pending
@@ -52,6 +55,8 @@ class MediaPlugin:
 
     @hookimpl
     async def bconnect_shutdown(self, services):
+        if services.transcodes is not None:
+            await services.transcodes.close()
         if services.cameras is not None:
             await services.cameras.stop()
         if self.clips_api.jobs is not None:  # after the cameras: their post-rolls have ended

@@ -3,7 +3,8 @@
 Built by :class:`core.media.plugin.MediaPlugin` at start-up and offered as
 ``services.cameras``. A driver that raises or times out is contained (reported
 through the plugin host, the others still load); a camera id offered twice is
-refused and reported.
+refused and reported. On shutdown, once every stream has stopped, the registry
+calls each driver's optional ``close()`` once, each contained the same way.
 
 A camera's sub stream (the smaller second stream most IP cameras offer, for
 grid tiles) is opened only while somebody watches it: :meth:`CameraRegistry.open_sub`
@@ -19,6 +20,7 @@ the default) or in one of ``ingest_processes`` child processes
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Iterable
@@ -26,8 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.interfaces import CameraDriver, CameraInfo, StreamSource
-from core.media.ingest import CameraIngest, IngestSettings, LoopHandoff
+from core.media.handoff import LoopHandoff
+from core.media.ingest import CameraIngest
 from core.media.ingest_pool import IngestPool, RemoteIngest
+from core.media.ingest_settings import IngestSettings
 from core.media.mux import CameraMux
 from core.media.packets import CameraStatus
 
@@ -44,7 +48,6 @@ class CameraRuntime:
     mux: CameraMux
     ingest: CameraIngest | RemoteIngest
     plugin: str = "?"  # the plugin whose driver offered it
-    transcoding: bool = False  # set by the WebRTC side while it transcodes for browsers
     extra: dict[str, Any] = field(default_factory=dict)
     sub: SubStream | None = None  # the sub stream, while it is open
 
@@ -60,9 +63,10 @@ class CameraRuntime:
 
     @property
     def status(self) -> CameraStatus:
-        return self.ingest.current_status(self.transcoding)
+        return self.ingest.current_status()
 
-    def health(self) -> dict[str, Any]:
+    def health(self, transcoding: bool = False) -> dict[str, Any]:
+        """The camera's ingest and fan-out; ``transcoding`` is the viewing side's answer (the transcode hub)."""
         status = self.status
         info = self.mux.stream_info
         return {
@@ -75,7 +79,7 @@ class CameraRuntime:
             "width": info.width if info else None,
             "height": info.height if info else None,
             "fps": info.fps if info else None,
-            "transcoding": status.transcoding,
+            "transcoding": transcoding,
             "subscribers": self.mux.subscriber_count,
             "dropped": self.mux.dropped + self.ingest.dropped,
             "generation": self.mux.generation,
@@ -146,6 +150,7 @@ class CameraRegistry:
         self.pool = IngestPool(ingest_processes) if ingest_processes > 0 else None
         self.sub_idle_s = sub_idle_s
         self._cameras: dict[str, CameraRuntime] = {}
+        self._drivers: list[tuple[str, CameraDriver]] = []  # closed on stop
         self._reaper: asyncio.Task[None] | None = None
         self.closing = False
 
@@ -188,6 +193,7 @@ class CameraRegistry:
                 self.plugins.report_failure(plugin, DRIVER_HOOK, TypeError(f"not a camera driver: {driver!r}"))
                 continue
             drivers.append((plugin, driver))
+        self._drivers = drivers
         listings = await asyncio.gather(*(self._list(plugin, driver) for plugin, driver in drivers))
         for (plugin, _driver), cameras in zip(drivers, listings):
             for info in cameras:
@@ -328,6 +334,27 @@ class CameraRegistry:
             self.handoff.close()
         for mux, _ingest in streams:
             mux.close()
+        await self._close_drivers()
+
+    async def _close_drivers(self) -> None:
+        """Each driver's ``close()``, once, in parallel; one that raises or hangs is reported, not fatal."""
+        drivers, self._drivers = self._drivers, []
+        unique = {id(driver): (plugin, driver) for plugin, driver in drivers}
+        await asyncio.gather(*(self._close_driver(plugin, driver) for plugin, driver in unique.values()))
+
+    async def _close_driver(self, plugin: str, driver: CameraDriver) -> None:
+        close = getattr(driver, "close", None)  # optional (CameraDriver's docstring)
+        if close is None:
+            return
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await asyncio.wait_for(result, self.driver_timeout_s)
+        except asyncio.TimeoutError:
+            why = TimeoutError(f"driver {driver.name!r} did not close within {self.driver_timeout_s:g} s")
+            self.plugins.report_failure(plugin, "close", why)
+        except Exception as exc:
+            self.plugins.report_failure(plugin, "close", exc)
 
 
 def _join_all(ingests: list[CameraIngest], timeout: float) -> None:

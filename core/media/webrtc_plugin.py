@@ -49,20 +49,13 @@ class WebRtcPlugin:
         self.whep = WhepService(
             max_per_camera=limits.max_viewers_per_camera,
             max_total=limits.max_viewers_total,
-            transcodes=TranscodeHub(on_change=self._mark_transcoding),
+            transcodes=services.transcodes or TranscodeHub(),  # the media core's; asked for ``transcoding`` in reports
         )
 
     @hookimpl
     async def bconnect_shutdown(self, services):
         if self.whep is not None:
             await self.whep.close_all()
-
-    def _mark_transcoding(self, camera_id: str, on: bool) -> None:
-        # shown as ``transcoding`` in /api/cameras and /api/health (the hub reports per camera, any stream)
-        registry = self.services.cameras
-        camera = registry.get(camera_id) if registry is not None else None
-        if camera is not None:
-            camera.transcoding = on
 
     # --- routes --------------------------------------------------------------
 

@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 from core.config import AGENCY_ID_PATTERN
 from core.interfaces import CameraDriver, CameraInfo, Capability, PtzControl, StreamSource
 from core.media.bitstream import parameter_sets_in
-from core.media.ingest import IngestSettings, scheme_of
+from core.media.ingest_settings import IngestSettings
+from core.media.source_url import scheme_of
 from core.media.packets import CameraState
 from core.media.registry import CameraRegistry, CameraRuntime
 from core.media.snapshot import Snapshots, SnapshotUnavailable

@@ -125,10 +125,6 @@ class DishubCameras:
     def bconnect_register_camera_drivers(self, register):
         register(self)
 
-    @hookimpl
-    async def bconnect_shutdown(self, services):
-        await self.close()
-
 
 _SAMPLE = {"id": "atcs-bm-01", "area": "beruang_madu", "number": 1, "area_number": 1, "index": 1}
 

@@ -175,7 +175,3 @@ class OnvifCameras:
             return {"status": "ok", "devices": len(self._devices)}
         reason = "; ".join(f"{cam}: {why}" for cam, why in sorted(self.problems.items()))
         return {"status": "degraded", "reason": reason, "devices": len(self._devices), "problems": dict(self.problems)}
-
-    @hookimpl
-    async def bconnect_shutdown(self, services):
-        await self.close()
