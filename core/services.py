@@ -8,8 +8,8 @@ Two views of them:
   its muxes and ingests, the scheduler. Only the core's built-in plugins get it.
 * :class:`PluginServices`, what every deployment plugin gets in
   ``bconnect_startup``, ``bconnect_shutdown`` and ``bconnect_health``: the
-  deployment and three small read-only protocols, :class:`CameraDirectory`,
-  :class:`PtzArbiter` and :class:`EvidenceStore`. A plugin can use the core's
+  deployment and small read-only protocols, :class:`CameraDirectory`,
+  :class:`PtzArbiter`, :class:`EvidenceStore` and :class:`ZoneDirectory`. A plugin can use the core's
   services through them but cannot reach (or break) what is behind them.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from core.analytics.zone_store import ZoneStore
 from core.config import Deployment
 from core.interfaces import CameraInfo, Preset
 from core.metrics import Metrics
@@ -27,6 +28,9 @@ from core.plugin_host import PluginHost
 from core.ptz.service import PtzService
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from core.analytics.zones import Zone
     from core.media.clips import Clip, ClipWriter
     from core.media.registry import CameraRegistry
     from core.ptz.service import ActivePreset, ManualLock, PresetChanged, ProposedTour
@@ -99,6 +103,23 @@ class EvidenceStore(Protocol):
         ...
 
 
+@runtime_checkable
+class ZoneDirectory(Protocol):
+    """The analytics zones operators drew, per camera and PTZ preset; read from memory, safe from any thread."""
+
+    def zones(self, camera_id: str, preset: str | None) -> tuple[Zone, ...]:
+        """The zones of one view: a preset's, or a fixed camera's (``preset=None``)."""
+        ...
+
+    def active(self, camera_id: str, preset: str | None, when: datetime | None = None) -> tuple[Zone, ...]:
+        """The view's zones that apply at ``when`` (aware; default now), in the deployment's local time."""
+        ...
+
+    def version(self, camera_id: str) -> int:
+        """The camera's zone-set version (0: none saved); it grows with every save."""
+        ...
+
+
 @dataclass(frozen=True)
 class PluginServices:
     """What a deployment plugin gets: facts and read-only services, no core internals."""
@@ -108,6 +129,7 @@ class PluginServices:
     cameras: CameraDirectory
     ptz: PtzArbiter
     clips: EvidenceStore
+    zones: ZoneDirectory
 
 
 @dataclass
@@ -124,10 +146,13 @@ class Services:
     clips: ClipWriter | None = None
     # exists from the start, empty; the PTZ core plugin loads the drivers' cameras into it
     ptz: PtzService = field(init=False)
+    # exists from the start, empty; the core plugin loads it once the database is open
+    zones: ZoneStore = field(init=False)
     _public: PluginServices | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ptz = PtzService(self.plugins)
+        self.zones = ZoneStore(self.deployment.deployment.timezone)
 
     def public(self) -> PluginServices:
         """The view deployment plugins get (the plugin host hands it to them)."""
@@ -138,6 +163,7 @@ class Services:
                 cameras=_Directory(self),
                 ptz=_Arbiter(self.ptz),
                 clips=_Evidence(self),
+                zones=_Zones(self.zones),
             )
         return self._public
 
@@ -213,3 +239,19 @@ class _Evidence:
         if clips is None:
             raise RuntimeError("clips: the media core has not started")
         return await clips.cut(camera_id, pre_s=pre_s, post_s=post_s, name=name)
+
+
+class _Zones:
+    """:class:`ZoneDirectory` over the zone store: reading only, never ``save``."""
+
+    def __init__(self, store: ZoneStore) -> None:
+        self._store = store
+
+    def zones(self, camera_id: str, preset: str | None) -> tuple[Zone, ...]:
+        return self._store.zones(camera_id, preset)
+
+    def active(self, camera_id: str, preset: str | None, when: datetime | None = None) -> tuple[Zone, ...]:
+        return self._store.active(camera_id, preset, when)
+
+    def version(self, camera_id: str) -> int:
+        return self._store.version(camera_id)
