@@ -76,6 +76,11 @@ def _presets(request: Request, camera_id: str) -> tuple[bool, list[dict[str, str
     return True, [{"id": p.id, "name": p.name} for p in ptz.presets(camera_id)]
 
 
+def _active_preset(request: Request, camera_id: str) -> str | None:
+    ptz = request.app.state.services.ptz
+    return ptz.preset_of(camera_id) if ptz.has(camera_id) else None
+
+
 # --- answers -------------------------------------------------------------------------
 
 
@@ -83,7 +88,9 @@ def _etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"', "Cache-Control": "private, no-store"}
 
 
-def describe(stored: StoredZones, is_ptz: bool, presets: list[dict[str, str]]) -> dict[str, Any]:
+def describe(
+    stored: StoredZones, is_ptz: bool, presets: list[dict[str, str]], active_preset: str | None
+) -> dict[str, Any]:
     """The camera's zones as the zone file has them, with the revision and the camera's presets."""
     return {
         "camera": stored.zones.camera,
@@ -92,6 +99,7 @@ def describe(stored: StoredZones, is_ptz: bool, presets: list[dict[str, str]]) -
         "updated_at": stored.updated_at.isoformat() if stored.updated_at else None,
         "ptz": is_ptz,
         "presets": presets,
+        "active_preset": active_preset,  # the view the camera shows now (None: fixed, moving or unknown)
         "zones": [z.model_dump(mode="json", exclude_defaults=True) for z in stored.zones.zones],
     }
 
@@ -148,7 +156,8 @@ async def get_zones(request: Request) -> Response:
     camera_id, _, _ = _camera(request)
     stored = _store(request).stored(camera_id)
     is_ptz, presets = _presets(request, camera_id)
-    return JSONResponse(describe(stored, is_ptz, presets), headers=_etag(stored.version))
+    body = describe(stored, is_ptz, presets, _active_preset(request, camera_id))
+    return JSONResponse(body, headers=_etag(stored.version))
 
 
 async def export_file(request: Request) -> Response:
@@ -199,4 +208,5 @@ async def _save(request: Request, action: str) -> Response:
         raise ApiError(409, exc.reason, headers=_etag(exc.current)) from None
     ids = ", ".join(z.id for z in zones.zones) or "none"
     await audit.record(who.username, action, camera_id, f"revision {stored.version}: {len(zones.zones)} zones ({ids})")
-    return JSONResponse(describe(stored, is_ptz, presets), headers=_etag(stored.version))
+    body = describe(stored, is_ptz, presets, _active_preset(request, camera_id))
+    return JSONResponse(body, headers=_etag(stored.version))
