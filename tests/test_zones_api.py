@@ -181,6 +181,7 @@ async def test_bad_zone_files_are_refused_with_every_reason(deployment):
         for raw, status, reason in [
             (b"{not json", 400, "body: line 1: invalid JSON"),
             (b"", 400, "body: empty"),
+            (b"[" * 100_000, 400, "body: file: invalid JSON: nested too deeply"),
             (b"\xff\xfe", 400, "body: file: not UTF-8 text"),
             (b"[1, 2]", 422, "a zone file holds one JSON object"),
             (b'{"format": "other"}', 422, "format: not a B-Connect zone file"),
