@@ -135,7 +135,10 @@ class ZoneStore:
             stored = StoredZones(zones, version, by, now)
             self._sets[camera_id] = stored
         for listener in list(self._listeners):
-            listener(stored)
+            try:
+                listener(stored)
+            except Exception:  # a listener's failure must not turn a stored save into an error
+                log.exception("zones: a listener failed on camera %s's revision %d", camera_id, version)
         return stored
 
 

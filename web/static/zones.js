@@ -395,6 +395,8 @@
           general.push((p.key ? p.key + ": " : "") + p.reason);
           return;
         }
+        // a zone-wide reason about the lane's direction belongs next to the direction
+        if (where.field === "zone" && /direction/.test(p.reason)) where.field = "direction";
         const fields = this.problems.get(where.index) || {};
         fields[where.field] = (fields[where.field] ? fields[where.field] + "; " : "") + p.reason;
         this.problems.set(where.index, fields);
