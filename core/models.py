@@ -121,5 +121,33 @@ class EvidenceClip(Model):
         indexes = (("camera_id", "created_at"),)
 
 
+class ZoneRow(Model):
+    """One analytics zone of a camera, or the camera's zone-set header (``zone_id = ""``).
+
+    ``zone`` is the zone exactly as :class:`core.analytics.zones.Zone` validated
+    it (its JSON form); the library's types are the truth, this row only
+    stores them, with the camera and preset indexed for lookups. The header
+    row (``zone`` null) holds the camera's zone-set ``version``, who saved it
+    and when; it stays when the last zone is removed, so a version never
+    goes back and an edit based on an old one is always refused. Zone rows
+    repeat the version they were saved with. Written only by
+    :class:`core.analytics.zone_store.ZoneStore`.
+    """
+
+    id = fields.IntField(primary_key=True)
+    camera_id = fields.CharField(max_length=64, db_index=True)
+    zone_id = fields.CharField(max_length=64)  # "" for the header
+    preset = fields.CharField(max_length=64, null=True, db_index=True)
+    position = fields.IntField(default=0)  # the zone's place in the camera's list
+    zone = fields.JSONField(null=True)
+    version = fields.IntField()
+    updated_by = fields.CharField(max_length=64)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "zones"
+        unique_together = (("camera_id", "zone_id"),)
+
+
 # the events tables live beside their service; tortoise finds the core app's models in this module
 from core.events.models import EventRow, SinkCursor  # noqa: E402,F401

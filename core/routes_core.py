@@ -1,4 +1,4 @@
-"""Core routes as a default plugin: health, metrics, web UI assets."""
+"""Core routes as a default plugin: health, metrics, web UI assets, analytics zones."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core.analytics import zones_api
 from core.auth.access import camera_agencies
 from core.auth.middleware import authenticate
 from core.auth.principal import Principal
@@ -129,4 +130,10 @@ class CorePlugin:
         register(Route("/api/health", health, methods=["GET"]))
         register(Route("/metrics", metrics, methods=["GET"]))
         register(Route("/", index, methods=["GET"]))
+        for route in zones_api.routes():
+            register(route)
         register(Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"))
+
+    @hookimpl
+    async def bconnect_startup(self, services):
+        await services.zones.load_all()  # before any plugin's startup: rules find the zones there

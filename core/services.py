@@ -8,8 +8,8 @@ Two views of them:
   its muxes and ingests, the scheduler. Only the core's built-in plugins get it.
 * :class:`PluginServices`, what every deployment plugin gets in
   ``bconnect_startup``, ``bconnect_shutdown`` and ``bconnect_health``: the
-  deployment and three small read-only protocols, :class:`CameraDirectory`,
-  :class:`PtzArbiter` and :class:`EvidenceStore`. A plugin can use the core's
+  deployment and small read-only protocols, :class:`CameraDirectory`,
+  :class:`PtzArbiter`, :class:`EvidenceStore` and :class:`ZoneDirectory`. A plugin can use the core's
   services through them but cannot reach (or break) what is behind them.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from core.analytics.zone_store import ZoneStore
 from core.config import Deployment
 from core.interfaces import CameraInfo, Preset
 from core.metrics import Metrics
@@ -27,6 +28,9 @@ from core.plugin_host import PluginHost
 from core.ptz.service import PtzService
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from core.analytics.zones import Zone
     from core.media.clips import Clip, ClipWriter
     from core.media.registry import CameraRegistry
     from core.media.transcode import TranscodeHub
@@ -122,6 +126,23 @@ class EventChannel(Protocol):
         ...
 
 
+@runtime_checkable
+class ZoneDirectory(Protocol):
+    """The analytics zones operators drew, per camera and PTZ preset; read from memory, safe from any thread."""
+
+    def zones(self, camera_id: str, preset: str | None) -> tuple[Zone, ...]:
+        """The zones of one view: a preset's, or a fixed camera's (``preset=None``)."""
+        ...
+
+    def active(self, camera_id: str, preset: str | None, when: datetime | None = None) -> tuple[Zone, ...]:
+        """The view's zones that apply at ``when`` (aware; default now), in the deployment's local time."""
+        ...
+
+    def version(self, camera_id: str) -> int:
+        """The camera's zone-set version (0: none saved); it grows with every save."""
+        ...
+
+
 @dataclass(frozen=True)
 class PluginServices:
     """What a deployment plugin gets: facts and read-only services, no core internals."""
@@ -132,6 +153,7 @@ class PluginServices:
     ptz: PtzArbiter
     clips: EvidenceStore
     events: EventChannel
+    zones: ZoneDirectory
 
 
 @dataclass
@@ -150,10 +172,13 @@ class Services:
     events: EventBus | None = None  # set by the events core plugin at start-up
     # exists from the start, empty; the PTZ core plugin loads the drivers' cameras into it
     ptz: PtzService = field(init=False)
+    # exists from the start, empty; the core plugin loads it once the database is open
+    zones: ZoneStore = field(init=False)
     _public: PluginServices | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ptz = PtzService(self.plugins)
+        self.zones = ZoneStore(self.deployment.deployment.timezone)
 
     def public(self) -> PluginServices:
         """The view deployment plugins get (the plugin host hands it to them)."""
@@ -165,6 +190,7 @@ class Services:
                 ptz=_Arbiter(self.ptz),
                 clips=_Evidence(self),
                 events=_Events(self),
+                zones=_Zones(self.zones),
             )
         return self._public
 
@@ -262,3 +288,19 @@ class _Events:
 
     def subscribe(self) -> Subscription:
         return self._bus().subscribe()
+
+
+class _Zones:
+    """:class:`ZoneDirectory` over the zone store: reading only, never ``save``."""
+
+    def __init__(self, store: ZoneStore) -> None:
+        self._store = store
+
+    def zones(self, camera_id: str, preset: str | None) -> tuple[Zone, ...]:
+        return self._store.zones(camera_id, preset)
+
+    def active(self, camera_id: str, preset: str | None, when: datetime | None = None) -> tuple[Zone, ...]:
+        return self._store.active(camera_id, preset, when)
+
+    def version(self, camera_id: str) -> int:
+        return self._store.version(camera_id)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from core.config import Deployment
 from core.plugin_host import new_plugin_manager
-from core.services import CameraDirectory, EvidenceStore, PluginServices, PtzArbiter
+from core.services import CameraDirectory, EvidenceStore, PluginServices, PtzArbiter, ZoneDirectory
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -107,7 +107,7 @@ def test_what_plugins_get_is_documented():
     guide = sections((DOCS / "plugins.md").read_text(), "##")["What the core gives a plugin"]
     for f in dataclasses.fields(PluginServices):
         assert f"| `{f.name}` |" in guide, f"PluginServices.{f.name} is not in the table"
-    for protocol in (CameraDirectory, PtzArbiter, EvidenceStore):
+    for protocol in (CameraDirectory, PtzArbiter, EvidenceStore, ZoneDirectory):
         assert f"`{protocol.__name__}`" in guide, protocol.__name__
         for name, member in vars(protocol).items():
             if callable(member) and not name.startswith("_"):

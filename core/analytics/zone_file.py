@@ -87,6 +87,8 @@ def import_zones(text: str | bytes, source: str = "zones.json") -> CameraZones:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ZoneFileError(source, [Problem(exc.lineno, "", f"invalid JSON: {exc.msg} (column {exc.colno})")]) from None
+    except RecursionError:
+        raise ZoneFileError(source, [Problem(None, "", "invalid JSON: nested too deeply for a zone file")]) from None
     if not isinstance(data, dict):
         raise ZoneFileError(source, [Problem(1, "", "a zone file holds one JSON object")])
     lines = key_lines(text)
@@ -154,8 +156,8 @@ def key_lines(text: str) -> dict[Path, int]:
         scanner.skip()
         scanner.lines[()] = scanner.line
         scanner.value(())
-    except (IndexError, ValueError):
-        pass
+    except (IndexError, ValueError, RecursionError):
+        pass  # lines found so far still point somewhere; the rest say "file"
     return scanner.lines
 
 

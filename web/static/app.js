@@ -25,6 +25,7 @@
   };
   const tiles = [];
   let ptz = null; // the PTZ panel (ptz.js), built once the user is known
+  let zones = null; // the zone editor and the tiles' zone overlays (zones.js)
 
   // For tests and diagnostics: the live peer connections of the grid.
   window.bconnect = {
@@ -166,6 +167,14 @@
         e.stopPropagation();
         this.toggleFullscreen();
       });
+      node.querySelector(".zones-edit").addEventListener("click", (e) => {
+        e.stopPropagation();
+        if (this.cameraId && zones) zones.edit(view.byId.get(this.cameraId));
+      });
+      node.querySelector(".zones-overlay").addEventListener("click", (e) => {
+        e.stopPropagation();
+        if (zones) zones.toggleOverlay(this);
+      });
       node.addEventListener("dblclick", () => this.toggleFullscreen());
       node.addEventListener("click", () => select(this.index));
     }
@@ -196,6 +205,7 @@
       this.cameraId = cameraId;
       this.el.dataset.camera = cameraId || "";
       this.meta("");
+      if (zones) zones.tileChanged(this);
       if (!cameraId) {
         this.player.stop();
         this.el.classList.add("empty");
@@ -450,6 +460,7 @@
     }
     view.me = await response.json();
     ptz = new window.BConnectPtz.PtzPanel($("ptz"), { me: view.me, api: api, csrfHeaders: csrfHeaders, reason: reason });
+    zones = new window.BConnectZones.ZonesUi($("zones"), { me: view.me, api: api, csrfHeaders: csrfHeaders, reason: reason });
     $("user-name").textContent = view.me.username + " · " + agencyName(view.me.agency);
     try {
       await loadCameras();
