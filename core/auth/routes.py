@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -18,7 +17,7 @@ from core.auth.principal import AuthState
 from core.auth.ratelimit import LoginLimiter
 from core.auth.sessions import COOKIE, clear_cookie, create_session, end_session, end_session_by_token, set_cookie
 from core.models import User
-from core.request_body import limited_body
+from core.request_body import BodyError, limited_body, parse_json
 
 LOGIN_PAGE = Path(__file__).resolve().parent.parent.parent / "web" / "static" / "login.html"
 MAX_LOGIN_BODY = 16 * 1024
@@ -132,9 +131,9 @@ class AccountRoutes:
         if raw is None:
             return json_error(413, f"request body too large (at most {MAX_LOGIN_BODY} bytes)")
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return json_error(400, "request body is not valid JSON")
+            body = parse_json(raw)
+        except BodyError as exc:
+            return json_error(400, exc.reason)
         if not isinstance(body, dict):
             return json_error(400, "request body must be a JSON object with username and password")
         username, password = body.get("username"), body.get("password")
