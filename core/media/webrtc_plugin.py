@@ -22,7 +22,7 @@ from core.errors import ApiError
 from core.hookspecs import hookimpl
 from core.media.transcode import TranscodeHub
 from core.media.whep import WhepRefused, WhepService
-from core.media.whep_sdp import MAX_OFFER_BYTES
+from core.media.whep_guard import OfferLimits
 from core.request_body import limited_body
 
 log = logging.getLogger("bconnect.webrtc")
@@ -45,10 +45,13 @@ class WebRtcPlugin:
     @hookimpl
     def bconnect_startup(self, services):
         self.services = services
-        limits = services.deployment.server
+        limits, viewers = services.deployment.server, services.deployment.webrtc
         self.whep = WhepService(
             max_per_camera=limits.max_viewers_per_camera,
             max_total=limits.max_viewers_total,
+            max_per_user=viewers.max_sessions_per_user,
+            connect_timeout_s=viewers.connect_timeout_s,
+            offer_limits=OfferLimits.from_settings(viewers),
             transcodes=TranscodeHub(on_change=self._mark_transcoding),
         )
 
@@ -93,9 +96,10 @@ class WebRtcPlugin:
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type != SDP:
             raise ApiError(415, f"WHEP offers must be sent as {SDP}, not {content_type or 'no content type'}")
-        body = await limited_body(request, MAX_OFFER_BYTES)
+        limit = service.offer_limits.max_bytes
+        body = await limited_body(request, limit)
         if body is None:
-            raise ApiError(413, f"SDP offer is larger than {MAX_OFFER_BYTES} bytes")
+            raise ApiError(413, f"SDP offer is larger than {limit} bytes")
         try:
             offer = body.decode("utf-8")
         except UnicodeDecodeError:
