@@ -144,11 +144,22 @@ def _only(body: dict[str, Any], *keys: str) -> None:
 
 
 async def get_state(request: Request) -> Response:
+    """PTZ state (presets, active preset, lock, tour).
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, _ = _visible(request)
     return _answer(request, ptz, camera_id)
 
 
 async def list_presets(request: Request) -> Response:
+    """The camera's presets.
+    ---
+    responses:
+      200: {description: 'the presets', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera did not answer'}
+    """
     ptz, camera_id, _ = _visible(request)
     with _refused():
         presets = await ptz.refresh_presets(camera_id)
@@ -156,6 +167,13 @@ async def list_presets(request: Request) -> Response:
 
 
 async def goto_preset(request: Request) -> Response:
+    """Go to a preset.
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [preset], properties: {preset: {type: [string, integer]}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = _steerable(request)
     body = await _body(request)
     _only(body, "preset")
@@ -168,6 +186,13 @@ async def goto_preset(request: Request) -> Response:
 
 
 async def continuous_move(request: Request) -> Response:
+    """Move at a speed (each -1..1).
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, properties: {pan: {type: number, minimum: -1, maximum: 1}, tilt: {type: number, minimum: -1, maximum: 1}, zoom: {type: number, minimum: -1, maximum: 1}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = _steerable(request)
     body = await _body(request)
     _only(body, "pan", "tilt", "zoom")
@@ -178,6 +203,13 @@ async def continuous_move(request: Request) -> Response:
 
 
 async def absolute_move(request: Request) -> Response:
+    """Move to a position.
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [pan, tilt, zoom], properties: {pan: {type: number, minimum: -1, maximum: 1}, tilt: {type: number, minimum: -1, maximum: 1}, zoom: {type: number, minimum: 0, maximum: 1}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = _steerable(request)
     body = await _body(request)
     _only(body, "pan", "tilt", "zoom")
@@ -188,6 +220,13 @@ async def absolute_move(request: Request) -> Response:
 
 
 async def zoom(request: Request) -> Response:
+    """Zoom to a level (0 wide .. 1 tele).
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [level], properties: {level: {type: number, minimum: 0, maximum: 1}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = _steerable(request)
     body = await _body(request)
     _only(body, "level")
@@ -196,12 +235,23 @@ async def zoom(request: Request) -> Response:
 
 
 async def stop(request: Request) -> Response:
+    """Stop moving.
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = _steerable(request)
     _only(await _body(request))
     return await _run(request, ptz, camera_id, ptz.stop(camera_id, by=who.username))
 
 
 async def take_control(request: Request) -> Response:
+    """Take (or renew) manual control.
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, who = _steerable(request)
     _only(await _body(request))
     fresh = ptz.lock(camera_id) is None
@@ -213,6 +263,11 @@ async def take_control(request: Request) -> Response:
 
 
 async def release_control(request: Request) -> Response:
+    """Give manual control back (admins, anyone's).
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, who = _steerable(request)
     with _refused():
         released = ptz.release(camera_id, who.username, force=who.role == "admin")
@@ -222,6 +277,12 @@ async def release_control(request: Request) -> Response:
 
 
 async def set_tour(request: Request) -> Response:
+    """Switch the patrol tour on or off.
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [enabled], properties: {enabled: {type: boolean}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, who = _steerable(request)
     body = await _body(request)
     _only(body, "enabled")

@@ -95,13 +95,29 @@ class CameraApi:
         return rt
 
     async def list_cameras(self, request: Request) -> Response:
+        """The cameras the user's agency may see.
+        ---
+        responses:
+          200: {description: 'the cameras', content: {application/json: {schema: {type: array, items: {$ref: '#/components/schemas/Object'}}}}}
+        """
         deployment = request.app.state.services.deployment
         return JSONResponse([describe(rt, deployment) for rt in self.visible(request)])
 
     async def get_camera(self, request: Request) -> Response:
+        """One camera, with its state.
+        ---
+        responses:
+          200: {description: 'the camera', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         return JSONResponse(describe(self.camera(request), request.app.state.services.deployment))
 
     async def snapshot(self, request: Request) -> Response:
+        """The camera's latest keyframe as JPEG.
+        ---
+        responses:
+          200: {description: 'the picture', content: {image/jpeg: {schema: {type: string, format: binary}}}}
+          503: {$ref: '#/components/responses/Error', description: 'the camera has sent no picture yet'}
+        """
         rt = self.camera(request)
         try:
             jpeg = await self.snapshots.jpeg(rt.id, rt.mux)

@@ -91,6 +91,14 @@ class WebRtcPlugin:
         return camera
 
     async def post_offer(self, request: Request) -> Response:
+        """Watch a camera (WHEP, RFC 9725); docs/live-view.md.
+        ---
+        parameters: [{name: start, in: query, schema: {type: string, enum: [gop, live]}}, {name: stream, in: query, schema: {type: string, enum: [main, sub]}}]
+        requestBody: {required: true, content: {application/sdp: {schema: {type: string}}}}
+        responses:
+          201: {description: 'the SDP answer; Location names the session', content: {application/sdp: {schema: {type: string}}}}
+          503: {$ref: '#/components/responses/Error', description: 'a viewer limit, or no video yet (Retry-After)'}
+        """
         service = self._service()
         camera = self._camera(request)
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -136,12 +144,22 @@ class WebRtcPlugin:
         return session.id
 
     async def delete_session(self, request: Request) -> Response:
+        """End a WHEP session.
+        ---
+        responses:
+          200: {description: 'ended'}
+        """
         service = self._service()
         session_id = self._own_session(request, service)
         await service.close(session_id, "deleted by client")
         return Response(status_code=200)
 
     async def patch_session(self, request: Request) -> Response:
+        """Trickle ICE (not supported; always 405).
+        ---
+        responses:
+          405: {$ref: '#/components/responses/Error'}
+        """
         self._own_session(request, self._service())
         raise ApiError(
             405,
@@ -150,6 +168,11 @@ class WebRtcPlugin:
         )
 
     async def overview(self, request: Request) -> Response:
+        """Live-view sessions and transcoders.
+        ---
+        responses:
+          200: {description: 'the sessions', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         require_role(request, "operator")
         service = self._service()
         body = service.describe()
