@@ -8,6 +8,8 @@ path (a camera with PTZ, a Polri unit), so that the handler really reads it.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from starlette.requests import Request
 from starlette.routing import Route
@@ -28,16 +30,18 @@ HOSTILE = {
     '"lat": %s, "lon": %s, "preset": %s, "username": %s, "password": %s}' % ((HUGE,) * 11),
     "huge float": '{"pan": 1e400, "lat": 1e400, "pre_s": 1e400, "level": 1e400}',
     "NaN": '{"pan": NaN, "lat": NaN, "pre_s": NaN, "level": NaN}',
+    "5000 digits": "1" * 5000,
     "negative huge integer": "-" + HUGE,
 }
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+REFUSED = re.compile(r"nested more than 32 levels|integer too large|expected a number|not valid JSON")
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_the_reader_refuses_each_hostile_body_with_a_reason(name):
     with pytest.raises(BodyError) as exc:
         parse_json(HOSTILE[name])
-    assert exc.value.reason.startswith("body: ")
+    assert re.match(r"(body|pan|\[0\]): (nested|integer too large|expected a number)", exc.value.reason), exc.value.reason
 
 
 def test_the_reader_keeps_ordinary_bodies():
@@ -95,7 +99,7 @@ async def test_hostile_json_on_every_route_is_a_4xx_with_a_reason(tmp_path):
                     problems.append(f"{ep.method} {path} ({name}): {r.status_code} {r.text[:160]}")
                 elif r.status_code >= 400 and not r.json().get("error"):
                     problems.append(f"{ep.method} {path} ({name}): {r.status_code} without a reason")
-                read += r.status_code == 400 and r.json()["error"].startswith("body: ")
+                read += r.status_code == 400 and bool(REFUSED.search(r.json()["error"]))
         assert not problems, "\n".join(problems)
         assert read >= 40  # the bodies really reached the reader (login, clips, PTZ, Polri)
 
@@ -104,7 +108,7 @@ async def test_hostile_json_on_every_route_is_a_4xx_with_a_reason(tmp_path):
             for body in ("[" * 10000, '{"pan": %s, "pre_s": %s, "username": %s}' % (HUGE, HUGE, HUGE)):
                 r = await client.post(path, content=body, headers={**auth, "content-type": "application/json"})
                 assert r.status_code == 400, (path, r.status_code, r.text)
-                assert r.json()["error"].startswith("body: "), r.text
+                assert REFUSED.search(r.json()["error"]), r.text
 
         # what slips past the reader into a handler is still a 400, without a traceback
         for path in ("/api/test/overflow", "/api/test/recurse"):
