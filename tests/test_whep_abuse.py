@@ -10,6 +10,7 @@ screening of an offer (``core.media.whep_guard``) on its own.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import time
 
@@ -99,8 +100,6 @@ async def test_candidates_the_server_will_not_contact_are_dropped():
     # unspecified, link-local, nor a DNS name (the server would resolve it)
     assert kept(OfferLimits()) == {"10.1.2.3", "203.0.113.7", "127.0.0.1", "4a3c1e6e-9f6b-4b9c-8d2e-2f7c1c1f0a11.local"}
     # with [webrtc] viewer_networks: those networks only (no mDNS name: it could be anything)
-    import ipaddress
-
     assert kept(OfferLimits(networks=(ipaddress.ip_network("10.0.0.0/8"),))) == {"10.1.2.3"}
 
 
