@@ -121,7 +121,7 @@ class AgencyAccess(_Strict):
 class WebRtcSettings(_Strict):
     """``[webrtc]``: what one live-view (WHEP) viewer may ask of the server (docs/security.md)."""
 
-    max_sessions_per_user: int = Field(default=16, ge=1, le=1024)  # a 4x4 video wall per user
+    max_sessions_per_user: int = Field(default=16, ge=1, le=1024)  # one 16-tile grid; more for several screens
     connect_timeout_s: float = Field(default=8.0, gt=0, le=120)  # answered, but ICE/DTLS not up: the slot frees
     max_offer_bytes: int = Field(default=32 * 1024, ge=4096, le=256 * 1024)  # a browser's offer is 3-10 KB
     max_media_sections: int = Field(default=4, ge=1, le=16)  # m-lines: a viewer needs video (+ audio, data)

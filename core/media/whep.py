@@ -126,11 +126,10 @@ class WhepService:
         if self._closed:
             raise WhepRefused(503, "server is shutting down")
         if self._held_by_user.get(user, 0) >= self.max_per_user:
-            # one viewer's offers must not take everyone's slots; theirs free on DELETE or after the connect timeout
+            # One viewer's offers must not take everyone's slots. A grid that switches
+            # pages DELETEs its old sessions as it posts new ones: retry soon.
             raise WhepRefused(
-                429,
-                f"viewer limit reached: {self.max_per_user} live views per user; close one first",
-                {"Retry-After": str(max(1, round(self.connect_timeout_s)))},
+                429, f"viewer limit reached: {self.max_per_user} live views per user; close one first", {"Retry-After": "1"}
             )
         if self.count() >= self.max_total:
             raise WhepRefused(
