@@ -151,6 +151,8 @@ async def test_one_user_cannot_take_every_slot_and_unconnected_sessions_free_the
         assert codes == [201] * 4 + [429] * 8, codes
         refused = next(r for r in answers if r.status_code == 429)
         assert "4 live views per user" in refused.json()["error"] and refused.headers["retry-after"] == "1"
+        # refused before any work for them: no sub stream is opened (this camera has none: that would be a 400)
+        assert (await post_offer(ana, "cam", sdp, params={"stream": "sub"})).status_code == 429
 
         viewer = WhepViewer(bob, "cam")  # everyone else still gets in, and sees the camera
         await viewer.connect()

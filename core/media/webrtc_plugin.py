@@ -118,13 +118,17 @@ class WebRtcPlugin:
         stream = request.query_params.get("stream", "main")
         if stream not in WHEP_STREAMS:
             raise ApiError(400, f"stream must be one of {', '.join(WHEP_STREAMS)}, not {stream!r}")
+        principal = current_principal(request)
+        try:
+            service.check_user(principal.username)  # before a sub stream is opened for them
+        except WhepRefused as exc:
+            raise ApiError(exc.status, exc.reason, exc.headers or None) from None
         if stream == "sub":
             try:
                 camera = self.services.cameras.open_sub(camera.info.id)
             except LookupError as exc:
                 raise ApiError(400, str(exc)) from None
             await camera.ready(SUB_READY_S)
-        principal = current_principal(request)
         try:
             session, answer = await service.open(camera, offer, principal.username, start=start)
         except WhepRefused as exc:

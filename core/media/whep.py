@@ -122,15 +122,19 @@ class WhepService:
             return sum(self._held.values())
         return self._held.get(camera_id, 0)
 
-    def _hold(self, camera_id: str, user: str) -> None:
-        if self._closed:
-            raise WhepRefused(503, "server is shutting down")
+    def check_user(self, user: str) -> None:
+        """:class:`WhepRefused` (429) if ``user`` holds all the sessions a user may; before any work for them."""
         if self._held_by_user.get(user, 0) >= self.max_per_user:
             # One viewer's offers must not take everyone's slots. A grid that switches
             # pages DELETEs its old sessions as it posts new ones: retry soon.
             raise WhepRefused(
                 429, f"viewer limit reached: {self.max_per_user} live views per user; close one first", {"Retry-After": "1"}
             )
+
+    def _hold(self, camera_id: str, user: str) -> None:
+        if self._closed:
+            raise WhepRefused(503, "server is shutting down")
+        self.check_user(user)
         if self.count() >= self.max_total:
             raise WhepRefused(
                 503, f"viewer limit reached: {self.max_total} viewers in total", {"Retry-After": "10"}
