@@ -33,7 +33,7 @@ import uvicorn  # noqa: E402
 
 from common import final, free_port, percentile  # noqa: E402
 from core.app import create_app  # noqa: E402
-from core.auth.testing import add_user, bearer_headers  # noqa: E402
+from core.testing.app import add_user, bearer_headers  # noqa: E402
 from core.config import load_file  # noqa: E402
 from core.events.types import Event  # noqa: E402
 from core.hookspecs import hookimpl  # noqa: E402

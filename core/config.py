@@ -165,11 +165,36 @@ class AgencyAccess(_Strict):
     data: list[str] = []
 
 
+class WebRtcSettings(_Strict):
+    """``[webrtc]``: what one live-view (WHEP) viewer may ask of the server (docs/security.md)."""
+
+    max_sessions_per_user: int = Field(default=16, ge=1, le=1024)  # one 16-tile grid; more for several screens
+    connect_timeout_s: float = Field(default=8.0, gt=0, le=120)  # answered, but ICE/DTLS not up: the slot frees
+    max_offer_bytes: int = Field(default=32 * 1024, ge=4096, le=256 * 1024)  # a browser's offer is 3-10 KB
+    max_media_sections: int = Field(default=4, ge=1, le=16)  # m-lines: a viewer needs video (+ audio, data)
+    max_candidates: int = Field(default=32, ge=1, le=256)  # a=candidate lines in an offer
+    # The server sends ICE checks (STUN) to the addresses an offer's candidates name.
+    # Empty: any unicast address; else only these networks (a viewer elsewhere still
+    # connects through the checks its browser sends, as a peer-reflexive candidate).
+    viewer_networks: list[str] = []
+
+    @field_validator("viewer_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a network (e.g. 10.20.0.0/16 or 192.168.1.5)") from None
+        return value
+
+
 class Deployment(_Strict):
     deployment: DeploymentInfo
     server: ServerSettings = ServerSettings()
     media: MediaSettings = MediaSettings()
     events: EventSettings = EventSettings()
+    webrtc: WebRtcSettings = WebRtcSettings()
     areas: dict[str, Area] = {}
     agencies: dict[AgencyId, AgencyInfo] = {}
     access: dict[str, AgencyAccess] = {}

@@ -21,10 +21,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code, headers=headers)
 
 
+async def _unprocessable(request: Request, exc: Exception) -> Response:
+    # Hostile input that got past the body reader (core.request_body) and broke
+    # a handler: a value too large for a float, nesting past the recursion limit.
+    # The client's doing, so a 400 with a reason; logged, as it is also our bug.
+    log.warning("%s on %s %s: answered 400", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "request: a value is too large or nested too deeply", "status": 400}, status_code=400)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": "internal error", "status": 500}, status_code=500)
 
 
 def error_handlers() -> dict:
-    return {HTTPException: _http_error, Exception: _server_error}
+    return {HTTPException: _http_error, RecursionError: _unprocessable, OverflowError: _unprocessable, Exception: _server_error}

@@ -18,6 +18,7 @@ from core.auth.middleware import authenticate
 from core.auth.principal import Principal
 from core.hookspecs import hookimpl
 from core.media.packets import CameraState
+from core.openapi import openapi_json
 
 if TYPE_CHECKING:
     from core.media.registry import CameraRuntime
@@ -84,6 +85,10 @@ async def health(request: Request) -> Response:
     id, with its state and reason. An admin also gets each plugin's status,
     reason and report; for others those stay counts, because a plugin's reason
     may name another agency's camera or a host.
+    ---
+    summary: Overall health; camera and plugin detail for a user
+    responses:
+      200: {description: 'status, uptime and cameras', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
     """
     services = request.app.state.services
     principal = await optional_principal(request)
@@ -113,11 +118,21 @@ async def health(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    """Prometheus metrics.
+    ---
+    responses:
+      200: {description: 'the metrics', content: {text/plain: {schema: {type: string}}}}
+    """
     services = request.app.state.services
     return Response(services.metrics.render(), media_type=services.metrics.content_type)
 
 
 async def index(request: Request) -> Response:
+    """The web UI (redirects to it).
+    ---
+    responses:
+      303: {description: 'to /static/index.html'}
+    """
     return RedirectResponse("/static/index.html", status_code=303)
 
 
@@ -129,6 +144,7 @@ class CorePlugin:
     def bconnect_register_routes(self, register):
         register(Route("/api/health", health, methods=["GET"]))
         register(Route("/metrics", metrics, methods=["GET"]))
+        register(Route("/openapi.json", openapi_json, methods=["GET"]))
         register(Route("/", index, methods=["GET"]))
         for route in zones_api.routes():
             register(route)

@@ -152,7 +152,11 @@ def _preset_problems(zones: CameraZones, text: str, is_ptz: bool, presets: list[
 
 
 async def get_zones(request: Request) -> Response:
-    """The camera's zones, their revision and who saved them last, and the camera's presets."""
+    """The camera's zones, their revision and who saved them last, and the camera's presets.
+    ---
+    responses:
+      200: {description: 'the zones', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     camera_id, _, _ = _camera(request)
     stored = _store(request).stored(camera_id)
     is_ptz, presets = _presets(request, camera_id)
@@ -161,7 +165,11 @@ async def get_zones(request: Request) -> Response:
 
 
 async def export_file(request: Request) -> Response:
-    """The camera's zones as a zone file, to download."""
+    """The camera's zones as a zone file, to download.
+    ---
+    responses:
+      200: {description: 'the zone file', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     camera_id, _, _ = _camera(request)
     stored = _store(request).stored(camera_id)
     headers = _etag(stored.version) | {"Content-Disposition": f'attachment; filename="zones-{camera_id}.json"'}
@@ -169,12 +177,32 @@ async def export_file(request: Request) -> Response:
 
 
 async def put_zones(request: Request) -> Response:
-    """Replace all zones of the camera with those of the zone file in the body."""
+    """Replace all zones of the camera with those of the zone file in the body.
+    ---
+    parameters:
+      - {name: If-Match, in: header, required: false, schema: {type: string}, description: 'the revision the edit is based on'}
+    requestBody: {required: true, content: {application/json: {schema: {type: object, description: 'a zone file (docs/analytics.md)'}}}}
+    responses:
+      200: {description: 'the zones as saved', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      409: {$ref: '#/components/responses/Error', description: 'someone saved in between'}
+      413: {$ref: '#/components/responses/Error', description: 'the body is too large'}
+      422: {$ref: '#/components/responses/Error', description: 'the zone file has problems, each with its line and key'}
+    """
     return await _save(request, "zones.replace")
 
 
 async def import_file(request: Request) -> Response:
-    """Replace all zones of the camera with those of an exported zone file (the body)."""
+    """Replace all zones of the camera with those of an exported zone file (the body).
+    ---
+    parameters:
+      - {name: If-Match, in: header, required: false, schema: {type: string}, description: 'the revision the edit is based on'}
+    requestBody: {required: true, content: {application/json: {schema: {type: object, description: 'a zone file (docs/analytics.md)'}}}}
+    responses:
+      200: {description: 'the zones as saved', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      409: {$ref: '#/components/responses/Error', description: 'someone saved in between'}
+      413: {$ref: '#/components/responses/Error', description: 'the body is too large'}
+      422: {$ref: '#/components/responses/Error', description: 'the zone file has problems, each with its line and key'}
+    """
     return await _save(request, "zones.import")
 
 

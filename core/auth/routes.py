@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -18,7 +17,7 @@ from core.auth.principal import AuthState
 from core.auth.ratelimit import LoginLimiter
 from core.auth.sessions import COOKIE, clear_cookie, create_session, end_session, end_session_by_token, set_cookie
 from core.models import User
-from core.request_body import limited_body
+from core.request_body import BodyError, limited_body, parse_json
 
 LOGIN_PAGE = Path(__file__).resolve().parent.parent.parent / "web" / "static" / "login.html"
 MAX_LOGIN_BODY = 16 * 1024
@@ -116,9 +115,20 @@ class AccountRoutes:
     # --- handlers --------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
+        """The login page.
+        ---
+        responses:
+          200: {description: 'the page', content: {text/html: {schema: {type: string}}}}
+        """
         return FileResponse(LOGIN_PAGE, media_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def login_form(self, request: Request) -> Response:
+        """Log in from the page (form), then go to next.
+        ---
+        requestBody: {content: {application/x-www-form-urlencoded: {schema: {type: object, properties: {username: {type: string}, password: {type: string}, next: {type: string}}}}}}
+        responses:
+          303: {description: 'to next when logged in, else back to the login page'}
+        """
         try:
             async with request.form(max_files=0, max_fields=10) as form:
                 username, password, nxt = form.get("username"), form.get("password"), form.get("next")
@@ -142,13 +152,19 @@ class AccountRoutes:
         return response
 
     async def api_login(self, request: Request) -> Response:
+        """Log in; sets the session cookie and returns the CSRF token.
+        ---
+        requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [username, password], properties: {username: {type: string, minLength: 1}, password: {type: string, minLength: 1}}}}}}
+        responses:
+          200: {description: 'the user and the CSRF token', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         raw = await limited_body(request, MAX_LOGIN_BODY)
         if raw is None:
             return json_error(413, f"request body too large (at most {MAX_LOGIN_BODY} bytes)")
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return json_error(400, "request body is not valid JSON")
+            body = parse_json(raw)
+        except BodyError as exc:
+            return json_error(400, exc.reason)
         if not isinstance(body, dict):
             return json_error(400, "request body must be a JSON object with username and password")
         username, password = body.get("username"), body.get("password")
@@ -176,12 +192,22 @@ class AccountRoutes:
         return True
 
     async def logout_form(self, request: Request) -> Response:
+        """Log out (the page).
+        ---
+        responses:
+          303: {description: 'to the login page'}
+        """
         await self._logout(request)
         response = RedirectResponse("/login", status_code=303)
         clear_cookie(response, secure=self._secure(request))
         return response
 
     async def api_logout(self, request: Request) -> Response:
+        """End this browser session (a bearer token is revoked with bconnect users revoke).
+        ---
+        responses:
+          200: {description: 'done', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         if not await self._logout(request):
             return json_error(400, "not a browser session: a bearer token is revoked with `bconnect users revoke`, not logged out")
         response = JSONResponse({"ok": True})
@@ -189,6 +215,11 @@ class AccountRoutes:
         return response
 
     async def me(self, request: Request) -> Response:
+        """Who is logged in, and what they may see.
+        ---
+        responses:
+          200: {description: 'the user', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         principal = current_principal(request)
         state = request.scope.get("auth")
         deployment = request.app.state.services.deployment

@@ -151,6 +151,21 @@ class EventsApi:
         return item
 
     async def list_events(self, request: Request) -> Response:
+        """Events of the cameras the user may see, newest first, with filters and cursor pages.
+        ---
+        parameters:
+          - {name: camera, in: query, schema: {type: string}}
+          - {name: kind, in: query, schema: {type: string}}
+          - {name: zone, in: query, schema: {type: string}}
+          - {name: area, in: query, schema: {type: string}}
+          - {name: acknowledged, in: query, schema: {type: string, enum: ['true', 'false']}}
+          - {name: since, in: query, schema: {type: string, format: date-time}}
+          - {name: until, in: query, schema: {type: string, format: date-time}}
+          - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+          - {name: cursor, in: query, schema: {type: integer, minimum: 1}}
+        responses:
+          200: {description: 'a page of events', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         self._bus()
         query = _filters(request, self._agencies(request))
         limit = _int(request, "limit", PAGE_DEFAULT, 1, PAGE_MAX)
@@ -167,10 +182,20 @@ class EventsApi:
         return JSONResponse(body)
 
     async def get_event(self, request: Request) -> Response:
+        """One event with its acknowledgement.
+        ---
+        responses:
+          200: {description: 'the event', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         self._bus()
         return JSONResponse((await self._visible(request)).public())
 
     async def snapshot(self, request: Request) -> Response:
+        """The event's snapshot with its boxes drawn, as JPEG.
+        ---
+        responses:
+          200: {description: 'the picture', content: {image/jpeg: {schema: {type: string, format: binary}}}}
+        """
         item = await self._visible(request)
         snap = item.event.snapshot
         path = request.app.state.services.data_dir / snap.path if snap else None
@@ -179,6 +204,13 @@ class EventsApi:
         return FileResponse(path, media_type="image/jpeg", headers={"Repr-Digest": f"sha-256=:{_b64(snap.sha256)}:"})
 
     async def ack(self, request: Request) -> Response:
+        """Acknowledge the event (once; the second answers 409 naming who and when).
+        ---
+        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {note: {type: string, maxLength: 500}}}}}}
+        responses:
+          200: {description: 'the event, acknowledged', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          409: {$ref: '#/components/responses/Error', description: 'already acknowledged'}
+        """
         bus = self._bus()
         item = await self._visible(request)
         who = require_role(request, *ACK_ROLES)
@@ -205,6 +237,14 @@ class EventsApi:
         return JSONResponse(after.public())
 
     async def stream(self, request: Request) -> Response:
+        """Live events as server-sent events (send Accept: text/event-stream).
+        ---
+        parameters:
+          - {name: Last-Event-ID, in: header, required: false, schema: {type: string}}
+        responses:
+          200: {description: 'the stream', content: {text/event-stream: {schema: {type: string}}}}
+          406: {$ref: '#/components/responses/Error', description: 'the client does not accept text/event-stream'}
+        """
         bus = self._bus()
         if "text/event-stream" not in request.headers.get("accept", ""):
             raise ApiError(406, "a server-sent event stream: send Accept: text/event-stream (EventSource does)")

@@ -91,16 +91,32 @@ class CameraApi:
         return rt
 
     async def list_cameras(self, request: Request) -> Response:
+        """The cameras the user's agency may see.
+        ---
+        responses:
+          200: {description: 'the cameras', content: {application/json: {schema: {type: array, items: {$ref: '#/components/schemas/Object'}}}}}
+        """
         services = request.app.state.services
         cameras = self.visible(request)
         return JSONResponse([describe(rt, services.deployment, transcoding_of(services, rt.id)) for rt in cameras])
 
     async def get_camera(self, request: Request) -> Response:
+        """One camera, with its state.
+        ---
+        responses:
+          200: {description: 'the camera', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         services = request.app.state.services
         rt = self.camera(request)
         return JSONResponse(describe(rt, services.deployment, transcoding_of(services, rt.id)))
 
     async def snapshot(self, request: Request) -> Response:
+        """The camera's latest keyframe as JPEG.
+        ---
+        responses:
+          200: {description: 'the picture', content: {image/jpeg: {schema: {type: string, format: binary}}}}
+          503: {$ref: '#/components/responses/Error', description: 'the camera has sent no picture yet'}
+        """
         rt = self.camera(request)
         try:
             jpeg = await self.snapshots.jpeg(rt.id, rt.mux)

@@ -168,6 +168,13 @@ class ClipsApi:
         return row
 
     async def cut(self, request: Request) -> Response:
+        """Cut an evidence clip around now (docs/clips.md).
+        ---
+        requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, properties: {pre_s: {type: number, minimum: 0}, post_s: {type: number, minimum: 0}, note: {type: string}}}}}}
+        responses:
+          202: {description: 'the clip job; Location names it', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          503: {$ref: '#/components/responses/Error', description: 'the camera has no video to cut'}
+        """
         rt = self._camera(request)
         who = require_role(request, *CUT_ROLES)
         jobs = self._jobs()
@@ -189,6 +196,12 @@ class ClipsApi:
         return JSONResponse(describe(row), status_code=202, headers=headers)
 
     async def list_clips(self, request: Request) -> Response:
+        """A camera's clips, newest first.
+        ---
+        parameters: [{name: limit, in: query, schema: {type: integer, minimum: 1}}, {name: offset, in: query, schema: {type: integer, minimum: 0}}]
+        responses:
+          200: {description: 'a page of clips', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         rt = self._camera(request)
         limit = _query_int(request, "limit", PAGE_DEFAULT, 1, PAGE_MAX)
         offset = _query_int(request, "offset", 0, 0, MAX_OFFSET)
@@ -201,9 +214,20 @@ class ClipsApi:
         return JSONResponse(body)
 
     async def get_clip(self, request: Request) -> Response:
+        """A clip's status and SHA-256.
+        ---
+        responses:
+          200: {description: 'the clip', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         return JSONResponse(describe(await self._clip(request)))
 
     async def download(self, request: Request) -> Response:
+        """The clip's MP4 (Range allowed; every download is audited).
+        ---
+        responses:
+          200: {description: 'the file', content: {video/mp4: {schema: {type: string, format: binary}}}}
+          206: {description: 'a range of the file'}
+        """
         row = await self._clip(request)
         if row.status == PENDING:
             reason = f"clip {row.id} is still being cut; try again in a few seconds"

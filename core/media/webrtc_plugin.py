@@ -22,7 +22,7 @@ from core.errors import ApiError
 from core.hookspecs import hookimpl
 from core.media.transcode import TranscodeHub
 from core.media.whep import WhepRefused, WhepService
-from core.media.whep_sdp import MAX_OFFER_BYTES
+from core.media.whep_guard import OfferLimits
 from core.request_body import limited_body
 
 log = logging.getLogger("bconnect.webrtc")
@@ -45,10 +45,13 @@ class WebRtcPlugin:
     @hookimpl
     def bconnect_startup(self, services):
         self.services = services
-        limits = services.deployment.server
+        limits, viewers = services.deployment.server, services.deployment.webrtc
         self.whep = WhepService(
             max_per_camera=limits.max_viewers_per_camera,
             max_total=limits.max_viewers_total,
+            max_per_user=viewers.max_sessions_per_user,
+            connect_timeout_s=viewers.connect_timeout_s,
+            offer_limits=OfferLimits.from_settings(viewers),
             transcodes=services.transcodes or TranscodeHub(),  # the media core's; asked for ``transcoding`` in reports
         )
 
@@ -81,14 +84,23 @@ class WebRtcPlugin:
         return camera
 
     async def post_offer(self, request: Request) -> Response:
+        """Watch a camera (WHEP, RFC 9725); docs/live-view.md.
+        ---
+        parameters: [{name: start, in: query, schema: {type: string, enum: [gop, live]}}, {name: stream, in: query, schema: {type: string, enum: [main, sub]}}]
+        requestBody: {required: true, content: {application/sdp: {schema: {type: string}}}}
+        responses:
+          201: {description: 'the SDP answer; Location names the session', content: {application/sdp: {schema: {type: string}}}}
+          503: {$ref: '#/components/responses/Error', description: 'a viewer limit, or no video yet (Retry-After)'}
+        """
         service = self._service()
         camera = self._camera(request)
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type != SDP:
             raise ApiError(415, f"WHEP offers must be sent as {SDP}, not {content_type or 'no content type'}")
-        body = await limited_body(request, MAX_OFFER_BYTES)
+        limit = service.offer_limits.max_bytes
+        body = await limited_body(request, limit)
         if body is None:
-            raise ApiError(413, f"SDP offer is larger than {MAX_OFFER_BYTES} bytes")
+            raise ApiError(413, f"SDP offer is larger than {limit} bytes")
         try:
             offer = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -99,13 +111,17 @@ class WebRtcPlugin:
         stream = request.query_params.get("stream", "main")
         if stream not in WHEP_STREAMS:
             raise ApiError(400, f"stream must be one of {', '.join(WHEP_STREAMS)}, not {stream!r}")
+        principal = current_principal(request)
+        try:
+            service.check_user(principal.username)  # before a sub stream is opened for them
+        except WhepRefused as exc:
+            raise ApiError(exc.status, exc.reason, exc.headers or None) from None
         if stream == "sub":
             try:
                 camera = self.services.cameras.open_sub(camera.info.id)
             except LookupError as exc:
                 raise ApiError(400, str(exc)) from None
             await camera.ready(SUB_READY_S)
-        principal = current_principal(request)
         try:
             session, answer = await service.open(camera, offer, principal.username, start=start)
         except WhepRefused as exc:
@@ -125,12 +141,22 @@ class WebRtcPlugin:
         return session.id
 
     async def delete_session(self, request: Request) -> Response:
+        """End a WHEP session.
+        ---
+        responses:
+          200: {description: 'ended'}
+        """
         service = self._service()
         session_id = self._own_session(request, service)
         await service.close(session_id, "deleted by client")
         return Response(status_code=200)
 
     async def patch_session(self, request: Request) -> Response:
+        """Trickle ICE (not supported; always 405).
+        ---
+        responses:
+          405: {$ref: '#/components/responses/Error'}
+        """
         self._own_session(request, self._service())
         raise ApiError(
             405,
@@ -139,7 +165,11 @@ class WebRtcPlugin:
         )
 
     async def overview(self, request: Request) -> Response:
-        """Sessions and transcoders of the cameras the caller may watch; who watches, to admins only."""
+        """Sessions and transcoders of the cameras the caller may watch; who watches, to admins only.
+        ---
+        responses:
+          200: {description: 'the sessions', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         principal = require_role(request, "operator")
         service = self._service()
         body = service.describe()

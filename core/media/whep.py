@@ -25,11 +25,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from core.media.mux import SubscriptionClosed
 from core.media.rtc_track import PacketTrack
 from core.media.transcode import TranscodeHub
+from core.media.whep_guard import OfferLimits, screen_offer
 from core.media.whep_sdp import OfferError, VideoChoice, profile_level_id_from_sps, read_offer
 
 log = logging.getLogger("bconnect.webrtc")
 
-CONNECT_TIMEOUT_S = 20.0  # an answered offer that never connects frees its slot
+CONNECT_TIMEOUT_S = 8.0  # an answered offer whose ICE/DTLS is not up by then frees its slot
 DISCONNECTED_GRACE_S = 8.0
 VIEWER_QUEUE = 256  # packets; a slower viewer skips to the next keyframe
 _END_OF_CANDIDATES = re.compile(r"^a=end-of-candidates\r?\n", re.MULTILINE)
@@ -92,13 +93,26 @@ class WhepSession:
 class WhepService:
     """The WHEP sessions of one app, with the deployment's viewer limits."""
 
-    def __init__(self, *, max_per_camera: int, max_total: int, transcodes: TranscodeHub | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_per_camera: int,
+        max_total: int,
+        max_per_user: int = 16,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        offer_limits: OfferLimits | None = None,
+        transcodes: TranscodeHub | None = None,
+    ) -> None:
         self.max_per_camera = max_per_camera
         self.max_total = max_total
+        self.max_per_user = max_per_user
+        self.connect_timeout_s = connect_timeout_s
+        self.offer_limits = offer_limits or OfferLimits()
         self.transcodes = transcodes or TranscodeHub()
         self.sessions: dict[str, WhepSession] = {}
         # slots held from the start of a POST, so concurrent offers cannot overshoot
         self._held: dict[str, int] = {}
+        self._held_by_user: dict[str, int] = {}
         self._closed = False
 
     # --- counting ------------------------------------------------------------
@@ -108,9 +122,19 @@ class WhepService:
             return sum(self._held.values())
         return self._held.get(camera_id, 0)
 
-    def _hold(self, camera_id: str) -> None:
+    def check_user(self, user: str) -> None:
+        """:class:`WhepRefused` (429) if ``user`` holds all the sessions a user may; before any work for them."""
+        if self._held_by_user.get(user, 0) >= self.max_per_user:
+            # One viewer's offers must not take everyone's slots. A grid that switches
+            # pages DELETEs its old sessions as it posts new ones: retry soon.
+            raise WhepRefused(
+                429, f"viewer limit reached: {self.max_per_user} live views per user; close one first", {"Retry-After": "1"}
+            )
+
+    def _hold(self, camera_id: str, user: str) -> None:
         if self._closed:
             raise WhepRefused(503, "server is shutting down")
+        self.check_user(user)
         if self.count() >= self.max_total:
             raise WhepRefused(
                 503, f"viewer limit reached: {self.max_total} viewers in total", {"Retry-After": "10"}
@@ -122,13 +146,15 @@ class WhepService:
                 {"Retry-After": "10"},
             )
         self._held[camera_id] = self._held.get(camera_id, 0) + 1
+        self._held_by_user[user] = self._held_by_user.get(user, 0) + 1
 
-    def _unhold(self, camera_id: str) -> None:
-        left = self._held.get(camera_id, 0) - 1
-        if left > 0:
-            self._held[camera_id] = left
-        else:
-            self._held.pop(camera_id, None)
+    def _unhold(self, camera_id: str, user: str) -> None:
+        for counts, key in ((self._held, camera_id), (self._held_by_user, user)):
+            left = counts.get(key, 0) - 1
+            if left > 0:
+                counts[key] = left
+            else:
+                counts.pop(key, None)
 
     # --- sessions ------------------------------------------------------------
 
@@ -145,7 +171,9 @@ class WhepService:
         camera_id = camera.info.id
         stream_key = camera.stream_key  # the camera, or one of its streams (main, sub): what a transcoder serves
         try:
-            wanted = read_offer(offer, None).target  # refuse a bad offer before taking anything
+            offer = screen_offer(offer, self.offer_limits).offer  # cheap: refuse what no viewer needs first
+            # aiortc's parser is pure Python: a large offer is parsed off the event loop
+            wanted = (await asyncio.to_thread(read_offer, offer, None)).target
         except OfferError as exc:
             raise WhepRefused(400, str(exc)) from None
         info = camera.mux.stream_info
@@ -153,7 +181,7 @@ class WhepService:
             raise WhepRefused(503, f"camera {camera_id!r} has sent no video yet", {"Retry-After": "2"})
         if info.codec not in ("h264", "hevc"):
             raise WhepRefused(503, f"camera {camera_id!r} sends {info.codec}, which cannot be streamed")
-        self._hold(camera_id)
+        self._hold(camera_id, user)
         # H.264 to an H.264 browser passes through; anything else is transcoded, once per stream and codec
         transcode_to = None if (wanted, info.codec) == ("h264", "h264") else wanted
         source: Any = camera.mux
@@ -170,7 +198,7 @@ class WhepService:
             else:
                 profile = info.profile_level_id or profile_level_id_from_sps(info.parameter_sets)
             try:
-                choice = read_offer(offer, profile)
+                choice = await asyncio.to_thread(read_offer, offer, profile)
             except OfferError as exc:
                 raise WhepRefused(400, str(exc)) from None
             session_id = secrets.token_urlsafe(18)
@@ -188,7 +216,7 @@ class WhepService:
                 await pc.close()
             if transcode_to:
                 await self.transcodes.release(stream_key, transcode_to)
-            self._unhold(camera_id)
+            self._unhold(camera_id, user)
             raise
         session = WhepSession(session_id, camera_id, user, pc, track, transcode_to, stream_key, choice.target)
         self.sessions[session_id] = session
@@ -210,8 +238,10 @@ class WhepService:
         offer = _END_OF_CANDIDATES.sub("", choice.offer_for_aiortc)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        except Exception as exc:
-            raise WhepRefused(400, f"SDP offer refused: {exc}") from None
+        except Exception as exc:  # aiortc's reasons name its internals (``None is not in list``)
+            log.info("whep offer refused by aiortc: %s: %s", type(exc).__name__, exc)
+            raise WhepRefused(400, "SDP offer refused: its media sections cannot be answered (check a=mid, "
+                                   "a=group:BUNDLE and the codecs)") from None
         transceiver = next(
             (t for t in pc.getTransceivers() if t.kind == "video" and t.mid == choice.mid), None
         )
@@ -226,7 +256,11 @@ class WhepService:
         # tests/test_whep.py fails if an aiortc release stops calling this.
         transceiver.sender._send_keyframe = track.request_keyframe
         transceiver.direction = "sendonly"
-        answer = await pc.createAnswer()
+        try:
+            answer = await pc.createAnswer()
+        except Exception as exc:  # an offer aiortc took but cannot answer (it asserts on odd sections)
+            log.info("whep offer not answerable by aiortc: %s: %s", type(exc).__name__, exc)
+            raise WhepRefused(400, "SDP offer refused: its media sections cannot be answered") from None
         await pc.setLocalDescription(answer)  # gathers every candidate first
         return pc.localDescription.sdp
 
@@ -253,7 +287,7 @@ class WhepService:
 
         # the camera was removed (its multiplexer closed) or the sender stopped
         session.track.on("ended", lambda: close_later("track ended"))
-        session.timers.append(loop.call_later(CONNECT_TIMEOUT_S, check_connected))
+        session.timers.append(loop.call_later(self.connect_timeout_s, check_connected))
 
     async def close(self, session_id: str, reason: str = "closed") -> bool:
         """Close one session; ``False`` if there is none by that id."""
@@ -268,7 +302,7 @@ class WhepService:
             await session.pc.close()
         if session.transcoded_to:
             await self.transcodes.release(session.stream_key, session.transcoded_to)
-        self._unhold(session.camera_id)
+        self._unhold(session.camera_id, session.user)
         log.info("whep session %s of %s closed: %s", session_id[:8], session.camera_id, reason)
         return True
 
@@ -285,6 +319,7 @@ class WhepService:
             "sessions": len(self.sessions),
             "max_viewers_total": self.max_total,
             "max_viewers_per_camera": self.max_per_camera,
+            "max_sessions_per_user": self.max_per_user,
             "per_camera": per_camera,
             "transcoding": self.transcodes.active(),
         }

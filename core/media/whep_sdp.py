@@ -90,8 +90,10 @@ def _video_section(text: str) -> sdp.MediaDescription:
             raise OfferError(f"malformed SDP: line {number} is not <type>=<value>: {line[:60]!r}")
     try:
         description = sdp.SessionDescription.parse(text)
-    except Exception as exc:  # aiortc's parser asserts and indexes freely
-        raise OfferError(f"malformed SDP: {type(exc).__name__} {exc}".strip()) from None
+    except Exception:  # aiortc's parser asserts and indexes freely; its exceptions mean nothing to a client
+        raise OfferError(
+            "malformed SDP: an attribute could not be read (check a=rtpmap, a=fmtp, a=ssrc, a=fingerprint)"
+        ) from None
     videos = [m for m in description.media if m.kind == "video"]
     if not videos:
         raise OfferError("SDP offer has no video m-line")

@@ -149,6 +149,11 @@ def only(body: dict[str, Any], *keys: str) -> None:
 
 
 async def get_state(request: Request) -> Response:
+    """PTZ state (presets, active preset, lock, tour).
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, _ = visible(request)
     return answer(ptz, camera_id)
 
@@ -158,11 +163,23 @@ def _presets(camera_id: str, presets) -> Response:
 
 
 async def list_presets(request: Request) -> Response:
+    """The camera's presets, as last read from it (a read never asks the camera).
+    ---
+    responses:
+      200: {description: 'the presets', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, _ = visible(request)
     return _presets(camera_id, ptz.presets(camera_id))
 
 
 async def refresh_presets(request: Request) -> Response:
+    """Read the presets again from the camera (an operator who may steer it).
+    ---
+    requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false}}}}
+    responses:
+      200: {description: 'the presets', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera did not answer'}
+    """
     ptz, camera_id, who = steerable(request)
     only(await json_object(request))
     with _refused():
@@ -172,6 +189,13 @@ async def refresh_presets(request: Request) -> Response:
 
 
 async def goto_preset(request: Request) -> Response:
+    """Go to a preset.
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [preset], properties: {preset: {type: [string, integer]}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = steerable(request)
     body = await json_object(request)
     only(body, "preset")
@@ -184,6 +208,13 @@ async def goto_preset(request: Request) -> Response:
 
 
 async def continuous_move(request: Request) -> Response:
+    """Move at a speed (each -1..1).
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, properties: {pan: {type: number, minimum: -1, maximum: 1}, tilt: {type: number, minimum: -1, maximum: 1}, zoom: {type: number, minimum: -1, maximum: 1}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = steerable(request)
     body = await json_object(request)
     only(body, "pan", "tilt", "zoom")
@@ -194,6 +225,13 @@ async def continuous_move(request: Request) -> Response:
 
 
 async def absolute_move(request: Request) -> Response:
+    """Move to a position.
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [pan, tilt, zoom], properties: {pan: {type: number, minimum: -1, maximum: 1}, tilt: {type: number, minimum: -1, maximum: 1}, zoom: {type: number, minimum: 0, maximum: 1}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = steerable(request)
     body = await json_object(request)
     only(body, "pan", "tilt", "zoom")
@@ -204,6 +242,13 @@ async def absolute_move(request: Request) -> Response:
 
 
 async def zoom(request: Request) -> Response:
+    """Zoom to a level (0 wide .. 1 tele).
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [level], properties: {level: {type: number, minimum: 0, maximum: 1}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = steerable(request)
     body = await json_object(request)
     only(body, "level")
@@ -212,12 +257,23 @@ async def zoom(request: Request) -> Response:
 
 
 async def stop(request: Request) -> Response:
+    """Stop moving.
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+      502: {$ref: '#/components/responses/Error', description: 'the camera refused or did not answer'}
+    """
     ptz, camera_id, who = steerable(request)
     only(await json_object(request))
     return await _run(request, ptz, camera_id, ptz.stop(camera_id, by=who.username))
 
 
 async def take_control(request: Request) -> Response:
+    """Take (or renew) manual control.
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, who = steerable(request)
     only(await json_object(request))
     fresh = ptz.lock(camera_id) is None
@@ -229,9 +285,20 @@ async def take_control(request: Request) -> Response:
 
 
 async def release_control(request: Request) -> Response:
+    """Give manual control back (admins, anyone's).
+    ---
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     ptz, camera_id, who = steerable(request)
     with _refused():
         released = ptz.release(camera_id, who.username, force=who.role == "admin")
     if released:
         await audit.record(who.username, "ptz.release", camera_id)
+    """Switch the patrol tour on or off.
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [enabled], properties: {enabled: {type: boolean}}}}}}
+    responses:
+      200: {description: 'the state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     return answer(ptz, camera_id)

@@ -82,6 +82,12 @@ class PatrolTours:
     # --- POST /api/cameras/{camera_id}/ptz/tour {"enabled": bool} -------------------
 
     async def set_tour(self, request: Request) -> Response:
+        """Switch the camera's patrol tour on or off.
+        ---
+        requestBody: {required: true, content: {application/json: {schema: {type: object, additionalProperties: false, required: [enabled], properties: {enabled: {type: boolean}}}}}}
+        responses:
+          200: {description: 'the PTZ state', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         ptz, camera_id, who = steerable(request)
         body = await json_object(request)
         only(body, "enabled")

@@ -51,14 +51,30 @@ class PolriApi:
             raise ApiError(403, "your agency does not see Polri's cameras")
 
     async def list_units(self, request: Request) -> Response:
+        """Every Polri mobile unit and its latest GPS fix.
+        ---
+        responses:
+          200: {description: 'the units', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         self._reader(request)
         return JSONResponse({"units": [self.units.describe(u) for u in sorted(self.units.cameras)]})
 
     async def get_unit(self, request: Request) -> Response:
+        """One mobile unit.
+        ---
+        responses:
+          200: {description: 'the unit', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         self._reader(request)
         return JSONResponse(self.units.describe(self._unit(request)))
 
     async def post_fix(self, request: Request) -> Response:
+        """A unit reports where it is.
+        ---
+        requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [lat, lon, time], properties: {lat: {type: number, minimum: -90, maximum: 90}, lon: {type: number, minimum: -180, maximum: 180}, time: {type: string, format: date-time}}}}}}
+        responses:
+          200: {description: 'the unit; kept is false for an older fix than the one held', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+        """
         principal = require_role(request, "officer", "operator")
         if principal.role != "admin" and principal.agency != "polri":
             raise ApiError(403, "only Polri's units report positions")
