@@ -161,7 +161,7 @@ class EventsApi:
           - {name: acknowledged, in: query, schema: {type: string, enum: ['true', 'false']}}
           - {name: since, in: query, schema: {type: string, format: date-time}}
           - {name: until, in: query, schema: {type: string, format: date-time}}
-          - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+          - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
           - {name: cursor, in: query, schema: {type: integer, minimum: 1}}
         responses:
           200: {description: 'a page of events', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
