@@ -93,7 +93,7 @@ def test_schemathesis_finds_no_server_error(make_deployment, start_server, tmp_p
     server = start_server(dep)
     admin = {"Authorization": f"Bearer {tokens['fuzz-admin']}"}
     schema = httpx.get(server.url + "/openapi.json", headers=admin).json()
-    units = httpx.get(server.url + "/api/plugins/polri_etle/units", headers=admin).json()["units"]
+    units = httpx.get(server.url + "/api/polri_etle/units", headers=admin).json()["units"]
     cameras = [c for c in httpx.get(server.url + "/api/cameras", headers=admin).json() if "ptz" in c["capabilities"]]
     ids = {"camera_id": cameras[0]["id"], "unit": units[0]["unit"]}
     settings = fuzz_config(tmp_path / "schemathesis.toml", ids)

@@ -78,7 +78,7 @@ async def test_hostile_json_on_every_route_is_a_4xx_with_a_reason(tmp_path):
         admin = await add_user("fuzz-admin", role="admin", agency="pemkot")
         auth = await bearer_headers(admin)
         ids = {"camera_id": "atcs-bm-01", "unit": "probe"}
-        units = (await client.get("/api/plugins/polri_etle/units", headers=auth)).json()["units"]
+        units = (await client.get("/api/polri_etle/units", headers=auth)).json()["units"]
         if units:
             ids["unit"] = units[0]["unit"] if "unit" in units[0] else units[0]["id"]
         assert app.state.services.ptz.has(ids["camera_id"])
