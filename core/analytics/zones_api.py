@@ -179,8 +179,6 @@ async def export_file(request: Request) -> Response:
 async def put_zones(request: Request) -> Response:
     """Replace all zones of the camera with those of the zone file in the body.
     ---
-    parameters:
-      - {name: If-Match, in: header, required: false, schema: {type: string}, description: 'the revision the edit is based on'}
     requestBody: {required: true, content: {application/json: {schema: {type: object, description: 'a zone file (docs/analytics.md)'}}}}
     responses:
       200: {description: 'the zones as saved', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
@@ -194,8 +192,6 @@ async def put_zones(request: Request) -> Response:
 async def import_file(request: Request) -> Response:
     """Replace all zones of the camera with those of an exported zone file (the body).
     ---
-    parameters:
-      - {name: If-Match, in: header, required: false, schema: {type: string}, description: 'the revision the edit is based on'}
     requestBody: {required: true, content: {application/json: {schema: {type: object, description: 'a zone file (docs/analytics.md)'}}}}
     responses:
       200: {description: 'the zones as saved', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}

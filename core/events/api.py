@@ -239,8 +239,6 @@ class EventsApi:
     async def stream(self, request: Request) -> Response:
         """Live events as server-sent events (send Accept: text/event-stream).
         ---
-        parameters:
-          - {name: Last-Event-ID, in: header, required: false, schema: {type: string}}
         responses:
           200: {description: 'the stream', content: {text/event-stream: {schema: {type: string}}}}
           406: {$ref: '#/components/responses/Error', description: 'the client does not accept text/event-stream'}
