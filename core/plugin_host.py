@@ -37,6 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.areas:AreasPlugin",  # after the media core, whose registry lists the cameras
     "core.ptz.plugin:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",
+    "core.analytics.plugin:AnalyticsPlugin",
 )
 
 

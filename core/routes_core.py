@@ -101,6 +101,9 @@ async def health(request: Request) -> Response:
     agencies = camera_agencies(principal, services.deployment)
     body["plugins"] = plugins if principal.role == "admin" else plugin_summary
     body["cameras"] = {rt.info.id: rt.health() for rt in runtimes if rt.info.agency in agencies}
+    if services.analytics is not None:
+        for camera_id, entry in body["cameras"].items():
+            entry["analytics"] = services.analytics.camera_health(camera_id)
     if principal.role == "admin" and services.cameras is not None:
         body["ingest"] = services.cameras.ingest_health()  # server operations: admins only, like plugin detail
     return JSONResponse(body)

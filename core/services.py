@@ -27,7 +27,9 @@ from core.plugin_host import PluginHost
 from core.ptz.service import PtzService
 
 if TYPE_CHECKING:
+    from core.analytics.runner import AnalyticsRunner
     from core.media.clips import Clip, ClipWriter
+    from core.media.frames import FrameHub
     from core.media.registry import CameraRegistry
     from core.ptz.service import ActivePreset, ManualLock, PresetChanged, ProposedTour
     from core.scheduler import Scheduler
@@ -122,6 +124,9 @@ class Services:
     # set by the media core at start-up (a core plugin, registered before any deployment plugin)
     cameras: CameraRegistry | None = None
     clips: ClipWriter | None = None
+    # set by the analytics core plugin at start-up
+    frames: FrameHub | None = None
+    analytics: AnalyticsRunner | None = None
     # exists from the start, empty; the PTZ core plugin loads the drivers' cameras into it
     ptz: PtzService = field(init=False)
     _public: PluginServices | None = field(default=None, init=False, repr=False)

@@ -167,7 +167,6 @@ class FrameDecoder:
             if self.ctx is None or self.key != (codec, packet.generation):
                 self.ctx = av.CodecContext.create(codec, "r")
                 self.ctx.thread_count = 1
-                self.ctx.skip_frame = "NONREF"  # never shown to anyone here: skip what nothing refers to
                 self.key = (codec, packet.generation)
                 self._due = self._last_t = None
             pkt = av.Packet(packet.data)
@@ -180,6 +179,9 @@ class FrameDecoder:
                     "camera %s: undecodable packet (%s); counted, skipped", self.camera_id, exc
                 )
                 continue
+            if frames and self.ctx.skip_frame != "NONREF":
+                # once it decodes: skip the frames nothing refers to (B-frames); before, that would hide errors
+                self.ctx.skip_frame = "NONREF"
             for frame in frames:
                 self.decoded += 1
                 pts_s = float(frame.pts * packet.time_base) if frame.pts is not None else None
@@ -230,7 +232,7 @@ class FrameDecoder:
         return motion, detect, forced
 
 
-def _lower_priority() -> None:
+def lower_thread_priority() -> None:
     # os.nice() would lower the whole process on Linux; setpriority on the thread id lowers this thread only
     try:
         tid = threading.get_native_id()
@@ -254,7 +256,7 @@ class CameraFrames:
         self.seq = 0
         self._times: collections.deque[float] = collections.deque()
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix=f"frames-{camera_id}", initializer=_lower_priority
+            1, thread_name_prefix=f"frames-{camera_id}", initializer=lower_thread_priority
         )
         self._task: asyncio.Task[None] | None = None
 
