@@ -17,6 +17,8 @@ class AnalyticsPlugin:
 
     @hookimpl
     def bconnect_startup(self, services):
+        if services.cameras is None:
+            return  # the media core did not start (reported against it): no cameras to analyse
         metrics = services.metrics
         hub = FrameHub(
             services.cameras,

@@ -295,6 +295,8 @@ class CameraFrames:
                         batch.append(more)
                 except SubscriptionClosed:
                     log.info("camera %s: frames end, its stream closed", self.camera_id)
+                    for sub in list(self.subs):  # its analyzers end with it, as a transcoder's viewers do
+                        sub.close()
                     return
                 info = self.mux.stream_info
                 codec = info.codec if info is not None else "h264"
