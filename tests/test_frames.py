@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import os
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from support.media import write_test_video
 
 from core.interfaces import CameraInfo, Preset, StreamSource
-from core.media.frames import FrameDecoder, FrameHub, FrameSettings
+from core.media.frames import FRAME_NICE, FrameDecoder, FrameHub, FrameSettings
 from core.media.packets import MediaPacket
 from core.media.registry import CameraRegistry
 from core.ptz.service import PtzService
@@ -106,6 +107,10 @@ async def test_the_decoder_stops_after_the_last_unsubscribe(registry, rtsp_serve
     a = hub.subscribe("c1", "a")
     b = hub.subscribe("c1", "b")
     await take(a, 2)
+    (decoding,) = [t for t in threading.enumerate() if t.name.startswith("frames-c1")]
+    stat = Path(f"/proc/self/task/{decoding.native_id}/stat").read_text()
+    nice = int(stat.rsplit(")", 1)[1].split()[16])  # field 19
+    assert nice >= min(19, os.nice(0) + FRAME_NICE)  # below ingest and live view, this thread only
     a.close()
     assert hub.running("c1")
     b.close()
