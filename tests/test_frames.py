@@ -20,7 +20,8 @@ import pytest
 from support.media import write_test_video
 
 from core.interfaces import CameraInfo, Preset, StreamSource
-from core.media.frames import FRAME_NICE, FrameDecoder, FrameHub, FrameSettings
+from core.media.frame_decode import FRAME_NICE, FrameDecoder, FrameSettings
+from core.media.frames import FrameHub
 from core.media.packets import MediaPacket
 from core.media.registry import CameraRegistry
 from core.ptz.service import PtzService

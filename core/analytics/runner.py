@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.interfaces import Analyzer, AnalyzerContext, CameraInfo
-from core.media.frames import FrameHub, FrameSubscription, lower_thread_priority
+from core.media.frame_decode import lower_thread_priority
+from core.media.frames import FrameHub, FrameSubscription
 from core.media.mux import SubscriptionClosed
 
 log = logging.getLogger("bconnect.analytics")
