@@ -23,7 +23,7 @@ class AnalyticsPlugin:
         hub = FrameHub(
             services.cameras,
             services.ptz,
-            on_drop=lambda camera_id: metrics.analytics_frames_dropped.labels(camera=camera_id).inc(),
+            on_drop=lambda camera_id, n: metrics.analytics_frames_dropped.labels(camera=camera_id).inc(n),
         )
         services.frames = hub
         services.analytics = AnalyticsRunner(services.plugins, services.cameras, hub, metrics)

@@ -146,10 +146,10 @@ class CameraFrames:
             self._times.popleft()
         return round(len(self._times) / RATE_WINDOW_S, 2)
 
-    def count_drop(self) -> None:
-        self.dropped += 1
+    def count_drop(self, n: int = 1) -> None:
+        self.dropped += n
         if self.hub.on_drop is not None:
-            self.hub.on_drop(self.camera_id)
+            self.hub.on_drop(self.camera_id, n)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"frames-{self.camera_id}")
@@ -176,12 +176,15 @@ class CameraFrames:
                 info = self.mux.stream_info
                 codec = info.codec if info is not None else "h264"
                 fps = self.fps_wanted or DEFAULT_FPS
+                behind = self.decoder.behind
                 try:
                     decoded = await loop.run_in_executor(self._executor, self.decoder.decode, batch, codec, fps)
                 except Exception as exc:  # a codec that cannot open: contained, retried at the next packets
                     log.warning("camera %s: frame decoder failed: %s", self.camera_id, exc)
                     self.decoder.ctx = None
                     continue
+                if self.decoder.behind > behind:  # the decoder itself fell behind: those frames are lost too
+                    self.count_drop(self.decoder.behind - behind)
                 for d in decoded:
                     self._publish(d)
         finally:
@@ -211,7 +214,7 @@ class CameraFrames:
             "height": size[1] if size else None,
             "frames": self.frames,
             "decoded": self.decoder.decoded,
-            "dropped": self.dropped,
+            "dropped": self.dropped,  # by slow subscribers, and "behind" (a decoder that fell behind)
             "behind": self.decoder.behind,
             "undecodable": self.decoder.undecodable,
             "resolution_changes": self.decoder.resolution_changes,
@@ -229,7 +232,7 @@ class FrameHub:
     """The running decoders of one app, keyed by camera, started and stopped by their subscribers.
 
     ``cameras`` is the camera registry (:class:`core.media.registry.CameraRegistry`);
-    ``ptz`` tells the preset of the moment; ``on_drop(camera_id)`` hears each dropped frame.
+    ``ptz`` tells the preset of the moment; ``on_drop(camera_id, n)`` hears of each loss of ``n`` frames.
     """
 
     def __init__(
@@ -238,7 +241,7 @@ class FrameHub:
         ptz: PresetSource | None = None,
         *,
         settings: FrameSettings | None = None,
-        on_drop: Callable[[str], None] | None = None,
+        on_drop: Callable[[str, int], None] | None = None,
     ) -> None:
         self.cameras = cameras
         self.ptz = ptz
