@@ -261,6 +261,7 @@ class BconnectServer:
     token: str = ""
     workdir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    entry: list[str] = field(default_factory=lambda: ["-m", "core.cli"])  # what runs ``serve --config ...``
 
     @property
     def base_url(self) -> str:
@@ -302,7 +303,7 @@ class BconnectServer:
         log_path = self.workdir / "server.log"
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "core.cli", "serve", *config],
+                [sys.executable, *self.entry, "serve", *config],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,

@@ -6,6 +6,7 @@ Events and descriptions are frozen dataclasses with explicit fields.
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -206,11 +207,74 @@ class TourDriver(Protocol):
         ...
 
 
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One decoded picture of a camera, as the frame hub hands it to analyzers.
+
+    ``image`` is ``height x width x 3`` uint8 in **BGR** order (OpenCV's),
+    read-only and shared by every analyzer of the camera: copy it before
+    drawing on it. ``preset`` is the PTZ preset the camera is on, ``None``
+    while it moves (or is off any preset, or is a fixed camera: see
+    ``ptz``); ``view`` counts the camera's preset changes, so a tracker
+    resets when it differs from the last frame's. ``motion`` is the share
+    of the picture that changed since the hub's previous frame (0..1);
+    ``detect`` says whether the frame is worth running a detector on (motion
+    above the threshold, or a periodic forced frame so that stationary
+    objects are still seen).
+    """
+
+    camera_id: str
+    preset: str | None
+    ptz: bool  # the camera can be steered (a fixed camera's preset is always None)
+    view: int
+    pts_s: float | None  # stream time, seconds
+    wall: datetime.datetime  # UTC, when the frame's packet arrived
+    width: int
+    height: int
+    image: Any = field(repr=False)  # numpy.ndarray, shape (height, width, 3), BGR, read-only
+    motion: float = 1.0
+    detect: bool = True
+    forced: bool = False  # detect only because the forced interval elapsed
+    seq: int = 0  # the hub's frame number for this camera
+
+    @property
+    def moving(self) -> bool:
+        """A PTZ camera off any preset: analytics pause, trackers reset."""
+        return self.ptz and self.preset is None
+
+
+@dataclass(frozen=True)
+class AnalyzerContext:
+    """What an analyzer is told besides the frame."""
+
+    camera: CameraInfo
+    analyzer: str  # the analyzer's name
+    plugin: str  # the plugin that registered it
+
+
 @runtime_checkable
 class Analyzer(Protocol):
-    """Looks at a camera's video and emits events."""
+    """Looks at a camera's frames (and, later, emits events).
+
+    ``fps``: frames a second wanted (the hub decodes a camera at the highest
+    rate any of its analyzers asks for; 5 is a good default).
+    ``wants(camera)``: whether to analyse this camera (called once per camera
+    at start-up; no I/O). ``process(frame, ctx)``: called with each frame, one
+    at a time per camera; ``async def`` runs on the event loop and must not
+    block it, a plain ``def`` runs in a worker thread of its own. A frame
+    that arrives while the previous one is still being processed replaces
+    any waiting one: slow analyzers drop frames, live view never waits.
+    Raising is contained: logged with the name, counted, the plugin shown
+    degraded; the next frame is processed as usual.
+    ``docs/plugins.md`` has a worked example.
+    """
 
     name: str
+    fps: float
+
+    def wants(self, camera: CameraInfo) -> bool: ...
+
+    def process(self, frame: Frame, ctx: AnalyzerContext) -> Awaitable[None] | None: ...
 
 
 @runtime_checkable

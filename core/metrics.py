@@ -24,6 +24,16 @@ class Metrics:
         self.http_requests = Counter(
             "bconnect_http_requests", "HTTP requests by status class", ["status"], registry=self.registry
         )
+        self.analytics_frames_dropped = Counter(
+            "bconnect_analytics_frames_dropped",
+            "Frames an analyzer did not get because it was still busy with an earlier one (live view first)",
+            ["camera"],
+            registry=self.registry,
+        )
+        self.analyzer_errors = Counter(
+            "bconnect_analyzer_errors", "Exceptions raised by an analyzer and contained", ["analyzer", "camera"],
+            registry=self.registry,
+        )
         self.up = Gauge("bconnect_up", "1 while the app runs", registry=self.registry)
         self.gc_pause = Histogram(
             "bconnect_gc_pause_seconds",

@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.events.plugin:EventsPlugin",  # after the media core too: events name its cameras
     "core.ptz.plugin:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",
+    "core.analytics.plugin:AnalyticsPlugin",
 )
 
 

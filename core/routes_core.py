@@ -110,6 +110,9 @@ async def health(request: Request) -> Response:
     body["cameras"] = {
         rt.info.id: rt.health(hub is not None and hub.running(rt.info.id)) for rt in runtimes if rt.info.agency in agencies
     }
+    if services.analytics is not None:
+        for camera_id, entry in body["cameras"].items():
+            entry["analytics"] = services.analytics.camera_health(camera_id)
     if principal.role == "admin" and services.cameras is not None:
         body["ingest"] = services.cameras.ingest_health()  # server operations: admins only, like plugin detail
     if principal.role == "admin" and services.events is not None:

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from core.analytics.zones import Zone
+    from core.analytics.runner import AnalyticsRunner
     from core.media.clips import Clip, ClipWriter
+    from core.media.frames import FrameHub
     from core.media.registry import CameraRegistry
     from core.media.transcode import TranscodeHub
     from core.ptz.service import ActivePreset, ManualLock, PresetChanged, ProposedTour
@@ -170,6 +172,9 @@ class Services:
     clips: ClipWriter | None = None
     transcodes: TranscodeHub | None = None  # what viewers are sent transcoded
     events: EventBus | None = None  # set by the events core plugin at start-up
+    # set by the analytics core plugin at start-up
+    frames: FrameHub | None = None
+    analytics: AnalyticsRunner | None = None
     # exists from the start, empty; the PTZ core plugin loads the drivers' cameras into it
     ptz: PtzService = field(init=False)
     # exists from the start, empty; the core plugin loads it once the database is open

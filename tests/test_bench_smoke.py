@@ -98,3 +98,23 @@ def test_recovery_bench_compares_the_reconnect_policies_and_reads_a_dead_cameras
         assert len(row["recoveries"]) == 2 and 0 < row["p50_s"] <= row["p99_s"] <= 10
     assert set(result["dead_cpu_ms"]) == {"new", "old"} and result["dead_probes_new"] > 0
     assert "p99 recovery old / new" in out
+
+
+ANALYTICS_KEYS = {
+    "cameras", "fps", "cost_ms", "cameras_at_fps", "rss_mb_most_analysed", "most_analysed",
+    "viewer_fps_min_without", "viewer_fps_min_with", "delay_p50_ms_without", "delay_p50_ms_with", "rows",
+}
+
+
+def test_analytics_load_bench_measures_live_view_without_and_with_analytics():
+    result, out = run_bench(
+        "analytics_load.py", "--cameras", "2", "--analyse", "2", "--viewers", "1", "--seconds", "3", "--settle", "2",
+        "--cost-ms", "2",
+    )
+    assert ANALYTICS_KEYS <= result.keys()
+    without, with_ = result["rows"]
+    assert (without["analysed"], with_["analysed"]) == (0, 2)
+    assert without["hub_fps_min"] == 0 and with_["processed_fps_min"] > 1  # the analyzer really got frames
+    assert with_["rss_mb"] > 0 and with_["server_cpu"] > without["server_cpu"]
+    assert without["viewer_fps_min"] > 10 and with_["viewer_fps_min"] > 10
+    assert "cameras analysed at 5 fps" in out and "viewer fps" in out

@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from plugins.dishub_cameras.plugin import Config as DishubConfig
+from plugins.motion_logger.plugin import Config as MotionLoggerConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
 from plugins.patrol_tours.plugin import Config as PatrolToursConfig
 from plugins.polri_etle.plugin import Config as PolriConfig
@@ -28,6 +29,7 @@ PLUGINS = {
     "polri_etle": PolriConfig,
     "patrol_tours": PatrolToursConfig,
     "vision_onnx": VisionOnnxConfig,
+    "motion_logger": MotionLoggerConfig,
 }
 
 

@@ -1,0 +1,171 @@
+"""Analytics load: how many cameras this machine analyses at 5 fps, and what it costs live viewers.
+
+    .venv/bin/python bench/analytics_load.py --cameras 16 --analyse 0,1,2,4,8,16 --viewers 2
+
+``--cameras`` cameras come from the load generator (``bench/loadgen.py``, its
+own process) at ``--size`` (default 640x360, a sub stream's size: the frame hub
+decodes a camera's sub stream when it has one). For each count K of
+``--analyse`` a fresh server (``bench/analytics_server.py``: ``bconnect serve``
+plus a stand-in detector) analyses cameras 0..K-1 at ``--fps`` with motion
+gating, while ``--viewers`` WHEP viewers (``bench/viewers.py``) watch cameras
+0, 1, ... (analysed ones: the worst case). K = 0 is live view without
+analytics, the reference, in the same run.
+
+The stand-in detector costs a fixed ``--cost-ms`` of CPU (17 ms: SSD-MobileNet
+v2 on one core, measured for issue 9) on every frame the hub marks worth
+detecting, in one worker thread with the GIL released; it is not a real
+detector (none is merged on this branch). The clip pans a texture, so every
+frame has motion: gating saves nothing here, the worst case.
+
+Per K it measures, over ``--seconds`` after ``--settle``: the hub's frames per
+second per analysed camera (lowest), the frames the analyzer processed per
+second per camera (lowest), frames dropped per second, server CPU and resident
+memory, the viewers' frame rate (lowest) and the server's added delay to them
+(p50 / p99 of the sessions' own measurements). A count "keeps up" when every
+analysed camera's processed rate is at least 90% of ``--fps``. The last line
+printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from common import BENCH_DIR, BconnectServer, Loadgen, ViewerGroup, final, tree_cpu_seconds
+from loadgen import ensure_clip
+
+ANALYZER = "stand_in_detector"
+KEEP_UP = 0.9
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def analytics_counts(server: BconnectServer, cameras: list[str]) -> dict[str, tuple[int, int, float]]:
+    """camera -> (processed, dropped, hub fps)."""
+    health = server.get("/api/health")["cameras"]
+    out = {}
+    for cid in cameras:
+        a = (health.get(cid) or {}).get("analytics") or {}
+        mine = (a.get("analyzers") or {}).get(ANALYZER) or {}
+        out[cid] = (int(mine.get("processed", 0)), int(a.get("dropped", 0)), float(a.get("fps", 0.0)))
+    return out
+
+
+def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
+    cams = {f"cam{i}": loadgen.url(f"cam{i}") for i in range(args.cameras)}
+    analysed = [f"cam{i}" for i in range(k)]
+    env = {"BENCH_ANALYSE": ",".join(analysed), "BENCH_FPS": str(args.fps), "BENCH_COST_MS": str(args.cost_ms)}
+    server = BconnectServer(cams, max_viewers=max(16, args.viewers), env=env,
+                            entry=[str(BENCH_DIR / "analytics_server.py")])
+    viewers = None
+    try:
+        server.start()
+        server.wait_online()
+        if args.viewers:
+            viewers = ViewerGroup(server.base_url, server.token, [f"cam{i % args.cameras}" for i in range(args.viewers)],
+                                  procs=1)
+            viewers.start()
+        time.sleep(args.settle)
+        pid = server.process.pid
+        c0, t0, a0 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        rss = [rss_mb(pid)]
+        while time.monotonic() - t0 < args.seconds:
+            time.sleep(min(1.0, args.seconds))
+            rss.append(rss_mb(pid))
+        c1, t1, a1 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        sessions = server.get("/api/webrtc")["list"] if args.viewers else []
+        stats = viewers.stop() if viewers is not None else []
+        window = t1 - t0
+        processed = [(a1[c][0] - a0[c][0]) / window for c in analysed]
+        dropped = sum(a1[c][1] - a0[c][1] for c in analysed) / window if analysed else 0.0
+        p50 = [s["delay_p50_ms"] for s in sessions if s.get("delay_p50_ms") is not None]
+        p99 = [s["delay_p99_ms"] for s in sessions if s.get("delay_p99_ms") is not None]
+        fps = [s["fps"] for s in stats if s.get("fps")]
+        return {
+            "analysed": k,
+            "hub_fps_min": round(min((a1[c][2] for c in analysed), default=0.0), 2),
+            "processed_fps_min": round(min(processed, default=0.0), 2),
+            "dropped_per_s": round(dropped, 2),
+            "keeps_up": all(p >= KEEP_UP * args.fps for p in processed),
+            "server_cpu": round((c1 - c0) / window, 3),
+            "rss_mb": round(max(rss), 1),
+            "viewer_fps_min": round(min(fps), 2) if fps else None,
+            "delay_p50_ms": round(statistics.median(p50), 2) if p50 else None,
+            "delay_p99_ms": round(max(p99), 2) if p99 else None,
+        }
+    finally:
+        if viewers is not None:
+            viewers.stop()
+        server.stop()
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{'analysed':>8} {'hub fps':>8} {'done fps':>8} {'drop/s':>7} {'keeps up':>8} {'CPU':>6} {'RSS MB':>7}"
+          f" {'viewer fps':>10} {'delay p50':>9} {'p99 ms':>7}")
+    for r in rows:
+        print(f"{r['analysed']:>8} {r['hub_fps_min']:>8} {r['processed_fps_min']:>8} {r['dropped_per_s']:>7}"
+              f" {str(r['keeps_up']):>8} {r['server_cpu']:>6} {r['rss_mb']:>7} {str(r['viewer_fps_min']):>10}"
+              f" {str(r['delay_p50_ms']):>9} {str(r['delay_p99_ms']):>7}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cameras", type=int, default=16)
+    ap.add_argument("--analyse", default="0,1,2,4,8,16", help="camera counts to analyse, one server each (0: none)")
+    ap.add_argument("--viewers", type=int, default=2)
+    ap.add_argument("--fps", type=float, default=5.0, help="frames a second the analyzer asks for")
+    ap.add_argument("--cost-ms", type=float, default=17.0, help="CPU the stand-in detector spends per frame")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--settle", type=float, default=4.0)
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--kbps", type=int, default=800)
+    args = ap.parse_args()
+    counts = sorted({min(int(k), args.cameras) for k in args.analyse.split(",")})
+    if counts[0] != 0:
+        counts.insert(0, 0)  # the reference: live view without analytics, in this run
+    width, height = (int(x) for x in args.size.lower().split("x"))
+    clip = ensure_clip(2.0, width=width, height=height, kbps=args.kbps)
+    print(f"analytics load: {args.cameras} cameras of {width}x{height}p30 H.264 ({clip.name}), {args.viewers} viewers,"
+          f" stand-in detector {args.cost_ms:g} ms CPU per frame at {args.fps:g} fps (not a real detector)", flush=True)
+    loadgen = Loadgen({f"cam{i}": clip for i in range(args.cameras)}).start()
+    rows = []
+    try:
+        for k in counts:
+            print(f"  {k} cameras analysed ...", flush=True)
+            rows.append(run_phase(args, loadgen, k))
+            print(f"    {rows[-1]}", flush=True)
+    finally:
+        loadgen.stop()
+    print_table(rows)
+    reference = rows[0]
+    kept = [r["analysed"] for r in rows if r["keeps_up"] and r["analysed"] > 0]
+    most = rows[-1]
+    result = {
+        "cameras": args.cameras,
+        "fps": args.fps,
+        "cost_ms": args.cost_ms,
+        "cameras_at_fps": max(kept, default=0),
+        "rss_mb_most_analysed": most["rss_mb"],
+        "most_analysed": most["analysed"],
+        "viewer_fps_min_without": reference["viewer_fps_min"],
+        "viewer_fps_min_with": most["viewer_fps_min"],
+        "delay_p50_ms_without": reference["delay_p50_ms"],
+        "delay_p50_ms_with": most["delay_p50_ms"],
+        "rows": rows,
+    }
+    print(f"\ncameras analysed at {args.fps:g} fps on this machine: {result['cameras_at_fps']}"
+          f" (of {args.cameras}); server RSS with {most['analysed']} analysed: {most['rss_mb']} MB")
+    final(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

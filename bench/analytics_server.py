@@ -1,0 +1,74 @@
+"""``bconnect serve`` with a stand-in analyzer, for ``bench/analytics_load.py``.
+
+    python bench/analytics_server.py serve --config DEPLOYMENT.toml
+
+The stand-in costs a fixed ``BENCH_COST_MS`` of CPU on each frame the frame
+hub marks worth detecting (motion gating), in the runner's worker thread and
+with the GIL released (SHA-256 over the picture, as ONNX Runtime releases it
+during inference): the detector's place, until a real one is merged.
+It analyses the cameras listed in ``BENCH_ANALYSE`` (comma-separated ids) at
+``BENCH_FPS`` frames a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import core.serve  # noqa: E402
+from core.app import create_app  # noqa: E402
+from core.cli import _load  # noqa: E402
+from core.hookspecs import hookimpl  # noqa: E402
+from core.plugin_host import PluginState, load_plugins  # noqa: E402
+
+
+class StandInDetector:
+    name = "stand_in_detector"
+
+    def __init__(self, cameras: set[str], fps: float, cost_ms: float) -> None:
+        self.cameras = cameras
+        self.fps = fps
+        self.cost_s = cost_ms / 1000
+
+    def wants(self, camera) -> bool:
+        return camera.id in self.cameras
+
+    def process(self, frame, ctx) -> None:
+        if not frame.detect:
+            return  # motion gating: a still frame costs nothing
+        end = time.thread_time() + self.cost_s
+        data = frame.image.data
+        while time.thread_time() < end:
+            hashlib.sha256(data).digest()  # CPU-bound, GIL released for buffers over 2 KiB
+
+
+class BenchAnalytics:
+    def __init__(self, analyzer: StandInDetector) -> None:
+        self.analyzer = analyzer
+
+    @hookimpl
+    def bconnect_register_analyzers(self, register):
+        register(self.analyzer)
+
+
+def main() -> int:
+    if len(sys.argv) != 4 or sys.argv[1:3] != ["serve", "--config"]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cfg = _load(sys.argv[3])
+    host = load_plugins(cfg)
+    cameras = {c for c in os.environ.get("BENCH_ANALYSE", "").split(",") if c}
+    analyzer = StandInDetector(cameras, float(os.environ.get("BENCH_FPS", "5")), float(os.environ.get("BENCH_COST_MS", "17")))
+    host.pm.register(BenchAnalytics(analyzer), name="bench_analytics")
+    host.states["bench_analytics"] = PluginState("bench_analytics", None)
+    core.serve.create_app = lambda c: create_app(c, host=host)  # serve() builds the app: hand it this host
+    return core.serve.serve(cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

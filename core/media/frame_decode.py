@@ -1,0 +1,146 @@
+"""Decoding for the frame hub: packets in, the pictures a rate needs out, with motion measured.
+
+Runs only in a camera's decode thread (:mod:`core.media.frames` owns the
+thread and hands the results to the event loop). Every packet is decoded,
+since later frames refer to earlier ones; only the newest frame due at the
+wanted rate becomes a BGR picture. Motion is the share of a 64-pixel-wide grey
+thumbnail that changed since the previous picture.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+
+log = logging.getLogger("bconnect.frames")
+
+FRAME_NICE = 10  # added to a decode or analyzer thread's niceness: ingest and WebRTC come first
+MOTION_WIDTH = 64  # the grey thumbnail motion is measured on
+
+
+@dataclass(frozen=True)
+class FrameSettings:
+    motion_pixel_delta: int = 12  # grey levels (of 255) a thumbnail pixel must change by to count as motion
+    motion_threshold: float = 0.003  # share of changed pixels from which a frame is worth detecting on
+    force_every_s: float = 10.0  # a frame to detect on at least this often, motion or not
+    settle_s: float = 2.0  # after a preset change, frames carry no preset this long (the camera still travels)
+
+
+@dataclass(frozen=True)
+class DecodedPicture:
+    """One picture and its motion, as the decode thread hands it to the hub."""
+
+    pts_s: float | None
+    t: float  # stream time, or arrival when the packet had none
+    wall: datetime.datetime
+    image: np.ndarray
+    motion: float
+    detect: bool
+    forced: bool
+
+
+class FrameDecoder:
+    """Packets in, the pictures a rate needs out; runs only in its camera's decode thread."""
+
+    def __init__(self, camera_id: str, settings: FrameSettings) -> None:
+        self.camera_id = camera_id
+        self.settings = settings
+        self.ctx: Any = None
+        self.key: tuple[str, int] | None = None  # (codec, generation) the decoder was opened for
+        self.size: tuple[int, int] | None = None
+        self.decoded = 0
+        self.undecodable = 0
+        self.resolution_changes = 0
+        self.behind = 0  # due frames passed over because newer ones were already decoded
+        self._due: float | None = None
+        self._last_t: float | None = None
+        self._thumb: np.ndarray | None = None
+        self._last_detect: float | None = None
+
+    def decode(self, packets: list[Any], codec: str, fps: float) -> list[DecodedPicture]:
+        """Decode a batch; of the frames due at ``fps`` only the newest becomes a picture (live first)."""
+        due: list[tuple[Any, Any, float]] = []
+        for packet in packets:
+            if self.ctx is None or self.key != (codec, packet.generation):
+                self.ctx = av.CodecContext.create(codec, "r")
+                self.ctx.thread_count = 1
+                self.key = (codec, packet.generation)
+                self._due = self._last_t = None
+            pkt = av.Packet(packet.data)
+            pkt.pts, pkt.dts, pkt.time_base = packet.pts, packet.dts, packet.time_base
+            try:
+                frames = self.ctx.decode(pkt)
+            except (av.error.FFmpegError, ValueError) as exc:
+                self.undecodable += 1
+                (log.warning if self.undecodable == 1 else log.debug)(
+                    "camera %s: undecodable packet (%s); counted, skipped", self.camera_id, exc
+                )
+                continue
+            if frames and self.ctx.skip_frame != "NONREF":
+                # once it decodes: skip the frames nothing refers to (B-frames); before, that would hide errors
+                self.ctx.skip_frame = "NONREF"
+            for frame in frames:
+                self.decoded += 1
+                pts_s = float(frame.pts * packet.time_base) if frame.pts is not None else None
+                t = pts_s if pts_s is not None else packet.arrival
+                if self._is_due(t, fps):
+                    due.append((frame, packet, t))
+        if not due:
+            return []
+        self.behind += len(due) - 1  # a backlog (the cached GOP at start, a busy machine): only the newest counts
+        return [self._picture(*due[-1])]
+
+    def _is_due(self, t: float, fps: float) -> bool:
+        if self._last_t is not None and t < self._last_t:
+            self._due = None  # stream time went back: start the rate again
+        self._last_t = t
+        if self._due is not None and t < self._due - 0.01:
+            return False
+        step = 1.0 / fps
+        self._due = self._due + step if self._due is not None and t - self._due < step else t + step
+        return True
+
+    def _picture(self, frame: Any, packet: Any, t: float) -> DecodedPicture:
+        pts_s = float(frame.pts * packet.time_base) if frame.pts is not None else None
+        size = (frame.width, frame.height)
+        if self.size is not None and size != self.size:
+            self.resolution_changes += 1
+            (log.warning if self.resolution_changes == 1 else log.debug)(
+                "camera %s: resolution changed from %dx%d to %dx%d", self.camera_id, *self.size, *size
+            )
+            self._thumb = None  # the motion reference no longer fits
+        self.size = size
+        image = frame.to_ndarray(format="bgr24")
+        image.flags.writeable = False
+        motion, detect, forced = self._motion(frame, t)
+        wall = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=time.monotonic() - packet.arrival)
+        return DecodedPicture(pts_s, t, wall, image, motion, detect, forced)
+
+    def _motion(self, frame: Any, t: float) -> tuple[float, bool, bool]:
+        height = max(2, round(frame.height * MOTION_WIDTH / frame.width))
+        thumb = frame.reformat(width=MOTION_WIDTH, height=height, format="gray").to_ndarray().astype(np.int16)
+        previous, self._thumb = self._thumb, thumb
+        motion = 1.0 if previous is None else float(np.mean(np.abs(thumb - previous) > self.settings.motion_pixel_delta))
+        forced = self._last_detect is None or t - self._last_detect >= self.settings.force_every_s or t < self._last_detect
+        detect = forced or motion >= self.settings.motion_threshold
+        forced = forced and motion < self.settings.motion_threshold
+        if detect:
+            self._last_detect = t
+        return motion, detect, forced
+
+
+def lower_thread_priority() -> None:
+    # os.nice() would lower the whole process on Linux; setpriority on the thread id lowers this thread only
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + FRAME_NICE)
+    except (OSError, AttributeError):
+        pass

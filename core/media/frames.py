@@ -1,0 +1,308 @@
+"""The frame hub: each camera decoded once, only while an analyzer wants its frames.
+
+On the pattern of the transcode hub (:mod:`core.media.transcode`): one
+:class:`CameraFrames` per camera subscribes to the camera's packets, decodes
+them in a worker thread of its own (PyAV, at a lower OS priority than ingest
+and WebRTC) and hands each :class:`core.interfaces.Frame` to every
+:class:`FrameSubscription` of that camera: one decode, many analyzers. It
+starts with the first subscriber and stops after the last. The picture comes
+from the camera's sub stream when it has one (opened on demand, as a grid
+tile's is), else from the main stream's multiplexer that live view already
+reads: never a second pull of the main stream.
+
+Live view first: a subscription holds at most ``maxsize`` frames (1 or 2);
+a new frame pushes out the oldest, and the loss is counted per camera
+(``bconnect_analytics_frames_dropped_total``), never queued. Only the frames
+the fastest subscriber's rate needs are converted to pictures; the others are
+decoded for their references only (non-reference frames are skipped).
+
+Motion gating: each picture is compared with the previous one, downscaled to
+grey; ``frame.motion`` is the share of pixels that changed and
+``frame.detect`` says whether it is worth a detector's time (motion, or
+every ``force_every_s`` so that a parked car is still seen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from core.interfaces import Frame
+from core.media.frame_decode import FrameDecoder, FrameSettings, DecodedPicture, lower_thread_priority
+from core.media.mux import SubscriptionClosed
+
+log = logging.getLogger("bconnect.frames")
+
+DEFAULT_FPS = 5.0
+SOURCE_QUEUE = 64  # packets; behind by more, the mux skips this reader to the next keyframe
+RATE_WINDOW_S = 5.0
+
+__all__ = ["CameraFrames", "FrameDecoder", "FrameHub", "FrameSettings", "FrameSubscription", "PresetSource"]
+
+
+class PresetSource(Protocol):
+    """The part of the PTZ service the hub reads (:class:`core.services.PtzArbiter` fits)."""
+
+    def has(self, camera_id: str) -> bool: ...
+
+    def preset_of(self, camera_id: str) -> str | None: ...
+
+    def subscribe(self, listener: Callable[[Any], None], plugin: str = "core") -> Callable[[], None]: ...
+
+
+class FrameSubscription:
+    """One analyzer's bounded view of a camera's frames, at its own rate."""
+
+    def __init__(self, source: CameraFrames, name: str, fps: float, maxsize: int) -> None:
+        if not 1 <= maxsize <= 2:
+            raise ValueError("a frame subscription holds 1 or 2 frames")
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, not {fps!r}")
+        self.source = source
+        self.name = name
+        self.fps = fps
+        self.maxsize = maxsize
+        self.delivered = 0
+        self.dropped = 0
+        self.closed = False
+        self._queue: collections.deque[Frame] = collections.deque()
+        self._due: float | None = None  # stream time of the next frame this rate takes
+        self._last: float | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<FrameSubscription {self.name!r} on {self.source.camera_id!r} fps={self.fps:g} dropped={self.dropped}>"
+
+    def _offer(self, frame: Frame, t: float) -> None:
+        if self._last is not None and t < self._last:
+            self._due = None  # a reconnect: stream time starts again
+        self._last = t
+        if self._due is not None and t < self._due - 0.01:
+            return  # not due at this subscriber's rate: not a drop
+        step = 1.0 / self.fps
+        self._due = self._due + step if self._due is not None and t - self._due < step else t + step
+        if len(self._queue) >= self.maxsize:
+            self._queue.popleft()
+            self.dropped += 1
+            self.source.count_drop()
+        self._queue.append(frame)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Frame:
+        """The next frame; raises :class:`core.media.mux.SubscriptionClosed` once closed."""
+        while not self._queue:
+            if self.closed:
+                raise SubscriptionClosed(f"frames of {self.source.camera_id!r} for {self.name!r} closed")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        self.delivered += 1
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        self.source.hub._release(self)
+
+class CameraFrames:
+    """One camera's decoder and its subscribers."""
+
+    def __init__(self, hub: FrameHub, camera_id: str, mux: Any, stream: str) -> None:
+        self.hub = hub
+        self.camera_id = camera_id
+        self.mux = mux
+        self.stream = stream  # "sub" or "main"
+        self.decoder = FrameDecoder(camera_id, hub.settings)
+        self.subs: list[FrameSubscription] = []
+        self.frames = 0
+        self.dropped = 0
+        self.seq = 0
+        self._times: collections.deque[float] = collections.deque()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix=f"frames-{camera_id}", initializer=lower_thread_priority
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def fps_wanted(self) -> float:
+        return max((s.fps for s in self.subs), default=0.0)
+
+    def fps(self) -> float:
+        """Frames handed out a second, over the last few seconds."""
+        now = time.monotonic()
+        while self._times and self._times[0] < now - RATE_WINDOW_S:
+            self._times.popleft()
+        return round(len(self._times) / RATE_WINDOW_S, 2)
+
+    def count_drop(self, n: int = 1) -> None:
+        self.dropped += n
+        if self.hub.on_drop is not None:
+            self.hub.on_drop(self.camera_id, n)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"frames-{self.camera_id}")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            packets = self.mux.subscribe(f"frames:{self.camera_id}", maxsize=SOURCE_QUEUE, start="gop")
+        except SubscriptionClosed:
+            log.info("camera %s: no frames, its stream is closed", self.camera_id)
+            return
+        log.info("camera %s: decoding its %s stream for analytics", self.camera_id, self.stream)
+        try:
+            while True:
+                try:
+                    batch = [await packets.get()]
+                    while (more := packets.get_nowait()) is not None:
+                        batch.append(more)
+                except SubscriptionClosed:
+                    log.info("camera %s: frames end, its stream closed", self.camera_id)
+                    for sub in list(self.subs):  # its analyzers end with it, as a transcoder's viewers do
+                        sub.close()
+                    return
+                info = self.mux.stream_info
+                codec = info.codec if info is not None else "h264"
+                fps = self.fps_wanted or DEFAULT_FPS
+                behind = self.decoder.behind
+                try:
+                    decoded = await loop.run_in_executor(self._executor, self.decoder.decode, batch, codec, fps)
+                except Exception as exc:  # a codec that cannot open: contained, retried at the next packets
+                    log.warning("camera %s: frame decoder failed: %s", self.camera_id, exc)
+                    self.decoder.ctx = None
+                    continue
+                if self.decoder.behind > behind:  # the decoder itself fell behind: those frames are lost too
+                    self.count_drop(self.decoder.behind - behind)
+                for d in decoded:
+                    self._publish(d)
+        finally:
+            packets.close()
+
+    def _publish(self, d: DecodedPicture) -> None:
+        preset, view = self.hub.preset(self.camera_id)
+        height, width = d.image.shape[:2]
+        self.seq += 1
+        frame = Frame(
+            camera_id=self.camera_id, preset=preset, ptz=self.hub.is_ptz(self.camera_id), view=view,
+            pts_s=d.pts_s, wall=d.wall, width=width, height=height, image=d.image,
+            motion=d.motion, detect=d.detect, forced=d.forced, seq=self.seq,
+        )
+        self.frames += 1
+        self._times.append(time.monotonic())
+        for sub in list(self.subs):
+            sub._offer(frame, d.t)
+
+    def describe(self) -> dict[str, Any]:
+        size = self.decoder.size
+        return {
+            "stream": self.stream,
+            "fps": self.fps(),
+            "fps_wanted": self.fps_wanted,
+            "width": size[0] if size else None,
+            "height": size[1] if size else None,
+            "frames": self.frames,
+            "decoded": self.decoder.decoded,
+            "dropped": self.dropped,  # by slow subscribers, and "behind" (a decoder that fell behind)
+            "behind": self.decoder.behind,
+            "undecodable": self.decoder.undecodable,
+            "resolution_changes": self.decoder.resolution_changes,
+            "subscribers": [s.name for s in self.subs],
+        }
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        log.info("camera %s: analytics decoding stopped (%d frames)", self.camera_id, self.frames)
+
+
+class FrameHub:
+    """The running decoders of one app, keyed by camera, started and stopped by their subscribers.
+
+    ``cameras`` is the camera registry (:class:`core.media.registry.CameraRegistry`);
+    ``ptz`` tells the preset of the moment; ``on_drop(camera_id, n)`` hears of each loss of ``n`` frames.
+    """
+
+    def __init__(
+        self,
+        cameras: Any,
+        ptz: PresetSource | None = None,
+        *,
+        settings: FrameSettings | None = None,
+        on_drop: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.cameras = cameras
+        self.ptz = ptz
+        self.settings = settings or FrameSettings()
+        self.on_drop = on_drop
+        self.sources: dict[str, CameraFrames] = {}
+        self._views: dict[str, tuple[int, float]] = {}  # camera -> (preset changes, monotonic of the last)
+        self._unlisten = ptz.subscribe(self._preset_changed) if ptz is not None else None
+
+    def _preset_changed(self, event: Any) -> None:
+        count, _ = self._views.get(event.camera_id, (0, 0.0))
+        self._views[event.camera_id] = (count + 1, time.monotonic())
+
+    def is_ptz(self, camera_id: str) -> bool:
+        return self.ptz is not None and self.ptz.has(camera_id)
+
+    def preset(self, camera_id: str) -> tuple[str | None, int]:
+        """The preset of the moment (``None`` while settling after a change) and the view number."""
+        view, changed = self._views.get(camera_id, (0, None))
+        if self.ptz is None or (changed is not None and time.monotonic() - changed < self.settings.settle_s):
+            return None, view
+        return self.ptz.preset_of(camera_id), view
+
+    def subscribe(self, camera_id: str, name: str, *, fps: float = DEFAULT_FPS, maxsize: int = 1) -> FrameSubscription:
+        """Frames of ``camera_id`` at ``fps``; its decoder starts now if it is not running.
+
+        :raises LookupError: no such camera.
+        """
+        source = self.sources.get(camera_id)
+        if source is None or (source._task is not None and source._task.done()):
+            runtime = self.cameras.get(camera_id)
+            if runtime is None:
+                raise LookupError(f"no camera {camera_id!r}")
+            if runtime.info.sub is not None:
+                mux, stream = self.cameras.open_sub(camera_id).mux, "sub"
+            else:
+                mux, stream = runtime.mux, "main"
+            source = self.sources[camera_id] = CameraFrames(self, camera_id, mux, stream)
+            source.start()
+        sub = FrameSubscription(source, name, fps, maxsize)
+        source.subs.append(sub)
+        return sub
+
+    def _release(self, sub: FrameSubscription) -> None:
+        source = sub.source
+        if sub in source.subs:
+            source.subs.remove(sub)
+        if not source.subs and self.sources.get(source.camera_id) is source:
+            del self.sources[source.camera_id]
+            source.stop()
+
+    def running(self, camera_id: str) -> bool:
+        return camera_id in self.sources
+
+    def describe(self, camera_id: str) -> dict[str, Any] | None:
+        source = self.sources.get(camera_id)
+        return source.describe() if source is not None else None
+
+    def close(self) -> None:
+        for source in list(self.sources.values()):
+            for sub in list(source.subs):
+                sub.close()
+        if self._unlisten is not None:
+            self._unlisten()

@@ -1,0 +1,147 @@
+"""Analyzers in a real app: collected from plugins, fed frames of a real RTSP camera, contained when they fail.
+
+One test plugin per test registers its analyzers (as a deployment plugin would);
+the example analyzer of docs/plugins.md (``plugins/motion_logger``) runs beside them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from support.appclient import bearer_headers, running
+
+from core.app import create_app
+from core.config import load_file
+from core.hookspecs import hookimpl
+from core.interfaces import Analyzer
+from core.plugin_host import PluginState, load_plugins
+from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(120)]
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs" / "plugins.md"
+EXAMPLE = ROOT / "plugins" / "motion_logger"
+
+
+class Raising:
+    name = "boom"
+    fps = 5.0
+
+    def wants(self, camera):
+        return True
+
+    async def process(self, frame, ctx):
+        raise RuntimeError(f"cannot read frame {frame.seq}")
+
+
+class Slow:
+    """A CPU-bound analyzer in a thread (a plain def): slower than the frames come."""
+
+    name = "slow"
+    fps = 5.0
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.threads: set[str] = set()
+
+    def wants(self, camera):
+        return camera.id == "cam-1"
+
+    def process(self, frame, ctx):
+        self.threads.add(threading.current_thread().name)
+        end = time.thread_time() + 0.5
+        while time.thread_time() < end:
+            hashlib.sha256(frame.image.data).digest()  # CPU-bound with the GIL released, as inference is
+        self.frames += 1
+
+
+class AnalyzersPlugin:
+    def __init__(self) -> None:
+        self.slow = Slow()
+
+    @hookimpl
+    def bconnect_register_analyzers(self, register):
+        register(Raising())
+        register(self.slow)
+        register(object())  # not an analyzer: refused, reported
+
+
+@pytest.fixture
+def app_and_plugin(make_deployment, rtsp_server):  # noqa: F811
+    cfg = load_file(make_deployment(f"""
+        [[plugins.stream_url.cameras]]
+        id = "cam-1"
+        name = "Gate"
+        url = "{rtsp_server.url('h264_gop1')}"
+        agency = "dishub"
+        area = "beruang_madu"
+
+        [plugins.motion_logger]
+        fps = 2
+        """).path)
+    host = load_plugins(cfg)
+    plugin = AnalyzersPlugin()
+    host.pm.register(plugin, name="tests")
+    host.states["tests"] = PluginState("tests", None)  # a deployment plugin, as the loader records one
+    return create_app(cfg, host=host), plugin
+
+
+async def test_analyzers_get_frames_and_a_raising_one_is_contained(app_and_plugin):
+    app, plugin = app_and_plugin
+    async with running(app) as client:
+        headers = await bearer_headers()
+        runner = app.state.services.analytics
+        assert sorted(a.name for _, a in runner.analyzers) == ["boom", "motion_logger", "slow"]
+        assert all(isinstance(a, Analyzer) for _, a in runner.analyzers)
+        deadline = time.monotonic() + 30
+        while plugin.slow.frames < 4:
+            assert time.monotonic() < deadline, "the threaded analyzer got no frames"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+
+        health = (await client.get("/api/health", headers=headers)).json()
+        assert health["status"] == "degraded"
+        tests = health["plugins"]["tests"]
+        assert tests["status"] == "degraded"
+        assert "not an analyzer" in tests["reason"] or "analyzer boom on camera cam-1" in tests["reason"]
+        analytics = health["cameras"]["cam-1"]["analytics"]
+        assert analytics["stream"] == "main" and analytics["fps"] > 1
+        boom = analytics["analyzers"]["boom"]
+        assert boom["status"] == "degraded" and boom["errors"] >= 5 and "cannot read frame" in boom["last_error"]
+        slow = analytics["analyzers"]["slow"]
+        assert slow["status"] == "ok" and slow["processed"] >= 4 and slow["dropped"] > 0  # dropped, never queued
+        assert analytics["analyzers"]["motion_logger"]["processed"] > 0
+        assert analytics["dropped"] >= slow["dropped"]
+        # the example analyzer's frame counter, for operators
+        assert health["plugins"]["motion_logger"]["report"]["frames"]["cam-1"] > 0
+        assert plugin.slow.threads and all(t.startswith("analyzer-slow") for t in plugin.slow.threads)
+
+        metrics = (await client.get("/metrics", headers=headers)).text
+        dropped = re.search(r'bconnect_analytics_frames_dropped_total\{camera="cam-1"\} (\S+)', metrics)
+        assert dropped and float(dropped.group(1)) >= slow["dropped"]
+        errors = re.search(r'bconnect_analyzer_errors_total\{analyzer="boom",camera="cam-1"\} (\S+)', metrics)
+        assert errors and float(errors.group(1)) >= 5
+        assert 'bconnect_plugin_errors_total{plugin="tests",where="analyzer boom on camera cam-1"} 1.0' in metrics
+
+        # live view still streams: the camera's packets flow, nothing blocked
+        cam = app.state.services.cameras.get("cam-1")
+        before = cam.mux.packets
+        await asyncio.sleep(1.0)
+        assert cam.mux.packets - before >= 15
+    assert not app.state.services.frames.sources  # stopped with the app
+
+
+def test_the_guide_shows_the_shipped_example_analyzer():
+    guide = GUIDE.read_text()
+    blocks = re.findall(r"```(\w*)\n(.*?)```", guide, flags=re.S)
+    assert ("python", (EXAMPLE / "plugin.py").read_text()) in blocks
+    assert ("toml", (EXAMPLE / "plugin.toml").read_text()) in blocks
+    code_lines = [line for line in (EXAMPLE / "plugin.py").read_text().splitlines() if line.strip()]
+    assert len(code_lines) < 100
