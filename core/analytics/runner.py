@@ -59,7 +59,7 @@ class AnalyticsRunner:
         self._threads: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
 
     def start(self) -> None:
-        for plugin, analyzer in self.plugins.analyzers:  # collected once while the host was built
+        for plugin, analyzer in self.plugins.collect(ANALYZER_HOOK):
             if not isinstance(analyzer, Analyzer):
                 self.plugins.report_failure(plugin, ANALYZER_HOOK, TypeError(f"not an analyzer: {analyzer!r}"))
                 continue
