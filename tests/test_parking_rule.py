@@ -19,6 +19,7 @@ from core.analytics.detector import Detection
 from core.analytics.tracker import ViewTrackers
 from core.analytics.zones import Zone
 from core.events.types import Event
+from core.testing.pytest_plugin import bconnect
 from plugins.parking_rule.config import Config
 from plugins.parking_rule.rule import FrameInfo, ParkingRule, Violation
 
@@ -330,3 +331,23 @@ def test_config_refuses_a_zone_kind_that_does_not_exist():
         Config.model_validate({"exempt_kinds": ["queue"]})
     with pytest.raises(ValueError, match="both watched and exempt"):
         Config.model_validate({"exempt_kinds": ["no_parking"]})
+
+
+def test_check_config_names_file_line_and_key_of_an_unknown_zone_kind(make_deployment):
+    d = make_deployment(
+        """
+        [plugins.parking_rule]
+        dwell_s = 120
+
+        [plugins.parking_rule.kinds.no_parkin]
+        dwell_s = 60
+        """
+    )
+    result = bconnect("check-config", str(d.path))
+    assert result.returncode != 0
+    line = next(n for n, text in enumerate(d.path.read_text().splitlines(), start=1) if "kinds.no_parkin]" in text)
+    assert result.stderr.strip().splitlines()[0] == (
+        f"error: {d.path}:{line}: [plugins.parking_rule.kinds.no_parkin] unknown zone kind 'no_parkin' "
+        "(kinds: no_parking, no_stopping, traffic_lane, stop_line, queue_area, watched_area, restricted_area)"
+    )
+
