@@ -140,6 +140,21 @@ def test_a_car_outside_the_zone_is_not_reported():
     assert run(200, parked(10, 10_000, box=away), zones=(zone(),)) == []
 
 
+def test_a_car_in_two_overlapping_zones_is_reported_once_by_the_first_due():
+    both = (zone("no_parking"), zone("no_stopping"))
+    found = run(400, parked(10, 10_000), zones=both)
+    assert [(v.zone_kind, round(t)) for t, v in found] == [("no_stopping", 40)]
+
+
+def test_the_rule_names_the_frames_it_may_still_take_a_snapshot_from():
+    rule = ParkingRule(Config(), "Asia/Makassar")
+    run(60, parked(10, 10_000), zones=(zone(),), rule=rule)
+    refs = rule.refs_in_use()
+    assert len(refs) == 1 and all(isinstance(r, int) for r in refs)  # the best sighting so far, one car
+    run(200, parked(10, 10_000), zones=(zone(),), rule=(done := ParkingRule(Config(), "Asia/Makassar")))
+    assert done.refs_in_use() == set()  # reported: its picture is no longer needed
+
+
 # --- jitter, occlusion, leaving -----------------------------------------------------------
 
 

@@ -9,10 +9,19 @@ car stands about 19 s of a 30 s loop), set on the zone as a deployment would.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
+import av
 import pytest
 
+from core.analytics.tracker import Tracker
+from plugins.parking_rule.config import Config
+from plugins.parking_rule.rule import FrameInfo, ParkingRule
 from plugins.traffic_sim import cache
 from plugins.traffic_sim.renderer import RenderSpec
+from plugins.truth_detector.detector import TruthDetector
+from plugins.truth_detector.replay import TruthReplay
 from support import parking_pipeline as pipeline
 
 THRESHOLD_S = 10.0
@@ -56,3 +65,23 @@ def test_cars_queueing_in_the_lane_beside_the_zone_fire_nothing(truths):
     result = pipeline.run(truths["queue"], THRESHOLD_S)
     assert result.expected == [] and result.violations == []
     assert result.longest_stand_s > THRESHOLD_S  # they stood longer than the threshold: only the zone excuses them
+
+
+def test_the_same_through_decoded_h264_frames_and_the_detector_contract(truths):
+    """The video's decoded frames go through the truth detector's ``detect`` (bare pictures, as the hub gives them)."""
+    truth = truths["no_parking_stop"]
+    replay = TruthReplay.load(truth)
+    detector = TruthDetector([truth])
+    detector.start()
+    with av.open(str(truth.with_name(replay.doc["video"]))) as container:
+        pictures = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    rule = ParkingRule(Config(windows=[{"start": "00:00", "end": "24:00"}]), "Asia/Makassar")
+    tracker, zones, found = Tracker(), pipeline.zones_of(replay, THRESHOLD_S), []
+    for i in range(2 * len(pictures)):  # the camera loops the file
+        t = i / replay.fps
+        (detections,) = asyncio.run(detector.detect([pictures[i % len(pictures)]]))
+        frame = FrameInfo("sim", None, t, pipeline.START + timedelta(seconds=t), replay.width, replay.height, ref=i)
+        found += rule.update(frame, tracker.update(detections, t), zones)
+    due = [ev["start_s"] + THRESHOLD_S + k * replay.loop_seconds for k in (0, 1) for ev in replay.doc["events"]]
+    assert len(found) == 2
+    assert all(abs(v.stream_time - d) <= 1.5 for v, d in zip(found, due)), [(v.stream_time, d) for v, d in zip(found, due)]
