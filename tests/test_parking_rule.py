@@ -202,6 +202,20 @@ def test_a_bus_passing_and_a_bus_standing_in_front_do_not_reset_the_timer():
     assert v.dwell_s == pytest.approx(120, abs=0.5)
 
 
+def test_a_bus_standing_in_front_longer_than_the_tracker_waits_does_not_reset_the_timer():
+    stands = bus(lambda t: 100.0 if 40 <= t < 100 else None)  # 60 s: the tracker lets the hidden car go after 30
+
+    def scene(t: float) -> list[Detection]:
+        box = arriving(t, 10, 10_000)
+        return stands(t) + ([det(box)] if box and not 40 <= t < 100 else [])
+
+    found = run(300, scene, zones=(zone(),))
+    assert len(found) == 1
+    t, v = found[0]
+    # 30 s before the bus + 30 s hidden (occlusion_s) counted; the other 30 s hidden were not watched
+    assert 160 <= t <= 163 and v.visits == 2 and v.dwell_s == pytest.approx(120, abs=0.5)
+
+
 def test_a_car_that_leaves_and_comes_back_starts_anew():
     def scene(t: float) -> list[Detection]:
         box = arriving(t, 10, 100) or arriving(t, 140, 10_000)
