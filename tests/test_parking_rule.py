@@ -284,6 +284,13 @@ def test_a_stream_that_restarts_after_the_violation_does_not_repeat_it():
     assert len(found) == 1 and 130 <= found[0][0] <= 131.5
 
 
+def test_a_frame_without_a_usable_stream_time_is_skipped():
+    rule = ParkingRule(Config(), "Asia/Makassar")
+    frame = FrameInfo("cam", None, float("nan"), datetime(2026, 1, 5, 16, 30, tzinfo=WITA), W, H)
+    assert rule.update(frame, [], (zone(),)) == []
+    assert len(run(200, parked(10, 10_000), zones=(zone(),), rule=rule)) == 1  # and the camera's clock is unharmed
+
+
 # --- PTZ presets and tours --------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ anything; windows never use stream time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -203,6 +204,8 @@ class ParkingRule:
     def update(self, frame: FrameInfo, tracks: Iterable[Track], zones: Sequence[Zone]) -> list[Violation]:
         """Take one frame's confirmed tracks and the camera's zones for ``frame.preset``; violations now due."""
         cfg = self.config
+        if not math.isfinite(frame.stream_time):
+            return []  # a frame without a usable time cannot advance any timer
         cam = self._cameras.setdefault(frame.camera_id, _Camera())
         looked, broke = self._advance(cam, frame)
         if broke or frame.preset != cam.preset:
