@@ -16,9 +16,11 @@ from pydantic import BaseModel
 from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.motion_logger.plugin import Config as MotionLoggerConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
+from plugins.parking_rule.config import Config as ParkingRuleConfig
 from plugins.patrol_tours.plugin import Config as PatrolToursConfig
 from plugins.polri_etle.plugin import Config as PolriConfig
 from plugins.stream_url.plugin import Config as StreamUrlConfig
+from plugins.truth_detector.plugin import Config as TruthDetectorConfig
 from plugins.vision_onnx.config import Config as VisionOnnxConfig
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -30,6 +32,8 @@ PLUGINS = {
     "patrol_tours": PatrolToursConfig,
     "vision_onnx": VisionOnnxConfig,
     "motion_logger": MotionLoggerConfig,
+    "parking_rule": ParkingRuleConfig,
+    "truth_detector": TruthDetectorConfig,
 }
 
 

@@ -219,6 +219,34 @@ def test_background_traffic_and_people_loop_seamlessly():
         assert (a.x, a.z, a.heading) == pytest.approx((b.x, b.z, b.heading)), actor.id
 
 
+def longest_stand(boxes: dict[int, list[int]]) -> tuple[int, tuple[int, ...]]:
+    """Frames of the longest run of one unchanged box, and that box."""
+    best, run, last, where = 0, 0, None, ()
+    for i in sorted(boxes):
+        run = run + 1 if tuple(boxes[i]) == last else 1
+        last = tuple(boxes[i])
+        if run > best:
+            best, where = run, last
+    return best, where
+
+
+def test_delivery_stop_is_short_and_in_the_zone_with_no_event(renders):
+    _, truth = renders["delivery_stop"]
+    assert truth["events"] == []
+    frames, box = longest_stand(boxes_of(truth, "courier"))
+    assert 0.15 * truth["frames_total"] <= frames <= 0.25 * truth["frames_total"]
+    assert inside(((box[0] + box[2]) / 2, box[3] - 2), truth["zones"][0]["polygon"])
+
+
+def test_queue_stands_in_the_lane_outside_the_zone_with_no_event(renders):
+    _, truth = renders["queue"]
+    assert truth["events"] == []
+    for name in ("queue1", "queue2", "queue3"):
+        frames, box = longest_stand(boxes_of(truth, name))
+        assert frames >= 0.35 * truth["frames_total"], name
+        assert not inside(((box[0] + box[2]) / 2, box[3] - 2), truth["zones"][0]["polygon"]), name
+
+
 def test_free_flow_has_no_events_and_moving_traffic(renders):
     _, truth = renders["free_flow"]
     assert truth["events"] == []

@@ -1,26 +1,18 @@
-"""Illegal-parking rule.
+"""Illegal-parking rule: the plugin.
 
-Foundation stage: typed config only (zones and time windows are data); the
-analyzer arrives with the analytics issue.
+The rule's logic is :mod:`plugins.parking_rule.rule` (a state machine over
+tracks and zones), its config :mod:`plugins.parking_rule.config`. The analyzer
+that feeds it frames from the core's frame hub is a thin adapter added when
+the analyzer contract lands; until then the plugin holds the validated config
+and builds the rule.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import tzinfo
 
-
-class Window(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: str = Field(pattern=r"^\d{2}:\d{2}$")
-    end: str = Field(pattern=r"^\d{2}:\d{2}$")
-
-
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dwell_s: float = Field(default=120.0, gt=0)
-    windows: list[Window] = []
+from plugins.parking_rule.config import Config
+from plugins.parking_rule.rule import ParkingRule as Rule
 
 
 class ParkingRule:
@@ -29,3 +21,7 @@ class ParkingRule:
     def __init__(self, config: Config, context) -> None:
         self.config = config
         self.context = context
+
+    def rule(self, tz: tzinfo | str) -> Rule:
+        """A fresh rule state for the deployment's time zone."""
+        return Rule(self.config, tz)

@@ -171,4 +171,51 @@ CROWD = Scenario(
     ),
 )
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FREE_FLOW, NO_PARKING_STOP, COLLISION, LOITER_NIGHT, CROWD)}
+DELIVERY_STOP = Scenario(
+    name="delivery_stop",
+    description="A box truck stops in the no-parking zone for a short delivery, hazards on, then drives on.",
+    actors=(
+        ScriptedActor(
+            name="courier",
+            kind="truck",
+            hazard_from=0.24,
+            keys=(
+                Key(0.0, "shoulder_away", -14.0),
+                Key(0.1, "shoulder_away", 8.0),
+                Key(0.25, "shoulder_away", 24.0, ease="out"),
+                Key(0.45, "shoulder_away", 24.0),
+                Key(0.55, "shoulder_away", 44.0, ease="in"),
+                Key(1.0, "shoulder_away", 190.0),
+            ),
+        ),
+    ),
+    # a hard negative: the stop (about 20 % of the loop) is shorter than any parking threshold
+)
+
+
+def _queued(name: str, behind: float, stop_z: float, go: float) -> ScriptedActor:
+    return ScriptedActor(
+        name=name,
+        kind="car",
+        keys=(
+            Key(0.0, "away_kerb", -14.0 - behind),
+            Key(0.12, "away_kerb", stop_z - 12.0),
+            Key(0.2, "away_kerb", stop_z, ease="out"),
+            Key(go, "away_kerb", stop_z),
+            Key(go + 0.1, "away_kerb", stop_z + 22.0, ease="in"),
+            Key(1.0, "away_kerb", 190.0 + behind),
+        ),
+    )
+
+
+QUEUE = Scenario(
+    name="queue",
+    description="Three cars queue in the kerb lane beside the no-parking zone, as at a red light, then move off.",
+    closed_lanes=("away_kerb",),
+    actors=(_queued("queue1", 0.0, 31.0, 0.6), _queued("queue2", 8.0, 25.0, 0.62), _queued("queue3", 16.0, 19.0, 0.64)),
+    # a hard negative: standing in a traffic lane is queueing, not parking: no event
+)
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s for s in (FREE_FLOW, NO_PARKING_STOP, COLLISION, LOITER_NIGHT, CROWD, DELIVERY_STOP, QUEUE)
+}
