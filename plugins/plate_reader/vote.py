@@ -53,8 +53,8 @@ def frame_read(read: RawRead, rules: Rules, penalty: float, vehicle_class: str |
         return FrameRead(read.raw, "", 0.0, 0)
     conf = min(c.prob for c in read.chars)
     fixed = fix(read.chars, rules, vehicle_class)
-    if fixed is None:
-        return FrameRead(read.raw, read.text, conf, 0)
+    if fixed is None or problems(fixed.plate, rules, vehicle_class):
+        return FrameRead(read.raw, read.text, conf, 0)  # swaps that still give no valid plate: keep the read
     return FrameRead(read.raw, fixed.plate.normalised, conf * penalty**fixed.fixups, fixed.fixups)
 
 
