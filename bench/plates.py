@@ -72,8 +72,21 @@ def figures(rows: list[tuple[str, str, bool]], ms: float) -> dict:
     }
 
 
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def sweep(reads: list[tuple[str, object]]) -> dict:
+    """Ticket-ready share and precision if ``min_confidence`` were each of THRESHOLDS."""
+    out = {}
+    for th in THRESHOLDS:
+        ready = [truth == r.text for truth, r in reads if r.valid and r.confidence >= th]
+        out[str(th)] = {"ticket_ready": round(len(ready) / max(1, len(reads)), 3),
+                        "precision": round(sum(ready) / len(ready), 4) if ready else None}
+    return out
+
+
 def run_set(name: str, tracks, reader: PlateReader, engine, config: Config) -> dict:
-    ours, base = [], []
+    ours, base, kept = [], [], []
     t_ours = t_base = 0.0
     frames = 0
     for tr in tracks:
@@ -82,6 +95,7 @@ def run_set(name: str, tracks, reader: PlateReader, engine, config: Config) -> d
         t_ours += time.perf_counter() - t
         frames += min(len(tr.crops), config.max_frames)
         ours.append((tr.truth, read.text, read.ticket_ready))
+        kept.append((tr.truth, read))
         t = time.perf_counter()
         text, ok = baseline(engine, tr.crops[0], config)
         t_base += time.perf_counter() - t
@@ -93,6 +107,7 @@ def run_set(name: str, tracks, reader: PlateReader, engine, config: Config) -> d
         "ours": figures(ours, 1000 * t_ours / n),
         "baseline": figures(base, 1000 * t_base / n),
     }
+    out["ours"]["by_min_confidence"] = sweep(kept)
     for who in ("ours", "baseline"):
         f = out[who]
         print(
@@ -100,6 +115,8 @@ def run_set(name: str, tracks, reader: PlateReader, engine, config: Config) -> d
             f"  precision {f['precision'] if f['precision'] is not None else '-'}  manual {f['manual']:.3f}"
             f"  {f['ms_per_track']:.0f} ms/track  wrong-but-ready {f['wrong_ticket_ready'][:5]}"
         )
+    print(f"{name:6} ours by min_confidence: " + "  ".join(
+        f"{th}: ready {v['ticket_ready']:.2f} precision {v['precision']}" for th, v in out["ours"]["by_min_confidence"].items()))
     return out
 
 

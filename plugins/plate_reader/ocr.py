@@ -3,9 +3,9 @@
 The recogniser's alphabet is Chinese plus Latin; plates use 0-9 and A-Z only.
 So the text detector finds the plate's main line, the recogniser scores it, and
 the CTC output is decoded twice: once over the full alphabet (``raw``, what the
-model would have said) and once restricted to upper-case letters and digits
-(lower case folded into upper case), which keeps, for every character, its
-probability and the best letter and best digit at that place. The TNKB
+model would have said) and once restricted to blank, upper-case letters and
+digits (lower case folded into upper case), which keeps, for every character,
+its probability and the best letter and best digit at that place. The TNKB
 fix-ups use those alternatives.
 
 Blocking and CPU-heavy: call it from a worker thread (see ``reader.py``).
@@ -123,37 +123,28 @@ def _decode_full(probs: np.ndarray, alphabet: list[str]) -> str:
 
 
 def _decode_alnum(probs: np.ndarray, groups: np.ndarray) -> tuple[Char, ...]:
-    """Greedy CTC over {blank, other, 0-9, A-Z}: 'other' (punctuation, CJK) separates like blank."""
+    """Greedy CTC over {blank, 0-9, A-Z} alone, renormalised: a plate has no other character, so
+    where the model prefers ``]`` the letter it would choose instead (often ``J``) competes with
+    blank rather than being dropped."""
     alnum = np.zeros((probs.shape[0], len(ALNUM)), dtype=np.float64)
     mask = groups >= 0
     np.add.at(alnum.T, groups[mask], probs[:, mask].T)
-    blank = probs[:, 0]
-    other = 1.0 - blank - alnum.sum(axis=1)
-    scores = np.column_stack([blank, other, alnum])
+    scores = np.column_stack([probs[:, 0], alnum])
+    scores /= np.maximum(scores.sum(axis=1, keepdims=True), 1e-9)
+    alnum = scores[:, 1:]
     best = scores.argmax(axis=1)
     chars: list[Char] = []
-    prev = 0
-    run: list[int] = []
-
-    def flush() -> None:
-        if not run:
-            return
-        k = prev - 2
-        t = max(run, key=lambda i: alnum[i, k])
-        row = alnum[t]
-        d = int(np.argmax(row[:10]))
-        letter = 10 + int(np.argmax(row[10:]))
-        chars.append(Char(ALNUM[k], float(row[k]), ALNUM[letter], float(row[letter]), ALNUM[d], float(row[d])))
-
-    for t, k in enumerate(best):
-        k = int(k)
-        if k != prev:
-            if prev >= 2:
-                flush()
-            run = []
-        if k >= 2:
-            run.append(t)
-        prev = k
-    if prev >= 2:
-        flush()
+    t = 0
+    while t < len(best):
+        k = int(best[t])
+        end = t
+        while end + 1 < len(best) and best[end + 1] == k:
+            end += 1
+        if k:
+            i = k - 1
+            row = alnum[t + int(np.argmax(alnum[t : end + 1, i]))]
+            d = int(np.argmax(row[:10]))
+            letter = 10 + int(np.argmax(row[10:]))
+            chars.append(Char(ALNUM[i], float(row[i]), ALNUM[letter], float(row[letter]), ALNUM[d], float(row[d])))
+        t = end + 1
     return tuple(chars)

@@ -2,7 +2,8 @@
 
 Each frame's read is put into TNKB shape (``tnkb.fix``); its confidence is its
 weakest character's probability, times ``fixup_penalty`` for every swapped
-character. Reads vote for their text with their confidence. The track's
+character. Reads vote for their text with their confidence (half of it for a
+read that is no valid TNKB). The track's
 confidence is the winners' mean confidence times the winners' share of all
 votes, so frames that disagree lower it. A read below ``min_confidence``, or
 one that fails validation, needs manual entry: it is never ticket-ready.
@@ -17,12 +18,19 @@ from plugins.plate_reader.ocr import RawRead
 from plugins.plate_reader.tnkb import Rules, fix, parse, problems
 
 
+# An invalid frame read (half a plate, a sliver of the border) still argues against the winner,
+# at half weight: measured on the simulator's plates, it keeps precision at 1.0 and sends fewer
+# right reads to manual entry than full weight.
+INVALID_WEIGHT = 0.5
+
+
 @dataclass(frozen=True)
 class FrameRead:
     raw: str
     text: str  # TNKB-shaped and normalised, or the letters and digits read when no shape fits
     confidence: float
     fixups: int
+    valid: bool = False  # a TNKB that passes the rules
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ def frame_read(read: RawRead, rules: Rules, penalty: float, vehicle_class: str |
     fixed = fix(read.chars, rules, vehicle_class)
     if fixed is None or problems(fixed.plate, rules, vehicle_class):
         return FrameRead(read.raw, read.text, conf, 0)  # swaps that still give no valid plate: keep the read
-    return FrameRead(read.raw, fixed.plate.normalised, conf * penalty**fixed.fixups, fixed.fixups)
+    return FrameRead(read.raw, fixed.plate.normalised, conf * penalty**fixed.fixups, fixed.fixups, True)
 
 
 def vote(
@@ -68,14 +76,14 @@ def vote(
     score: dict[str, float] = defaultdict(float)
     for r in reads:
         if r.text:
-            score[r.text] += r.confidence
+            score[r.text] += r.confidence * (1.0 if r.valid else INVALID_WEIGHT)
     if not score:
         raw = next((r.raw for r in reads if r.raw), "")
         return PlateRead("", raw, raw, 0.0, 0, len(reads), (), colour, False, 0, ("no text read",))
     text = max(score, key=lambda t: (score[t], sum(r.text == t for r in reads)))
     winners = [r for r in reads if r.text == text]
     total = sum(score.values())
-    confidence = (sum(r.confidence for r in winners) / len(winners)) * (score[text] / total if total else 0.0)
+    confidence = (sum(r.confidence for r in winners) / len(winners)) * (score[text] / total)
     same_len = [r.text for r in reads if len(r.text) == len(text)]
     agreement = tuple(round(sum(t[i] == ch for t in same_len) / len(same_len), 3) for i, ch in enumerate(text))
     plate = parse(text)
