@@ -40,8 +40,8 @@ def classify(crop_rgb: np.ndarray) -> PlateColour:
     if plain.size and int(plain.max()) - int(plain.min()) > 60:
         split = cv2.threshold(plain, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0] / 255
     classes = {
-        "black": (~coloured) & (val < split),
-        "white": (~coloured) & (val >= split),
+        "black": (~coloured) & (val <= split),  # Otsu's class 0 is "at or below the threshold"
+        "white": (~coloured) & (val > split),
         "red": coloured & ((hue < 20) | (hue >= 330)),
         "yellow": coloured & (hue >= 35) & (hue < 70),
         "green": coloured & (hue >= 80) & (hue < 170),

@@ -129,10 +129,10 @@ def _as(kind: str, c: Char) -> str | None:
     if kind == "letter":
         if c.char.isalpha():
             return c.char
-        return AS_LETTER.get(c.char) or (c.letter if c.letter_prob > 0.01 else None)
+        return AS_LETTER.get(c.char) or (c.letter if c.letter.isalpha() and c.letter_prob > 0.01 else None)
     if c.char.isdigit():
         return c.char
-    return AS_DIGIT.get(c.char) or (c.digit if c.digit_prob > 0.01 else None)
+    return AS_DIGIT.get(c.char) or (c.digit if c.digit.isdigit() and c.digit_prob > 0.01 else None)
 
 
 def fix(read: str | tuple[Char, ...], rules: Rules = Rules(), vehicle_class: str | None = None) -> Fixed | None:
