@@ -2,7 +2,7 @@
 
 White (private, black text), black (older private, white text), yellow (public
 transport), red (government), green (free-trade zone). Each pixel of the
-plate's inner part (the border trimmed) is put in one colour class by hue,
+middle of the crop (margin and border left out) is put in one colour class by hue,
 saturation and value; the background is the largest class, since the text
 covers the smaller part of a plate.
 """
@@ -28,7 +28,8 @@ def classify(crop_rgb: np.ndarray) -> PlateColour:
     h, w = crop_rgb.shape[:2]
     if h < 2 or w < 2:
         return PlateColour("unknown", 0.0)
-    dy, dx = h // 8, w // 12
+    # the middle of the crop: the plate's own pixels, whatever margin the crop has around it
+    dy, dx = h // 4, w // 5
     inner = np.ascontiguousarray(crop_rgb[dy : h - dy or h, dx : w - dx or w, :3])
     hsv = cv2.cvtColor(inner, cv2.COLOR_RGB2HSV_FULL).reshape(-1, 3).astype(np.float32)
     hue, sat, val = hsv[:, 0] * (360 / 256), hsv[:, 1] / 255, hsv[:, 2] / 255
