@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
 from plugins.patrol_tours.plugin import Config as PatrolToursConfig
+from plugins.plate_reader.config import Config as PlateReaderConfig
 from plugins.polri_etle.plugin import Config as PolriConfig
 from plugins.stream_url.plugin import Config as StreamUrlConfig
 from plugins.vision_onnx.config import Config as VisionOnnxConfig
@@ -28,6 +29,7 @@ PLUGINS = {
     "polri_etle": PolriConfig,
     "patrol_tours": PatrolToursConfig,
     "vision_onnx": VisionOnnxConfig,
+    "plate_reader": PlateReaderConfig,
 }
 
 
