@@ -130,9 +130,10 @@ async def test_reads_run_off_the_event_loop_and_the_queue_is_bounded():
 
 async def test_plugin_warms_at_startup_and_reports_health():
     plugin = PlateReaderPlugin(Config(), context=None)
+    assert plugin.bconnect_health(None)["status"] == "degraded"  # sessions not built yet
     await plugin.bconnect_startup(None)
     read = await plugin.reader.read_track([art_crop(Plate("KT", 8675, "E"), "white", 100, 0.0, 0.0, np.random.default_rng(1))], "truck")
     assert read.text == "KT8675E"
     health = plugin.bconnect_health(None)
-    assert health["tracks"] == 1 and health["ticket_ready"] + health["manual"] == 1
+    assert health["status"] == "ok" and health["tracks"] == 1 and health["ticket_ready"] + health["manual"] == 1
     await plugin.bconnect_shutdown(None)

@@ -34,6 +34,7 @@ class PlateReader:
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pending = 0
+        self._ready = False
         self._lock = threading.Lock()
         self.stats = {"tracks": 0, "frames": 0, "ticket_ready": 0, "manual": 0, "busy": 0, "read_s": 0.0}
 
@@ -41,6 +42,7 @@ class PlateReader:
         ocr = getattr(self._local, "ocr", None)
         if ocr is None:
             ocr = self._local.ocr = Ocr(threads=self.config.threads, use_cuda=self.config.use_cuda)
+            self._ready = True
         return ocr
 
     def read_track_blocking(self, crops: list[np.ndarray], vehicle_class: str | None = None) -> PlateRead:
@@ -48,7 +50,8 @@ class PlateReader:
         each H x W x 3 uint8 RGB (the sharpest first when there are more). ``vehicle_class``: the
         detector's class (``car``, ``motorcycle``...), checked against the number's range."""
         started = time.perf_counter()
-        crops = [c for c in crops if c is not None and c.ndim == 3 and min(c.shape[:2]) >= 2][: self.config.max_frames]
+        crops = [np.repeat(c[..., None], 3, axis=2) if c.ndim == 2 else c for c in crops if c is not None]
+        crops = [c for c in crops if c.ndim == 3 and min(c.shape[:2]) >= 2][: self.config.max_frames]
         ocr = self._ocr()
         reads = [
             frame_read(ocr.read(c, self.config.detect_text), self.rules, self.config.fixup_penalty, vehicle_class)
@@ -95,8 +98,9 @@ class PlateReader:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def health(self) -> dict:
+        """``ok`` once a worker's sessions are built (``degraded`` until then), and the counts."""
         with self._lock:
-            s = dict(self.stats)
+            s = {"status": "ok" if self._ready else "degraded", **self.stats}
             s["pending"] = self._pending
         s["ms_per_frame"] = round(1000 * s.pop("read_s") / s["frames"], 1) if s["frames"] else None
         return s
