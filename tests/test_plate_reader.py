@@ -137,3 +137,25 @@ async def test_plugin_warms_at_startup_and_reports_health():
     health = plugin.bconnect_health(None)
     assert health["status"] == "ok" and health["tracks"] == 1 and health["ticket_ready"] + health["manual"] == 1
     await plugin.bconnect_shutdown(None)
+
+
+def test_bench_runs_and_reports_ours_and_the_baseline():
+    """A tiny ``bench/plates.py`` run: its final JSON line has every figure (not the timings' values)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "bench/plates.py", "--art", "2", "--frames", "1", "--seeds"],
+        cwd=repo, capture_output=True, text=True, timeout=110, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    art = result["sets"]["art"]
+    assert art["tracks"] == 2
+    for who in ("ours", "baseline"):
+        assert {"accuracy", "ticket_ready", "precision", "manual", "ms_per_track", "ms_per_frame"} <= art[who].keys()
+    assert set(art["ours"]["by_min_confidence"]) == {"0.5", "0.6", "0.7", "0.8", "0.9"}
+    assert result["licenseplate_motion"]["deblurred"]["raw"] == "127-RFS"
