@@ -32,6 +32,11 @@ stamp=.venv/.bconnect-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[test]'
+  # The plate reader's OCR ships its PP-OCR models in its wheel. --no-deps: it requires the CPU
+  # "onnxruntime", which would overwrite the onnxruntime module that onnxruntime-gpu provides;
+  # its other needs are in pyproject.toml. (`pip check` names the two it cannot see: onnxruntime
+  # and opencv-python, provided here by onnxruntime-gpu and opencv-python-headless.)
+  .venv/bin/python -m pip install -q --no-deps 'rapidocr-onnxruntime>=1.4,<1.5'
   touch "$stamp"
 fi
 

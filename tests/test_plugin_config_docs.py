@@ -18,6 +18,7 @@ from plugins.motion_logger.plugin import Config as MotionLoggerConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
 from plugins.parking_rule.config import Config as ParkingRuleConfig
 from plugins.patrol_tours.plugin import Config as PatrolToursConfig
+from plugins.plate_reader.config import Config as PlateReaderConfig
 from plugins.polri_etle.plugin import Config as PolriConfig
 from plugins.stream_url.plugin import Config as StreamUrlConfig
 from plugins.truth_detector.plugin import Config as TruthDetectorConfig
@@ -34,6 +35,7 @@ PLUGINS = {
     "motion_logger": MotionLoggerConfig,
     "parking_rule": ParkingRuleConfig,
     "truth_detector": TruthDetectorConfig,
+    "plate_reader": PlateReaderConfig,
 }
 
 

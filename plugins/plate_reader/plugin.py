@@ -1,0 +1,34 @@
+"""The ``plate_reader`` plugin: reads Indonesian plates (TNKB) for the enforcement workflow.
+
+It registers no camera, analyzer or sink: the violation workflow asks
+:attr:`PlateReader.read_track` for a read. The sessions are built in a thread at
+start-up so that the first violation is not slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.hookspecs import hookimpl
+from plugins.plate_reader.config import Config
+from plugins.plate_reader.reader import PlateReader
+
+
+class PlateReaderPlugin:
+    Config = Config
+
+    def __init__(self, config: Config, context) -> None:
+        self.config = config
+        self.reader = PlateReader(config)
+
+    @hookimpl
+    async def bconnect_startup(self, services):
+        await asyncio.to_thread(self.reader.warm)
+
+    @hookimpl
+    async def bconnect_shutdown(self, services):
+        await asyncio.to_thread(self.reader.close)
+
+    @hookimpl
+    def bconnect_health(self, services):
+        return self.reader.health()
