@@ -163,10 +163,10 @@ class FrameReader:
                 stats.decode_s += time.perf_counter() - t0
                 for frame in frames:
                     index = stats.decoded
-                    stats.decoded += 1
                     t = frame.time if frame.time is not None else (index / rate if rate else float(index))
                     if self.duration_s is not None and t >= self.duration_s:
                         return
+                    stats.decoded += 1
                     if self.every:
                         if index % self.every:
                             continue
