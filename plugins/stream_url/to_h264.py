@@ -21,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.frame import PictureType
 
 
 class ConvertError(Exception):
@@ -67,6 +68,7 @@ def convert(source: Path, dest: Path, keyframe_s: float = 2.0, preset: str = "ve
                 for i, frame in enumerate(src.decode(stream)):
                     picture = frame.reformat(width=enc.width, height=enc.height, format="yuv420p")
                     picture.pts, picture.time_base = i, 1 / rate  # even pacing, whatever the source's stamps
+                    picture.pict_type = PictureType.NONE  # the source's keyframes would force extra ones
                     for packet in enc.encode(picture):
                         out.mux(packet)
                 for packet in enc.encode(None):
