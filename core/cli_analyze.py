@@ -33,6 +33,9 @@ from core.analytics.zones import CameraZones
 DEFAULT_CONFIG = "plugins.toml"  # as for ``bconnect serve``
 DEFAULT_CAMERA = "file"
 
+# an analyzer step: (frame, its detections, the view's tracks) -> the events analyzers emitted, JSON-ready
+EventStep = Callable[[FileFrame, list[Detection], list[Track]], Awaitable[list[dict]]]
+
 
 class AnalyzeError(Exception):
     """Bad input: printed as one ``error:`` line, exit status 2."""
@@ -82,7 +85,7 @@ class Run:
     preset: str | None
     zones: CameraZones | None
     as_json: bool
-    events: Callable[[FileFrame, list[Detection], list[Track]], Awaitable[list[dict]]] | None = None
+    events: EventStep | None = None
     analyzers: int = 0  # registered by the deployment's plugins
     detections: Counter = field(default_factory=Counter)
     track_labels: dict[int, str] = field(default_factory=dict)
@@ -159,7 +162,7 @@ def no_detector_reason() -> str:
     return f"no detector is enabled: add {which} to it (a plugin that provides a detector)"
 
 
-def analyzer_step(host, camera: str, preset: str | None):
+def analyzer_step(host, camera: str, preset: str | None) -> EventStep | None:
     """The deployment's analyzers over one analysed frame: their events, as JSON-ready dicts.
 
     The one place ``bconnect analyze`` meets analyzers (``host.analyzers``).
