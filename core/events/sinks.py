@@ -1,7 +1,8 @@
 """Collecting the sinks plugins register (``bconnect_register_sinks``).
 
-The plugin host collected them once while it was built (``host.sinks``); this
-checks each one's shape and name before the outbox delivers to it.
+Collected when the events core starts (so a plugin registered after the host
+was built, as tests do, is heard); each one's shape and name is checked before
+the outbox delivers to it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def collect_sinks(host: PluginHost) -> list[tuple[str, Sink]]:
     """``(plugin, sink)`` pairs; a malformed or repeated sink is reported against its plugin and left out."""
     out: list[tuple[str, Sink]] = []
     names: dict[str, str] = {}
-    for plugin, sink in host.sinks:
+    for plugin, sink in host.collect("bconnect_register_sinks"):
         problem = _problem(sink)
         if problem is None and sink.name in names:
             problem = f"sink name {sink.name!r} already registered by {names[sink.name]}"
