@@ -16,7 +16,7 @@ from support.browser import CHROMIUM, CHROMIUM_ARGS, GENERATED
 from support.events import CAMERAS, event, served
 
 from core.app import create_app
-from core.auth.testing import add_user
+from core.testing.app import add_user
 from core.config import load_file
 from core.events import store
 from core.events.snapshots import Box, draw_boxes, store_snapshot

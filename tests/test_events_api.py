@@ -13,7 +13,7 @@ import pytest
 from support.events import CAMERAS, event
 
 from core.auth import audit
-from core.auth.testing import add_user, bearer_headers, running_app
+from core.testing.app import add_user, bearer_headers, running_app
 from core.config import load_file
 from core.events.bus import UnknownCamera
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from support.events import CAMERAS, event, served
 
-from core.auth.testing import add_user, bearer_headers
+from core.testing.app import add_user, bearer_headers
 from core.app import create_app
 from core.config import load_file
 from core.events.live import Dropped, LiveHub, Message

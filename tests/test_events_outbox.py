@@ -19,7 +19,7 @@ import pytest
 from support.events import CAMERAS, FlakySink, RecordingSink, SinksPlugin, SlowSink, event, wait_until
 from support.postgres import postgres_url  # noqa: F401  (fixture)
 
-from core.auth.testing import add_user, bearer_headers, running_app
+from core.testing.app import add_user, bearer_headers, running_app
 from core.config import load_file
 from core.events.models import SinkCursor
 from core.plugin_host import load_plugins
@@ -162,7 +162,7 @@ CRASHING = textwrap.dedent(
     import asyncio, os, signal, sys
     sys.path[:0] = [{tests!r}, {root!r}]
     from support.events import SinksPlugin, SlowSink, event
-    from core.auth.testing import running_app
+    from core.testing.app import running_app
     from core.config import load_file
     from core.plugin_host import load_plugins
 

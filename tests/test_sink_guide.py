@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.events import CAMERAS, event, wait_until
 
-from core.auth.testing import running_app
+from core.testing.app import running_app
 from core.config import ConfigErrors, load_file
 from core.events.models import SinkCursor
 from core.plugin_host import load_plugins

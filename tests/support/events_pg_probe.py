@@ -10,7 +10,7 @@ import sys
 
 from support.events import FlakySink, RecordingSink, SinksPlugin, event, wait_until
 
-from core.auth.testing import add_user, bearer_headers, running_app
+from core.testing.app import add_user, bearer_headers, running_app
 from core.config import load_file
 from core.plugin_host import load_plugins
 
