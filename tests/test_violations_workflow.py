@@ -6,9 +6,14 @@ The real app with its real SQLite database; the sinks are real sinks a test plug
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from support.events import RecordingSink, SinksPlugin, event, wait_until
+from support.postgres import postgres_url  # noqa: F401  (fixture)
 from support.violations import DEPLOYMENT, create, headers
 
 from core.auth import audit
@@ -394,3 +399,18 @@ async def test_a_change_made_on_a_stale_read_loses_to_the_one_that_won(cfg):
         assert "changed meanwhile" in str(lost[0]), lost
         assert (await Violation.get(id=made["id"])).version == 1
         assert await ViolationTransition.filter(violation_id=made["id"], from_state="awaiting_review").count() == 1
+
+
+PG_PROBE = Path(__file__).resolve().parent / "support" / "violations_pg_probe.py"
+
+
+@pytest.mark.postgres
+def test_one_of_concurrent_decisions_wins_on_postgresql(make_deployment, postgres_url):  # noqa: F811
+    """In a fresh process: tortoise keeps per-process state from the SQLite tests that ran before."""
+    d = make_deployment(DEPLOYMENT)
+    d.path.write_text(d.path.read_text().replace("[server]\n", f'[server]\ndatabase_url = "{postgres_url}"\n', 1))
+    root = PG_PROBE.parent.parent.parent
+    proc = subprocess.run([sys.executable, str(PG_PROBE), str(d.path)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": f"{root}:{root / 'tests'}"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("postgresql: ok")
