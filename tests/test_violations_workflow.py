@@ -414,3 +414,19 @@ def test_one_of_concurrent_decisions_wins_on_postgresql(make_deployment, postgre
                           env={**os.environ, "PYTHONPATH": f"{root}:{root / 'tests'}"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("postgresql: ok")
+
+
+async def test_an_officer_takes_a_violation_and_an_admin_assigns_one(cfg):
+    async with running_app(cfg) as (app, client):
+        ana = await headers("ana", "officer", "pemkot")
+        admin = await headers("boss", "admin", "pemkot")
+        v = await create(client, ana)
+        r = await client.post(f"/api/violations/{v['id']}/assign", json={}, headers=ana)
+        assert r.status_code == 200 and r.json()["assigned_to"] == "ana", r.text
+        r = await client.post(f"/api/violations/{v['id']}/assign", json={"user": "boss"}, headers=ana)
+        assert r.status_code == 403
+        r = await client.post(f"/api/violations/{v['id']}/assign", json={"user": "ghost"}, headers=admin)
+        assert r.status_code == 422 and "no active user named 'ghost'" in r.json()["error"]
+        r = await client.post(f"/api/violations/{v['id']}/assign", json={"user": None, "version": 1}, headers=admin)
+        assert r.status_code == 200 and r.json()["assigned_to"] is None
+        assert [a.detail for a in await audit.entries(action="violation.assign")] == ["ana -> nobody", "nobody -> ana"]

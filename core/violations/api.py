@@ -13,6 +13,7 @@
 ``POST  /api/violations/{id}/reject``        ``{"reason", "note", "officer_name", "version"}``
 ``POST  /api/violations/{id}/action``        the ladder step was carried out ``{"note", "version"}``
 ``POST  /api/violations/{id}/close``         ``{"note", "version"}``
+``POST  /api/violations/{id}/assign``        ``{"user", "version"}``: an officer takes it (admins: anyone)
 ===========================================  ==========================================================
 
 Reading needs the role officer, prosecutor or admin; acting, officer or
@@ -40,7 +41,7 @@ from core.auth.access import data_agencies, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
 from core.events.types import KIND, REF
-from core.models import EvidenceClip
+from core.models import EvidenceClip, User
 from core.request_body import read_json
 from core.violations.models import PlateEdit, Violation, ViolationTransition
 from core.violations.service import Detection, Refused, ViolationService
@@ -135,6 +136,7 @@ class ViolationsApi:
             Route(base + "/{violation_id}/reject", self.reject, methods=["POST"]),
             Route(base + "/{violation_id}/action", self.action, methods=["POST"]),
             Route(base + "/{violation_id}/close", self.close, methods=["POST"]),
+            Route(base + "/{violation_id}/assign", self.assign, methods=["POST"]),
         ]
 
     def _service(self) -> ViolationService:
@@ -190,7 +192,8 @@ class ViolationsApi:
             "officer_name": v.officer_name,
             "rejection": {"reason": v.reject_reason, "note": v.reject_note} if v.reject_reason else None,
             "evidence": {
-                "snapshot": {"url": f"/api/violations/{v.id}/snapshot", "sha256": v.snapshot_sha256} if v.snapshot_path else None,
+                "snapshot": {"url": f"/api/violations/{v.id}/snapshot", "sha256": v.snapshot_sha256}
+                if v.snapshot_path else None,
                 "clip": clip,
             },
         }
@@ -216,7 +219,8 @@ class ViolationsApi:
         plate = request.query_params.get("plate")
         if plate is not None:
             query["plate"] = self._service().validator.normalise(plate)[:16]
-        since, until = _time(request.query_params.get("since"), "since"), _time(request.query_params.get("until"), "until")
+        since = _time(request.query_params.get("since"), "since")
+        until = _time(request.query_params.get("until"), "until")
         if since and until and until < since:
             raise ApiError(400, "until: earlier than since")
         if since:
@@ -240,7 +244,8 @@ class ViolationsApi:
         body = self.public(v)
         transitions = await ViolationTransition.filter(violation_id=v.id).order_by("id")
         body["transitions"] = [
-            {"from": t.from_state, "to": t.to_state, "by": t.by, "at": _iso(t.at), "reason": t.reason} for t in transitions
+            {"from": t.from_state, "to": t.to_state, "by": t.by, "at": _iso(t.at), "reason": t.reason}
+            for t in transitions
         ]
         edits = await PlateEdit.filter(violation_id=v.id).order_by("id")
         body["plate_edits"] = [
@@ -363,6 +368,17 @@ class ViolationsApi:
     async def close(self, request: Request) -> Response:
         who, v, body = await self._acting(request, ("note",))
         return await self._answer(self._service().close(v, who.username, _text(body, "note")))
+
+    async def assign(self, request: Request) -> Response:
+        who, v, body = await self._acting(request, ("user",))
+        to = body.get("user", who.username)
+        if to is not None and not isinstance(to, str):
+            raise ApiError(400, "user: expected a user name or null")
+        if who.role != "admin" and to not in (who.username, None):
+            raise ApiError(403, "an officer assigns violations to themselves only; admins assign them to anyone")
+        if to is not None and to != who.username and not await User.exists(username=to, disabled=False):
+            raise ApiError(422, f"user: no active user named {to[:64]!r}")
+        return await self._answer(self._service().assign(v, to, who.username))
 
     async def plate(self, request: Request) -> Response:
         who, v, body = await self._acting(request, ("plate", "note"))

@@ -55,7 +55,8 @@ class ViolationsPlugin:
         validator = None
         for plugin, obj in services.plugins.registered.get(VALIDATOR_HOOK, []):
             if not isinstance(obj, PlateValidator):
-                services.plugins.report_failure(plugin, VALIDATOR_HOOK, TypeError(f"not a PlateValidator: {obj!r}"[:200]))
+                problem = TypeError(f"not a PlateValidator: {obj!r}"[:200])
+                services.plugins.report_failure(plugin, VALIDATOR_HOOK, problem)
             elif validator is not None:
                 services.plugins.report_failure(plugin, VALIDATOR_HOOK, ValueError(
                     f"plate validator {obj.name!r} ignored: {validator.name!r} was registered first"))

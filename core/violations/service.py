@@ -65,8 +65,9 @@ def detection_of(event: Event) -> Detection:
     confidence = detail.get("plate_confidence")
     vclass = detail.get("vehicle_class", detail.get("class"))
     return Detection(
-        kind=event.kind, camera_id=event.camera_id, agency=event.agency or "", area=event.area, mode=event.mode or "education",
-        wall_time=event.wall_time, zone_id=event.zone_id, snapshot=event.snapshot, clip_id=event.clip_id, event_id=event.id,
+        kind=event.kind, camera_id=event.camera_id, agency=event.agency or "", area=event.area,
+        mode=event.mode or "education", wall_time=event.wall_time, zone_id=event.zone_id, snapshot=event.snapshot,
+        clip_id=event.clip_id, event_id=event.id,
         plate=plate if isinstance(plate, str) else None,
         plate_confidence=float(confidence) if isinstance(confidence, (int, float)) and 0 <= confidence <= 1 else None,
         vehicle_class=vclass[:32] if isinstance(vclass, str) else None,
@@ -115,8 +116,8 @@ class ViolationService:
                 return await Violation.get(event_id=found.event_id).using_db(conn)
             v = await Violation.create(
                 using_db=conn,
-                event_id=found.event_id, kind=found.kind, camera_id=found.camera_id, agency=found.agency, area=found.area,
-                zone_id=found.zone_id, mode=found.mode, wall_time=found.wall_time,
+                event_id=found.event_id, kind=found.kind, camera_id=found.camera_id, agency=found.agency,
+                area=found.area, zone_id=found.zone_id, mode=found.mode, wall_time=found.wall_time,
                 snapshot_path=found.snapshot.path if found.snapshot else None,
                 snapshot_sha256=found.snapshot.sha256 if found.snapshot else None, clip_id=found.clip_id,
                 plate=plate, plate_confidence=found.plate_confidence if plate else None,
@@ -128,9 +129,11 @@ class ViolationService:
             source = f"event {found.event_id}" if found.event_id else "entered by hand"
             await ViolationTransition.create(using_db=conn, violation_id=v.id, from_state=None, to_state="detected",
                                              by=by, at=at, reason=f"{found.kind} on {found.camera_id}, {source}")
-            await ViolationTransition.create(using_db=conn, violation_id=v.id, from_state="detected", to_state="awaiting_review",
-                                             by=SYSTEM, at=at, reason="queued for an officer's review")
-        await audit.record(by, "violation.create", str(v.id), f"{found.kind} on {found.camera_id} ({found.mode}); {source}")
+            await ViolationTransition.create(using_db=conn, violation_id=v.id, from_state="detected",
+                                             to_state="awaiting_review", by=SYSTEM, at=at,
+                                             reason="queued for an officer's review")
+        what = f"{found.kind} on {found.camera_id} ({found.mode}); {source}"
+        await audit.record(by, "violation.create", str(v.id), what)
         await audit.record(SYSTEM, "violation.awaiting_review", str(v.id), "detected -> awaiting_review")
         log.info("violation %s: %s on %s (%s)", v.id, found.kind, found.camera_id, found.mode)
         return v
@@ -187,8 +190,10 @@ class ViolationService:
         ladder = self.settings.ladder_for(v.area)
         count = await self.earlier_offences(v, ladder.window_days)
         step = ladder.step_for(count).name if v.mode == "enforcement" else None
-        why = f"verified by {officer_name}" + (f"; ladder step {step} ({count} earlier offences in {ladder.window_days} days)"
-                                               if step else "; education mode: a warning") + (f"; {note}" if note else "")
+        why = f"verified by {officer_name}; " + (
+            f"ladder step {step} ({count} earlier offences in {ladder.window_days} days)" if step
+            else "education mode: a warning"
+        ) + (f"; {note}" if note else "")
         v = await self.move(v, "verified", by, why, ladder_step=step, offence_count=count, decided_by=by,
                             decided_at=now(), officer_name=officer_name)
         if v.mode != "enforcement":
@@ -203,11 +208,12 @@ class ViolationService:
     async def reject(self, v: Violation, by: str, reason: str, note: str, officer_name: str) -> Violation:
         if reason not in self.settings.rejection_reasons:
             raise Refused(422, f"reason: {reason[:40]!r} is not one of {', '.join(self.settings.rejection_reasons)}")
-        return await self.move(v, "rejected", by, f"{reason}: {note} (by {officer_name})", decided_by=by, decided_at=now(),
-                               reject_reason=reason, reject_note=note, officer_name=officer_name)
+        return await self.move(v, "rejected", by, f"{reason}: {note} (by {officer_name})", decided_by=by,
+                               decided_at=now(), reject_reason=reason, reject_note=note, officer_name=officer_name)
 
     async def take_action(self, v: Violation, by: str, note: str) -> Violation:
-        """The ladder step was carried out (warning given, sticker placed, tyre deflated, towed); then the sinks get it."""
+        """The ladder step was carried out (warning given, sticker placed, tyre deflated, towed); then the
+        sinks get it."""
         v = await self.move(v, "action_taken", by, f"{v.ladder_step or 'action'} done" + (f": {note}" if note else ""))
         return await self.hand_over(v)
 
@@ -243,6 +249,18 @@ class ViolationService:
             id=event_id, kind=kind, camera_id=v.camera_id, wall_time=v.wall_time, zone_id=v.zone_id,
             snapshot=snapshot, clip_id=v.clip_id, detail=handover_detail(v),
         ))
+
+    async def assign(self, v: Violation, to: str | None, by: str) -> Violation:
+        """Who reviews it (``None``: nobody); only while it awaits review."""
+        if v.state not in ("detected", "awaiting_review"):
+            raise Refused(409, f"violation {v.id} is {v.state}: only a violation awaiting review is assigned")
+        won = await Violation.filter(id=v.id, version=v.version).update(
+            assigned_to=to, version=v.version + 1, updated_at=now()
+        )
+        if not won:
+            raise Refused(409, f"violation {v.id} changed meanwhile; reload it")
+        await audit.record(by, "violation.assign", str(v.id), f"{v.assigned_to or 'nobody'} -> {to or 'nobody'}")
+        return await Violation.get(id=v.id)
 
     # --- the plate ---------------------------------------------------------------
 
@@ -287,5 +305,6 @@ def handover_detail(v: Violation) -> dict[str, Any]:
         "offence_count": v.offence_count,
         "decided_by": v.decided_by,
         "officer_name": v.officer_name,
-        "decided_at": v.decided_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if v.decided_at else None,
+        "decided_at": v.decided_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        if v.decided_at else None,
     }

@@ -42,7 +42,9 @@ class Ladder(_Strict):
             raise ValueError(f"the first step ({steps[0].name}) must have after = 0: every offence gets a step")
         for before, step in zip(steps, steps[1:]):
             if step.after <= before.after:
-                raise ValueError(f"step {step.name}: after = {step.after} must be greater than {before.name}'s {before.after}")
+                raise ValueError(
+                    f"step {step.name}: after = {step.after} must be greater than {before.name}'s {before.after}"
+                )
         names = [s.name for s in steps]
         if len(set(names)) != len(names):
             raise ValueError("step names repeated")

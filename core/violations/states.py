@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-State = Literal["detected", "awaiting_review", "verified", "rejected", "action_taken", "handed_to_sink", "closed", "warned"]
+State = Literal[
+    "detected", "awaiting_review", "verified", "rejected", "action_taken", "handed_to_sink", "closed", "warned"
+]
 STATES: tuple[State, ...] = (
     "detected", "awaiting_review", "verified", "rejected", "action_taken", "handed_to_sink", "closed", "warned"
 )
