@@ -65,3 +65,20 @@ def test_every_state_is_reachable_and_final_states_say_so():
     assert reached == set(STATES)
     assert refusal("closed", "verified") == "the violation is closed; it cannot become verified (from closed: none: it is final)"
     assert refusal("awaiting_review", "verified") is None
+
+
+def test_the_administrators_guide_documents_every_route_state_and_key():
+    from pathlib import Path
+
+    from core.violations.api import ViolationsApi
+    from core.violations.settings import EnforcementSettings, LegalBasis
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "enforcement.md").read_text()
+    for route in ViolationsApi().routes():
+        path = route.path.replace("{violation_id}", "{id}")
+        tail = path.rsplit("/", 1)[-1]
+        assert path in text or f"`/{tail}`" in text or f"`{tail}`" in text, path
+    for state in STATES:
+        assert f"| `{state}` |" in text, state
+    for key in [*EnforcementSettings.model_fields, *LegalBasis.model_fields]:
+        assert key in text, key
