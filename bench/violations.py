@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import percentile  # noqa: E402
+from common import final, percentile  # noqa: E402
 from core.config import load_file  # noqa: E402
 from core.events.types import Event  # noqa: E402
 from core.testing.app import add_user, bearer_headers, running_app  # noqa: E402
@@ -104,6 +104,9 @@ async def main(args: argparse.Namespace) -> None:
         print(f"queue page of 50 with {args.violations} stored: {ms(listed)}")
         print(f"verify + action (hand-over included): {ms(decided)} ({args.decide} decided)")
         print(f"event published -> violation in the queue: {ms(flowed)} ({args.events} events)")
+        series = (("enter", created), ("queue_page", listed), ("decide", decided), ("event_to_queue", flowed))
+        final({name + suffix: round(percentile(values, q) * 1000, 1)
+               for name, values in series for suffix, q in (("_p50_ms", 0.5), ("_p99_ms", 0.99))})
 
 
 if __name__ == "__main__":

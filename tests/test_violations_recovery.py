@@ -118,3 +118,19 @@ async def test_evidence_is_served_with_its_hash_and_every_read_is_audited(cfg):
         reads = [(a.actor, a.target, a.detail) for a in await audit.entries(action="violation.evidence")]
         assert reads == [("pof", str(v.id), f"snapshot {snapshot.sha256}")]
         assert (await client.get(f"/api/violations/{v.id}/clip", headers=h)).status_code == 404
+
+
+def test_the_benchmark_runs_end_to_end():
+    """Behaviour, not timing: a tiny run of bench/violations.py, its final JSON line checked."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "bench" / "violations.py"), "--violations", "60", "--decide", "5",
+                           "--events", "3"], capture_output=True, text=True, timeout=180, cwd=root)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(figures) == {f"{n}_{p}_ms" for n in ("enter", "queue_page", "decide", "event_to_queue") for p in ("p50", "p99")}
+    assert all(v > 0 for v in figures.values())
