@@ -430,3 +430,31 @@ async def test_an_officer_takes_a_violation_and_an_admin_assigns_one(cfg):
         r = await client.post(f"/api/violations/{v['id']}/assign", json={"user": None, "version": 1}, headers=admin)
         assert r.status_code == 200 and r.json()["assigned_to"] is None
         assert [a.detail for a in await audit.entries(action="violation.assign")] == ["ana -> nobody", "nobody -> ana"]
+
+
+class BrokenPlates(StrictPlates):
+    name = "broken_test"
+
+    def problem(self, plate: str, vehicle_class: str | None) -> str | None:
+        raise RuntimeError("model file missing")
+
+
+class BrokenValidatorPlugin:
+    from core.hookspecs import hookimpl
+
+    @hookimpl
+    def bconnect_register_plate_validators(self, register):
+        register(BrokenPlates())
+
+
+async def test_a_validator_that_fails_is_contained_and_its_plate_waits_for_an_officer(make_deployment):
+    cfg = load_file(make_deployment(DEPLOYMENT).path)
+    async with running_app(cfg, host=host_with(cfg, BrokenValidatorPlugin())) as (app, client):
+        e = await app.state.services.events.publish(event("dcam", detail={"plate": "KT 1 A", "plate_confidence": 0.99}))
+        v = await violation_of(e.id)
+        assert v.plate == "KT1A" and v.plate_problem == "the plate validator failed (RuntimeError): check the plate"
+        state = app.state.services.plugins.states["test_plugin_0"]
+        assert state.errors >= 1 and "model file missing" in str(state.last_error)
+        h = await headers("pof", "officer", "pemkot")
+        r = await client.post(f"/api/violations/{v.id}/verify", json={}, headers=h)
+        assert r.status_code == 409 and "the plate validator failed" in r.json()["error"]

@@ -218,7 +218,7 @@ class ViolationsApi:
                 query[f"{column}__in"] = values
         plate = request.query_params.get("plate")
         if plate is not None:
-            query["plate"] = self._service().validator.normalise(plate)[:16]
+            query["plate"] = self._service().check_plate(plate, None)[0]
         since = _time(request.query_params.get("since"), "since")
         until = _time(request.query_params.get("until"), "until")
         if since and until and until < since:

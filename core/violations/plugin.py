@@ -52,7 +52,7 @@ class ViolationsPlugin:
 
     @hookimpl
     async def bconnect_startup(self, services):
-        validator = None
+        validator, owner = None, "core"
         for plugin, obj in services.plugins.registered.get(VALIDATOR_HOOK, []):
             if not isinstance(obj, PlateValidator):
                 problem = TypeError(f"not a PlateValidator: {obj!r}"[:200])
@@ -61,9 +61,12 @@ class ViolationsPlugin:
                 services.plugins.report_failure(plugin, VALIDATOR_HOOK, ValueError(
                     f"plate validator {obj.name!r} ignored: {validator.name!r} was registered first"))
             else:
-                validator = obj
+                validator, owner = obj, plugin
         bus = services.events
-        service = ViolationService(services.deployment.enforcement, bus.publish if bus is not None else None, validator)
+        service = ViolationService(
+            services.deployment.enforcement, bus.publish if bus is not None else None, validator,
+            on_validator_error=lambda exc: services.plugins.report_failure(owner, VALIDATOR_HOOK, exc),
+        )
         resumed = await service.resume()
         if resumed:
             log.info("violations: finished %d interrupted hand-overs", resumed)

@@ -84,10 +84,27 @@ class ViolationService:
         settings: EnforcementSettings,
         publish: Callable[[Event], Awaitable[Event]] | None = None,
         validator: PlateValidator | None = None,
+        on_validator_error: Callable[[Exception], None] = lambda exc: None,
     ) -> None:
         self.settings = settings
         self.publish = publish  # the event bus, once it runs
         self.validator: PlateValidator = validator or PermissiveValidator()
+        self.on_validator_error = on_validator_error  # counts it against the validator's plugin
+
+    def check_plate(self, text: str, vehicle_class: str | None) -> tuple[str, str | None]:
+        """``(normalised plate, problem or None)``. A validator that raises is contained: the plate is
+        normalised the core's way and the problem says so, so an officer must confirm it."""
+        try:
+            plate = normalised(self.validator, text)
+            problem = self.validator.problem(plate, vehicle_class) if plate else "no letters or digits"
+            if problem is not None and not isinstance(problem, str):
+                raise TypeError(f"problem() returned {type(problem).__name__}, not a string or None")
+            return plate, problem
+        except Exception as exc:
+            log.warning("plate validator %s failed on %r: %s", self.validator.name, text[:20], exc)
+            self.on_validator_error(exc)
+            plate = normalised(PermissiveValidator(), text)
+            return plate, f"the plate validator failed ({type(exc).__name__}): check the plate"
 
     # --- creating --------------------------------------------------------------
 
@@ -107,8 +124,8 @@ class ViolationService:
     async def create(self, found: Detection, by: str) -> Violation:
         plate, problem = None, ""
         if found.plate:
-            plate = normalised(self.validator, found.plate) or None
-            problem = (self.validator.problem(plate, found.vehicle_class) or "") if plate else "no letters or digits"
+            checked, remark = self.check_plate(found.plate, found.vehicle_class)
+            plate, problem = checked or None, remark or ""
         legal = self.settings.laws.get(found.kind)
         at = now()
         async with in_transaction() as conn:
@@ -202,7 +219,11 @@ class ViolationService:
 
     async def warn(self, v: Violation) -> Violation:
         """An education-mode violation ends as a warning; the sinks hear ``violation.warned`` (mode education)."""
-        await self._announce(v, "violation.warned")
+        try:
+            await self._announce(v, "violation.warned")
+        except Exception as exc:  # as in hand_over: finished at the next start
+            log.warning("violation %s: warning not published yet: %s", v.id, exc)
+            return v
         return await self.move(v, "warned", SYSTEM, "education mode: warned, never ticketed")
 
     async def reject(self, v: Violation, by: str, reason: str, note: str, officer_name: str) -> Violation:
@@ -236,8 +257,7 @@ class ViolationService:
         for v in await Violation.filter(state="action_taken").order_by("id"):
             done += (await self.hand_over(v)).state == "handed_to_sink"
         for v in await Violation.filter(state="verified", mode="education").order_by("id"):
-            await self.warn(v)
-            done += 1
+            done += (await self.warn(v)).state == "warned"
         return done
 
     async def _announce(self, v: Violation, kind: str) -> None:
@@ -267,12 +287,11 @@ class ViolationService:
     async def set_plate(self, v: Violation, text: str, by: str, note: str) -> tuple[Violation, str | None]:
         """An officer enters or confirms the plate: it counts as confirmed. Returns the violation and the
         validator's remark (shown, not blocking: the officer has looked at the picture)."""
-        plate = normalised(self.validator, text)
+        plate, remark = self.check_plate(text, v.vehicle_class)
         if not plate:
             raise Refused(422, f"plate: {text[:20]!r} has no letters or digits")
         if v.state not in ("detected", "awaiting_review"):
             raise Refused(409, f"violation {v.id} is {v.state}: its plate can be changed only before it is decided")
-        remark = self.validator.problem(plate, v.vehicle_class)
         at = now()
         async with in_transaction() as conn:
             won = await Violation.filter(id=v.id, version=v.version, state=v.state).using_db(conn).update(
