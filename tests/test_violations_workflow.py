@@ -458,3 +458,21 @@ async def test_a_validator_that_fails_is_contained_and_its_plate_waits_for_an_of
         h = await headers("pof", "officer", "pemkot")
         r = await client.post(f"/api/violations/{v.id}/verify", json={}, headers=h)
         assert r.status_code == 409 and "the plate validator failed" in r.json()["error"]
+
+
+async def test_a_browser_decision_with_a_stale_csrf_token_is_refused_and_changes_nothing(cfg):
+    from core.testing.app import add_user, session_headers
+
+    async with running_app(cfg) as (app, client):
+        officer = await add_user("ana", role="officer", agency="pemkot")
+        browser = await session_headers(officer)
+        v = await create(client, browser)
+        stale = {**browser, "X-CSRF-Token": "0" * 43}
+        r = await client.post(f"/api/violations/{v['id']}/verify", json={}, headers=stale)
+        assert r.status_code == 403 and "CSRF" in r.json()["error"], r.text
+        r = await client.patch(f"/api/violations/{v['id']}/plate", json={"plate": "KT 2 B"}, headers=stale)
+        assert r.status_code == 403
+        after = await Violation.get(id=v["id"])
+        assert (after.state, after.plate, after.version) == ("awaiting_review", "KT1234AB", 0)
+        r = await client.post(f"/api/violations/{v['id']}/verify", json={}, headers=browser)
+        assert r.status_code == 200, r.text
