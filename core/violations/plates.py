@@ -22,7 +22,7 @@ class PlateValidator(Protocol):
     name: str
 
     def normalise(self, text: str) -> str:
-        """The plate as stored and compared: e.g. upper case, no spaces (``KT1234AB``)."""
+        """The plate as stored and compared: e.g. upper case, no spaces (``AB1234CD``)."""
         ...
 
     def problem(self, plate: str, vehicle_class: str | None) -> str | None:
