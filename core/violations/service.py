@@ -173,8 +173,9 @@ class ViolationService:
                                                  by=by, at=at, reason=reason)
         if not won:
             current = await Violation.get(id=v.id)
-            raise Refused(409, f"violation {v.id} changed meanwhile: it is {current.state} now "
-                               f"(by {current.decided_by or current.created_by}); reload it")
+            last = await ViolationTransition.filter(violation_id=v.id).order_by("-id").first()
+            who = f" ({last.by} made it {last.to_state})" if last is not None and last.to_state == current.state else ""
+            raise Refused(409, f"violation {v.id} changed meanwhile: it is {current.state} now{who}; reload it")
         await audit.record(by, f"violation.{to}", str(v.id), f"{v.state} -> {to}: {reason}"[:2000])
         return await Violation.get(id=v.id)
 
