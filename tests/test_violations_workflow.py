@@ -322,10 +322,14 @@ async def test_the_queue_filters_and_pages(cfg):
             if cursor is None:
                 break
         assert seen == ids[::-1]
+        first = (await client.get("/api/violations?state=awaiting_review&order=oldest&limit=2", headers=h)).json()
+        assert [v["id"] for v in first["violations"]] == ids[1:3]
+        rest = await got(f"state=awaiting_review&order=oldest&cursor={first['next_cursor']}")
+        assert rest == ids[3:]
         one = (await client.get(f"/api/violations/{ids[2]}", headers=h)).json()
         assert [(o["id"], o["state"]) for o in one["plate_history"]] == [(ids[1], "awaiting_review")]
         for query, reason in [("state=lost", "state: unknown state 'lost'"), ("limit=0", "limit: expected a whole number"),
-                              ("since=monday", "since: not an ISO 8601 time"), ("colour=red", "colour: unknown parameter"),
+                              ("since=monday", "since: not an ISO 8601 time"), ("colour=red", "colour: unknown parameter"), ("order=random", "order: newest or oldest"),
                               ("until=2026-01-01T00:00:00Z&since=2026-02-01T00:00:00Z", "until: earlier than since")]:
             r = await client.get("/api/violations?" + query, headers=h)
             assert r.status_code == 400 and r.json()["error"].startswith(reason), (query, r.text)

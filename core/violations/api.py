@@ -1,8 +1,9 @@
 """Violation routes: the officers' review queue, one violation with its history, the decisions, the report.
 
 ===========================================  ==========================================================
-``GET   /api/violations``                    newest first; filters ``state area camera kind plate since
-                                             until``; ``limit`` and ``cursor`` (``next_cursor``) pages
+``GET   /api/violations``                    newest first (``order=oldest``: a queue's order); filters
+                                             ``state area camera kind plate since until``; ``limit`` and
+                                             ``cursor`` (``next_cursor``) pages
 ``POST  /api/violations``                    enter one by hand ``{"camera", "kind", "wall_time", ...}``
 ``GET   /api/violations/stats``              rejections per officer, reason and plate (admins)
 ``GET   /api/violations/{id}``               one, with evidence links, transitions, plate edits, the
@@ -52,7 +53,7 @@ ACT_ROLES = ("officer",)
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 HISTORY_MAX = 20
 MAX_TEXT = 1000
-FILTERS = ("state", "area", "camera", "kind", "plate", "since", "until", "limit", "cursor")
+FILTERS = ("state", "area", "camera", "kind", "plate", "since", "until", "order", "limit", "cursor")
 STATS_DEFAULT_DAYS = 90
 
 
@@ -228,10 +229,13 @@ class ViolationsApi:
         if until:
             query["wall_time__lt"] = until
         limit = _int(request, "limit", PAGE_DEFAULT, 1, PAGE_MAX)
+        order = request.query_params.get("order", "newest")
+        if order not in ("newest", "oldest"):
+            raise ApiError(400, f"order: newest or oldest, not {order[:20]!r}")
         cursor = _int(request, "cursor", None, 1, 2**31)
         if cursor is not None:
-            query["id__lt"] = cursor
-        rows = await Violation.filter(**query).order_by("-id").limit(limit + 1)
+            query["id__lt" if order == "newest" else "id__gt"] = cursor
+        rows = await Violation.filter(**query).order_by("-id" if order == "newest" else "id").limit(limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         if rows:  # plates are personal data: who listed which
