@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from core.toml_lines import key_at_line, locate
+from core.violations.settings import EnforcementSettings
 
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "asyncpg")
 
@@ -198,6 +199,7 @@ class Deployment(_Strict):
     areas: dict[str, Area] = {}
     agencies: dict[AgencyId, AgencyInfo] = {}
     access: dict[str, AgencyAccess] = {}
+    enforcement: EnforcementSettings = EnforcementSettings()
     plugins: dict[str, dict[str, Any]] = {}
 
     def enabled_plugins(self) -> list[str]:
@@ -310,7 +312,7 @@ def load_file(path: str | os.PathLike[str]) -> LoadedConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigErrors([_toml_error(p, text, exc)]) from None
     # references to undeclared agencies are reported beside the other mistakes of the file
-    errors = _agency_errors(p, text, data)
+    errors = _agency_errors(p, text, data) + _ladder_area_errors(p, text, data)
     try:
         deployment = Deployment.model_validate(data)
     except ValidationError as exc:
@@ -338,6 +340,19 @@ def _agency_errors(path: Path, text: str, data: dict[str, Any]) -> list[ConfigEr
                     reason = f"{ref!r} is not allowed: {unknown_agency(ref, known)}"
                     errors.append(error_at(path, text, ("access", agency, kind, i), reason))
     return errors
+
+
+def _ladder_area_errors(path: Path, text: str, data: dict[str, Any]) -> list[ConfigError]:
+    """Each ``[enforcement.area_ladders.<area>]`` for an area that ``[areas]`` does not declare."""
+    areas = data.get("areas") if isinstance(data.get("areas"), dict) else {}
+    section = data.get("enforcement")
+    ladders = section.get("area_ladders") if isinstance(section, dict) else None
+    known = ", ".join(sorted(areas)) or "none"
+    return [
+        error_at(path, text, ("enforcement", "area_ladders", area), f"unknown area {area!r} (declared: {known})")
+        for area in (ladders if isinstance(ladders, dict) else ())
+        if area not in areas
+    ]
 
 
 def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:

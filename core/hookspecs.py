@@ -80,6 +80,22 @@ def bconnect_register_detectors(register):
 
 
 @hookspec
+def bconnect_register_plate_validators(register):
+    """Hand the core the validator of a country's number plates.
+
+    The violation workflow normalises every plate with it and refuses to
+    verify a violation whose plate it finds invalid until an officer has
+    entered or confirmed the plate. Without one the core only normalises
+    (:class:`core.violations.plates.PermissiveValidator`); the first one
+    registered is used, any other is reported against its plugin.
+
+    :param register: call ``register(validator)``; ``validator`` implements
+        :class:`core.violations.plates.PlateValidator`.
+    :return: ignored.
+    """
+
+
+@hookspec
 def bconnect_register_routes(register):
     """Hand the core HTTP routes.
 

@@ -151,3 +151,4 @@ class ZoneRow(Model):
 
 # the events tables live beside their service; tortoise finds the core app's models in this module
 from core.events.models import EventRow, SinkCursor  # noqa: E402,F401
+from core.violations.models import PlateEdit, Violation, ViolationTransition  # noqa: E402,F401

@@ -37,6 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.media.plugin:MediaPlugin",
     "core.areas:AreasPlugin",  # after the media core, whose registry lists the cameras
     "core.events.plugin:EventsPlugin",  # after the media core too: events name its cameras
+    "core.violations.plugin:ViolationsPlugin",  # after the events core: violations come from events
     "core.ptz.plugin:PtzPlugin",
     "core.media.webrtc_plugin:WebRtcPlugin",
     "core.analytics.plugin:AnalyticsPlugin",
@@ -52,6 +53,7 @@ PROVIDES_HOOKS: dict[str, str] = {
     "jobs": "bconnect_register_jobs",
     "models": "bconnect_register_models",
     "detector": DETECTOR_HOOK,
+    "plate_validator": "bconnect_register_plate_validators",
 }
 
 

@@ -78,7 +78,7 @@ def _keys(model: type[BaseModel], table: str) -> list[tuple[str, str]]:
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            out += _keys(annotation, f"[{name}]")
+            out += _keys(annotation, f"[{table.strip('[]')}.{name}]" if table else f"[{name}]")
             continue
         args = getattr(annotation, "__args__", ())
         if table == "" and getattr(annotation, "__origin__", None) is dict:

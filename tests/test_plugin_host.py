@@ -109,7 +109,7 @@ def test_manifest_provides_must_match_what_the_plugin_registered(make_deployment
 def test_analyzers_and_sinks_are_collected_into_the_host(make_deployment, thirdparty):
     _, host = host_for(make_deployment, "[plugins.tp_claims]\nanalyzers = 2\n")
     assert [(plugin, a.kind, a.number) for plugin, a in host.analyzers] == [("tp_claims", "analyzer", 0), ("tp_claims", "analyzer", 1)]
-    assert host.sinks == []
+    assert [(plugin, s.name) for plugin, s in host.sinks] == [("core.ViolationsPlugin", "violations")]  # the core's own
 
 
 def test_shipped_manifests_tell_the_truth(make_deployment):

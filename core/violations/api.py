@@ -1,0 +1,429 @@
+"""Violation routes: the officers' review queue, one violation with its history, the decisions, the report.
+
+===========================================  ==========================================================
+``GET   /api/violations``                    newest first (``order=oldest``: a queue's order); filters
+                                             ``state area camera kind plate since until``; ``limit`` and
+                                             ``cursor`` (``next_cursor``) pages
+``POST  /api/violations``                    enter one by hand ``{"camera", "kind", "wall_time", ...}``
+``GET   /api/violations/stats``              rejections per officer, reason and plate (admins)
+``GET   /api/violations/{id}``               one, with evidence links, transitions, plate edits, the
+                                             plate's earlier violations
+``GET   /api/violations/{id}/snapshot``      its picture; ``/clip``: its evidence clip
+``PATCH /api/violations/{id}/plate``         enter or confirm the plate ``{"plate", "note"}``
+``POST  /api/violations/{id}/verify``        ``{"officer_name", "note", "version"}``
+``POST  /api/violations/{id}/reject``        ``{"reason", "note", "officer_name", "version"}``
+``POST  /api/violations/{id}/action``        the ladder step was carried out ``{"note", "version"}``
+``POST  /api/violations/{id}/close``         ``{"note", "version"}``
+``POST  /api/violations/{id}/assign``        ``{"user", "version"}``: an officer takes it (admins: anyone)
+===========================================  ==========================================================
+
+Reading needs the role officer, prosecutor or admin; acting, officer or
+admin; and in both cases ``[access.<agency>] data`` must cover the camera's
+agency (anything else answers 404 like an unknown id). Every answer that
+carries a plate or evidence is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from core.areas import enforcement_mode
+from core.auth import audit
+from core.auth.access import data_agencies, require_role
+from core.auth.principal import Principal
+from core.errors import ApiError
+from core.events.types import KIND, REF
+from core.models import EvidenceClip, User
+from core.request_body import read_json
+from core.violations.models import PlateEdit, Violation, ViolationTransition
+from core.violations.service import Detection, Refused, ViolationService
+from core.violations.states import ALLOWED, STATES
+
+READ_ROLES = ("officer", "prosecutor")
+ACT_ROLES = ("officer",)
+PAGE_DEFAULT, PAGE_MAX = 50, 200
+HISTORY_MAX = 20
+MAX_TEXT = 1000
+FILTERS = ("state", "area", "camera", "kind", "plate", "since", "until", "order", "limit", "cursor")
+STATS_DEFAULT_DAYS = 90
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _values(request: Request, key: str, pattern) -> list[str]:
+    values = [v for item in request.query_params.getlist(key) for v in item.split(",") if v]
+    if len(values) > 50:
+        raise ApiError(400, f"{key}: at most 50 values")
+    for v in values:
+        if not pattern.match(v):
+            raise ApiError(400, f"{key}: not a valid {key}: {v[:40]!r}")
+    return values
+
+
+def _time(raw: Any, key: str) -> datetime | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ApiError(400, f"{key}: expected an ISO 8601 time as a string")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise ApiError(400, f"{key}: not an ISO 8601 time: {raw[:40]!r}") from None
+    if value.tzinfo is None:
+        raise ApiError(400, f"{key}: give the time zone (2026-01-05T16:00:00+08:00 or ...Z)")
+    return value.astimezone(timezone.utc)
+
+
+def _int(request: Request, key: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query_params.get(key)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(400, f"{key}: expected a whole number in {low}..{high}, not {raw[:20]!r}")
+    return int(raw)
+
+
+def _text(body: dict[str, Any], key: str, *, required: bool = False, size: int = MAX_TEXT) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise ApiError(400, f"{key}: expected a string")
+    value = value.strip()
+    if required and not value:
+        raise ApiError(422, f"{key}: required")
+    if len(value) > size:
+        raise ApiError(422, f"{key}: {len(value)} characters, at most {size}")
+    return value
+
+
+async def _body(request: Request, keys: tuple[str, ...]) -> dict[str, Any]:
+    body = await read_json(request)
+    body = {} if body is None else body
+    if not isinstance(body, dict):
+        raise ApiError(400, "body: expected a JSON object")
+    extra = sorted(set(body) - set(keys))
+    if extra:
+        raise ApiError(400, f"{extra[0][:40]}: unknown key (expected: {', '.join(keys)})")
+    return body
+
+
+class ViolationsApi:
+    """The handlers; ``service`` is set once the app has started."""
+
+    def __init__(self) -> None:
+        self.service: ViolationService | None = None
+
+    def routes(self) -> list[Route]:
+        base = "/api/violations"
+        return [
+            Route(base, self.list_violations, methods=["GET"]),
+            Route(base, self.create, methods=["POST"]),
+            Route(f"{base}/stats", self.stats, methods=["GET"]),  # before {violation_id}
+            Route(base + "/{violation_id}", self.get_one, methods=["GET"]),
+            Route(base + "/{violation_id}/snapshot", self.snapshot, methods=["GET"]),
+            Route(base + "/{violation_id}/clip", self.clip, methods=["GET"]),
+            Route(base + "/{violation_id}/plate", self.plate, methods=["PATCH"]),
+            Route(base + "/{violation_id}/verify", self.verify, methods=["POST"]),
+            Route(base + "/{violation_id}/reject", self.reject, methods=["POST"]),
+            Route(base + "/{violation_id}/action", self.action, methods=["POST"]),
+            Route(base + "/{violation_id}/close", self.close, methods=["POST"]),
+            Route(base + "/{violation_id}/assign", self.assign, methods=["POST"]),
+        ]
+
+    def _service(self) -> ViolationService:
+        if self.service is None:
+            raise ApiError(503, "the violation service is not running")
+        return self.service
+
+    def _agencies(self, request: Request, who: Principal) -> frozenset[str]:
+        return data_agencies(who, request.app.state.services.deployment)
+
+    async def _visible(self, request: Request, *roles: str) -> tuple[Principal, Violation]:
+        self._service()
+        who = require_role(request, *roles)
+        raw = request.path_params["violation_id"]
+        v = await Violation.get_or_none(id=int(raw)) if raw.isdigit() and len(raw) < 10 else None
+        if v is None or v.agency not in self._agencies(request, who):
+            raise ApiError(404, f"unknown violation {raw[:20]!r}")
+        return who, v
+
+    def public(self, v: Violation) -> dict[str, Any]:
+        service = self._service()
+        blocker = service.plate_blocker(v) if v.state in ("detected", "awaiting_review") else None
+        clip = None
+        if v.clip_id:
+            clip = {"id": v.clip_id, "url": f"/api/violations/{v.id}/clip", "info": f"/api/clips/{v.clip_id}"}
+        return {
+            "id": v.id,
+            "kind": v.kind,
+            "camera": v.camera_id,
+            "agency": v.agency,
+            "area": v.area,
+            "zone": v.zone_id,
+            "mode": v.mode,
+            "wall_time": _iso(v.wall_time),
+            "event": v.event_id,
+            "state": v.state,
+            "allowed": list(ALLOWED.get(v.state, ())),
+            "version": v.version,
+            "plate": {
+                "text": v.plate, "confidence": v.plate_confidence, "source": v.plate_source,
+                "problem": v.plate_problem or None, "confirmed_by": v.plate_confirmed_by, "blocker": blocker,
+            },
+            "vehicle_class": v.vehicle_class,
+            "legal": json.loads(v.legal) if v.legal else None,
+            "ladder_step": v.ladder_step,
+            "offence_count": v.offence_count,
+            "created_by": v.created_by,
+            "created_at": _iso(v.created_at),
+            "updated_at": _iso(v.updated_at),
+            "assigned_to": v.assigned_to,
+            "decided_by": v.decided_by,
+            "decided_at": _iso(v.decided_at),
+            "officer_name": v.officer_name,
+            "rejection": {"reason": v.reject_reason, "note": v.reject_note} if v.reject_reason else None,
+            "evidence": {
+                "snapshot": {"url": f"/api/violations/{v.id}/snapshot", "sha256": v.snapshot_sha256}
+                if v.snapshot_path else None,
+                "clip": clip,
+            },
+        }
+
+    # --- reading -----------------------------------------------------------------
+
+    async def list_violations(self, request: Request) -> Response:
+        self._service()
+        who = require_role(request, *READ_ROLES)
+        unknown = sorted(set(request.query_params) - set(FILTERS))
+        if unknown:
+            raise ApiError(400, f"{unknown[0][:40]}: unknown parameter (known: {', '.join(FILTERS)})")
+        query: dict[str, Any] = {"agency__in": sorted(self._agencies(request, who))}
+        states = _values(request, "state", REF)
+        bad = [s for s in states if s not in STATES]
+        if bad:
+            raise ApiError(400, f"state: unknown state {bad[0][:20]!r} (one of: {', '.join(STATES)})")
+        for key, column, pattern in (("state", "state", REF), ("area", "area", REF), ("camera", "camera_id", REF),
+                                     ("kind", "kind", KIND)):
+            values = _values(request, key, pattern)
+            if values:
+                query[f"{column}__in"] = values
+        plate = request.query_params.get("plate")
+        if plate is not None:
+            query["plate"] = self._service().check_plate(plate, None)[0]
+        since = _time(request.query_params.get("since"), "since")
+        until = _time(request.query_params.get("until"), "until")
+        if since and until and until < since:
+            raise ApiError(400, "until: earlier than since")
+        if since:
+            query["wall_time__gte"] = since
+        if until:
+            query["wall_time__lt"] = until
+        limit = _int(request, "limit", PAGE_DEFAULT, 1, PAGE_MAX)
+        order = request.query_params.get("order", "newest")
+        if order not in ("newest", "oldest"):
+            raise ApiError(400, f"order: newest or oldest, not {order[:20]!r}")
+        cursor = _int(request, "cursor", None, 1, 2**31)
+        if cursor is not None:
+            query["id__lt" if order == "newest" else "id__gt"] = cursor
+        rows = await Violation.filter(**query).order_by("-id" if order == "newest" else "id").limit(limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if rows:  # plates are personal data: who listed which
+            await audit.record(who.username, "violation.list", "", "ids " + ",".join(str(v.id) for v in rows))
+        return JSONResponse({"violations": [self.public(v) for v in rows],
+                             "next_cursor": str(rows[-1].id) if more else None})
+
+    async def get_one(self, request: Request) -> Response:
+        who, v = await self._visible(request, *READ_ROLES)
+        body = self.public(v)
+        transitions = await ViolationTransition.filter(violation_id=v.id).order_by("id")
+        body["transitions"] = [
+            {"from": t.from_state, "to": t.to_state, "by": t.by, "at": _iso(t.at), "reason": t.reason}
+            for t in transitions
+        ]
+        edits = await PlateEdit.filter(violation_id=v.id).order_by("id")
+        body["plate_edits"] = [
+            {"old": e.old_plate, "new": e.new_plate, "old_confidence": e.old_confidence, "by": e.by, "at": _iso(e.at),
+             "note": e.note} for e in edits
+        ]
+        body["plate_history"] = []
+        if v.plate:
+            earlier = await Violation.filter(plate=v.plate, agency__in=sorted(self._agencies(request, who))).exclude(
+                id=v.id).order_by("-wall_time").limit(HISTORY_MAX)
+            body["plate_history"] = [
+                {"id": o.id, "kind": o.kind, "camera": o.camera_id, "wall_time": _iso(o.wall_time), "state": o.state,
+                 "ladder_step": o.ladder_step, "rejection": o.reject_reason} for o in earlier
+            ]
+        await audit.record(who.username, "violation.view", str(v.id), f"plate {v.plate or 'none'}")
+        return JSONResponse(body)
+
+    async def snapshot(self, request: Request) -> Response:
+        who, v = await self._visible(request, *READ_ROLES)
+        path = request.app.state.services.data_dir / v.snapshot_path if v.snapshot_path else None
+        if path is None or not path.is_file():
+            raise ApiError(404, f"violation {v.id} has no snapshot")
+        await audit.record(who.username, "violation.evidence", str(v.id), f"snapshot {v.snapshot_sha256}")
+        digest = base64.b64encode(bytes.fromhex(v.snapshot_sha256 or "")).decode()
+        return FileResponse(path, media_type="image/jpeg", headers={"Repr-Digest": f"sha-256=:{digest}:"})
+
+    async def clip(self, request: Request) -> Response:
+        who, v = await self._visible(request, *READ_ROLES)
+        row = await EvidenceClip.get_or_none(id=v.clip_id) if v.clip_id else None
+        if row is None or row.status != "ready" or not row.sha256:
+            raise ApiError(404, f"violation {v.id} has no clip ready")
+        services = request.app.state.services
+        directory = services.clips.directory if services.clips is not None else Path(services.data_dir) / "clips"
+        path = directory / row.file
+        if not path.is_file():
+            raise ApiError(410, f"the file of clip {row.id} is no longer in storage")
+        await audit.record(who.username, "violation.evidence", str(v.id), f"clip {row.id} {row.sha256}")
+        digest = base64.b64encode(bytes.fromhex(row.sha256)).decode()
+        return FileResponse(path, media_type="video/mp4", headers={"Repr-Digest": f"sha-256=:{digest}:"})
+
+    async def stats(self, request: Request) -> Response:
+        """Supervisors' report: admins (who answer for their officers; there is no separate supervisor role)."""
+        service = self._service()
+        who = require_role(request, "admin")
+        unknown = sorted(set(request.query_params) - {"since", "until"})
+        if unknown:
+            raise ApiError(400, f"{unknown[0][:40]}: unknown parameter (known: since, until)")
+        until = _time(request.query_params.get("until"), "until") or datetime.now(timezone.utc)
+        since = _time(request.query_params.get("since"), "since") or until - timedelta(days=STATS_DEFAULT_DAYS)
+        if until < since:
+            raise ApiError(400, "until: earlier than since")
+        rows = await Violation.filter(
+            agency__in=sorted(self._agencies(request, who)), decided_at__gte=since, decided_at__lt=until,
+            decided_by__isnull=False,
+        ).values("decided_by", "state", "reject_reason", "plate")
+        officers: dict[str, Counter] = defaultdict(Counter)
+        plates: dict[str, Counter] = defaultdict(Counter)
+        reasons: Counter = Counter()
+        for r in rows:
+            rejected = r["state"] == "rejected"
+            officers[r["decided_by"]]["decided"] += 1
+            officers[r["decided_by"]]["rejected"] += rejected
+            if rejected:
+                reasons[r["reject_reason"]] += 1
+            if r["plate"]:
+                plates[r["plate"]]["decided"] += 1
+                plates[r["plate"]]["rejected"] += rejected
+
+        def rate(c: Counter) -> float:
+            return round(c["rejected"] / c["decided"], 3) if c["decided"] else 0.0
+
+        threshold = service.settings.flag_rejections
+        await audit.record(who.username, "violation.stats", "", f"{_iso(since)} .. {_iso(until)}")
+        return JSONResponse({
+            "since": _iso(since), "until": _iso(until), "decided": len(rows), "flag_rejections": threshold,
+            "officers": [{"user": k, "decided": c["decided"], "rejected": c["rejected"], "rejection_rate": rate(c)}
+                         for k, c in sorted(officers.items())],
+            "reasons": [{"reason": k, "rejected": n} for k, n in reasons.most_common()],
+            "plates": [{"plate": k, "decided": c["decided"], "rejected": c["rejected"], "rejection_rate": rate(c),
+                        "flagged": c["rejected"] >= threshold}
+                       for k, c in sorted(plates.items(), key=lambda kv: (-kv[1]["rejected"], kv[0])) if c["rejected"]],
+        })
+
+    # --- acting --------------------------------------------------------------------
+
+    async def _acting(self, request: Request, keys: tuple[str, ...]) -> tuple[Principal, Violation, dict[str, Any]]:
+        who, v = await self._visible(request, *ACT_ROLES)
+        body = await _body(request, (*keys, "version"))
+        version = body.get("version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise ApiError(400, "version: expected a whole number")
+        if version is not None and version != v.version:
+            raise ApiError(409, f"violation {v.id} changed since you loaded it (version {version}, now {v.version}, "
+                                f"{v.state}); reload it")
+        return who, v, body
+
+    async def _answer(self, call) -> Response:
+        try:
+            v = await call
+        except Refused as exc:
+            raise ApiError(exc.status, exc.reason) from None
+        return JSONResponse(self.public(v))
+
+    async def verify(self, request: Request) -> Response:
+        who, v, body = await self._acting(request, ("officer_name", "note"))
+        name = _text(body, "officer_name", size=128) or who.username
+        return await self._answer(self._service().verify(v, who.username, name, _text(body, "note")))
+
+    async def reject(self, request: Request) -> Response:
+        who, v, body = await self._acting(request, ("reason", "note", "officer_name"))
+        reason = _text(body, "reason", required=True, size=32)
+        note = _text(body, "note", required=True)
+        name = _text(body, "officer_name", required=True, size=128)
+        return await self._answer(self._service().reject(v, who.username, reason, note, name))
+
+    async def action(self, request: Request) -> Response:
+        who, v, body = await self._acting(request, ("note",))
+        return await self._answer(self._service().take_action(v, who.username, _text(body, "note")))
+
+    async def close(self, request: Request) -> Response:
+        who, v, body = await self._acting(request, ("note",))
+        return await self._answer(self._service().close(v, who.username, _text(body, "note")))
+
+    async def assign(self, request: Request) -> Response:
+        who, v, body = await self._acting(request, ("user",))
+        to = body.get("user", who.username)
+        if to is not None and not isinstance(to, str):
+            raise ApiError(400, "user: expected a user name or null")
+        if who.role != "admin" and to not in (who.username, None):
+            raise ApiError(403, "an officer assigns violations to themselves only; admins assign them to anyone")
+        if to is not None and to != who.username and not await User.exists(username=to, disabled=False):
+            raise ApiError(422, f"user: no active user named {to[:64]!r}")
+        return await self._answer(self._service().assign(v, to, who.username))
+
+    async def plate(self, request: Request) -> Response:
+        who, v, body = await self._acting(request, ("plate", "note"))
+        text = _text(body, "plate", required=True, size=32)
+        try:
+            v, remark = await self._service().set_plate(v, text, who.username, _text(body, "note"))
+        except Refused as exc:
+            raise ApiError(exc.status, exc.reason) from None
+        answer = self.public(v)
+        answer["validation"] = remark
+        return JSONResponse(answer)
+
+    async def create(self, request: Request) -> Response:
+        service = self._service()
+        who = require_role(request, *ACT_ROLES)
+        keys = ("camera", "kind", "wall_time", "zone", "plate", "plate_confidence", "vehicle_class", "clip")
+        body = await _body(request, keys)
+        services = request.app.state.services
+        camera = _text(body, "camera", required=True, size=64)
+        runtime = services.cameras.get(camera) if services.cameras is not None and REF.match(camera) else None
+        if runtime is None or runtime.info.agency not in self._agencies(request, who):
+            raise ApiError(422, f"camera: unknown camera {camera[:40]!r}")
+        kind = _text(body, "kind", required=True, size=98)
+        if not KIND.match(kind) or not service.is_violation(kind):
+            known = ", ".join(sorted(service.settings.laws)) or "none configured in [enforcement.laws]"
+            raise ApiError(422, f"kind: {kind[:40]!r} is not a violation kind (known: {known})")
+        wall_time = _time(body.get("wall_time"), "wall_time")
+        if wall_time is None:
+            raise ApiError(422, "wall_time: required")
+        confidence = body.get("plate_confidence")
+        if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, (int, float))
+                                       or not 0 <= confidence <= 1):
+            raise ApiError(422, "plate_confidence: expected a number in 0..1")
+        zone = _text(body, "zone", size=64) or None
+        clip = _text(body, "clip", size=16) or None
+        found = Detection(
+            kind=kind, camera_id=camera, agency=runtime.info.agency, area=runtime.info.area,
+            mode=enforcement_mode(services.deployment, runtime.info.area), wall_time=wall_time, zone_id=zone,
+            clip_id=clip, plate=_text(body, "plate", size=32) or None,
+            plate_confidence=float(confidence) if confidence is not None else None,
+            vehicle_class=_text(body, "vehicle_class", size=32) or None,
+        )
+        v = await service.create(found, by=who.username)
+        return JSONResponse(self.public(v), status_code=201, headers={"Location": f"/api/violations/{v.id}"})
