@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('core', '0004_events')]
+    dependencies = [('core', '0005_zones')]
 
     initial = False
 
