@@ -364,9 +364,9 @@ def test_config_refuses_a_zone_kind_that_does_not_exist():
     with pytest.raises(ValueError, match="unknown zone kind 'no_parkin'"):
         Config.model_validate({"kinds": {"no_parkin": {}}})
     with pytest.raises(ValueError, match="unknown zone kind 'queue'"):
-        Config.model_validate({"exempt_kinds": ["queue"]})
-    with pytest.raises(ValueError, match="both watched and exempt"):
-        Config.model_validate({"exempt_kinds": ["no_parking"]})
+        Config.model_validate({"queue_kinds": ["queue"]})
+    with pytest.raises(ValueError, match="both watched and a queue kind"):
+        Config.model_validate({"queue_kinds": ["no_parking"]})
 
 
 def test_check_config_names_file_line_and_key_of_an_unknown_zone_kind(make_deployment):

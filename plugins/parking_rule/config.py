@@ -72,8 +72,8 @@ class Config(BaseModel):
     dwell_s: float = Field(default=120.0, gt=0, le=86_400)  # threshold of a watched kind that names none
     windows: list[Window] = [Window(start="16:00", end="19:00")]  # hours of zones drawn without their own
     kinds: dict[KindName, KindRule] = Field(default_factory=_default_kinds)  # the zone kinds watched
-    exempt_kinds: list[KindName] = [ZoneKind.QUEUE_AREA.value, ZoneKind.STOP_LINE.value]  # stopping here is normal
-    vehicle_classes: list[str] = Field(default=list(VEHICLES), min_length=1)
+    queue_kinds: list[KindName] = [ZoneKind.QUEUE_AREA.value, ZoneKind.STOP_LINE.value]  # stopping here is normal
+    watched_labels: list[str] = Field(default=list(VEHICLES), min_length=1)
     min_still_s: float = Field(default=1.0, ge=0, le=60)  # stood still this long before a stay starts
     occlusion_s: float = Field(default=30.0, ge=0, le=600)  # a hidden vehicle's timer runs this long
     leave_s: float = Field(default=3.0, ge=0, le=600)  # outside every watched zone this long: the stay ends
@@ -92,9 +92,9 @@ class Config(BaseModel):
 
     @model_validator(mode="after")
     def _apart(self) -> Config:
-        both = sorted(set(self.kinds) & set(self.exempt_kinds))
+        both = sorted(set(self.kinds) & set(self.queue_kinds))
         if both:
-            raise ValueError(f"zone kind {', '.join(both)} is both watched and exempt: pick one")
+            raise ValueError(f"zone kind {', '.join(both)} is both watched and a queue kind: pick one")
         return self
 
     def threshold(self, kind: str, zone_dwell_s: float | None) -> float:

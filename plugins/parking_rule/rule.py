@@ -12,7 +12,7 @@ zone). Durations never use wall time, so a clock step neither fires nor repeats
 anything; windows never use stream time.
 
 - A stay starts when a vehicle track has stood still ``min_still_s`` inside a
-  watched zone (and in no exempt one); its timer starts from when it stopped.
+  watched zone (and in no queue-kind one); its timer starts from when it stopped.
 - It survives jitter (the tracker's ``stationary_since`` ignores it) and
   occlusion: a hidden (``lost``) track keeps its timer running ``occlusion_s``.
 - It ends when the vehicle moves (``stationary_since`` changes) or stands
@@ -197,7 +197,7 @@ class ParkingRule:
         self._cameras: dict[str, _Camera] = {}
         self._windows = tuple(w.window() for w in config.windows)
         self._effective: dict[Zone, Zone] = {}
-        self._vehicles = frozenset(config.vehicle_classes)
+        self._vehicles = frozenset(config.watched_labels)
 
     # --- the frame ------------------------------------------------------------
 
@@ -219,7 +219,7 @@ class ParkingRule:
         self._expire(cam)
 
         watched = [z for z in zones if z.kind.value in cfg.kinds]
-        exempt = [z for z in zones if z.kind.value in cfg.exempt_kinds]
+        queues = [z for z in zones if z.kind.value in cfg.queue_kinds]
         active = {z.id for z in watched if self._active(z, frame.wall_time)}
         out: list[Violation] = []
         seen: set[int] = set()
@@ -227,7 +227,7 @@ class ParkingRule:
             if track.label not in self._vehicles:
                 continue
             seen.add(track.id)
-            violation = self._track(cam, view, frame, track, watched, exempt, active, looked)
+            violation = self._track(cam, view, frame, track, watched, queues, active, looked)
             if violation is not None:
                 out.append(violation)
         for track_id in [i for i in view.stays if i not in seen]:
@@ -283,13 +283,13 @@ class ParkingRule:
         frame: FrameInfo,
         track: Track,
         watched: list[Zone],
-        exempt: list[Zone],
+        queues: list[Zone],
         active: set[str],
         looked: float,
     ) -> Violation | None:
         cfg = self.config
         inside = [z for z in watched if z.contains_box(track.box, frame.width, frame.height)]
-        excused = any(z.contains_box(track.box, frame.width, frame.height) for z in exempt)
+        excused = any(z.contains_box(track.box, frame.width, frame.height) for z in queues)
         stay = view.stays.get(track.id)
         if stay is not None and track.stationary_since > stay.still_since + _EPS:
             del view.stays[track.id]  # it moved: whatever comes next is a new stay
