@@ -122,7 +122,7 @@ async def test_the_decoder_stops_after_the_last_unsubscribe(registry, rtsp_serve
     b.close()
     assert not hub.running("c1")
     deadline = time.monotonic() + 5
-    while rt.mux.subscriber_count or any(t.name.startswith("frames-c1") for t in threading.enumerate()):
+    while rt.mux.subscriber_count or any(t.is_alive() for t in decoding):  # this hub's threads, not an earlier test's
         assert time.monotonic() < deadline, "the decode thread or its packet subscription outlived the last subscriber"
         await asyncio.sleep(0.05)
     c = hub.subscribe("c1", "c")  # and starts again for the next one
