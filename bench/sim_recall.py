@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from plugins.traffic_sim.renderer import Renderer, RenderSpec  # noqa: E402
@@ -52,7 +54,7 @@ def h264_round_trip(frames, width: int, height: int, fps: int):
             return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def run_one(model: OnnxModel, scenario: str, night: bool, args) -> tuple[Score, int, float, float]:
+def run_one(model: OnnxModel, scenario: str, night: bool, args) -> tuple[Score, Score, int, float, float]:
     spec = RenderSpec(scenario, args.seed, args.width, args.height, args.fps, args.loop_seconds, night=night, label="SIM")
     t0 = time.perf_counter()
     renderer = Renderer(spec)
@@ -66,10 +68,57 @@ def run_one(model: OnnxModel, scenario: str, night: bool, args) -> tuple[Score, 
     t1 = time.perf_counter()
     detections = [model.infer([p])[0] for p in pixels]
     detect_s = time.perf_counter() - t1
-    total = Score()
+    total, large = Score(), Score()
     for i, (_, objects), dets in zip(indices, rendered, detections):
         total.add(score_frame(i, objects, classes, dets, min_height=args.min_height, iou_min=args.iou))
-    return total, len(indices), render_s, detect_s
+        large.add(score_frame(i, objects, classes, dets, min_height=args.large, iou_min=args.iou))
+    return total, large, len(indices), render_s, detect_s
+
+
+def real_reference(model: OnnxModel, height: int = 720, width: int = 1280) -> list[tuple[int, int, int]]:
+    """How small a real person may be: vtest.avi's frames shrunk into a WxH frame, people found.
+
+    vtest.avi's people stand about 100 of its 576 rows tall. Returns (their height in the WxH
+    frame, people found at score >= 0.5, cars found) per scale; the first row is the clip as it is.
+    """
+    from PIL import Image
+
+    from plugins.vision_onnx.default_model import read_frames, vtest_path
+
+    video = vtest_path()
+    if video is None:
+        return []
+    frames = read_frames(video, every=100, limit=8)
+    rows = []
+    for scale in (None, 0.75, 0.5, 0.4):
+        people = cars = 0
+        for f in frames:
+            if scale is None:
+                frame = f
+            else:
+                small = np.asarray(Image.fromarray(f).resize((round(f.shape[1] * scale), round(f.shape[0] * scale)), Image.BILINEAR))
+                frame = np.full((height, width, 3), 120, np.uint8)
+                y, x = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
+                frame[y : y + small.shape[0], x : x + small.shape[1]] = small
+            for d in model.infer([frame])[0]:
+                people += d.label == "person"
+                cars += d.label == "car"
+        tall = round(100 * height / 576) if scale is None else round(100 * scale)
+        rows.append((tall, people, cars))
+    return rows
+
+
+def line(s: Score, large: Score) -> str:
+    v, p, lv, lp = s.groups["vehicle"], s.groups["person"], large.groups["vehicle"], large.groups["person"]
+    return (f"{v.found + v.missed:5d} {fmt(v.recall):>6} {fmt(v.precision):>5}  {p.found + p.missed:5d} {fmt(p.recall):>6} {fmt(p.precision):>5}"
+            f"  {lv.found + lv.missed:8d} {fmt(lv.recall):>6}  {lp.found + lp.missed:8d} {fmt(lp.recall):>6}")
+
+
+def figures(s: Score, large: Score) -> dict:
+    out = {g: {"counted": t.found + t.missed, "recall": t.recall, "precision": t.precision} for g, t in s.groups.items()}
+    for g, t in large.groups.items():
+        out[f"{g}_large"] = {"counted": t.found + t.missed, "recall": t.recall}
+    return out
 
 
 def fmt(v: float | None) -> str:
@@ -85,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--loop-seconds", type=int, default=30)
     parser.add_argument("--every", type=int, default=15, help="score every N-th frame of the loop")
-    parser.add_argument("--min-height", type=float, default=40.0)
+    parser.add_argument("--min-height", type=float, default=40.0, help="objects counted from this height (px)")
+    parser.add_argument("--large", type=float, default=90.0, help="a second count from this height (px)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the vtest.avi reference")
     parser.add_argument("--iou", type=float, default=0.5)
     parser.add_argument("--h264", action="store_true", help="score frames after an H.264 round trip")
     parser.add_argument("--model", type=Path, default=SHARED_DATA / "models" / MODEL_NAME)
@@ -97,35 +148,36 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     model = OnnxModel(Config(providers=["cpu"], threads=1), args.model)
     lightings = {"day": [False], "night": [True], "both": [False, True]}[args.lighting]
-    rows, totals = [], {False: Score(), True: Score()}
+    rows, totals, totals_large = [], {False: Score(), True: Score()}, {False: Score(), True: Score()}
     render_s = detect_s = 0.0
     frames = 0
-    print(f"{'scenario':16} {'light':5} {'frames':>6}  {'veh n':>5} {'recall':>6} {'prec':>5}  {'ppl n':>5} {'recall':>6} {'prec':>5}")
+    big = int(args.large)
+    print(f"objects >= {args.min_height:g} px tall (and, right, >= {big} px); IoU >= {args.iou}; score >= 0.5")
+    print(f"{'scenario':16} {'light':5} {'frames':>6}  {'veh n':>5} {'recall':>6} {'prec':>5}  {'ppl n':>5} {'recall':>6} {'prec':>5}"
+          f"  {f'veh>{big}':>8} {'recall':>6}  {f'ppl>{big}':>8} {'recall':>6}")
     for scenario in args.scenarios:
         for night in lightings:
-            s, n, rs, ds = run_one(model, scenario, night, args)
+            s, large, n, rs, ds = run_one(model, scenario, night, args)
             render_s, detect_s, frames = render_s + rs, detect_s + ds, frames + n
             totals[night].add(s)
-            v, p = s.groups["vehicle"], s.groups["person"]
-            print(f"{scenario:16} {'night' if night else 'day':5} {n:6d}  {v.found + v.missed:5d} {fmt(v.recall):>6} {fmt(v.precision):>5}"
-                  f"  {p.found + p.missed:5d} {fmt(p.recall):>6} {fmt(p.precision):>5}", flush=True)
+            totals_large[night].add(large)
+            print(f"{scenario:16} {'night' if night else 'day':5} {n:6d}  {line(s, large)}", flush=True)
             if args.misses:
                 for i, oid, box in s.misses:
                     print(f"    missed frame {i} {oid} {box}")
-            rows.append({"scenario": scenario, "night": night, "frames": n, **{
-                g: {"counted": t.found + t.missed, "recall": t.recall, "precision": t.precision} for g, t in s.groups.items()}})
+            rows.append({"scenario": scenario, "night": night, "frames": n, **figures(s, large)})
     summary = {}
     for night in lightings:
-        s = totals[night]
-        v, p = s.groups["vehicle"], s.groups["person"]
         light = "night" if night else "day"
-        print(f"{'ALL':16} {light:5} {'':6}  {v.found + v.missed:5d} {fmt(v.recall):>6} {fmt(v.precision):>5}"
-              f"  {p.found + p.missed:5d} {fmt(p.recall):>6} {fmt(p.precision):>5}")
-        summary[light] = {g: {"counted": t.found + t.missed, "recall": t.recall, "precision": t.precision} for g, t in s.groups.items()}
+        print(f"{'ALL':16} {light:5} {'':6}  {line(totals[night], totals_large[night])}")
+        summary[light] = figures(totals[night], totals_large[night])
     print(f"render {1000 * render_s / max(1, frames):.0f} ms/frame, detect {1000 * detect_s / max(1, frames):.0f} ms/frame, {frames} frames")
-    print(json.dumps({"rows": rows, "totals": summary, "render_ms": round(1000 * render_s / max(1, frames), 1),
+    reference = [] if args.no_reference else real_reference(model, args.height, args.width)
+    for tall, people, cars in reference:
+        print(f"reference: vtest.avi's people at ~{tall} px tall in a {args.width}x{args.height} frame: {people} people, {cars} cars found (8 frames)")
+    print(json.dumps({"rows": rows, "totals": summary, "reference": reference, "render_ms": round(1000 * render_s / max(1, frames), 1),
                       "detect_ms": round(1000 * detect_s / max(1, frames), 1), "resolution": args.resolution,
-                      "seed": args.seed, "min_height": args.min_height, "iou": args.iou, "h264": args.h264}))
+                      "seed": args.seed, "min_height": args.min_height, "large": args.large, "iou": args.iou, "h264": args.h264}))
     return 0
 
 
