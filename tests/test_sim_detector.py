@@ -46,14 +46,14 @@ def _summary(score: Score) -> str:
 @pytest.mark.parametrize("light", ["day", "night"])
 def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light):
     """A floor under today's figures (bench/README.md), so realism never slips back unnoticed."""
-    # measured on renderer 2: day 0.18 and 0.13, night 0.05 and 0.11; precision 0.52 to 0.89
-    floors = {"day": {"vehicle": 0.15, "person": 0.1}, "night": {"vehicle": 0.03, "person": 0.07}}[light]
+    # measured on renderer 2: vehicles and people by day 0.18 and 0.14, by night 0.04 and 0.17; precision 0.42-0.89
+    floors = {"day": {"vehicle": 0.15, "person": 0.1}, "night": {"vehicle": 0.03, "person": 0.12}}[light]
     score = scores[light]
     for group, floor in floors.items():
         tally = score.groups[group]
         assert tally.found + tally.missed >= 20, _summary(score)  # the scene has enough to count
         assert tally.recall >= floor, f"{light}: {_summary(score)}"
-        assert tally.precision is None or tally.precision >= 0.4, f"{light}: {_summary(score)}"
+        assert tally.precision is None or tally.precision >= 0.35, f"{light}: {_summary(score)}"
 
 
 @pytest.mark.xfail(strict=True, reason="target not reached yet: see bench/README.md, 'The simulator seen by the default detector'")
