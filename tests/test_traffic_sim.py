@@ -440,3 +440,28 @@ def test_a_rendered_frame_looks_like_a_street(tmp_path):
     x0, y0, x1, y1 = parker["plate_bbox"]
     plate = pixels[y0:y1, x0:x1].mean(axis=2)
     assert x1 - x0 >= 30 and plate.max() > 180 and plate.min() < 80
+
+
+def test_scoring_matches_detections_to_the_truth_by_group_size_and_cover():
+    from core.analytics.detector import Detection
+    from plugins.traffic_sim.scoring import score_frame
+
+    classes = {"bus": "bus", "car": "car", "behind": "car", "far": "car", "walker": "person"}
+    objects = [
+        {"id": "bus", "bbox": [100, 100, 400, 300], "depth": 10.0},
+        {"id": "behind", "bbox": [150, 120, 300, 250], "depth": 20.0},  # wholly behind the bus: ignored
+        {"id": "car", "bbox": [500, 100, 700, 200], "depth": 12.0},
+        {"id": "far", "bbox": [800, 100, 830, 120], "depth": 60.0},  # 20 px tall: not counted
+        {"id": "walker", "bbox": [900, 100, 940, 200], "depth": 15.0},
+    ]
+    dets = [
+        Detection("truck", 0.9, 100, 100, 400, 300),  # the bus, as a truck: found (same group)
+        Detection("car", 0.8, 150, 120, 300, 250),  # the hidden car: not counted as found, yet not a false one
+        Detection("person", 0.7, 500, 100, 700, 200),  # the car as a person: a miss and a false person
+        Detection("car", 0.6, 800, 100, 830, 120),  # the far car: under 40 px, in neither recall nor precision
+    ]
+    score = score_frame(0, objects, classes, dets)
+    vehicles, people = score.groups["vehicle"], score.groups["person"]
+    assert (vehicles.found, vehicles.missed, vehicles.correct, vehicles.wrong) == (1, 1, 2, 0)
+    assert (people.found, people.missed, people.correct, people.wrong) == (0, 1, 0, 1)
+    assert {oid for _, oid, _ in score.misses} == {"car", "walker"}

@@ -23,7 +23,7 @@ from plugins.traffic_sim.vehicles import Glow, VehiclePainter
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
@@ -175,9 +175,8 @@ class Renderer:
         boxes = [corners[:, 0].min(), corners[:, 1].min(), corners[:, 0].max(), corners[:, 1].max()]
         if plate_box:  # the plate stands a little proud of the body
             boxes = [min(boxes[0], plate_box[0]), min(boxes[1], plate_box[1]), max(boxes[2], plate_box[2]), max(boxes[3], plate_box[3])]
-        if rider:
+        if rider:  # the rider is an object of its own; the motorcycle's box is the machine, as COCO boxes it
             r = rider[0]
-            boxes = [min(boxes[0], r[0]), min(boxes[1], r[1]), max(boxes[2], r[2]), max(boxes[3], r[3])]
             rb = self._box(r)
             if rb:
                 out.append({"id": f"{actor.id}.rider", "bbox": rb, **self._seen(depth)})

@@ -1,0 +1,64 @@
+"""The default detector on the simulator's pictures, against the simulator's own ground truth.
+
+Needs the built default model (``python -m plugins.vision_onnx.default_model``; set-up builds it,
+and the fixture below checks its stamp): the tests are marked ``default_model``. Frames of one
+scenario are rendered at 1280x720, one a second over a 30 s loop, by day and by night, and run
+through the ``vision_onnx`` pipeline on the CPU at its default threshold. Matching follows
+:mod:`plugins.traffic_sim.scoring` (IoU >= 0.5, objects >= 40 px tall, vehicles and people as
+two groups). ``bench/sim_recall.py`` prints the same figures for every scenario.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.traffic_sim.renderer import Renderer, RenderSpec
+from plugins.traffic_sim.scoring import Score, score_frame
+from plugins.vision_onnx import default_model as dm
+from plugins.vision_onnx.config import Config
+from plugins.vision_onnx.model import OnnxModel
+
+pytestmark = [pytest.mark.default_model, pytest.mark.timeout(180)]
+
+SCENARIO = "no_parking_stop"  # the scene the issue measured: 2 of about 10 vehicles found
+TARGET = 0.8  # the issue's target recall, vehicles and people, by day and by night
+
+
+@pytest.fixture(scope="module")
+def scores() -> dict[str, Score]:
+    model = OnnxModel(Config(providers=["cpu"], threads=1), dm.build())  # built at set-up: checks the stamp
+    out = {}
+    for light, night in (("day", False), ("night", True)):
+        renderer = Renderer(RenderSpec(SCENARIO, 101, 1280, 720, 15, 30, night=night, label="SIM"))
+        classes = {o["id"]: o["class"] for o in renderer.truth_header()["objects"]}
+        total = Score()
+        for i in range(0, renderer.spec.frames, renderer.spec.fps):
+            pixels, objects = renderer.frame(i)
+            total.add(score_frame(i, objects, classes, model.infer([pixels])[0]))
+        out[light] = total
+    return out
+
+
+def _summary(score: Score) -> str:
+    return ", ".join(f"{g}: {t.found}/{t.found + t.missed} found, precision {t.precision}" for g, t in score.groups.items())
+
+
+@pytest.mark.parametrize("light", ["day", "night"])
+def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light):
+    """A floor under today's figures (bench/README.md), so realism never slips back unnoticed."""
+    # measured on renderer 2: vehicles and people by day 0.18 and 0.14, by night 0.04 and 0.17; precision 0.42-0.89
+    floors = {"day": {"vehicle": 0.15, "person": 0.1}, "night": {"vehicle": 0.03, "person": 0.12}}[light]
+    score = scores[light]
+    for group, floor in floors.items():
+        tally = score.groups[group]
+        assert tally.found + tally.missed >= 20, _summary(score)  # the scene has enough to count
+        assert tally.recall >= floor, f"{light}: {_summary(score)}"
+        assert tally.precision is None or tally.precision >= 0.35, f"{light}: {_summary(score)}"
+
+
+@pytest.mark.xfail(strict=True, reason="target not reached yet: see bench/README.md, 'The simulator seen by the default detector'")
+@pytest.mark.parametrize("light", ["day", "night"])
+def test_detector_recall_reaches_the_target(scores, light):
+    score = scores[light]
+    for group in ("vehicle", "person"):
+        assert score.groups[group].recall >= TARGET, f"{light}: {_summary(score)}"
