@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli_cameras import add_parser as add_cameras
 
     add_cameras(sub, _load)
+    from core.audit.cli import add_parser as add_audit
+
+    add_audit(sub, _load)
     return parser
 
 
