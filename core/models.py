@@ -76,10 +76,10 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=64, db_index=True)
     target = fields.CharField(max_length=128, default="")
     detail = fields.TextField(default="")
-    address = fields.CharField(max_length=64, default="")  # the client's, for requests
+    address = fields.CharField(max_length=64, default="", db_default="")  # the client's, for requests
     seq = fields.BigIntField(null=True, unique=True)
-    prev_hash = fields.CharField(max_length=64, default="")
-    entry_hash = fields.CharField(max_length=64, default="")
+    prev_hash = fields.CharField(max_length=64, default="", db_default="")
+    entry_hash = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "audit_log"
@@ -125,7 +125,7 @@ class EvidenceClip(Model):
     codec = fields.CharField(max_length=16, null=True)
     width = fields.IntField(null=True)
     height = fields.IntField(null=True)
-    held = fields.BooleanField(default=False)  # evidence of an open case: the retention purge skips it
+    held = fields.BooleanField(default=False, db_default=False)  # an open case's evidence: never purged
 
     class Meta:
         table = "clips"

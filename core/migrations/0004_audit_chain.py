@@ -39,17 +39,17 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='AuditEntry',
             name='address',
-            field=fields.CharField(default='', max_length=64),
+            field=fields.CharField(default='', db_default='', max_length=64),
         ),
         ops.AddField(
             model_name='AuditEntry',
             name='entry_hash',
-            field=fields.CharField(default='', max_length=64),
+            field=fields.CharField(default='', db_default='', max_length=64),
         ),
         ops.AddField(
             model_name='AuditEntry',
             name='prev_hash',
-            field=fields.CharField(default='', max_length=64),
+            field=fields.CharField(default='', db_default='', max_length=64),
         ),
         ops.AddField(
             model_name='AuditEntry',
@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='EvidenceClip',
             name='held',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.RunPython(chain_existing_entries),
     ]
