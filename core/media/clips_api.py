@@ -77,6 +77,7 @@ def describe(row: EvidenceClip) -> dict[str, Any]:
         "width": row.width,
         "height": row.height,
         "file": f"/api/clips/{row.id}/file" if row.status == "ready" else None,
+        "held": row.held,  # evidence of an open case: never purged by retention
     }
 
 
