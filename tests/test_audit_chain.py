@@ -137,7 +137,9 @@ async def test_a_truncated_tail_is_found_by_an_anchor(db, tmp_path):
     await sql("DELETE FROM audit_log WHERE seq >= 4")
     assert (await verify_chain()).ok
     problems = (await verify_chain(marks)).problems
-    assert problems == [f"anchor of entry 5 ({anchor.at}): the chain ends at entry 3: entries 4..5 were deleted (tail truncated)"]
+    assert problems == [
+        f"anchor of entry 5 ({anchor.at}): the chain ends at entry 3: entries 4..5 were deleted (tail truncated)"
+    ]
 
 
 async def test_a_rewritten_chain_is_found_by_an_anchor(db, tmp_path):
@@ -155,7 +157,8 @@ async def test_a_rewritten_chain_is_found_by_an_anchor(db, tmp_path):
     assert (await verify_chain()).ok  # a chain rewritten whole links up: only an anchor tells
     problems = (await verify_chain([anchor])).problems
     assert problems == [
-        f"anchor of entry 4 ({anchor.at}): entry 4 has another hash than when anchored: the chain was rewritten from it on"
+        f"anchor of entry 4 ({anchor.at}): entry 4 has another hash than when anchored:"
+        " the chain was rewritten from it on"
     ]
 
 

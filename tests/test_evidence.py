@@ -76,7 +76,8 @@ async def test_a_changed_or_missing_evidence_file_is_named(data, capsys):
     (data_dir / "snapshots" / shot.file).unlink()
     report = await verify_evidence(data_dir)
     assert len(report.problems) == 2
-    assert report.problems[0].startswith("clip aaaaaaaaaaaaaaaa (aaaaaaaaaaaaaaaa.mp4, camera cam1): changed: its SHA-256 is ")
+    changed = "clip aaaaaaaaaaaaaaaa (aaaaaaaaaaaaaaaa.mp4, camera cam1): changed: its SHA-256 is "
+    assert report.problems[0].startswith(changed)
     assert report.problems[1] == f"snapshot {shot.id} ({shot.file}, camera cam1): missing"
 
     await close_database()  # the command opens its own, on its own event loop

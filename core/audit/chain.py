@@ -33,6 +33,8 @@ from core.models import AuditEntry
 GENESIS = "0" * 64
 ATTEMPTS = 50  # appends that lost the race for the next number, before giving up
 PG_LOCK_KEY = 0x62636F6E6E656374  # "bconnect": the advisory lock of the chain's head
+# made once: json.dumps with options builds an encoder per call
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 LIMITS = {"actor": 128, "action": 64, "target": 128, "detail": 2000, "address": 64}
 
 
@@ -59,7 +61,7 @@ def canonical(
 ) -> bytes:
     """The bytes an entry's hash is taken over: unambiguous (JSON), the same on every database."""
     fields = [seq, time_text(at), actor, action, target, detail, address, prev_hash]
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+    return _JSON.encode(fields).encode()
 
 
 def hash_of(seq: int, at: datetime, actor: str, action: str, target: str, detail: str, address: str, prev: str) -> str:
@@ -100,12 +102,19 @@ async def append(actor: str, action: str, target: str = "", detail: str = "", ad
                 return await AuditEntry.create(
                     using_db=conn, at=at, seq=seq, prev_hash=prev, entry_hash=digest, **values
                 )
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError) as exc:
             # another process appended entry `seq` (or holds SQLite's write lock): read the new head
-            if attempt == ATTEMPTS - 1:
+            if attempt == ATTEMPTS - 1 or not _lost_race(exc):
                 raise
             await asyncio.sleep(random.uniform(0.001, 0.005 * (attempt + 1)))
     raise AssertionError("unreachable")
+
+
+def _lost_race(exc: Exception) -> bool:
+    text = str(exc).lower()
+    if isinstance(exc, IntegrityError):
+        return "seq" in text  # the unique number, not some other constraint
+    return "locked" in text or "busy" in text
 
 
 async def chain_unsealed(client: Any) -> int:

@@ -18,6 +18,7 @@ checking each link. What each finding means:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from core.audit import chain
@@ -27,6 +28,7 @@ from core.models import AuditEntry
 PAGE = 2000
 SEARCH = 16  # how far from its number a moved entry is looked for
 MAX_ROWS_LISTED = 20
+COLUMNS = ("seq", "at", "actor", "action", "target", "detail", "address", "prev_hash", "entry_hash")
 
 
 @dataclass
@@ -75,7 +77,8 @@ async def verify_chain(anchors: list[Anchor] | None = None) -> ChainReport:
     moved: _Moved | None = None
     after = -(2**62)  # a forged entry numbered below 1 is read too
     while True:
-        rows = await AuditEntry.filter(seq__gt=after).order_by("seq").limit(PAGE)
+        page = await AuditEntry.filter(seq__gt=after).order_by("seq").limit(PAGE).values(*COLUMNS)
+        rows = [SimpleNamespace(**values) for values in page]  # plain rows: no model instances to build
         if not rows:
             break
         for row in rows:
@@ -122,12 +125,13 @@ async def verify_chain(anchors: list[Anchor] | None = None) -> ChainReport:
 
 
 async def _unchained(problems: list[str]) -> None:
-    rows = await AuditEntry.filter(seq__isnull=True).order_by("id").limit(MAX_ROWS_LISTED + 1).values_list("id", flat=True)
-    if not rows:
+    query = AuditEntry.filter(seq__isnull=True)
+    ids = await query.order_by("id").limit(MAX_ROWS_LISTED).values_list("id", flat=True)
+    if not ids:
         return
-    count = await AuditEntry.filter(seq__isnull=True).count()
-    ids = ", ".join(str(i) for i in rows[:MAX_ROWS_LISTED]) + (f" and {count - MAX_ROWS_LISTED} more" if count > MAX_ROWS_LISTED else "")
-    problems.append(f"row id {ids}: not in the chain (no sequence number): inserted behind B-Connect's back")
+    count = await query.count()
+    listed = ", ".join(str(i) for i in ids) + (f" and {count - len(ids)} more" if count > len(ids) else "")
+    problems.append(f"row id {listed}: not in the chain (no sequence number): inserted behind B-Connect's back")
 
 
 def _check_anchor(anchor: Anchor, report: ChainReport, seen: dict[int, str], problems: list[str]) -> None:
