@@ -20,6 +20,7 @@ from core.models import AuditEntry, EvidenceClip, EvidenceSnapshot
 from core.plugin_host import load_plugins
 from core.scheduler import Scheduler
 from core.storage import CORE_MODELS, close_database, open_database
+from core.testing.app import add_user, bearer_headers, running_app
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9"
 
@@ -149,3 +150,40 @@ async def test_anchor_and_purge_jobs_are_scheduled_as_configured(make_deployment
     finally:
         scheduler.shutdown()
         await close_database()
+
+
+async def test_the_hold_route(make_deployment):
+    d = make_deployment()
+    async with running_app(load_file(d.path)) as (_app, client):
+        await clip(d.data_dir, "a0a0a0a0a0a0a0a0")
+        await EvidenceClip.filter(id="a0a0a0a0a0a0a0a0").update(agency="polri")
+        sari = await bearer_headers(await add_user("sari", role="officer", agency="polri"))
+        budi = await bearer_headers(await add_user("budi", role="operator", agency="polri"))
+        dina = await bearer_headers(await add_user("dina", role="officer", agency="dishub"))  # no polri data
+        url = "/api/evidence/clip/a0a0a0a0a0a0a0a0/hold"
+        body = {"held": True, "reason": "case 17 open"}
+
+        r = await client.put(url, json=body, headers=sari)
+        assert r.status_code == 200 and r.json() == {"kind": "clip", "id": "a0a0a0a0a0a0a0a0", "held": True}
+        shown = await client.get("/api/clips/a0a0a0a0a0a0a0a0", headers=sari)
+        assert shown.json()["held"] is True, shown.text
+        entry = await AuditEntry.get(action="evidence.hold")
+        assert (entry.actor, entry.target, entry.detail) == ("sari", "clip:a0a0a0a0a0a0a0a0", "case 17 open")
+
+        assert (await client.put(url, json=body, headers=budi)).status_code == 403
+        assert (await client.put(url, json=body, headers=dina)).status_code == 404
+        assert (await client.put("/api/evidence/plate/x/hold", json=body, headers=sari)).status_code == 404
+        assert (await client.put("/api/evidence/clip/nope/hold", json=body, headers=sari)).status_code == 404
+        for bad, code, why in [
+            ({"held": "yes", "reason": "x"}, 400, "held: expected true or false"),
+            ({"held": False}, 400, "reason: expected a string"),
+            ({"held": False, "reason": " "}, 422, "reason: 1 to 500 characters"),
+            ({"held": False, "reason": "x", "until": 1}, 400, "until: unknown key"),
+            ([1], 400, "body: expected a JSON object"),
+        ]:
+            r = await client.put(url, json=bad, headers=sari)
+            assert r.status_code == code and why in r.text, (bad, r.text)
+        r = await client.put(url, content=b"{", headers={**sari, "Content-Type": "application/json"})
+        assert r.status_code == 400
+        assert (await EvidenceClip.get(id="a0a0a0a0a0a0a0a0")).held  # nothing above changed it
+        assert (await verify_chain()).ok

@@ -1,4 +1,4 @@
-"""The audit chain and evidence retention as a core default plugin: their periodic jobs.
+"""The audit chain and evidence retention as a core default plugin: jobs and the hold route.
 
 ``audit_anchor`` writes the chain's head to the anchors file every
 ``[audit] anchor_interval_s``; ``evidence_purge`` deletes expired, unheld
@@ -8,6 +8,7 @@ evidence every ``[retention] purge_interval_s``.
 from __future__ import annotations
 
 from core.audit import anchors
+from core.evidence import api as evidence_api
 from core.evidence.retention import purge_expired
 from core.hookspecs import hookimpl
 from core.interfaces import Job
@@ -23,6 +24,11 @@ class AuditPlugin:
 
     async def purge(self) -> None:
         await purge_expired(self.data_dir, self.deployment.retention)
+
+    @hookimpl
+    def bconnect_register_routes(self, register):
+        for route in evidence_api.routes():
+            register(route)
 
     @hookimpl
     def bconnect_register_jobs(self, register):
