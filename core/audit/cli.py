@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG = "plugins.toml"  # as for ``bconnect serve``
+MAX_PRINTED = 500  # findings listed; a chain rewritten wholesale would list every entry
 
 
 def _run(args: argparse.Namespace, load: Callable[..., Any], work: Callable[[Any], Awaitable[int]]) -> int:
@@ -53,8 +54,10 @@ def cmd_verify(args: argparse.Namespace, load: Callable[..., Any]) -> int:
             evidence = await verify_evidence(data_dir)
             print(f"evidence: {evidence.files} files rehashed")
             problems += evidence.problems
-        for problem in problems:
+        for problem in problems[:MAX_PRINTED]:
             print(f"  {problem}")
+        if len(problems) > MAX_PRINTED:
+            print(f"  ... and {len(problems) - MAX_PRINTED} more")
         print("intact" if not problems else f"NOT INTACT: {len(problems)} findings")
         return 0 if not problems else 1
 

@@ -98,6 +98,9 @@ async def verify_chain(anchors: list[Anchor] | None = None) -> ChainReport:
                 bad = True
                 was = _original_seq(row)
                 if was is None:
+                    if moved is not None:
+                        problems.append(moved.text())
+                        moved = None
                     problems.append(f"entry {row.seq}: edited: its fields do not match its hash")
                 elif moved is not None and moved.last == row.seq - 1 and moved.offset == row.seq - was:
                     moved.last = row.seq
