@@ -1,4 +1,4 @@
-"""The core's own tables: accounts, sessions, API tokens, audit trail, evidence clips and snapshots.
+"""The core's own tables: accounts, sessions, API tokens, audit trail, evidence clips.
 
 Secrets (session cookies, bearer tokens) are stored only as SHA-256 hashes;
 passwords only as argon2 hashes. The audit log is append-only: rows are
@@ -95,6 +95,27 @@ class AuditEntry(Model):
         raise PermissionError("the audit log is append-only")
 
 
+class EvidenceSnapshot(Model):
+    """A still picture kept as evidence, with the SHA-256 of the bytes written.
+
+    The JPEG lives in ``data_dir/snapshots/<file>`` (``core.evidence.files``).
+    """
+
+    id = fields.CharField(max_length=16, primary_key=True)
+    camera_id = fields.CharField(max_length=64)
+    agency = fields.CharField(max_length=16)
+    created_by = fields.CharField(max_length=64)
+    note = fields.TextField(default="")
+    file = fields.CharField(max_length=128)
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    held = fields.BooleanField(default=False)  # evidence of an open case: the retention purge skips it
+
+    class Meta:
+        table = "evidence_snapshots"
+
+
 class EvidenceClip(Model):
     """An evidence clip asked for through the API: who, why, and the MP4 once cut.
 
@@ -130,24 +151,3 @@ class EvidenceClip(Model):
     class Meta:
         table = "clips"
         indexes = (("camera_id", "created_at"),)
-
-
-class EvidenceSnapshot(Model):
-    """A still picture kept as evidence, with the SHA-256 of the bytes written.
-
-    The JPEG lives in ``data_dir/snapshots/<file>`` (``core.evidence.files``).
-    """
-
-    id = fields.CharField(max_length=16, primary_key=True)
-    camera_id = fields.CharField(max_length=64)
-    agency = fields.CharField(max_length=16)
-    created_by = fields.CharField(max_length=64)
-    note = fields.TextField(default="")
-    file = fields.CharField(max_length=128)
-    size = fields.BigIntField()
-    sha256 = fields.CharField(max_length=64)
-    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
-    held = fields.BooleanField(default=False)  # evidence of an open case: the retention purge skips it
-
-    class Meta:
-        table = "evidence_snapshots"

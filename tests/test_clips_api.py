@@ -355,7 +355,7 @@ UNSATISFIABLE = ["bytes=10000-", "bytes=-0", "bytes=" + "9" * 400 + "-"]
 
 
 async def test_every_answer_with_clip_bytes_is_audited_and_odd_ranges_never_fail(make_deployment):
-    from core.auth.testing import add_user, running_app, session_headers
+    from core.testing.app import add_user, running_app, session_headers
     from core.config import load_file
 
     body = bytes(range(256)) * (SIZE // 256) + bytes(SIZE % 256)

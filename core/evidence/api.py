@@ -23,6 +23,12 @@ MAX_REASON = 500
 
 
 async def hold(request: Request) -> Response:
+    """Hold evidence for an open case (retention never purges it), or release it; audited.
+    ---
+    requestBody: {content: {application/json: {schema: {type: object, additionalProperties: false, required: [held, reason], properties: {held: {type: boolean}, reason: {type: string, minLength: 1, maxLength: 500}}}}}}
+    responses:
+      200: {description: 'the evidence and whether it is held', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+    """
     kind_name, evidence_id = request.path_params["kind"], request.path_params["evidence_id"]
     kind = KINDS.get(kind_name)
     if kind is None:
