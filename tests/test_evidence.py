@@ -160,8 +160,8 @@ async def test_the_hold_route(make_deployment):
         sari = await bearer_headers(await add_user("sari", role="officer", agency="polri"))
         budi = await bearer_headers(await add_user("budi", role="operator", agency="polri"))
         dina = await bearer_headers(await add_user("dina", role="officer", agency="dishub"))  # no polri data
-        url = "/api/evidence/clip/a0a0a0a0a0a0a0a0/hold"
-        body = {"held": True, "reason": "case 17 open"}
+        url = "/api/evidence/hold"
+        body = {"kind": "clip", "id": "a0a0a0a0a0a0a0a0", "held": True, "reason": "case 17 open"}
 
         r = await client.put(url, json=body, headers=sari)
         assert r.status_code == 200 and r.json() == {"kind": "clip", "id": "a0a0a0a0a0a0a0a0", "held": True}
@@ -171,14 +171,16 @@ async def test_the_hold_route(make_deployment):
         assert (entry.actor, entry.target, entry.detail) == ("sari", "clip:a0a0a0a0a0a0a0a0", "case 17 open")
 
         assert (await client.put(url, json=body, headers=budi)).status_code == 403
-        assert (await client.put(url, json=body, headers=dina)).status_code == 404
-        assert (await client.put("/api/evidence/plate/x/hold", json=body, headers=sari)).status_code == 404
-        assert (await client.put("/api/evidence/clip/nope/hold", json=body, headers=sari)).status_code == 404
+        assert (await client.put(url, json=body, headers=dina)).status_code == 404  # not her agency's data
+        assert (await client.put(url, json={**body, "id": "nope"}, headers=sari)).status_code == 404
+        release = {**body, "held": False}
         for bad, code, why in [
-            ({"held": "yes", "reason": "x"}, 400, "held: expected true or false"),
-            ({"held": False}, 400, "reason: expected a string"),
-            ({"held": False, "reason": " "}, 422, "reason: 1 to 500 characters"),
-            ({"held": False, "reason": "x", "until": 1}, 400, "until: unknown key"),
+            ({**release, "kind": "plate"}, 400, "kind: expected one of: clip, snapshot"),
+            ({**release, "id": 7}, 400, "id: expected the clip's id"),
+            ({**release, "held": "yes"}, 400, "held: expected true or false"),
+            ({k: v for k, v in release.items() if k != "reason"}, 400, "reason: expected a string"),
+            ({**release, "reason": " "}, 422, "reason: 1 to 500 characters"),
+            ({**release, "until": 1}, 400, "until: unknown key"),
             ([1], 400, "body: expected a JSON object"),
         ]:
             r = await client.put(url, json=bad, headers=sari)
