@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli_analyze import add_parser as add_analyze
 
     add_analyze(sub, _load)
+    from core.audit.cli import add_parser as add_audit
+
+    add_audit(sub, _load)
     return parser
 
 

@@ -98,6 +98,20 @@ class DeploymentInfo(_Strict):
         return value
 
 
+class AuditSettings(_Strict):
+    """``[audit]``: the hash-chained audit log (docs/audit.md)."""
+
+    anchor_interval_s: float = Field(default=3600.0, ge=1, le=7 * 86400)  # how often the head is anchored
+
+
+class RetentionSettings(_Strict):
+    """``[retention]``: days evidence is kept before the purge job deletes it (never while held)."""
+
+    clip_days: int = Field(default=365, ge=1, le=36500)
+    snapshot_days: int = Field(default=365, ge=1, le=36500)
+    purge_interval_s: float = Field(default=3600.0, ge=1, le=7 * 86400)  # how often expired evidence is purged
+
+
 class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -200,6 +214,8 @@ class Deployment(_Strict):
     agencies: dict[AgencyId, AgencyInfo] = {}
     access: dict[str, AgencyAccess] = {}
     enforcement: EnforcementSettings = EnforcementSettings()
+    audit: AuditSettings = AuditSettings()
+    retention: RetentionSettings = RetentionSettings()
     plugins: dict[str, dict[str, Any]] = {}
 
     def enabled_plugins(self) -> list[str]:

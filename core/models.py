@@ -62,7 +62,13 @@ class ApiToken(Model):
 
 
 class AuditEntry(Model):
-    """Who did what to what, when. Append-only."""
+    """Who did what to what, when. Append-only and hash-chained (``core.audit.chain``).
+
+    ``seq`` numbers the chain from 1 without gaps (unique: two writers cannot
+    both append entry N); ``entry_hash`` is the SHA-256 of the canonical form of
+    this entry including ``prev_hash``, the hash of entry ``seq - 1``. A row
+    without ``seq`` was not written by B-Connect.
+    """
 
     id = fields.IntField(primary_key=True)
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
@@ -70,6 +76,10 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=64, db_index=True)
     target = fields.CharField(max_length=128, default="")
     detail = fields.TextField(default="")
+    address = fields.CharField(max_length=64, default="", db_default="")  # the client's, for requests
+    seq = fields.BigIntField(null=True, unique=True)
+    prev_hash = fields.CharField(max_length=64, default="", db_default="")
+    entry_hash = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "audit_log"
@@ -83,6 +93,27 @@ class AuditEntry(Model):
 
     async def delete(self, *args: Any, **kwargs: Any) -> None:
         raise PermissionError("the audit log is append-only")
+
+
+class EvidenceSnapshot(Model):
+    """A still picture kept as evidence, with the SHA-256 of the bytes written.
+
+    The JPEG lives in ``data_dir/snapshots/<file>`` (``core.evidence.files``).
+    """
+
+    id = fields.CharField(max_length=16, primary_key=True)
+    camera_id = fields.CharField(max_length=64)
+    agency = fields.CharField(max_length=16)
+    created_by = fields.CharField(max_length=64)
+    note = fields.TextField(default="")
+    file = fields.CharField(max_length=128)
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    held = fields.BooleanField(default=False)  # evidence of an open case: the retention purge skips it
+
+    class Meta:
+        table = "evidence_snapshots"
 
 
 class EvidenceClip(Model):
@@ -115,6 +146,7 @@ class EvidenceClip(Model):
     codec = fields.CharField(max_length=16, null=True)
     width = fields.IntField(null=True)
     height = fields.IntField(null=True)
+    held = fields.BooleanField(default=False, db_default=False)  # an open case's evidence: never purged
 
     class Meta:
         table = "clips"

@@ -34,6 +34,7 @@ log = logging.getLogger("bconnect.plugins")
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "core.routes_core:CorePlugin",
     "core.auth.plugin:AccountsPlugin",
+    "core.audit.plugin:AuditPlugin",
     "core.media.plugin:MediaPlugin",
     "core.areas:AreasPlugin",  # after the media core, whose registry lists the cameras
     "core.events.plugin:EventsPlugin",  # after the media core too: events name its cameras

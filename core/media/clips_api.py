@@ -77,6 +77,7 @@ def describe(row: EvidenceClip) -> dict[str, Any]:
         "width": row.width,
         "height": row.height,
         "file": f"/api/clips/{row.id}/file" if row.status == "ready" else None,
+        "held": row.held,  # evidence of an open case: never purged by retention
     }
 
 
@@ -249,8 +250,7 @@ class ClipsApi:
             raise ApiError(416, str(exc), headers={"Content-Range": f"bytes */{exc.size}"}) from None
         if request.method == "GET":  # every answer with evidence bytes, whole or in part; HEAD sends none
             part = f"bytes {span[0]}-{span[1] - 1} of {size}" if span else f"whole file, {size} bytes"
-            who = current_principal(request).username
-            await audit.record(who, "clip.download", row.id, f"camera {row.camera_id}, {part}")
+            await audit.audit_read(request, "clip.download", row.id, f"camera {row.camera_id}, {part}")
         digest = base64.b64encode(bytes.fromhex(row.sha256 or "")).decode()
         headers = {
             "Repr-Digest": f"sha-256=:{digest}:",  # RFC 9530: of the whole file, also in a 206

@@ -1,0 +1,1 @@
+"""The tamper-evident audit chain: appending, anchoring, verifying (see docs/audit.md)."""
