@@ -6,6 +6,7 @@
                                              ``cursor`` (``next_cursor``) pages
 ``POST  /api/violations``                    enter one by hand ``{"camera", "kind", "wall_time", ...}``
 ``GET   /api/violations/stats``              rejections per officer, reason and plate (admins)
+``GET   /api/violations/summary``            the dashboard's figures over ``days`` (readers)
 ``GET   /api/violations/{id}``               one, with evidence links, transitions, plate edits, the
                                              plate's earlier violations
 ``GET   /api/violations/{id}/snapshot``      its picture; ``/clip``: its evidence clip
@@ -47,6 +48,7 @@ from core.request_body import read_json
 from core.violations.models import PlateEdit, Violation, ViolationTransition
 from core.violations.service import Detection, Refused, ViolationService
 from core.violations.states import ALLOWED, STATES
+from core.violations.summary import DAYS_MAX, summary
 
 READ_ROLES = ("officer", "prosecutor")
 ACT_ROLES = ("officer",)
@@ -129,6 +131,7 @@ class ViolationsApi:
             Route(base, self.list_violations, methods=["GET"]),
             Route(base, self.create, methods=["POST"]),
             Route(f"{base}/stats", self.stats, methods=["GET"]),  # before {violation_id}
+            Route(f"{base}/summary", self.summary, methods=["GET"]),
             Route(base + "/{violation_id}", self.get_one, methods=["GET"]),
             Route(base + "/{violation_id}/snapshot", self.snapshot, methods=["GET"]),
             Route(base + "/{violation_id}/clip", self.clip, methods=["GET"]),
@@ -289,6 +292,32 @@ class ViolationsApi:
         await audit.record(who.username, "violation.evidence", str(v.id), f"clip {row.id} {row.sha256}")
         digest = base64.b64encode(bytes.fromhex(row.sha256)).decode()
         return FileResponse(path, media_type="video/mp4", headers={"Repr-Digest": f"sha-256=:{digest}:"})
+
+    async def summary(self, request: Request) -> Response:
+        """The dashboard's figures: per area and day, per kind, ladder steps, the backlog, time to review.
+        ---
+        parameters:
+          - {name: days, in: query, required: false, schema: {type: integer, minimum: 1, maximum: 366, default: 30},
+             description: 'the last N days (UTC) by detection time'}
+        responses:
+          200:
+            description: >-
+              {days, since, total, per_area_day: {area: {day: n}}, per_kind, per_state, ladder_actions,
+              backlog: {awaiting_review, oldest_waiting_s}, time_to_review_s: {decided, median, p90},
+              rejection_reasons, ladder, kinds}
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+        """
+        service = self._service()
+        who = require_role(request, *READ_ROLES)
+        unknown = sorted(set(request.query_params) - {"days"})
+        if unknown:
+            raise ApiError(400, f"{unknown[0][:40]}: unknown parameter (known: days)")
+        days = _int(request, "days", 30, 1, DAYS_MAX)
+        body = await summary(sorted(self._agencies(request, who)), days, datetime.now(timezone.utc))
+        body["rejection_reasons"] = list(service.settings.rejection_reasons)
+        body["ladder"] = [step.name for step in service.settings.ladder.steps]
+        body["kinds"] = sorted(service.settings.laws)
+        return JSONResponse(body)
 
     async def stats(self, request: Request) -> Response:
         """Supervisors' report: admins (who answer for their officers; there is no separate supervisor role)."""
