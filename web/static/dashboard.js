@@ -86,7 +86,7 @@
     draw("areaDay", "chart-area-day", bar(
       s.days.map((d) => d.slice(5)),
       areas.map((a, i) => ({ label: label(a), data: s.days.map((d) => s.per_area_day[a][d] || 0), backgroundColor: COLOURS[i % COLOURS.length], stack: "areas" })),
-      { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } }
+      { plugins: { legend: { display: true } }, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } }
     ));
 
     const kinds = Object.keys(s.per_kind);

@@ -31,6 +31,9 @@
     b.textContent = text || "";
     b.dataset.kind = kind || "error";
     b.hidden = !text;
+    if (text && kind === "info") {
+      setTimeout(() => b.textContent === text && banner(""), 3000); // a confirmation, not a problem: it goes
+    }
   }
 
   async function api(path, options) {
@@ -140,6 +143,7 @@
 
   async function select(i) {
     state.armed = null;
+    banner("");
     state.index = i;
     renderQueue();
     if (i < 0 || i >= state.items.length) {
@@ -342,7 +346,7 @@
       entries.push([t.at, (t.from ? label(t.from) + " → " : "") + label(t.to) + " by " + t.by + (t.reason ? ": " + t.reason : "")]);
     }
     for (const e of v.plate_edits || []) {
-      entries.push([e.at, "plate " + (e.old || "none") + " → " + e.new + " by " + e.by + (e.note ? ": " + e.note : ""), "plate-edit"]);
+      entries.push([e.at, "plate " + (e.old || "none") + " → " + e.new + " by " + e.by + (e.note ? ": " + e.note : ""), "edit"]);
     }
     entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     for (const [at, text, cls] of entries) log.append(el("li", cls || "", when(at) + " · " + text));
@@ -417,11 +421,11 @@
   async function advance(done, text) {
     const i = state.items.findIndex((x) => x.id === done.id);
     if (i >= 0) state.items[i] = done;
-    banner(text, "info");
     let next = state.items.findIndex((x, j) => j > i && x.state === "awaiting_review");
     if (next < 0) next = state.items.findIndex((x) => x.state === "awaiting_review");
     document.activeElement && document.activeElement.blur();
     await select(next >= 0 ? next : i);
+    banner(text, "info");
   }
 
   async function savePlate() {
