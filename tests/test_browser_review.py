@@ -5,8 +5,9 @@ Violations come from a published event (with its snapshot) and from the API
 only: edits a plate, verifies, rejects with a reason, and meets a violation
 that someone else decided meanwhile (409). The API then shows the states, the
 plate edit and the audit entries. The dashboard's charts carry the numbers of
-the summary; a viewer or an operator gets no link and 403 from the pages and
-the API. Screenshots go to tests/_generated/ (docs/img/ holds copies).
+the summary (the supervisors' report for admins only); a prosecutor gets the
+dashboard but not the review page; a viewer or an operator gets no link and 403
+from the pages and the API. Screenshots go to tests/_generated/ (docs/img/ holds copies).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ async def test_an_officer_reviews_by_keyboard_and_the_dashboard_shows_the_figure
         await add_user("boss", PASSWORD, role="admin", agency="admin")
         await add_user("view1", PASSWORD, role="viewer", agency="pemkot")
         await add_user("op1", PASSWORD, role="operator", agency="pemkot")
+        await add_user("pros1", PASSWORD, role="prosecutor", agency="pemkot")
         h = await bearer_headers(officer)
         async with httpx.AsyncClient(base_url=url, headers=h) as api:
             async def create(plate, confidence, when, **extra):
@@ -191,6 +193,12 @@ async def test_an_officer_reviews_by_keyboard_and_the_dashboard_shows_the_figure
                 await page.wait_for_selector(f'#detail[data-state="verified"][data-id="{raced["id"]}"]')
 
                 timings = await page.evaluate("window.bconnectReview.state.timings")
+
+                # the officer's dashboard: the figures, without the supervisors' report (admins only)
+                await page.goto(url + "/dashboard")
+                await page.wait_for_selector('body[data-ready="yes"]', timeout=15_000)
+                assert await page.is_visible("#supervisors-note") and await page.is_hidden("#chart-reasons")
+                assert await page.is_visible("#review-link")
                 assert errors == []
                 await page.close()
 
@@ -238,6 +246,14 @@ async def test_an_officer_reviews_by_keyboard_and_the_dashboard_shows_the_figure
                 await page.screenshot(path=str(GENERATED / "dashboard.png"), full_page=True)
                 assert small_png(GENERATED / "dashboard.png", GENERATED / "dashboard-small.png") < 150_000
                 assert errors == []
+                await page.close()
+
+                # a prosecutor reads the figures, but reviews nothing
+                page, errors = await log_in(browser, url, "pros1", "/static/index.html")
+                await page.wait_for_selector("#dashboard-link", timeout=10_000)
+                assert await page.query_selector("#review-link") is None
+                assert await page.evaluate("fetch('/review').then(r => r.status)") == 403
+                assert await page.evaluate("fetch('/dashboard').then(r => r.status)") == 200
                 await page.close()
 
                 # a viewer and an operator: no link, and 403 from the pages and the API
