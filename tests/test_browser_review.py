@@ -194,6 +194,18 @@ async def test_an_officer_reviews_by_keyboard_and_the_dashboard_shows_the_figure
 
                 timings = await page.evaluate("window.bconnectReview.state.timings")
 
+                # the filters: any state (awaiting first), then a plate as typed, then another area
+                ids = "() => [...document.querySelectorAll('.queue-item')].map(n => Number(n.dataset.id)).join()"
+                await page.select_option('select[name="state"]', "")
+                await page.wait_for_function(f"({ids})() === '{old['id']},{first['id']},{low['id']},{to_reject['id']},{raced['id']}'",
+                                             timeout=10_000)
+                await page.fill('input[name="plate"]', "kt 9 xy")
+                await page.press('input[name="plate"]', "Enter")
+                await page.wait_for_function(f"({ids})() === '{to_reject['id']}'", timeout=10_000)
+                await page.fill('input[name="plate"]', "")
+                await page.select_option('select[name="area"]', "beller")
+                await page.wait_for_function(f"({ids})() === ''", timeout=10_000)
+
                 # the officer's dashboard: the figures, without the supervisors' report (admins only)
                 await page.goto(url + "/dashboard")
                 await page.wait_for_selector('body[data-ready="yes"]', timeout=15_000)
