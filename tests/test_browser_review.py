@@ -75,7 +75,8 @@ async def a_clip(services, camera: str) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     path = await asyncio.to_thread(write_test_video, directory / "0123456789abcdef.mp4", seconds=1.0)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    await EvidenceClip.create(id="0123456789abcdef", camera_id=camera, agency="dishub", created_by="test", status="ready",
+    await EvidenceClip.create(id="0123456789abcdef", camera_id=camera, agency="dishub", created_by="test",
+                              status="ready",
                               pre_s=0.5, post_s=0.5, file=path.name, sha256=digest, size=path.stat().st_size,
                               codec="h264", width=320, height=240)
     return "0123456789abcdef"
@@ -122,7 +123,8 @@ async def test_an_officer_reviews_by_keyboard_and_the_dashboard_shows_the_figure
             first = await from_event(50, snapshot=snapshot, zone_id="z1",
                                      detail={"plate": "kt 1234 ab", "plate_confidence": 0.93, "class": "car"})
             clip = await a_clip(services, "dcam")
-            low = await from_event(40, clip_id=clip, snapshot=snapshot, detail={"plate": "KT 1234 AL", "plate_confidence": 0.55})
+            low = await from_event(40, clip_id=clip, snapshot=snapshot,
+                                   detail={"plate": "KT 1234 AL", "plate_confidence": 0.55})
             to_reject = await create("KT 9 XY", 0.9, iso(now - timedelta(minutes=30)))
             raced = await create("KT 77 QQ", 0.9, iso(now - timedelta(minutes=20)))
 
@@ -197,8 +199,8 @@ async def test_an_officer_reviews_by_keyboard_and_the_dashboard_shows_the_figure
                 # the filters: any state (awaiting first), then a plate as typed, then another area
                 ids = "() => [...document.querySelectorAll('.queue-item')].map(n => Number(n.dataset.id)).join()"
                 await page.select_option('select[name="state"]', "")
-                await page.wait_for_function(f"({ids})() === '{old['id']},{first['id']},{low['id']},{to_reject['id']},{raced['id']}'",
-                                             timeout=10_000)
+                every = ",".join(str(v["id"]) for v in (old, first, low, to_reject, raced))
+                await page.wait_for_function(f"({ids})() === '{every}'", timeout=10_000)
                 await page.fill('input[name="plate"]', "kt 9 xy")
                 await page.press('input[name="plate"]', "Enter")
                 await page.wait_for_function(f"({ids})() === '{to_reject['id']}'", timeout=10_000)
@@ -244,7 +246,7 @@ async def test_an_officer_reviews_by_keyboard_and_the_dashboard_shows_the_figure
                 assert charts["kind"] == {"labels": ["parking.violation"], "data": [[5]]}
                 assert charts["ladder"]["labels"] == ["teguran", "stiker", "kempes ban", "derek"]
                 assert charts["ladder"]["data"] == [[1, 0, 0, 0]]  # only the old one's step was carried out
-                per_day = [sum(d[i] for d in charts["areaDay"]["data"]) for i in range(len(charts["areaDay"]["labels"]))]
+                per_day = [sum(column) for column in zip(*charts["areaDay"]["data"])]
                 assert sum(per_day) == 5 and per_day[charts["areaDay"]["labels"].index(day(old))] >= 1
                 assert [d["label"] for d in await page.evaluate(
                     "window.bconnectDashboard.charts.areaDay.data.datasets.map(d => ({label: d.label}))")] == [

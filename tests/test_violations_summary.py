@@ -39,8 +39,9 @@ async def test_the_summary_counts_per_area_day_kind_step_and_times_review(cfg):
                               json={"reason": "duplicate", "note": "seen twice", "officer_name": "Bripka Andi"})
         assert r.status_code == 200, r.text
         # decisions 60 s and 600 s after creation: the times to review are known
-        await Violation.filter(id=a["id"]).update(decided_at=datetime.fromisoformat(a["created_at"]) + timedelta(seconds=60))
-        await Violation.filter(id=b["id"]).update(decided_at=datetime.fromisoformat(b["created_at"]) + timedelta(seconds=600))
+        for v, seconds in ((a, 60), (b, 600)):
+            decided = datetime.fromisoformat(v["created_at"]) + timedelta(seconds=seconds)
+            await Violation.filter(id=v["id"]).update(decided_at=decided)
 
         r = await client.get("/api/violations/summary", headers=h)
         assert r.status_code == 200, r.text

@@ -219,7 +219,9 @@ class ViolationsApi:
           - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
           - {name: cursor, in: query, schema: {type: integer, minimum: 1}}
         responses:
-          200: {description: 'a page of violations', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'a page of violations'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
         """
         self._service()
         who = require_role(request, *READ_ROLES)
@@ -266,7 +268,9 @@ class ViolationsApi:
         """One violation with its transitions, plate edits and the plate's earlier violations.
         ---
         responses:
-          200: {description: 'the violation', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'the violation'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
         """
         who, v = await self._visible(request, *READ_ROLES)
         body = self.public(v)
@@ -358,7 +362,9 @@ class ViolationsApi:
           - {name: since, in: query, schema: {type: string, format: date-time}}
           - {name: until, in: query, schema: {type: string, format: date-time}}
         responses:
-          200: {description: 'decisions per officer, reason and plate', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'decisions per officer, reason and plate'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
         """
         service = self._service()
         who = require_role(request, "admin")
@@ -424,9 +430,21 @@ class ViolationsApi:
     async def verify(self, request: Request) -> Response:
         """Verify: the violation is confirmed and gets its ladder step.
         ---
-        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {officer_name: {type: string, maxLength: 128}, note: {type: string, maxLength: 1000}, version: {type: integer}}}}}}
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  officer_name: {type: string, maxLength: 128}
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
         responses:
-          200: {description: 'the violation as it is now', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
           409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
         """
         who, v, body = await self._acting(request, ("officer_name", "note"))
@@ -436,9 +454,23 @@ class ViolationsApi:
     async def reject(self, request: Request) -> Response:
         """Reject with a reason from the fixed list, a note and the officer's name.
         ---
-        requestBody: {required: true, content: {application/json: {schema: {type: object, additionalProperties: false, required: [reason, note, officer_name], properties: {reason: {type: string, maxLength: 32}, note: {type: string, maxLength: 1000}, officer_name: {type: string, maxLength: 128}, version: {type: integer}}}}}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                required: [reason, note, officer_name]
+                properties:
+                  reason: {type: string, maxLength: 32}
+                  note: {type: string, maxLength: 1000}
+                  officer_name: {type: string, maxLength: 128}
+                  version: {type: integer}
         responses:
-          200: {description: 'the violation as it is now', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
           409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
         """
         who, v, body = await self._acting(request, ("reason", "note", "officer_name"))
@@ -450,9 +482,20 @@ class ViolationsApi:
     async def action(self, request: Request) -> Response:
         """Record that the ladder step was carried out; the sinks then get the violation.
         ---
-        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {note: {type: string, maxLength: 1000}, version: {type: integer}}}}}}
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
         responses:
-          200: {description: 'the violation as it is now', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
           409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
         """
         who, v, body = await self._acting(request, ("note",))
@@ -461,9 +504,20 @@ class ViolationsApi:
     async def close(self, request: Request) -> Response:
         """Close the case.
         ---
-        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {note: {type: string, maxLength: 1000}, version: {type: integer}}}}}}
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
         responses:
-          200: {description: 'the violation as it is now', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
           409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
         """
         who, v, body = await self._acting(request, ("note",))
@@ -472,9 +526,20 @@ class ViolationsApi:
     async def assign(self, request: Request) -> Response:
         """Take the violation (officers), or assign it to anyone (admins); null releases it.
         ---
-        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {user: {type: [string, 'null'], maxLength: 64}, version: {type: integer}}}}}}
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  user: {type: [string, 'null'], maxLength: 64}
+                  version: {type: integer}
         responses:
-          200: {description: 'the violation as it is now', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
           409: {$ref: '#/components/responses/Error', description: 'a concurrent change refuses'}
         """
         who, v, body = await self._acting(request, ("user",))
@@ -490,9 +555,22 @@ class ViolationsApi:
     async def plate(self, request: Request) -> Response:
         """Enter or confirm the plate (audited; only before the violation is decided).
         ---
-        requestBody: {required: true, content: {application/json: {schema: {type: object, additionalProperties: false, required: [plate], properties: {plate: {type: string, maxLength: 32}, note: {type: string, maxLength: 1000}, version: {type: integer}}}}}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                required: [plate]
+                properties:
+                  plate: {type: string, maxLength: 32}
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
         responses:
-          200: {description: 'the violation, with the validator''s remark in validation', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          200:
+            description: 'the violation, with the validator''s remark in validation'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
           409: {$ref: '#/components/responses/Error', description: 'decided already, or a concurrent change'}
         """
         who, v, body = await self._acting(request, ("plate", "note"))
@@ -508,9 +586,27 @@ class ViolationsApi:
     async def create(self, request: Request) -> Response:
         """Enter a violation by hand (officers, admins).
         ---
-        requestBody: {required: true, content: {application/json: {schema: {type: object, additionalProperties: false, required: [camera, kind, wall_time], properties: {camera: {type: string, maxLength: 64}, kind: {type: string, maxLength: 98}, wall_time: {type: string, format: date-time}, zone: {type: string, maxLength: 64}, plate: {type: string, maxLength: 32}, plate_confidence: {type: number, minimum: 0, maximum: 1}, vehicle_class: {type: string, maxLength: 32}, clip: {type: string, maxLength: 16}}}}}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                required: [camera, kind, wall_time]
+                properties:
+                  camera: {type: string, maxLength: 64}
+                  kind: {type: string, maxLength: 98}
+                  wall_time: {type: string, format: date-time}
+                  zone: {type: string, maxLength: 64}
+                  plate: {type: string, maxLength: 32}
+                  plate_confidence: {type: number, minimum: 0, maximum: 1}
+                  vehicle_class: {type: string, maxLength: 32}
+                  clip: {type: string, maxLength: 16}
         responses:
-          201: {description: 'the violation, with its Location', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          201:
+            description: 'the violation, with its Location'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
         """
         service = self._service()
         who = require_role(request, *ACT_ROLES)
