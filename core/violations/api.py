@@ -6,6 +6,7 @@
                                              ``cursor`` (``next_cursor``) pages
 ``POST  /api/violations``                    enter one by hand ``{"camera", "kind", "wall_time", ...}``
 ``GET   /api/violations/stats``              rejections per officer, reason and plate (admins)
+``GET   /api/violations/summary``            the dashboard's figures over ``days`` (readers)
 ``GET   /api/violations/{id}``               one, with evidence links, transitions, plate edits, the
                                              plate's earlier violations
 ``GET   /api/violations/{id}/snapshot``      its picture; ``/clip``: its evidence clip
@@ -47,6 +48,7 @@ from core.request_body import read_json
 from core.violations.models import PlateEdit, Violation, ViolationTransition
 from core.violations.service import Detection, Refused, ViolationService
 from core.violations.states import ALLOWED, STATES
+from core.violations.summary import DAYS_MAX, summary
 
 READ_ROLES = ("officer", "prosecutor")
 ACT_ROLES = ("officer",)
@@ -129,6 +131,7 @@ class ViolationsApi:
             Route(base, self.list_violations, methods=["GET"]),
             Route(base, self.create, methods=["POST"]),
             Route(f"{base}/stats", self.stats, methods=["GET"]),  # before {violation_id}
+            Route(f"{base}/summary", self.summary, methods=["GET"]),
             Route(base + "/{violation_id}", self.get_one, methods=["GET"]),
             Route(base + "/{violation_id}/snapshot", self.snapshot, methods=["GET"]),
             Route(base + "/{violation_id}/clip", self.clip, methods=["GET"]),
@@ -202,6 +205,24 @@ class ViolationsApi:
     # --- reading -----------------------------------------------------------------
 
     async def list_violations(self, request: Request) -> Response:
+        """Violations the user may read, newest (or oldest) first, with filters and cursor pages.
+        ---
+        parameters:
+          - {name: state, in: query, schema: {type: string}}
+          - {name: area, in: query, schema: {type: string}}
+          - {name: camera, in: query, schema: {type: string}}
+          - {name: kind, in: query, schema: {type: string}}
+          - {name: plate, in: query, schema: {type: string}}
+          - {name: since, in: query, schema: {type: string, format: date-time}}
+          - {name: until, in: query, schema: {type: string, format: date-time}}
+          - {name: order, in: query, schema: {type: string, enum: [newest, oldest]}}
+          - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
+          - {name: cursor, in: query, schema: {type: integer, minimum: 1}}
+        responses:
+          200:
+            description: 'a page of violations'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+        """
         self._service()
         who = require_role(request, *READ_ROLES)
         unknown = sorted(set(request.query_params) - set(FILTERS))
@@ -244,6 +265,13 @@ class ViolationsApi:
                              "next_cursor": str(rows[-1].id) if more else None})
 
     async def get_one(self, request: Request) -> Response:
+        """One violation with its transitions, plate edits and the plate's earlier violations.
+        ---
+        responses:
+          200:
+            description: 'the violation'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+        """
         who, v = await self._visible(request, *READ_ROLES)
         body = self.public(v)
         transitions = await ViolationTransition.filter(violation_id=v.id).order_by("id")
@@ -268,6 +296,11 @@ class ViolationsApi:
         return JSONResponse(body)
 
     async def snapshot(self, request: Request) -> Response:
+        """The violation's snapshot (JPEG, with Repr-Digest).
+        ---
+        responses:
+          200: {description: 'the JPEG', content: {image/jpeg: {schema: {type: string, format: binary}}}}
+        """
         who, v = await self._visible(request, *READ_ROLES)
         path = request.app.state.services.data_dir / v.snapshot_path if v.snapshot_path else None
         if path is None or not path.is_file():
@@ -277,6 +310,12 @@ class ViolationsApi:
         return FileResponse(path, media_type="image/jpeg", headers={"Repr-Digest": f"sha-256=:{digest}:"})
 
     async def clip(self, request: Request) -> Response:
+        """The violation's evidence clip (MP4, with Repr-Digest).
+        ---
+        responses:
+          200: {description: 'the MP4', content: {video/mp4: {schema: {type: string, format: binary}}}}
+          410: {$ref: '#/components/responses/Error', description: 'the file is gone'}
+        """
         who, v = await self._visible(request, *READ_ROLES)
         row = await EvidenceClip.get_or_none(id=v.clip_id) if v.clip_id else None
         if row is None or row.status != "ready" or not row.sha256:
@@ -290,8 +329,43 @@ class ViolationsApi:
         digest = base64.b64encode(bytes.fromhex(row.sha256)).decode()
         return FileResponse(path, media_type="video/mp4", headers={"Repr-Digest": f"sha-256=:{digest}:"})
 
+    async def summary(self, request: Request) -> Response:
+        """The dashboard's figures: per area and day, per kind, ladder steps, the backlog, time to review.
+        ---
+        parameters:
+          - {name: days, in: query, required: false, schema: {type: integer, minimum: 1, maximum: 366, default: 30},
+             description: 'the last N days (UTC) by detection time'}
+        responses:
+          200:
+            description: >-
+              {days, since, total, per_area_day: {area: {day: n}}, per_kind, per_state, ladder_actions,
+              backlog: {awaiting_review, oldest_waiting_s}, time_to_review_s: {decided, median, p90},
+              rejection_reasons, ladder, kinds}
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+        """
+        service = self._service()
+        who = require_role(request, *READ_ROLES)
+        unknown = sorted(set(request.query_params) - {"days"})
+        if unknown:
+            raise ApiError(400, f"{unknown[0][:40]}: unknown parameter (known: days)")
+        days = _int(request, "days", 30, 1, DAYS_MAX)
+        body = await summary(sorted(self._agencies(request, who)), days, datetime.now(timezone.utc))
+        body["rejection_reasons"] = list(service.settings.rejection_reasons)
+        body["ladder"] = [step.name for step in service.settings.ladder.steps]
+        body["kinds"] = sorted(service.settings.laws)
+        return JSONResponse(body)
+
     async def stats(self, request: Request) -> Response:
-        """Supervisors' report: admins (who answer for their officers; there is no separate supervisor role)."""
+        """Supervisors' report: admins (who answer for their officers; there is no separate supervisor role).
+        ---
+        parameters:
+          - {name: since, in: query, schema: {type: string, format: date-time}}
+          - {name: until, in: query, schema: {type: string, format: date-time}}
+        responses:
+          200:
+            description: 'decisions per officer, reason and plate'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+        """
         service = self._service()
         who = require_role(request, "admin")
         unknown = sorted(set(request.query_params) - {"since", "until"})
@@ -354,11 +428,51 @@ class ViolationsApi:
         return JSONResponse(self.public(v))
 
     async def verify(self, request: Request) -> Response:
+        """Verify: the violation is confirmed and gets its ladder step.
+        ---
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  officer_name: {type: string, maxLength: 128}
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
+        responses:
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+        """
         who, v, body = await self._acting(request, ("officer_name", "note"))
         name = _text(body, "officer_name", size=128) or who.username
         return await self._answer(self._service().verify(v, who.username, name, _text(body, "note")))
 
     async def reject(self, request: Request) -> Response:
+        """Reject with a reason from the fixed list, a note and the officer's name.
+        ---
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                required: [reason, note, officer_name]
+                properties:
+                  reason: {type: string, maxLength: 32}
+                  note: {type: string, maxLength: 1000}
+                  officer_name: {type: string, maxLength: 128}
+                  version: {type: integer}
+        responses:
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+        """
         who, v, body = await self._acting(request, ("reason", "note", "officer_name"))
         reason = _text(body, "reason", required=True, size=32)
         note = _text(body, "note", required=True)
@@ -366,14 +480,68 @@ class ViolationsApi:
         return await self._answer(self._service().reject(v, who.username, reason, note, name))
 
     async def action(self, request: Request) -> Response:
+        """Record that the ladder step was carried out; the sinks then get the violation.
+        ---
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
+        responses:
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+        """
         who, v, body = await self._acting(request, ("note",))
         return await self._answer(self._service().take_action(v, who.username, _text(body, "note")))
 
     async def close(self, request: Request) -> Response:
+        """Close the case.
+        ---
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
+        responses:
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+        """
         who, v, body = await self._acting(request, ("note",))
         return await self._answer(self._service().close(v, who.username, _text(body, "note")))
 
     async def assign(self, request: Request) -> Response:
+        """Take the violation (officers), or assign it to anyone (admins); null releases it.
+        ---
+        requestBody:
+          required: false
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  user: {type: [string, 'null'], maxLength: 64}
+                  version: {type: integer}
+        responses:
+          200:
+            description: 'the violation as it is now'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          409: {$ref: '#/components/responses/Error', description: 'a concurrent change refuses'}
+        """
         who, v, body = await self._acting(request, ("user",))
         to = body.get("user", who.username)
         if to is not None and not isinstance(to, str):
@@ -385,6 +553,26 @@ class ViolationsApi:
         return await self._answer(self._service().assign(v, to, who.username))
 
     async def plate(self, request: Request) -> Response:
+        """Enter or confirm the plate (audited; only before the violation is decided).
+        ---
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                required: [plate]
+                properties:
+                  plate: {type: string, maxLength: 32}
+                  note: {type: string, maxLength: 1000}
+                  version: {type: integer}
+        responses:
+          200:
+            description: 'the violation, with the validator''s remark in validation'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          409: {$ref: '#/components/responses/Error', description: 'decided already, or a concurrent change'}
+        """
         who, v, body = await self._acting(request, ("plate", "note"))
         text = _text(body, "plate", required=True, size=32)
         try:
@@ -396,6 +584,30 @@ class ViolationsApi:
         return JSONResponse(answer)
 
     async def create(self, request: Request) -> Response:
+        """Enter a violation by hand (officers, admins).
+        ---
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                required: [camera, kind, wall_time]
+                properties:
+                  camera: {type: string, maxLength: 64}
+                  kind: {type: string, maxLength: 98}
+                  wall_time: {type: string, format: date-time}
+                  zone: {type: string, maxLength: 64}
+                  plate: {type: string, maxLength: 32}
+                  plate_confidence: {type: number, minimum: 0, maximum: 1}
+                  vehicle_class: {type: string, maxLength: 32}
+                  clip: {type: string, maxLength: 16}
+        responses:
+          201:
+            description: 'the violation, with its Location'
+            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+        """
         service = self._service()
         who = require_role(request, *ACT_ROLES)
         keys = ("camera", "kind", "wall_time", "zone", "plate", "plate_confidence", "vehicle_class", "clip")

@@ -13,6 +13,7 @@ import logging
 
 from core.events.types import Event
 from core.hookspecs import hookimpl
+from core.violations import pages
 from core.violations.api import ViolationsApi
 from core.violations.plates import PlateValidator
 from core.violations.service import ViolationService
@@ -43,7 +44,7 @@ class ViolationsPlugin:
 
     @hookimpl
     def bconnect_register_routes(self, register):
-        for route in self.api.routes():
+        for route in [*self.api.routes(), *pages.routes()]:
             register(route)
 
     @hookimpl

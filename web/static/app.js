@@ -444,6 +444,23 @@
     }
   }
 
+  // the enforcement pages, for the roles that may use them (docs/enforcement.md)
+  function addPageLinks(role) {
+    const links = [
+      ["review-link", "/review", "Review", ["officer", "admin"]],
+      ["dashboard-link", "/dashboard", "Dashboard", ["officer", "prosecutor", "admin"]],
+    ];
+    for (const [id, href, text, roles] of links.reverse()) {
+      if (!roles.includes(role)) continue;
+      const a = document.createElement("a");
+      a.id = id;
+      a.href = href;
+      a.className = "ghost nav-link";
+      a.textContent = text;
+      document.querySelector(".topbar .user").prepend(a);
+    }
+  }
+
   async function main() {
     wire();
     tickClock();
@@ -462,6 +479,7 @@
     ptz = new window.BConnectPtz.PtzPanel($("ptz"), { me: view.me, api: api, csrfHeaders: csrfHeaders, reason: reason });
     zones = new window.BConnectZones.ZonesUi($("zones"), { me: view.me, api: api, csrfHeaders: csrfHeaders, reason: reason });
     $("user-name").textContent = view.me.username + " · " + agencyName(view.me.agency);
+    addPageLinks(view.me.role);
     try {
       await loadCameras();
     } catch (e) {
