@@ -147,6 +147,12 @@ class EventSettings(_Strict):
     live_queue: int = Field(default=64, ge=1, le=10_000)  # messages a live client may fall behind before it is dropped
 
 
+class AnalyticsSettings(_Strict):
+    """The deployment's analytics core."""
+
+    detector: str | None = None  # which detector analyzers share, by plugin or detector name, when several are enabled
+
+
 class Area(_Strict):
     name: str
     enabled: bool = False  # switched on: enforcement; off: education mode only
@@ -194,6 +200,7 @@ class Deployment(_Strict):
     server: ServerSettings = ServerSettings()
     media: MediaSettings = MediaSettings()
     events: EventSettings = EventSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
     webrtc: WebRtcSettings = WebRtcSettings()
     areas: dict[str, Area] = {}
     agencies: dict[AgencyId, AgencyInfo] = {}
