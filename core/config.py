@@ -151,6 +151,7 @@ class AnalyticsSettings(_Strict):
     """The deployment's analytics core."""
 
     detector: str | None = None  # which detector analyzers share, by plugin or detector name, when several are enabled
+    zone_files: list[str] = []  # zone files imported at start for cameras without zones (relative to this file)
 
 
 class Area(_Strict):
