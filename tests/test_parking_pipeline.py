@@ -28,7 +28,7 @@ from core.app import create_app
 from core.config import load_file
 from core.plugin_host import load_plugins
 from core.testing.pytest_plugin import bconnect
-from core.testing.rtsp import start_rtsp_server
+from core.testing.rtsp import RtspServer
 from plugins.traffic_sim import cache
 from plugins.traffic_sim.renderer import RenderSpec
 from plugins.truth_detector.replay import TruthReplay
@@ -86,7 +86,9 @@ async def _check_evidence(app, client, headers, event: dict) -> None:
 async def test_the_simulated_parked_car_gives_exactly_its_violation_and_the_delivery_none(sim, make_deployment):
     park, deliver = sim["no_parking_stop"], sim["delivery_stop"]
     video = lambda truth: truth.with_name(TruthReplay.load(truth).doc["video"])  # noqa: E731
-    server = start_rtsp_server({}, files={"park": str(video(park)), "deliver": str(video(deliver))})
+    # started once the app runs and the zones are saved, so that both files play from their start to the
+    # analytics (the cameras retry until then)
+    server = RtspServer(mounts={}, files={"park": str(video(park)), "deliver": str(video(deliver))})
     try:
         cfg = load_file(make_deployment(
             _camera("sim-park", server.url("park")) + _camera("sim-deliver", server.url("deliver")) + f"""
@@ -103,11 +105,15 @@ async def test_the_simulated_parked_car_gives_exactly_its_violation_and_the_deli
             for cam, truth in (("sim-park", park), ("sim-deliver", deliver)):
                 zones = pipeline.zones_of(TruthReplay.load(truth), THRESHOLD_S)
                 await services.zones.save(CameraZones(camera=cam, zones=zones), base_version=0, by="test")
+            server.start()
             started = time.monotonic()
             # the car stops at about 5 s and leaves at about 23 s of the file's 30; the truck stands about 6 s
-            while time.monotonic() - started < 32:
+            while time.monotonic() - started < 34:
                 await asyncio.sleep(1.0)
             events = await _events(client, headers)
+            if not events:
+                health = (await client.get("/api/health", headers=headers)).json()
+                pytest.fail(f"no event; analytics: {[health['cameras'][c].get('analytics') for c in ('sim-park', 'sim-deliver')]}")
             assert [e["camera"] for e in events] == ["sim-park"], events
             event = events[0]
             assert event["zone"] == "no_parking" and event["detail"]["class"] == "car"
@@ -125,7 +131,7 @@ async def test_the_simulated_parked_car_gives_exactly_its_violation_and_the_deli
 
 
 async def test_the_default_detector_finds_vtests_parked_vehicles_in_their_zone(vtest_h264, make_deployment):
-    server = start_rtsp_server({}, files={"vtest": str(vtest_h264)})
+    server = RtspServer(mounts={}, files={"vtest": str(vtest_h264)}).start()
     try:
         cfg = load_file(make_deployment(_camera("vtest", server.url("vtest")) + f"""
             [plugins.vision_onnx]

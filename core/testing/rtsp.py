@@ -67,7 +67,7 @@ class RtspServer:
     """One GStreamer RTSP server process; ``stop`` and ``start`` keep its port."""
 
     mounts: dict[str, tuple[str, int, bool]] = field(default_factory=lambda: dict(DEFAULT_MOUNTS))
-    files: dict[str, str] = field(default_factory=dict)  # mount -> an H.264 MP4 served as it is (no loop)
+    files: dict[str, str] = field(default_factory=dict)  # mount -> an H.264 MP4 served once, re-encoded (no loop)
     width: int = 640
     height: int = 360
     fps: int = 25

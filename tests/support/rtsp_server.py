@@ -61,7 +61,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--mount", type=parse_mount, action="append", default=[])
     ap.add_argument("--file", action="append", default=[], metavar="NAME=PATH",
-                    help="serve an H.264 MP4 as it is (no re-encoding), at its own rate, from its start for each session")
+                    help="serve an H.264 MP4 at its own rate, from its start, encoded again as a camera would")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--fps", type=int, default=25)
@@ -92,7 +92,10 @@ def main() -> int:
     for spec in args.file:
         name, _, path = spec.partition("=")
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(f"( filesrc location={path} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+        # decoded and encoded again as a camera's encoder would (keyframe each second, parameter sets in band):
+        # the file's own H.264 passed through arrived with grey, unrefreshed areas in the frame hub's pictures
+        enc = ENCODERS["h264"].format(kbps=args.kbps, keyint=args.fps, ci=-1)
+        factory.set_launch(f"( filesrc location={path} ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! {enc} )")
         factory.set_shared(True)
         mounts.add_factory("/" + name, factory)
     if server.attach(None) == 0:
