@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from core.analytics.tracker import Track
     from core.analytics.zones import Zone
     from core.events.types import Event
-    from core.services import PluginServices
 
 ROLES = ("viewer", "operator", "officer", "prosecutor", "admin")
 
@@ -264,7 +263,7 @@ class AnalyzerContext:
     plugin: str  # the plugin that registered it
     tracks: tuple[Track, ...] = ()
     zones: tuple[Zone, ...] = ()
-    services: PluginServices | None = field(default=None, repr=False)
+    services: Any = field(default=None, repr=False)  # core.services.PluginServices (not imported: no cycle)
 
 
 @runtime_checkable
