@@ -15,6 +15,8 @@ Two views of them:
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -266,9 +268,6 @@ class _Evidence:
         self._services = services
 
     async def cut(self, camera_id: str, *, pre_s: float = 5.0, post_s: float = 5.0, name: str | None = None) -> Clip:
-        import dataclasses
-        import time
-
         from core.media.clip_jobs import READY, _facts, file_stem, new_clip_id
         from core.models import EvidenceClip
 
