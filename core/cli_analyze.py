@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,7 +35,7 @@ DEFAULT_CONFIG = "plugins.toml"  # as for ``bconnect serve``
 DEFAULT_CAMERA = "file"
 
 # an analyzer step: (frame, its detections, the view's tracks) -> the events analyzers emitted, JSON-ready
-EventStep = Callable[[FileFrame, list[Detection], list[Track]], Awaitable[list[dict]]]
+EventStep = Callable[[FileFrame, list[Detection], list[Track]], Awaitable[list[dict]]]  # AnalyzerStep is one
 
 
 class AnalyzeError(Exception):
@@ -85,7 +86,7 @@ class Run:
     preset: str | None
     zones: CameraZones | None
     as_json: bool
-    events: EventStep | None = None
+    events: AnalyzerStep | None = None
     analyzers: int = 0  # registered by the deployment's plugins
     detections: Counter = field(default_factory=Counter)
     track_labels: dict[int, str] = field(default_factory=dict)
@@ -125,7 +126,8 @@ def prepare(args: argparse.Namespace, load: Callable[..., Any]) -> Run:
             raise AnalyzeError(f"{path}: the zone file is for camera {zones.camera!r}, not {args.camera!r}")
     camera = args.camera or (zones.camera if zones else DEFAULT_CAMERA)
 
-    host = load_plugins(load(args.config))
+    cfg = load(args.config)
+    host = load_plugins(cfg)
     detectors = host.detectors()
     if not detectors:
         raise AnalyzeError(f"{args.config}: {no_detector_reason()}")
@@ -146,7 +148,7 @@ def prepare(args: argparse.Namespace, load: Callable[..., Any]) -> Run:
         preset=args.preset,
         zones=zones,
         as_json=args.json,
-        events=analyzer_step(host, camera, args.preset),
+        events=analyzer_step(host, cfg.deployment, camera, args.preset, zones),
         analyzers=len(host.analyzers),
     )
 
@@ -162,18 +164,128 @@ def no_detector_reason() -> str:
     return f"no detector is enabled: add {which} to it (a plugin that provides a detector)"
 
 
-def analyzer_step(host, camera: str, preset: str | None) -> EventStep | None:
-    """The deployment's analyzers over one analysed frame: their events, as JSON-ready dicts.
+def analyzer_step(
+    host, deployment, camera: str, preset: str | None, zones: CameraZones | None = None
+) -> AnalyzerStep | None:
+    """The deployment's analyzers over each analysed frame: their events, as JSON-ready dicts.
 
     The one place ``bconnect analyze`` meets analyzers (``host.analyzers``).
-    Until the frame hub's ``Analyzer`` contract is merged this runs none and
-    returns ``None``; wired, it returns an ``async (frame, detections, tracks)
-    -> [event dict]`` that builds the contract's frame from the
-    :class:`~core.analytics.video_file.FileFrame` (camera, preset, stream time,
-    a wall time, the picture: RGB here), feeds every analyzer that wants the
-    camera, and hands back the events they emitted.
+    ``None`` when no analyzer wants the file's camera; else an
+    :class:`AnalyzerStep`.
     """
-    return None
+    from core.interfaces import Analyzer, CameraInfo, StreamSource
+
+    info = CameraInfo(id=camera, name=camera, agency="", driver="file", main=StreamSource(url="file"))
+    chosen = []
+    for plugin, analyzer in host.analyzers:
+        try:
+            if isinstance(analyzer, Analyzer) and analyzer.wants(info):
+                chosen.append((plugin, analyzer))
+        except Exception:
+            continue  # a plugin's failure is its own: the others still run
+    if not chosen:
+        return None
+    return AnalyzerStep(deployment, info, preset, zones, chosen)
+
+
+class _Collected:
+    """The event channel of ``bconnect analyze``: events are collected to be printed, never stored."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    async def publish(self, event):
+        self.events.append(event)
+        return event
+
+    async def get(self, event_id: str):
+        return next((e for e in self.events if e.id == event_id), None)
+
+    def subscribe(self):
+        raise RuntimeError("analyze: no live events")
+
+
+class _NoClips:
+    async def cut(self, camera_id: str, *, pre_s: float = 5.0, post_s: float = 5.0, name: str | None = None):
+        raise RuntimeError("analyze: a file has no live video to cut evidence clips from")
+
+
+class _FileZones:
+    def __init__(self, zones: CameraZones | None, tz: str) -> None:
+        self._zones, self._tz = zones, tz
+
+    def zones(self, camera_id: str, preset: str | None):
+        return self._zones.for_preset(preset) if self._zones is not None else ()
+
+    def active(self, camera_id: str, preset: str | None, when=None):
+        when = when or datetime.now(UTC)
+        return tuple(z for z in self.zones(camera_id, preset) if z.active_at(when, self._tz))
+
+    def version(self, camera_id: str) -> int:
+        return 1 if self._zones is not None else 0
+
+
+class AnalyzerStep:
+    """Feeds every chosen analyzer the contract's frame built from a file frame, with its tracks and zones.
+
+    The frame's wall time is the run's start plus its stream time. Analyzers
+    get a :class:`~core.services.PluginServices` whose event channel collects
+    what they publish (printed as ``event`` lines, not stored), whose clips
+    fail (a file has no live video: events come without a clip), and whose
+    data folder is a temporary one, removed at the end (snapshots are drawn,
+    not kept).
+    """
+
+    def __init__(self, deployment, camera, preset: str | None, zones: CameraZones | None, analyzers) -> None:
+        import tempfile
+
+        from core.services import PluginServices
+
+        self.camera, self.preset, self.analyzers = camera, preset, analyzers
+        self.started = datetime.now(UTC)
+        self._tmp = tempfile.TemporaryDirectory(prefix="bconnect-analyze-")
+        self.zones = _FileZones(zones, deployment.deployment.timezone)
+        self.channel = _Collected()
+        self.services = PluginServices(
+            deployment=deployment, data_dir=Path(self._tmp.name), cameras=None, ptz=None,
+            clips=_NoClips(), events=self.channel, zones=self.zones,
+        )
+        self.errors: Counter = Counter()
+
+    async def __call__(self, frame: FileFrame, detections: list[Detection], tracks: list[Track]) -> list[dict]:
+        import dataclasses
+
+        from core.interfaces import AnalyzerContext
+        from core.interfaces import Frame as CoreFrame
+
+        wall = self.started + timedelta(seconds=frame.t)
+        core_frame = CoreFrame(
+            camera_id=self.camera.id, preset=self.preset, ptz=False, view=0, pts_s=frame.t, wall=wall,
+            width=frame.width, height=frame.height, image=frame.image[..., ::-1],  # the contract's BGR
+            seq=frame.index,
+        )
+        zones = self.zones.active(self.camera.id, self.preset, wall)
+        before = asyncio.all_tasks()
+        for plugin, analyzer in self.analyzers:
+            ctx = AnalyzerContext(camera=self.camera, analyzer=analyzer.name, plugin=plugin, tracks=tuple(tracks),
+                                  zones=zones, services=self.services)
+            try:
+                result = analyzer.process(core_frame, ctx)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                self.errors[analyzer.name] += 1
+        spawned = asyncio.all_tasks() - before  # evidence an analyzer gathers in a task of its own
+        if spawned:
+            await asyncio.wait(spawned, timeout=30)
+        return self.drain()
+
+    def drain(self) -> list[dict]:
+        events, self.channel.events = self.channel.events, []
+        return [e.public() for e in events]
+
+    def close(self) -> None:
+        self._tmp.cleanup()
 
 
 async def analyze(run: Run, out: TextIO) -> int:
@@ -211,6 +323,8 @@ async def analyze(run: Run, out: TextIO) -> int:
                     emit({"type": "event", "frame": frame.index, "t": round(frame.t, 3), **event})
     finally:
         run.reader.close()
+        if run.events is not None:
+            run.events.close()
         run.wall_s = time.perf_counter() - started
     summary = summarize(run)
     if run.as_json:
@@ -323,7 +437,7 @@ def human(s: dict) -> str:
     if s["analyzers_run"]:
         lines.append(f"events: {s['events']}")
     elif s["analyzers"]:
-        lines.append(f"analyzers: {s['analyzers']} registered, not run by analyze yet (detector and tracker only)")
+        lines.append(f"analyzers: {s['analyzers']} registered, none wants camera {s['camera']!r}")
     if s["frames_dropped"] or s["packets_undecodable"]:
         lines.append(f"skipped: {s['frames_dropped']} frames dropped, {s['packets_undecodable']} packets undecodable")
     lines.append(

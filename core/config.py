@@ -162,6 +162,13 @@ class EventSettings(_Strict):
     live_queue: int = Field(default=64, ge=1, le=10_000)  # messages a live client may fall behind before it is dropped
 
 
+class AnalyticsSettings(_Strict):
+    """The deployment's analytics core."""
+
+    detector: str | None = None  # which detector analyzers share, by plugin or detector name, when several are enabled
+    zone_files: list[str] = []  # zone files imported at start for cameras without zones (relative to this file)
+
+
 class Area(_Strict):
     name: str
     enabled: bool = False  # switched on: enforcement; off: education mode only
@@ -209,6 +216,7 @@ class Deployment(_Strict):
     server: ServerSettings = ServerSettings()
     media: MediaSettings = MediaSettings()
     events: EventSettings = EventSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
     webrtc: WebRtcSettings = WebRtcSettings()
     areas: dict[str, Area] = {}
     agencies: dict[AgencyId, AgencyInfo] = {}

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from core.analytics.tracker import Track
+    from core.analytics.zones import Zone
     from core.events.types import Event
 
 ROLES = ("viewer", "operator", "officer", "prosecutor", "admin")
@@ -245,11 +247,23 @@ class Frame:
 
 @dataclass(frozen=True)
 class AnalyzerContext:
-    """What an analyzer is told besides the frame."""
+    """What an analyzer is told besides the frame.
+
+    ``tracks``: the confirmed tracks of the frame's view after this frame
+    (the core runs the deployment's detector and tracker once per camera
+    frame, shared by its analyzers; empty for an analyzer with
+    ``needs_tracks = False``, while a PTZ camera moves, or when no detector
+    is enabled). ``zones``: the view's zones that apply at the frame's wall
+    time (its preset's, or a fixed camera's). ``services``: what the plugin
+    may use to publish events and cut clips (``None`` where there is none).
+    """
 
     camera: CameraInfo
     analyzer: str  # the analyzer's name
     plugin: str  # the plugin that registered it
+    tracks: tuple[Track, ...] = ()
+    zones: tuple[Zone, ...] = ()
+    services: Any = field(default=None, repr=False)  # core.services.PluginServices (not imported: no cycle)
 
 
 @runtime_checkable
@@ -258,6 +272,8 @@ class Analyzer(Protocol):
 
     ``fps``: frames a second wanted (the hub decodes a camera at the highest
     rate any of its analyzers asks for; 5 is a good default).
+    ``needs_tracks`` (optional, default ``True``): whether the analyzer reads
+    ``ctx.tracks``; an analyzer that says ``False`` never makes the detector run.
     ``wants(camera)``: whether to analyse this camera (called once per camera
     at start-up; no I/O). ``process(frame, ctx)``: called with each frame, one
     at a time per camera; ``async def`` runs on the event loop and must not

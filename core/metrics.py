@@ -34,6 +34,19 @@ class Metrics:
             "bconnect_analyzer_errors", "Exceptions raised by an analyzer and contained", ["analyzer", "camera"],
             registry=self.registry,
         )
+        self.detector_seconds = Histogram(
+            "bconnect_detector_seconds",
+            "Time from a frame handed to the detector to its detections (queueing and batching included)",
+            ["camera"],
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
+            registry=self.registry,
+        )
+        self.detector_frames_dropped = Counter(
+            "bconnect_detector_frames_dropped",
+            "Frames the detector dropped because it was saturated (the tracker held its tracks instead)",
+            ["camera"],
+            registry=self.registry,
+        )
         self.up = Gauge("bconnect_up", "1 while the app runs", registry=self.registry)
         self.gc_pause = Histogram(
             "bconnect_gc_pause_seconds",

@@ -156,3 +156,7 @@ class CorePlugin:
     @hookimpl
     async def bconnect_startup(self, services):
         await services.zones.load_all()  # before any plugin's startup: rules find the zones there
+        if services.deployment.analytics.zone_files:
+            from core.analytics.zone_seed import seed_zones
+
+            await seed_zones(services.zones, services.deployment.analytics.zone_files, services.config_path.parent)

@@ -15,8 +15,11 @@ Two views of them:
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -28,8 +31,6 @@ from core.plugin_host import PluginHost
 from core.ptz.service import PtzService
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from core.analytics.zones import Zone
     from core.analytics.runner import AnalyticsRunner
     from core.media.clips import Clip, ClipWriter
@@ -267,10 +268,23 @@ class _Evidence:
         self._services = services
 
     async def cut(self, camera_id: str, *, pre_s: float = 5.0, post_s: float = 5.0, name: str | None = None) -> Clip:
+        from core.media.clip_jobs import READY, _facts, file_stem, new_clip_id
+        from core.models import EvidenceClip
+
         clips = self._services.clips
         if clips is None:
             raise RuntimeError("clips: the media core has not started")
-        return await clips.cut(camera_id, pre_s=pre_s, post_s=post_s, name=name)
+        clip_id = new_clip_id()
+        stem = name or file_stem(camera_id, clip_id, time.time())
+        clip = await clips.cut(camera_id, pre_s=pre_s, post_s=post_s, name=stem)
+        # listed with the operators' clips (GET /api/clips/{id}), so that an event's clip_id leads to it
+        runtime = self._services.cameras.get(camera_id) if self._services.cameras is not None else None
+        await EvidenceClip.create(
+            id=clip_id, camera_id=camera_id, agency=runtime.info.agency if runtime is not None else "",
+            created_by="analytics", note="evidence of an analytics event", status=READY, pre_s=pre_s, post_s=post_s,
+            file=clip.path.name, finished_at=datetime.now(UTC), **_facts(clip.to_json()),
+        )
+        return dataclasses.replace(clip, id=clip_id)
 
 
 class _Events:

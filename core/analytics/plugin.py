@@ -26,7 +26,10 @@ class AnalyticsPlugin:
             on_drop=lambda camera_id, n: metrics.analytics_frames_dropped.labels(camera=camera_id).inc(n),
         )
         services.frames = hub
-        services.analytics = AnalyticsRunner(services.plugins, services.cameras, hub, metrics)
+        services.analytics = AnalyticsRunner(
+            services.plugins, services.cameras, hub, metrics,
+            zones=services.zones, services=services.public(), detector=services.deployment.analytics.detector,
+        )
         services.analytics.start()
 
     @hookimpl

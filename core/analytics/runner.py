@@ -9,6 +9,15 @@ analyzer drops frames (counted per camera), it never queues them. An
 of the analyzer's own, at a lower OS priority. An analyzer that raises is
 contained: reported against its plugin (logged with its name, counted, the
 plugin degraded in health), counted here, and given the next frame as usual.
+
+Detection and tracking run once per camera frame, shared by the camera's
+analyzers (:mod:`core.analytics.tracking`), never per analyzer: an analyzer
+that reads tracks (``needs_tracks``, default ``True``) is fed through its
+camera's :class:`~core.analytics.tracking.CameraTracking`; one that says
+``needs_tracks = False`` takes frames straight from the hub and never makes
+the detector run. The detector is the one a plugin registered (the
+deployment's ``[analytics] detector`` names it when several are); with none,
+the analyzers that need tracks are reported once and get frames without tracks.
 """
 
 from __future__ import annotations
@@ -16,13 +25,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import inspect
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.interfaces import Analyzer, AnalyzerContext, CameraInfo
+from core.analytics.detector import Detector
+from core.analytics.tracking import CameraTracking, Mailbox
+from core.interfaces import Analyzer, AnalyzerContext, CameraInfo, Frame
 from core.media.frame_decode import lower_thread_priority
 from core.media.frames import FrameHub, FrameSubscription
 from core.media.mux import SubscriptionClosed
@@ -38,7 +50,7 @@ class _Run:
     plugin: str
     analyzer: Analyzer
     camera: CameraInfo
-    subscription: FrameSubscription
+    subscription: FrameSubscription | Mailbox
     task: asyncio.Task[None] | None = None
     processed: int = 0
     errors: int = 0
@@ -49,16 +61,50 @@ class _Run:
 class AnalyticsRunner:
     """Subscribes every analyzer to its cameras and calls it with their frames."""
 
-    def __init__(self, plugins: Any, cameras: Any, hub: FrameHub, metrics: Any = None) -> None:
+    def __init__(
+        self,
+        plugins: Any,
+        cameras: Any,
+        hub: FrameHub,
+        metrics: Any = None,
+        *,
+        zones: Any = None,
+        services: Any = None,
+        detector: str | None = None,
+    ) -> None:
         self.plugins = plugins  # core.plugin_host.PluginHost
         self.cameras = cameras  # core.media.registry.CameraRegistry
         self.hub = hub
         self.metrics = metrics
+        self.zones = zones  # core.analytics.zone_store.ZoneStore
+        self.services = services  # core.services.PluginServices, handed to analyzers in their context
+        self.detector_name = detector  # which registered detector, when several
+        self.detector: Detector | None = None
+        self.detector_problem: str | None = None
         self.analyzers: list[tuple[str, Analyzer]] = []
         self.runs: list[_Run] = []
+        self.tracking: dict[str, CameraTracking] = {}
         self._threads: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+        self._track_thread: concurrent.futures.ThreadPoolExecutor | None = None
+        self._told_no_detector: set[int] = set()
+
+    def choose_detector(self) -> None:
+        """The detector of this deployment: the one named, else the only (or first) registered."""
+        found = self.plugins.detectors()
+        if self.detector_name:
+            found = [(p, d) for p, d in found if self.detector_name in (p, d.name)]
+            if not found:
+                self.detector_problem = f"[analytics] detector = {self.detector_name!r}: no such detector registered"
+        elif len(found) > 1:
+            log.info("detectors %s registered: using %s ([analytics] detector chooses)",
+                     ", ".join(d.name for _, d in found), found[0][1].name)
+        if found:
+            self.detector = found[0][1]
+        elif self.detector_problem is None:
+            self.detector_problem = "no detector is enabled (a plugin that provides one, e.g. vision_onnx)"
 
     def start(self) -> None:
+        self.choose_detector()
         for plugin, analyzer in self.plugins.collect(ANALYZER_HOOK):
             if not isinstance(analyzer, Analyzer):
                 self.plugins.report_failure(plugin, ANALYZER_HOOK, TypeError(f"not an analyzer: {analyzer!r}"))
@@ -69,11 +115,19 @@ class AnalyticsRunner:
     def add(self, plugin: str, analyzer: Analyzer) -> None:
         """Start ``analyzer`` on every camera it wants."""
         self.analyzers.append((plugin, analyzer))
+        tracked = bool(getattr(analyzer, "needs_tracks", True))  # optional in the contract: default True
+        if tracked and self.detector is None and id(analyzer) not in self._told_no_detector:
+            self._told_no_detector.add(id(analyzer))
+            log.warning("analyzer %s (plugin %s) reads tracks, but %s: it gets frames without tracks",
+                        analyzer.name, plugin, self.detector_problem or "no detector")
         for runtime in self.cameras.all():
             try:
                 if not analyzer.wants(runtime.info):
                     continue
-                subscription = self.hub.subscribe(runtime.id, f"{plugin}:{analyzer.name}", fps=float(analyzer.fps))
+                if tracked:
+                    subscription = self._mailbox(runtime.id, float(analyzer.fps))
+                else:
+                    subscription = self.hub.subscribe(runtime.id, f"{plugin}:{analyzer.name}", fps=float(analyzer.fps))
             except Exception as exc:
                 self.plugins.report_failure(plugin, f"analyzer {analyzer.name} on camera {runtime.id}", exc)
                 continue
@@ -81,16 +135,44 @@ class AnalyticsRunner:
             run.task = asyncio.get_running_loop().create_task(self._feed(run), name=f"analyze-{analyzer.name}-{runtime.id}")
             self.runs.append(run)
 
+    def _mailbox(self, camera_id: str, fps: float) -> Mailbox:
+        """A place in the camera's shared detection and tracking, started with the first analyzer."""
+        stage = self.tracking.get(camera_id)
+        if stage is None or (stage.task is not None and stage.task.done()):
+            if self._track_thread is None:
+                self._track_thread = concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix="tracking", initializer=lower_thread_priority
+                )
+            subscription = self.hub.subscribe(camera_id, "core:tracking", fps=fps)
+            stage = self.tracking[camera_id] = CameraTracking(
+                camera_id, subscription, self.detector, self.zones, self._track_thread, self.metrics,
+                on_error=lambda exc, c=camera_id: self.plugins.report_failure("analytics", f"detection on camera {c}", exc),
+            )
+            stage.start()
+        elif fps > stage.subscription.fps:
+            stage.subscription.fps = fps  # the hub decodes at the highest rate wanted
+        on_drop = None
+        if self.metrics is not None:
+            counter = self.metrics.analytics_frames_dropped.labels(camera=camera_id)
+            on_drop = counter.inc
+        box = Mailbox(on_drop)
+        stage.mailboxes.append(box)
+        return box
+
     async def _feed(self, run: _Run) -> None:
         analyzer = run.analyzer
-        ctx = AnalyzerContext(camera=run.camera, analyzer=analyzer.name, plugin=run.plugin)
+        base = AnalyzerContext(camera=run.camera, analyzer=analyzer.name, plugin=run.plugin, services=self.services)
         threaded = not inspect.iscoroutinefunction(analyzer.process)
         loop = asyncio.get_running_loop()
         while True:
             try:
-                frame = await run.subscription.get()
+                got = await run.subscription.get()
             except SubscriptionClosed:
                 return
+            if isinstance(got, Frame):
+                frame, ctx = got, dataclasses.replace(base, zones=self._zones(got))
+            else:
+                frame, ctx = got.frame, dataclasses.replace(base, tracks=got.tracks, zones=got.zones)
             try:
                 if threaded:
                     await loop.run_in_executor(self._thread_of(analyzer), analyzer.process, frame, ctx)
@@ -101,6 +183,11 @@ class AnalyticsRunner:
                 raise
             except Exception as exc:
                 self._failed(run, exc)
+
+    def _zones(self, frame: Frame) -> tuple[Any, ...]:
+        if self.zones is None or frame.moving:
+            return ()
+        return tuple(self.zones.active(frame.camera_id, frame.preset, frame.wall))
 
     def _thread_of(self, analyzer: Analyzer) -> concurrent.futures.ThreadPoolExecutor:
         executor = self._threads.get(id(analyzer))
@@ -128,10 +215,16 @@ class AnalyticsRunner:
         if not runs:
             return None
         frames = self.hub.describe(camera_id) or {}
+        stage = self.tracking.get(camera_id)
+        detection = stage.describe() if stage is not None else None
+        if detection is not None and self.detector is None:
+            detection["problem"] = self.detector_problem
         return {
+            "detection": detection,
             "fps": frames.get("fps", 0.0),
             "stream": frames.get("stream"),
-            "dropped": frames.get("dropped", 0),
+            # the hub's (slow subscribers, a decoder behind) and those of the shared tracking's mailboxes
+            "dropped": frames.get("dropped", 0) + (sum(b.dropped for b in stage.mailboxes) if stage is not None else 0),
             "undecodable": frames.get("undecodable", 0),
             "analyzers": {
                 r.analyzer.name: {
@@ -146,6 +239,8 @@ class AnalyticsRunner:
         }
 
     async def stop(self) -> None:
+        for stage in self.tracking.values():
+            stage.stop()
         for run in self.runs:
             run.subscription.close()
             if run.task is not None:
@@ -156,4 +251,6 @@ class AnalyticsRunner:
                     await run.task
         for executor in self._threads.values():
             executor.shutdown(wait=False, cancel_futures=True)
+        if self._track_thread is not None:
+            self._track_thread.shutdown(wait=False, cancel_futures=True)
         self.hub.close()

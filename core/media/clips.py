@@ -46,6 +46,7 @@ class Clip:
     codec: str
     width: int
     height: int
+    id: str | None = None  # the clips table's id, once recorded there (evidence cut through services.clips)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,7 @@ class RtspServer:
     """One GStreamer RTSP server process; ``stop`` and ``start`` keep its port."""
 
     mounts: dict[str, tuple[str, int, bool]] = field(default_factory=lambda: dict(DEFAULT_MOUNTS))
+    files: dict[str, str] = field(default_factory=dict)  # mount -> an H.264 MP4 served once, re-encoded (no loop)
     width: int = 640
     height: int = 360
     fps: int = 25
@@ -78,8 +80,8 @@ class RtspServer:
         return self.process is not None and self.process.poll() is None
 
     def url(self, mount: str = "h264") -> str:
-        if mount not in self.mounts:
-            raise KeyError(f"no mount {mount!r}; have {', '.join(self.mounts)}")
+        if mount not in self.mounts and mount not in self.files:
+            raise KeyError(f"no mount {mount!r}; have {', '.join([*self.mounts, *self.files])}")
         return f"rtsp://127.0.0.1:{self.port}/{mount}"
 
     def command(self) -> list[str]:
@@ -87,6 +89,8 @@ class RtspServer:
         cmd += ["--width", str(self.width), "--height", str(self.height), "--fps", str(self.fps)]
         for name, (codec, keyint, inband) in self.mounts.items():
             cmd += ["--mount", f"{name}:{codec}:{keyint}" + (":inband" if inband else "")]
+        for name, path in self.files.items():
+            cmd += ["--file", f"{name}={path}"]
         return cmd
 
     def start(self, timeout: float = 20.0) -> RtspServer:
@@ -151,7 +155,7 @@ class RtspServer:
         self.stop()
 
 
-def start_rtsp_server(mounts: dict[str, tuple[str, int, bool]] | None = None, **kwargs: int) -> RtspServer:
+def start_rtsp_server(mounts: dict[str, tuple[str, int, bool]] | None = None, **kwargs: Any) -> RtspServer:
     """Start a server outside a fixture (a module-scoped fixture, a benchmark).
 
     Raises ``RuntimeError`` with GStreamer's own message when it cannot run;

@@ -29,6 +29,7 @@ class Config(BaseModel):
 
 class MotionAnalyzer:
     name = "motion_logger"
+    needs_tracks = False  # reads only frame.motion: the detector need not run for it
 
     def __init__(self, config: Config) -> None:
         self.config = config

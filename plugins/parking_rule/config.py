@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.analytics.zones import TimeWindow, ZoneKind, parse_kind
+from core.config import CameraId
 
 VEHICLES = ("car", "truck", "bus", "motorcycle")
 
@@ -69,6 +70,8 @@ def _default_kinds() -> dict[str, KindRule]:
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    cameras: list[CameraId] = []  # the cameras analysed; none listed: every camera
+    fps: float = Field(default=5.0, gt=0, le=25)  # frames a second analysed (detector and tracker, shared)
     dwell_s: float = Field(default=120.0, gt=0, le=86_400)  # threshold of a watched kind that names none
     windows: list[Window] = [Window(start="16:00", end="19:00")]  # hours of zones drawn without their own
     kinds: dict[KindName, KindRule] = Field(default_factory=_default_kinds)  # the zone kinds watched

@@ -9,6 +9,7 @@ threshold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,7 +45,16 @@ class Run:
     longest_stand_s: float = 0.0  # the longest any vehicle stood still (in a zone or not)
 
 
-def run(truth: Path | str, threshold_s: float, *, loops: int = 2, fps: float = 5.0, config: Config | None = None) -> Run:
+def run(
+    truth: Path | str,
+    threshold_s: float,
+    *,
+    loops: int = 2,
+    fps: float = 5.0,
+    config: Config | None = None,
+    detect: Callable[[int, float], list] | None = None,
+) -> Run:
+    """``detect(i, t)``: the detections of analysed frame ``i`` at stream time ``t``; default: the truth's."""
     replay = TruthReplay.load(truth)
     config = config or Config(windows=[{"start": "00:00", "end": "24:00"}])
     zones = zones_of(replay, threshold_s)
@@ -54,7 +64,7 @@ def run(truth: Path | str, threshold_s: float, *, loops: int = 2, fps: float = 5
     frames = int(loops * replay.loop_seconds * fps)
     for i in range(frames):
         t = i / fps
-        tracks = tracker.update(replay.at(t), t)
+        tracks = tracker.update(replay.at(t) if detect is None else detect(i, t), t)
         for tr in tracks:
             if tr.label in VEHICLES:
                 out.longest_stand_s = max(out.longest_stand_s, tr.stationary_s)

@@ -59,7 +59,9 @@ def parse_mount(text: str) -> tuple[str, str, int, bool]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--mount", type=parse_mount, action="append", required=True)
+    ap.add_argument("--mount", type=parse_mount, action="append", default=[])
+    ap.add_argument("--file", action="append", default=[], metavar="NAME=PATH",
+                    help="serve an H.264 MP4 at its own rate, from its start, encoded again as a camera would")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--fps", type=int, default=25)
@@ -86,6 +88,15 @@ def main() -> int:
         if args.auth:
             role = "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
             factory.add_role_from_structure(Gst.Structure.from_string(role)[0])
+        mounts.add_factory("/" + name, factory)
+    for spec in args.file:
+        name, _, path = spec.partition("=")
+        factory = GstRtspServer.RTSPMediaFactory()
+        # decoded and encoded again as a camera's encoder would (keyframe each second, parameter sets in band):
+        # the file's own H.264 passed through arrived with grey, unrefreshed areas in the frame hub's pictures
+        enc = ENCODERS["h264"].format(kbps=args.kbps, keyint=args.fps, ci=-1)
+        factory.set_launch(f"( filesrc location={path} ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! {enc} )")
+        factory.set_shared(True)
         mounts.add_factory("/" + name, factory)
     if server.attach(None) == 0:
         print(f"cannot listen on port {args.port}", file=sys.stderr, flush=True)

@@ -1,0 +1,213 @@
+"""Detection and tracking, once per camera frame, shared by every analyzer of the camera that wants tracks.
+
+One :class:`CameraTracking` per camera takes the frames of one frame-hub
+subscription (at the highest rate its track-reading analyzers ask for). A
+frame the hub flagged ``detect`` goes to the deployment's detector (its
+``detect`` is awaited: it runs off the event loop and batches the frames of
+all cameras waiting at the same moment); any other frame only advances the
+tracker (``hold``). One tracker per view (:class:`~core.analytics.tracker.ViewTrackers`):
+when ``frame.view`` changes (the PTZ camera moved) the camera's trackers reset,
+and while it moves nothing is detected. Tracking runs in a worker thread.
+
+Each analyzer then gets ``(frame, tracks, zones)`` through a :class:`Mailbox`
+of one: a newer frame replaces one still waiting, the loss counted, never
+queued. Detector latency, drops and errors are counted per camera
+(``bconnect_detector_seconds``, ``bconnect_detector_frames_dropped_total``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.analytics.detector import Detector, FramesDropped
+from core.analytics.tracker import Track, ViewTrackers
+from core.interfaces import Frame
+from core.media.frames import FrameSubscription
+from core.media.mux import SubscriptionClosed
+
+log = logging.getLogger("bconnect.analytics")
+
+REPORT_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One frame with what the core found in it, as analyzers get it."""
+
+    frame: Frame
+    tracks: tuple[Track, ...]
+    zones: tuple[Any, ...]
+
+
+class Mailbox:
+    """Holds at most one item; a newer one replaces it (counted as a drop)."""
+
+    def __init__(self, on_drop: Callable[[int], None] | None = None) -> None:
+        self.item: Seen | None = None
+        self.dropped = 0
+        self.closed = False
+        self._on_drop = on_drop
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Seen) -> None:
+        if self.closed:
+            return
+        if self.item is not None:
+            self.dropped += 1
+            if self._on_drop is not None:
+                self._on_drop(1)
+        self.item = item
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Seen:
+        while self.item is None:
+            if self.closed:
+                raise SubscriptionClosed("mailbox closed")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item, self.item = self.item, None
+        return item
+
+    def close(self) -> None:
+        self.closed = True
+        self.item = None
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image[..., ::-1])  # the hub's BGR to the detector contract's RGB
+
+
+class CameraTracking:
+    """One camera's detector calls and trackers; feeds the mailboxes of its track-reading analyzers."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        subscription: FrameSubscription,
+        detector: Detector | None,
+        zones: Any,  # core.analytics.zone_store.ZoneStore, or None
+        executor: concurrent.futures.ThreadPoolExecutor,
+        metrics: Any = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.subscription = subscription
+        self.detector = detector
+        self.zones = zones
+        self.executor = executor
+        self.metrics = metrics
+        self.on_error = on_error
+        self.trackers = ViewTrackers()
+        self.mailboxes: list[Mailbox] = []
+        self.view: int | None = None
+        self.frames = 0
+        self.detected = 0
+        self.dropped = 0  # by the detector (saturated)
+        self.errors = 0
+        self.last_error: str | None = None
+        self.detect_s = 0.0
+        self._last_report = -REPORT_EVERY_S
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"tracking-{self.camera_id}")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                frame = await self.subscription.get()
+            except SubscriptionClosed:
+                for box in self.mailboxes:
+                    box.close()
+                return
+            try:
+                tracks = await self._tracks(frame)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # contained: the analyzers get the frame without tracks
+                self._failed(exc)
+                tracks = ()
+            zones = self._zones(frame)
+            self.frames += 1
+            seen = Seen(frame, tracks, zones)
+            for box in self.mailboxes:
+                box.put(seen)
+
+    async def _tracks(self, frame: Frame) -> tuple[Track, ...]:
+        if self.view is not None and frame.view != self.view:
+            self.trackers.camera_moved(self.camera_id)  # every box it knew is meaningless now
+        self.view = frame.view
+        if self.detector is None or frame.moving:
+            return ()
+        t = frame.pts_s if frame.pts_s is not None else frame.wall.timestamp()
+        tracker = self.trackers.get(self.camera_id, frame.preset)
+        loop = asyncio.get_running_loop()
+        if not frame.detect:
+            return tuple(await loop.run_in_executor(self.executor, tracker.hold, t))
+        image = await loop.run_in_executor(self.executor, _rgb, frame.image)
+        started = time.perf_counter()
+        try:
+            (detections,) = await self.detector.detect([image])
+        except FramesDropped:
+            self.dropped += 1
+            if self.metrics is not None:
+                self.metrics.detector_frames_dropped.labels(camera=self.camera_id).inc()
+            return tuple(await loop.run_in_executor(self.executor, tracker.hold, t))
+        took = time.perf_counter() - started
+        self.detected += 1
+        self.detect_s += took
+        if self.metrics is not None:
+            self.metrics.detector_seconds.labels(camera=self.camera_id).observe(took)
+        return tuple(await loop.run_in_executor(self.executor, tracker.update, detections, t))
+
+    def _zones(self, frame: Frame) -> tuple[Any, ...]:
+        if self.zones is None or frame.moving:
+            return ()
+        try:
+            return tuple(self.zones.active(self.camera_id, frame.preset, frame.wall))
+        except Exception as exc:
+            self._failed(exc)
+            return ()
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if now - self._last_report >= REPORT_EVERY_S:
+            self._last_report = now
+            if self.on_error is not None:
+                self.on_error(exc)
+            else:
+                log.warning("camera %s: detection failed: %s", self.camera_id, self.last_error)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector.name if self.detector is not None else None,
+            "frames": self.frames,
+            "detected": self.detected,
+            "dropped": self.dropped,
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "ms_per_detection": round(1000 * self.detect_s / self.detected, 1) if self.detected else None,
+        }
+
+    def stop(self) -> None:
+        self.subscription.close()
+        for box in self.mailboxes:
+            box.close()
+        if self.task is not None:
+            self.task.cancel()

@@ -1,0 +1,132 @@
+"""The parking rule as an analyzer: the core's frames, tracks and zones in; events with evidence out.
+
+Feeds :meth:`ParkingRule.update <plugins.parking_rule.rule.ParkingRule.update>`
+on the event loop (pure and cheap). Each violation becomes a task: the
+snapshot (the best sighting's picture, its box drawn, in a thread), an
+evidence clip from arrival to now (``services.clips``), then
+``services.events.publish``. The clip's pre-roll is the stay's elapsed time
+plus a margin, capped by what the media core keeps per camera
+(``[media] preroll_s``, 10 s by default): a longer stay's clip starts late,
+and its event says so (``detail.clip.covered_s``). A failing cut publishes
+the event without a clip; a failing publish is logged and counted: the rule
+goes on either way. At most ``MAX_IN_FLIGHT`` violations are evidenced at
+once; beyond that a violation is published without a clip.
+
+The pictures the rule may still take a snapshot from (``refs_in_use``) are
+kept, at most ``KEEP_FRAMES`` per camera (the oldest go first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any
+
+from core.events.snapshots import Box, draw_boxes, store_snapshot
+from core.events.types import Snapshot
+from core.interfaces import AnalyzerContext, CameraInfo, Frame
+from plugins.parking_rule.config import Config
+from plugins.parking_rule.rule import FrameInfo, ParkingRule, Violation
+
+log = logging.getLogger("bconnect.plugin.parking_rule")
+
+KEEP_FRAMES = 8  # pictures kept per camera for snapshots (a 1280x720 one is 2.7 MB)
+MAX_IN_FLIGHT = 8
+CLIP_MARGIN_S = 2.0  # the clip starts this much before the vehicle arrived
+POST_S = 2.0
+
+
+class ParkingAnalyzer:
+    name = "parking_rule"
+    needs_tracks = True
+
+    def __init__(self, config: Config, timezone: str) -> None:
+        self.config = config
+        self.fps = config.fps
+        self.rule = ParkingRule(config, timezone)
+        self.kept: dict[str, collections.OrderedDict[int, Frame]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.counts: collections.Counter[str] = collections.Counter()  # violations, published, failures
+
+    def wants(self, camera: CameraInfo) -> bool:
+        return not self.config.cameras or camera.id in self.config.cameras
+
+    async def process(self, frame: Frame, ctx: AnalyzerContext) -> None:
+        t = frame.pts_s if frame.pts_s is not None else frame.wall.timestamp()
+        info = FrameInfo(frame.camera_id, frame.preset, t, frame.wall, frame.width, frame.height, ref=frame.seq)
+        violations = self.rule.update(info, ctx.tracks, ctx.zones)
+        kept = self.kept.setdefault(frame.camera_id, collections.OrderedDict())
+        kept[frame.seq] = frame
+        in_use = self.rule.refs_in_use()
+        for seq in [s for s in kept if s not in in_use and s != frame.seq]:
+            del kept[seq]
+        while len(kept) > KEEP_FRAMES:
+            kept.popitem(last=False)
+        for violation in violations:
+            self.counts["violations"] += 1
+            picture = kept.get(violation.best.ref) or frame
+            box = violation.best.box if picture is not frame or violation.best.ref == frame.seq else _box_now(violation, ctx)
+            if ctx.services is None:
+                log.info("violation on %s (no services to publish it): %s", frame.camera_id, violation.detail())
+                continue
+            clip = len(self.tasks) < MAX_IN_FLIGHT
+            task = asyncio.get_running_loop().create_task(self.evidence(violation, picture, box, ctx.services, clip))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def evidence(self, violation: Violation, picture: Frame, box: tuple, services: Any, clip: bool) -> None:
+        """Snapshot, clip, publish: each failure contained, the event published with what there is."""
+        label = f"{violation.label} {violation.dwell_s:.0f}s"
+        snapshot: Snapshot | None = None
+        try:
+            snapshot = await asyncio.to_thread(_snapshot, services.data_dir, picture.image, box, label)
+        except Exception as exc:
+            self.counts["snapshot_failed"] += 1
+            log.warning("parking violation on %s: snapshot failed: %s", violation.camera_id, exc)
+        clip_id, covered = None, None
+        if clip:
+            keep = float(services.deployment.media.preroll_s)
+            pre_s = min(violation.elapsed_s + CLIP_MARGIN_S, keep)
+            try:
+                cut = await services.clips.cut(violation.camera_id, pre_s=pre_s, post_s=POST_S)
+                clip_id, covered = cut.id, pre_s
+            except Exception as exc:
+                self.counts["clip_failed"] += 1
+                log.warning("parking violation on %s: evidence clip failed: %s", violation.camera_id, exc)
+        event = violation.event(snapshot, clip_id)
+        if covered is not None:
+            detail = dict(event.detail)
+            detail["clip"] = {**detail["clip"], "covered_s": round(covered, 2)}
+            event = _with_detail(event, detail)
+        try:
+            await services.events.publish(event)
+            self.counts["published"] += 1
+        except Exception as exc:
+            self.counts["publish_failed"] += 1
+            log.error("parking violation on %s: publishing failed: %s", violation.camera_id, exc)
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Let the violations being evidenced finish (at shutdown)."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout_s)
+
+
+def _box_now(violation: Violation, ctx: AnalyzerContext) -> tuple:
+    for track in ctx.tracks:
+        if track.id == violation.track_id:
+            return track.box
+    return violation.best.box
+
+
+def _snapshot(data_dir, image, box, label: str) -> Snapshot:
+    from PIL import Image
+
+    picture = Image.fromarray(image[..., ::-1])  # the hub's BGR
+    return store_snapshot(data_dir, draw_boxes(picture, [Box(*box, label=label)]))
+
+
+def _with_detail(event, detail: dict):
+    import dataclasses
+
+    return dataclasses.replace(event, detail=detail)

@@ -1,0 +1,60 @@
+"""Write deploy/demo-zones/: the zone files the demo imports at its first start (``[analytics] zone_files``).
+
+The simulated cameras' no-parking zone is the simulator's own (the yellow box
+it paints; the same polygon its truth file holds), taken from the renderer's
+backdrop without rendering a frame, as fractions of the picture. The real
+footage (vtest) gets a no-parking zone over the van and the car parked at the
+top right of the plaza. Run again after changing the simulator's street:
+
+    PYTHONPATH=. .venv/bin/python scripts/demo_zones.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.config import load_file  # noqa: E402
+from plugins.traffic_sim.config import Config  # noqa: E402
+from plugins.traffic_sim.renderer import Renderer, RenderSpec  # noqa: E402
+
+DEMO = ROOT / "deploy" / "demo.toml"
+OUT = ROOT / "deploy" / "demo-zones"
+PARKING_SCENES = ("no_parking_stop", "delivery_stop", "queue")
+VTEST = {"vtest": [[0.78, 0.02], [1.0, 0.02], [1.0, 0.25], [0.78, 0.25]]}  # the parked van and car
+
+
+def zone_file(camera: str, name: str, points: list[list[float]]) -> dict:
+    return {
+        "format": "bconnect.zones",
+        "version": 1,
+        "camera": camera,
+        "zones": [{"id": "no_parking", "name": name, "kind": "no_parking", "points": points}],
+    }
+
+
+def main() -> None:
+    cfg = Config.model_validate(load_file(DEMO).deployment.plugins["traffic_sim"])
+    width, height = cfg.size
+    OUT.mkdir(exist_ok=True)
+    files = {}
+    for cam in cfg.cameras:
+        if cam.scenario not in PARKING_SCENES:
+            continue
+        spec = RenderSpec(cam.scenario, cam.seed, width=width, height=height, fps=cfg.fps, loop_seconds=cfg.loop_seconds)
+        polygon = Renderer(spec).backdrop.zone_polygon
+        points = [[round(min(max(x / width, 0.0), 1.0), 4), round(min(max(y / height, 0.0), 1.0), 4)] for x, y in polygon]
+        files[cam.id] = zone_file(cam.id, "No parking (yellow box)", points)
+    for camera, points in VTEST.items():
+        files[camera] = zone_file(camera, "No parking: kerb of the plaza", points)
+    for camera, doc in files.items():
+        (OUT / f"{camera}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        print(OUT / f"{camera}.json")
+
+
+if __name__ == "__main__":
+    main()
