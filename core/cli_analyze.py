@@ -157,7 +157,10 @@ def no_detector_reason() -> str:
     """Which plugin to enable: those installed whose manifest says they provide a detector."""
     from core.manifest import discover
 
-    providers = sorted(n for n, a in discover().items() if a.manifest is not None and "detector" in a.manifest.provides)
+    providers = sorted(
+        n for n, a in discover().items()
+        if a.manifest is not None and "detector" in a.manifest.provides and not a.manifest.test_only
+    )
     if not providers:
         return "no detector is enabled, and no installed plugin provides one"
     which = " or ".join(f"[plugins.{n}]" for n in providers)

@@ -35,6 +35,8 @@ class Manifest(BaseModel):
     agency: str | None = Field(default=None, pattern=AGENCY_ID_PATTERN)
     provides: list[Provides] = []
     requires: list[str] = []
+    # a stand-in for tests (e.g. a detector replaying ground truth): never suggested to an operator
+    test_only: bool = False
     # built-in plugins: "package.module:Class"; an entry point names it for third-party ones
     entry: str | None = Field(default=None, pattern=r"^[\w.]+:[\w.]+$")
 
