@@ -82,6 +82,7 @@ def endpoints(routes: list[BaseRoute]) -> list[EndpointInfo]:
 def build_schema(routes: list[BaseRoute]) -> dict[str, Any]:
     schema = copy.deepcopy(BASE)
     paths: dict[str, dict[str, Any]] = {}
+    taken: set[str] = set()
     for info in endpoints(routes):
         op = operation(info)
         if op is None:
@@ -96,7 +97,11 @@ def build_schema(routes: list[BaseRoute]) -> dict[str, Any]:
         ]
         if not op["parameters"]:
             del op["parameters"]
-        op.setdefault("operationId", f"{info.http_method}_{info.func.__name__}")
+        if "operationId" not in op:  # unique, as generated clients need: two modules' `snapshot` differ by package
+            op["operationId"] = f"{info.http_method}_{info.func.__name__}"
+            if op["operationId"] in taken:
+                op["operationId"] = f"{info.http_method}_{info.func.__module__.rsplit('.', 2)[-2]}_{info.func.__name__}"
+        taken.add(op["operationId"])
         responses = op.setdefault("responses", {})
         responses.setdefault("4XX", {"$ref": "#/components/responses/Error"})
         if not is_public(info.http_method.upper(), _concrete(info.path)):

@@ -102,7 +102,7 @@ def parse_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
 async def limited_body(request: Request, limit: int) -> bytes | None:
     """The body, or ``None`` once it exceeds ``limit`` bytes."""
     size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > limit):
+    if size is not None and (not (size.isascii() and size.isdigit()) or int(size) > limit):
         return None
     chunks, total = [], 0
     async for chunk in request.stream():

@@ -50,6 +50,8 @@ async def test_every_route_has_a_schema_entry_and_every_entry_a_route(tmp_path):
         stale = [f"{m} {p}: in the schema, but no such route" for m, p in sorted(documented - routes)]
         assert not missing + stale, "\n".join(missing + stale)
         assert len(routes) >= 30
+        operation_ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+        assert not [i for i in set(operation_ids) if operation_ids.count(i) > 1], "operationIds must be unique"
 
         for path, ops in schema["paths"].items():
             for method, op in ops.items():
@@ -95,7 +97,11 @@ def test_schemathesis_finds_no_server_error(make_deployment, start_server, tmp_p
     schema = httpx.get(server.url + "/openapi.json", headers=admin).json()
     units = httpx.get(server.url + "/api/polri_etle/units", headers=admin).json()["units"]
     cameras = [c for c in httpx.get(server.url + "/api/cameras", headers=admin).json() if "ptz" in c["capabilities"]]
-    ids = {"camera_id": cameras[0]["id"], "unit": units[0]["unit"]}
+    # a violation to act on, so that the fuzzed violation routes reach their handlers rather than a 404
+    made = httpx.post(server.url + "/api/violations", headers=admin,
+                      json={"camera": cameras[0]["id"], "kind": "parking.violation", "wall_time": "2026-01-05T16:00:00+08:00"})
+    assert made.status_code == 201, made.text
+    ids = {"camera_id": cameras[0]["id"], "unit": units[0]["unit"], "violation_id": str(made.json()["id"])}
     settings = fuzz_config(tmp_path / "schemathesis.toml", ids)
     assert all("500" not in op["responses"] for ops in schema["paths"].values() for op in ops.values())
 

@@ -115,3 +115,25 @@ async def test_hostile_json_on_every_route_is_a_4xx_with_a_reason(tmp_path):
             r = await client.post(path, content=HUGE, headers=auth)
             assert r.status_code == 400, (path, r.status_code, r.text)
             assert r.json() == {"error": "request: a value is too large or nested too deeply", "status": 400}
+
+
+async def test_non_ascii_digits_in_numbers_and_headers_are_a_4xx_with_a_reason(tmp_path):
+    """'²' (and '\\xb2' in a latin-1 header) passes str.isdigit() but not int(): each was a 500."""
+    from core.request_body import limited_body
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"\xb2")]}
+    assert await limited_body(Request(scope), 100) is None  # refused as too large or unreadable, not a ValueError
+
+    async with running_app(full_deployment(tmp_path / "data")) as (app, client):
+        admin = await add_user("digits-admin", role="admin", agency="pemkot")
+        auth = await bearer_headers(admin)
+        for url, extra, reason in [
+            ("/api/events?limit=%C2%B2", {}, "limit: expected a whole number"),
+            ("/api/events?since=0001-01-01T00:00:00%2B08:00", {}, "since: '0001-01-01T00:00:00+08:00' is out of range"),
+            ("/api/events/stream", {"accept": "text/event-stream", "last-event-id": b"\xb2"}, "Last-Event-ID: expected"),
+        ]:
+            r = await client.get(url, headers={**auth, **extra})
+            assert r.status_code == 400 and r.json()["error"].startswith(reason), (url, r.text)
+        r = await client.put("/api/cameras/atcs-bm-01/zones", content=b'{"camera": "atcs-bm-01", "zones": []}',
+                             headers={**auth, "content-type": "application/json", "if-match": b"\xb2"})
+        assert r.status_code == 400 and r.json()["error"].startswith("If-Match: expected"), r.text

@@ -480,3 +480,29 @@ async def test_a_browser_decision_with_a_stale_csrf_token_is_refused_and_changes
         assert (after.state, after.plate, after.version) == ("awaiting_review", "KT1234AB", 0)
         r = await client.post(f"/api/violations/{v['id']}/verify", json={}, headers=browser)
         assert r.status_code == 200, r.text
+
+
+async def test_out_of_range_numbers_times_and_names_are_refused_with_the_reason(cfg):
+    """Each was a 500: '²' passes str.isdigit() but not int(); a user name longer than the column makes the query
+    itself fail (schemathesis found it); and a time of year 1 at +08:00 (year 9999 at -08:00) has no UTC (that one
+    was a generic 400 that named no key)."""
+    async with running_app(cfg) as (app, client):
+        h = await headers("boss", "admin", "pemkot")
+        v = await create(client, h)
+        for url, reason in [
+            ("/api/violations?limit=%C2%B2", "limit: expected a whole number"),
+            ("/api/violations?cursor=%C2%B2", "cursor: expected a whole number"),
+            ("/api/violations?since=0001-01-01T00:00:00%2B08:00", "since: '0001-01-01T00:00:00+08:00' is out of range"),
+            ("/api/violations/stats?until=9999-12-31T23:59:59-08:00", "until: '9999-12-31T23:59:59-08:00' is out of range"),
+        ]:
+            r = await client.get(url, headers=h)
+            assert r.status_code == 400 and r.json()["error"].startswith(reason), (url, r.text)
+        assert (await client.get("/api/violations/%C2%B2", headers=h)).status_code == 404
+        r = await client.post("/api/violations/%C2%B2/verify", json={}, headers=h)
+        assert r.status_code == 404 and r.json()["error"] == "unknown violation '²'"
+        r = await client.post("/api/violations", headers=h, json={"camera": "dcam", "kind": "parking.violation",
+                                                                  "wall_time": "0001-01-01T00:00:00+08:00"})
+        assert r.status_code == 400 and r.json()["error"].startswith("wall_time: '0001-01-01T00:00:00+08:00' is out of range")
+        r = await client.post(f"/api/violations/{v['id']}/assign", json={"user": "0" * 65}, headers=h)  # schemathesis
+        assert r.status_code == 422 and r.json()["error"].startswith("user: no active user named"), r.text
+        assert (await client.get(f"/api/violations/{v['id']}", headers=h)).json()["state"] == "awaiting_review"

@@ -89,6 +89,8 @@ def import_zones(text: str | bytes, source: str = "zones.json") -> CameraZones:
         raise ZoneFileError(source, [Problem(exc.lineno, "", f"invalid JSON: {exc.msg} (column {exc.colno})")]) from None
     except RecursionError:
         raise ZoneFileError(source, [Problem(None, "", "invalid JSON: nested too deeply for a zone file")]) from None
+    except ValueError:  # an integer of more than 4300 digits: Python's own bound, not a JSONDecodeError
+        raise ZoneFileError(source, [Problem(None, "", "invalid JSON: an integer too large for a zone file")]) from None
     if not isinstance(data, dict):
         raise ZoneFileError(source, [Problem(1, "", "a zone file holds one JSON object")])
     lines = key_lines(text)

@@ -123,7 +123,7 @@ def _base_version(request: Request, store: ZoneStore, camera_id: str) -> int:
     if raw is None or raw.strip() == "*":
         return store.version(camera_id)
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise ApiError(400, f"If-Match: expected the zones' revision as its ETag (e.g. \"3\"), not {raw[:30]!r}")
     return int(value)
 

@@ -71,14 +71,17 @@ def _time(request: Request, key: str) -> datetime | None:
         raise ApiError(400, f"{key}: not an ISO 8601 time: {raw[:40]!r}") from None
     if value.tzinfo is None:
         raise ApiError(400, f"{key}: give the time zone (2026-01-05T16:00:00+08:00 or ...Z)")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise ApiError(400, f"{key}: {raw[:40]!r} is out of range in UTC") from None
 
 
 def _int(request: Request, key: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.query_params.get(key)
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # '²'.isdigit(), but int('²') fails
         raise ApiError(400, f"{key}: expected a whole number, not {raw[:20]!r}")
     value = int(raw)
     if not low <= value <= high:
@@ -249,7 +252,7 @@ class EventsApi:
         principal = current_principal(request)
         agencies = self._agencies(request)
         last = request.headers.get("last-event-id", "").strip()
-        if last and not last.isdigit():
+        if last and not (last.isascii() and last.isdigit()):
             raise ApiError(400, f"Last-Event-ID: expected an event's seq, not {last[:20]!r}")
         # subscribe before the replay reads, so nothing falls between them (a repeat may: ids tell)
         sub = bus.subscribe(lambda m: m.agency in agencies)

@@ -55,6 +55,7 @@ ACT_ROLES = ("officer",)
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 HISTORY_MAX = 20
 MAX_TEXT = 1000
+USERNAME_MAX = 64  # core.models.User.username
 FILTERS = ("state", "area", "camera", "kind", "plate", "since", "until", "order", "limit", "cursor")
 STATS_DEFAULT_DAYS = 90
 
@@ -84,14 +85,17 @@ def _time(raw: Any, key: str) -> datetime | None:
         raise ApiError(400, f"{key}: not an ISO 8601 time: {raw[:40]!r}") from None
     if value.tzinfo is None:
         raise ApiError(400, f"{key}: give the time zone (2026-01-05T16:00:00+08:00 or ...Z)")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise ApiError(400, f"{key}: {raw[:40]!r} is out of range in UTC") from None
 
 
 def _int(request: Request, key: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.query_params.get(key)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:  # '²'.isdigit(), int('²') fails
         raise ApiError(400, f"{key}: expected a whole number in {low}..{high}, not {raw[:20]!r}")
     return int(raw)
 
@@ -155,7 +159,7 @@ class ViolationsApi:
         self._service()
         who = require_role(request, *roles)
         raw = request.path_params["violation_id"]
-        v = await Violation.get_or_none(id=int(raw)) if raw.isdigit() and len(raw) < 10 else None
+        v = await Violation.get_or_none(id=int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
         if v is None or v.agency not in self._agencies(request, who):
             raise ApiError(404, f"unknown violation {raw[:20]!r}")
         return who, v
@@ -205,23 +209,22 @@ class ViolationsApi:
     # --- reading -----------------------------------------------------------------
 
     async def list_violations(self, request: Request) -> Response:
-        """Violations the user may read, newest (or oldest) first, with filters and cursor pages.
+        """The violations the user may see, newest first (order=oldest: a queue), with filters and cursor pages.
         ---
+        operationId: list_violations
         parameters:
-          - {name: state, in: query, schema: {type: string}}
-          - {name: area, in: query, schema: {type: string}}
-          - {name: camera, in: query, schema: {type: string}}
-          - {name: kind, in: query, schema: {type: string}}
+          - {name: state, in: query, description: 'states, comma-separated', schema: {type: string}}
+          - {name: area, in: query, description: 'areas, comma-separated', schema: {type: string}}
+          - {name: camera, in: query, description: 'camera ids, comma-separated', schema: {type: string}}
+          - {name: kind, in: query, description: 'kinds, comma-separated', schema: {type: string}}
           - {name: plate, in: query, schema: {type: string}}
           - {name: since, in: query, schema: {type: string, format: date-time}}
           - {name: until, in: query, schema: {type: string, format: date-time}}
           - {name: order, in: query, schema: {type: string, enum: [newest, oldest]}}
           - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
-          - {name: cursor, in: query, schema: {type: integer, minimum: 1}}
+          - {name: cursor, in: query, schema: {type: integer, minimum: 1, maximum: 2147483648}}
         responses:
-          200:
-            description: 'a page of violations'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          200: {description: 'a page of violations and next_cursor', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
         """
         self._service()
         who = require_role(request, *READ_ROLES)
@@ -265,12 +268,12 @@ class ViolationsApi:
                              "next_cursor": str(rows[-1].id) if more else None})
 
     async def get_one(self, request: Request) -> Response:
-        """One violation with its transitions, plate edits and the plate's earlier violations.
+        """One violation with its transitions, plate edits and the plate's earlier violations; audited.
         ---
+        operationId: get_violation
         responses:
-          200:
-            description: 'the violation'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          200: {description: 'the violation', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
         """
         who, v = await self._visible(request, *READ_ROLES)
         body = self.public(v)
@@ -296,10 +299,12 @@ class ViolationsApi:
         return JSONResponse(body)
 
     async def snapshot(self, request: Request) -> Response:
-        """The violation's snapshot (JPEG, with Repr-Digest).
+        """The violation's snapshot (JPEG, with its SHA-256 in Repr-Digest); audited.
         ---
+        operationId: get_violation_snapshot
         responses:
-          200: {description: 'the JPEG', content: {image/jpeg: {schema: {type: string, format: binary}}}}
+          200: {description: 'the picture', content: {image/jpeg: {schema: {type: string, format: binary}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown violation, or it has no snapshot'}
         """
         who, v = await self._visible(request, *READ_ROLES)
         path = request.app.state.services.data_dir / v.snapshot_path if v.snapshot_path else None
@@ -310,11 +315,13 @@ class ViolationsApi:
         return FileResponse(path, media_type="image/jpeg", headers={"Repr-Digest": f"sha-256=:{digest}:"})
 
     async def clip(self, request: Request) -> Response:
-        """The violation's evidence clip (MP4, with Repr-Digest).
+        """The violation's evidence clip (MP4, with its SHA-256 in Repr-Digest); audited.
         ---
+        operationId: get_violation_clip
         responses:
-          200: {description: 'the MP4', content: {video/mp4: {schema: {type: string, format: binary}}}}
-          410: {$ref: '#/components/responses/Error', description: 'the file is gone'}
+          200: {description: 'the clip', content: {video/mp4: {schema: {type: string, format: binary}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown violation, or it has no clip ready'}
+          410: {$ref: '#/components/responses/Error', description: 'the file of the clip is no longer in storage'}
         """
         who, v = await self._visible(request, *READ_ROLES)
         row = await EvidenceClip.get_or_none(id=v.clip_id) if v.clip_id else None
@@ -358,13 +365,12 @@ class ViolationsApi:
     async def stats(self, request: Request) -> Response:
         """Supervisors' report: admins (who answer for their officers; there is no separate supervisor role).
         ---
+        operationId: violation_stats
         parameters:
           - {name: since, in: query, schema: {type: string, format: date-time}}
           - {name: until, in: query, schema: {type: string, format: date-time}}
         responses:
-          200:
-            description: 'decisions per officer, reason and plate'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          200: {description: 'rejections per officer, reason and plate, flagged plates', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
         """
         service = self._service()
         who = require_role(request, "admin")
@@ -428,50 +434,29 @@ class ViolationsApi:
         return JSONResponse(self.public(v))
 
     async def verify(self, request: Request) -> Response:
-        """Verify: the violation is confirmed and gets its ladder step.
+        """Verify the violation (officers, admins): it goes on to its ladder step.
         ---
-        requestBody:
-          required: false
-          content:
-            application/json:
-              schema:
-                type: object
-                additionalProperties: false
-                properties:
-                  officer_name: {type: string, maxLength: 128}
-                  note: {type: string, maxLength: 1000}
-                  version: {type: integer}
+        operationId: verify_violation
+        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {officer_name: {type: string, maxLength: 128}, note: {type: string, maxLength: 1000}, version: {type: integer, minimum: 0, description: 'the version you loaded; 409 if it changed since'}}}}}}
         responses:
-          200:
-            description: 'the violation as it is now'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
-          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+          200: {description: 'the violation, verified', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
+          409: {$ref: '#/components/responses/Error', description: 'not awaiting review, its plate still needs an officer, or it changed since you loaded it'}
         """
         who, v, body = await self._acting(request, ("officer_name", "note"))
         name = _text(body, "officer_name", size=128) or who.username
         return await self._answer(self._service().verify(v, who.username, name, _text(body, "note")))
 
     async def reject(self, request: Request) -> Response:
-        """Reject with a reason from the fixed list, a note and the officer's name.
+        """Reject the violation with a reason from the deployment's list, a note and the officer's name.
         ---
-        requestBody:
-          required: true
-          content:
-            application/json:
-              schema:
-                type: object
-                additionalProperties: false
-                required: [reason, note, officer_name]
-                properties:
-                  reason: {type: string, maxLength: 32}
-                  note: {type: string, maxLength: 1000}
-                  officer_name: {type: string, maxLength: 128}
-                  version: {type: integer}
+        operationId: reject_violation
+        requestBody: {required: true, content: {application/json: {schema: {type: object, additionalProperties: false, required: [reason, note, officer_name], properties: {reason: {type: string, maxLength: 32}, note: {type: string, minLength: 1, maxLength: 1000}, officer_name: {type: string, minLength: 1, maxLength: 128}, version: {type: integer, minimum: 0, description: 'the version you loaded; 409 if it changed since'}}}}}}
         responses:
-          200:
-            description: 'the violation as it is now'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
-          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+          200: {description: 'the violation, rejected', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
+          409: {$ref: '#/components/responses/Error', description: 'the move is not allowed from its state, or it changed since you loaded it (version)'}
+          422: {$ref: '#/components/responses/Error', description: 'a reason not in [enforcement] rejection_reasons, or a note or name missing'}
         """
         who, v, body = await self._acting(request, ("reason", "note", "officer_name"))
         reason = _text(body, "reason", required=True, size=32)
@@ -480,67 +465,42 @@ class ViolationsApi:
         return await self._answer(self._service().reject(v, who.username, reason, note, name))
 
     async def action(self, request: Request) -> Response:
-        """Record that the ladder step was carried out; the sinks then get the violation.
+        """Record that the violation's ladder step was carried out.
         ---
-        requestBody:
-          required: false
-          content:
-            application/json:
-              schema:
-                type: object
-                additionalProperties: false
-                properties:
-                  note: {type: string, maxLength: 1000}
-                  version: {type: integer}
+        operationId: record_violation_action
+        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {note: {type: string, maxLength: 1000}, version: {type: integer, minimum: 0, description: 'the version you loaded; 409 if it changed since'}}}}}}
         responses:
-          200:
-            description: 'the violation as it is now'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
-          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+          200: {description: 'the violation, action taken', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
+          409: {$ref: '#/components/responses/Error', description: 'the move is not allowed from its state, or it changed since you loaded it (version)'}
         """
         who, v, body = await self._acting(request, ("note",))
         return await self._answer(self._service().take_action(v, who.username, _text(body, "note")))
 
     async def close(self, request: Request) -> Response:
-        """Close the case.
+        """Close the violation once its ticket was handed over.
         ---
-        requestBody:
-          required: false
-          content:
-            application/json:
-              schema:
-                type: object
-                additionalProperties: false
-                properties:
-                  note: {type: string, maxLength: 1000}
-                  version: {type: integer}
+        operationId: close_violation
+        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {note: {type: string, maxLength: 1000}, version: {type: integer, minimum: 0, description: 'the version you loaded; 409 if it changed since'}}}}}}
         responses:
-          200:
-            description: 'the violation as it is now'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
-          409: {$ref: '#/components/responses/Error', description: 'the state or a concurrent change refuses'}
+          200: {description: 'the violation, closed', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
+          409: {$ref: '#/components/responses/Error', description: 'the move is not allowed from its state, or it changed since you loaded it (version)'}
         """
         who, v, body = await self._acting(request, ("note",))
         return await self._answer(self._service().close(v, who.username, _text(body, "note")))
 
     async def assign(self, request: Request) -> Response:
-        """Take the violation (officers), or assign it to anyone (admins); null releases it.
+        """Assign the violation for review: an officer to themselves (user omitted), an admin to anyone; null frees it.
         ---
-        requestBody:
-          required: false
-          content:
-            application/json:
-              schema:
-                type: object
-                additionalProperties: false
-                properties:
-                  user: {type: [string, 'null'], maxLength: 64}
-                  version: {type: integer}
+        operationId: assign_violation
+        requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {user: {type: [string, 'null'], maxLength: 64}, version: {type: integer, minimum: 0, description: 'the version you loaded; 409 if it changed since'}}}}}}
         responses:
-          200:
-            description: 'the violation as it is now'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
-          409: {$ref: '#/components/responses/Error', description: 'a concurrent change refuses'}
+          200: {description: 'the violation, assigned', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          403: {$ref: '#/components/responses/Error', description: 'an officer assigning it to someone else'}
+          404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
+          409: {$ref: '#/components/responses/Error', description: 'not awaiting review, or it changed since you loaded it'}
+          422: {$ref: '#/components/responses/Error', description: 'no active user of that name'}
         """
         who, v, body = await self._acting(request, ("user",))
         to = body.get("user", who.username)
@@ -548,30 +508,22 @@ class ViolationsApi:
             raise ApiError(400, "user: expected a user name or null")
         if who.role != "admin" and to not in (who.username, None):
             raise ApiError(403, "an officer assigns violations to themselves only; admins assign them to anyone")
-        if to is not None and to != who.username and not await User.exists(username=to, disabled=False):
+        # longer than any user name: the column's bound would refuse the query itself (a 500)
+        if to is not None and to != who.username and (len(to) > USERNAME_MAX
+                                                      or not await User.exists(username=to, disabled=False)):
             raise ApiError(422, f"user: no active user named {to[:64]!r}")
         return await self._answer(self._service().assign(v, to, who.username))
 
     async def plate(self, request: Request) -> Response:
-        """Enter or confirm the plate (audited; only before the violation is decided).
+        """Enter or confirm the plate (it counts as confirmed by you); the edit is kept and audited.
         ---
-        requestBody:
-          required: true
-          content:
-            application/json:
-              schema:
-                type: object
-                additionalProperties: false
-                required: [plate]
-                properties:
-                  plate: {type: string, maxLength: 32}
-                  note: {type: string, maxLength: 1000}
-                  version: {type: integer}
+        operationId: set_violation_plate
+        requestBody: {required: true, content: {application/json: {schema: {type: object, additionalProperties: false, required: [plate], properties: {plate: {type: string, minLength: 1, maxLength: 32}, note: {type: string, maxLength: 1000}, version: {type: integer, minimum: 0, description: 'the version you loaded; 409 if it changed since'}}}}}}
         responses:
-          200:
-            description: 'the violation, with the validator''s remark in validation'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
-          409: {$ref: '#/components/responses/Error', description: 'decided already, or a concurrent change'}
+          200: {description: 'the violation, with the remark of the plate validator as validation', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
+          409: {$ref: '#/components/responses/Error', description: 'already decided, or it changed since you loaded it'}
+          422: {$ref: '#/components/responses/Error', description: 'no plate, or one with no letters or digits'}
         """
         who, v, body = await self._acting(request, ("plate", "note"))
         text = _text(body, "plate", required=True, size=32)
@@ -584,29 +536,13 @@ class ViolationsApi:
         return JSONResponse(answer)
 
     async def create(self, request: Request) -> Response:
-        """Enter a violation by hand (officers, admins).
+        """Enter a violation by hand (officers, admins) on a camera whose agency's data you may see.
         ---
-        requestBody:
-          required: true
-          content:
-            application/json:
-              schema:
-                type: object
-                additionalProperties: false
-                required: [camera, kind, wall_time]
-                properties:
-                  camera: {type: string, maxLength: 64}
-                  kind: {type: string, maxLength: 98}
-                  wall_time: {type: string, format: date-time}
-                  zone: {type: string, maxLength: 64}
-                  plate: {type: string, maxLength: 32}
-                  plate_confidence: {type: number, minimum: 0, maximum: 1}
-                  vehicle_class: {type: string, maxLength: 32}
-                  clip: {type: string, maxLength: 16}
+        operationId: create_violation
+        requestBody: {required: true, content: {application/json: {schema: {type: object, additionalProperties: false, required: [camera, kind, wall_time], properties: {camera: {type: string, minLength: 1, maxLength: 64}, kind: {type: string, minLength: 1, maxLength: 98}, wall_time: {type: string, format: date-time}, zone: {type: string, maxLength: 64}, plate: {type: string, maxLength: 32}, plate_confidence: {type: [number, 'null'], minimum: 0, maximum: 1}, vehicle_class: {type: string, maxLength: 32}, clip: {type: string, maxLength: 16}}}}}}
         responses:
-          201:
-            description: 'the violation, with its Location'
-            content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}
+          201: {description: 'the violation, awaiting review (Location: its URL)', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
+          422: {$ref: '#/components/responses/Error', description: 'an unknown camera or kind, or a key missing or out of range'}
         """
         service = self._service()
         who = require_role(request, *ACT_ROLES)
