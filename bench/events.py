@@ -50,6 +50,9 @@ data_dir = "{data}"
 name = "Area 1"
 enabled = true
 
+[agencies.dishub]
+name = "Dishub"
+
 [plugins.stream_url]
 [[plugins.stream_url.cameras]]
 id = "cam1"
