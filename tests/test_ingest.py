@@ -174,7 +174,7 @@ def junk(path):
 )
 async def test_bad_sources_give_a_state_and_a_reason_and_are_retried(tmp_path, registry, make, state, reason):
     rt = registry.add(camera("bad", str(make(tmp_path))))
-    await wait_for(lambda: rt.status.attempts >= 2, 10, "two attempts")
+    await wait_for(lambda: rt.status.attempts >= 2, 20, "two attempts")  # a failing DNS look-up alone can take seconds
     status = rt.status
     assert status.state.value == state
     assert reason in status.reason
