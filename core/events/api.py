@@ -21,7 +21,7 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -33,6 +33,7 @@ from core.auth.access import camera_agencies, current_principal, require_role
 from core.auth.middleware import authenticate
 from core.auth.principal import Principal
 from core.errors import ApiError
+from core.timeparse import parse_instant
 from core.events import store
 from core.events.bus import EventBus
 from core.events.live import Dropped, Message
@@ -62,19 +63,7 @@ def _values(request: Request, key: str) -> list[str]:
 
 
 def _time(request: Request, key: str) -> datetime | None:
-    raw = request.query_params.get(key)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise ApiError(400, f"{key}: not an ISO 8601 time: {raw[:40]!r}") from None
-    if value.tzinfo is None:
-        raise ApiError(400, f"{key}: give the time zone (2026-01-05T16:00:00+08:00 or ...Z)")
-    try:
-        return value.astimezone(timezone.utc)
-    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
-        raise ApiError(400, f"{key}: {raw[:40]!r} is out of range in UTC") from None
+    return parse_instant(request.query_params.get(key), key)
 
 
 def _int(request: Request, key: str, default: int | None, low: int, high: int) -> int | None:

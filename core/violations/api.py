@@ -42,6 +42,7 @@ from core.auth import audit
 from core.auth.access import data_agencies, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
+from core.timeparse import parse_instant
 from core.events.types import KIND, REF
 from core.models import EvidenceClip, User
 from core.request_body import read_json
@@ -72,23 +73,6 @@ def _values(request: Request, key: str, pattern) -> list[str]:
         if not pattern.match(v):
             raise ApiError(400, f"{key}: not a valid {key}: {v[:40]!r}")
     return values
-
-
-def _time(raw: Any, key: str) -> datetime | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise ApiError(400, f"{key}: expected an ISO 8601 time as a string")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise ApiError(400, f"{key}: not an ISO 8601 time: {raw[:40]!r}") from None
-    if value.tzinfo is None:
-        raise ApiError(400, f"{key}: give the time zone (2026-01-05T16:00:00+08:00 or ...Z)")
-    try:
-        return value.astimezone(timezone.utc)
-    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
-        raise ApiError(400, f"{key}: {raw[:40]!r} is out of range in UTC") from None
 
 
 def _int(request: Request, key: str, default: int | None, low: int, high: int) -> int | None:
@@ -244,8 +228,8 @@ class ViolationsApi:
         plate = request.query_params.get("plate")
         if plate is not None:
             query["plate"] = self._service().check_plate(plate, None)[0]
-        since = _time(request.query_params.get("since"), "since")
-        until = _time(request.query_params.get("until"), "until")
+        since = parse_instant(request.query_params.get("since"), "since")
+        until = parse_instant(request.query_params.get("until"), "until")
         if since and until and until < since:
             raise ApiError(400, "until: earlier than since")
         if since:
@@ -377,8 +361,8 @@ class ViolationsApi:
         unknown = sorted(set(request.query_params) - {"since", "until"})
         if unknown:
             raise ApiError(400, f"{unknown[0][:40]}: unknown parameter (known: since, until)")
-        until = _time(request.query_params.get("until"), "until") or datetime.now(timezone.utc)
-        since = _time(request.query_params.get("since"), "since") or until - timedelta(days=STATS_DEFAULT_DAYS)
+        until = parse_instant(request.query_params.get("until"), "until") or datetime.now(timezone.utc)
+        since = parse_instant(request.query_params.get("since"), "since") or until - timedelta(days=STATS_DEFAULT_DAYS)
         if until < since:
             raise ApiError(400, "until: earlier than since")
         rows = await Violation.filter(
@@ -557,7 +541,7 @@ class ViolationsApi:
         if not KIND.match(kind) or not service.is_violation(kind):
             known = ", ".join(sorted(service.settings.laws)) or "none configured in [enforcement.laws]"
             raise ApiError(422, f"kind: {kind[:40]!r} is not a violation kind (known: {known})")
-        wall_time = _time(body.get("wall_time"), "wall_time")
+        wall_time = parse_instant(body.get("wall_time"), "wall_time")
         if wall_time is None:
             raise ApiError(422, "wall_time: required")
         confidence = body.get("plate_confidence")
