@@ -253,3 +253,24 @@ def test_config_forbids_unknown_keys_and_checks_its_data():
         Config.model_validate({"number_ranges": {"car": [2000, 1]}})
     rules = Config.model_validate({"area_codes": ["KT"], "number_ranges": {"car": [1, 2999]}}).rules()
     assert rules.area_codes == frozenset({"KT"}) and rules.number_ranges == {"car": (1, 2999)}
+
+
+def test_the_plugin_hands_the_workflow_its_tnkb_rules_as_the_plate_validator(tmp_path):
+    from core.plugin_host import load_plugins
+    from core.violations.plates import PlateValidator
+    from core.violations.plugin import VALIDATOR_HOOK
+
+    deployment = tmp_path / "deployment.toml"
+    deployment.write_text(
+        f'[deployment]\nname = "t"\n[server]\ndata_dir = "{tmp_path / "data"}"\n[plugins.plate_reader]\n'
+    )
+    from core.config import load_file
+
+    host = load_plugins(load_file(deployment))
+    [(plugin, validator)] = host.registered[VALIDATOR_HOOK]
+    assert plugin == "plate_reader" and isinstance(validator, PlateValidator) and validator.name == "tnkb"
+    assert validator.normalise("kt 1234-ab") == "KT1234AB"
+    assert validator.problem("KT1234AB", "car") is None
+    assert validator.problem("KT2500AB", "car") == "number 2500 is a motorcycle number, outside the car range 1-1999"
+    assert validator.problem("QQ1234AB", None) == "unknown area code 'QQ'"
+    assert validator.problem("1234", None).startswith("not in TNKB shape")

@@ -1,7 +1,8 @@
 """The ``plate_reader`` plugin: reads Indonesian plates (TNKB) for the enforcement workflow.
 
-It registers no camera, analyzer or sink: the violation workflow asks
-:attr:`PlateReader.read_track` for a read. The sessions are built in a thread at
+It registers the TNKB rules as the violation workflow's plate validator
+(:class:`~plugins.plate_reader.validator.TnkbValidator`), and reads plates with
+:attr:`PlateReader.read_track`. The sessions are built in a thread at
 start-up so that the first violation is not slow.
 """
 
@@ -12,6 +13,7 @@ import asyncio
 from core.hookspecs import hookimpl
 from plugins.plate_reader.config import Config
 from plugins.plate_reader.reader import PlateReader
+from plugins.plate_reader.validator import TnkbValidator
 
 
 class PlateReaderPlugin:
@@ -20,6 +22,10 @@ class PlateReaderPlugin:
     def __init__(self, config: Config, context) -> None:
         self.config = config
         self.reader = PlateReader(config)
+
+    @hookimpl
+    def bconnect_register_plate_validators(self, register):
+        register(TnkbValidator(self.config.rules()))
 
     @hookimpl
     async def bconnect_startup(self, services):
