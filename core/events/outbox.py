@@ -9,6 +9,11 @@ against its plugin (logged with its name, counted, degraded in health) and the
 same event is retried after a growing pause; the other sinks' workers do not
 wait for it. A sink seen for the first time starts at the newest event, so
 enabling a sink does not replay the whole history into it.
+
+Stopping is graceful: each worker finishes the event in hand (delivery and
+cursor) and then returns; only a worker still busy after ``STOP_GRACE_S`` is
+cancelled. Only a crash can then deliver an event twice, so sinks remain
+idempotent by event id.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ log = logging.getLogger("bconnect.events.outbox")
 
 BATCH = 50
 POLL_S = 5.0  # a missed wake-up costs at most this long
+STOP_GRACE_S = 5.0  # how long a stop waits for the events in hand
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ class Outbox:
         self.metrics = metrics
         self.settings = settings
         self.newest = newest  # the bus's newest seq, for the lag gauge
+        self.stopping = False
+        self._stop = asyncio.Event()  # wakes a worker pausing between retries
 
     async def start(self, ready: Callable[[], bool] = lambda: True) -> None:
         """Read each cursor, then start the workers; they deliver once ``ready()`` (the app has started)."""
@@ -90,17 +98,28 @@ class Outbox:
         for w in self.workers:
             w.wake.set()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Let each worker finish the event in hand, then cancel whatever is still busy."""
+        self.stopping = True
+        self._stop.set()
+        for w in self.workers:
+            w.wake.set()
         tasks = [w.task for w in self.workers if w.task is not None]
-        for t in tasks:
+        if not tasks:
+            return
+        _, busy = await asyncio.wait(tasks, timeout=grace_s)
+        for t in busy:
+            log.warning("outbox %s: still busy after %g s, stopping it", t.get_name(), grace_s)
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, w: SinkWorker, ready: Callable[[], bool]) -> None:
         # a sink's plugin may still be starting (its bconnect_startup runs after the core's)
         while not ready():
+            if self.stopping:
+                return
             await asyncio.sleep(0.05)
-        while True:
+        while not self.stopping:
             w.wake.clear()  # before reading: a publish during the read wakes the next wait
             try:
                 batch = await store.after(w.position, BATCH)
@@ -116,9 +135,11 @@ class Outbox:
                     pass
                 continue
             for item in batch:
-                await self._deliver(w, item)
+                if self.stopping or not await self._deliver(w, item):
+                    return
 
-    async def _deliver(self, w: SinkWorker, item: store.StoredEvent) -> None:
+    async def _deliver(self, w: SinkWorker, item: store.StoredEvent) -> bool:
+        """Hand ``item`` to the sink until it takes it, then move the cursor; False: stopped first."""
         while True:
             try:
                 await asyncio.wait_for(w.sink.deliver(item.event), self.settings.timeout_s)
@@ -132,6 +153,8 @@ class Outbox:
                 if isinstance(exc, TimeoutError):
                     exc = TimeoutError(f"deliver took longer than {self.settings.timeout_s:g} s")
                 await self._failed(w, item, exc)
+            if self.stopping:
+                return False
         while True:  # the sink has it: move the cursor, which must not be lost
             try:
                 await store.advance(w.name, item.seq)
@@ -147,6 +170,7 @@ class Outbox:
         w.last_ok_at = time.time()
         self.metrics.delivered.labels(sink=w.name).inc()
         self._lag(w)
+        return True
 
     async def _failed(self, w: SinkWorker, item: store.StoredEvent, exc: BaseException) -> None:
         w.attempts += 1
@@ -155,7 +179,10 @@ class Outbox:
         self.metrics.failures.labels(sink=w.name).inc()
         self._lag(w)
         self.host.report_failure(w.plugin, f"sink {w.name}", exc)
-        await asyncio.sleep(self.settings.backoff(w.attempts))
+        try:
+            await asyncio.wait_for(self._stop.wait(), self.settings.backoff(w.attempts))
+        except TimeoutError:
+            pass
 
     def _ended(self, w: SinkWorker, task: asyncio.Task) -> None:
         # a worker only ends when stopped; anything else is a bug that must not pass silently

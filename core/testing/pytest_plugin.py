@@ -7,6 +7,7 @@ free port, a real SQLite database in the test's temporary folder.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -24,6 +25,30 @@ from core.testing.net import free_port
 
 # the camera driver conformance kit: its fixtures (rtsp_camera, closed_port) and marker
 pytest_plugins = ("core.testing.conformance",)
+
+@pytest.fixture(autouse=True)
+def _database_closed_after_the_test() -> Iterator[None]:
+    """Fail the test that leaves tortoise's process-wide database open, and close it.
+
+    A database left open breaks every later ``open_database`` in this process ("global context
+    fallback is already enabled") and keeps aiosqlite's worker thread alive, so the test process
+    would never exit. Closing it here confines a leak to the test that caused it.
+    """
+    yield
+    from tortoise.context import get_current_context
+
+    left = get_current_context()
+    if left is None:
+        return
+    try:
+        asyncio.run(left.close_connections())
+    except Exception:  # a connection that cannot close must still not poison the next test
+        import tortoise.context
+
+        tortoise.context._global_context = None
+    finally:
+        pytest.fail("the test left the database open (the app or open_database was not closed); closed it now")
+
 
 @dataclass
 class TestDeployment:
