@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from core.events.store import StoredEvent
     from core.events.types import Event
     from core.scheduler import Scheduler
+    from core.violations.service import ViolationService
 
 
 @runtime_checkable
@@ -146,6 +147,24 @@ class ZoneDirectory(Protocol):
         ...
 
 
+@runtime_checkable
+class ViolationDesk(Protocol):
+    """The violation workflow as sinks see it: read a violation, close the case when the sink is done.
+
+    Violations are described as ``GET /api/violations/{id}`` shows them. A move the workflow does not
+    allow raises :class:`core.violations.service.Refused` with the reason (and its HTTP status).
+    """
+
+    async def get(self, violation_id: int) -> dict[str, Any] | None:
+        """The violation, or ``None`` for an unknown id."""
+        ...
+
+    async def close(self, violation_id: int, by: str, note: str) -> dict[str, Any]:
+        """Close a case the sinks have finished (``handed_to_sink`` -> ``closed``), recorded as ``by``
+        with ``note``; returns the violation as closed."""
+        ...
+
+
 @dataclass(frozen=True)
 class PluginServices:
     """What a deployment plugin gets: facts and read-only services, no core internals."""
@@ -157,6 +176,7 @@ class PluginServices:
     clips: EvidenceStore
     events: EventChannel
     zones: ZoneDirectory
+    violations: ViolationDesk
 
 
 @dataclass
@@ -173,6 +193,7 @@ class Services:
     clips: ClipWriter | None = None
     transcodes: TranscodeHub | None = None  # what viewers are sent transcoded
     events: EventBus | None = None  # set by the events core plugin at start-up
+    violations: ViolationService | None = None  # set by the violations core plugin at start-up
     # set by the analytics core plugin at start-up
     frames: FrameHub | None = None
     analytics: AnalyticsRunner | None = None
@@ -197,6 +218,7 @@ class Services:
                 clips=_Evidence(self),
                 events=_Events(self),
                 zones=_Zones(self.zones),
+                violations=_Desk(self),
             )
         return self._public
 
@@ -323,3 +345,35 @@ class _Zones:
 
     def version(self, camera_id: str) -> int:
         return self._store.version(camera_id)
+
+
+class _Desk:
+    """:class:`ViolationDesk` over the violation service, read when asked (it starts with its core plugin)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def _service(self) -> ViolationService:
+        service = self._services.violations
+        if service is None:
+            raise RuntimeError("violations: the violation workflow has not started")
+        return service
+
+    async def get(self, violation_id: int) -> dict[str, Any] | None:
+        from core.violations.api import describe
+        from core.violations.models import Violation
+
+        service = self._service()
+        v = await Violation.get_or_none(id=violation_id)
+        return describe(service, v) if v is not None else None
+
+    async def close(self, violation_id: int, by: str, note: str) -> dict[str, Any]:
+        from core.violations.api import describe
+        from core.violations.models import Violation
+        from core.violations.service import Refused
+
+        service = self._service()
+        v = await Violation.get_or_none(id=violation_id)
+        if v is None:
+            raise Refused(404, f"violation {violation_id} does not exist")
+        return describe(service, await service.close(v, by, note))

@@ -16,7 +16,15 @@ from pydantic import BaseModel
 
 from core.config import Deployment
 from core.plugin_host import new_plugin_manager
-from core.services import CameraDirectory, EvidenceStore, PluginServices, PtzArbiter, ZoneDirectory
+from core.services import (
+    CameraDirectory,
+    EventChannel,
+    EvidenceStore,
+    PluginServices,
+    PtzArbiter,
+    ViolationDesk,
+    ZoneDirectory,
+)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -107,7 +115,7 @@ def test_what_plugins_get_is_documented():
     guide = sections((DOCS / "plugins.md").read_text(), "##")["What the core gives a plugin"]
     for f in dataclasses.fields(PluginServices):
         assert f"| `{f.name}` |" in guide, f"PluginServices.{f.name} is not in the table"
-    for protocol in (CameraDirectory, PtzArbiter, EvidenceStore, ZoneDirectory):
+    for protocol in (CameraDirectory, PtzArbiter, EvidenceStore, ZoneDirectory, EventChannel, ViolationDesk):
         assert f"`{protocol.__name__}`" in guide, protocol.__name__
         for name, member in vars(protocol).items():
             if callable(member) and not name.startswith("_"):

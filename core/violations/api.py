@@ -107,6 +107,49 @@ async def _body(request: Request, keys: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
+def describe(service: ViolationService, v: Violation) -> dict[str, Any]:
+    """A violation as the API shows it (sinks read the same through the ``ViolationDesk``)."""
+    blocker = service.plate_blocker(v) if v.state in ("detected", "awaiting_review") else None
+    clip = None
+    if v.clip_id:
+        clip = {"id": v.clip_id, "url": f"/api/violations/{v.id}/clip", "info": f"/api/clips/{v.clip_id}"}
+    return {
+        "id": v.id,
+        "kind": v.kind,
+        "camera": v.camera_id,
+        "agency": v.agency,
+        "area": v.area,
+        "zone": v.zone_id,
+        "mode": v.mode,
+        "wall_time": _iso(v.wall_time),
+        "event": v.event_id,
+        "state": v.state,
+        "allowed": list(ALLOWED.get(v.state, ())),
+        "version": v.version,
+        "plate": {
+            "text": v.plate, "confidence": v.plate_confidence, "source": v.plate_source,
+            "problem": v.plate_problem or None, "confirmed_by": v.plate_confirmed_by, "blocker": blocker,
+        },
+        "vehicle_class": v.vehicle_class,
+        "legal": json.loads(v.legal) if v.legal else None,
+        "ladder_step": v.ladder_step,
+        "offence_count": v.offence_count,
+        "created_by": v.created_by,
+        "created_at": _iso(v.created_at),
+        "updated_at": _iso(v.updated_at),
+        "assigned_to": v.assigned_to,
+        "decided_by": v.decided_by,
+        "decided_at": _iso(v.decided_at),
+        "officer_name": v.officer_name,
+        "rejection": {"reason": v.reject_reason, "note": v.reject_note} if v.reject_reason else None,
+        "evidence": {
+            "snapshot": {"url": f"/api/violations/{v.id}/snapshot", "sha256": v.snapshot_sha256}
+            if v.snapshot_path else None,
+            "clip": clip,
+        },
+    }
+
+
 class ViolationsApi:
     """The handlers; ``service`` is set once the app has started."""
 
@@ -149,46 +192,7 @@ class ViolationsApi:
         return who, v
 
     def public(self, v: Violation) -> dict[str, Any]:
-        service = self._service()
-        blocker = service.plate_blocker(v) if v.state in ("detected", "awaiting_review") else None
-        clip = None
-        if v.clip_id:
-            clip = {"id": v.clip_id, "url": f"/api/violations/{v.id}/clip", "info": f"/api/clips/{v.clip_id}"}
-        return {
-            "id": v.id,
-            "kind": v.kind,
-            "camera": v.camera_id,
-            "agency": v.agency,
-            "area": v.area,
-            "zone": v.zone_id,
-            "mode": v.mode,
-            "wall_time": _iso(v.wall_time),
-            "event": v.event_id,
-            "state": v.state,
-            "allowed": list(ALLOWED.get(v.state, ())),
-            "version": v.version,
-            "plate": {
-                "text": v.plate, "confidence": v.plate_confidence, "source": v.plate_source,
-                "problem": v.plate_problem or None, "confirmed_by": v.plate_confirmed_by, "blocker": blocker,
-            },
-            "vehicle_class": v.vehicle_class,
-            "legal": json.loads(v.legal) if v.legal else None,
-            "ladder_step": v.ladder_step,
-            "offence_count": v.offence_count,
-            "created_by": v.created_by,
-            "created_at": _iso(v.created_at),
-            "updated_at": _iso(v.updated_at),
-            "assigned_to": v.assigned_to,
-            "decided_by": v.decided_by,
-            "decided_at": _iso(v.decided_at),
-            "officer_name": v.officer_name,
-            "rejection": {"reason": v.reject_reason, "note": v.reject_note} if v.reject_reason else None,
-            "evidence": {
-                "snapshot": {"url": f"/api/violations/{v.id}/snapshot", "sha256": v.snapshot_sha256}
-                if v.snapshot_path else None,
-                "clip": clip,
-            },
-        }
+        return describe(self._service(), v)
 
     # --- reading -----------------------------------------------------------------
 

@@ -72,7 +72,9 @@ class ViolationsPlugin:
         if resumed:
             log.info("violations: finished %d interrupted hand-overs", resumed)
         self.api.service = service
+        services.violations = service  # sinks reach it through PluginServices.violations (ViolationDesk)
 
     @hookimpl
     async def bconnect_shutdown(self, services):
         self.api.service = None
+        services.violations = None
