@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from core.analytics import zones_api
+from core.analytics import tracks_api, zones_api
 from core.auth.access import camera_agencies
 from core.auth.middleware import authenticate
 from core.auth.principal import Principal
@@ -149,7 +149,7 @@ class CorePlugin:
         register(Route("/metrics", metrics, methods=["GET"]))
         register(Route("/openapi.json", openapi_json, methods=["GET"]))
         register(Route("/", index, methods=["GET"]))
-        for route in zones_api.routes():
+        for route in [*zones_api.routes(), *tracks_api.routes()]:
             register(route)
         register(Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"))
 

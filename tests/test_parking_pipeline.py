@@ -108,8 +108,11 @@ async def test_the_simulated_parked_car_gives_exactly_its_violation_and_the_deli
             server.start()
             started = time.monotonic()
             # the car stops at about 5 s and leaves at about 23 s of the file's 30; the truck stands about 6 s
+            seen = None  # what the live overlay reads, while the car stands (from about 5 s to 23 s)
             while time.monotonic() - started < 34:
                 await asyncio.sleep(1.0)
+                if seen is None and time.monotonic() - started > 15:
+                    seen = (await client.get("/api/cameras/sim-park/tracks", headers=headers)).json()
             events = await _events(client, headers)
             if not events:
                 health = (await client.get("/api/health", headers=headers)).json()
@@ -126,6 +129,15 @@ async def test_the_simulated_parked_car_gives_exactly_its_violation_and_the_deli
             assert detection["detector"] == "truth" and detection["detected"] > 20 and detection["errors"] == 0
             metrics = (await client.get("/metrics", headers=headers)).text
             assert 'bconnect_detector_seconds_count{camera="sim-park"}' in metrics
+            # the overlay's boxes: the standing car with its track id, its box in the zone, as fractions
+            assert seen["detector"] == "truth" and seen["detect_ms"] is not None and seen["age_s"] < 2, seen
+            standing = [t for t in seen["tracks"] if t["label"] == "car" and t["stationary_s"] >= 5]
+            assert len(standing) == 1, seen
+            x1, y1, x2, y2 = standing[0]["box"]
+            assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+            zone = pipeline.zones_of(TruthReplay.load(park))[0]
+            assert zone.contains((x1 + x2) / 2, y2), (standing, zone.points)
+            assert (await client.get("/api/cameras/nope/tracks", headers=headers)).status_code == 404
     finally:
         server.stop()
 

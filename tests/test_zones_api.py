@@ -148,6 +148,12 @@ async def test_who_may_read_and_edit_zones(deployment):
         r = await client.put("/api/cameras/etle-1/zones", headers=headers["adm"], json=zone_file("etle-1"))
         assert r.status_code == 200 and r.json()["updated_by"] == "adm"
         assert (await client.get("/api/cameras/nope/zones", headers=headers["adm"])).status_code == 404
+        # what analytics see now (the overlay's boxes), under the same access rule as the zones
+        r = await client.get("/api/cameras/etle-1/tracks", headers=headers["vera"])
+        assert r.status_code == 404 and r.json()["error"] == "unknown camera 'etle-1'"
+        r = await client.get("/api/cameras/etle-1/tracks", headers=headers["polo"])
+        assert r.status_code == 200 and r.json() == {
+            "camera": "etle-1", "tracks": [], "reason": "no analyzer watches this camera"}
 
 
 async def test_bad_zone_files_are_refused_with_every_reason(deployment):

@@ -39,6 +39,37 @@ REPORT_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
+class Sighting:
+    """What the live overlay shows of a camera: the last frame's tracks, without the frame's pixels."""
+
+    wall: float  # the frame's wall time, epoch seconds
+    preset: str | None
+    width: int
+    height: int
+    tracks: tuple[Track, ...]
+    detect_ms: float | None  # the last detector call's latency
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        """Boxes as fractions of the picture (x1, y1, x2, y2), so a viewer of any stream size can draw them."""
+        w, h = max(self.width, 1), max(self.height, 1)
+        return {
+            "age_s": round(max(0.0, now - self.wall), 2),
+            "preset": self.preset,
+            "width": self.width,
+            "height": self.height,
+            "detect_ms": self.detect_ms,
+            "tracks": [
+                {
+                    "id": t.id, "label": t.label, "score": round(t.score, 2), "state": t.state,
+                    "box": [round(min(max(v / d, 0.0), 1.0), 4) for v, d in zip(t.box, (w, h, w, h), strict=True)],
+                    "stationary_s": round(t.stationary_s, 1),
+                }
+                for t in self.tracks
+            ],
+        }
+
+
+@dataclass(frozen=True)
 class Seen:
     """One frame with what the core found in it, as analyzers get it."""
 
@@ -120,6 +151,8 @@ class CameraTracking:
         self.errors = 0
         self.last_error: str | None = None
         self.detect_s = 0.0
+        self.detect_ms: float | None = None  # the last call's
+        self.latest: Sighting | None = None  # for the live overlay
         self._last_report = -REPORT_EVERY_S
         self.task: asyncio.Task[None] | None = None
 
@@ -143,6 +176,8 @@ class CameraTracking:
                 tracks = ()
             zones = self._zones(frame)
             self.frames += 1
+            height, width = frame.image.shape[:2]
+            self.latest = Sighting(frame.wall.timestamp(), frame.preset, width, height, tracks, self.detect_ms)
             seen = Seen(frame, tracks, zones)
             for box in self.mailboxes:
                 box.put(seen)
@@ -170,6 +205,7 @@ class CameraTracking:
         took = time.perf_counter() - started
         self.detected += 1
         self.detect_s += took
+        self.detect_ms = round(1000 * took, 1)
         if self.metrics is not None:
             self.metrics.detector_seconds.labels(camera=self.camera_id).observe(took)
         return tuple(await loop.run_in_executor(self.executor, tracker.update, detections, t))

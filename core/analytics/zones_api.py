@@ -53,7 +53,7 @@ def routes() -> list[Route]:
 # --- access ---------------------------------------------------------------------
 
 
-def _camera(request: Request) -> tuple[str, str, Principal]:
+def watched_camera(request: Request) -> tuple[str, str, Principal]:
     """The camera id, its agency and the caller, who may watch it (else 404)."""
     services = request.app.state.services
     camera_id = request.path_params["camera_id"]
@@ -157,7 +157,7 @@ async def get_zones(request: Request) -> Response:
     responses:
       200: {description: 'the zones', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
     """
-    camera_id, _, _ = _camera(request)
+    camera_id, _, _ = watched_camera(request)
     stored = _store(request).stored(camera_id)
     is_ptz, presets = _presets(request, camera_id)
     body = describe(stored, is_ptz, presets, _active_preset(request, camera_id))
@@ -170,7 +170,7 @@ async def export_file(request: Request) -> Response:
     responses:
       200: {description: 'the zone file', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
     """
-    camera_id, _, _ = _camera(request)
+    camera_id, _, _ = watched_camera(request)
     stored = _store(request).stored(camera_id)
     headers = _etag(stored.version) | {"Content-Disposition": f'attachment; filename="zones-{camera_id}.json"'}
     return Response(export_zones(stored.zones), media_type="application/json", headers=headers)
@@ -203,7 +203,7 @@ async def import_file(request: Request) -> Response:
 
 
 async def _save(request: Request, action: str) -> Response:
-    camera_id, _, _ = _camera(request)
+    camera_id, _, _ = watched_camera(request)
     who = require_role(request, *EDIT_ROLES)
     store = _store(request)
     base = _base_version(request, store, camera_id)

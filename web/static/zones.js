@@ -9,6 +9,7 @@
 
   const EDIT_ROLES = ["operator"]; // and admin: as core/analytics/zones_api.py EDIT_ROLES
   const OVERLAY_POLL_MS = 3000;
+  const TRACKS_POLL_MS = 500; // boxes move: read what analytics see twice a second
   const KINDS = [
     ["no_parking", "No parking", "#f85149"],
     ["no_stopping", "No stopping", "#ff7b72"],
@@ -557,14 +558,17 @@
 
   // Draws the zones of the view the camera shows now (its active preset) on a canvas
   // over the tile's video, in the picture's own rectangle (the video is letterboxed).
-  // Boxes and track ids come from the frame hub later: they are one more layer in draw().
+  // Over the zones: the boxes, track ids and labels of what analytics see now
+  // (GET /api/cameras/{id}/tracks, the last analysed frame) and the detector's latency.
   class Overlay {
     constructor(tile, deps) {
       this.tile = tile;
       this.deps = deps;
       this.canvas = tile.el.querySelector(".zone-overlay");
       this.data = null;
+      this.tracks = null;
       this.timer = null;
+      this.tracksTimer = null;
       this.cameraId = null;
       this.resize = new ResizeObserver(() => this.draw());
       this.resize.observe(tile.el);
@@ -585,13 +589,19 @@
       this.tile.el.classList.add("zones-on");
       this.canvas.hidden = false;
       this.timer = setInterval(() => this.refresh(), OVERLAY_POLL_MS);
+      this.tracksTimer = setInterval(() => this.refreshTracks(), TRACKS_POLL_MS);
       this.refresh();
+      this.refreshTracks();
     }
 
     stop() {
       clearInterval(this.timer);
+      clearInterval(this.tracksTimer);
       this.timer = null;
+      this.tracksTimer = null;
       this.data = null;
+      this.tracks = null;
+      this.canvas.dataset.tracks = "";
       this.tile.el.classList.remove("zones-on");
       this.canvas.hidden = true;
       this.canvas.dataset.zones = "";
@@ -607,6 +617,18 @@
         const response = await this.deps.api(zonesUrl(cameraId));
         if (!response.ok || cameraId !== this.cameraId || !this.on) return;
         this.data = await response.json();
+      } catch (e) {
+        return;
+      }
+      this.draw();
+    }
+
+    async refreshTracks() {
+      const cameraId = this.cameraId;
+      try {
+        const response = await this.deps.api("/api/cameras/" + encodeURIComponent(cameraId) + "/tracks");
+        if (!response.ok || cameraId !== this.cameraId || !this.on) return;
+        this.tracks = await response.json();
       } catch (e) {
         return;
       }
@@ -635,10 +657,16 @@
       ctx.clearRect(0, 0, w, h);
       const data = this.data;
       if (!data) return;
+      const r = this.pictureRect(w, h);
+      this.drawZones(ctx, data, r);
+      this.drawTracks(ctx, r);
+    }
+
+    drawZones(ctx, data, r) {
+      const c = this.canvas;
       const preset = data.ptz ? data.active_preset : null;
       // a PTZ camera off its presets shows nothing: no zone belongs to where it points
       const zones = data.ptz && !preset ? [] : data.zones.filter((z) => (z.preset || null) === preset);
-      const r = this.pictureRect(w, h);
       c.dataset.preset = preset || "";
       c.dataset.zones = String(zones.length);
       ctx.lineWidth = 2;
@@ -658,7 +686,32 @@
         ctx.fillStyle = "#fff";
         ctx.fillText(zone.name, r.x + x0 * r.w + 4, r.y + y0 * r.h - 4);
       });
-      // boxes and track ids (the frame hub's detections) are drawn here, in the same rectangle r
+    }
+
+    drawTracks(ctx, r) {
+      const c = this.canvas;
+      const seen = this.tracks;
+      const tracks = seen && seen.tracks ? seen.tracks.filter((t) => t.state === "tracked") : [];
+      c.dataset.tracks = String(tracks.length);
+      c.dataset.detectMs = seen && seen.detect_ms != null ? String(seen.detect_ms) : "";
+      ctx.lineWidth = 2;
+      ctx.font = "12px system-ui, sans-serif";
+      tracks.forEach((t) => {
+        const [x1, y1, x2, y2] = t.box;
+        const col = t.label === "person" ? "#5ad1ff" : "#ffd25a";
+        ctx.strokeStyle = col;
+        ctx.strokeRect(r.x + x1 * r.w, r.y + y1 * r.h, (x2 - x1) * r.w, (y2 - y1) * r.h);
+        const text = "#" + t.id + " " + t.label + (t.stationary_s >= 5 ? " " + Math.round(t.stationary_s) + " s" : "");
+        ctx.fillStyle = col;
+        ctx.fillText(text, r.x + x1 * r.w + 2, r.y + y1 * r.h - 3);
+      });
+      if (seen && seen.detect_ms != null) {
+        ctx.fillStyle = "#fff";
+        ctx.fillText("detector " + seen.detect_ms + " ms, " + tracks.length + " tracked", r.x + 6, r.y + r.h - 6);
+      } else if (seen && seen.reason) {
+        ctx.fillStyle = "#fff";
+        ctx.fillText(seen.reason, r.x + 6, r.y + r.h - 6);
+      }
     }
   }
 
