@@ -1,0 +1,59 @@
+"""ETLE letters after a crash or a disk that refuses them: each letter exists exactly once, complete.
+
+A kill -9 at an exact line of a letter run cannot be aimed from a test; instead the test leaves the data
+folder and the database in the states such a crash leaves (a torn temporary file; a letter renamed into
+place while the ticket still says ``letter_pending``) and starts the real app again on them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+from support.etle import ETLE_DEPLOYMENT, eventually, plugin_of, to_sinks
+from support.violations import headers
+
+from core.clock import FakeClock
+from core.config import load_file
+from core.testing.app import running_app
+from plugins.polri_etle.models import Ticket
+
+
+@pytest.fixture
+def cfg(make_deployment):
+    return load_file(make_deployment(ETLE_DEPLOYMENT).path)
+
+
+async def test_a_refused_letter_waits_and_a_letter_run_cut_short_finishes_once_at_the_next_start(cfg):
+    async with running_app(cfg) as (app, client):
+        plugin_of(app).desk.clock = FakeClock(wall=1_767_607_200.0)  # 2026-01-05T10:00Z
+        letters = app.state.services.data_dir / "etle" / "letters"
+        letters.parent.mkdir(parents=True, exist_ok=True)
+        letters.write_text("not a folder")  # the disk refuses: the letters cannot be written
+        h = await headers("pol", "officer", "polri")
+        made = [await to_sinks(app, client, h, plate=p) for p in ("KT 1234 AB", "KT 77 Z")]
+
+        async def waiting():
+            tickets = await Ticket.filter(violation_id__in=[v.id for v in made]).order_by("id")
+            return tickets if len(tickets) == 2 and all(t.waiting_reason.startswith("letter not written") for t in tickets) else None
+
+        torn, renamed = await eventually(waiting, what="tickets waiting for their letters")
+        assert {torn.state, renamed.state} == {"letter_pending"}
+        body = (await client.get(f"/api/polri_etle/tickets/{torn.id}", headers=h)).json()
+        assert body["waiting_reason"].startswith("letter not written: FileExistsError")
+    # the process died in two letter runs: one mid-write, one after the rename but before the database said so
+    letters.unlink()
+    letters.mkdir()
+    (letters / f".{torn.reference}.pdf.4242.tmp").write_bytes(b"%PDF-1.3 torn")
+    (letters / f"{renamed.reference}.pdf").write_bytes(b"%PDF-1.3 a complete letter of the run that died")
+    async with running_app(cfg) as (app, client):
+        for t in (torn, renamed):
+            t = await Ticket.get(id=t.id)
+            assert (t.state, t.waiting_reason) == ("issued", "")
+            text = PdfReader(io.BytesIO((letters / f"{t.reference}.pdf").read_bytes())).pages[0].extract_text()
+            assert t.reference in text
+        assert sorted(p.name for p in letters.iterdir()) == sorted(f"{t.reference}.pdf" for t in (torn, renamed))
+    async with running_app(cfg) as (app, client):  # and a third start does nothing again
+        assert sorted(p.name for p in letters.iterdir()) == sorted(f"{t.reference}.pdf" for t in (torn, renamed))
+        assert await Ticket.filter(state="issued").count() == 2
