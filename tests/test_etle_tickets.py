@@ -203,6 +203,12 @@ async def test_h8_and_h15_raise_one_block_request_each_across_a_clock_jump_and_p
         assert r.status_code == 200 and r.json()["block"]["active"] is False and r.json()["block"]["lifted_by"] == "pol"
         assert [b["reference"] for b in (await client.get("/api/polri_etle/blocks?active=true", headers=h)).json()["blocks"]] == [silent.reference]
         assert [a.target for a in await audit.entries(action="etle.block.request")] == [slow_payer.reference, silent.reference]
+        # the silent owner disputes late and is right: the case is dismissed, its block lifted
+        url = f"/api/polri_etle/tickets/{silent.id}"
+        assert (await client.post(url + "/dispute", json={"reason": "kendaraan sudah dijual"}, headers=h)).status_code == 200
+        r = await client.post(url + "/dispute/decision", json={"upheld": True, "note": "bukti jual beli"}, headers=h)
+        assert r.status_code == 200 and r.json()["block"]["active"] is False
+        assert (await client.get("/api/polri_etle/blocks?active=true", headers=h)).json()["blocks"] == []
 
 
 async def test_education_mode_and_other_agencies_get_no_letter(cfg):

@@ -82,7 +82,8 @@ class Letter:
 def render(letter: Letter, font_dir: Path) -> bytes:
     """The letter as PDF bytes (blocking)."""
     pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(True, margin=15)
+    pdf.set_margins(18, 12, 18)
+    pdf.set_auto_page_break(True, margin=12)
     pdf.set_creator("B-Connect")
     pdf.set_title(f"Surat Konfirmasi {letter.reference}")
     pdf.add_font("DejaVu", "", str(font_dir / FONTS[""]))
@@ -90,18 +91,18 @@ def render(letter: Letter, font_dir: Path) -> bytes:
     pdf.add_font("DejaVuMono", "", str(font_dir / FONTS["mono"]))
     pdf.add_page()
 
-    def text(body: str, size: float = 10, style: str = "", h: float = 5) -> None:
+    def text(body: str, size: float = 9.5, style: str = "", h: float = 4.5) -> None:
         pdf.set_font("DejaVu", style, size)
         pdf.multi_cell(0, h, body, align="L", new_x="LMARGIN", new_y="NEXT")
 
     def heading(body: str) -> None:
-        pdf.ln(2)
-        text(body, 11, "B", 6)
+        pdf.ln(1.5)
+        text(body, 10.5, "B", 5.5)
 
     def row(label: str, value: str) -> None:
-        pdf.set_font("DejaVu", "", 10)
-        pdf.cell(48, 5, label)
-        pdf.multi_cell(0, 5, f": {value}", align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", "", 9.5)
+        pdf.cell(42, 4.5, label)
+        pdf.multi_cell(0, 4.5, f": {value}", align="L", new_x="LMARGIN", new_y="NEXT")
 
     text(letter.issuer.upper(), 10, "B")
     text("ELECTRONIC TRAFFIC LAW ENFORCEMENT (ETLE)", 9)
@@ -110,7 +111,7 @@ def render(letter: Letter, font_dir: Path) -> bytes:
     row("Nomor referensi", letter.reference)
     row("Tanggal surat", letter.issued)
     pdf.ln(2)
-    text(f"Kepada Yth.\n{letter.owner_name}\n{letter.owner_address}")
+    text(f"Kepada Yth.\n{letter.owner_name}\n{letter.owner_address}", 10)
     pdf.ln(2)
     text("Kendaraan yang terdaftar atas nama Saudara/i tercatat oleh kamera ETLE melakukan pelanggaran "
          "lalu lintas sebagai berikut.")
@@ -137,12 +138,11 @@ def render(letter: Letter, font_dir: Path) -> bytes:
 
     heading("Bukti foto")
     if letter.snapshot is not None:
-        width = 120
-        pdf.image(str(letter.snapshot), w=width)
+        pdf.image(str(letter.snapshot), w=90)  # 16:9 camera pictures: about 5 cm tall, the letter fits one page
     else:
         text("Foto tidak tersedia pada berkas ini; bukti tersimpan di pusat data ETLE.")
     if letter.snapshot_sha256:
-        text("Sidik digital foto (SHA-256):", 9)
+        text("Sidik digital foto (SHA-256):", 8.5)
         pdf.set_font("DejaVuMono", "", 8)
         pdf.multi_cell(0, 4, letter.snapshot_sha256, align="L", new_x="LMARGIN", new_y="NEXT")
 

@@ -272,16 +272,21 @@ class TicketDesk:
         if not upheld:
             return await self.move(t, "state", "issued", by, f"dispute rejected: {note}")
         t = await self.move(t, "state", "dismissed", by, f"dispute upheld: {note}")
+        await self.lift_block(t, by, f"dispute upheld: {note}"[:500])
         return await self.close_violation(t, by, f"ETLE {t.reference}: dispute upheld: {note}")
 
     async def pay(self, t: Ticket, reference: str, by: str, note: str) -> Ticket:
         t = await self.move(t, "state", "paid", by, f"paid, payment {reference}" + (f"; {note}" if note else ""),
                             payment_ref=reference, paid_at=self.now())
-        lifted = await BlockRequest.filter(ticket_id=t.id, lifted_at=None).update(
-            lifted_at=self.now(), lifted_by=by, lift_note=f"paid ({reference})")
-        if lifted:
-            await audit.record(by, "etle.block.lift", t.reference, f"registration block of {t.plate} lifted: paid")
+        await self.lift_block(t, by, f"paid ({reference})")
         return await self.close_violation(t, by, f"ETLE {t.reference}: paid ({reference})")
+
+    async def lift_block(self, t: Ticket, by: str, why: str) -> None:
+        """Lift the ticket's registration block, if one is active (paid, or the case dismissed)."""
+        lifted = await BlockRequest.filter(ticket_id=t.id, lifted_at=None).update(
+            lifted_at=self.now(), lifted_by=by, lift_note=why)
+        if lifted:
+            await audit.record(by, "etle.block.lift", t.reference, f"registration block of {t.plate} lifted: {why}")
 
     async def close_violation(self, t: Ticket, by: str, note: str) -> Ticket:
         """Close the violation's case; a failure is retried by the deadline job."""
@@ -320,7 +325,8 @@ class TicketDesk:
                 made += 1
                 await audit.record(SYSTEM, "etle.block.request", t.reference, f"{t.plate}: {reason}")
                 log.info("ETLE ticket %s: registration block requested: %s", t.reference, reason)
-        for t in await Ticket.filter(state__in=FINISHED, violation_closed=False):
+        for t in await Ticket.filter(state__in=FINISHED, violation_closed=False):  # a crash cut a payment short
+            await self.lift_block(t, SYSTEM, t.state)
             await self.close_violation(t, SYSTEM, f"ETLE {t.reference}: {t.state}")
         return made
 
