@@ -15,7 +15,8 @@ from support.etle import ETLE_DEPLOYMENT, eventually, plugin_of, to_sinks
 from support.violations import headers
 
 from core.clock import FakeClock
-from core.config import load_file
+from core.config import ConfigErrors, load_file
+from core.plugin_host import load_plugins
 from core.testing.app import running_app
 from plugins.polri_etle.models import Ticket
 
@@ -57,3 +58,11 @@ async def test_a_refused_letter_waits_and_a_letter_run_cut_short_finishes_once_a
     async with running_app(cfg) as (app, client):  # and a third start does nothing again
         assert sorted(p.name for p in letters.iterdir()) == sorted(f"{t.reference}.pdf" for t in (torn, renamed))
         assert await Ticket.filter(state="issued").count() == 2
+
+
+def test_a_missing_font_stops_the_start_with_its_path_not_the_first_letter(make_deployment, tmp_path):
+    dep = make_deployment(ETLE_DEPLOYMENT + f'font_dir = "{tmp_path.as_posix()}"\n')
+    with pytest.raises(ConfigErrors) as refused:
+        load_plugins(load_file(dep.path))  # what serve and check-config do before anything starts
+    assert f"font {tmp_path / 'DejaVuSans.ttf'} not found" in str(refused.value)
+    assert "[plugins.polri_etle.ticketing]" in str(refused.value)
