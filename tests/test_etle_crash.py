@@ -7,10 +7,15 @@ place while the ticket still says ``letter_pending``) and starts the real app ag
 
 from __future__ import annotations
 
+import hashlib
 import io
+import signal
+import time
 
+import httpx
 import pytest
 from pypdf import PdfReader
+from support.api_users import make_tokens
 from support.etle import ETLE_DEPLOYMENT, eventually, plugin_of, to_sinks
 from support.violations import headers
 
@@ -66,3 +71,52 @@ def test_a_missing_font_stops_the_start_with_its_path_not_the_first_letter(make_
         load_plugins(load_file(dep.path))  # what serve and check-config do before anything starts
     assert f"font {tmp_path / 'DejaVuSans.ttf'} not found" in str(refused.value)
     assert "[plugins.polri_etle.ticketing]" in str(refused.value)
+
+
+N = 8
+PLATES = ("KT 1234 AB", "KT 77 Z", "KT 1999 K", "KT 4321 L")  # the demo registry's
+
+
+def test_kill_9_in_a_letter_run_leaves_each_letter_exactly_once_after_the_restart(make_deployment, start_server):
+    """A real ``bconnect serve``: an officer hands violations of an ETLE camera to the sinks one after another,
+    the server is killed with SIGKILL as soon as letters are being written, a second server on the same data
+    finishes every case handed over, once."""
+    d = make_deployment(ETLE_DEPLOYMENT)
+    token = make_tokens(d.path, [("pol", "officer", "polri")])["pol"]
+    h = {"Authorization": f"Bearer {token}"}
+    server = start_server(d)
+    handed = []
+    with httpx.Client(base_url=server.url, headers=h, timeout=20) as client:
+        ids = []
+        for n in range(N):
+            r = client.post("/api/violations", json={"camera": "etle-bm-1", "kind": "parking.violation",
+                                                     "plate": PLATES[n % len(PLATES)], "plate_confidence": 0.95,
+                                                     "wall_time": f"2026-01-05T09:{n:02d}:00Z"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+            assert client.post(f"/api/violations/{ids[-1]}/verify", json={}).status_code == 200
+        for vid in ids:  # kill as soon as a letter is recorded, while the next ones are under way
+            assert client.post(f"/api/violations/{vid}/action", json={}).status_code == 200
+            handed.append(vid)
+            if client.get("/api/polri_etle/tickets?state=issued").json()["tickets"]:
+                break
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(10)
+    print(f"killed after {len(handed)} of {N} hand-overs")
+
+    again = start_server(d)
+    letters = d.data_dir / "etle" / "letters"
+    with httpx.Client(base_url=again.url, headers=h, timeout=20) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            tickets = client.get("/api/polri_etle/tickets?limit=200").json()["tickets"]
+            if len(tickets) >= len(handed) and {t["state"] for t in tickets} == {"issued"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert sorted(t["violation"] for t in tickets) == sorted(handed)
+        assert {t["state"] for t in tickets} == {"issued"}, [(t["reference"], t["state"], t["waiting_reason"]) for t in tickets]
+        for t in tickets:
+            pdf = client.get(t["letter"]["url"])
+            assert pdf.status_code == 200 and hashlib.sha256(pdf.content).hexdigest() == t["letter"]["sha256"]
+            assert t["reference"] in PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert sorted(p.name for p in letters.iterdir()) == sorted(f"{t['reference']}.pdf" for t in tickets)
