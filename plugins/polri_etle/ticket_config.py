@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.config import AgencyRef
 from plugins.polri_etle.letter import missing_fonts
 
 
@@ -15,7 +16,7 @@ class Ticketing(BaseModel):
 
     enabled: bool = True
     # whose cameras' verified violations get letters: the agencies ETLE works for
-    agencies: list[str] = Field(default=["polri"], min_length=1)
+    agencies: list[AgencyRef] = Field(default=["polri"], min_length=1, validate_default=True)
     reference_prefix: str = Field(default="ETLE-BPN", pattern=r"^[A-Z0-9][A-Z0-9\-]{0,15}$")
     timezone: str = "Asia/Makassar"  # letters print local time
     timezone_label: str = "WITA"
