@@ -49,6 +49,9 @@ def tables(model: type[BaseModel], table: str) -> dict[str, set[str]]:
             out.update(tables(args[0], f"[[{inner}.{name}]]"))
         elif origin is dict and len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel):
             out.update(tables(args[1], f"[{inner}.{name}.<id>]"))
+        elif inner.count(".") == 1 and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            # a sub-table of the plugin's own ([plugins.polri_etle.ticketing]); deeper models are inline values
+            out.update(tables(field.annotation, f"[{inner}.{name}]"))
     return out
 
 

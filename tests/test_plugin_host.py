@@ -119,7 +119,7 @@ def test_shipped_manifests_tell_the_truth(make_deployment):
     provides = {name: set(state.manifest.provides) for name, state in host.states.items() if state.manifest}
     assert provides["parking_rule"] == {"analyzer"}
     assert provides["crime_watch"] == set()  # config only until its analyzer exists
-    assert provides["polri_etle"] == {"camera_driver", "routes", "models"}
+    assert provides["polri_etle"] == {"camera_driver", "routes", "models", "sink", "jobs"}
 
 
 def test_shipped_plugins_serve_their_api_under_api_slash_their_name():

@@ -4,6 +4,8 @@ The latest fix of each unit is stored (table ``polri_unit_fixes``) and held in
 memory, so an event can be stamped with where the unit was at that moment
 without a database round trip. A fix older than the one held is acknowledged
 but does not replace it (fixes may arrive out of order over mobile networks).
+Every fix is also appended to the unit's track (``polri_unit_track``): a letter
+is written days after the capture and prints where the unit was then.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from plugins.polri_etle.models import UnitFix
+from plugins.polri_etle.models import UnitFix, UnitTrack
 
 MAX_CLOCK_AHEAD = timedelta(minutes=5)  # a device clock may run a little fast
 
@@ -104,6 +106,8 @@ class FixStore:
     async def report(self, fix: Fix, by: str) -> bool:
         """Keep ``fix`` if it is newer than the one held; True if it was kept."""
         held = self._latest.get(fix.unit)
+        if not await UnitTrack.filter(unit=fix.unit, fix_time=fix.time).exists():
+            await UnitTrack.create(unit=fix.unit, lat=fix.lat, lon=fix.lon, fix_time=fix.time)
         if held is not None and held.time >= fix.time:
             return False
         await UnitFix.update_or_create(
@@ -120,3 +124,21 @@ class FixStore:
         if fix is None or abs((when - fix.time).total_seconds()) > stale_after_s:
             return None
         return fix
+
+
+async def tracked_position(unit: str, when: datetime, within_s: float) -> tuple[float, float, datetime] | None:
+    """Where ``unit`` was at ``when`` by its track: the fix nearest in time, if within ``within_s``
+    (``lat, lon, fix time``), else ``None``."""
+    window = timedelta(seconds=within_s)
+    before = await UnitTrack.filter(unit=unit, fix_time__lte=when, fix_time__gte=when - window).order_by("-fix_time").first()
+    after = await UnitTrack.filter(unit=unit, fix_time__gt=when, fix_time__lte=when + window).order_by("fix_time").first()
+    near = [r for r in (before, after) if r is not None]
+    if not near:
+        return None
+    best = min(near, key=lambda r: abs((r.fix_time - when).total_seconds()))
+    return best.lat, best.lon, best.fix_time
+
+
+async def prune_track(older_than: datetime) -> int:
+    """Forget fixes measured before ``older_than`` (retention); returns how many."""
+    return await UnitTrack.filter(fix_time__lt=older_than).delete()
