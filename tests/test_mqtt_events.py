@@ -1,0 +1,112 @@
+"""The MQTT sink against a real Mosquitto and a real subscriber: events, violations, camera status, availability,
+a broker killed mid-stream, an outbox that outlives the app, and a full outbox."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.events import CAMERAS, event, wait_until
+from support.mosquitto import Broker, mosquitto, needs_mosquitto, subscriber  # noqa: F401 (fixture)
+from support.violations import ENFORCEMENT, create, headers
+
+from core.config import load_file
+from core.testing.app import running_app
+
+pytestmark = needs_mosquitto
+
+
+def sink(port: int, **extra) -> str:
+    lines = [f"[plugins.mqtt_events]", f"port = {port}", "reconnect_max_s = 0.3", "status_interval_s = 0.2"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+async def mqtt_health(client, h) -> dict:
+    r = await client.get("/api/health", headers=h)
+    return r.json()["plugins"]["mqtt_events"]["report"]
+
+
+async def test_events_violations_and_camera_status_reach_a_real_subscriber(make_deployment, mosquitto):
+    cfg = load_file(make_deployment(CAMERAS + ENFORCEMENT + sink(mosquitto.port)).path)
+    async with subscriber(mosquitto.port, "bconnect/#") as got:
+        async with running_app(cfg) as (app, client):
+            await wait_until(lambda: got.on("bconnect/available") == [b"online"], what="online")
+            await wait_until(lambda: {"bconnect/dcam/status", "bconnect/pcam/status"} <= {t for t, _, _ in got.messages},
+                             what="camera status")
+            status = got.json("bconnect/dcam/status")[-1]
+            assert status["camera"] == "dcam" and status["state"] in ("starting", "reconnecting", "offline", "error")
+
+            bus = app.state.services.events
+            seen = await bus.publish(event("dcam", n=1, detail={"dwell_s": 131.5, "class": "car"}))
+            await wait_until(lambda: got.on("bconnect/events"), what="the event")
+            [msg] = got.json("bconnect/events")
+            assert (msg["type"], msg["id"], msg["after"]["id"]) == ("new", seen.id, seen.id)
+            assert msg["after"]["camera"] == "dcam" and msg["after"]["label"] == "car"
+            assert msg["after"]["detail"] == {"dwell_s": 131.5, "class": "car"} and msg["after"]["mode"] == "enforcement"
+
+            h = await headers("pof", "officer", "pemkot")
+            v = await create(client, h, plate="KT 1234 AB")
+            await client.post(f"/api/violations/{v['id']}/verify", json={"officer_name": "Budi Santoso"}, headers=h)
+            r = await client.post(f"/api/violations/{v['id']}/action", json={"note": "sticker"}, headers=h)
+            assert r.json()["state"] == "handed_to_sink"
+            await wait_until(lambda: got.on("bconnect/violations"), what="the violation")
+            [raw] = got.on("bconnect/violations")
+            verified = json.loads(raw)
+            assert verified["type"] == "verified" and verified["after"]["kind"] == "violation.verified"
+            detail = verified["after"]["detail"]
+            assert detail["violation_id"] == v["id"] and detail["legal"]["pasal"] == "287"
+            assert b"KT1234AB" not in raw and b"Budi" not in raw and b"pof" not in raw  # no personal data
+            assert not {"plate", "officer_name", "decided_by"} & set(detail)
+            stored = (await bus.get(verified["id"])).event.detail  # what was left out was there
+            assert stored["plate"] == "KT1234AB" and stored["decided_by"] == "pof"
+
+            admin = await headers("root", "admin", "dishub")
+            health = await mqtt_health(client, admin)
+            assert health["connected"] is True and health["outbox"]["depth"] == 0 and health["published"] == 2
+        # a clean stop says offline (retained); the messages were sent once each
+        await wait_until(lambda: got.on("bconnect/available")[-1:] == [b"offline"], what="offline")
+        assert len(got.on("bconnect/events")) == 1 and len(got.on("bconnect/violations")) == 1
+
+    # a subscriber that comes later gets the retained availability and status
+    async with subscriber(mosquitto.port, "bconnect/+/status") as late:
+        await wait_until(lambda: late.on("bconnect/dcam/status"), what="retained status")
+        assert all(retain for _, _, retain in late.messages)
+    async with subscriber(mosquitto.port, "bconnect/available") as late:
+        await wait_until(lambda: late.on("bconnect/available") == [b"offline"], what="retained availability")
+
+
+async def test_broker_killed_mid_stream_every_message_arrives_in_order(make_deployment, tmp_path):
+    broker = Broker(tmp_path / "mosquitto", persistent=True)
+    broker.start()
+    cfg = load_file(make_deployment(CAMERAS + sink(broker.port)).path)
+    sent: list[str] = []
+    try:
+        # a persistent session: the broker keeps the subscription (and its queue) across its own crash
+        async with subscriber(broker.port, "bconnect/events", client_id="watcher") as got:
+            async with running_app(cfg) as (app, client):
+                admin = await headers("root", "admin", "dishub")
+                bus = app.state.services.events
+                for n in range(12):
+                    sent.append((await bus.publish(event("dcam", n=n))).id)
+                await wait_until(lambda: len(got.event_ids("bconnect/events")) >= 6, what="the stream under way")
+                broker.kill()
+                for n in range(12, 24):
+                    sent.append((await bus.publish(event("dcam", n=n))).id)
+                await wait_until(lambda: app.state.services.events.sinks_health()["mqtt"]["lag"] == 0, what="taken")
+                health = await mqtt_health(client, admin)
+                assert health["connected"] is False and health["outbox"]["depth"] > 0
+                r = await client.get("/api/health", headers=admin)
+                mine = r.json()["plugins"]["mqtt_events"]
+                assert mine["status"] == "degraded" and "disconnected" in mine["reason"]
+                assert r.json()["sinks"]["mqtt"]["status"] == "ok"  # the core's outbox is not held up
+
+                broker.start()
+                for n in range(24, 30):
+                    sent.append((await bus.publish(event("dcam", n=n))).id)
+                await wait_until(lambda: len(got.event_ids("bconnect/events")) == 30, timeout=20, what="all 30")
+                assert got.event_ids("bconnect/events") == sent  # in order, none lost
+                health = await mqtt_health(client, admin)
+                assert health["connected"] is True and health["outbox"]["depth"] == 0
+    finally:
+        broker.stop()
