@@ -38,7 +38,9 @@ class Broker:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         folder.mkdir(parents=True, exist_ok=True)
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "log_dest stderr", "log_type error"]
+        # a slow subscriber must not lose what it has not taken yet (the default queue holds 1000)
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "log_dest stderr", "log_type error",
+                 "max_queued_messages 0"]
         if persistent:
             lines += ["persistence true", f"persistence_location {folder}/", "autosave_on_changes true",
                       "autosave_interval 1"]
