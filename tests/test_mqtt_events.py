@@ -27,8 +27,11 @@ async def mqtt_health(client, h) -> dict:
     return r.json()["plugins"]["mqtt_events"]["report"]
 
 
-async def test_events_violations_and_camera_status_reach_a_real_subscriber(make_deployment, mosquitto):
-    cfg = load_file(make_deployment(CAMERAS + ENFORCEMENT + sink(mosquitto.port)).path)
+async def test_events_violations_and_camera_status_reach_a_real_subscriber(make_deployment, mosquitto, monkeypatch,
+                                                                          caplog):
+    monkeypatch.setenv("BCONNECT_MQTT_PASSWORD", "never-shown-7")  # the broker is anonymous: it takes any
+    cfg = load_file(make_deployment(
+        CAMERAS + ENFORCEMENT + sink(mosquitto.port, username="bconnect", password_env="BCONNECT_MQTT_PASSWORD")).path)
     async with subscriber(mosquitto.port, "bconnect/#") as got:
         async with running_app(cfg) as (app, client):
             await wait_until(lambda: got.on("bconnect/available") == [b"online"], what="online")
@@ -64,6 +67,8 @@ async def test_events_violations_and_camera_status_reach_a_real_subscriber(make_
             admin = await headers("root", "admin", "dishub")
             health = await mqtt_health(client, admin)
             assert health["connected"] is True and health["outbox"]["depth"] == 0 and health["published"] == 2
+            everything = (await client.get("/api/health", headers=admin)).text + caplog.text
+            assert "never-shown-7" not in everything
         # a clean stop says offline (retained); the messages were sent once each
         await wait_until(lambda: got.on("bconnect/available")[-1:] == [b"offline"], what="offline")
         assert len(got.on("bconnect/events")) == 1 and len(got.on("bconnect/violations")) == 1
