@@ -16,19 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 TOPIC_PART = r"^[A-Za-z0-9][A-Za-z0-9_\-./]{0,63}$"  # no wildcards (+ #), no leading slash
 
 
-class Tls(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ca_file: str | None = None  # PEM bundle of the broker's CA; default: the system's
-    insecure: bool = False  # skip the host name check (a broker reached by IP with a name certificate)
-
-
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=1883, ge=1, le=65535)
-    tls: Tls | None = None  # a [plugins.mqtt_events.tls] table switches TLS on (port 8883 by convention)
+    tls: bool = False  # port 8883 by convention
+    tls_ca_file: str | None = None  # PEM bundle of the broker's CA (relative to the data folder); default: the system's
+    tls_insecure: bool = False  # skip the host name check (a broker reached by an address its certificate lacks)
     username: str | None = None
     password_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")
     password_file: str | None = None
@@ -49,6 +44,8 @@ class Config(BaseModel):
             raise ValueError("give password_env or password_file, not both")
         if (self.password_env or self.password_file) and not self.username:
             raise ValueError("a password needs a username")
+        if (self.tls_ca_file or self.tls_insecure) and not self.tls:
+            raise ValueError("tls_ca_file and tls_insecure need tls = true")
         return self
 
 

@@ -66,10 +66,10 @@ class MqttEvents:
     def _secrets(self) -> tuple[str | None, ssl.SSLContext | None]:
         secret = read_password(self.config, self.data_dir)
         tls = None
-        if self.config.tls is not None:
-            cafile = str(self.data_dir / self.config.tls.ca_file) if self.config.tls.ca_file else None
+        if self.config.tls:
+            cafile = str(self.data_dir / self.config.tls_ca_file) if self.config.tls_ca_file else None
             tls = ssl.create_default_context(cafile=cafile)
-            if self.config.tls.insecure:
+            if self.config.tls_insecure:
                 tls.check_hostname = False
         return (secret.get_secret_value() if secret else None), tls
 
@@ -93,7 +93,7 @@ class MqttEvents:
         }
         report = {
             "broker": f"{self.config.host}:{self.config.port}",
-            "tls": self.config.tls is not None,
+            "tls": self.config.tls,
             "connected": bool(p and p.connected),
             "since": iso(p.since) if p else None,
             "published": p.published if p else 0,

@@ -104,14 +104,16 @@ class Publisher:
                 pause = min(self.config.reconnect_max_s, max(0.2, pause * 2))
 
     def _client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             self.config.host, self.config.port,
             username=self.config.username, password=self._password,
             identifier=self.config.client_id, clean_session=True, keepalive=self.config.keepalive_s,
             will=aiomqtt.Will(f"{self.prefix}/available", b"offline", qos=1, retain=True),
-            tls_context=self._tls, tls_insecure=bool(self.config.tls and self.config.tls.insecure) if self._tls else None,
+            tls_context=self._tls, tls_insecure=self.config.tls_insecure if self._tls else None,
             timeout=ACK_TIMEOUT_S,
         )
+        client.pending_calls_threshold = BATCH + 10  # a batch in flight is intended: no warning for it
+        return client
 
     async def _session(self) -> None:
         async with self._client() as client:
