@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 from support.events import CAMERAS
@@ -11,8 +12,10 @@ from support.events import CAMERAS
 from core.config import ConfigErrors, load_file
 from core.events.types import Event
 from core.plugin_host import load_plugins
+from core.testing.sinks import check_sink
 from plugins.mqtt_events.config import Config, read_password
 from plugins.mqtt_events.messages import event_message
+from plugins.mqtt_events.plugin import MqttEvents
 
 VERIFIED = {
     "violation_id": 7, "violation_kind": "parking.violation", "violation_mode": "enforcement", "source_event": "0123456789abcdef",
@@ -69,3 +72,17 @@ def test_bad_settings_name_the_key(make_deployment, table, why):
     with pytest.raises(ConfigErrors, match=why) as err:
         load_plugins(load_file(d.path))
     assert "plugins.mqtt_events" in str(err.value) and "deployment.toml:" in str(err.value)
+
+
+async def test_the_sink_keeps_the_outbox_contract_with_no_broker_at_all(tmp_path):
+    context = SimpleNamespace(data_dir=tmp_path)  # the constructor reads only the data folder
+    made = []
+
+    def sink():
+        made.append(MqttEvents(Config(port=1), context))
+        return made[-1]
+
+    assert await check_sink(sink) == {}
+    assert made[0].outbox.depth > 0  # taken into the outbox, each once
+    for s in made:
+        s.outbox.close()

@@ -33,7 +33,7 @@ class Config(BaseModel):
     kinds: list[str] = []  # event kinds to publish; empty: every kind
     outbox_file: str = "mqtt_events/outbox.sqlite3"  # relative to the deployment's data folder
     outbox_max_messages: int = Field(default=100_000, ge=1)
-    outbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    outbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=65536)  # a message (at most ~20 KiB) always fits
     status_interval_s: float = Field(default=2.0, gt=0, le=300)  # how often camera status is looked at
     reconnect_max_s: float = Field(default=30.0, gt=0, le=600)  # the pause between attempts doubles up to this
     keepalive_s: int = Field(default=30, ge=5, le=3600)

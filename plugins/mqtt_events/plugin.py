@@ -36,6 +36,7 @@ class MqttEvents:
         self.outbox = DiskOutbox(context.data_dir / config.outbox_file, config.outbox_max_messages, config.outbox_max_bytes)
         self.publisher: Publisher | None = None
         self.problem: str | None = None  # why there is no publisher (a password that cannot be read)
+        self.stopped = False
 
     @hookimpl
     def bconnect_register_sinks(self, register):
@@ -75,6 +76,7 @@ class MqttEvents:
 
     @hookimpl
     async def bconnect_shutdown(self, services):
+        self.stopped = True
         if self.publisher is not None:
             await self.publisher.stop()
         await asyncio.to_thread(self.outbox.close)
@@ -107,6 +109,12 @@ class MqttEvents:
             return {"status": "degraded", "reason": f"broker {report['broker']} disconnected: {p.reason}", **report}
         return {"status": "ok", **report}
 
+    def _put(self, event_id: str, topic: str, payload: bytes) -> bool:
+        if self.stopped:
+            raise RuntimeError("mqtt_events has stopped")  # the core keeps the event for the next start
+        self.outbox.open()  # a no-op once open; a sink may be called before bconnect_startup (the conformance kit)
+        return self.outbox.put(event_id, topic, payload)
+
     def _oldest(self) -> float | None:
         try:
             return self.outbox.oldest_at()
@@ -120,7 +128,7 @@ class MqttEvents:
             return  # returning is accepting: the cursor moves on
         topic, payload = event_message(event, self.config.topic_prefix, self.config.personal_data)
         try:
-            queued = await asyncio.to_thread(self.outbox.put, event.id, topic, payload)
+            queued = await asyncio.to_thread(self._put, event.id, topic, payload)
         except OutboxFull as exc:
             why = self.publisher.reason if self.publisher else self.problem
             raise OutboxFull(f"{exc}; broker {self.config.host}:{self.config.port}: {why or 'connected, draining'}") from None
