@@ -131,3 +131,26 @@ async def subscriber(port: int, topic: str = "#", client_id: str | None = None) 
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def sink(port: int, **extra) -> str:
+    """The ``[plugins.mqtt_events]`` table of a test deployment: this broker, quick retries, ``extra`` keys."""
+    lines = ["[plugins.mqtt_events]", f"port = {port}", "reconnect_max_s = 0.3", "status_interval_s = 0.2"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+async def mqtt_health(client, h) -> dict:
+    """The plugin's report in ``GET /api/health`` (``h``: an admin's headers)."""
+    r = await client.get("/api/health", headers=h)
+    return r.json()["plugins"]["mqtt_events"]["report"]
+
+
+async def health_when(client, h, check, what: str, timeout: float = 10.0) -> dict:
+    """The plugin's health report once ``check(report)`` holds (removal follows the broker's acknowledgement)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check(report := await mqtt_health(client, h)):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s: {report}")
+        await asyncio.sleep(0.05)
+    return report
