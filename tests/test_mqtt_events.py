@@ -85,6 +85,7 @@ async def test_broker_killed_mid_stream_every_message_arrives_in_order(make_depl
                 for n in range(12):
                     sent.append((await bus.publish(event("dcam", n=n))).id)
                 await wait_until(lambda: len(got.event_ids("bconnect/events")) >= 6, what="the stream under way")
+                await wait_until((tmp_path / "mosquitto" / "mosquitto.db").exists, what="the broker's sessions saved")
                 broker.kill()
                 for n in range(12, 24):
                     sent.append((await bus.publish(event("dcam", n=n))).id)

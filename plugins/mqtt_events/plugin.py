@@ -46,7 +46,7 @@ class MqttEvents:
     async def bconnect_startup(self, services):
         await asyncio.to_thread(self.outbox.open)
         try:
-            password, tls = await asyncio.to_thread(self._secrets)
+            password, tls = await asyncio.to_thread(self.read_secrets)
         except (ValueError, OSError, ssl.SSLError) as exc:
             self.problem = str(exc)
             log.error("mqtt: not connecting to %s:%s: %s", self.config.host, self.config.port, exc)
@@ -64,7 +64,8 @@ class MqttEvents:
         self.publisher = Publisher(self.config, self.outbox, statuses, log, password, tls)
         self.publisher.start()
 
-    def _secrets(self) -> tuple[str | None, ssl.SSLContext | None]:
+    def read_secrets(self) -> tuple[str | None, ssl.SSLContext | None]:
+        """The password and the TLS context (blocking: files); ``ValueError``/``OSError``/``SSLError`` say why not."""
         secret = read_password(self.config, self.data_dir)
         tls = None
         if self.config.tls:

@@ -41,6 +41,8 @@ class Broker:
         # a slow subscriber must not lose what it has not taken yet (the default queue holds 1000)
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "log_dest stderr", "log_type error",
                  "max_queued_messages 0"]
+        if os.geteuid() == 0:  # else it drops to user mosquitto, who may not read the test's folder
+            lines.append("user root")
         if persistent:
             lines += ["persistence true", f"persistence_location {folder}/", "autosave_on_changes true",
                       "autosave_interval 1"]
