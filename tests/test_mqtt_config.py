@@ -86,3 +86,16 @@ async def test_the_sink_keeps_the_outbox_contract_with_no_broker_at_all(tmp_path
     assert made[0].outbox.depth > 0  # taken into the outbox, each once
     for s in made:
         s.outbox.close()
+
+
+async def test_a_password_that_cannot_be_read_shows_in_health_and_events_still_queue(tmp_path, monkeypatch):
+    monkeypatch.delenv("BCONNECT_TEST_NO_SUCH", raising=False)
+    plugin = MqttEvents(Config(username="u", password_env="BCONNECT_TEST_NO_SUCH"), SimpleNamespace(data_dir=tmp_path))
+    await plugin.bconnect_startup(SimpleNamespace())  # gives up before it needs the cameras
+    try:
+        health = await plugin.bconnect_health(None)
+        assert health["status"] == "down" and "BCONNECT_TEST_NO_SUCH is not set" in health["reason"]
+        await plugin.deliver(verified())
+        assert (await plugin.bconnect_health(None))["outbox"]["depth"] == 1
+    finally:
+        await plugin.bconnect_shutdown(None)
