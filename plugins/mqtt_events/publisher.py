@@ -96,12 +96,14 @@ class Publisher:
                     return
                 except TimeoutError:
                     pass
+            before = self.connections
             try:
                 await self._session()
                 pause = 0.0
             except Exception as exc:  # the broker is away or refused us: keep the reason, try again
                 self._down(f"{type(exc).__name__}: {exc}"[:300])
-                pause = min(self.config.reconnect_max_s, max(0.2, pause * 2))
+                # a connection that held starts the pauses afresh; failed attempts double them
+                pause = 0.2 if self.connections > before else min(self.config.reconnect_max_s, max(0.2, pause * 2))
 
     def _client(self) -> aiomqtt.Client:
         client = aiomqtt.Client(
