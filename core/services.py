@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from core.analytics.zone_store import ZoneStore
 from core.config import Deployment
 from core.interfaces import CameraInfo, Preset
+from core.media.packets import CameraStatus
 from core.metrics import Metrics
 from core.plugin_host import PluginHost
 from core.ptz.service import PtzService
@@ -60,6 +61,10 @@ class CameraDirectory(Protocol):
 
     def plugin_of(self, camera_id: str) -> str | None:
         """The plugin whose driver offers the camera, or ``None`` for an unknown id."""
+        ...
+
+    def status(self, camera_id: str) -> CameraStatus | None:
+        """The camera's ingest status now (state, reason, since), or ``None`` for an unknown id."""
         ...
 
 
@@ -244,6 +249,10 @@ class _Directory:
     def plugin_of(self, camera_id: str) -> str | None:
         runtime = self._runtime(camera_id)
         return runtime.plugin if runtime is not None else None
+
+    def status(self, camera_id: str) -> CameraStatus | None:
+        runtime = self._runtime(camera_id)
+        return runtime.status if runtime is not None else None
 
 
 class _Arbiter:

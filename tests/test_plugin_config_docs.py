@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.motion_logger.plugin import Config as MotionLoggerConfig
+from plugins.mqtt_events.config import Config as MqttEventsConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
 from plugins.parking_rule.config import Config as ParkingRuleConfig
 from plugins.patrol_tours.plugin import Config as PatrolToursConfig
@@ -36,6 +37,7 @@ PLUGINS = {
     "parking_rule": ParkingRuleConfig,
     "truth_detector": TruthDetectorConfig,
     "plate_reader": PlateReaderConfig,
+    "mqtt_events": MqttEventsConfig,
 }
 
 
