@@ -112,7 +112,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cameras: list[CameraId] = []  # the cameras analysed; none listed: every camera
-    fps: float = Field(default=5.0, gt=0, le=25)
+    fps: float = Field(default=10.0, gt=0, le=25)  # frames a second analysed: speed needs 10 (a car at 80 km/h moves 2 m a frame)
     watched_labels: list[str] = Field(default=list(VEHICLES), min_length=1)
     red_light: RedLight = RedLight()
     wrong_way: WrongWay = WrongWay()
