@@ -22,10 +22,10 @@ from plugins.traffic_sim.geometry import LANE_EDGES, View
 from plugins.traffic_sim.scenarios import Junction
 
 POLE_X = -9.9  # on the kerb of the lanes going away, facing their drivers (and the camera behind them)
-HEAD_Y = (4.2, 5.9)  # bottom and top of the head, metres
+HEAD_Y = (2.9, 4.6)  # bottom and top of the head, metres: a near-side head, low enough for every seed's view
 HEAD_HALF = 0.32
 LAMP_R = 0.23
-LAMPS = {"red": 5.55, "amber": 5.05, "green": 4.55}  # lamp centre heights
+LAMPS = {"red": 4.25, "amber": 3.75, "green": 3.25}  # lamp centre heights
 LIT = {"red": (255, 40, 30), "amber": (255, 176, 20), "green": (40, 250, 120)}
 DIM = {"red": (72, 26, 24), "amber": (70, 58, 22), "green": (22, 58, 36)}
 STRIP_M = 6.0  # the stop_line zone: this much of the lanes before the line
