@@ -170,6 +170,22 @@ def test_a_fast_car_that_passes_the_strip_between_two_frames_still_crossed_it():
     assert len(found) == 1 and found[0][1].offence == "red_light"
 
 
+def test_a_stream_restart_reads_the_light_anew_and_a_wall_clock_step_changes_nothing():
+    rule = EtleRule(Config())
+    tracker = Tracker()
+    found = []
+    for i in range(60):  # 12 s of red; the stream restarts at 6 s (from 100 s back to 0), the wall clock steps an hour
+        t = 100 + i / FPS if i < 30 else (i - 30) / FPS
+        if i == 30:
+            tracker = Tracker()
+        wall = START + timedelta(seconds=i / FPS) + (timedelta(hours=1) if i >= 20 else timedelta())
+        scene = moving(480, 100)(t) if i >= 30 else []
+        frame = FrameInfo("cam", None, t, wall, W, H, ref=i)
+        found += rule.update(frame, tracker.update(scene, t), (LANE, STRIP), "red", False)
+    assert len(found) == 1 and 2.8 <= found[0].stream_time <= 3.0  # after the restart: red read again, 2 frames
+    assert found[0].facts["red_for_s"] == pytest.approx(found[0].stream_time, abs=0.01)
+
+
 def test_a_camera_with_the_red_light_rule_off_gives_nothing():
     assert run(8, moving(480, 100), config={"red_light": {"enabled": False}}) == []
 

@@ -4,7 +4,11 @@
 and zones, and the light as read on this frame (the signal head's colour, or a
 signal input's phase), and returns the offences found. Each offence is found
 once per vehicle (track). A view is a camera and a preset; a preset change
-starts its watches afresh (the tracker's ids start afresh too).
+starts its watches afresh (the tracker's ids start afresh too), and so does
+stream time going back (the stream restarted): the light is then read anew
+before anything fires. Durations are stream time only; wall time is only
+printed on the event, so a wall clock that steps (NTP, a wrong time zone)
+neither fires nor repeats anything.
 
 Pure: no I/O, no clock of its own, no pixels (:mod:`plugins.etle_rules.signal`
 reads them for the analyzer).
@@ -35,6 +39,7 @@ class _View:
     red: RedLightWatch
     wrong: WrongWayWatch
     speed: SpeedWatch | None  # None: not calibrated, never a speed
+    last: float = float("-inf")  # the stream time of its last frame
 
 
 class EtleRule:
@@ -44,9 +49,9 @@ class EtleRule:
         self._vehicles = frozenset(config.watched_labels)
         self.speeds: collections.deque[Measurement] = collections.deque(maxlen=KEEP_MEASUREMENTS)
 
-    def view(self, camera_id: str, preset: str | None) -> _View:
+    def view(self, camera_id: str, preset: str | None, stream_time: float = float("inf")) -> _View:
         view = self._views.get(camera_id)
-        if view is None or view.preset != preset:
+        if view is None or view.preset != preset or stream_time < view.last:
             cfg = self.config
             lines = cfg.calibration(camera_id, preset)
             view = _View(
@@ -74,7 +79,8 @@ class EtleRule:
         cfg = self.config
         if not math.isfinite(frame.stream_time):
             return []
-        view = self.view(frame.camera_id, frame.preset)
+        view = self.view(frame.camera_id, frame.preset, frame.stream_time)
+        view.last = frame.stream_time
         view.red.light.update(light, frame.stream_time, sure)
         vehicles = [t for t in tracks if t.label in self._vehicles]
         out: list[Offence] = []
