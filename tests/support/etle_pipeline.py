@@ -80,8 +80,12 @@ def run(
     config: dict | None = None,
     calibrated: bool = True,
     light: Callable[[int, float], str | None] | None = None,
+    detect: Callable[[int, float], list] | None = None,
 ) -> Run:
-    """``light(i, t)``: the signal read on analysed frame ``i``; default: the truth's lamp, as a signal input."""
+    """``light(i, t)``: the signal read on analysed frame ``i``; default: the truth's lamp, as a signal input.
+
+    ``detect(i, t)``: the detections of analysed frame ``i`` at stream time ``t``; default: the truth's.
+    """
     replay = TruthReplay.load(truth)
     fixtures = fixtures_of(replay)
     if not calibrated:
@@ -92,7 +96,7 @@ def run(
     frames = int(loops * replay.loop_seconds * fps)
     for i in range(frames):
         t = i / fps
-        tracks = tracker.update(replay.at(t), t)
+        tracks = tracker.update(replay.at(t) if detect is None else detect(i, t), t)
         frame = FrameInfo(CAMERA, None, t, START + timedelta(seconds=t), replay.width, replay.height, ref=i)
         if light is None:
             reading, sure = replay.doc["frames"][replay.index(t)].get("signal"), True
