@@ -288,3 +288,25 @@ def test_check_config_names_file_line_and_key_of_a_bad_signal_head(make_deployme
     assert result.returncode != 0
     first = result.stderr.strip().splitlines()[0]
     assert first.startswith(f"error: {d.path}:") and "plugins.etle_rules.signals" in first and "fractions" in first, first
+
+
+def test_the_analyzer_takes_a_signal_input_over_the_heads_colour():
+    import dataclasses
+
+    from core.interfaces import Frame
+    from plugins.etle_rules.analyzer import EtleAnalyzer
+
+    class Controller:  # a driver's signal input, as the optional interface describes it (no driver offers one yet)
+        def __init__(self, phase: str | None) -> None:
+            self.phase = phase
+
+        def signal_phase(self, camera_id: str) -> str | None:
+            return self.phase if camera_id == "cam" else None
+
+    config = Config.model_validate({"signals": [{"camera": "cam", "box": [0.0, 0.0, 1.0, 1.0]}]})
+    frame = Frame("cam", None, False, 0, 0.0, START, 40, 100, _head((255, 40, 30)))
+    assert EtleAnalyzer(config).reading(frame) == ("red", False)  # the head's colour, through hysteresis
+    assert EtleAnalyzer(config, [Controller("green")]).reading(frame) == ("green", True)  # the input wins, believed
+    assert EtleAnalyzer(config, [Controller(None)]).reading(frame) == ("red", False)  # a silent input: the colour
+    other = dataclasses.replace(frame, camera_id="cam2")
+    assert EtleAnalyzer(config).reading(other) == (None, False)  # no head configured, no input: no light
