@@ -4,7 +4,10 @@ The simulated cameras' no-parking zone is the simulator's own (the yellow box
 it paints; the same polygon its truth file holds), taken from the renderer's
 backdrop without rendering a frame, as fractions of the picture. The real
 footage (vtest) gets a no-parking zone over the van and the car parked at the
-top right of the plaza. Run again after changing the simulator's street:
+top right of the plaza. A camera on a simulated junction (red light, wrong way,
+speeding) gets the junction's zones (stop-line strip, lanes with their
+direction), and the script prints the ``[plugins.etle_rules]`` signal heads and
+speed lines for deploy/demo.toml. Run again after changing the simulator's street:
 
     PYTHONPATH=. .venv/bin/python scripts/demo_zones.py
 """
@@ -21,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from core.config import load_file  # noqa: E402
 from plugins.traffic_sim.config import Config  # noqa: E402
 from plugins.traffic_sim.renderer import Renderer, RenderSpec  # noqa: E402
+from plugins.traffic_sim.scenarios import SCENARIOS  # noqa: E402
 
 DEMO = ROOT / "deploy" / "demo.toml"
 OUT = ROOT / "deploy" / "demo-zones"
@@ -37,12 +41,53 @@ def zone_file(camera: str, name: str, points: list[list[float]]) -> dict:
     }
 
 
+def _fractions(points, width: int, height: int) -> list[list[float]]:
+    return [[round(min(max(x / width, 0.0), 1.0), 4), round(min(max(y / height, 0.0), 1.0), 4)] for x, y in points]
+
+
+def junction_file(camera: str, truth: dict, width: int, height: int) -> dict:
+    zones = []
+    for z in truth["zones"]:
+        zone = {"id": z["id"], "name": z["id"].replace("_", " ").capitalize(), "kind": z["kind"],
+                "points": _fractions(z["polygon"], width, height)}
+        if "direction" in z:
+            zone["direction"] = z["direction"]
+        zones.append(zone)
+    return {"format": "bconnect.zones", "version": 1, "camera": camera, "zones": zones}
+
+
+def etle_config(camera: str, truth: dict, width: int, height: int) -> str:
+    """The camera's signal head and speed lines as deploy/demo.toml's [plugins.etle_rules] says them."""
+    out = []
+    if "signal_head" in truth:
+        x1, y1, x2, y2 = truth["signal_head"]["box"]
+        box = [round(x1 / width, 4), round(y1 / height, 4), round(x2 / width, 4), round(y2 / height, 4)]
+        out.append(f'[[plugins.etle_rules.signals]]\ncamera = "{camera}"\nbox = {box}\n')
+    if "calibration" in truth:
+        cal = truth["calibration"]
+        (a, b), (c, d) = (_fractions(line, width, height) for line in cal["lines"])
+        limit = f'\nlimit_kmh = {cal["limit_kmh"]}' if "limit_kmh" in cal else ""
+        out.append(
+            f'[[plugins.etle_rules.speed_lines]]\ncamera = "{camera}"\n'
+            f'first = [{{ x = {a[0]}, y = {a[1]} }}, {{ x = {b[0]}, y = {b[1]} }}]\n'
+            f'second = [{{ x = {c[0]}, y = {c[1]} }}, {{ x = {d[0]}, y = {d[1]} }}]\n'
+            f'distance_m = {cal["distance_m"]}{limit}\n'
+        )
+    return "\n".join(out)
+
+
 def main() -> None:
     cfg = Config.model_validate(load_file(DEMO).deployment.plugins["traffic_sim"])
     width, height = cfg.size
     OUT.mkdir(exist_ok=True)
     files = {}
     for cam in cfg.cameras:
+        if SCENARIOS[cam.scenario].junction is not None:
+            spec = RenderSpec(cam.scenario, cam.seed, width=width, height=height, fps=cfg.fps, loop_seconds=cfg.loop_seconds)
+            truth = Renderer(spec).truth_header()
+            files[cam.id] = junction_file(cam.id, truth, width, height)
+            print(etle_config(cam.id, truth, width, height))
+            continue
         if cam.scenario not in PARKING_SCENES:
             continue
         spec = RenderSpec(cam.scenario, cam.seed, width=width, height=height, fps=cfg.fps, loop_seconds=cfg.loop_seconds)

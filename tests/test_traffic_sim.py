@@ -401,7 +401,7 @@ def test_demo_deployment_passes_check_config():
     per_area: dict[str, int] = {}
     for cam in cams:
         per_area[cam["area"]] = per_area.get(cam["area"], 0) + 1
-    assert per_area == {"beruang_madu": 2, "beller": 2, "balikpapan_baru": 2, "wika": 2}
+    assert per_area == {"beruang_madu": 3, "beller": 3, "balikpapan_baru": 3, "wika": 3}  # a junction camera in each
     assert {c["scenario"] for c in cams} == set(SCENARIOS)
 
 
@@ -465,3 +465,24 @@ def test_scoring_matches_detections_to_the_truth_by_group_size_and_cover():
     assert (vehicles.found, vehicles.missed, vehicles.correct, vehicles.wrong) == (1, 1, 2, 0)
     assert (people.found, people.missed, people.correct, people.wrong) == (0, 1, 0, 1)
     assert {oid for _, oid, _ in score.misses} == {"car", "walker"}
+
+
+def test_a_junctions_lamp_follows_its_cycle_and_the_truth_tells_its_zones_head_and_calibration(renders):
+    from plugins.etle_rules.signal import read_lamp
+
+    _, truth = renders["red_light"]
+    lit = [f.get("signal") for f in truth["frames"]]
+    n = len(lit)
+    assert lit[0] == "green" and lit[int(0.3 * n)] == "red" and lit[int(0.8 * n)] == "green"
+    assert {z["kind"] for z in truth["zones"]} >= {"stop_line", "traffic_lane"}
+    assert all(z.get("direction") for z in truth["zones"] if z["kind"] == "traffic_lane")
+    x1, y1, x2, y2 = truth["signal_head"]["box"]
+    assert 0 <= x1 < x2 <= truth["width"] and 0 <= y1 < y2 <= truth["height"]
+    with av.open(str(renders["red_light"][0].video)) as container:
+        pictures = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    box = (x1 / truth["width"], y1 / truth["height"], x2 / truth["width"], y2 / truth["height"])
+    assert read_lamp(pictures[int(0.3 * n)], box) == "red" and read_lamp(pictures[int(0.8 * n)], box) == "green"
+    _, speeding = renders["speeding"]
+    cal = speeding["calibration"]
+    assert cal["distance_m"] == 20.0 and len(cal["lines"]) == 2 and "signal_head" not in speeding
+    assert "calibration" not in truth and "calibration" not in renders["free_flow"][1]

@@ -72,7 +72,7 @@ def render(spec: RenderSpec, sim_dir: Path, stop: threading.Event | None = None,
     def frames():
         for i in range(spec.frames):
             pixels, objects = renderer.frame(i)
-            frames_truth.append({"i": i, "t": round(i / spec.fps, 4), "objects": objects})
+            frames_truth.append({"i": i, "t": round(i / spec.fps, 4), "objects": objects, **renderer.frame_facts(i)})
             yield pixels
 
     encode_h264(frames(), video, spec.width, spec.height, spec.fps, spec.keyframe_seconds, stop)

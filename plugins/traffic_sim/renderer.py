@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from plugins.traffic_sim.background import build_backdrop, glow_into
+from plugins.traffic_sim import junction as junctions
 from plugins.traffic_sim.geometry import BUILDING_X, HAZE_DAY, HAZE_NIGHT, haze, lamp_light
 from plugins.traffic_sim.people import draw_person, draw_rider
 from plugins.traffic_sim.plate_art import FONT_DIR, PlateArt
@@ -61,6 +62,7 @@ class Renderer:
         # the backdrop draws from its own stream, so adding an actor never repaints the street
         side_rng = np.random.default_rng([spec.seed, 1])
         self.backdrop = build_backdrop(self.view, self.night, side_rng, spec.label)
+        self.junction = junctions.paint(self.backdrop, self.view, scenario.junction) if scenario.junction else None
         self.plates = PlateArt(font_dir)
         for actor in self.world.actors:
             if actor.plate is not None:
@@ -100,11 +102,20 @@ class Renderer:
                 seen += self._person(draw, actor, pose, depth, t_s)
             else:
                 seen += self._vehicle(draw, img, actor, pose, t_s, glows, beams)
+        if self.junction is not None:
+            self.junction.light(draw, t)
         if self.night and (glows or beams):
             pixels = self._light_up(img, glows, beams)
         else:
             pixels = np.asarray(img)
         return pixels, seen
+
+    def frame_facts(self, i: int) -> dict[str, Any]:
+        """What the truth tells of frame ``i`` besides its objects: the signal's lit lamp, at a junction."""
+        if self.junction is None or not self.spec.frames:
+            return {}
+        lit = self.junction.phase(i / self.spec.frames)
+        return {"signal": lit} if lit else {}
 
     def _light_up(self, img: Image.Image, glows: list[Glow], beams: list[list[tuple[float, float]]]) -> np.ndarray:
         """Add headlight beams and lamp glows, working only on the part of the frame they touch."""
@@ -216,6 +227,7 @@ class Renderer:
                 }
             )
         zone = [[round(u, 1), round(v, 1)] for u, v in self.backdrop.zone_polygon]
+        junction = self.junction.truth() if self.junction is not None else {}
         return {
             "format": TRUTH_FORMAT,
             "renderer": RENDERER_VERSION,
@@ -229,7 +241,8 @@ class Renderer:
                 "pitch_deg": round(view.pitch_deg, 3),
                 "yaw_deg": round(view.yaw_deg, 3),
             },
-            "zones": [{"id": "no_parking", "kind": "no_parking", "polygon": zone}] if zone else [],
+            "zones": ([{"id": "no_parking", "kind": "no_parking", "polygon": zone}] if zone else []) + junction.pop("zones", []),
+            **junction,  # signal_head, calibration
             "objects": objects,
             "events": events,
         }

@@ -55,6 +55,16 @@ class EventScript:
 
 
 @dataclass(frozen=True)
+class Junction:
+    """A signalised junction ahead (``junction.py`` draws it): stop line, signal head, speed lines."""
+
+    stop_z: float | None = 30.0  # metres: the stop line across the lanes going away; None: none
+    signal: tuple[tuple[float, str], ...] = ()  # (from this fraction of the loop, lamp lit), in order, from 0.0
+    speed_lines: tuple[float, float] | None = None  # z of two lines across the road: a camera calibrated for speed
+    speed_limit_kmh: float | None = None  # the limit the calibration states for this camera; None: the rule's
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -65,6 +75,7 @@ class Scenario:
     actors: tuple[ScriptedActor, ...] = ()
     gatherings: tuple[Gathering, ...] = field(default_factory=tuple)
     events: tuple[EventScript, ...] = ()
+    junction: Junction | None = None
 
 
 FREE_FLOW = Scenario(
@@ -216,6 +227,113 @@ QUEUE = Scenario(
     # a hard negative: standing in a traffic lane is queueing, not parking: no event
 )
 
+# --- a signalised junction: red light, wrong way, speed ------------------------------------
+
+STOP_Z = 30.0
+CYCLE = ((0.0, "green"), (0.05, "amber"), (0.1, "red"), (0.55, "green"))  # red 10 %-55 % of the loop
+SEDAN_HALF = 2.2  # a sedan's half length: its box's bottom (the rear, going away) is this far behind its centre
+
+
+def _at(keys: tuple[Key, ...], z: float) -> float:
+    """The fraction of the loop a linear track along ``keys`` reaches ``z`` (its centre)."""
+    for a, b in zip(keys, keys[1:]):
+        if min(a.z, b.z) <= z <= max(a.z, b.z) and a.z != b.z:
+            return round(a.at + (b.at - a.at) * (z - a.z) / (b.z - a.z), 4)
+    raise ValueError(f"the track never reaches z={z}")
+
+
+def _waiting(name: str, lane: str, place: int, go: float) -> ScriptedActor:
+    """A sedan that stops at the red, ``place`` cars back from the line, and goes on green."""
+    stop = STOP_Z - 0.5 - SEDAN_HALF - place * 6.5
+    behind = place * 8.0
+    return ScriptedActor(
+        name=name,
+        kind="car",
+        shape="sedan",
+        keys=(
+            Key(0.0, lane, -14.0 - behind),
+            Key(0.12 + place * 0.03, lane, stop - 12.0),
+            Key(0.22 + place * 0.03, lane, stop, ease="out"),
+            Key(go, lane, stop),
+            Key(go + 0.1, lane, stop + 22.0, ease="in"),
+            Key(0.97, lane, 190.0),
+            Key(1.0, lane, 190.0 + behind),
+        ),
+    )
+
+
+_RUNNER = (
+    Key(0.0, "away_inner", -14.0),
+    Key(0.25, "away_inner", -14.0),
+    Key(0.5, "away_inner", 90.0),
+    Key(0.62, "away_inner", 190.0),
+    Key(1.0, "away_inner", 190.0),
+)
+_RUN_AT = _at(_RUNNER, STOP_Z + SEDAN_HALF)  # its rear, the box's bottom, passes the line
+
+RED_LIGHT = Scenario(
+    name="red_light",
+    description="A junction ahead: a car waits at the red in the kerb lane while another runs the red in the inner lane.",
+    closed_lanes=("away_kerb", "away_inner"),
+    junction=Junction(stop_z=STOP_Z, signal=CYCLE),
+    actors=(
+        ScriptedActor(name="runner", kind="car", shape="sedan", keys=_RUNNER),
+        _waiting("waiter", "away_kerb", 0, 0.58),
+    ),
+    events=(EventScript("red_light", ("runner",), _RUN_AT, min(_RUN_AT + 0.05, 1.0), zone="stop_line"),),
+)
+
+RED_LIGHT_WAIT = Scenario(
+    name="red_light_wait",
+    description="Cars stop at the red, queue behind the stop line, and go on green.",
+    closed_lanes=("away_kerb", "away_inner"),
+    junction=Junction(stop_z=STOP_Z, signal=CYCLE),
+    actors=(
+        _waiting("wait1", "away_inner", 0, 0.57),
+        _waiting("wait2", "away_inner", 1, 0.59),
+        _waiting("wait3", "away_kerb", 0, 0.58),
+        _waiting("wait4", "away_kerb", 1, 0.6),
+    ),
+    # a hard negative: every car waits behind the line through the red and crosses on green
+)
+
+_AGAINST = (
+    Key(0.0, "away_kerb", 190.0),
+    Key(0.15, "away_kerb", 190.0),
+    Key(0.75, "away_kerb", -14.0),
+    Key(1.0, "away_kerb", -14.0),
+)
+
+WRONG_WAY = Scenario(
+    name="wrong_way",
+    description="A car comes down the kerb lane of the carriageway going away, against the traffic, towards the camera.",
+    closed_lanes=("away_kerb",),
+    junction=Junction(stop_z=None),
+    actors=(ScriptedActor(name="ghost", kind="car", shape="sedan", keys=_AGAINST),),
+    # from where it is near enough to see (the lane zone's far end, 110 m) until it passes the camera
+    events=(EventScript("wrong_way", ("ghost",), _at(_AGAINST, 110.0), _at(_AGAINST, 11.0), zone="lane_away"),),
+)
+
+SPEED_LINES = (15.0, 35.0)  # near the camera: at 80 km/h the tracker keeps one id from the first to the second
+_SPEEDER = (
+    Key(0.0, "away_inner", -14.0),
+    Key(0.2, "away_inner", -14.0),
+    Key(0.5, "away_inner", 190.0),  # 204 m in 30 % of the loop: 82 km/h on a 30 s loop
+    Key(1.0, "away_inner", 190.0),
+)
+_PAST_LINES = _at(_SPEEDER, SPEED_LINES[1] + SEDAN_HALF)
+
+SPEEDING = Scenario(
+    name="speeding",
+    description="A camera calibrated with two lines 20 m apart; traffic at city speeds and one car far over the limit.",
+    closed_lanes=("away_inner",),
+    # the background keeps to 25-48 km/h (two laps of the road in a 30 s loop); 60 km/h leaves the measurement room
+    junction=Junction(stop_z=None, speed_lines=SPEED_LINES, speed_limit_kmh=60.0),
+    actors=(ScriptedActor(name="speeder", kind="car", shape="sedan", keys=_SPEEDER),),
+    events=(EventScript("speeding", ("speeder",), _PAST_LINES, min(_PAST_LINES + 0.05, 1.0)),),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s for s in (FREE_FLOW, NO_PARKING_STOP, COLLISION, LOITER_NIGHT, CROWD, DELIVERY_STOP, QUEUE)
 }
+SCENARIOS.update({s.name: s for s in (RED_LIGHT, RED_LIGHT_WAIT, WRONG_WAY, SPEEDING)})
