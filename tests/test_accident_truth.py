@@ -60,3 +60,22 @@ def test_without_its_queue_area_the_bus_stop_is_what_the_zone_suppresses(truths,
     monkeypatch.setitem(pipeline.SCENARIO_ZONES, "stop_line_stop", ())
     stops = [a for name in ("bus_stop", "stop_line_stop") for a in pipeline.run(truths[name]).accidents]
     assert stops, "neither stop looked abrupt without its zone: the negatives would test nothing"
+
+
+def test_the_simulator_truth_of_the_new_scenarios(truths):
+    """person_down: the faller's box is wide and low while the truth says down, tall otherwise; the bus stands at its stop."""
+    import json
+
+    doc = json.loads(truths["person_down"].read_text())
+    (ev,) = doc["events"]
+    assert ev["type"] == "person_down" and ev["objects"] == ["faller"] and (ev["start_s"], ev["end_s"]) == (9.0, 24.0)
+    for f in doc["frames"]:
+        for o in f["objects"]:
+            if o["id"] == "faller":
+                x1, y1, x2, y2 = o["bbox"]
+                down = ev["start_frame"] <= f["i"] <= ev["end_frame"] - 1
+                assert (x2 - x1 > 1.5 * (y2 - y1)) == down, (f["i"], o["bbox"])
+    bus = json.loads(truths["bus_stop"].read_text())
+    assert bus["events"] == []
+    boxes = [o["bbox"] for f in bus["frames"] if 7.0 <= f["t"] <= 17.5 for o in f["objects"] if o["id"] == "bus"]
+    assert boxes and all(b == boxes[0] for b in boxes)  # standing at the stop for over 10 s
