@@ -69,7 +69,7 @@ async def test_the_offer_is_taken_refused_while_held_and_the_ack_is_timed(make_d
         ani = await bearer_headers(await add_user("ani", role="operator", agency="dishub"))
         budi = await bearer_headers(await add_user("budi", role="operator", agency="dishub"))
         vera = await bearer_headers(await add_user("vera", role="viewer", agency="dishub"))
-        url = f"/api/accidents/{stored.id}/ptz"
+        url = f"/api/accident_watch/alerts/{stored.id}/ptz"
 
         r = await client.post(url, headers=ani, json={"camera": "cam-1"})
         assert r.status_code == 200, r.text
@@ -88,16 +88,16 @@ async def test_the_offer_is_taken_refused_while_held_and_the_ack_is_timed(make_d
         ]:
             r = await client.post(url, headers=who, json=body)
             assert r.status_code == status and reason in r.json()["error"], r.text
-        r = await client.post("/api/accidents/0123456789abcdef/ptz", headers=ani, json={"camera": "cam-1"})
+        r = await client.post("/api/accident_watch/alerts/0123456789abcdef/ptz", headers=ani, json={"camera": "cam-1"})
         assert r.status_code == 404
 
         # response time: alert -> acknowledgement, in the API figure and on /metrics
-        assert (await client.get("/api/accidents/response", headers=vera)).json()["acknowledged"] == 0
+        assert (await client.get("/api/accident_watch/response", headers=vera)).json()["acknowledged"] == 0
         r = await client.post(f"/api/events/{stored.id}/ack", headers=ani, json={"note": "ambulance called"})
         assert r.status_code == 200, r.text
         waited = r.json()["ack"]["response_s"]
         for _ in range(100):
-            figures = (await client.get("/api/accidents/response", headers=vera)).json()
+            figures = (await client.get("/api/accident_watch/response", headers=vera)).json()
             if figures["acknowledged"]:
                 break
             await asyncio.sleep(0.02)

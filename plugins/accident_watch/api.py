@@ -1,7 +1,7 @@
 """HTTP routes: accept an alert's PTZ offer, and the response-time figures.
 
-``POST /api/accidents/{event_id}/ptz``  turn one offered PTZ camera to its preset (operator, officer)
-``GET  /api/accidents/response``        alert to acknowledgement: count, median, 90th percentile, max
+``POST /api/accident_watch/alerts/{event_id}/ptz``  turn one offered PTZ camera to its preset (operator, officer)
+``GET  /api/accident_watch/response``        alert to acknowledgement: count, median, 90th percentile, max
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class AccidentApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/accidents/{event_id}/ptz", self.accept_offer, methods=["POST"]),
-            Route("/api/accidents/response", self.response, methods=["GET"]),
+            Route("/api/accident_watch/alerts/{event_id}/ptz", self.accept_offer, methods=["POST"]),
+            Route("/api/accident_watch/response", self.response, methods=["GET"]),
         ]
 
     def _services(self) -> Any:

@@ -7,7 +7,7 @@ which preset of which dome looks down which street; a camera's lat/lon says how
 far, not what it sees. The offer lists each covering preset with who holds the
 camera now (an operator's manual-control lock) and, where both cameras have a
 position, the distance, nearest first. Accepting it
-(``POST /api/accidents/{event_id}/ptz``) turns the camera through the core's PTZ
+(``POST /api/accident_watch/alerts/{event_id}/ptz``) turns the camera through the core's PTZ
 arbiter as the operator, so an operator who holds the camera keeps it.
 """
 

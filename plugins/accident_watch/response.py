@@ -4,7 +4,7 @@ The core acknowledges events (``POST /api/events/{id}/ack``) and says how long
 that took (``ack.response_s``: acknowledged minus received); it also counts it
 in ``bconnect_event_response_seconds{kind}`` on ``/metrics``. This keeps the
 last ``response_window`` answers to accident alerts, heard on the live event
-stream, for ``GET /api/accidents/response``: how many, median, 90th percentile
+stream, for ``GET /api/accident_watch/response``: how many, median, 90th percentile
 and the slowest. A live stream that falls behind is reopened; what it missed
 is missing from these figures only (the metric and the events keep it).
 """
