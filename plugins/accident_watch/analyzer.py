@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from core.events.snapshots import Box, draw_boxes, store_snapshot
-from core.events.types import Event, Snapshot
+from core.events.types import Event, Snapshot, new_event_id
 from core.interfaces import AnalyzerContext, CameraInfo, Frame
 from plugins.accident_watch.config import Config
 from plugins.accident_watch.offer import offer
@@ -34,12 +34,18 @@ POST_S = 5.0
 
 def event_of(accident: Accident, config: Config, ptz_offer: list[dict[str, Any]], snapshot: Snapshot | None,
              clip_id: str | None) -> Event:
-    """The ``accident.suspected`` event; the core sets agency, area and mode (education or enforcement)."""
+    """The ``accident.suspected`` event; the core sets agency, area and mode (education or enforcement).
+
+    ``ptz_accept`` is where an operator accepts one offered preset (``POST {"camera": id}``); the alerts
+    panel shows the offer with a button per camera.
+    """
+    event_id = new_event_id()
     detail = {
         **accident.detail(),
         "live_view": {"camera": accident.camera_id, "page": f"/?camera={accident.camera_id}",
                       "whep": f"/api/cameras/{accident.camera_id}/whep"},
         "ptz_offer": ptz_offer,
+        "ptz_accept": f"/api/accident_watch/alerts/{event_id}/ptz",
     }
     return Event(
         kind=EVENT_KIND,
@@ -53,6 +59,7 @@ def event_of(accident: Accident, config: Config, ptz_offer: list[dict[str, Any]]
         snapshot=snapshot,
         clip_id=clip_id,
         priority=config.priority,
+        id=event_id,
     )
 
 
