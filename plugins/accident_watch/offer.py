@@ -30,6 +30,8 @@ def distance_m(a: tuple[float | None, float | None], b: tuple[float | None, floa
 
 def offer(config: Config, camera_id: str, zone_id: str | None, services: Any) -> list[dict[str, Any]]:
     """The presets that cover the spot, as JSON: camera, preset, its name, held_by, distance_m."""
+    if services.cameras is None or services.ptz is None:
+        return []  # no camera directory (bconnect analyze over a file): nothing to turn
     here = services.cameras.info(camera_id)
     out: list[dict[str, Any]] = []
     for cov in config.coverage:
