@@ -132,3 +132,17 @@ def test_bad_config_names_the_key():
         Config.model_validate({"priority": "urgent"})
     with pytest.raises(ValueError, match="extra"):
         Config.model_validate({"speed": 1})
+
+
+def test_each_ptz_preset_is_its_own_view_and_forget_drops_the_camera():
+    rule, trackers = AccidentRule(Config()), {"p1": Tracker(), "p2": Tracker()}
+    got = []
+    for i in range(int(12 * FPS)):
+        t = i / FPS
+        preset = "p1" if i % 2 == 0 else "p2"  # two views of one camera, frames interleaved
+        tracks = trackers[preset].update(abrupt(t), t)
+        got += rule.update(FrameInfo("cam", preset, t, T0 + timedelta(seconds=t), W, H, ref=i), tracks, (LANE,))
+    assert sorted(a.preset for a in got) == ["p1", "p2"]  # the same spot on another preset is another place
+    assert rule.incidents("cam") == 2
+    rule.forget("cam")
+    assert rule.incidents("cam") == 0

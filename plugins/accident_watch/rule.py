@@ -3,7 +3,9 @@
 Pure computation: no I/O, no clock of its own, no image. The analyzer feeds it,
 for each frame of a camera, the frame's facts (:class:`FrameInfo`), the
 confirmed tracks of that view's tracker and the camera's zones for the preset,
-and publishes what :meth:`AccidentRule.update` returns. Times are the
+and publishes what :meth:`AccidentRule.update` returns. State is kept per
+view (camera and preset: a PTZ camera's boxes mean nothing on another preset).
+Times are the
 stream's; a stream that jumps (back, or by more than ``max_frame_gap_s``)
 forgets what it knew of the tracks, never an incident already reported.
 
@@ -166,7 +168,7 @@ class AccidentRule:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._cameras: dict[str, _Camera] = {}
+        self._cameras: dict[tuple[str, str | None], _Camera] = {}  # per view: a PTZ preset's boxes are its own
         self._vehicles = frozenset(config.vehicle_labels)
         self._people = frozenset(config.person_labels)
 
@@ -175,7 +177,7 @@ class AccidentRule:
         cfg = self.config
         if not math.isfinite(frame.stream_time):
             return []
-        cam = self._cameras.setdefault(frame.camera_id, _Camera())
+        cam = self._cameras.setdefault((frame.camera_id, frame.preset), _Camera())
         self._advance(cam, frame.stream_time)
         lanes = [z for z in zones if z.kind.value in cfg.lane_kinds]
         excused = [z for z in zones if z.kind.value in cfg.excused_kinds]
@@ -241,12 +243,12 @@ class AccidentRule:
 
     def forget(self, camera_id: str) -> None:
         """Drop a camera's state (it was removed)."""
-        self._cameras.pop(camera_id, None)
+        for view in [v for v in self._cameras if v[0] == camera_id]:
+            del self._cameras[view]
 
     def incidents(self, camera_id: str) -> int:
-        """Incidents of the camera not yet over (for health and tests)."""
-        cam = self._cameras.get(camera_id)
-        return len(cam.incidents) if cam is not None else 0
+        """Incidents of the camera, on any preset, not yet over (for health and tests)."""
+        return sum(len(c.incidents) for v, c in self._cameras.items() if v[0] == camera_id)
 
     # --- steps ----------------------------------------------------------------
 
