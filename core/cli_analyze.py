@@ -251,7 +251,7 @@ class AnalyzerStep:
         self.channel = _Collected()
         self.services = PluginServices(
             deployment=deployment, data_dir=Path(self._tmp.name), cameras=None, ptz=None,
-            clips=_NoClips(), events=self.channel, zones=self.zones,
+            clips=_NoClips(), events=self.channel, zones=self.zones, violations=None,
         )
         self.errors: Counter = Counter()
 

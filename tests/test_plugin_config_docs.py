@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from plugins.accident_watch.config import Config as AccidentWatchConfig
 from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.motion_logger.plugin import Config as MotionLoggerConfig
 from plugins.mqtt_events.config import Config as MqttEventsConfig
@@ -38,6 +39,7 @@ PLUGINS = {
     "truth_detector": TruthDetectorConfig,
     "plate_reader": PlateReaderConfig,
     "mqtt_events": MqttEventsConfig,
+    "accident_watch": AccidentWatchConfig,
 }
 
 

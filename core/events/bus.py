@@ -96,4 +96,7 @@ class EventBus:
 
     def acknowledged(self, item: StoredEvent) -> None:
         """Tell live subscribers that ``item`` was acknowledged (the API calls this)."""
+        if item.ack is not None:
+            waited = (item.ack.at - item.received_at).total_seconds()
+            self.metrics.response.labels(kind=item.event.kind).observe(max(waited, 0.0))
         self.live.offer(Message("ack", item.seq, item.event.agency, item.public()))

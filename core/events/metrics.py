@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class EventMetrics:
@@ -17,6 +17,10 @@ class EventMetrics:
         )
         self.lag = Gauge("bconnect_sink_lag_events", "Events stored but not yet accepted by the sink", ["sink"],
                          registry=registry)
+        self.response = Histogram(
+            "bconnect_event_response_seconds", "Alert to acknowledgement: how long an event waited for an operator",
+            ["kind"], buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600), registry=registry,
+        )
         self.live_clients = Gauge("bconnect_live_event_clients", "Open live event streams", registry=registry)
         self.live_dropped = Counter(
             "bconnect_live_event_clients_dropped", "Live event streams closed because the client fell behind",

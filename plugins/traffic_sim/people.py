@@ -138,3 +138,38 @@ def draw_rider(
         draw.chord((hx0 + (hx1 - hx0) * 0.15, hy0 + (hy1 - hy0) * 0.35, hx1 - (hx1 - hx0) * 0.15, hy1 - (hy1 - hy0) * 0.08), 0, 360, fill=col((30, 35, 45)))
     w = ph * 0.45
     return (u - w, vh, u + w, vs + 0.55 * ph)
+
+
+def draw_person_down(
+    draw: ImageDraw.ImageDraw,
+    view: View,
+    x: float,
+    z: float,
+    look: Look,
+    light: float,
+    haze_color: tuple[int, int, int],
+    hz: float,
+) -> tuple[float, float, float, float] | None:
+    """A person lying on the road across it, head towards +x: legs, torso, head; return the pixel box."""
+    length, half, high = look.height, 0.22, 0.28
+    corners = np.array([(x + dx, y, z + dz) for dx in (-length / 2, length / 2) for y in (0.0, high) for dz in (-half, half)])
+    cam = view.to_camera(corners)
+    if cam[:, 2].min() < 1.0:
+        return None
+    px = view.to_pixels(cam)
+
+    def col(c: tuple[int, int, int], k: float = 1.0) -> tuple[int, int, int]:
+        return mix(_darker(c, min(1.0, light * k)), haze_color, hz)
+
+    def top(a: float, b: float, h: float = high) -> list[tuple[float, float]]:
+        """The top face of the body from ``a`` to ``b`` (fractions of its length from the feet)."""
+        pts = np.array([(x - length / 2 + length * t, h, z + dz) for t, dz in ((a, -half), (b, -half), (b, half), (a, half))])
+        return [(float(u), float(v)) for u, v in view.to_pixels(view.to_camera(pts))]
+
+    draw.polygon(top(-0.02, 1.02, 0.0), fill=mix((40, 40, 42), haze_color, hz))  # its shadow
+    draw.polygon(top(0.0, 0.5), fill=col(look.pants))
+    draw.polygon(top(0.47, 0.86), fill=col(look.shirt))
+    head = top(0.87, 1.0, high * 0.9)
+    us, vs = [p[0] for p in head], [p[1] for p in head]
+    draw.ellipse((min(us), min(vs), max(us), max(vs)), fill=col(look.skin))
+    return (float(px[:, 0].min()), float(px[:, 1].min()), float(px[:, 0].max()), float(px[:, 1].max()))

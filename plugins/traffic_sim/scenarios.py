@@ -29,6 +29,7 @@ class ScriptedActor:
     keys: tuple[Key, ...]
     shape: str | None = None  # a fixed body shape (see vehicles.SHAPES), else drawn from the seed
     hazard_from: float | None = None  # hazard lights blink from this fraction of the loop on
+    down: tuple[float, float] | None = None  # a person lies on the road over this part of the loop
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,60 @@ SPEEDING = Scenario(
     events=(EventScript("speeding", ("speeder",), _PAST_LINES, min(_PAST_LINES + 0.05, 1.0)),),
 )
 
+PERSON_DOWN = Scenario(
+    name="person_down",
+    description="A person steps off the kerb into the kerb lane, falls and lies there, then gets up and walks back.",
+    closed_lanes=("away_kerb",),
+    actors=(
+        ScriptedActor(
+            name="faller",
+            kind="person",
+            down=(0.3, 0.8),
+            keys=(
+                Key(0.0, -13.2, 24.0),
+                Key(0.06, "walk_near", 24.0),
+                Key(0.25, -5.2, 24.5),
+                Key(0.3, -5.0, 24.6),
+                Key(0.8, -5.0, 24.6),
+                Key(0.9, "walk_near", 24.0),
+                Key(1.0, -13.2, 24.0),
+            ),
+        ),
+    ),
+    events=(EventScript("person_down", ("faller",), 0.3, 0.8),),
+)
+
+BUS_STOP = Scenario(
+    name="bus_stop",
+    description="A bus pulls into the bus stop in the kerb lane, waits with its doors open, then pulls off.",
+    closed_lanes=("away_kerb",),
+    actors=(
+        ScriptedActor(
+            name="bus",
+            kind="bus",
+            keys=(
+                Key(0.0, "away_kerb", -20.0),
+                Key(0.12, "away_kerb", 10.0),
+                Key(0.22, "away_kerb", 28.0, ease="out"),
+                Key(0.6, "away_kerb", 28.0),
+                Key(0.7, "away_kerb", 50.0, ease="in"),
+                Key(1.0, "away_kerb", 200.0),
+            ),
+        ),
+    ),
+    # a hard negative: a bus standing at its stop (a queue_area zone) is no accident
+)
+
+STOP_LINE_STOP = Scenario(
+    name="stop_line_stop",
+    description="Two cars stop at the stop line before the zebra crossing, as at a red light, then move off.",
+    closed_lanes=("away_kerb",),
+    actors=(_queued("waiter1", 0.0, 60.5, 0.6), _queued("waiter2", 8.0, 54.5, 0.62)),
+    # a hard negative: stopping in the stop_line strip is what it is for
+)
+
 SCENARIOS: dict[str, Scenario] = {
-    s.name: s for s in (FREE_FLOW, NO_PARKING_STOP, COLLISION, LOITER_NIGHT, CROWD, DELIVERY_STOP, QUEUE)
+    s.name: s
+    for s in (FREE_FLOW, NO_PARKING_STOP, COLLISION, LOITER_NIGHT, CROWD, DELIVERY_STOP, QUEUE, PERSON_DOWN, BUS_STOP, STOP_LINE_STOP)
 }
 SCENARIOS.update({s.name: s for s in (RED_LIGHT, RED_LIGHT_WAIT, WRONG_WAY, SPEEDING)})

@@ -145,6 +145,7 @@ class Actor:
     look: Look | None = None  # a person, or a motorcycle's rider
     role: str | None = None  # the script's name for a scripted actor
     hazard_from: float | None = None
+    down: tuple[float, float] | None = None  # a person lying on the road over this part of the loop
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def build_world(scenario: Scenario, seed: int, width: int, height: int, loop_s: 
     for script in scenario.actors:
         track = KeyTrack(script.keys, loop_s, vehicle=script.kind != "person")
         if script.kind == "person":
-            actor = Actor(script.name, "person", track, look=_look(rng), role=script.name)
+            actor = Actor(script.name, "person", track, look=_look(rng), role=script.name, down=script.down)
         else:
             actor = _vehicle(rng, script.name, script.kind, track, shape=script.shape)
             actor.role = script.name

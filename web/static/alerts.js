@@ -173,6 +173,8 @@
       img.src = ev.snapshot.url;
       li.append(img);
     }
+    const offer = ptzOffer(ev);
+    if (offer) li.append(offer);
     const foot = el("div", "alert-foot");
     if (ev.ack) {
       foot.append(el("span", "alert-acked", "Acknowledged by " + ev.ack.by + " · " + when(ev.ack.at)));
@@ -187,6 +189,49 @@
     li.append(foot);
     li.hidden = !matches(ev);
     return { li, isNew };
+  }
+
+  // An event may offer to turn PTZ cameras to the presets that cover its spot (detail.ptz_offer, accepted
+  // by POST {camera} to detail.ptz_accept): a button per camera, disabled while an operator held it.
+  function ptzOffer(ev) {
+    const d = ev.detail || {};
+    if (!Array.isArray(d.ptz_offer) || !d.ptz_offer.length || typeof d.ptz_accept !== "string" || !d.ptz_accept.startsWith("/api/")) return null;
+    const box = el("div", "alert-ptz");
+    box.append(el("span", "alert-ptz-title", "Turn PTZ:"));
+    const steer = state.me && ACK_ROLES.includes(state.me.role);
+    d.ptz_offer.forEach((o) => {
+      const b = el("button", "alert-ptz-go", o.camera + " → " + (o.preset_name || o.preset));
+      b.type = "button";
+      b.dataset.camera = o.camera;
+      if (o.held_by) b.title = "held by " + o.held_by + " when the alert came";
+      b.disabled = !steer;
+      b.addEventListener("click", () => acceptOffer(d.ptz_accept, o.camera, b));
+      box.append(b);
+    });
+    const out = el("span", "alert-ptz-result");
+    out.setAttribute("role", "status");
+    box.append(out);
+    return box;
+  }
+
+  async function acceptOffer(url, camera, button) {
+    button.disabled = true;
+    const out = button.parentElement.querySelector(".alert-ptz-result");
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: Object.assign({ "Content-Type": "application/json" }, csrf()),
+      body: JSON.stringify({ camera: camera }),
+    });
+    if (response.ok) {
+      const body = await response.json();
+      out.textContent = camera + " on preset " + body.active_preset;
+      out.dataset.state = "moved";
+    } else {
+      out.textContent = "Not moved: " + (await reason(response));
+      out.dataset.state = "refused";
+    }
+    button.disabled = false;
   }
 
   function place(li, atTop) {

@@ -1,0 +1,136 @@
+"""The accident watch as an analyzer: the core's frames, tracks and zones in; high-priority alerts out.
+
+Feeds :meth:`AccidentRule.update <plugins.accident_watch.rule.AccidentRule.update>`
+on the event loop (pure and cheap). Each accident becomes a task: the snapshot
+(this frame, every party's box drawn, in a thread), a clip from before the
+impact to a little after (``services.clips``), the PTZ offer
+(:mod:`plugins.accident_watch.offer`), then ``services.events.publish`` with
+the config's ``priority``. Speed is the point, so the event is published as
+soon as the clip is cut; a failing snapshot or clip publishes it without.
+At most ``MAX_IN_FLIGHT`` alerts are evidenced at once; beyond that one is
+published without a clip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any
+
+from core.events.snapshots import Box, draw_boxes, store_snapshot
+from core.events.types import Event, Snapshot, new_event_id
+from core.interfaces import AnalyzerContext, CameraInfo, Frame
+from plugins.accident_watch.config import Config
+from plugins.accident_watch.offer import offer
+from plugins.accident_watch.rule import EVENT_KIND, Accident, AccidentRule, FrameInfo
+
+log = logging.getLogger("bconnect.plugin.accident_watch")
+
+MAX_IN_FLIGHT = 8
+CLIP_MARGIN_S = 3.0  # the clip starts this much before the impact
+POST_S = 5.0
+
+
+def event_of(accident: Accident, config: Config, ptz_offer: list[dict[str, Any]], snapshot: Snapshot | None,
+             clip_id: str | None) -> Event:
+    """The ``accident.suspected`` event; the core sets agency, area and mode (education or enforcement).
+
+    ``ptz_accept`` is where an operator accepts one offered preset (``POST {"camera": id}``); the alerts
+    panel shows the offer with a button per camera.
+    """
+    event_id = new_event_id()
+    detail = {
+        **accident.detail(),
+        "live_view": {"camera": accident.camera_id, "page": f"/?camera={accident.camera_id}",
+                      "whep": f"/api/cameras/{accident.camera_id}/whep"},
+        "ptz_offer": ptz_offer,
+        "ptz_accept": f"/api/accident_watch/alerts/{event_id}/ptz",
+    }
+    return Event(
+        kind=EVENT_KIND,
+        camera_id=accident.camera_id,
+        preset_id=accident.preset,
+        wall_time=accident.wall_time,
+        stream_time=max(accident.stream_time, 0.0),
+        zone_id=accident.zone_id,
+        track_id=accident.track_id,
+        detail=detail,
+        snapshot=snapshot,
+        clip_id=clip_id,
+        priority=config.priority,
+        id=event_id,
+    )
+
+
+class AccidentAnalyzer:
+    name = "accident_watch"
+    needs_tracks = True
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.fps = config.fps
+        self.rule = AccidentRule(config)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.counts: collections.Counter[str] = collections.Counter()  # alerts, published, failures
+
+    def wants(self, camera: CameraInfo) -> bool:
+        return not self.config.cameras or camera.id in self.config.cameras
+
+    async def process(self, frame: Frame, ctx: AnalyzerContext) -> None:
+        t = frame.pts_s if frame.pts_s is not None else frame.wall.timestamp()
+        info = FrameInfo(frame.camera_id, frame.preset, t, frame.wall, frame.width, frame.height, ref=frame.seq)
+        for accident in self.rule.update(info, ctx.tracks, ctx.zones):
+            self.counts["alerts"] += 1
+            if ctx.services is None:
+                log.warning("suspected accident on %s (no services to publish it): %s", frame.camera_id, accident.detail())
+                continue
+            clip = len(self.tasks) < MAX_IN_FLIGHT
+            task = asyncio.get_running_loop().create_task(self.alert(accident, frame, ctx.services, clip))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def alert(self, accident: Accident, frame: Frame, services: Any, clip: bool) -> None:
+        """Snapshot, clip, offer, publish: each failure contained, the alert published with what there is."""
+        boxes = [Box(*p.box, label=f"{p.label} {p.sign.replace('_', ' ')}") for p in accident.parties]
+        snapshot: Snapshot | None = None
+        try:
+            snapshot = await asyncio.to_thread(_snapshot, services.data_dir, frame.image, boxes)
+        except Exception as exc:
+            self.counts["snapshot_failed"] += 1
+            log.warning("accident on %s: snapshot failed: %s", accident.camera_id, exc)
+        clip_id = None
+        if clip:
+            keep = float(services.deployment.media.preroll_s)
+            pre_s = min(max(accident.stream_time - accident.impact_stream, 0.0) + CLIP_MARGIN_S, keep)
+            try:
+                clip_id = (await services.clips.cut(accident.camera_id, pre_s=pre_s, post_s=POST_S)).id
+            except Exception as exc:
+                self.counts["clip_failed"] += 1
+                log.warning("accident on %s: clip failed: %s", accident.camera_id, exc)
+        try:
+            ptz_offer = offer(self.config, accident.camera_id, accident.zone_id, services)
+        except Exception as exc:
+            self.counts["offer_failed"] += 1
+            log.warning("accident on %s: PTZ offer failed: %s", accident.camera_id, exc)
+            ptz_offer = []
+        try:
+            await services.events.publish(event_of(accident, self.config, ptz_offer, snapshot, clip_id))
+            self.counts["published"] += 1
+        except Exception as exc:
+            self.counts["publish_failed"] += 1
+            log.error("accident on %s: publishing failed: %s", accident.camera_id, exc)
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout_s)
+
+
+def _snapshot(data_dir, image, boxes: list[Box]) -> Snapshot:
+    from PIL import Image
+
+    picture = Image.fromarray(image[..., ::-1])  # the hub's BGR
+    return store_snapshot(data_dir, draw_boxes(picture, boxes))
+
+
+

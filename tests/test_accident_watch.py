@@ -1,0 +1,148 @@
+"""The accident watch's state machine: abrupt stop, collision, person down, suppression by zone, one alert per incident.
+
+Synthetic detections (boxes in a 480x270 picture, 5 fps) go through the real
+tracker (``core.analytics.tracker``) into the rule, as the analyzer feeds it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from core.analytics.detector import Detection
+from core.analytics.tracker import Tracker
+from core.analytics.zones import Zone
+from plugins.accident_watch.config import Config
+from plugins.accident_watch.rule import ABRUPT_STOP, COLLISION, PERSON_DOWN, AccidentRule, FrameInfo
+
+W, H, FPS = 480, 270, 5.0
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+LANE = Zone.model_validate({"id": "lane", "name": "lane", "kind": "traffic_lane", "direction": [1, 0],
+                            "points": [[0, 0.3], [1, 0.3], [1, 1], [0, 1]]})
+QUEUE = Zone.model_validate({"id": "halte", "name": "halte", "kind": "queue_area", "points": [[0.5, 0.3], [1, 0.3], [1, 1], [0.5, 1]]})
+STOP = Zone.model_validate({"id": "stop", "name": "stop", "kind": "stop_line", "points": [[0.5, 0.3], [1, 0.3], [1, 1], [0.5, 1]]})
+
+
+def car_at(x: float, y: float = 150.0, w: float = 60.0, h: float = 40.0, label: str = "car") -> Detection:
+    return Detection(label, 0.9, x, y, x + w, y + h)
+
+
+def drive(script, seconds: float, zones=(LANE,), config: Config | None = None):
+    """``script(t)`` -> the detections at t; the accidents and when each came."""
+    rule, tracker, out = AccidentRule(config or Config()), Tracker(), []
+    for i in range(int(seconds * FPS)):
+        t = i / FPS
+        tracks = tracker.update(script(t), t)
+        for a in rule.update(FrameInfo("cam", None, t, T0 + timedelta(seconds=t), W, H, ref=i), tracks, zones):
+            out.append((t, a))
+    return out
+
+
+def abrupt(t: float, stop_at: float = 4.0, x0: float = 20.0, speed: float = 60.0) -> list[Detection]:
+    """A car at ``speed`` px/s (a size a second) that stops dead at ``stop_at`` and stays."""
+    return [car_at(x0 + speed * min(t, stop_at))]
+
+
+def gentle(t: float) -> list[Detection]:
+    """A car that brakes evenly from a size a second over 8 s (a queue's approach) and stays."""
+    u = min(t, 8.0)
+    return [car_at(20.0 + 60.0 * (u - u * u / 16.0))]
+
+
+def test_an_abrupt_stop_in_a_lane_gives_one_alert_soon_after():
+    got = drive(abrupt, 20.0)
+    assert len(got) == 1, got
+    t, a = got[0]
+    assert a.signs == (ABRUPT_STOP,) and a.zone_id == "lane" and a.parties[0].label == "car"
+    assert 4.0 + Config().confirm_s <= t <= 4.0 + Config().confirm_s + 1.0  # stood still confirm_s, then alerted
+    assert a.parties[0].speed_before >= Config().min_speed and 3.0 <= a.impact_stream <= 4.4
+    assert a.detail()["signs"] == ["abrupt_stop"] and a.detail()["sure_after_s"] >= 0
+
+
+def test_a_gentle_stop_and_a_stop_off_the_lane_are_not_accidents():
+    assert drive(gentle, 20.0) == []
+    assert drive(abrupt, 20.0, zones=()) == []  # no traffic lane drawn: nowhere is watched
+
+
+@pytest.mark.parametrize("zone", [QUEUE, STOP], ids=["queue_area", "stop_line"])
+def test_stops_in_a_queue_area_or_at_a_stop_line_are_suppressed(zone):
+    assert drive(lambda t: abrupt(t, x0=260.0), 20.0, zones=(LANE, zone)) == []
+    assert len(drive(lambda t: abrupt(t, stop_at=2.0), 20.0, zones=(LANE, zone))) == 1  # a stop short of it counts
+
+
+def test_two_vehicles_that_meet_and_both_stop_are_one_collision():
+    def crash(t: float) -> list[Detection]:
+        lead = car_at(200.0)  # standing in the lane long before
+        follower = car_at(20.0 + 45.0 * min(t, 3.4))  # rear-ends it at 3.4 s (boxes overlap)
+        return [lead, follower]
+
+    config = Config(min_speed=0.5)
+    got = drive(crash, 20.0, config=config)
+    assert len(got) == 1, got
+    t, a = got[0]
+    assert COLLISION in a.signs and len(a.parties) == 2
+    assert {p.sign for p in a.parties} >= {COLLISION} and 3.0 <= a.impact_stream <= 3.6
+    assert t - a.impact_stream <= 5.0
+
+
+def test_a_person_down_in_the_lane_and_one_standing_there():
+    def fall(t: float) -> list[Detection]:
+        if t < 4.0:
+            return [Detection("person", 0.9, 200.0, 120.0, 215.0, 160.0)]  # standing: tall and narrow
+        return [Detection("person", 0.9, 185.0, 148.0, 228.0, 162.0)]  # lying: wide and low
+
+    got = drive(fall, 15.0)
+    assert len(got) == 1 and got[0][1].signs == (PERSON_DOWN,), got
+    assert 4.0 + Config().down_s <= got[0][0] <= 4.0 + Config().down_s + 1.0
+    assert drive(lambda t: [Detection("person", 0.9, 200.0, 120.0, 215.0, 160.0)], 15.0) == []
+
+
+def test_one_alert_per_incident_also_when_the_tracker_loses_the_car_for_a_moment():
+    def blink(t: float) -> list[Detection]:
+        return [] if 9.0 <= t < 10.5 else abrupt(t)  # hidden 1.5 s (a bus passes) after the alert
+
+    assert len(drive(blink, 25.0)) == 1
+    assert len(drive(abrupt, 60.0)) == 1  # a car that stays is never reported again
+
+
+def test_a_second_crash_elsewhere_is_a_second_incident():
+    def two(t: float) -> list[Detection]:
+        return abrupt(t) + [car_at(20.0 + 60.0 * min(max(t - 8.0, 0.0), 3.0), y=210.0)]  # the second stops at 11 s
+
+    got = drive(two, 25.0)
+    assert len(got) == 2 and got[0][1].box != got[1][1].box
+
+
+def test_a_stream_that_jumps_back_forgets_what_moved():
+    rule, tracker = AccidentRule(Config()), Tracker()
+    out = []
+    for i, t in enumerate([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, -50.0, float("nan")]):
+        tracks = tracker.update(abrupt(max(t, 0.0)), max(t, 0.0))
+        out += rule.update(FrameInfo("cam", None, t, T0, W, H, ref=i), tracks, (LANE,))
+    assert out == []
+
+
+def test_bad_config_names_the_key():
+    with pytest.raises(ValueError, match="unknown zone kind 'lane'"):
+        Config.model_validate({"lane_kinds": ["lane"]})
+    with pytest.raises(ValueError, match="both a lane kind and an excused kind"):
+        Config.model_validate({"excused_kinds": ["traffic_lane"]})
+    with pytest.raises(ValueError, match="priority"):
+        Config.model_validate({"priority": "urgent"})
+    with pytest.raises(ValueError, match="extra"):
+        Config.model_validate({"speed": 1})
+
+
+def test_each_ptz_preset_is_its_own_view_and_forget_drops_the_camera():
+    rule, trackers = AccidentRule(Config()), {"p1": Tracker(), "p2": Tracker()}
+    got = []
+    for i in range(int(12 * FPS)):
+        t = i / FPS
+        preset = "p1" if i % 2 == 0 else "p2"  # two views of one camera, frames interleaved
+        tracks = trackers[preset].update(abrupt(t), t)
+        got += rule.update(FrameInfo("cam", preset, t, T0 + timedelta(seconds=t), W, H, ref=i), tracks, (LANE,))
+    assert sorted(a.preset for a in got) == ["p1", "p2"]  # the same spot on another preset is another place
+    assert rule.incidents("cam") == 2
+    rule.forget("cam")
+    assert rule.incidents("cam") == 0
