@@ -29,8 +29,7 @@ from core.testing.pytest_plugin import bconnect
 from plugins.kejaksaan_export import signing
 from plugins.kejaksaan_export.batch import ExportFailed, Exporter
 from plugins.kejaksaan_export.config import Config
-from plugins.kejaksaan_export.models import ExportBatch, ExportCase
-from plugins.kejaksaan_export.plugin import MODELS
+from plugins.kejaksaan_export.models import MODELS, ExportBatch, ExportCase
 from plugins.kejaksaan_export.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent

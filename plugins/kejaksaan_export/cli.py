@@ -17,8 +17,7 @@ def _export(plugin: Any, args: argparse.Namespace, cfg: Any) -> int:
 
     from core.storage import CORE_MODELS, StorageError, close_database, open_database
     from plugins.kejaksaan_export.batch import ExportFailed
-    from plugins.kejaksaan_export.models import ExportBatch
-    from plugins.kejaksaan_export.plugin import MODELS
+    from plugins.kejaksaan_export.models import MODELS, ExportBatch
 
     async def main() -> int:
         try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from core.interfaces import ModelSet
+
 
 class ExportCase(Model):
     """A verified violation the prosecutor gets: its facts as handed over, its batch, the court's result."""
@@ -60,3 +62,8 @@ class ExportBatch(Model):
 
     class Meta:
         table = "kejaksaan_batches"
+
+
+# these tables and their migrations, for the core (bconnect_register_models) and the command line
+MODELS = ModelSet(app="kejaksaan_export", models="plugins.kejaksaan_export.models",
+                  migrations="plugins.kejaksaan_export.migrations")

@@ -15,17 +15,15 @@ import asyncio
 import logging
 
 from core.hookspecs import hookimpl
-from core.interfaces import Job, ModelSet
+from core.interfaces import Job
 from plugins.kejaksaan_export import results, signing
 from plugins.kejaksaan_export.api import ExportApi
 from plugins.kejaksaan_export.batch import BUILDING, ExportFailed, Exporter
 from plugins.kejaksaan_export.cli import commands
 from plugins.kejaksaan_export.config import Config
-from plugins.kejaksaan_export.models import ExportBatch, ExportCase
+from plugins.kejaksaan_export.models import MODELS, ExportBatch, ExportCase
 from plugins.kejaksaan_export.sink import CaseSink
 
-MODELS = ModelSet(app="kejaksaan_export", models="plugins.kejaksaan_export.models",
-                  migrations="plugins.kejaksaan_export.migrations")
 log = logging.getLogger("bconnect.plugin.kejaksaan_export")
 
 
