@@ -172,13 +172,13 @@ async def test_the_prosecutors_see_exports_and_cases_but_no_camera(deployment):
         whep = await client.post("/api/cameras/dcam/whep", headers={**jaksa, "Content-Type": "application/sdp"},
                                  content="v=0\r\n")
         assert whep.status_code in (403, 404), whep.text
-        page = await client.get("/kejaksaan_export", headers=reader)
+        page = await client.get(f"{API}/page", headers=reader)
         assert page.status_code == 200 and "Kejaksaan" in page.text
         assert (await client.get(f"{API}/exports", headers=reader)).status_code == 200
         assert (await client.post(f"{API}/exports", headers=reader)).status_code == 403  # reading only
         assert (await client.post(f"{API}/results", headers={**reader, "Content-Type": "text/csv"},
                                   content="x\n")).status_code == 403
-        for path in (f"{API}/exports", f"{API}/cases", f"{API}/public-key", "/kejaksaan_export"):
+        for path in (f"{API}/exports", f"{API}/cases", f"{API}/public-key", f"{API}/page"):
             assert (await client.get(path, headers=officer)).status_code == 403, path
         assert (await client.get(f"{API}/cases/abc", headers=jaksa)).status_code == 404
         assert (await client.get(f"{API}/exports/../../etc", headers=jaksa)).status_code == 404

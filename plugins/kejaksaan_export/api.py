@@ -10,7 +10,7 @@
 ``POST /api/kejaksaan_export/cases/{violation_id}/result``             the court's decision, payment
 ``POST /api/kejaksaan_export/results``                                 the same as a CSV (text/csv)
 ``GET  /api/kejaksaan_export/public-key``                              the key batches are signed with
-``GET  /kejaksaan_export``                                             the page
+``GET  /api/kejaksaan_export/page``                                     the page (plugin routes live under /api/<name>/)
 =====================================================================  ===============================
 
 Readers: admins and the users of the prosecutor's agency (``prosecutor_agency``),
@@ -111,7 +111,7 @@ class ExportApi:
             Route(BASE + "/cases/{violation_id}/result", self.post_result, methods=["POST"]),
             Route(f"{BASE}/results", self.import_results, methods=["POST"]),
             Route(f"{BASE}/public-key", self.public_key, methods=["GET"]),
-            Route("/kejaksaan_export", self.page, methods=["GET"]),
+            Route(f"{BASE}/page", self.page, methods=["GET"]),
         ]
 
     # --- who -----------------------------------------------------------------------------------
