@@ -167,9 +167,14 @@ async def test_kill_9_in_the_middle_of_an_export_then_running_again_completes_it
     proc.wait(timeout=10)
     assert [p.name for p in target.iterdir() if not p.name.startswith(".")] == []  # no partial batch visible
     assert len(list(target.glob(".building-*"))) == 1
+    await open_database(db.deployment.database_url(), [CORE_MODELS, MODELS])
+    cut = await ExportBatch.get(state="building")
+    assert 1 <= cut.done < 300  # the progress the page shows was written while it ran
+    await close_database()
 
-    done = bconnect("kejaksaan-export", "--config", str(deployment.path), "--quiet", timeout=120)
+    done = bconnect("kejaksaan-export", "--config", str(deployment.path), timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "300/300" in done.stderr and "100%" in done.stderr  # the progress bar
     visible = [p for p in target.iterdir() if not p.name.startswith(".")]
     assert len(visible) == 1 and not list(target.glob(".building-*"))
     await open_database(db.deployment.database_url(), [CORE_MODELS, MODELS])

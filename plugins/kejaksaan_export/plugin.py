@@ -68,7 +68,10 @@ class KejaksaanExport:
         try:
             await self.exporter.build(batch)
         except ExportFailed as exc:
-            log.warning("batch %s: %s", batch.name, exc)
+            log.warning("batch %s: %s", batch.name, exc)  # kept on the batch (error) and in health
+        except Exception as exc:  # a bug: the batch stays building, the next run tries again
+            log.exception("batch %s failed", batch.name)
+            await ExportBatch.filter(id=batch.id).update(error=f"{type(exc).__name__}: {exc}"[:300])
         finally:
             lock.release()
             self._running = None

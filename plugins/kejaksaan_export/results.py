@@ -56,7 +56,7 @@ COLUMNS = tuple(f.name for f in fields(Result))
 def _int(name: str, value: Any, low: int = 0, high: int = MAX_AMOUNT) -> int:
     if isinstance(value, str):
         value = value.strip().replace(".", "").replace(",", "") if name != "violation_id" else value.strip()
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()) or len(value) > 12:
             raise BadResult(f"{name}: expected a whole number, got {value[:40]!r}")
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -134,6 +134,13 @@ def parse(values: dict[str, Any]) -> Result:
 
 def parse_csv(text: str) -> list[Result]:
     """Every row, or :class:`BadResult` naming each bad line (line 1 is the header)."""
+    try:
+        return _parse_csv(text)
+    except csv.Error as exc:  # a NUL byte, an unclosed quote at the end ...
+        raise BadResult(f"not a readable CSV: {exc}") from None
+
+
+def _parse_csv(text: str) -> list[Result]:
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     absent = [c for c in REQUIRED if c not in header]
