@@ -19,7 +19,7 @@ from support.violations import headers
 
 from core.config import load_file
 from core.testing.app import running_app
-from core.testing.pytest_plugin import bconnect
+from core.cli import main
 from core.violations.models import Violation
 from plugins.kejaksaan_export import signing
 from plugins.kejaksaan_export.casefile import CSV_COLUMNS
@@ -43,7 +43,7 @@ async def exported(client, h, name: str) -> dict:
     return await wait_for(done, what=f"batch {name}")
 
 
-async def test_verified_violations_go_out_in_a_signed_batch_that_verify_export_accepts(deployment):
+async def test_verified_violations_go_out_in_a_signed_batch_that_verify_export_accepts(deployment, capsys):
     cfg = load_file(deployment.path)
     data_dir = deployment.data_dir
     async with running_app(cfg) as (app, client):
@@ -102,10 +102,13 @@ async def test_verified_violations_go_out_in_a_signed_batch_that_verify_export_a
         rows = list(csv.DictReader(io.StringIO((folder / "cases.csv").read_text())))
         assert tuple(rows[0]) == CSV_COLUMNS and sorted(r["plate"] for r in rows) == ["KT1001AB", "KT2002AB"]
 
-        # offline, as the prosecutor: the real command, the published key
-        done = bconnect("verify-export", str(folder), "--public-key", str(pub), "--config", str(deployment.path))
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert f"{name}, 2 case(s)" in done.stdout
+        # offline, as the prosecutor: the bconnect command (plugin commands through the hook), the published key
+        rc = main(["verify-export", str(folder), "--public-key", str(pub), "--config", str(deployment.path)])
+        out = capsys.readouterr().out
+        assert rc == 0 and f"{name}, 2 case(s)" in out, out
+        (folder / "cases.csv").write_text("edited\n")
+        assert main(["verify-export", str(folder), "--config", str(deployment.path)]) == 1  # the deployment's own key
+        assert "FAIL cases.csv: changed" in capsys.readouterr().out
 
 
 async def _count(n: int) -> bool:

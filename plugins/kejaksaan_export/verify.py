@@ -78,8 +78,9 @@ def verify(folder: Path, public_key: signing.Ed25519PublicKey) -> list[str]:
     return problems
 
 
-def report(folder: Path, public_key_file: Path, out=sys.stdout) -> int:
-    """Print the verdict; the exit status."""
+def report(folder: Path, public_key_file: Path, out=None) -> int:
+    """Print the verdict (to ``out``, default standard output); the exit status."""
+    out = out or sys.stdout
     try:
         key = signing.load_public(public_key_file)
     except signing.BadKey as exc:
