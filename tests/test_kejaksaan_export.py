@@ -17,6 +17,7 @@ import pytest
 from support.kejaksaan import KEJAKSAAN_DEPLOYMENT, handed_over, wait_for
 from support.violations import headers
 
+from core.auth import audit
 from core.config import load_file
 from core.testing.app import running_app
 from core.cli import main
@@ -125,8 +126,13 @@ async def test_the_courts_results_close_the_cases_and_a_bad_csv_stores_nothing(d
         early = await client.post(f"{API}/cases/{ids[0]}/result", headers=jaksa, json={
             "fine": 99000, "court_fee": 1000, "subsidiary_days": 2, "decided_on": "2026-01-09"})
         assert early.status_code == 409 and "not been sent to the court" in early.json()["error"]
-        name = (await client.post(f"{API}/exports", headers=jaksa)).json()["batch"]["name"]
-        await exported(client, jaksa, name)
+        # the daily batch: the job the plugin handed the scheduler, run now
+        host = app.state.services.plugins
+        [job] = [j for p, j in host.registered["bconnect_register_jobs"] if p == "kejaksaan_export"]
+        assert job.cron == "0 6 * * *"
+        await job.func()
+        [batch] = (await client.get(f"{API}/exports", headers=jaksa)).json()["exports"]
+        assert (batch["state"], batch["trigger"], batch["cases"]) == ("complete", "scheduled", 3)
 
         # one case by hand: the decision, then its payment, closes it
         r = await client.post(f"{API}/cases/{ids[0]}/result", headers=jaksa, json={
@@ -160,6 +166,10 @@ async def test_the_courts_results_close_the_cases_and_a_bad_csv_stores_nothing(d
         assert {v.state for v in await Violation.filter(id__in=ids)} == {"closed"}
         closed = (await client.get(f"{API}/cases?state=closed", headers=jaksa)).json()["cases"]
         assert sorted(c["violation_id"] for c in closed) == sorted(ids)
+        recorded = await audit.entries(action="kejaksaan.result")
+        assert sorted(int(e.target) for e in recorded) == sorted([ids[0], ids[0], ids[1], ids[2]])
+        assert all(e.actor == "jaksa" for e in recorded)
+        assert [e.actor for e in await audit.entries(action="kejaksaan.cases.list")] == ["jaksa"]
 
 
 async def test_the_prosecutors_see_exports_and_cases_but_no_camera(deployment):

@@ -13,6 +13,9 @@
 ``GET  /api/kejaksaan_export/page``                                     the page (plugin routes live under /api/<name>/)
 =====================================================================  ===============================
 
+Every read of personal data (a batch's cases, a file, the cases, a case) is
+audited (``core.auth.audit.audit_read``), as is every result recorded.
+
 Readers: admins and the users of the prosecutor's agency (``prosecutor_agency``),
 who see the cases of the agencies whose data they may read. Recording results
 and exporting: the role ``prosecutor`` of that agency, or an admin. No route
@@ -31,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from core.auth import audit
 from core.auth.access import current_principal, data_agencies, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
@@ -175,6 +179,7 @@ class ExportApi:
             raise ApiError(exc.status, str(exc)) from None
         if batch is None:
             return JSONResponse({"batch": None, "reason": "no case waits for a batch"})
+        await audit.record(principal.username, "kejaksaan.export", batch.name, f"{batch.cases} case(s)")
         return JSONResponse({"batch": describe_batch(batch)}, status_code=202)
 
     async def get_export(self, request: Request) -> Response:
@@ -189,6 +194,7 @@ class ExportApi:
         cases = await ExportCase.filter(batch_id=batch.id, agency__in=list(visible)).order_by("violation_id")
         answer = describe_batch(batch)
         answer["case_list"] = [describe_case(c, batch) for c in cases]
+        await audit.audit_read(request, "kejaksaan.batch.view", batch.name, f"{len(cases)} case(s)")
         answer["files"] = []
         if batch.state == "complete":
             listed = await asyncio.to_thread(manifest_files, self.plugin.exporter.target / batch.name)
@@ -217,6 +223,7 @@ class ExportApi:
         listed = {f.get("path") for f in files} | {MANIFEST, SIGNATURE}
         if path not in listed or not await asyncio.to_thread((folder / path).is_file):
             raise ApiError(404, f"no file {path[:80]!r} in batch {batch.name}")
+        await audit.audit_read(request, "kejaksaan.file.download", f"{batch.name}/{path}")
         return FileResponse(folder / path, filename=Path(path).name)
 
     # --- cases and results ----------------------------------------------------------------------
@@ -235,8 +242,10 @@ class ExportApi:
             raise ApiError(400, "state: one of waiting, sent, decided, closed")
         cases = await ExportCase.filter(agency__in=list(self._visible(request, principal))).order_by("-id").limit(500)
         batches = {b.id: b for b in await ExportBatch.filter(id__in=list({c.batch_id for c in cases if c.batch_id}))}
-        out = [describe_case(c, batches.get(c.batch_id)) for c in cases]
-        return JSONResponse({"cases": [c for c in out if wanted is None or c["state"] == wanted]})
+        out = [c for c in (describe_case(c, batches.get(c.batch_id)) for c in cases)
+               if wanted is None or c["state"] == wanted]
+        await audit.audit_read(request, "kejaksaan.cases.list", wanted or "all", f"{len(out)} case(s)")
+        return JSONResponse({"cases": out})
 
     async def get_case(self, request: Request) -> Response:
         """One case: its batch, the court's result, whether it closed.
@@ -247,7 +256,9 @@ class ExportApi:
         principal = self._reader(request)
         case = await self._case(request, principal)
         batch = await ExportBatch.get_or_none(id=case.batch_id) if case.batch_id else None
-        return JSONResponse(describe_case(case, batch))
+        answer = describe_case(case, batch)
+        await audit.audit_read(request, "kejaksaan.case.view", str(case.violation_id), f"plate {answer['plate'] or 'none'}")
+        return JSONResponse(answer)
 
     async def post_result(self, request: Request) -> Response:
         """Record the court's decision and its payment (or the confinement served); a complete result closes the case.
@@ -268,6 +279,7 @@ class ExportApi:
             await results.record([result], principal.username)
         except results.BadResult as exc:
             raise ApiError(exc.status, str(exc)) from None
+        await audit.record(principal.username, "kejaksaan.result", str(case.violation_id), results.describe(result))
         await self.plugin.close_ready()
         case = await ExportCase.get(id=case.id)
         batch = await ExportBatch.get_or_none(id=case.batch_id)
@@ -298,6 +310,8 @@ class ExportApi:
             recorded = await results.record(parsed, principal.username)
         except results.BadResult as exc:
             raise ApiError(400 if exc.status == 404 else exc.status, str(exc)) from None
+        for r in parsed:
+            await audit.record(principal.username, "kejaksaan.result", str(r.violation_id), f"CSV import; {results.describe(r)}")
         closed = await self.plugin.close_ready()
         return JSONResponse({"recorded": len(recorded), "closed": closed})
 

@@ -212,6 +212,14 @@ async def record(results: list[Result], by: str) -> list[ExportCase]:
     return [await ExportCase.get(violation_id=r.violation_id) for r in results]
 
 
+def describe(r: Result) -> str:
+    """One line for the audit trail."""
+    paid = f"; paid {r.paid_amount} on {r.paid_on}" if r.paid_amount is not None else ""
+    served = "; confinement served" if r.confinement_served else ""
+    return (f"fine {r.fine}, court fee {r.court_fee}, {r.subsidiary_days} day(s), decided {r.decided_on}"
+            f"{paid}{served}")
+
+
 def closing_note(case: ExportCase) -> str:
     fine = f"denda Rp{case.fine:,}".replace(",", ".")
     fee = f"biaya perkara Rp{case.court_fee:,}".replace(",", ".")
