@@ -221,7 +221,8 @@ class ExportApi:
         if files is None:
             raise ApiError(404, f"{MANIFEST} of batch {batch.name} cannot be read")
         listed = {f.get("path") for f in files} | {MANIFEST, SIGNATURE}
-        if path not in listed or not await asyncio.to_thread((folder / path).is_file):
+        inside = (folder / path).resolve().is_relative_to(folder.resolve())
+        if path not in listed or not inside or not await asyncio.to_thread((folder / path).is_file):
             raise ApiError(404, f"no file {path[:80]!r} in batch {batch.name}")
         await audit.audit_read(request, "kejaksaan.file.download", f"{batch.name}/{path}")
         return FileResponse(folder / path, filename=Path(path).name)

@@ -46,6 +46,8 @@ def verify(folder: Path, public_key: signing.Ed25519PublicKey) -> list[str]:
     try:
         manifest = json.loads(raw)
         files = {entry["path"]: entry for entry in manifest["files"]}
+        if not all(isinstance(p, str) and isinstance(e, dict) for p, e in files.items()):
+            raise TypeError("a file entry that is not a path with its hash")
         signer = manifest["signer"]["public_key_sha256"]
         if manifest.get("format") != FORMAT:
             problems.append(f"{MANIFEST}: format {manifest.get('format')!r}, not {FORMAT!r}")
@@ -69,7 +71,9 @@ def verify(folder: Path, public_key: signing.Ed25519PublicKey) -> list[str]:
     present -= {MANIFEST, SIGNATURE}
     for path in sorted(files):
         target = folder / path
-        if path not in present:
+        if path.startswith("/") or ".." in Path(path).parts:
+            problems.append(f"{path[:80]}: not a path inside the batch")
+        elif path not in present:
             problems.append(f"{path}: missing")
         elif target.is_symlink() or file_sha256(target) != files[path].get("sha256"):
             problems.append(f"{path}: changed (its SHA-256 differs from the manifest's)")
