@@ -137,8 +137,13 @@ async def test_tampering_is_named_file_by_file(db, tmp_path):
 async def test_a_batch_renamed_into_place_before_a_crash_is_accepted_not_rebuilt(db):
     data_dir = db.deployment.data_path()
     await seed(data_dir, 2)
+    gone = json.loads((await ExportCase.get(violation_id=2)).facts)["snapshot"]["path"]
+    (data_dir / gone).unlink()  # purged by retention before the batch: the case goes out, marked
     batch = await exporter(db).export("test", "tester")
     signed = (exporter(db).target / batch.name / "manifest.json").read_bytes()
+    doc = json.loads((exporter(db).target / batch.name / "cases.json").read_text())
+    second = next(c for c in doc["cases"] if c["violation_id"] == 2)
+    assert second["evidence"][0]["integrity"] == "file_missing" and "evidence.snapshot" in second["missing"]
     # the crash came after the rename, before the database said complete
     await ExportBatch.filter(id=batch.id).update(state="building", completed_at=None)
     again = await exporter(db).export("test", "tester")

@@ -94,11 +94,19 @@ def write_file(path: Path, data: bytes) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
+class Unreadable(Exception):
+    """An evidence file that exists but cannot be read: the case goes out with it marked, not the batch stopped."""
+
+
 def copy_file(source: Path, dest: Path) -> dict[str, Any]:
-    """Copy and hash in one pass; fsynced."""
+    """Copy and hash in one pass; fsynced. A source that cannot be opened is :class:`Unreadable`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
-    with open(source, "rb") as src, open(dest, "wb") as out:
+    try:
+        src = open(source, "rb")
+    except OSError as exc:
+        raise Unreadable(exc.strerror) from None
+    with src, open(dest, "wb") as out:
         for block in iter(lambda: src.read(1 << 20), b""):
             digest.update(block)
             out.write(block)
@@ -223,10 +231,16 @@ class Exporter:
                                      "integrity": "none"}
             if source is not None and await asyncio.to_thread(source.is_file):
                 rel = f"evidence/{no}/{kind}.{ext}"
-                facts_ = await asyncio.to_thread(copy_file, source, tmp / rel)
-                files.append({"path": rel, **facts_})
-                entry.update(file=rel, sha256=facts_["sha256"],
-                             integrity="ok" if facts_["sha256"] == recorded else "differs_from_recorded")
+                try:
+                    copied = await asyncio.to_thread(copy_file, source, tmp / rel)
+                except Unreadable as exc:
+                    entry["integrity"] = "file_unreadable"
+                    log.warning("evidence %s of case %s unreadable: %s", source, no, exc)
+                    out.append(entry)
+                    continue
+                files.append({"path": rel, **copied})
+                entry.update(file=rel, sha256=copied["sha256"],
+                             integrity="ok" if copied["sha256"] == recorded else "differs_from_recorded")
             elif source is not None:
                 entry["integrity"] = "file_missing"  # deleted by retention, or never written
             out.append(entry)
