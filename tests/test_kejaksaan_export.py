@@ -97,7 +97,9 @@ async def test_verified_violations_go_out_in_a_signed_batch_that_verify_export_a
         v = await Violation.get(id=with_evidence)
         assert snap["integrity"] == "ok" and snap["sha256"] == v.snapshot_sha256
         assert hashlib.sha256((folder / snap["file"]).read_bytes()).hexdigest() == v.snapshot_sha256
-        assert set(case["missing"]) == {"violator.name", "violator.address", "place.lat", "place.lon", "evidence.clip"}
+        clip = next(e for e in case["evidence"] if e["kind"] == "clip")
+        assert clip["integrity"] == "ok" and clip["file"].endswith("/clip.mp4")
+        assert set(case["missing"]) == {"violator.name", "violator.address", "place.lat", "place.lon"}
         manual = next(c for c in doc["cases"] if c["violation_id"] == by_hand)
         assert "evidence.snapshot" in manual["missing"]
         rows = list(csv.DictReader(io.StringIO((folder / "cases.csv").read_text())))

@@ -221,7 +221,7 @@ class Exporter:
         else:
             wanted.append(("snapshot", None, None, "jpg"))
         clip = await EvidenceClip.get_or_none(id=facts["clip_id"]) if facts.get("clip_id") else None
-        if clip is not None and clip.file:
+        if clip is not None and clip.file and clip.status == "ready":
             wanted.append(("clip", self.data_dir / "clips" / clip.file, clip.sha256, "mp4"))
         else:
             wanted.append(("clip", None, None, "mp4"))

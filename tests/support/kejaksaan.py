@@ -5,7 +5,6 @@ through the violation workflow's API to the sink."""
 from __future__ import annotations
 
 import asyncio
-import io
 
 from PIL import Image
 from support.events import event
@@ -44,13 +43,31 @@ def snapshot_of(data_dir, n: int = 0):
     return store_snapshot(data_dir, draw_boxes(picture, [Box(40, 40, 200, 140, "car 0.93")]))
 
 
+async def a_clip(data_dir, n: int) -> str:
+    """A ready evidence clip row and its file, as the clip service leaves one (the bytes are not video:
+    the export copies and hashes them, it never decodes them)."""
+    import hashlib
+    import os
+
+    from core.models import EvidenceClip
+
+    blob = os.urandom(8192)
+    (data_dir / "clips").mkdir(parents=True, exist_ok=True)
+    (data_dir / "clips" / f"dcam-{n}.mp4").write_bytes(blob)
+    clip = await EvidenceClip.create(id=f"{n:016x}", camera_id="dcam", agency="dishub", created_by="analytics",
+                                     status="ready", pre_s=5, post_s=5, file=f"dcam-{n}.mp4",
+                                     sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
+    return clip.id
+
+
 async def handed_over(app, client, officer, data_dir, with_snapshot: bool, n: int = 0) -> int:
-    """A violation on dcam, verified and its ladder step taken through the API; its id."""
+    """A violation on dcam, verified and its ladder step taken through the API; its id. ``with_snapshot``:
+    it comes from an event with a snapshot and an evidence clip."""
     from core.violations.models import Violation
 
     if with_snapshot:
         e = await app.state.services.events.publish(event(
-            "dcam", n=n, snapshot=snapshot_of(data_dir, n),
+            "dcam", n=n, snapshot=snapshot_of(data_dir, n), clip_id=await a_clip(data_dir, n),
             detail={"plate": f"KT {1000 + n} AB", "plate_confidence": 0.95, "class": "car"}, zone_id="z1"))
         v = await wait_for(lambda: Violation.get_or_none(event_id=e.id), what="the violation of the event")
         vid = v.id
