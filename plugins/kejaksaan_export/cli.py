@@ -27,17 +27,19 @@ def _export(plugin: Any, args: argparse.Namespace, cfg: Any) -> int:
                     print(f"{b.name}  {b.state:9} {b.cases:5} case(s)  {b.created_at:%Y-%m-%d %H:%M}Z  "
                           f"{b.error or ''}".rstrip())
                 return 0
-            bar = tqdm(total=0, unit="case", desc="export", disable=args.quiet, file=sys.stderr)
+            bars: list[tqdm] = []  # made with the first case: no bar when nothing waits
 
             def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
+                if not bars:
+                    bars.append(tqdm(total=total, unit="case", desc="export", disable=args.quiet, file=sys.stderr))
+                bars[0].n = done
+                bars[0].refresh()
 
             try:
                 batch = await plugin.exporter.export("cli", f"cli:{getpass.getuser()}", progress)
             finally:
-                bar.close()
+                for bar in bars:
+                    bar.close()
         finally:
             await close_database()
         if batch is None:
