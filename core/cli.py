@@ -121,9 +121,14 @@ def add_plugin_commands(parser: argparse.ArgumentParser, argv: list[str]) -> Non
         if first is None:
             return  # bconnect --help without a deployment: the core's commands only
         raise
+    from core.interfaces import Command
+
     for plugin, command in host.registered.get("bconnect_register_commands", []):
-        if command.name in sub.choices:
-            host.report_failure(plugin, "bconnect_register_commands", ValueError(f"command {command.name!r} is taken"))
+        problem = ("not a core.interfaces.Command" if not isinstance(command, Command)
+                   else f"command {command.name!r} is taken" if command.name in sub.choices else None)
+        if problem:
+            host.report_failure(plugin, "bconnect_register_commands", ValueError(problem))
+            print(f"warning: plugin {plugin}: {problem}; left out", file=sys.stderr)
             continue
         p = sub.add_parser(command.name, help=f"{command.help} (plugin {plugin})")
         p.add_argument("--config", default=DEFAULT_CONFIG)
