@@ -44,8 +44,10 @@ async def test_the_prosecutor_exports_follows_the_progress_and_records_a_decisio
             await page.wait_for_function(
                 "[...document.querySelectorAll('#exports tr')].some(r => r.textContent.includes('complete')"
                 " && r.querySelector('progress').value === 1 && r.textContent.includes('100%'))", timeout=30_000)
-            await page.wait_for_function("document.querySelectorAll('#cases tr').length === 60", timeout=15_000)
-            assert await page.locator("#cases tr", has_text="BC-000007").locator("td").nth(5).text_content() == "sent"
+            # the cases table is drawn just after the exports table: wait for it to show the batch too
+            await page.wait_for_function(
+                "document.querySelectorAll('#cases tr').length === 60 && [...document.querySelectorAll('#cases tr')]"
+                ".every(r => r.children[5].textContent === 'sent')", timeout=15_000)
 
             await page.fill("input[name=violation_id]", "7")
             await page.fill("input[name=fine]", "99000")
