@@ -93,8 +93,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def add_plugin_commands(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Offer the enabled plugins' subcommands (``bconnect_register_commands``).
+
+    Only when ``argv`` names a subcommand the core lacks (or asks for help): the
+    deployment (``--config``, default ``plugins.toml``) is read and its plugins
+    built, which the core's own commands never wait for. A deployment that does
+    not load is reported when the command asked for is not a core one.
+    """
+    sub = _subcommands(parser)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in sub.choices or (first is None and not {"-h", "--help"} & set(argv)):
+        return
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=DEFAULT_CONFIG)
+    pre.add_argument("--data-dir")
+    known, _ = pre.parse_known_args(argv)
+    from core.plugin_host import load_plugins
+
+    try:
+        host = load_plugins(_load(known.config, known.data_dir))
+    except ConfigErrors:
+        if first is None:
+            return  # bconnect --help without a deployment: the core's commands only
+        raise
+    from core.interfaces import Command
+
+    for plugin, command in host.registered.get("bconnect_register_commands", []):
+        problem = ("not a core.interfaces.Command" if not isinstance(command, Command)
+                   else f"command {command.name!r} is taken" if command.name in sub.choices else None)
+        if problem:
+            host.report_failure(plugin, "bconnect_register_commands", ValueError(problem))
+            print(f"warning: plugin {plugin}: {problem}; left out", file=sys.stderr)
+            continue
+        p = sub.add_parser(command.name, help=f"{command.help} (plugin {plugin})")
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+        p.add_argument("--data-dir", help="where data lives (default: the file's data_dir, or $BCONNECT_DATA_DIR)")
+        command.configure(p)
+        p.set_defaults(func=lambda args, _c=command: _c.run(args, _load(args.config, args.data_dir)))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    try:
+        add_plugin_commands(parser, argv)
+    except ConfigErrors as exc:
+        for err in exc.errors:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -130,6 +130,22 @@ def bconnect_register_models(register):
     """
 
 
+@hookspec
+def bconnect_register_commands(register):
+    """Hand the ``bconnect`` command line subcommands of a plugin.
+
+    Called only when the command line names a subcommand the core does not
+    have: the core reads the deployment (``--config``, default
+    ``plugins.toml``), builds its plugins and offers theirs.
+
+    :param register: call ``register(command)`` with a
+        :class:`core.interfaces.Command` (a ``name`` no core subcommand has,
+        ``help``, ``configure(parser)`` adding its arguments, ``run(args, cfg)``
+        returning the exit status).
+    :return: ignored.
+    """
+
+
 # --- lifecycle ---------------------------------------------------------------
 
 

@@ -341,3 +341,23 @@ class ModelSet:
     app: str  # tortoise app label, unique
     models: str  # dotted module path
     migrations: str | None = None  # dotted package path of tortoise migrations
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``bconnect`` subcommand a plugin adds (``bconnect_register_commands``).
+
+    ``configure(parser)`` adds its arguments to an ``argparse`` parser that already
+    has ``--config`` (the deployment file) and ``--data-dir``; ``run(args, cfg)`` gets
+    the parsed arguments and the loaded deployment and returns the exit status.
+    It runs outside any event loop (start one with ``asyncio.run`` if needed).
+    """
+
+    name: str
+    help: str
+    configure: Callable[[Any], None]
+    run: Callable[[Any, Any], int]
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c == "-" for c in self.name) or not self.name[0].isalpha():
+            raise ValueError(f"command name {self.name!r}: letters, digits and '-', starting with a letter")
