@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from plugins.accident_watch.config import Config as AccidentWatchConfig
 from plugins.dishub_cameras.plugin import Config as DishubConfig
+from plugins.etle_rules.config import Config as EtleRulesConfig
+from plugins.kejaksaan_export.config import Config as KejaksaanExportConfig
 from plugins.motion_logger.plugin import Config as MotionLoggerConfig
 from plugins.mqtt_events.config import Config as MqttEventsConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
@@ -39,6 +41,8 @@ PLUGINS = {
     "truth_detector": TruthDetectorConfig,
     "plate_reader": PlateReaderConfig,
     "mqtt_events": MqttEventsConfig,
+    "etle_rules": EtleRulesConfig,
+    "kejaksaan_export": KejaksaanExportConfig,
     "accident_watch": AccidentWatchConfig,
 }
 
