@@ -1,5 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 CONFIG ?= deploy/demo.toml
+# the suite runs on this many workers, a test file each at a time (many tests wait on real-time video)
+TEST_WORKERS ?= 2
 
 .PHONY: setup run test bench
 
@@ -10,7 +12,7 @@ run: setup
 	.venv/bin/bconnect serve --config $(CONFIG)
 
 test: setup
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	.venv/bin/python bench/mux.py --cameras 8 --viewers 4 --seconds 10
