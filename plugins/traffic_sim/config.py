@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from core.config import AgencyRef, AreaRef, CameraId, check_unique
 from plugins.traffic_sim.scenarios import SCENARIOS
 
-ScenarioName = Literal["free_flow", "no_parking_stop", "collision", "loiter_night", "crowd", "delivery_stop", "queue"]
+ScenarioName = Literal[
+    "free_flow", "no_parking_stop", "collision", "loiter_night", "crowd", "delivery_stop", "queue",
+    "running", "crossing_wait",
+]
 assert set(ScenarioName.__args__) == set(SCENARIOS)  # type: ignore[attr-defined]
 
 
