@@ -83,6 +83,11 @@ class Scenario:
 FREE_FLOW = Scenario(
     name="free_flow",
     description="Ordinary traffic in both directions, people on the sidewalks.",
+    # a hard negative for crime watch: people walk along both sidewalks through these, none for long
+    zones=(
+        GroundZone("watched", "watched_area", -13.0, 16.0, -9.5, 32.0),
+        GroundZone("watched-far", "watched_area", 9.5, 30.0, 13.0, 46.0),
+    ),
 )
 
 NO_PARKING_STOP = Scenario(
@@ -263,7 +268,7 @@ RUNNING = Scenario(
         _runner("runner4", -10.6, 21.5, 0.30, 0.52, 27.5),
     ),
     events=(EventScript("running", ("runner1", "runner2", "runner3", "runner4"), 0.50, 0.72),),
-    zones=(GroundZone("watched", "watched_area", -13.0, 14.0, 13.0, 34.0),),  # the street, kerb to kerb and beyond
+    zones=(GroundZone("watched", "watched_area", -13.0, 14.0, 13.0, 30.0),),  # the street, building to building
 )
 
 
