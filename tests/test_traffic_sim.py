@@ -401,7 +401,8 @@ def test_demo_deployment_passes_check_config():
     per_area: dict[str, int] = {}
     for cam in cams:
         per_area[cam["area"]] = per_area.get(cam["area"], 0) + 1
-    assert per_area == {"beruang_madu": 2, "beller": 2, "balikpapan_baru": 2, "wika": 2}
+    # two cameras or more in each area: every scenario has a camera, so areas grow as scenarios are added
+    assert set(per_area) == {"beruang_madu", "beller", "balikpapan_baru", "wika"} and min(per_area.values()) >= 2
     assert {c["scenario"] for c in cams} == set(SCENARIOS)
 
 

@@ -239,13 +239,13 @@ class Renderer:
         out = []
         for z in SCENARIOS[self.spec.scenario].zones:
             corners = np.array([(z.x0, 0.0, z.z0), (z.x1, 0.0, z.z0), (z.x1, 0.0, z.z1), (z.x0, 0.0, z.z1)])
-            polygon = _clip_to_picture(self.view.polygon(corners) or [], self.spec.width, self.spec.height)
+            polygon = clip_to_picture(self.view.polygon(corners) or [], self.spec.width, self.spec.height)
             if len(polygon) >= 3:
                 out.append({"id": z.id, "kind": z.kind, "polygon": [[round(u, 1), round(v, 1)] for u, v in polygon]})
         return out
 
 
-def _clip_to_picture(polygon: list[tuple[float, float]], width: int, height: int) -> list[tuple[float, float]]:
+def clip_to_picture(polygon: list[tuple[float, float]], width: int, height: int) -> list[tuple[float, float]]:
     """The part of a convex polygon inside the picture (Sutherland-Hodgman against its four edges)."""
     edges = ((0, 0.0, 1), (0, float(width), -1), (1, 0.0, 1), (1, float(height), -1))  # axis, limit, inside side
     for axis, limit, side in edges:
