@@ -163,12 +163,15 @@ LOITER_NIGHT = Scenario(
                 Key(0.5, -10.5, 18.0),
                 Key(0.65, -12.2, 16.5),
                 Key(0.8, -11.0, 19.0),
-                Key(0.95, "walk_near", 16.0),
-                Key(1.0, -13.2, 16.0),
+                # then walks off along the sidewalk, out of the watched area, and into a shop further up:
+                # the next loop's loiterer is someone else, not the same person back from a doorway
+                Key(0.84, "walk_near", 20.0),
+                Key(0.98, "walk_near", 26.0),
+                Key(1.0, -13.2, 26.5),
             ),
         ),
     ),
-    events=(EventScript("loiter", ("loiterer",), 0.05, 0.95),),
+    events=(EventScript("loiter", ("loiterer",), 0.05, 0.93),),
     zones=(GroundZone("watched", "watched_area", -13.0, 12.0, -9.5, 24.0),),  # the near sidewalk by the lamp
 )
 
