@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from plugins.crime_watch.config import Config as CrimeWatchConfig
 from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.motion_logger.plugin import Config as MotionLoggerConfig
 from plugins.onvif_camera.plugin import Config as OnvifConfig
@@ -36,6 +37,7 @@ PLUGINS = {
     "parking_rule": ParkingRuleConfig,
     "truth_detector": TruthDetectorConfig,
     "plate_reader": PlateReaderConfig,
+    "crime_watch": CrimeWatchConfig,
 }
 
 

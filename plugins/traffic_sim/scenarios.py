@@ -183,7 +183,7 @@ CROWD = Scenario(
         Gathering(
             name="crowd",
             count=12,
-            x="walk_far",
+            x=10.0,  # on the far sidewalk and spilling onto the shoulder
             z=48.0,
             radius=5.0,  # loosely, along the sidewalk: packed tighter, the people behind are hidden from the camera
             arrive=(0.08, 0.45),
@@ -191,7 +191,7 @@ CROWD = Scenario(
             min_count=8,
         ),
     ),
-    zones=(GroundZone("watched", "watched_area", 9.5, 40.0, 13.0, 56.0),),  # the far sidewalk where they gather
+    zones=(GroundZone("watched", "watched_area", 7.0, 40.0, 13.0, 56.0),),  # the far sidewalk and shoulder where they gather
 )
 
 DELIVERY_STOP = Scenario(

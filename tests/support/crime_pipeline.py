@@ -8,7 +8,7 @@ its kind, once per loop, near its due time:
 | truth event | event kind | due | tolerance |
 |---|---|---|---|
 | ``loiter`` | ``crime.loitering`` | start + ``loiter_s`` (if the stay is that long) | 3 s |
-| ``crowd`` | ``crime.crowd`` | start + ``crowd_s`` | 6 s |
+| ``crowd`` | ``crime.crowd`` | start + ``crowd_s`` | 8 s |
 | ``running`` | ``crime.running`` | start | 3 s |
 """
 
@@ -31,7 +31,7 @@ START = datetime(2026, 1, 5, 23, 0, tzinfo=WITA)  # at night: inside the default
 # truth event type -> (event kind, the config key of its delay after the truth's start, tolerance s)
 MATCH: dict[str, tuple[str, str | None, float]] = {
     "loiter": ("crime.loitering", "loiter_s", 3.0),
-    "crowd": ("crime.crowd", "crowd_s", 6.0),
+    "crowd": ("crime.crowd", "crowd_s", 8.0),
     "running": ("crime.running", None, 3.0),
 }
 
