@@ -32,14 +32,15 @@ from plugins.truth_detector.replay import TruthReplay
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(120)]
 
+SIM = Path(__file__).resolve().parent / "_generated" / "sim"
 LOITER_S = 6.0
 IMAGES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 @pytest.fixture(scope="module")
 def loiter(tmp_path_factory):
-    rendered = cache.render(RenderSpec("loiter_night", 101, width=480, height=270, fps=5, loop_seconds=30),
-                            tmp_path_factory.mktemp("render"))
+    # the render cache test_crime_watch_truth.py shares: a second run renders nothing
+    rendered = cache.render(RenderSpec("loiter_night", 101, width=480, height=270, fps=5, loop_seconds=30), SIM)
     only = tmp_path_factory.mktemp("sim")  # the truth detector reads every truth file of its folder: just this one
     return Path(shutil.copy(rendered.truth, only)), Path(shutil.copy(rendered.video, only))
 
