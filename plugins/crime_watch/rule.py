@@ -404,13 +404,14 @@ class CrimeRule:
             if track.state != "tracked":
                 calm = view.calm_at.get(track.id)
                 if calm is not None and track.id not in view.lost_calm:
-                    view.lost_calm[track.id] = (cam.clock, calm, track.box)
+                    lost_at = cam.clock - max((cam.stream or 0.0) - track.last_seen, 0.0)  # when it was last seen
+                    view.lost_calm[track.id] = (lost_at, calm, track.box)
                 continue
             view.lost_calm.pop(track.id, None)  # seen again: nobody inherits it
-            if track.id not in view.known and track.id not in view.calm_at:
-                self._inherit(cam, view, track)
             if track.speed / _height(track.box) <= cfg.calm_speed:
                 view.calm_at[track.id] = cam.clock
+            elif track.id not in view.known and track.id not in view.calm_at:
+                self._inherit(cam, view, track)  # new, and fast already: the runner whose track broke?
 
     def _inherit(self, cam: _Camera, view: _View, track: Track) -> None:
         first_t, *first = track.history[0] if track.history else (track.first_seen, *track.box)
@@ -424,6 +425,7 @@ class CrimeRule:
                 best, best_d = track_id, d
         if best is not None:
             view.calm_at[track.id] = view.lost_calm.pop(best)[1]
+            view.calm_at.pop(best, None)  # handed on: the lost track's calm is not offered again
 
     def _running(self, cam: _Camera, view: _View, frame: FrameInfo, zone: Zone, inside: list[Track], looked: float) -> list[Alert]:
         cfg = self.config
