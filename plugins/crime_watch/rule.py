@@ -155,7 +155,7 @@ class _View:
     runs: dict[str, _Runs] = field(default_factory=dict)
     calm_at: dict[int, float] = field(default_factory=dict)  # track id -> camera clock it was last calm
     lost_calm: dict[int, tuple[float, float, Box]] = field(default_factory=dict)  # track id -> lost at, calm at, box
-    known: set[int] = field(default_factory=set)  # track ids seen
+    known: set[int] = field(default_factory=set)  # track ids of the last frame (the tracker lists a track until it drops it)
     boxes: dict[int, Box] = field(default_factory=dict)  # last box of each person seen last frame
 
 
@@ -232,7 +232,7 @@ class CrimeRule:
             active = zone.active_at(frame.wall_time, self.tz)
             out += self._stays(cam, view, frame, zone, people, inside, looked, active, cfg.restricted_s, RESTRICTED)
         self._motion(cam, view, people)
-        view.known |= current
+        view.known = current
         return out
 
     def forget(self, camera_id: str) -> None:
