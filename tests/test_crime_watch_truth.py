@@ -10,6 +10,9 @@ Thresholds suit the 30 s loops (loitering 20 s, crowd 3 s; ``support.crime_pipel
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,15 @@ def test_people_walking_off_together_at_the_crossing_are_not_running(truths):
     loose = pipeline.test_config(run_speed=0.6, calm_speed=0.3, min_runners=2)
     result = pipeline.run(truths["crossing_wait"], loose, loops=1)
     assert "crime.running" in [a.kind for a in result.alerts]
+
+
+def test_the_bench_runs_in_a_tiny_smoke_mode(truths):
+    """``bench/crime_eval.py`` end to end on one cached scenario, truth detector only; its JSON line checked."""
+    bench = Path(__file__).resolve().parent.parent / "bench" / "crime_eval.py"
+    result = subprocess.run(
+        [sys.executable, str(bench), "--size", "480x270", "--detectors", "truth", "--scenarios", "running",
+         "--loops", "1", "--sim-dir", str(SIM)], capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout.splitlines()[-1])["rows"]
+    assert (row["scenario"], row["due"], row["tp"], row["fp"], row["fn"]) == ("running", 1, 1, 0, 0)
