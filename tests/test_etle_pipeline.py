@@ -1,12 +1,14 @@
-"""ETLE end to end: a simulated car parks in a no-parking zone -> the parking rule's violation -> an officer's
-review and the ladder -> the confirmation letter, opened and read.
+"""End to end through every sink: a simulated car parks in a no-parking zone -> the parking rule's violation
+-> an officer's review and the ladder -> the ETLE confirmation letter (opened and read), the Kejaksaan
+export (``verify-export`` accepts it) and the MQTT messages a real subscriber receives from a real Mosquitto.
 
 The detection side runs offline and fast: the simulator's scenario (rendered once, small, cached under
 tests/_generated/) replayed as detections through the real tracker and the real parking rule
 (``support.parking_pipeline``; tests/test_parking_pipeline.py runs the same over RTSP). Its violation is
 published, with a snapshot cut from the rendered video, on Polri's ETLE camera of a running app; from
 there everything is the product's: the violation workflow, the officer's plate entry, verification and
-ladder step over HTTP, the ETLE sink, the registry lookup and the letter.
+ladder step over HTTP, the ETLE sink, the registry lookup and the letter, the prosecutor's export and its
+offline check, and the MQTT sink (personal data left out).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from PIL import Image
 from pypdf import PdfReader
 from support import parking_pipeline as pipeline
 from support.etle import ETLE_DEPLOYMENT, eventually, plugin_of, ticket_in
+from support.mosquitto import mosquitto, sink, subscriber  # noqa: F401  (fixture)
 from support.violations import headers
 
 from core.clock import FakeClock
@@ -30,10 +33,21 @@ from core.config import load_file
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.testing.app import running_app
 from core.violations.models import Violation
+from plugins.kejaksaan_export import signing
+from plugins.kejaksaan_export.verify import verify
 from plugins.traffic_sim import cache
 from plugins.traffic_sim.renderer import RenderSpec
 
 GENERATED = Path(__file__).resolve().parent / "_generated" / "sim"
+EXPORT = """
+[access.kejaksaan]
+cameras = []
+data = ["polri"]
+
+[plugins.kejaksaan_export]
+agencies = ["polri"]
+target = "exports/kejaksaan"
+"""
 SPEC = RenderSpec("no_parking_stop", 101, width=320, height=180, fps=5, loop_seconds=30)
 
 
@@ -50,7 +64,8 @@ def frame_at(video: Path, index: int) -> Image.Image:
     raise AssertionError(f"{video} has no frame {index}")
 
 
-async def test_a_simulated_parked_car_becomes_a_confirmation_letter(scene, make_deployment, tmp_path):
+async def test_a_simulated_parked_car_becomes_a_letter_an_export_and_mqtt_messages(scene, make_deployment, tmp_path,
+                                                                                    mosquitto):  # noqa: F811
     found = pipeline.run(scene.truth, 10.0, loops=1)
     assert len(found.violations) == 1
     truth = json.loads(Path(scene.truth).read_text())
@@ -58,9 +73,11 @@ async def test_a_simulated_parked_car_becomes_a_confirmation_letter(scene, make_
     registry = tmp_path / "registry.toml"  # the demo registry, with the simulated car's (fictional) owner
     registry.write_text(f'demo = true\n[[vehicles]]\nplate = "{parker["plate_text"]}"\nowner_name = "Sim Pemilik (DEMO)"\n'
                         'owner_address = "Jl. Simulasi 1 (DEMO)"\nmake = "Daihatsu"\nvehicle_type = "Xenia"\ncolour = "Abu-abu"\n')
-    cfg = load_file(make_deployment(ETLE_DEPLOYMENT + f'registry_file = "{registry.as_posix()}"\n').path)
+    deployment = make_deployment(ETLE_DEPLOYMENT + f'registry_file = "{registry.as_posix()}"\n' + EXPORT
+                                 + sink(mosquitto.port))
+    cfg = load_file(deployment.path)
     violation = dataclasses.replace(found.violations[0], camera_id="etle-bm-1")  # the rule ran on the simulator's feed
-    async with running_app(cfg) as (app, client):
+    async with running_app(cfg) as (app, client), subscriber(mosquitto.port, "bconnect/violations") as mqtt:
         plugin_of(app).desk.clock = FakeClock(wall=violation.wall_time.timestamp() + 600)
         picture = await asyncio.to_thread(frame_at, scene.video, round(violation.best.stream_time * SPEC.fps))
         jpeg = draw_boxes(picture, [Box(*violation.best.box, label=f"{violation.label} {violation.dwell_s:.0f}s")])
@@ -86,3 +103,32 @@ async def test_a_simulated_parked_car_becomes_a_confirmation_letter(scene, make_
                          "Selasa, 13 Januari 2026", snapshot.sha256):
             assert expected in text, expected
         assert sum(len(p.images) for p in reader.pages) == 1
+
+        # the prosecutor's export of the same case, checked offline as the prosecutor would
+        jaksa = await headers("jaksa", "prosecutor", "kejaksaan")
+        r = await client.post("/api/kejaksaan_export/exports", headers=jaksa)
+        assert r.status_code == 202 and r.json()["batch"]["cases"] == 1, r.text
+        name = r.json()["batch"]["name"]
+
+        async def complete():
+            batch = (await client.get(f"/api/kejaksaan_export/exports/{name}", headers=jaksa)).json()
+            return batch if batch["state"] == "complete" else None
+
+        await eventually(complete, what="the export")
+        folder = deployment.data_dir / "exports" / "kejaksaan" / name
+        pub = tmp_path / "kejaksaan.pub"
+        pub.write_text((await client.get("/api/kejaksaan_export/public-key", headers=jaksa)).text)
+        assert verify(folder, signing.load_public(pub)) == []
+        case = json.loads((folder / "cases.json").read_text())["cases"][0]
+        assert case["violation_id"] == v.id and case["violator"]["plate"] == parker["plate_text"].replace(" ", "")
+        assert case["investigator"]["name"] == "Bripka Contoh"
+
+        # the MQTT subscriber got the verified violation, without the plate or the officer
+        got = await eventually(lambda: _mqtt(mqtt), what="the MQTT message")
+        assert got["type"] == "verified" and got["after"]["camera"] == "etle-bm-1", got
+        flat = json.dumps(got)
+        assert parker["plate_text"].replace(" ", "") not in flat and "Bripka Contoh" not in flat
+
+
+async def _mqtt(mqtt):
+    return next(iter(mqtt.json("bconnect/violations")), None)

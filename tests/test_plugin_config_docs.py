@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from plugins.accident_watch.config import Config as AccidentWatchConfig
+from plugins.crime_watch.config import Config as CrimeWatchConfig
 from plugins.dishub_cameras.plugin import Config as DishubConfig
 from plugins.etle_rules.config import Config as EtleRulesConfig
 from plugins.kejaksaan_export.config import Config as KejaksaanExportConfig
@@ -44,6 +45,7 @@ PLUGINS = {
     "etle_rules": EtleRulesConfig,
     "kejaksaan_export": KejaksaanExportConfig,
     "accident_watch": AccidentWatchConfig,
+    "crime_watch": CrimeWatchConfig,
 }
 
 

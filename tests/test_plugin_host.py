@@ -118,7 +118,7 @@ def test_shipped_manifests_tell_the_truth(make_deployment):
     host = load_plugins(cfg)  # raises ConfigErrors on an untrue manifest
     provides = {name: set(state.manifest.provides) for name, state in host.states.items() if state.manifest}
     assert provides["parking_rule"] == {"analyzer"}
-    assert provides["crime_watch"] == set()  # config only until its analyzer exists
+    assert provides["crime_watch"] == {"analyzer"}
     assert provides["polri_etle"] == {"camera_driver", "routes", "models", "sink", "jobs"}
 
 

@@ -12,6 +12,7 @@ from plugins.traffic_sim.scenarios import SCENARIOS
 ScenarioName = Literal[
     "free_flow", "no_parking_stop", "collision", "loiter_night", "crowd", "delivery_stop", "queue",
     "red_light", "red_light_wait", "wrong_way", "speeding", "person_down", "bus_stop", "stop_line_stop",
+    "running", "crossing_wait",
 ]
 assert set(ScenarioName.__args__) == set(SCENARIOS)  # type: ignore[attr-defined]
 

@@ -245,11 +245,46 @@ class Renderer:
                 "pitch_deg": round(view.pitch_deg, 3),
                 "yaw_deg": round(view.yaw_deg, 3),
             },
-            "zones": ([{"id": "no_parking", "kind": "no_parking", "polygon": zone}] if zone else []) + junction.pop("zones", []),
+            "zones": ([{"id": "no_parking", "kind": "no_parking", "polygon": zone}] if zone else [])
+            + junction.pop("zones", []) + self._scenario_zones(),
             **junction,  # signal_head, calibration
             "objects": objects,
             "events": events,
         }
+
+    def _scenario_zones(self) -> list[dict[str, Any]]:
+        """The scenario's own zones (ground rectangles), in pixels, as the painted one."""
+        out = []
+        for z in SCENARIOS[self.spec.scenario].zones:
+            corners = np.array([(z.x0, 0.0, z.z0), (z.x1, 0.0, z.z0), (z.x1, 0.0, z.z1), (z.x0, 0.0, z.z1)])
+            polygon = clip_to_picture(self.view.polygon(corners) or [], self.spec.width, self.spec.height)
+            if len(polygon) >= 3:
+                out.append({"id": z.id, "kind": z.kind, "polygon": [[round(u, 1), round(v, 1)] for u, v in polygon]})
+        return out
+
+
+def clip_to_picture(polygon: list[tuple[float, float]], width: int, height: int) -> list[tuple[float, float]]:
+    """The part of a convex polygon inside the picture (Sutherland-Hodgman against its four edges)."""
+    edges = ((0, 0.0, 1), (0, float(width), -1), (1, 0.0, 1), (1, float(height), -1))  # axis, limit, inside side
+    for axis, limit, side in edges:
+        if not polygon:
+            break
+        out: list[tuple[float, float]] = []
+        for a, b in zip(polygon, polygon[1:] + polygon[:1]):
+            a_in, b_in = (a[axis] - limit) * side >= 0, (b[axis] - limit) * side >= 0
+            if a_in:
+                out.append(a)
+            if a_in != b_in:
+                k = (limit - a[axis]) / (b[axis] - a[axis])
+                out.append((a[0] + k * (b[0] - a[0]), a[1] + k * (b[1] - a[1])))
+        polygon = out
+    kept: list[tuple[float, float]] = []
+    for point in polygon:  # corners that clipping put on top of each other
+        if not kept or abs(point[0] - kept[-1][0]) + abs(point[1] - kept[-1][1]) >= 1.0:
+            kept.append(point)
+    if len(kept) > 1 and abs(kept[0][0] - kept[-1][0]) + abs(kept[0][1] - kept[-1][1]) < 1.0:
+        kept.pop()
+    return kept
 
 
 def hash_phase(text: str) -> float:

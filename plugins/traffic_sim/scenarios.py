@@ -66,6 +66,18 @@ class Junction:
 
 
 @dataclass(frozen=True)
+class GroundZone:
+    """A zone of the scene for the rules, a rectangle on the ground in metres; the truth file holds it in pixels."""
+
+    id: str
+    kind: str  # a zone kind (core.analytics.zones.ZoneKind): watched_area, restricted_area ...
+    x0: float
+    z0: float
+    x1: float
+    z1: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -77,11 +89,17 @@ class Scenario:
     gatherings: tuple[Gathering, ...] = field(default_factory=tuple)
     events: tuple[EventScript, ...] = ()
     junction: Junction | None = None
+    zones: tuple[GroundZone, ...] = ()  # zones beside the painted no-parking box, in the truth file
 
 
 FREE_FLOW = Scenario(
     name="free_flow",
     description="Ordinary traffic in both directions, people on the sidewalks.",
+    # a hard negative for crime watch: people walk along both sidewalks through these, none for long
+    zones=(
+        GroundZone("watched", "watched_area", -13.0, 16.0, -9.5, 32.0),
+        GroundZone("watched-far", "watched_area", 9.5, 30.0, 13.0, 46.0),
+    ),
 )
 
 NO_PARKING_STOP = Scenario(
@@ -157,12 +175,16 @@ LOITER_NIGHT = Scenario(
                 Key(0.5, -10.5, 18.0),
                 Key(0.65, -12.2, 16.5),
                 Key(0.8, -11.0, 19.0),
-                Key(0.95, "walk_near", 16.0),
-                Key(1.0, -13.2, 16.0),
+                # then walks off along the sidewalk, out of the watched area, and into a shop further up:
+                # the next loop's loiterer is someone else, not the same person back from a doorway
+                Key(0.84, "walk_near", 20.0),
+                Key(0.98, "walk_near", 26.0),
+                Key(1.0, -13.2, 26.5),
             ),
         ),
     ),
-    events=(EventScript("loiter", ("loiterer",), 0.05, 0.95),),
+    events=(EventScript("loiter", ("loiterer",), 0.05, 0.93),),
+    zones=(GroundZone("watched", "watched_area", -13.0, 12.0, -9.5, 24.0),),  # the near sidewalk by the lamp
 )
 
 CROWD = Scenario(
@@ -173,14 +195,15 @@ CROWD = Scenario(
         Gathering(
             name="crowd",
             count=12,
-            x="walk_far",
-            z=42.0,
-            radius=2.6,
+            x=10.0,  # on the far sidewalk and spilling onto the shoulder
+            z=48.0,
+            radius=5.0,  # loosely, along the sidewalk: packed tighter, the people behind are hidden from the camera
             arrive=(0.08, 0.45),
             leave=(0.8, 0.95),
             min_count=8,
         ),
     ),
+    zones=(GroundZone("watched", "watched_area", 7.0, 40.0, 13.0, 56.0),),  # the far sidewalk and shoulder where they gather
 )
 
 DELIVERY_STOP = Scenario(
@@ -386,8 +409,81 @@ STOP_LINE_STOP = Scenario(
     # a hard negative: stopping in the stop_line strip is what it is for
 )
 
+
+def _runner(name: str, x: float, z: float, arrive: float, go: float, z_far: float) -> ScriptedActor:
+    """Out of a doorway on the near side, stands with the group, then sprints across the road and away."""
+    return ScriptedActor(
+        name=name,
+        kind="person",
+        keys=(
+            Key(0.0, -13.2, z),
+            Key(arrive - 0.1, -13.2, z),
+            Key(arrive, x, z),  # 2-3 m at a stroll
+            Key(go, x, z),
+            Key(go + 0.04, x + 2.7, z + 0.6, ease="in"),  # 1.2 s from standing to 4.5 m/s
+            Key(go + 0.04 + (11.0 - x - 2.7) / 4.5 / 30.0, 11.0, z_far),
+            Key(go + 0.2, 13.2, z_far + 1.0),
+            Key(1.0, 13.2, z_far + 1.0),
+        ),
+    )
+
+
+RUNNING = Scenario(
+    name="running",
+    description="Four people stand together on the near sidewalk, then all at once break into a run across the road.",
+    traffic=0,  # the road is clear: they run across it
+    pedestrians=3,
+    actors=(
+        _runner("runner1", -11.6, 18.0, 0.18, 0.50, 23.0),
+        _runner("runner2", -10.8, 19.2, 0.22, 0.51, 24.5),
+        _runner("runner3", -11.9, 20.4, 0.26, 0.50, 26.0),
+        _runner("runner4", -10.6, 21.5, 0.30, 0.52, 27.5),
+    ),
+    events=(EventScript("running", ("runner1", "runner2", "runner3", "runner4"), 0.50, 0.72),),
+    zones=(GroundZone("watched", "watched_area", -13.0, 14.0, 13.0, 30.0),),  # the street, building to building
+)
+
+
+def _pedestrian(name: str, z: float, come: float, go: float, speed: float) -> ScriptedActor:
+    """Out of a doorway, along the near sidewalk to the zebra crossing, waits at the kerb, then walks across."""
+    cross = (10.0 + 10.0) / speed / 30.0
+    return ScriptedActor(
+        name=name,
+        kind="person",
+        keys=(
+            Key(0.0, -13.2, z - 4.5),
+            Key(come, -13.2, z - 4.5),
+            Key(come + 0.05, "walk_near", z - 4.0),
+            Key(come + 0.15, "walk_near", z),
+            Key(come + 0.17, -10.0, z),  # steps to the kerb and waits
+            Key(go, -10.0, z),
+            Key(go + cross, 10.0, z),
+            Key(go + cross + 0.06, 13.2, z + 1.0),
+            Key(1.0, 13.2, z + 1.0),
+        ),
+    )
+
+
+CROSSING_WAIT = Scenario(
+    name="crossing_wait",
+    description="People wait at the kerb of the zebra crossing, then walk across together.",
+    closed_lanes=("away_kerb", "away_inner", "toward_inner", "toward_kerb"),  # traffic held at the crossing
+    pedestrians=3,
+    actors=(
+        _pedestrian("walker1", 64.6, 0.00, 0.40, 1.4),
+        _pedestrian("walker2", 65.4, 0.02, 0.41, 1.5),
+        _pedestrian("walker3", 66.2, 0.04, 0.40, 1.3),
+        _pedestrian("walker4", 67.0, 0.06, 0.42, 1.45),
+        _pedestrian("walker5", 67.6, 0.08, 0.41, 1.35),
+    ),
+    # a hard negative: several people start moving at once, at a walk: not running. Each waits 4-7 s and is
+    # in the watched area under 15 s, so that no short test threshold calls it loitering
+    zones=(GroundZone("watched", "watched_area", -10.6, 62.0, 0.0, 70.0),),  # the crossing's near half
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
-    for s in (FREE_FLOW, NO_PARKING_STOP, COLLISION, LOITER_NIGHT, CROWD, DELIVERY_STOP, QUEUE, PERSON_DOWN, BUS_STOP, STOP_LINE_STOP)
+    for s in (FREE_FLOW, NO_PARKING_STOP, COLLISION, LOITER_NIGHT, CROWD, DELIVERY_STOP, QUEUE, PERSON_DOWN, BUS_STOP,
+              STOP_LINE_STOP, RUNNING, CROSSING_WAIT)
 }
 SCENARIOS.update({s.name: s for s in (RED_LIGHT, RED_LIGHT_WAIT, WRONG_WAY, SPEEDING)})

@@ -1,0 +1,461 @@
+"""Crime watch as a state machine: frames and tracks in, alerts out.
+
+Pure computation: no I/O, no clock of its own, no image. The analyzer feeds it,
+for each frame of a camera, the frame's facts (:class:`FrameInfo`), the
+confirmed tracks of that view and the camera's zones for the preset, and
+publishes what :meth:`CrimeRule.update` returns. Durations are stream time
+between consecutive frames (the time the camera looked); zone hours are wall
+time in the deployment's zone. So a clock step neither fires nor repeats an
+alert, and a stream that breaks (time going back, or a gap over
+``max_frame_gap_s``) counts no time.
+
+Four behaviours, each in a watched (``watched_kinds``) or restricted
+(``restricted_kinds``) zone, each one alert per occurrence:
+
+- **loitering**: a person in a watched area, in its hours, ``loiter_s`` (a
+  zone's ``dwell_s`` wins). Hidden (``lost``) the timer runs ``occlusion_s``;
+  a track the tracker drops is continued by a new track that appears within
+  ``rematch_s`` and ``rematch_heights`` box heights of where it was lost. A
+  person standing in a crowd that was reported is part of that alert, not a
+  loiterer.
+- **crowd**: at least ``crowd_size`` people in one watched area for ``crowd_s``;
+  the gathering is over when fewer than ``crowd_size - crowd_hysteresis`` have
+  stood there for ``crowd_clear_s``: one alert per gathering.
+- **restricted area**: a person in a restricted area, in the zone's hours (its
+  ``windows``; none: always), for ``restricted_s``: one alert per stay.
+- **running**: ``min_runners`` people in a watched area who break into a run
+  (speed at least ``run_speed`` box heights a second, having been at most
+  ``calm_speed`` within ``onset_s`` before) within ``run_window_s`` of each
+  other. Box heights make the speed the same near and far; a jogger is one,
+  and a group that was running when it came into view never was calm. A
+  runner's track often breaks at the first stride (the tracker's filter had it
+  standing): a new track that appears where a calm one was lost inherits its
+  calm. After an alert the zone waits for nobody to run for ``run_clear_s``.
+
+Only boxes are read and kept (the tracker's, by id): no picture, no face, no
+appearance of a person.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import tzinfo as TzInfo
+from typing import Any
+
+from core.analytics.tracker import Track
+from core.analytics.zones import Zone
+from core.events.types import Event, Snapshot
+from plugins.crime_watch.config import Config
+
+Box = tuple[float, float, float, float]
+LOITERING, CROWD, RESTRICTED, RUNNING = "crime.loitering", "crime.crowd", "crime.restricted_area", "crime.running"
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What the rule reads of a frame: the frame hub's facts, no pixels."""
+
+    camera_id: str
+    preset: str | None
+    stream_time: float  # seconds, the stream's own clock
+    wall_time: datetime  # aware; only for the zones' hours
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing crime watch reports: everything the event, the snapshot and the clip need."""
+
+    kind: str  # crime.loitering, crime.crowd, crime.restricted_area, crime.running
+    camera_id: str
+    preset: str | None
+    zone_id: str
+    zone_kind: str
+    track_ids: tuple[int, ...]  # the people it is about (the first is the event's track)
+    boxes: tuple[Box, ...]  # their boxes in this frame (as last seen): what the snapshot draws
+    stream_time: float
+    wall_time: datetime
+    since_s: float  # how long before now it began (the stay, the gathering, the run): the clip's reach
+    priority: str
+    facts: dict[str, Any]  # the behaviour's own numbers
+
+    @property
+    def label(self) -> str:
+        return self.kind.split(".", 1)[1].replace("_", " ")
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            **self.facts,
+            "zone_kind": self.zone_kind,
+            "people": len(self.track_ids),
+            "tracks": list(self.track_ids),
+            "boxes": [[round(v, 1) for v in box] for box in self.boxes],
+            "since_s": round(self.since_s, 2),
+        }
+
+    def event(self, snapshot: Snapshot | None = None, clip_id: str | None = None) -> Event:
+        """The event; the core sets agency, area and mode (education or enforcement)."""
+        return Event(
+            kind=self.kind,
+            camera_id=self.camera_id,
+            preset_id=self.preset,
+            wall_time=self.wall_time,
+            stream_time=max(self.stream_time, 0.0),
+            zone_id=self.zone_id,
+            track_id=self.track_ids[0] if self.track_ids else None,
+            detail=self.detail(),
+            snapshot=snapshot,
+            clip_id=clip_id,
+            priority=self.priority,  # type: ignore[arg-type]
+        )
+
+
+class _Stay:
+    """One person in one zone (watched or restricted)."""
+
+    __slots__ = ("track_id", "dwell", "out_s", "box", "fired", "crowded", "began", "lost_at")
+
+    def __init__(self, track: Track, clock: float) -> None:
+        self.track_id: int | None = track.id
+        self.dwell = 0.0
+        self.out_s = 0.0
+        self.box: Box = track.box
+        self.fired = False
+        self.crowded = False
+        self.began = clock  # camera clock
+        self.lost_at: float | None = None  # camera clock when its track went away
+
+
+@dataclass
+class _Gathering:
+    counting: bool = False
+    above_s: float = 0.0
+    below_s: float = 0.0
+    alerted: bool = False
+    began: float = 0.0
+
+
+@dataclass
+class _Runs:
+    runners: dict[int, float] = field(default_factory=dict)  # track id -> camera clock it broke into a run
+    alerted: bool = False
+    idle_s: float = 0.0
+
+
+@dataclass
+class _View:
+    stays: dict[tuple[str, int], _Stay] = field(default_factory=dict)  # (zone id, track id)
+    suspended: list[tuple[str, _Stay]] = field(default_factory=list)
+    gatherings: dict[str, _Gathering] = field(default_factory=dict)
+    runs: dict[str, _Runs] = field(default_factory=dict)
+    calm_at: dict[int, float] = field(default_factory=dict)  # track id -> camera clock it was last calm
+    lost_calm: dict[int, tuple[float, float, Box]] = field(default_factory=dict)  # track id -> lost at, calm at, box
+    known: set[int] = field(default_factory=set)  # track ids of the last frame (the tracker lists a track until it drops it)
+    boxes: dict[int, Box] = field(default_factory=dict)  # last box of each person seen last frame
+
+
+@dataclass
+class _Camera:
+    clock: float = 0.0  # the camera's own time: stream time, continued across breaks
+    stream: float | None = None
+    wall: datetime | None = None
+    preset: str | None = None
+    view: _View = field(default_factory=_View)
+
+
+def _height(box: Box) -> float:
+    return max(box[3] - box[1], 1.0)
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+
+
+def _at_edge(box: Box, width: int, height: int) -> bool:
+    """Lost at the picture's edge: it walked out of view, it is not hidden."""
+    return box[0] <= 2 or box[1] <= 2 or box[2] >= width - 2 or box[3] >= height - 2
+
+
+def _apart(a: Box, b: Box) -> float:
+    (ax, ay), (bx, by) = _centre(a), _centre(b)
+    return math.hypot(ax - bx, ay - by)
+
+
+class CrimeRule:
+    """The rule's state for every camera of one analyzer; ``tz`` is the deployment's time zone."""
+
+    def __init__(self, config: Config, tz: TzInfo | str) -> None:
+        self.config = config
+        self.tz = tz
+        self._cameras: dict[str, _Camera] = {}
+        self._people = frozenset(config.watched_labels)
+        self._loiter_windows = tuple(w.window() for w in config.loiter_windows)
+        self._with_hours: dict[Zone, Zone] = {}
+
+    def update(self, frame: FrameInfo, tracks: Iterable[Track], zones: Sequence[Zone]) -> list[Alert]:
+        """Take one frame's confirmed tracks and the camera's zones for ``frame.preset``; the alerts now due."""
+        cfg = self.config
+        if not math.isfinite(frame.stream_time):
+            return []
+        cam = self._cameras.setdefault(frame.camera_id, _Camera())
+        looked, broke = self._advance(cam, frame)
+        if broke or frame.preset != cam.preset:
+            cam.view = _View(suspended=self._suspended_all(cam) if frame.preset == cam.preset else [])
+            cam.preset = frame.preset
+        view = cam.view
+        people = [t for t in tracks if t.label in self._people]
+        current = {t.id for t in people}
+        for track_id in [i for i in view.boxes if i not in current]:
+            self._gone(cam, view, track_id)
+        view.boxes = {t.id: t.box for t in people}
+        view.suspended = [(z, s) for z, s in view.suspended if cam.clock - (s.lost_at or 0.0) <= cfg.rematch_s]
+        view.lost_calm = {i: r for i, r in view.lost_calm.items() if cam.clock - r[1] <= cfg.onset_s}
+
+        watched = [z for z in zones if z.kind.value in cfg.watched_kinds]
+        restricted = [z for z in zones if z.kind.value in cfg.restricted_kinds]
+        out: list[Alert] = []
+        for zone in watched:
+            inside = self._inside(zone, people, frame, cam.clock)
+            if zone.active_at(frame.wall_time, self.tz):
+                out += self._crowd(cam, view, frame, zone, inside, looked)
+                out += self._running(cam, view, frame, zone, inside, looked)
+            loiter_active = self._loitering_hours(zone).active_at(frame.wall_time, self.tz)
+            threshold = zone.dwell_s if zone.dwell_s is not None else cfg.loiter_s
+            out += self._stays(cam, view, frame, zone, people, inside, looked, loiter_active, threshold, LOITERING)
+        for zone in restricted:
+            inside = self._inside(zone, people, frame, cam.clock)
+            active = zone.active_at(frame.wall_time, self.tz)
+            out += self._stays(cam, view, frame, zone, people, inside, looked, active, cfg.restricted_s, RESTRICTED)
+        self._motion(cam, view, people)
+        view.known = current
+        return out
+
+    def forget(self, camera_id: str) -> None:
+        """Drop a camera's state (it was removed)."""
+        self._cameras.pop(camera_id, None)
+
+    # --- time and tracks ------------------------------------------------------
+
+    def _advance(self, cam: _Camera, frame: FrameInfo) -> tuple[float, bool]:
+        """Looked time since the camera's last frame, and whether the stream broke in between."""
+        looked, broke = 0.0, False
+        if cam.stream is not None and cam.wall is not None:
+            step = frame.stream_time - cam.stream
+            if 0.0 <= step <= self.config.max_frame_gap_s:
+                looked = step
+                cam.clock += step
+            else:
+                broke = True  # nobody looked; the wall clock says how long, unless it went back too
+                cam.clock += max((frame.wall_time - cam.wall).total_seconds(), 0.0)
+        cam.stream, cam.wall = frame.stream_time, frame.wall_time
+        return looked, broke
+
+    def _suspended_all(self, cam: _Camera) -> list[tuple[str, _Stay]]:
+        """Every stay of the view, waiting for its person's new track (the stream broke: the tracker restarts)."""
+        view = cam.view
+        for key in list(view.stays):
+            self._suspend(cam, view, key)
+        return view.suspended
+
+    def _suspend(self, cam: _Camera, view: _View, key: tuple[str, int]) -> None:
+        stay = view.stays.pop(key)
+        stay.track_id, stay.lost_at = None, cam.clock
+        view.suspended.append((key[0], stay))
+
+    def _gone(self, cam: _Camera, view: _View, track_id: int) -> None:
+        """The tracker let a person go: its stays wait for a new track at the same spot; its calm is remembered."""
+        for key in [k for k in view.stays if k[1] == track_id]:
+            self._suspend(cam, view, key)
+        calm = view.calm_at.pop(track_id, None)
+        if calm is not None and track_id not in view.lost_calm:
+            view.lost_calm[track_id] = (cam.clock, calm, view.boxes[track_id])
+
+    def _inside(self, zone: Zone, people: list[Track], frame: FrameInfo, clock: float) -> list[Track]:
+        cfg = self.config
+        return [
+            t for t in people
+            if zone.contains_box(t.box, frame.width, frame.height)
+            and (t.state == "tracked" or (
+                frame.stream_time - t.last_seen <= cfg.occlusion_s and not _at_edge(t.box, frame.width, frame.height)
+            ))
+        ]
+
+    def _loitering_hours(self, zone: Zone) -> Zone:
+        if zone.windows or not self._loiter_windows:
+            return zone
+        effective = self._with_hours.get(zone)
+        if effective is None:
+            effective = self._with_hours[zone] = zone.model_copy(update={"windows": self._loiter_windows})
+        return effective
+
+    # --- loitering and restricted areas -----------------------------------------
+
+    def _stays(
+        self,
+        cam: _Camera,
+        view: _View,
+        frame: FrameInfo,
+        zone: Zone,
+        people: list[Track],
+        inside: list[Track],
+        looked: float,
+        active: bool,
+        threshold: float,
+        kind: str,
+    ) -> list[Alert]:
+        cfg = self.config
+        inside_ids = {t.id for t in inside}
+        gathering = view.gatherings.get(zone.id)
+        crowded = kind == LOITERING and gathering is not None and gathering.alerted
+        out = []
+        for track in people:
+            key = (zone.id, track.id)
+            stay = view.stays.get(key)
+            if track.id not in inside_ids:
+                if stay is not None:
+                    stay.out_s += looked
+                    if stay.out_s > cfg.leave_s:
+                        del view.stays[key]
+                continue
+            if stay is None:
+                stay = self._claim(cam, view, zone.id, track) or _Stay(track, cam.clock)
+                view.stays[key] = stay
+            stay.out_s = 0.0
+            if track.state == "tracked":
+                stay.box = track.box
+            if crowded:
+                stay.crowded = True
+            if not active:
+                continue
+            stay.dwell += looked
+            if stay.fired or stay.crowded or stay.dwell + _EPS < threshold:
+                continue
+            stay.fired = True
+            out.append(Alert(
+                kind=kind, camera_id=frame.camera_id, preset=frame.preset, zone_id=zone.id, zone_kind=zone.kind.value,
+                track_ids=(track.id,), boxes=(stay.box,), stream_time=frame.stream_time, wall_time=frame.wall_time,
+                since_s=max(cam.clock - stay.began, 0.0),
+                priority=getattr(cfg.priorities, kind.split(".", 1)[1]),
+                facts={"dwell_s": round(stay.dwell, 2), "threshold_s": threshold},
+            ))
+        return out
+
+    def _claim(self, cam: _Camera, view: _View, zone_id: str, track: Track) -> _Stay | None:
+        """A suspended stay of this zone that the new track continues: it appeared where that person was lost."""
+        cfg = self.config
+        if track.id in view.known:
+            return None  # an old track walking in: a new stay
+        first = track.history[0][1:] if track.history else track.box
+        best, best_d = None, cfg.rematch_heights * _height(track.box)
+        for zid, stay in view.suspended:
+            d = _apart(stay.box, first)
+            if zid == zone_id and d <= best_d:
+                best, best_d = stay, d
+        if best is None:
+            return None
+        view.suspended.remove((zone_id, best))
+        best.track_id, best.lost_at = track.id, None
+        return best
+
+    # --- crowds ---------------------------------------------------------------
+
+    def _crowd(self, cam: _Camera, view: _View, frame: FrameInfo, zone: Zone, inside: list[Track], looked: float) -> list[Alert]:
+        cfg = self.config
+        g = view.gatherings.setdefault(zone.id, _Gathering())
+        inside = [t for t in inside if t.stationary_s >= cfg.crowd_still_s]  # gathered, not passing through
+        count = len(inside)
+        if g.alerted:
+            if count < cfg.crowd_size - cfg.crowd_hysteresis:
+                g.below_s += looked
+                if g.below_s >= cfg.crowd_clear_s:
+                    view.gatherings[zone.id] = _Gathering()  # over: the next one is new
+            else:
+                g.below_s = 0.0
+            return []
+        if count < cfg.crowd_size:
+            g.counting, g.above_s = False, 0.0
+            return []
+        if not g.counting:
+            g.counting, g.began, g.above_s = True, cam.clock, 0.0  # counts from this frame on
+        else:
+            g.above_s += looked
+        if g.above_s + _EPS < cfg.crowd_s:
+            return []
+        g.alerted = True
+        ids = tuple(t.id for t in inside)
+        return [Alert(
+            kind=CROWD, camera_id=frame.camera_id, preset=frame.preset, zone_id=zone.id, zone_kind=zone.kind.value,
+            track_ids=ids, boxes=tuple(t.box for t in inside), stream_time=frame.stream_time,
+            wall_time=frame.wall_time, since_s=max(cam.clock - g.began, 0.0), priority=cfg.priorities.crowd,
+            facts={"count": count, "crowd_size": cfg.crowd_size, "lasted_s": round(g.above_s, 2)},
+        )]
+
+    # --- running --------------------------------------------------------------
+
+    def _motion(self, cam: _Camera, view: _View, people: list[Track]) -> None:
+        """Remember when each person was last calm; a new track where a calm one was lost inherits it."""
+        cfg = self.config
+        for track in people:
+            if track.state != "tracked":
+                calm = view.calm_at.get(track.id)
+                if calm is not None and track.id not in view.lost_calm:
+                    lost_at = cam.clock - max((cam.stream or 0.0) - track.last_seen, 0.0)  # when it was last seen
+                    view.lost_calm[track.id] = (lost_at, calm, track.box)
+                continue
+            view.lost_calm.pop(track.id, None)  # seen again: nobody inherits it
+            if track.speed / _height(track.box) <= cfg.calm_speed:
+                view.calm_at[track.id] = cam.clock
+            elif track.id not in view.known and track.id not in view.calm_at:
+                self._inherit(cam, view, track)  # new, and fast already: the runner whose track broke?
+
+    def _inherit(self, cam: _Camera, view: _View, track: Track) -> None:
+        first_t, *first = track.history[0] if track.history else (track.first_seen, *track.box)
+        appeared = cam.clock - max(track.last_seen - first_t, 0.0)  # camera clock of its first sighting
+        best, best_d = None, math.inf
+        for track_id, (lost_at, _calm, box) in view.lost_calm.items():
+            # as far as a sprinter gets (4 box heights a second) since it was lost, and a stride more
+            reach = _height(box) * (1.0 + 4.0 * max(appeared - lost_at, 0.2))
+            d = _apart(box, tuple(first))  # type: ignore[arg-type]
+            if d <= reach and d < best_d:
+                best, best_d = track_id, d
+        if best is not None:
+            view.calm_at[track.id] = view.lost_calm.pop(best)[1]
+            view.calm_at.pop(best, None)  # handed on: the lost track's calm is not offered again
+
+    def _running(self, cam: _Camera, view: _View, frame: FrameInfo, zone: Zone, inside: list[Track], looked: float) -> list[Alert]:
+        cfg = self.config
+        runs = view.runs.setdefault(zone.id, _Runs())
+        fast: dict[int, Track] = {}
+        for track in inside:
+            if track.state != "tracked" or track.speed / _height(track.box) < cfg.run_speed:
+                continue
+            fast[track.id] = track
+            calm = view.calm_at.get(track.id)
+            if track.id not in runs.runners and calm is not None and cam.clock - calm <= cfg.onset_s:
+                runs.runners[track.id] = cam.clock
+        for track_id in [i for i in runs.runners if i not in fast]:
+            del runs.runners[track_id]  # stopped running, or left the zone
+        if not fast:
+            runs.idle_s += looked
+            if runs.alerted and runs.idle_s >= cfg.run_clear_s:
+                runs.alerted = False
+            return []
+        runs.idle_s = 0.0
+        burst = [i for i, t in runs.runners.items() if cam.clock - t <= cfg.run_window_s]
+        if runs.alerted or len(burst) < cfg.min_runners:
+            return []
+        runs.alerted = True
+        began = min(runs.runners[i] for i in burst)
+        speeds = [round(fast[i].speed / _height(fast[i].box), 2) for i in burst]
+        return [Alert(
+            kind=RUNNING, camera_id=frame.camera_id, preset=frame.preset, zone_id=zone.id, zone_kind=zone.kind.value,
+            track_ids=tuple(burst), boxes=tuple(fast[i].box for i in burst), stream_time=frame.stream_time,
+            wall_time=frame.wall_time, since_s=max(cam.clock - began, 0.0) + cfg.onset_s,
+            priority=cfg.priorities.running,
+            facts={"runners": len(burst), "speeds_heights_per_s": speeds, "run_speed": cfg.run_speed},
+        )]

@@ -1,0 +1,273 @@
+"""Crime watch's state machine on synthetic scenes, through the real tracker.
+
+Each scene is people's boxes over stream time (someone pacing, a group that
+gathers, a group that breaks into a run), turned into detections, run through
+``core.analytics.tracker`` at 5 fps, and the tracks handed to the rule with the
+camera's zones, as the analyzer does. Times are stream seconds; wall time is a
+separate clock (WITA) that a test may step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from core.analytics.detector import Detection
+from core.analytics.tracker import Tracker
+from core.analytics.zones import Zone
+from core.testing.pytest_plugin import bconnect
+from plugins.crime_watch.config import Config
+from plugins.crime_watch.rule import CROWD, LOITERING, RESTRICTED, RUNNING, Alert, CrimeRule, FrameInfo
+
+WITA = timezone(timedelta(hours=8))
+W, H = 1000, 500
+FPS = 5
+NIGHT = datetime(2026, 1, 5, 23, 0, tzinfo=WITA)
+DAY = datetime(2026, 1, 5, 12, 0, tzinfo=WITA)
+AREA = ((0.1, 0.2), (0.9, 0.2), (0.9, 0.95), (0.1, 0.95))  # most of the picture
+Scene = Callable[[float], list[Detection]]
+
+
+def zone(kind: str = "watched_area", points=AREA, **kw) -> Zone:
+    return Zone.model_validate({"id": kind.replace("_", "-"), "name": kind, "kind": kind, "points": points, **kw})
+
+
+def person(cx: float, foot: float, height: float = 100.0) -> Detection:
+    return Detection("person", 0.9, cx - height * 0.2, foot - height, cx + height * 0.2, foot)
+
+
+def run(
+    duration: float,
+    scene: Scene,
+    *,
+    zones: tuple[Zone, ...] = (zone(),),
+    config: Config | None = None,
+    start: datetime = NIGHT,
+    wall: Callable[[float], datetime] | None = None,
+    stream: Callable[[float], float] = lambda t: t,
+) -> list[tuple[float, Alert]]:
+    """Play ``duration`` seconds at 5 fps; the alerts with the (true) second each came at."""
+    rule = CrimeRule(config or Config(loiter_s=30, crowd_s=3, crowd_clear_s=3), "Asia/Makassar")
+    tracker = Tracker()
+    out = []
+    for i in range(int(duration * FPS) + 1):
+        t = i / FPS
+        s = stream(t)
+        tracks = tracker.update(scene(t), s)
+        frame = FrameInfo("cam", None, s, wall(t) if wall else start + timedelta(seconds=t), W, H)
+        out += [(t, a) for a in rule.update(frame, tracks, zones)]
+    return out
+
+
+def kinds(found) -> list[str]:
+    return [a.kind for _, a in found]
+
+
+def pacing(arrive: float, leave: float, x: float = 500.0, hidden: tuple[float, float] | None = None) -> Scene:
+    """Walks in from the left edge (4 s), paces two metres to and fro, then walks out to the left."""
+    def scene(t: float) -> list[Detection]:
+        if t < arrive - 4 or t > leave + 4 or (hidden and hidden[0] <= t < hidden[1]):
+            return []
+        if t < arrive:
+            cx = x - (arrive - t) * 110.0
+        elif t > leave:
+            cx = x - (t - leave) * 110.0
+        else:
+            cx = x + 60.0 * math.sin((t - arrive) * 0.6)
+        return [person(cx, 400.0)] if cx > 30 else []
+    return scene
+
+
+def together(*scenes: Scene) -> Scene:
+    return lambda t: [d for s in scenes for d in s(t)]
+
+
+# --- loitering ---------------------------------------------------------------------------------
+
+
+def test_a_person_pacing_in_a_watched_area_gives_one_loitering_alert_at_the_threshold():
+    found = run(120, pacing(10, 10_000))
+    assert kinds(found) == [LOITERING]  # one, though they stay another 80 s
+    t, alert = found[0]
+    assert 36 <= t <= 37.5  # in the zone from about 6.4 s (its left edge at x=100), 30 s threshold
+    assert alert.zone_id == "watched-area" and alert.priority == "normal" and len(alert.track_ids) == 1
+    assert alert.facts["threshold_s"] == 30 and alert.facts["dwell_s"] == pytest.approx(30, abs=0.3)
+    event = alert.event()
+    assert event.kind == "crime.loitering" and event.priority == "normal" and event.track_id == alert.track_ids[0]
+    assert event.detail["since_s"] == pytest.approx(30, abs=0.5) and event.detail["people"] == 1
+
+
+def test_walking_through_or_a_short_stay_gives_nothing_and_a_zones_dwell_s_wins():
+    assert run(60, pacing(10, 30)) == []  # 20 s, under the threshold
+    found = run(60, pacing(10, 30), zones=(zone(dwell_s=15),))
+    assert kinds(found) == [LOITERING] and 21 <= found[0][0] <= 22.5
+
+
+def test_leaving_and_coming_back_starts_a_new_stay():
+    found = run(200, together(pacing(10, 60), pacing(90, 10_000)))
+    assert kinds(found) == [LOITERING, LOITERING]
+    assert 36 <= found[0][0] <= 37.5 and 116 <= found[1][0] <= 117.5
+
+
+def test_a_person_hidden_for_a_moment_keeps_the_timer():
+    found = run(80, pacing(10, 10_000, hidden=(20, 22)))
+    assert kinds(found) == [LOITERING] and 36 <= found[0][0] <= 37.5  # 2 s hidden still counted (occlusion_s 3)
+
+
+def test_a_person_hidden_until_the_tracker_drops_them_continues_their_stay_once_back():
+    # hidden 8 s: the tracker drops the track after 5 s; the person is back where they were lost: one stay,
+    # the 5 hidden seconds beyond occlusion_s not counted
+    found = run(120, pacing(10, 10_000, hidden=(20, 28)))
+    assert kinds(found) == [LOITERING]
+    assert 40 <= found[0][0] <= 45 and found[0][1].facts["dwell_s"] == pytest.approx(30, abs=0.3)
+
+
+def test_loitering_counts_only_in_its_hours_and_a_night_window_runs_across_midnight():
+    assert run(80, pacing(10, 10_000), start=DAY) == []  # default hours 22:00-05:00
+    found = run(80, pacing(10, 10_000), start=datetime(2026, 1, 6, 4, 59, 40, tzinfo=WITA))
+    assert found == []  # 05:00 comes 20 s in, 14 s after the person: the hours end before the 30 s
+    found = run(80, pacing(10, 10_000), start=datetime(2026, 1, 5, 23, 59, 50, tzinfo=WITA))
+    assert kinds(found) == [LOITERING] and 36 <= found[0][0] <= 37.5  # on across midnight
+    own = zone(windows=["11:00-13:00"])  # a zone's own hours win
+    assert kinds(run(80, pacing(10, 10_000), zones=(own,), start=DAY)) == [LOITERING]
+    assert run(80, pacing(10, 10_000), config=Config(loiter_s=30, loiter_windows=[{"start": "00:00", "end": "01:00"}]),
+               start=DAY) == []
+
+
+def test_clock_steps_neither_fire_early_nor_repeat():
+    def stepped(jump_h: float) -> Callable[[float], datetime]:
+        return lambda t: DAY.replace(hour=23) + timedelta(seconds=t, hours=jump_h if t >= 20 else 0)
+    for jump in (1.0, -1.0, 1 / 60):
+        found = run(70, pacing(10, 10_000), wall=stepped(jump), config=Config(loiter_s=30, loiter_windows=[]))
+        assert kinds(found) == [LOITERING] and 36 <= found[0][0] <= 37.5, jump
+
+
+def test_a_stream_that_restarts_does_not_report_the_same_loiterer_twice():
+    # the stream's clock goes back at 45 s (a camera reboot): the tracker restarts, the person is still there
+    found = run(100, pacing(10, 10_000), stream=lambda t: t if t < 45 else t - 45)
+    assert kinds(found) == [LOITERING] and 36 <= found[0][0] <= 37.5
+
+
+# --- crowds ------------------------------------------------------------------------------------
+
+
+def gathering(n: int, arrive: float, leave: float, dip: tuple[float, float] | None = None, x0: float = 200.0) -> Scene:
+    """``n`` people standing side by side from ``arrive`` (one a second, walking in) until ``leave``."""
+    def scene(t: float) -> list[Detection]:
+        out = []
+        for k in range(n):
+            come, go = arrive + k, leave + k * 0.2
+            if not (come - 3 <= t <= go) or (dip and k >= n - 3 and dip[0] <= t < dip[1]):
+                continue
+            cx = x0 + k * 60.0 + (min(t - come, 0.0) * 80.0)
+            out.append(person(cx, 420.0 + (k % 2) * 30.0))
+        return out
+    return scene
+
+
+def test_a_crowd_above_the_count_gives_one_alert_per_gathering():
+    found = run(90, gathering(10, 5, 60), config=Config(crowd_size=8, crowd_s=3, crowd_clear_s=3, loiter_s=30))
+    assert kinds(found) == [CROWD]  # not ten loiterers: standing in a reported crowd is part of it
+    t, alert = found[0]
+    assert 15 <= t <= 18  # the 8th arrives at 12 s, stands 1 s, 3 s more
+    assert alert.facts["count"] >= 8 and len(alert.boxes) == alert.facts["count"] and alert.priority == "normal"
+    # a dip below the count for a moment is the same gathering; a new one after it broke up is new
+    found = run(150, together(gathering(10, 5, 50, dip=(25, 27)), gathering(10, 80, 120)),
+                config=Config(crowd_size=8, crowd_s=3, crowd_clear_s=3))
+    assert kinds(found) == [CROWD, CROWD] and found[1][0] > 85
+
+
+def test_fewer_people_than_the_count_are_no_crowd():
+    assert CROWD not in kinds(run(60, gathering(7, 5, 50), config=Config(crowd_size=8, crowd_s=3)))
+
+
+# --- restricted areas --------------------------------------------------------------------------
+
+
+def test_a_person_in_a_restricted_area_out_of_hours_gives_one_high_priority_alert():
+    yard = zone("restricted_area", windows=["22:00-05:00"])
+    found = run(60, pacing(10, 10_000), zones=(yard,), start=datetime(2026, 1, 6, 1, 0, tzinfo=WITA))
+    assert kinds(found) == [RESTRICTED] and 9 <= found[0][0] <= 10.5  # in from about 6.4 s, 3 s
+    assert found[0][1].priority == "high" and found[0][1].event().priority == "high"
+    assert run(60, pacing(10, 10_000), zones=(yard,), start=DAY) == []  # open hours
+    assert kinds(run(30, pacing(10, 10_000), zones=(zone("restricted_area"),), start=DAY)) == [RESTRICTED]
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def group(n: int, go: float, speed_h: float, *, calm_first: bool = True, height: float = 100.0, y: float = 380.0) -> Scene:
+    """``n`` people standing in a row from the start, who move off right at ``go`` at ``speed_h`` heights a second.
+
+    Without ``calm_first`` they are already moving at that speed when they come into view.
+    """
+    def scene(t: float) -> list[Detection]:
+        out = []
+        for k in range(n):
+            x = 150.0 + k * height * 0.7
+            h = height * (1.0 + 0.3 * k)  # nearer and nearer: speed in heights a second is the same for all
+            foot = y + k * 25.0
+            if calm_first:
+                moved = max(t - go - k * 0.2, 0.0)
+                # a second to reach full speed
+                dx = 0.5 * speed_h * h * moved * moved if moved < 1.0 else speed_h * h * (moved - 0.5)
+            else:
+                dx = speed_h * h * (t - go)
+            cx = x + dx
+            if 0 < cx < W * 0.88:
+                out.append(person(cx, foot, h))
+        return out
+    return scene
+
+
+def test_several_people_who_suddenly_run_give_one_running_alert():
+    found = run(20, group(4, 5.0, 3.0))
+    assert kinds(found) == [RUNNING]
+    t, alert = found[0]
+    assert 5.5 <= t <= 8.0
+    assert alert.facts["runners"] >= 3 and alert.priority == "high"
+    assert all(s >= 1.8 for s in alert.facts["speeds_heights_per_s"])
+
+
+def test_one_jogger_a_group_already_running_and_people_walking_off_together_give_nothing():
+    assert RUNNING not in kinds(run(20, group(1, 5.0, 3.0)))
+    assert RUNNING not in kinds(run(20, group(2, 5.0, 3.0)))  # below min_runners
+    assert RUNNING not in kinds(run(12, group(4, -10.0, 3.0, calm_first=False)))  # a jogging club passing by
+    assert RUNNING not in kinds(run(20, group(4, 5.0, 0.9)))  # the crossing turns green: a walk
+
+
+# --- the event, bad input ----------------------------------------------------------------------
+
+
+def test_the_event_carries_boxes_and_numbers_only():
+    (_, alert), = run(60, pacing(10, 10_000), config=Config(loiter_s=20))
+    event = alert.event()
+    text = json.dumps(event.detail)
+    assert set(event.detail) == {"dwell_s", "threshold_s", "zone_kind", "people", "tracks", "boxes", "since_s"}
+    assert len(text) < 400 and event.snapshot is None  # the analyzer adds the whole-frame snapshot, nothing else
+
+
+def test_config_defaults_are_balikpapans_and_bad_values_are_refused():
+    cfg = Config()
+    assert cfg.loiter_s == 300 and cfg.crowd_size == 8 and [(w.start, w.end) for w in cfg.loiter_windows] == [("22:00", "05:00")]
+    with pytest.raises(ValueError, match="unknown zone kind 'watched'"):
+        Config.model_validate({"watched_kinds": ["watched"]})
+    with pytest.raises(ValueError, match="both watched and restricted"):
+        Config.model_validate({"restricted_kinds": ["watched_area"]})
+    with pytest.raises(ValueError, match="calm_speed"):
+        Config.model_validate({"calm_speed": 2.0, "run_speed": 1.5})
+    with pytest.raises(ValueError, match="minute 60"):
+        Config.model_validate({"loiter_windows": [{"start": "16:60", "end": "17:00"}]})
+
+
+def test_check_config_names_file_line_and_key_of_an_unknown_zone_kind(make_deployment):
+    d = make_deployment('[plugins.crime_watch]\nloiter_s = 300\nwatched_kinds = ["plaza"]\n')
+    result = bconnect("check-config", str(d.path))
+    assert result.returncode != 0
+    line = next(n for n, text in enumerate(d.path.read_text().splitlines(), start=1) if "watched_kinds" in text)
+    first = result.stderr.strip().splitlines()[0]
+    assert first.startswith(f"error: {d.path}:{line}: [plugins.crime_watch.watched_kinds") and "unknown zone kind 'plaza'" in first
