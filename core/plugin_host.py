@@ -55,6 +55,7 @@ PROVIDES_HOOKS: dict[str, str] = {
     "models": "bconnect_register_models",
     "detector": DETECTOR_HOOK,
     "plate_validator": "bconnect_register_plate_validators",
+    "plate_reader": "bconnect_register_plate_readers",
 }
 
 
