@@ -254,7 +254,7 @@ class ViolationsApi:
         more = len(rows) > limit
         rows = rows[:limit]
         if rows:  # plates are personal data: who listed which
-            await audit.record(who.username, "violation.list", "", "ids " + ",".join(str(v.id) for v in rows))
+            await audit.audit_read(request, "violation.list", "", "ids " + ",".join(str(v.id) for v in rows))
         return JSONResponse({"violations": [self.public(v) for v in rows],
                              "next_cursor": str(rows[-1].id) if more else None})
 
@@ -286,7 +286,7 @@ class ViolationsApi:
                 {"id": o.id, "kind": o.kind, "camera": o.camera_id, "wall_time": _iso(o.wall_time), "state": o.state,
                  "ladder_step": o.ladder_step, "rejection": o.reject_reason} for o in earlier
             ]
-        await audit.record(who.username, "violation.view", str(v.id), f"plate {v.plate or 'none'}")
+        await audit.audit_read(request, "violation.view", str(v.id), f"plate {v.plate or 'none'}")
         return JSONResponse(body)
 
     async def snapshot(self, request: Request) -> Response:
@@ -297,11 +297,11 @@ class ViolationsApi:
           200: {description: 'the picture', content: {image/jpeg: {schema: {type: string, format: binary}}}}
           404: {$ref: '#/components/responses/Error', description: 'unknown violation, or it has no snapshot'}
         """
-        who, v = await self._visible(request, *READ_ROLES)
+        _, v = await self._visible(request, *READ_ROLES)
         path = request.app.state.services.data_dir / v.snapshot_path if v.snapshot_path else None
         if path is None or not path.is_file():
             raise ApiError(404, f"violation {v.id} has no snapshot")
-        await audit.record(who.username, "violation.evidence", str(v.id), f"snapshot {v.snapshot_sha256}")
+        await audit.audit_read(request, "violation.evidence", str(v.id), f"snapshot {v.snapshot_sha256}")
         digest = base64.b64encode(bytes.fromhex(v.snapshot_sha256 or "")).decode()
         return FileResponse(path, media_type="image/jpeg", headers={"Repr-Digest": f"sha-256=:{digest}:"})
 
@@ -314,7 +314,7 @@ class ViolationsApi:
           404: {$ref: '#/components/responses/Error', description: 'unknown violation, or it has no clip ready'}
           410: {$ref: '#/components/responses/Error', description: 'the file of the clip is no longer in storage'}
         """
-        who, v = await self._visible(request, *READ_ROLES)
+        _, v = await self._visible(request, *READ_ROLES)
         row = await EvidenceClip.get_or_none(id=v.clip_id) if v.clip_id else None
         if row is None or row.status != "ready" or not row.sha256:
             raise ApiError(404, f"violation {v.id} has no clip ready")
@@ -323,7 +323,7 @@ class ViolationsApi:
         path = directory / row.file
         if not path.is_file():
             raise ApiError(410, f"the file of clip {row.id} is no longer in storage")
-        await audit.record(who.username, "violation.evidence", str(v.id), f"clip {row.id} {row.sha256}")
+        await audit.audit_read(request, "violation.evidence", str(v.id), f"clip {row.id} {row.sha256}")
         digest = base64.b64encode(bytes.fromhex(row.sha256)).decode()
         return FileResponse(path, media_type="video/mp4", headers={"Repr-Digest": f"sha-256=:{digest}:"})
 
@@ -393,7 +393,7 @@ class ViolationsApi:
             return round(c["rejected"] / c["decided"], 3) if c["decided"] else 0.0
 
         threshold = service.settings.flag_rejections
-        await audit.record(who.username, "violation.stats", "", f"{_iso(since)} .. {_iso(until)}")
+        await audit.audit_read(request, "violation.stats", "", f"{_iso(since)} .. {_iso(until)}")
         return JSONResponse({
             "since": _iso(since), "until": _iso(until), "decided": len(rows), "flag_rejections": threshold,
             "officers": [{"user": k, "decided": c["decided"], "rejected": c["rejected"], "rejection_rate": rate(c)}
