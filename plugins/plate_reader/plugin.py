@@ -4,8 +4,8 @@ It registers the TNKB rules as the violation workflow's plate validator
 (:class:`~plugins.plate_reader.validator.TnkbValidator`), and itself as the
 core's plate reader (:class:`~plugins.plate_reader.service.VehiclePlates`): the
 parking rule hands it a violating vehicle's pictures through ``services.plates``.
-Plate crops are read with :meth:`PlateReader.read_track`. The sessions are built in a thread at
-start-up so that the first violation is not slow.
+Plate crops are read with :meth:`PlateReader.read_track`. The sessions are built on the reader's
+thread from start-up on (start-up does not wait), so that the first violation is not slow.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class PlateReaderPlugin:
 
     @hookimpl
     async def bconnect_startup(self, services):
-        await asyncio.to_thread(self.reader.warm)
+        self.reader.warm_soon()  # health says degraded until the sessions are built
 
     @hookimpl
     async def bconnect_shutdown(self, services):

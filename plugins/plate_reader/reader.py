@@ -118,6 +118,11 @@ class PlateReader:
         """Build one worker's sessions (about 2 s; blocking), so that the first read is not slow."""
         self._executor().submit(self._ocr).result()
 
+    def warm_soon(self) -> None:
+        """Start building a worker's sessions on the reader's own thread and return at once: reads queue
+        behind it, and the app's start-up does not wait for it (seconds on a loaded machine)."""
+        self._executor().submit(self._ocr)
+
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
