@@ -61,7 +61,8 @@ async def run(args) -> dict:
             ours, base, t_ours, t_base = [], [], 0.0, 0.0
             for scenario in args.scenarios:
                 for seed in args.seeds:
-                    rendered = cache.render(RenderSpec(scenario, seed, width=w, height=h, fps=5, loop_seconds=20), Path(tmp))
+                    spec = RenderSpec(scenario, seed, width=w, height=h, fps=5, loop_seconds=20)
+                    rendered = cache.render(spec, Path(tmp))
                     for tr in vehicle_tracks(rendered, frames=args.frames):
                         t = time.perf_counter()
                         reading = await service.read(tr.vehicles, tr.vehicle_class)

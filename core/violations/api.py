@@ -519,7 +519,8 @@ class ViolationsApi:
         user = await User.get_or_none(username=username, disabled=False) if len(username) <= USERNAME_MAX else None
         if user is None:
             raise ApiError(422, f"user: no active user named {username[:64]!r}")
-        if user.role not in ("officer", "admin") or v.agency not in data_agencies(user, request.app.state.services.deployment):
+        deployment = request.app.state.services.deployment
+        if user.role not in ("officer", "admin") or v.agency not in data_agencies(user, deployment):
             raise ApiError(422, f"user: {username!r} is no officer who may review violations of {v.agency}")
 
     async def plate(self, request: Request) -> Response:

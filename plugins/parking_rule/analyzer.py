@@ -33,6 +33,7 @@ import logging
 from typing import Any
 
 import numpy as np
+
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Snapshot
 from core.interfaces import AnalyzerContext, CameraInfo, Frame

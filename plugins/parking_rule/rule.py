@@ -331,7 +331,8 @@ class ParkingRule:
             sighting = View(frame.ref, frame.preset, frame.stream_time, frame.wall_time, track.box, track.score)
             if best is None or _quality(sighting) > _quality(best):
                 stay.best = sighting
-            if cfg.plate_frames and (len(stay.views) < cfg.plate_frames or _quality(sighting) > _quality(stay.views[-1])):
+            kept = stay.views
+            if cfg.plate_frames and (len(kept) < cfg.plate_frames or _quality(sighting) > _quality(kept[-1])):
                 stay.views = sorted([*stay.views, sighting], key=_quality, reverse=True)[: cfg.plate_frames]
         counting = not excused and (visible or frame.stream_time - track.last_seen <= cfg.occlusion_s)
         if not counting or stay.fired:
