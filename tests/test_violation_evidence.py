@@ -104,14 +104,24 @@ async def test_open_cases_evidence_is_held_and_purged_only_after_release(make_de
 
 
 async def test_resume_holds_the_evidence_of_an_open_case_that_was_not_held(make_deployment):
-    """A violation from before holds existed (or a hold cut short by a crash) is held at the next start."""
+    """A violation from before holds existed (or a hold cut short by a crash) is held at the next start; a
+    decided one's snapshot is recorded in the evidence store too (not held), dated as its violation."""
     cfg = load_file(make_deployment(DEPLOYMENT).path)
     async with running_app(cfg) as (app, client):
         data_dir = app.state.services.data_dir
         await _clip(data_dir, "c000000000000003")
+        await _clip(data_dir, "d000000000000004")
         v = await _violation(app.state.services.events, data_dir, 3, "c000000000000003")
+        done = await _violation(app.state.services.events, data_dir, 4, "d000000000000004")
+        r = await client.post(f"/api/violations/{done.id}/reject", headers=await headers("evo", "officer", "dishub"),
+                              json={"reason": "duplicate", "note": "n", "officer_name": "Evo"})
+        assert r.status_code == 200, r.text
         await EvidenceClip.all().update(held=False)
         await EvidenceSnapshot.all().delete()
         await app.state.services.violations.resume()
         assert (await EvidenceClip.get(id="c000000000000003")).held
         assert (await EvidenceSnapshot.get(id=v.snapshot_sha256[:16])).held
+        old = await EvidenceSnapshot.get(id=done.snapshot_sha256[:16])
+        assert not old.held and old.created_at == done.created_at
+        assert not (await EvidenceClip.get(id="d000000000000004")).held
+        assert (await verify_evidence(data_dir)).files == 4

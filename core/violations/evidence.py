@@ -62,6 +62,28 @@ async def record_snapshot(v: Violation, data_dir: Path) -> EvidenceSnapshot | No
     return row
 
 
+async def record_missing(data_dir: Path) -> int:
+    """Record in the evidence store the snapshots of violations made before they were recorded (open or
+    decided), dated when their violation was made, so the hash check and retention cover them; returns
+    how many. Two queries when there is nothing to do."""
+    known = set(await EvidenceSnapshot.all().values_list("id", flat=True))
+    missing = [
+        vid for vid, sha in await Violation.filter(snapshot_path__isnull=False, snapshot_sha256__isnull=False)
+        .values_list("id", "snapshot_sha256")
+        if sha[:16] not in known
+    ]
+    done = 0
+    for vid in missing:
+        v = await Violation.get(id=vid)
+        if await EvidenceSnapshot.exists(id=snapshot_id(v)):
+            continue  # shared with a violation recorded in this loop
+        row = await record_snapshot(v, data_dir)
+        if row is not None:
+            await EvidenceSnapshot.filter(id=row.id).update(created_at=v.created_at)
+            done += 1
+    return done
+
+
 async def hold(v: Violation, data_dir: Path | None) -> list[str]:
     """Hold the open violation's snapshot and clip; returns what it held now (``snapshot:<id>``...)."""
     done = []

@@ -271,6 +271,13 @@ class ViolationService:
         """After a crash: hand over what took action but never reached the sinks, warn what was verified in
         education mode. Returns how many it finished."""
         done = 0
+        if self.data_dir is not None:
+            try:
+                recorded = await evidence.record_missing(self.data_dir)
+                if recorded:
+                    log.info("violations: %d earlier snapshots recorded in the evidence store", recorded)
+            except Exception as exc:
+                log.warning("violations: recording earlier snapshots as evidence failed: %s", exc)
         for v in await Violation.filter(state__in=OPEN).exclude(snapshot_path__isnull=True, clip_id__isnull=True):
             await self._evidence(v, evidence.hold(v, self.data_dir))  # held already: nothing is written
         for v in await Violation.filter(state="action_taken").order_by("id"):
