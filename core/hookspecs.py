@@ -96,6 +96,22 @@ def bconnect_register_plate_validators(register):
 
 
 @hookspec
+def bconnect_register_plate_readers(register):
+    """Hand the core a plate reader, which analyzers use through ``services.plates``.
+
+    An analyzer that caught a vehicle hands it the pictures of the vehicle's
+    track; the reading goes into the event's ``detail`` (``plate``,
+    ``plate_confidence``), from which the violation workflow takes it. The
+    first one registered is used, any other is reported against its plugin.
+
+    :param register: call ``register(reader)``; ``reader`` implements
+        :class:`core.analytics.plates.PlateReader` (a ``name`` and
+        ``async read(crops, vehicle_class)``).
+    :return: ignored.
+    """
+
+
+@hookspec
 def bconnect_register_routes(register):
     """Hand the core HTTP routes.
 

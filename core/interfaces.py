@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from core.analytics.zones import Zone
     from core.events.types import Event
 
-ROLES = ("viewer", "operator", "officer", "prosecutor", "admin")
+ROLES = ("viewer", "operator", "officer", "prosecutor", "supervisor", "admin")
 
 
 class Capability(str, enum.Enum):

@@ -56,6 +56,7 @@ PROVIDES_HOOKS: dict[str, str] = {
     "detector": DETECTOR_HOOK,
     "plate_validator": "bconnect_register_plate_validators",
     "commands": "bconnect_register_commands",
+    "plate_reader": "bconnect_register_plate_readers",
 }
 
 

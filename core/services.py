@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from core.analytics.plates import PLATE_READER_HOOK, PlateReading, PlateService
 from core.analytics.zone_store import ZoneStore
 from core.config import Deployment
 from core.interfaces import CameraInfo, Preset
@@ -170,6 +171,22 @@ class ViolationDesk(Protocol):
         ...
 
 
+@runtime_checkable
+class PlateReaders(Protocol):
+    """Plate reading as analyzers see it (:class:`core.analytics.plates.PlateService`): the reader a plugin
+    registered, bounded in time, its failures contained."""
+
+    @property
+    def available(self) -> bool:
+        """Whether a plugin registered a reader."""
+        ...
+
+    async def read(self, crops: list[Any], vehicle_class: str | None) -> PlateReading | None:
+        """Read one vehicle's plate from pictures of its track (H x W x 3 uint8 RGB, the best first);
+        ``None`` when there is no reader or it failed, was busy or too slow: an officer types the plate."""
+        ...
+
+
 @dataclass(frozen=True)
 class PluginServices:
     """What a deployment plugin gets: facts and read-only services, no core internals."""
@@ -181,7 +198,8 @@ class PluginServices:
     clips: EvidenceStore
     events: EventChannel
     zones: ZoneDirectory
-    violations: ViolationDesk
+    violations: ViolationDesk | None = None
+    plates: PlateReaders = field(default_factory=PlateService)  # no reader unless a plugin registered one
 
 
 @dataclass
@@ -207,10 +225,19 @@ class Services:
     # exists from the start, empty; the core plugin loads it once the database is open
     zones: ZoneStore = field(init=False)
     _public: PluginServices | None = field(default=None, init=False, repr=False)
+    _plates: PlateService | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ptz = PtzService(self.plugins)
         self.zones = ZoneStore(self.deployment.deployment.timezone)
+
+    def plates(self) -> PlateService:
+        """The plate readers plugins registered, as one service (built once)."""
+        if self._plates is None:
+            self._plates = PlateService.from_registered(
+                self.plugins.registered.get(PLATE_READER_HOOK, []), self.plugins.report_failure
+            )
+        return self._plates
 
     def public(self) -> PluginServices:
         """The view deployment plugins get (the plugin host hands it to them)."""
@@ -224,6 +251,7 @@ class Services:
                 events=_Events(self),
                 zones=_Zones(self.zones),
                 violations=_Desk(self),
+                plates=self.plates(),
             )
         return self._public
 

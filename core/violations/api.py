@@ -5,7 +5,7 @@
                                              ``state area camera kind plate since until``; ``limit`` and
                                              ``cursor`` (``next_cursor``) pages
 ``POST  /api/violations``                    enter one by hand ``{"camera", "kind", "wall_time", ...}``
-``GET   /api/violations/stats``              rejections per officer, reason and plate (admins)
+``GET   /api/violations/stats``              rejections per officer, reason and plate (supervisors)
 ``GET   /api/violations/summary``            the dashboard's figures over ``days`` (readers)
 ``GET   /api/violations/{id}``               one, with evidence links, transitions, plate edits, the
                                              plate's earlier violations
@@ -15,11 +15,12 @@
 ``POST  /api/violations/{id}/reject``        ``{"reason", "note", "officer_name", "version"}``
 ``POST  /api/violations/{id}/action``        the ladder step was carried out ``{"note", "version"}``
 ``POST  /api/violations/{id}/close``         ``{"note", "version"}``
-``POST  /api/violations/{id}/assign``        ``{"user", "version"}``: an officer takes it (admins: anyone)
+``POST  /api/violations/{id}/assign``        ``{"user", "version"}``: an officer takes it (supervisors: to an officer)
 ===========================================  ==========================================================
 
-Reading needs the role officer, prosecutor or admin; acting, officer or
-admin; and in both cases ``[access.<agency>] data`` must cover the camera's
+Reading needs the role officer, prosecutor, supervisor or admin; acting, officer
+or admin (a supervisor may assign, and reads the report, but decides nothing);
+in every case ``[access.<agency>] data`` must cover the camera's
 agency (anything else answers 404 like an unknown id). Every answer that
 carries a plate or evidence is written to the audit log.
 """
@@ -51,8 +52,10 @@ from core.violations.service import Detection, Refused, ViolationService
 from core.violations.states import ALLOWED, STATES
 from core.violations.summary import DAYS_MAX, summary
 
-READ_ROLES = ("officer", "prosecutor")
+READ_ROLES = ("officer", "prosecutor", "supervisor")
 ACT_ROLES = ("officer",)
+REPORT_ROLES = ("supervisor",)  # the supervisors' report (admins too)
+ASSIGN_ROLES = ("officer", "supervisor")  # a supervisor hands out the queue but decides nothing
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 HISTORY_MAX = 20
 MAX_TEXT = 1000
@@ -251,7 +254,7 @@ class ViolationsApi:
         more = len(rows) > limit
         rows = rows[:limit]
         if rows:  # plates are personal data: who listed which
-            await audit.record(who.username, "violation.list", "", "ids " + ",".join(str(v.id) for v in rows))
+            await audit.audit_read(request, "violation.list", "", "ids " + ",".join(str(v.id) for v in rows))
         return JSONResponse({"violations": [self.public(v) for v in rows],
                              "next_cursor": str(rows[-1].id) if more else None})
 
@@ -283,7 +286,7 @@ class ViolationsApi:
                 {"id": o.id, "kind": o.kind, "camera": o.camera_id, "wall_time": _iso(o.wall_time), "state": o.state,
                  "ladder_step": o.ladder_step, "rejection": o.reject_reason} for o in earlier
             ]
-        await audit.record(who.username, "violation.view", str(v.id), f"plate {v.plate or 'none'}")
+        await audit.audit_read(request, "violation.view", str(v.id), f"plate {v.plate or 'none'}")
         return JSONResponse(body)
 
     async def snapshot(self, request: Request) -> Response:
@@ -294,11 +297,11 @@ class ViolationsApi:
           200: {description: 'the picture', content: {image/jpeg: {schema: {type: string, format: binary}}}}
           404: {$ref: '#/components/responses/Error', description: 'unknown violation, or it has no snapshot'}
         """
-        who, v = await self._visible(request, *READ_ROLES)
+        _, v = await self._visible(request, *READ_ROLES)
         path = request.app.state.services.data_dir / v.snapshot_path if v.snapshot_path else None
         if path is None or not path.is_file():
             raise ApiError(404, f"violation {v.id} has no snapshot")
-        await audit.record(who.username, "violation.evidence", str(v.id), f"snapshot {v.snapshot_sha256}")
+        await audit.audit_read(request, "violation.evidence", str(v.id), f"snapshot {v.snapshot_sha256}")
         digest = base64.b64encode(bytes.fromhex(v.snapshot_sha256 or "")).decode()
         return FileResponse(path, media_type="image/jpeg", headers={"Repr-Digest": f"sha-256=:{digest}:"})
 
@@ -311,7 +314,7 @@ class ViolationsApi:
           404: {$ref: '#/components/responses/Error', description: 'unknown violation, or it has no clip ready'}
           410: {$ref: '#/components/responses/Error', description: 'the file of the clip is no longer in storage'}
         """
-        who, v = await self._visible(request, *READ_ROLES)
+        _, v = await self._visible(request, *READ_ROLES)
         row = await EvidenceClip.get_or_none(id=v.clip_id) if v.clip_id else None
         if row is None or row.status != "ready" or not row.sha256:
             raise ApiError(404, f"violation {v.id} has no clip ready")
@@ -320,7 +323,7 @@ class ViolationsApi:
         path = directory / row.file
         if not path.is_file():
             raise ApiError(410, f"the file of clip {row.id} is no longer in storage")
-        await audit.record(who.username, "violation.evidence", str(v.id), f"clip {row.id} {row.sha256}")
+        await audit.audit_read(request, "violation.evidence", str(v.id), f"clip {row.id} {row.sha256}")
         digest = base64.b64encode(bytes.fromhex(row.sha256)).decode()
         return FileResponse(path, media_type="video/mp4", headers={"Repr-Digest": f"sha-256=:{digest}:"})
 
@@ -351,7 +354,7 @@ class ViolationsApi:
         return JSONResponse(body)
 
     async def stats(self, request: Request) -> Response:
-        """Supervisors' report: admins (who answer for their officers; there is no separate supervisor role).
+        """Supervisors' report (supervisors and admins, of the data their agency may read); audited.
         ---
         operationId: violation_stats
         parameters:
@@ -361,7 +364,7 @@ class ViolationsApi:
           200: {description: 'rejections per officer, reason and plate, flagged plates', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
         """
         service = self._service()
-        who = require_role(request, "admin")
+        who = require_role(request, *REPORT_ROLES)
         unknown = sorted(set(request.query_params) - {"since", "until"})
         if unknown:
             raise ApiError(400, f"{unknown[0][:40]}: unknown parameter (known: since, until)")
@@ -390,7 +393,7 @@ class ViolationsApi:
             return round(c["rejected"] / c["decided"], 3) if c["decided"] else 0.0
 
         threshold = service.settings.flag_rejections
-        await audit.record(who.username, "violation.stats", "", f"{_iso(since)} .. {_iso(until)}")
+        await audit.audit_read(request, "violation.stats", "", f"{_iso(since)} .. {_iso(until)}")
         return JSONResponse({
             "since": _iso(since), "until": _iso(until), "decided": len(rows), "flag_rejections": threshold,
             "officers": [{"user": k, "decided": c["decided"], "rejected": c["rejected"], "rejection_rate": rate(c)}
@@ -403,8 +406,10 @@ class ViolationsApi:
 
     # --- acting --------------------------------------------------------------------
 
-    async def _acting(self, request: Request, keys: tuple[str, ...]) -> tuple[Principal, Violation, dict[str, Any]]:
-        who, v = await self._visible(request, *ACT_ROLES)
+    async def _acting(
+        self, request: Request, keys: tuple[str, ...], roles: tuple[str, ...] = ACT_ROLES
+    ) -> tuple[Principal, Violation, dict[str, Any]]:
+        who, v = await self._visible(request, *roles)
         body = await _body(request, (*keys, "version"))
         version = body.get("version")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
@@ -479,28 +484,44 @@ class ViolationsApi:
         return await self._answer(self._service().close(v, who.username, _text(body, "note")))
 
     async def assign(self, request: Request) -> Response:
-        """Assign the violation for review: an officer to themselves (user omitted), an admin to anyone; null frees it.
+        """Assign the violation for review: an officer to themselves (user omitted), a supervisor to an officer who may
+        read it, an admin to anyone; null frees it.
         ---
         operationId: assign_violation
         requestBody: {required: false, content: {application/json: {schema: {type: object, additionalProperties: false, properties: {user: {type: [string, 'null'], maxLength: 64}, version: {type: integer, minimum: 0, description: 'the version you loaded; 409 if it changed since'}}}}}}
         responses:
           200: {description: 'the violation, assigned', content: {application/json: {schema: {$ref: '#/components/schemas/Object'}}}}
           403: {$ref: '#/components/responses/Error', description: 'an officer assigning it to someone else'}
+          422: {$ref: '#/components/responses/Error', description: 'no active user of that name, or (a supervisor) not an officer who may read it'}
           404: {$ref: '#/components/responses/Error', description: 'unknown, or of an agency whose data you may not see'}
           409: {$ref: '#/components/responses/Error', description: 'not awaiting review, or it changed since you loaded it'}
-          422: {$ref: '#/components/responses/Error', description: 'no active user of that name'}
         """
-        who, v, body = await self._acting(request, ("user",))
+        who, v, body = await self._acting(request, ("user",), ASSIGN_ROLES)
+        if who.role == "supervisor" and "user" not in body:
+            raise ApiError(422, "user: a supervisor names the officer to assign (or null to free it)")
         to = body.get("user", who.username)
         if to is not None and not isinstance(to, str):
             raise ApiError(400, "user: expected a user name or null")
-        if who.role != "admin" and to not in (who.username, None):
-            raise ApiError(403, "an officer assigns violations to themselves only; admins assign them to anyone")
+        if who.role == "officer" and to not in (who.username, None):
+            raise ApiError(403, "an officer assigns violations to themselves only; supervisors and admins assign "
+                                "them to anyone")
+        if who.role == "supervisor" and to is not None:
+            await self._reviewer(request, to[:USERNAME_MAX + 1], v)
         # longer than any user name: the column's bound would refuse the query itself (a 500)
         if to is not None and to != who.username and (len(to) > USERNAME_MAX
                                                       or not await User.exists(username=to, disabled=False)):
             raise ApiError(422, f"user: no active user named {to[:64]!r}")
         return await self._answer(self._service().assign(v, to, who.username))
+
+    async def _reviewer(self, request: Request, username: str, v: Violation) -> None:
+        """422 unless ``username`` is an active officer (or admin) whose agency may read ``v``: a supervisor hands
+        work only to someone who can do it."""
+        user = await User.get_or_none(username=username, disabled=False) if len(username) <= USERNAME_MAX else None
+        if user is None:
+            raise ApiError(422, f"user: no active user named {username[:64]!r}")
+        deployment = request.app.state.services.deployment
+        if user.role not in ("officer", "admin") or v.agency not in data_agencies(user, deployment):
+            raise ApiError(422, f"user: {username!r} is no officer who may review violations of {v.agency}")
 
     async def plate(self, request: Request) -> Response:
         """Enter or confirm the plate (it counts as confirmed by you); the edit is kept and audited.

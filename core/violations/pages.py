@@ -16,7 +16,7 @@ from core.auth.access import require_role
 
 STATIC = Path(__file__).resolve().parent.parent.parent / "web" / "static"
 ACT_ROLES = ("officer",)
-READ_ROLES = ("officer", "prosecutor")
+READ_ROLES = ("officer", "prosecutor", "supervisor")
 
 
 async def review_page(request: Request) -> Response:

@@ -67,6 +67,7 @@ class ViolationsPlugin:
         service = ViolationService(
             services.deployment.enforcement, bus.publish if bus is not None else None, validator,
             on_validator_error=lambda exc: services.plugins.report_failure(owner, VALIDATOR_HOOK, exc),
+            data_dir=services.data_dir,
         )
         resumed = await service.resume()
         if resumed:

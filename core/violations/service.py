@@ -15,16 +15,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from core.auth import audit
 from core.events.types import Event, Snapshot
+from core.violations import evidence
 from core.violations.models import PlateEdit, Violation, ViolationTransition
 from core.violations.plates import PermissiveValidator, PlateValidator, normalised
 from core.violations.settings import EnforcementSettings
-from core.violations.states import OFFENCES, State, refusal
+from core.violations.states import OFFENCES, OPEN, State, refusal
 
 log = logging.getLogger("bconnect.violations")
 SYSTEM = "system"
@@ -85,8 +87,10 @@ class ViolationService:
         publish: Callable[[Event], Awaitable[Event]] | None = None,
         validator: PlateValidator | None = None,
         on_validator_error: Callable[[Exception], None] = lambda exc: None,
+        data_dir: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.data_dir = data_dir  # where event snapshots lie; None: snapshots are not held (clips still are)
         self.publish = publish  # the event bus, once it runs
         self.validator: PlateValidator = validator or PermissiveValidator()
         self.on_validator_error = on_validator_error  # counts it against the validator's plugin
@@ -153,7 +157,16 @@ class ViolationService:
         await audit.record(by, "violation.create", str(v.id), what)
         await audit.record(SYSTEM, "violation.awaiting_review", str(v.id), "detected -> awaiting_review")
         log.info("violation %s: %s on %s (%s)", v.id, found.kind, found.camera_id, found.mode)
+        await self._evidence(v, evidence.hold(v, self.data_dir))
         return v
+
+    async def _evidence(self, v: Violation, change: Awaitable[list[str]]) -> None:
+        """Hold or release the violation's evidence (:mod:`core.violations.evidence`); a failure is logged
+        and the case goes on (a hold is made again at the next start, :meth:`resume`)."""
+        try:
+            await change
+        except Exception as exc:
+            log.warning("violation %s: holding or releasing its evidence failed: %s", v.id, exc)
 
     # --- moving ------------------------------------------------------------------
 
@@ -177,7 +190,10 @@ class ViolationService:
             who = f" ({last.by} made it {last.to_state})" if last is not None and last.to_state == current.state else ""
             raise Refused(409, f"violation {v.id} changed meanwhile: it is {current.state} now{who}; reload it")
         await audit.record(by, f"violation.{to}", str(v.id), f"{v.state} -> {to}: {reason}"[:2000])
-        return await Violation.get(id=v.id)
+        moved = await Violation.get(id=v.id)
+        if to not in OPEN:
+            await self._evidence(moved, evidence.release(moved))
+        return moved
 
     def plate_blocker(self, v: Violation) -> str | None:
         """Why ``v`` cannot be verified yet because of its plate, or ``None``."""
@@ -255,6 +271,15 @@ class ViolationService:
         """After a crash: hand over what took action but never reached the sinks, warn what was verified in
         education mode. Returns how many it finished."""
         done = 0
+        if self.data_dir is not None:
+            try:
+                recorded = await evidence.record_missing(self.data_dir)
+                if recorded:
+                    log.info("violations: %d earlier snapshots recorded in the evidence store", recorded)
+            except Exception as exc:
+                log.warning("violations: recording earlier snapshots as evidence failed: %s", exc)
+        for v in await Violation.filter(state__in=OPEN).exclude(snapshot_path__isnull=True, clip_id__isnull=True):
+            await self._evidence(v, evidence.hold(v, self.data_dir))  # held already: nothing is written
         for v in await Violation.filter(state="action_taken").order_by("id"):
             done += (await self.hand_over(v)).state == "handed_to_sink"
         for v in await Violation.filter(state="verified", mode="education").order_by("id"):

@@ -85,6 +85,7 @@ class Config(BaseModel):
     rematch_still_s: float = Field(default=3.0, ge=0, le=600)  # ... and standing still since it was first seen
     max_frame_gap_s: float = Field(default=10.0, gt=0, le=600)  # a longer gap is a break: nobody looked
     crop_margin: float = Field(default=0.1, ge=0, le=1)  # the plate crop: the vehicle's box grown this much
+    plate_frames: int = Field(default=4, ge=0, le=16)  # best sightings kept per stay for the plate reader
 
     @field_validator("kinds")
     @classmethod

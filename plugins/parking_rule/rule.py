@@ -98,6 +98,7 @@ class Violation:
     wall_time: datetime
     best: View  # the largest, most confident sighting: the snapshot
     crop: Box  # where to read the plate: the best box grown, inside the picture
+    views: tuple[View, ...] = ()  # the best ``plate_frames`` sightings, best first: what the plate is read from
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -145,7 +146,7 @@ class Violation:
 class _Stay:
     __slots__ = (
         "track_id", "label", "still_since", "dwell", "out_s", "fired", "box", "best",
-        "arrived_stream", "arrived_clock", "visits", "suspended_at",
+        "arrived_stream", "arrived_clock", "visits", "suspended_at", "views",
     )
 
     def __init__(self, track: Track, clock: float, now_stream: float) -> None:
@@ -161,6 +162,7 @@ class _Stay:
         self.arrived_clock = clock - max(now_stream - track.first_seen, 0.0)
         self.visits = 1
         self.suspended_at: float | None = None  # camera clock when suspended
+        self.views: list[View] = []  # the best few sightings, best first, one per frame
 
 
 @dataclass
@@ -244,6 +246,20 @@ class ParkingRule:
                         refs.add(stay.best.ref)
         return refs
 
+    def views_in_use(self, camera_id: str) -> set[tuple[Hashable, Box]]:
+        """``(ref, box)`` of the sightings some unreported stay of the camera may read its plate from:
+        the analyzer keeps those crops."""
+        cam = self._cameras.get(camera_id)
+        if cam is None:
+            return set()
+        return {
+            (v.ref, v.box)
+            for view in cam.views.values()
+            for stay in (*view.stays.values(), *view.suspended)
+            if not stay.fired
+            for v in stay.views
+        }
+
     def forget(self, camera_id: str) -> None:
         """Drop a camera's state (it was removed)."""
         self._cameras.pop(camera_id, None)
@@ -312,8 +328,12 @@ class ParkingRule:
         if visible:
             stay.box = track.box
             best = stay.best
-            if best is None or _area(track.box) * track.score > _area(best.box) * best.score:
-                stay.best = View(frame.ref, frame.preset, frame.stream_time, frame.wall_time, track.box, track.score)
+            sighting = View(frame.ref, frame.preset, frame.stream_time, frame.wall_time, track.box, track.score)
+            if best is None or _quality(sighting) > _quality(best):
+                stay.best = sighting
+            kept = stay.views
+            if cfg.plate_frames and (len(kept) < cfg.plate_frames or _quality(sighting) > _quality(kept[-1])):
+                stay.views = sorted([*stay.views, sighting], key=_quality, reverse=True)[: cfg.plate_frames]
         counting = not excused and (visible or frame.stream_time - track.last_seen <= cfg.occlusion_s)
         if not counting or stay.fired:
             return None
@@ -389,15 +409,21 @@ class ParkingRule:
             stream_time=frame.stream_time,
             wall_time=frame.wall_time,
             best=best,
-            crop=_grown(best.box, cfg.crop_margin, frame.width, frame.height),
+            crop=grown(best.box, cfg.crop_margin, frame.width, frame.height),
+            views=tuple(stay.views),
         )
+
+
+def _quality(view: View) -> float:
+    """Largest box times score: nearest, clearest, unhidden."""
+    return _area(view.box) * view.score
 
 
 def _area(box: Box) -> float:
     return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
 
-def _grown(box: Box, margin: float, width: int, height: int) -> Box:
+def grown(box: Box, margin: float, width: int, height: int) -> Box:
     dx, dy = (box[2] - box[0]) * margin, (box[3] - box[1]) * margin
     return (max(box[0] - dx, 0.0), max(box[1] - dy, 0.0), min(box[2] + dx, float(width)), min(box[3] + dy, float(height)))
 

@@ -1,5 +1,10 @@
 """The plate reader: crops of one track in, one :class:`PlateRead` out, off the event loop.
 
+Two entries: :meth:`PlateReader.read_track` takes plate crops;
+:meth:`PlateReader.read_vehicles` takes the vehicle's pictures (what an analyzer
+has: the box the detector drew) and first finds the plate in each
+(:mod:`plugins.plate_reader.locate`).
+
 OCR is CPU-heavy (about 0.1-0.2 s a crop on one core), so reads run on a small
 thread pool, each worker with its own ONNX sessions. At most ``max_pending``
 tracks wait or run at once; one more is refused at once (:class:`ReaderBusy`)
@@ -17,13 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from core.analytics import plates as core_plates
 from plugins.plate_reader.colour import classify
 from plugins.plate_reader.config import Config
+from plugins.plate_reader.locate import plate_in
 from plugins.plate_reader.ocr import Ocr
 from plugins.plate_reader.vote import PlateRead, frame_read, vote
 
 
-class ReaderBusy(RuntimeError):
+class ReaderBusy(core_plates.ReaderBusy):
     """``max_pending`` tracks are already being read."""
 
 
@@ -67,6 +74,13 @@ class PlateReader:
             self.stats["read_s"] += time.perf_counter() - started
         return result
 
+    def read_vehicles_blocking(self, crops: list[np.ndarray], vehicle_class: str | None = None) -> PlateRead:
+        """:meth:`read_track_blocking` on the plates found in pictures of the vehicle (H x W x 3 uint8
+        RGB, the best first); a picture in which no plate is seen does not vote."""
+        ocr = self._ocr()
+        found = [plate_in(ocr.engine, c) for c in crops[: self.config.max_frames] if c is not None and c.ndim == 3]
+        return self.read_track_blocking([p for p in found if p is not None], vehicle_class)
+
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
@@ -75,21 +89,39 @@ class PlateReader:
 
     async def read_track(self, crops: list[np.ndarray], vehicle_class: str | None = None) -> PlateRead:
         """:meth:`read_track_blocking` on a worker thread; :class:`ReaderBusy` when full."""
+        return await self._run(self.read_track_blocking, crops, vehicle_class)
+
+    async def read_vehicles(self, crops: list[np.ndarray], vehicle_class: str | None = None) -> PlateRead:
+        """:meth:`read_vehicles_blocking` on a worker thread; :class:`ReaderBusy` when full."""
+        return await self._run(self.read_vehicles_blocking, crops, vehicle_class)
+
+    async def _run(self, fn, crops: list[np.ndarray], vehicle_class: str | None) -> PlateRead:
         with self._lock:
             if self._pending >= self.config.max_pending:
                 self.stats["busy"] += 1
                 raise ReaderBusy(f"{self._pending} plate reads pending (max_pending {self.config.max_pending})")
             self._pending += 1
         try:
-            pool = self._executor()
-            return await asyncio.get_running_loop().run_in_executor(pool, self.read_track_blocking, crops, vehicle_class)
-        finally:
-            with self._lock:
-                self._pending -= 1
+            future = self._executor().submit(fn, crops, vehicle_class)
+        except BaseException:
+            self._done(None)
+            raise
+        # a read counts as pending until its thread is done, also when the caller stopped waiting
+        future.add_done_callback(self._done)
+        return await asyncio.wrap_future(future)
+
+    def _done(self, _future) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def warm(self) -> None:
         """Build one worker's sessions (about 2 s; blocking), so that the first read is not slow."""
         self._executor().submit(self._ocr).result()
+
+    def warm_soon(self) -> None:
+        """Start building a worker's sessions on the reader's own thread and return at once: reads queue
+        behind it, and the app's start-up does not wait for it (seconds on a loaded machine)."""
+        self._executor().submit(self._ocr)
 
     def close(self) -> None:
         with self._lock:

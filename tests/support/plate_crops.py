@@ -156,3 +156,56 @@ def licenseplate_motion(deblur: bool = True) -> np.ndarray:
         rgb = wiener_motion_deblur(rgb)
     x0, y0, x1, y1 = LICENSEPLATE_BOX
     return np.ascontiguousarray(rgb[y0:y1, x0:x1])
+
+
+@dataclass(frozen=True)
+class VehicleTrack:
+    truth: str
+    vehicle_class: str
+    vehicles: list[np.ndarray]  # the vehicle's box grown by the margin, RGB: what the parking rule hands over
+    plates: list[np.ndarray]  # the plate where the truth says, in the same frames: a perfect plate finder's crops
+
+
+def vehicle_tracks(rendered, frames: int = 4, margin: float = 0.1, min_box_px: int = 24) -> list[VehicleTrack]:
+    """Each plated vehicle of a rendered loop (``cache.render``: H.264 decoded as the live path decodes
+    it), its ``frames`` largest sightings as the parking rule picks them (largest box; the truth's score
+    is 1), cut with ``margin`` as the rule grows its boxes."""
+    import json
+
+    import av
+
+    doc = json.loads(rendered.truth.read_text())
+    objects = {o["id"]: o for o in doc["objects"] if "plate" in o}
+    seen: dict[str, list[tuple[float, int, list, list | None]]] = defaultdict(list)
+    for fr in doc["frames"]:
+        for o in fr["objects"]:
+            if o["id"] in objects and o.get("bbox") and o["bbox"][2] - o["bbox"][0] >= min_box_px:
+                x0, y0, x1, y1 = o["bbox"]
+                seen[o["id"]].append(((x1 - x0) * (y1 - y0), fr["i"], o["bbox"], o.get("plate_bbox")))
+    best = {oid: sorted(s, key=lambda it: -it[0])[:frames] for oid, s in seen.items()}
+    wanted = {i for s in best.values() for _, i, _, _ in s}
+    pictures = {}
+    with av.open(str(rendered.video)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i in wanted:
+                pictures[i] = frame.to_ndarray(format="rgb24")
+    tracks = []
+    for oid, sightings in best.items():
+        vehicles, plates = [], []
+        for _, i, (x0, y0, x1, y1), pb in sightings:
+            img = pictures.get(i)
+            if img is None:
+                continue
+            h, w = img.shape[:2]
+            dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
+            vehicles.append(img[int(max(0, y0 - dy)) : int(min(h, y1 + dy)), int(max(0, x0 - dx)) : int(min(w, x1 + dx))].copy())
+            if pb:
+                px0, py0, px1, py1 = pb
+                mx, my = max(2, (px1 - px0) // 8), max(2, (py1 - py0) // 3)
+                crop = img[max(0, py0 - my) : py1 + my + 1, max(0, px0 - mx) : px1 + mx + 1]
+                if usable(crop):
+                    plates.append(crop.copy())
+        if vehicles:
+            o = objects[oid]
+            tracks.append(VehicleTrack(o["plate"], o["class"], vehicles, plates))
+    return tracks

@@ -448,7 +448,7 @@
   function addPageLinks(role) {
     const links = [
       ["review-link", "/review", "Review", ["officer", "admin"]],
-      ["dashboard-link", "/dashboard", "Dashboard", ["officer", "prosecutor", "admin"]],
+      ["dashboard-link", "/dashboard", "Dashboard", ["officer", "prosecutor", "supervisor", "admin"]],
     ];
     for (const [id, href, text, roles] of links.reverse()) {
       if (!roles.includes(role)) continue;

@@ -1,5 +1,5 @@
 // B-Connect enforcement dashboard: charts (Chart.js, vendored in vendor/) over GET /api/violations/summary and,
-// for admins, the supervisors' report GET /api/violations/stats. Plain JavaScript, no build step.
+// for supervisors and admins, the supervisors' report GET /api/violations/stats. Plain JavaScript, no build step.
 (function () {
   "use strict";
 
@@ -132,7 +132,7 @@
       const since = new Date(Date.now() - days * 86400000).toISOString();
       const [summary, stats] = await Promise.all([
         get("/api/violations/summary?days=" + days),
-        state.me.role === "admin" ? get("/api/violations/stats?since=" + encodeURIComponent(since)) : Promise.resolve(null),
+        ["supervisor", "admin"].includes(state.me.role) ? get("/api/violations/stats?since=" + encodeURIComponent(since)) : Promise.resolve(null),
       ]);
       state.summary = summary;
       state.stats = stats;
