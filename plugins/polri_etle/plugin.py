@@ -182,8 +182,11 @@ class PolriEtle:
         self.tickets.desk = desk
 
     @hookimpl
-    def bconnect_shutdown(self, services):
-        self.desk = self.sink.desk = self.tickets.desk = None
+    async def bconnect_shutdown(self, services):
+        desk, self.desk = self.desk, None
+        self.sink.desk = self.tickets.desk = None
+        if desk is not None:
+            await desk.close()
 
     @hookimpl
     async def bconnect_health(self, services):

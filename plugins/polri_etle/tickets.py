@@ -82,6 +82,7 @@ class TicketDesk:
         self.violations = violations
         self.zone = ZoneInfo(config.timezone)
         self._lock = asyncio.Lock()  # one letter run at a time: a retry and a delivery never race
+        self._runs: set[asyncio.Task] = set()  # letter runs started by deliveries, awaited on close
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), UTC)
@@ -102,11 +103,31 @@ class TicketDesk:
                 and event.agency in self.config.agencies and isinstance(event.detail.get("violation_id"), int))
 
     async def intake(self, event: Event) -> Ticket:
-        """The ticket of ``event`` (made once, whatever the repeats), then its next steps."""
+        """The ticket of ``event`` (made once, whatever the repeats); its lookup and letter follow in the background.
+
+        Only the ticket is made while the sink holds the event: the lookup may wait on the registry and the
+        letter takes about a second of CPU, longer than a sink may take. The ticket is durable, so a crash
+        before its letter is written is finished by :meth:`run_due` (at start-up and by the job).
+        """
         ticket = await Ticket.get_or_none(event_id=event.id)
         if ticket is None:
             ticket = await self._create(event)
-        return await self.advance(ticket)
+        run = asyncio.create_task(self._advance_in_background(ticket), name=f"etle-ticket-{ticket.id}")
+        self._runs.add(run)
+        run.add_done_callback(self._runs.discard)
+        return ticket
+
+    async def _advance_in_background(self, t: Ticket) -> None:
+        try:
+            await self.advance(t)
+        except Exception as exc:  # the job retries what waits; a run's failure must not pass silently
+            log.warning("ETLE ticket %s: letter run failed, retried by the job: %s: %s", t.reference,
+                        type(exc).__name__, exc)
+
+    async def close(self) -> None:
+        """Wait for the letter runs deliveries started (a stop must not cut a letter in half)."""
+        if self._runs:
+            await asyncio.gather(*self._runs, return_exceptions=True)
 
     async def _create(self, event: Event) -> Ticket:
         d = event.detail
