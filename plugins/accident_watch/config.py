@@ -60,7 +60,7 @@ class Config(BaseModel):
     fps: float = Field(default=5.0, gt=0, le=25)  # frames a second analysed (detector and tracker, shared)
     lane_kinds: list[KindName] = [ZoneKind.TRAFFIC_LANE.value]  # where a stop is suspicious
     excused_kinds: list[KindName] = [ZoneKind.STOP_LINE.value, ZoneKind.QUEUE_AREA.value]  # stopping here is normal
-    vehicle_labels: list[str] = Field(default=list(VEHICLES), min_length=1)
+    traffic_labels: list[str] = Field(default=list(VEHICLES), min_length=1)
     person_labels: list[str] = ["person"]
     # an abrupt stop: moving at least min_speed (sizes/s) less than stop_within_s before it stood still
     min_speed: float = Field(default=0.45, gt=0, le=20)

@@ -169,7 +169,7 @@ class AccidentRule:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._cameras: dict[tuple[str, str | None], _Camera] = {}  # per view: a PTZ preset's boxes are its own
-        self._vehicles = frozenset(config.vehicle_labels)
+        self._vehicles = frozenset(config.traffic_labels)
         self._people = frozenset(config.person_labels)
 
     def update(self, frame: FrameInfo, tracks: Iterable[Track], zones: Sequence[Zone]) -> list[Accident]:
