@@ -1,7 +1,7 @@
 """The rules against the simulator's ground truth: precision, recall and time to alert, per rule and per scenario.
 
     .venv/bin/python bench/analytics_eval.py                     # every scenario, both detectors, then vtest.avi
-    .venv/bin/python bench/analytics_eval.py --quick             # one scenario, 320x180, 12 s of vtest.avi
+    .venv/bin/python bench/analytics_eval.py --quick             # one scenario, 320x180, 8 s of vtest.avi
     .venv/bin/python bench/analytics_eval.py --scenarios no_parking_stop queue --detectors truth
 
 Every simulator scenario (``plugins/traffic_sim/scenarios.py``, seeded) is
@@ -287,11 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-dir", default=str(REPO / "bench" / "out" / "sim"))
     ap.add_argument("--vtest-seconds", type=float, default=None, help="analyse only the start of vtest.avi")
     ap.add_argument("--skip-vtest", action="store_true")
-    ap.add_argument("--quick", action="store_true", help="no_parking_stop only, 320x180, a 20 s loop, the first 12 s of vtest.avi")
+    ap.add_argument("--quick", action="store_true",
+                    help="no_parking_stop only, 320x180, a 12 s loop, a 5 s dwell, the first 8 s of vtest.avi")
     args = ap.parse_args(argv)
     if args.quick:
-        args.scenarios, args.size, args.loop_seconds = ["no_parking_stop"], "320x180", 20
-        args.vtest_seconds = args.vtest_seconds or 12.0
+        args.scenarios, args.size, args.loop_seconds, args.dwell = ["no_parking_stop"], "320x180", 12, 5.0
+        args.vtest_seconds = args.vtest_seconds or 8.0
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
         print(f"unknown scenario {unknown[0]!r} (scenarios: {', '.join(SCENARIOS)})", file=sys.stderr)
