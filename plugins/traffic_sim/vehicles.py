@@ -218,6 +218,16 @@ def build_mesh(shape: Shape) -> Mesh:
     return mesh
 
 
+SKY_IN_PAINT = (172, 186, 204)  # the daylight sky as glossy paint reflects it
+
+
+def _sky_in_paint(fill: tuple[int, int, int], normal_world: np.ndarray, hz: float) -> tuple[int, int, int]:
+    """Glossy paint reflects the sky: a roof or bonnet facing up mirrors it most, a flank a little.
+    Without it a dark car's roof was as black as its tyres, which no daylight photo shows."""
+    k = (0.08 + 0.24 * max(0.0, float(normal_world[1]))) * (1.0 - hz)
+    return mix(fill, SKY_IN_PAINT, k)
+
+
 def _far_blocks_first(mesh: Mesh, order: np.ndarray, eye_local: np.ndarray) -> list[int]:
     """Visible faces in drawing order: a truck's cargo box and cab, which stand one behind the
     other, farther first (seen from behind, the cab was drawn over the box); other parts keep the
@@ -357,6 +367,8 @@ class VehiclePainter:
                     fill = (max(0, c[0] - 30), max(0, c[1] - 30), max(0, c[2] - 30))
                 elif material == "glass":
                     fill = paint(glass, nw + np.array([0.0, 0.5, 0.0]))
+                elif material == "body" and not self.night:
+                    fill = _sky_in_paint(paint(color, nw), nw, hz)
                 else:
                     fill = paint(fills[material], nw)
                 # panel edges a shade darker: flat colour alone reads as a box, not as a car
