@@ -355,7 +355,7 @@ async def test_plugin_registers_its_detector_and_reports_the_provider_in_health(
         assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider")
         if report["provider"] == "CPUExecutionProvider":  # the GPU providers are tried first: say why not
             assert report["fallback"].endswith("using CPUExecutionProvider")
-        assert report["model"] == "v5.onnx" and report["frames"] >= 1
+        assert report["model"] == "v5.onnx" and report["frames"] >= 1 and report["tiles"] == "auto"
 
 
 async def test_plugin_with_a_missing_model_is_down_with_the_reason(make_deployment):
