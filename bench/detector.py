@@ -23,9 +23,13 @@ unevenly; CPU time it does not); on a GPU it is bare over plugin frames per
 second, minus one. Target: under 10 %. onnxruntime gets one intra-op thread
 by default here (``--threads``), so CPU time is work, not spinning. Then the
 detections per class (score >= 0.5) over every ``--every``-th frame of the
-clip. The last line is JSON: ``model``, ``rows`` (provider, batch,
+clip. Tiles: the plugin's CPU per 1280x720 frame (vtest.avi's frames enlarged)
+with ``tiles`` off and ``auto`` (the whole frame and 2 x 2 tiles: five views),
+and the classes over the clip again with tiles forced to 2 x 2 (``auto`` does not
+tile its 768x576 frames). The last line is JSON: ``model``, ``rows`` (provider, batch,
 ``bare_ips``, ``plugin_ips``, ``bare_cpu_ms``, ``plugin_cpu_ms``, ``overhead``,
-``mean_batch``), ``classes``, ``frames``.
+``mean_batch``), ``tiles`` (``tiles``, ``views``, ``plugin_ips``,
+``plugin_cpu_ms``), ``classes``, ``classes_tiles_2x2``, ``frames``.
 """
 
 from __future__ import annotations
@@ -119,8 +123,38 @@ def measure(model_path: Path, provider: str, batch: int, frames: list[np.ndarray
     }
 
 
-def classes_over_clip(model_path: Path, video: Path, every: int) -> tuple[dict[str, int], int]:
-    model = OnnxModel(Config(providers=["cpu"]), model_path)
+def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, rounds: int, threads: int) -> list[dict]:
+    """CPU per 1280x720 frame (vtest.avi's frames enlarged), one camera, plugin path, tiles off and auto."""
+    from PIL import Image
+
+    from plugins.vision_onnx import tiles
+
+    big = [np.asarray(Image.fromarray(f).resize((1280, 720), Image.BILINEAR)) for f in frames[:4]]
+    out = []
+    for setting in ("off", "auto"):
+        config = Config(providers=["cpu"], batch_size=1, batch_wait_ms=0, threads=threads, tiles=setting)
+        det = OnnxDetector(config, model_path)
+        det.start()
+        loop = asyncio.new_event_loop()
+        it = iter(range(1 << 30))
+
+        def one() -> None:
+            loop.run_until_complete(det.detect([big[next(it) % len(big)]]))
+
+        try:
+            runs = [rate(one, 1, seconds / rounds) for _ in range(rounds)]
+        finally:
+            det.close()
+            loop.close()
+        ips, cpu = np.median(runs, axis=0)
+        views = len(tiles.plan((1280, 720), *tiles.grid(setting, (1280, 720), det.model.input_size), 0.33, True))
+        out.append({"tiles": setting, "frame": "1280x720", "views": views, "plugin_ips": round(float(ips), 1),
+                    "plugin_cpu_ms": round(float(cpu), 1)})
+    return out
+
+
+def classes_over_clip(model_path: Path, video: Path, every: int, tiles="auto") -> tuple[dict[str, int], int]:
+    model = OnnxModel(Config(providers=["cpu"], tiles=tiles), model_path)
     counts: dict[str, int] = {}
     frames = dm.read_frames(video, every=every)
     for frame in frames:
@@ -157,9 +191,17 @@ def main() -> int:
           " against bare plus the resize of each 768x576 frame to the model's input, which every caller pays")
     if "cuda" not in providers and "tensorrt" not in providers:
         print("no GPU provider loads here: CPU only")
+    tiled = tiles_cost(model_path, frames, args.seconds, args.rounds, args.threads)
+    for r in tiled:
+        print(f"tiles {r['tiles']:<5} {r['frame']} frame, {r['views']} view(s) per frame, batch 1: {r['plugin_ips']} frames/s,"
+              f" {r['plugin_cpu_ms']} CPU ms per frame")
     classes, n = classes_over_clip(model_path, video, args.every)
-    print(f"detections per class (score >= 0.5) over {n} frames of vtest.avi (every {args.every}th): {classes}")
-    print(json.dumps({"model": model_path.name, "rows": rows, "classes": classes, "frames": n}))
+    print(f"detections per class (score >= 0.5) over {n} frames of vtest.avi (every {args.every}th; 768x576, not tiled"
+          f" by tiles=auto): {classes}")
+    classes_2x2, _ = classes_over_clip(model_path, video, args.every, tiles=(2, 2))
+    print(f"the same with tiles forced to 2 x 2: {classes_2x2}")
+    print(json.dumps({"model": model_path.name, "rows": rows, "tiles": tiled, "classes": classes, "classes_tiles_2x2": classes_2x2,
+                      "frames": n}))
     return 0
 
 

@@ -14,9 +14,15 @@ plugins.vision_onnx.default_model``) on the CPU, at its default score threshold
 motorcycle) and people as two groups, objects counted when at least 40 px tall
 (both groups), objects more than half hidden by nearer ones ignored.
 
+Each frame is scored with the detector's tiling (``--tiles``, by default
+``auto``, the plugin's default: 1280x720 is run whole and as 2 x 2 overlapping
+tiles) and, on the same frames, with a baseline tiling (``--baseline-tiles``,
+by default ``off``: the whole frame only).
+
 Target: recall >= 0.8 for vehicles and for people, by day and by night. The last
 line is JSON: ``rows`` (scenario, night, frames, per group: counted, recall,
-precision), ``totals`` per lighting, ``render_ms`` and ``detect_ms`` per frame.
+precision), ``totals`` per lighting, ``render_ms`` and ``detect_ms`` per frame,
+all for ``--tiles``; ``baseline`` (``tiles``, ``totals``, ``detect_ms``).
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ def h264_round_trip(frames, width: int, height: int, fps: int):
             return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def run_one(model: OnnxModel, scenario: str, night: bool, args) -> tuple[Score, Score, int, float, float]:
+def run_one(models: dict[str, OnnxModel], scenario: str, night: bool, args) -> tuple[dict[str, tuple[Score, Score, float]], int, float]:
+    """Render once; per tiling: (score from ``--min-height``, score from ``--large``, detect seconds)."""
     spec = RenderSpec(scenario, args.seed, args.width, args.height, args.fps, args.loop_seconds, night=night, label="SIM")
     t0 = time.perf_counter()
     renderer = Renderer(spec)
@@ -65,39 +72,25 @@ def run_one(model: OnnxModel, scenario: str, night: bool, args) -> tuple[Score, 
     pixels = [p for p, _ in rendered]
     if args.h264:
         pixels = h264_round_trip(pixels, spec.width, spec.height, spec.fps)
-    t1 = time.perf_counter()
-    detections = [tiled(model, p) if args.tiles else model.infer([p])[0] for p in pixels]
-    detect_s = time.perf_counter() - t1
-    total, large = Score(), Score()
-    for i, (_, objects), dets in zip(indices, rendered, detections):
-        total.add(score_frame(i, objects, classes, dets, min_height=args.min_height, iou_min=args.iou))
-        large.add(score_frame(i, objects, classes, dets, min_height=args.large, iou_min=args.iou))
-    return total, large, len(indices), render_s, detect_s
+    out = {}
+    for tiling, model in models.items():
+        t1 = time.perf_counter()
+        detections = [model.infer([p])[0] for p in pixels]
+        detect_s = time.perf_counter() - t1
+        total, large = Score(), Score()
+        for i, (_, objects), dets in zip(indices, rendered, detections):
+            total.add(score_frame(i, objects, classes, dets, min_height=args.min_height, iou_min=args.iou))
+            large.add(score_frame(i, objects, classes, dets, min_height=args.large, iou_min=args.iou))
+        out[tiling] = (total, large, detect_s)
+    return out, len(indices), render_s
 
 
-def tiled(model: OnnxModel, frame: np.ndarray) -> list:
-    """What a detector that also looks at four overlapping quarters would find (not the plugin's way today).
-
-    The whole frame and four tiles of 60 % of its width and height (overlapping by 20 %) are run;
-    boxes are mapped back and merged by NMS (IoU 0.5, same label), best score first.
-    """
-    from core.analytics.detector import Detection
-    from plugins.vision_onnx.layouts import nms
-
-    h, w = frame.shape[:2]
-    tw, th = round(w * 0.6), round(h * 0.6)
-    views = [(0, 0, frame)] + [(x, y, frame[y : y + th, x : x + tw]) for y in (0, h - th) for x in (0, w - tw)]
-    found = []
-    for (x, y, view), dets in zip(views, model.infer([v for _, _, v in views])):
-        found += [Detection(d.label, d.score, d.x1 + x, d.y1 + y, d.x2 + x, d.y2 + y) for d in dets]
-    if not found:
-        return []
-    labels = sorted({d.label for d in found})
-    boxes = np.array([(d.x1, d.y1, d.x2, d.y2) for d in found], np.float32)
-    scores = np.array([d.score for d in found], np.float32)
-    classes = np.array([labels.index(d.label) for d in found])
-    boxes, scores, classes = nms(boxes, scores, classes, 0.5, 100)
-    return [Detection(labels[int(c)], float(s), *map(float, b)) for b, s, c in zip(boxes, scores, classes)]
+def tiling(value: str):
+    """``auto``, ``off`` or ``CxR`` (e.g. ``2x2``) -> the ``vision_onnx`` config's ``tiles``."""
+    if value in ("auto", "off"):
+        return value
+    cols, rows = value.lower().split("x")
+    return (int(cols), int(rows))
 
 
 def real_reference(model: OnnxModel, height: int = 720, width: int = 1280) -> list[tuple[int, int, int]]:
@@ -164,46 +157,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skip the vtest.avi reference")
     parser.add_argument("--iou", type=float, default=0.5)
     parser.add_argument("--h264", action="store_true", help="score frames after an H.264 round trip")
-    parser.add_argument("--tiles", action="store_true", help="also run the model on four overlapping quarters (see tiled())")
+    parser.add_argument("--tiles", default="auto", help="the detector's tiles: auto (its default), off, or CxR such as 2x2")
+    parser.add_argument("--baseline-tiles", default="off", help="a second tiling scored on the same frames; none: skip")
     parser.add_argument("--model", type=Path, default=SHARED_DATA / "models" / MODEL_NAME)
-    parser.add_argument("--misses", action="store_true", help="list every missed object")
+    parser.add_argument("--misses", action="store_true", help="list every missed object (with --tiles)")
     args = parser.parse_args(argv)
     args.width, args.height = (int(v) for v in args.resolution.split("x"))
     if not args.model.is_file():
         print(f"{args.model} missing: run python -m plugins.vision_onnx.default_model", file=sys.stderr)
         return 1
-    model = OnnxModel(Config(providers=["cpu"], threads=1), args.model)
+    tilings = [args.tiles] + ([args.baseline_tiles] if args.baseline_tiles not in ("none", args.tiles) else [])
+    models = {t: OnnxModel(Config(providers=["cpu"], threads=1, tiles=tiling(t)), args.model) for t in tilings}
     lightings = {"day": [False], "night": [True], "both": [False, True]}[args.lighting]
-    rows, totals, totals_large = [], {False: Score(), True: Score()}, {False: Score(), True: Score()}
-    render_s = detect_s = 0.0
-    frames = 0
+    rows: dict[str, list] = {t: [] for t in tilings}
+    totals = {t: {False: Score(), True: Score()} for t in tilings}
+    totals_large = {t: {False: Score(), True: Score()} for t in tilings}
+    render_s, detect_s, frames = 0.0, dict.fromkeys(tilings, 0.0), 0
     big = int(args.large)
     print(f"objects >= {args.min_height:g} px tall (and, right, >= {big} px); IoU >= {args.iou}; score >= 0.5")
-    print(f"{'scenario':16} {'light':5} {'frames':>6}  {'veh n':>5} {'recall':>6} {'prec':>5}  {'ppl n':>5} {'recall':>6} {'prec':>5}"
+    print(f"{'tiles':5} {'scenario':16} {'light':5} {'frames':>6}  {'veh n':>5} {'recall':>6} {'prec':>5}  {'ppl n':>5} {'recall':>6} {'prec':>5}"
           f"  {f'veh>{big}':>8} {'recall':>6}  {f'ppl>{big}':>8} {'recall':>6}")
     for scenario in args.scenarios:
         for night in lightings:
-            s, large, n, rs, ds = run_one(model, scenario, night, args)
-            render_s, detect_s, frames = render_s + rs, detect_s + ds, frames + n
-            totals[night].add(s)
-            totals_large[night].add(large)
-            print(f"{scenario:16} {'night' if night else 'day':5} {n:6d}  {line(s, large)}", flush=True)
-            if args.misses:
-                for i, oid, box in s.misses:
-                    print(f"    missed frame {i} {oid} {box}")
-            rows.append({"scenario": scenario, "night": night, "frames": n, **figures(s, large)})
-    summary = {}
-    for night in lightings:
-        light = "night" if night else "day"
-        print(f"{'ALL':16} {light:5} {'':6}  {line(totals[night], totals_large[night])}")
-        summary[light] = figures(totals[night], totals_large[night])
-    print(f"render {1000 * render_s / max(1, frames):.0f} ms/frame, detect {1000 * detect_s / max(1, frames):.0f} ms/frame, {frames} frames")
-    reference = [] if args.no_reference else real_reference(model, args.height, args.width)
+            per, n, rs = run_one(models, scenario, night, args)
+            render_s, frames = render_s + rs, frames + n
+            for t, (s, large, ds) in per.items():
+                detect_s[t] += ds
+                totals[t][night].add(s)
+                totals_large[t][night].add(large)
+                print(f"{t:5} {scenario:16} {'night' if night else 'day':5} {n:6d}  {line(s, large)}", flush=True)
+                if args.misses and t == args.tiles:
+                    for i, oid, box in s.misses:
+                        print(f"    missed frame {i} {oid} {box}")
+                rows[t].append({"scenario": scenario, "night": night, "frames": n, **figures(s, large)})
+    summary: dict[str, dict] = {t: {} for t in tilings}
+    for t in tilings:
+        for night in lightings:
+            light = "night" if night else "day"
+            print(f"{t:5} {'ALL':16} {light:5} {'':6}  {line(totals[t][night], totals_large[t][night])}")
+            summary[t][light] = figures(totals[t][night], totals_large[t][night])
+    ms = {t: round(1000 * detect_s[t] / max(1, frames), 1) for t in tilings}
+    print(f"render {1000 * render_s / max(1, frames):.0f} ms/frame; detect ms/frame (one intra-op thread): "
+          + ", ".join(f"tiles {t} {v:.0f}" for t, v in ms.items()) + f"; {frames} frames")
+    reference = [] if args.no_reference else real_reference(models[args.tiles], args.height, args.width)
     for tall, people, cars in reference:
         print(f"reference: vtest.avi's people at ~{tall} px tall in a {args.width}x{args.height} frame: {people} people, {cars} cars found (8 frames)")
-    print(json.dumps({"rows": rows, "totals": summary, "reference": reference, "render_ms": round(1000 * render_s / max(1, frames), 1),
-                      "detect_ms": round(1000 * detect_s / max(1, frames), 1), "resolution": args.resolution,
-                      "seed": args.seed, "min_height": args.min_height, "large": args.large, "iou": args.iou, "h264": args.h264, "tiles": args.tiles}))
+    base = tilings[1] if len(tilings) > 1 else None
+    print(json.dumps({"rows": rows[args.tiles], "totals": summary[args.tiles], "reference": reference,
+                      "render_ms": round(1000 * render_s / max(1, frames), 1), "detect_ms": ms[args.tiles],
+                      "baseline": None if base is None else {"tiles": base, "totals": summary[base], "detect_ms": ms[base]},
+                      "resolution": args.resolution, "seed": args.seed, "min_height": args.min_height, "large": args.large,
+                      "iou": args.iou, "h264": args.h264, "tiles": args.tiles}))
     return 0
 
 

@@ -213,6 +213,16 @@ class _NoClips:
         raise RuntimeError("analyze: a file has no live video to cut evidence clips from")
 
 
+class _NoViolations:
+    """``bconnect analyze`` stores nothing: there is no violation to read or close."""
+
+    async def get(self, violation_id: int):
+        return None
+
+    async def close(self, violation_id: int, by: str, note: str):
+        raise RuntimeError("analyze: events are printed, not stored: there are no violations")
+
+
 class _FileZones:
     def __init__(self, zones: CameraZones | None, tz: str) -> None:
         self._zones, self._tz = zones, tz
@@ -251,7 +261,7 @@ class AnalyzerStep:
         self.channel = _Collected()
         self.services = PluginServices(
             deployment=deployment, data_dir=Path(self._tmp.name), cameras=None, ptz=None,
-            clips=_NoClips(), events=self.channel, zones=self.zones, violations=None,
+            clips=_NoClips(), events=self.channel, zones=self.zones, violations=_NoViolations(),
         )
         self.errors: Counter = Counter()
 

@@ -21,6 +21,7 @@ from core.analytics.detector import Detection, Detector, FramesDropped  # noqa: 
 from core.app import create_app  # noqa: E402
 from core.config import ConfigErrors, load_file  # noqa: E402
 from core.plugin_host import load_plugins  # noqa: E402
+from plugins.vision_onnx import tiles  # noqa: E402
 from plugins.vision_onnx.batcher import Batcher  # noqa: E402
 from plugins.vision_onnx.config import Config  # noqa: E402
 from plugins.vision_onnx.detector import OnnxDetector  # noqa: E402
@@ -165,6 +166,67 @@ def test_labels_filter_keeps_only_the_named_ones(tmp_path):
     assert [d.label for d in dets] == ["car"]
 
 
+# --- tiles ---------------------------------------------------------------------
+
+
+def test_auto_tiles_only_frames_at_least_twice_the_model_input():
+    assert tiles.grid("auto", (1280, 720), (300, 300)) == (2, 2)  # the simulator: shrunk 2.4x
+    assert tiles.grid("auto", (3840, 2160), (300, 300)) == (4, 4)
+    assert tiles.grid("auto", (768, 576), (300, 300)) == (1, 1)  # vtest.avi: as before
+    assert tiles.grid("auto", (640, 480), (SIZE, SIZE)) == (1, 1)
+    assert tiles.grid("off", (3840, 2160), (300, 300)) == (1, 1)
+    assert tiles.grid((3, 2), (640, 480), (SIZE, SIZE)) == (3, 2)
+
+
+def test_tiles_overlap_and_cover_the_frame():
+    views = tiles.plan((1280, 720), 2, 2, 0.33, whole=True)
+    assert views[0] == tiles.View(0, 0, 1280, 720, True) and len(views) == 5
+    parts = views[1:]
+    assert {(v.x, v.y) for v in parts} == {(0, 0), (1280 - parts[0].width, 0), (0, 720 - parts[0].height),
+                                          (1280 - parts[0].width, 720 - parts[0].height)}
+    w, h = parts[0].width, parts[0].height
+    assert 2 * w - 1280 >= 0.33 * w - 1 and 2 * h - 720 >= 0.33 * h - 1  # neighbours share a third
+    assert tiles.plan((640, 480), 1, 1, 0.33, whole=False) == [tiles.View(0, 0, 640, 480, True)]
+
+
+def test_tiled_boxes_come_back_in_frame_pixels(tmp_path):
+    # the model reports one person at the same place of every picture it sees: once per tile
+    rows = np.array([[100.0, 120.0, 100.0, 160.0, 0.9, 0.9, 0.1]])  # cx, cy, w, h in the 320 input
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    cfg = Config(model=str(path), layout="yolov5", classes=["person", "car"], providers=["cpu"],
+                 tiles=(2, 1), tile_overlap=0, tile_whole_frame=False)
+    dets = OnnxModel(cfg, path).infer([np.zeros((640, 1280, 3), np.uint8)])[0]
+    # each 640x640 tile is seen at half size: the box is (50, 40, 150, 200) x 2, then offset by the tile
+    assert sorted(d.box for d in dets) == [pytest.approx((100, 80, 300, 400), abs=0.6),
+                                           pytest.approx((740, 80, 940, 400), abs=0.6)]
+    untiled = OnnxModel(cfg.model_copy(update={"tiles": "off"}), path).infer([np.zeros((640, 1280, 3), np.uint8)])[0]
+    assert len(untiled) == 1
+
+
+def test_one_object_seen_in_several_views_is_one_detection():
+    views = tiles.plan((1280, 720), 2, 2, 0.33, whole=True)
+    x, y = views[4].x, views[4].y  # the bottom-right tile
+    found = [
+        [Detection("car", 0.6, 900, 500, 1000, 560)],  # whole frame
+        [], [], [Detection("person", 0.7, 10, 10, 30, 60)],  # a person in the bottom-left tile
+        [Detection("car", 0.8, 900 - x + 2, 500 - y, 1000 - x, 560 - y + 1)],  # the same car, better seen
+    ]
+    merged = tiles.merge(views, found, 0.5, 100, agnostic=False)
+    assert sorted((d.label, d.score) for d in merged) == [("car", pytest.approx(0.8)), ("person", pytest.approx(0.7))]
+    car = next(d for d in merged if d.label == "car")
+    assert car.box == pytest.approx((902, 500, 1000, 561))
+    person = next(d for d in merged if d.label == "person")
+    assert person.box == pytest.approx((10, views[3].y + 10, 30, views[3].y + 60))
+
+
+@pytest.mark.parametrize("tiles_value", ["[0, 2]", '"many"', "[2, 2, 2]"])
+def test_tiles_config_refuses_a_bad_grid(make_deployment, tiles_value):
+    d = make_deployment(f"[plugins.vision_onnx]\ntiles = {tiles_value}\n")
+    with pytest.raises(ConfigErrors) as err:
+        load_plugins(load_file(d.path))
+    assert "plugins.vision_onnx.tiles" in str(err.value)
+
+
 # --- bad model files -------------------------------------------------------
 
 
@@ -293,7 +355,7 @@ async def test_plugin_registers_its_detector_and_reports_the_provider_in_health(
         assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider")
         if report["provider"] == "CPUExecutionProvider":  # the GPU providers are tried first: say why not
             assert report["fallback"].endswith("using CPUExecutionProvider")
-        assert report["model"] == "v5.onnx" and report["frames"] >= 1
+        assert report["model"] == "v5.onnx" and report["frames"] >= 1 and report["tiles"] == "auto"
 
 
 async def test_plugin_with_a_missing_model_is_down_with_the_reason(make_deployment):

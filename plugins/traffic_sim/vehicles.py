@@ -112,6 +112,7 @@ class Face:
     kind: str  # flank, top, front, rear, other
     material: str  # body, glass, dark
     overlays: tuple[tuple[np.ndarray, str], ...] = ()  # drawn on the face: windows, wheels, ribs
+    part: int = 0  # index of the shape's part it belongs to
 
 
 @dataclass
@@ -189,7 +190,7 @@ def build_mesh(shape: Shape) -> Mesh:
         for side in (-1.0, 1.0):
             verts = np.array([(side * hw, y, z) for z, y in part.profile])
             lower = [] if part.role in ("dark", "cabin") else [(_flank_band(verts, part), "lower")]
-            mesh.faces.append(Face(verts, np.array([side, 0.0, 0.0]), "flank", material, tuple(lower + _flank_overlays(shape, part, index, side))))
+            mesh.faces.append(Face(verts, np.array([side, 0.0, 0.0]), "flank", material, tuple(lower + _flank_overlays(shape, part, index, side)), index))
         for i in range(len(prof)):
             (z0, y0), (z1, y1) = prof[i], prof[(i + 1) % len(prof)]
             n = np.array([0.0, z1 - z0, -(y1 - y0)])
@@ -212,9 +213,36 @@ def build_mesh(shape: Shape) -> Mesh:
                 overlays.insert(0, (_band(verts, 0.55, 1.0), "lower"))
             if index == 0 and part.role == "body" and kind in ("front", "rear") and shape.name != "motorcycle":
                 overlays += _bumper(verts, kind, shape)
-            mesh.faces.append(Face(verts, n, kind, face_material, tuple(overlays)))
+            mesh.faces.append(Face(verts, n, kind, face_material, tuple(overlays), index))
     mesh.finish()
     return mesh
+
+
+SKY_IN_PAINT = (172, 186, 204)  # the daylight sky as glossy paint reflects it
+
+
+def _sky_in_paint(fill: tuple[int, int, int], normal_world: np.ndarray, hz: float) -> tuple[int, int, int]:
+    """Glossy paint reflects the sky: a roof or bonnet facing up mirrors it most, a flank a little.
+    Without it a dark car's roof was as black as its tyres, which no daylight photo shows."""
+    k = (0.08 + 0.24 * max(0.0, float(normal_world[1]))) * (1.0 - hz)
+    return mix(fill, SKY_IN_PAINT, k)
+
+
+def _far_blocks_first(mesh: Mesh, order: np.ndarray, eye_local: np.ndarray) -> list[int]:
+    """Visible faces in drawing order: a truck's cargo box and cab, which stand one behind the
+    other, farther first (seen from behind, the cab was drawn over the box); other parts keep the
+    mesh's order (a car's cabin sits on its body and is always drawn after it)."""
+    parts = mesh.shape.parts
+    blocks = [i for i, p in enumerate(parts) if p.role in ("cargo", "cab")]
+    if len(blocks) < 2:
+        return [int(i) for i in order]
+    def far(i: int) -> float:
+        zs = [z for z, _ in parts[i].profile]
+        return -abs(float(eye_local[2]) - (min(zs) + max(zs)) / 2)
+    rank = {i: i for i in range(len(parts))}
+    for slot, i in zip(blocks, sorted(blocks, key=far)):
+        rank[i] = slot
+    return sorted((int(i) for i in order), key=lambda i: rank[mesh.faces[i].part])
 
 
 @dataclass
@@ -311,7 +339,7 @@ class VehiclePainter:
         normals = mesh.normals @ rot
         visible = np.einsum("ij,ij->i", normals, eye - (mesh.centres @ rot + pos)) > 0
         batch, sizes, plan = [], [], []
-        for i in np.flatnonzero(visible):
+        for i in _far_blocks_first(mesh, np.flatnonzero(visible), (eye - pos) @ rot.T):
             face = mesh.faces[i]
             batch.append(face.verts)
             sizes.append(len(face.verts))
@@ -339,6 +367,8 @@ class VehiclePainter:
                     fill = (max(0, c[0] - 30), max(0, c[1] - 30), max(0, c[2] - 30))
                 elif material == "glass":
                     fill = paint(glass, nw + np.array([0.0, 0.5, 0.0]))
+                elif material == "body" and not self.night:
+                    fill = _sky_in_paint(paint(color, nw), nw, hz)
                 else:
                     fill = paint(fills[material], nw)
                 # panel edges a shade darker: flat colour alone reads as a box, not as a car

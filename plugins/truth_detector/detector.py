@@ -42,6 +42,7 @@ class TruthDetector:
         self._replays: list[TruthReplay] = []
         self._thumbs = np.zeros((0, THUMB[0] * THUMB[1]), np.float32)
         self._owner: list[tuple[int, int]] = []  # row -> (replay, frame)
+        self._started = False
 
     def start(self) -> None:
         """Read every truth file and thumbnail its video's frames (seconds per loop; call in a thread)."""
@@ -57,6 +58,7 @@ class TruthDetector:
                 replays.append(replay)
             self._replays, self._owner = replays, owner
             self._thumbs = np.stack(thumbs) if thumbs else self._thumbs
+            self._started = True
 
     def recognise(self, image: np.ndarray) -> tuple[TruthReplay, int] | None:
         """The truth file and frame index a picture shows, or ``None``."""
@@ -84,6 +86,8 @@ class TruthDetector:
         return out
 
     async def detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
+        if not self._started:  # no start-up hook ran (``bconnect analyze``): read the truth now
+            await asyncio.to_thread(self.start)
         return await asyncio.to_thread(self.detect_sync, frames)
 
     def info(self) -> DetectorInfo:

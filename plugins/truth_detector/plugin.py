@@ -29,7 +29,7 @@ class TruthDetectorPlugin:
         self.config = config
         self.data_dir = Path(context.data_dir)
         options = ReplayOptions(config.min_clarity, config.min_height, config.hide_covered)
-        self.detector = TruthDetector([], options)
+        self.detector = TruthDetector(self._files(), options)  # read on start-up, or on the first detect
 
     def _files(self) -> list[Path]:
         if self.config.truth_files:

@@ -7,7 +7,7 @@ that suit Ultralytics exports.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,7 @@ DEFAULT_MODEL = "models/ssd_mobilenet_v2_coco_quant.onnx"
 
 Layout = Literal["yolov5", "yolov8", "yolox", "ssd"]
 Provider = Literal["tensorrt", "cuda", "cpu"]
+GridSide = Annotated[int, Field(ge=1, le=8)]
 
 
 class Config(BaseModel):
@@ -39,3 +40,9 @@ class Config(BaseModel):
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     queue_size: int = Field(default=32, ge=1, le=1024)
     threads: int = Field(default=0, ge=0, le=64)  # onnxruntime intra-op threads; 0: its default
+    # tiling (plugins/vision_onnx/tiles.py): "auto" tiles frames at least twice the model's input;
+    # [columns, rows] always; "off" never
+    tiles: Literal["auto", "off"] | tuple[GridSide, GridSide] = "auto"
+    tile_overlap: float = Field(default=0.33, ge=0, le=0.9)  # share of a tile's width/height neighbours share
+    tile_whole_frame: bool = True  # also run the whole frame, for objects larger than a tile
+    tile_merge_iou: float = Field(default=0.5, gt=0, le=1)  # boxes of different views overlapping more are one

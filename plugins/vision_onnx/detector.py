@@ -80,6 +80,7 @@ class OnnxDetector:
             "model": info.model,
             "provider": info.provider,
             "input_size": list(info.input_size),
+            "tiles": self.config.tiles if isinstance(self.config.tiles, str) else list(self.config.tiles),
         }
         if self.error:
             out["reason"] = self.error

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from core.analytics.detector import Detection, DetectorInfo
-from plugins.vision_onnx import layouts
+from plugins.vision_onnx import layouts, tiles
 from plugins.vision_onnx.config import Config
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
@@ -159,7 +159,27 @@ class OnnxModel:
         return out
 
     def infer(self, frames: list[np.ndarray]) -> list[list[Detection]]:
-        """Frames of any sizes -> detections per frame, in the frames' pixels (one or more runs)."""
+        """Frames of any sizes -> detections per frame, in the frames' pixels (one or more runs).
+
+        Each frame is split into its views (:mod:`plugins.vision_onnx.tiles`: the whole frame,
+        or the whole frame and tiles); all views of all frames share the runs.
+        """
+        c = self.config
+        plans = []
+        for f in frames:
+            size = (f.shape[1], f.shape[0]) if getattr(f, "ndim", 0) == 3 else (0, 0)
+            cols, rows = tiles.grid(c.tiles, size, self.input_size)
+            plans.append(tiles.plan(size, cols, rows, c.tile_overlap, c.tile_whole_frame))
+        views = [tiles.crop(f, v) for f, plan in zip(frames, plans) for v in plan]
+        found = self.infer_views(views)
+        result, at = [], 0
+        for plan in plans:
+            per_view, at = found[at : at + len(plan)], at + len(plan)
+            result.append(tiles.merge(plan, per_view, c.tile_merge_iou, c.max_detections, self.spec.agnostic_nms))
+        return result
+
+    def infer_views(self, frames: list[np.ndarray]) -> list[list[Detection]]:
+        """Pictures (whole frames or tiles) -> detections per picture, in its own pixels."""
         prepared = [self.prepare(f) for f in frames]
         step = self.batch_fixed or len(prepared)
         result: list[list[Detection]] = []
@@ -171,7 +191,6 @@ class OnnxModel:
             cands = self.decode(self.run(batch))
             result.extend(self.to_detections(c, g) for c, (_, g) in zip(cands, chunk))
         return result
-
 
 def _names(configured: list[str] | dict[int, str] | None, meta: str | None) -> dict[int, str]:
     if isinstance(configured, list):

@@ -1,0 +1,44 @@
+"""``bench/analytics_eval.py`` runs end to end in its quick mode: one scenario, both detectors, vtest.avi.
+
+A subprocess runs the bench as a user would (``--quick``: ``no_parking_stop`` at 320x180 over a 12 s
+loop with a 5 s dwell, rendered into a temporary folder, then the first 8 s of vtest.avi); its final JSON line is
+checked. Behaviour, not the default detector's figures: with the ground truth the parking rule must
+be exact; the default detector's rows must be there; on vtest the parked van and car are found in
+their no-parking zone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.default_model, pytest.mark.timeout(120)]
+
+
+def test_quick_evaluation_prints_its_table_and_figures(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "analytics_eval.py"), "--quick", "--sim-dir", str(tmp_path / "sim")],
+        capture_output=True, text=True, timeout=110, cwd=REPO, check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    lines = done.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert any(line.startswith("detector") for line in lines[:-1])  # the table came first
+    rules = {(r["detector"], r["rule"]): r for r in result["rules"]}
+    truth = rules[("truth", "parking_rule")]
+    assert truth["status"] == "ok" and truth["due"] == 1, truth
+    assert truth["precision"] == 1.0 and truth["recall"] == 1.0 and abs(truth["tta_mean_s"]) <= 3, truth
+    assert rules[("default", "parking_rule")]["due"] == 1  # scored, whatever it found
+    scenario = [r for r in result["scenarios"] if r["scenario"] == "no_parking_stop"]
+    assert {r["detector"] for r in scenario} == {"truth", "default"} and not any(r["negative"] for r in scenario)
+    assert result["false_alerts_on_negatives"] == {"truth": 0, "default": 0}
+    assert result["settings"]["table"]["no_parking_stop"]["kind"] == "parking.violation"
+    vtest = result["vtest"]
+    assert vtest is not None, "vtest.avi missing: scripts/setup.sh installs opencv-doc"
+    assert vtest["events"].get("parking.violation", 0) >= 1, vtest  # the parked van and car, past the 5 s dwell
