@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -111,6 +112,22 @@ async def limited_body(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_object(request: Request, keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """The body's JSON object (``{}`` for an empty body); 400 with the reason for any other value or, when
+    ``keys`` are given, for the first key that is not one of them."""
+    body = await read_json(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "body: expected a JSON object")
+    if keys is not None:
+        keys = tuple(keys)
+        extra = sorted(set(body) - set(keys))
+        if extra:
+            raise ApiError(400, f"{extra[0][:40]}: unknown key (expected: {', '.join(keys) or 'none'})")
+    return body
 
 
 async def read_json(request: Request, limit: int = MAX_JSON_BODY) -> Any:

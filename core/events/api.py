@@ -39,7 +39,7 @@ from core.events.bus import EventBus
 from core.events.live import Dropped, Message
 from core.events.models import EventRow
 from core.events.types import EVENT_ID, KIND, REF
-from core.request_body import read_json
+from core.request_body import read_object
 
 ACK_ROLES = ("operator", "officer")
 PAGE_DEFAULT, PAGE_MAX = 50, 200
@@ -206,13 +206,7 @@ class EventsApi:
         bus = self._bus()
         item = await self._visible(request)
         who = require_role(request, *ACK_ROLES)
-        body = await read_json(request)
-        body = {} if body is None else body
-        if not isinstance(body, dict):
-            raise ApiError(400, "body: expected a JSON object")
-        extra = sorted(set(body) - {"note"})
-        if extra:
-            raise ApiError(400, f"{extra[0][:40]}: unknown key (expected: note)")
+        body = await read_object(request, ("note",))
         note = body.get("note", "")
         if not isinstance(note, str):
             raise ApiError(400, "note: expected a string")

@@ -37,7 +37,7 @@ from core.media.byte_ranges import RangeNotSatisfiable, choose_span
 from core.media.clip_jobs import CLIP_ID, FAILED, PENDING, ClipJobs, ClipsBusy
 from core.media.registry import CameraRuntime
 from core.models import EvidenceClip
-from core.request_body import read_json
+from core.request_body import read_object
 
 CUT_ROLES = ("operator", "officer")
 MAX_POST_S = 60.0
@@ -109,14 +109,7 @@ def _query_int(request: Request, key: str, default: int, low: int, high: int) ->
 
 
 async def _cut_request(request: Request, ring_s: float, max_total_s: float) -> tuple[float, float, str]:
-    body = await read_json(request)
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise ApiError(400, "body: expected a JSON object")
-    extra = sorted(set(body) - {"pre_s", "post_s", "note"})
-    if extra:
-        raise ApiError(400, f"{extra[0]}: unknown key (expected: pre_s, post_s, note)")
+    body = await read_object(request, ("pre_s", "post_s", "note"))
     pre_s = _number(body, "pre_s", min(DEFAULT_PRE_S, ring_s), ring_s)
     post_s = _number(body, "post_s", DEFAULT_POST_S, MAX_POST_S)
     if pre_s + post_s > max_total_s:

@@ -42,7 +42,7 @@ from core.auth.access import can_see_camera, current_principal, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
 from core.ptz.service import PtzError, PtzService
-from core.request_body import read_json
+from core.request_body import read_object
 
 BASE = "/api/cameras/{camera_id}/ptz"
 CONTROL_ROLES = ("operator", "officer")
@@ -117,12 +117,7 @@ async def _run(request: Request, ptz: PtzService, camera_id: str, command) -> Re
 
 async def json_object(request: Request) -> dict[str, Any]:
     """The request's JSON object body (``{}`` when empty); 400 with the reason otherwise."""
-    body = await read_json(request)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise ApiError(400, "body: expected a JSON object")
-    return body
+    return await read_object(request)
 
 
 def _number(body: dict[str, Any], key: str, low: float, high: float, default: float | None = None) -> float:
@@ -142,7 +137,7 @@ def only(body: dict[str, Any], *keys: str) -> None:
     """400 naming the first key of ``body`` that is not one of ``keys``."""
     extra = sorted(set(body) - set(keys))
     if extra:
-        raise ApiError(400, f"{extra[0]}: unknown key (expected: {', '.join(keys) or 'none'})")
+        raise ApiError(400, f"{extra[0][:40]}: unknown key (expected: {', '.join(keys) or 'none'})")
 
 
 # --- handlers -----------------------------------------------------------------------

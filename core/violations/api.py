@@ -46,7 +46,7 @@ from core.errors import ApiError
 from core.timeparse import parse_instant
 from core.events.types import KIND, REF
 from core.models import EvidenceClip, User
-from core.request_body import read_json
+from core.request_body import read_object
 from core.violations.models import PlateEdit, Violation, ViolationTransition
 from core.violations.service import Detection, Refused, ViolationService
 from core.violations.states import ALLOWED, STATES
@@ -97,17 +97,6 @@ def _text(body: dict[str, Any], key: str, *, required: bool = False, size: int =
     if len(value) > size:
         raise ApiError(422, f"{key}: {len(value)} characters, at most {size}")
     return value
-
-
-async def _body(request: Request, keys: tuple[str, ...]) -> dict[str, Any]:
-    body = await read_json(request)
-    body = {} if body is None else body
-    if not isinstance(body, dict):
-        raise ApiError(400, "body: expected a JSON object")
-    extra = sorted(set(body) - set(keys))
-    if extra:
-        raise ApiError(400, f"{extra[0][:40]}: unknown key (expected: {', '.join(keys)})")
-    return body
 
 
 def describe(service: ViolationService, v: Violation) -> dict[str, Any]:
@@ -410,7 +399,7 @@ class ViolationsApi:
         self, request: Request, keys: tuple[str, ...], roles: tuple[str, ...] = ACT_ROLES
     ) -> tuple[Principal, Violation, dict[str, Any]]:
         who, v = await self._visible(request, *roles)
-        body = await _body(request, (*keys, "version"))
+        body = await read_object(request, (*keys, "version"))
         version = body.get("version")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise ApiError(400, "version: expected a whole number")
@@ -556,7 +545,7 @@ class ViolationsApi:
         service = self._service()
         who = require_role(request, *ACT_ROLES)
         keys = ("camera", "kind", "wall_time", "zone", "plate", "plate_confidence", "vehicle_class", "clip")
-        body = await _body(request, keys)
+        body = await read_object(request, keys)
         services = request.app.state.services
         camera = _text(body, "camera", required=True, size=64)
         runtime = services.cameras.get(camera) if services.cameras is not None and REF.match(camera) else None

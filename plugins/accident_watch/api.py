@@ -17,7 +17,7 @@ from core.auth.access import can_see_camera, can_see_data, current_principal, re
 from core.errors import ApiError
 from core.events.types import EVENT_ID
 from core.ptz.service import PtzError
-from core.request_body import read_json
+from core.request_body import read_object
 from plugins.accident_watch.response import ResponseTimes
 from plugins.accident_watch.rule import EVENT_KIND
 
@@ -55,12 +55,7 @@ class AccidentApi:
         event_id = request.path_params["event_id"]
         if not EVENT_ID.match(event_id):
             raise ApiError(404, f"no accident alert {event_id[:40]!r}")
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise ApiError(400, "body: expected a JSON object {\"camera\": \"<id>\"}")
-        extra = sorted(set(body) - {"camera"})
-        if extra:
-            raise ApiError(400, f"{str(extra[0])[:40]}: unknown key (expected: camera)")
+        body = await read_object(request, ("camera",))
         camera = body.get("camera")
         if not isinstance(camera, str) or not camera:
             raise ApiError(400, "camera: expected the id of a camera the alert offers")

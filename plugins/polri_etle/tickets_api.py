@@ -32,7 +32,7 @@ from core.auth import audit
 from core.auth.access import data_agencies, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
-from core.request_body import read_json
+from core.request_body import read_object
 from plugins.polri_etle.models import BlockRequest, Ticket
 from plugins.polri_etle.ticket_states import STATES
 from plugins.polri_etle.tickets import Refused, TicketDesk, block_public
@@ -94,13 +94,7 @@ class TicketsApi:
 
     async def _acting(self, request: Request, keys: tuple[str, ...]) -> tuple[Principal, Ticket, dict[str, Any]]:
         who, t = await self._visible(request)
-        body = await read_json(request)
-        body = {} if body is None else body
-        if not isinstance(body, dict):
-            raise ApiError(400, "body: expected a JSON object")
-        extra = sorted(set(body) - {*keys, "version"})
-        if extra:
-            raise ApiError(400, f"{extra[0][:40]}: unknown key (expected: {', '.join((*keys, 'version'))})")
+        body = await read_object(request, (*keys, "version"))
         version = body.get("version")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise ApiError(400, "version: expected a whole number")
