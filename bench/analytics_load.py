@@ -48,6 +48,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def rss_slope(times: list[float], rss: list[float]) -> float | None:
+    """Resident memory's growth over the window's second half, MB a minute (a least-squares line): 0 is flat."""
+    half = len(times) // 2
+    t, r = times[half:], rss[half:]
+    if len(t) < 3 or t[-1] - t[0] < 1.0:
+        return None
+    return round(statistics.linear_regression(t, r).slope * 60, 3)
+
+
 def analytics_counts(server: BconnectServer, cameras: list[str]) -> dict[str, tuple[int, int, float]]:
     """camera -> (processed, dropped, hub fps)."""
     health = server.get("/api/health")["cameras"]
@@ -76,10 +85,13 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
         time.sleep(args.settle)
         pid = server.process.pid
         c0, t0, a0 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        seconds = args.reference_seconds if k == 0 and args.reference_seconds else args.seconds
         rss = [rss_mb(pid)]
-        while time.monotonic() - t0 < args.seconds:
-            time.sleep(min(1.0, args.seconds))
+        times = [0.0]
+        while time.monotonic() - t0 < seconds:
+            time.sleep(min(1.0, seconds))
             rss.append(rss_mb(pid))
+            times.append(time.monotonic() - t0)
         c1, t1, a1 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
         sessions = server.get("/api/webrtc")["list"] if args.viewers else []
         stats = viewers.stop() if viewers is not None else []
@@ -97,6 +109,9 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
             "keeps_up": all(p >= KEEP_UP * args.fps for p in processed),
             "server_cpu": round((c1 - c0) / window, 3),
             "rss_mb": round(max(rss), 1),
+            "rss_mb_first": round(rss[0], 1),
+            "rss_mb_last": round(rss[-1], 1),
+            "rss_mb_per_min_late": rss_slope(times, rss),
             "viewer_fps_min": round(min(fps), 2) if fps else None,
             "delay_p50_ms": round(statistics.median(p50), 2) if p50 else None,
             "delay_p99_ms": round(max(p99), 2) if p99 else None,
@@ -125,6 +140,9 @@ def main() -> int:
     ap.add_argument("--cost-ms", type=float, default=17.0, help="CPU the stand-in detector spends per frame")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--settle", type=float, default=4.0)
+    ap.add_argument("--reference-seconds", type=float, default=None,
+                    help="how long the reference (nothing analysed) is measured; default --seconds (a long memory run "
+                         "needs its full length only with analytics)")
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--kbps", type=int, default=800)
     args = ap.parse_args()
