@@ -5,21 +5,26 @@
     .venv/bin/python bench/analytics_eval.py --scenarios no_parking_stop queue --detectors truth
 
 Every simulator scenario (``plugins/traffic_sim/scenarios.py``, seeded) is
-rendered (cached under ``--sim-dir``) and run through the offline harness of
-``bconnect analyze`` (``core/cli_analyze.py``: the deployment's detector, the
-tracker, the scenario's zones from its truth file, every enabled analyzer
-plugin) twice: with the ground-truth detector (``plugins/truth_detector``: the
+rendered (cached under ``--sim-dir``), its loop played ``--loops`` times in a
+row (remuxed; ``speeding`` at 10 fps, the rest at ``--fps``) and run through
+the offline harness of ``bconnect analyze`` (``core/cli_analyze.py``: the
+deployment's detector, the tracker, the scenario's zones from its truth file,
+a lane's direction as it is there, plus accident_watch's projected lanes and
+queue/stop-line zones where the truth has no lanes, every enabled analyzer
+plugin; etle_rules gets the truth camera's signal head and speed lines,
+crime_watch thresholds for 30 s loops) twice: with the ground-truth detector (``plugins/truth_detector``: the
 rules apart from the detector's misses) and with the default detector
 (``vision_onnx``, CPU, its defaults). The deployment enables every rule plugin
 of :data:`RULES` that is installed (its manifest provides an analyzer); a rule
 whose plugin is not installed shows as "not installed".
 
 The emitted events are matched to the truth's events through :data:`RULES`
-(truth event type -> rule plugin, event kind, time tolerance): a truth event
-is due at its start plus the rule's wait (parking: the dwell threshold), if
-the event lasts that long within the file; an emitted event of the rule's kind
-within the tolerance of a due time is a hit (each used once), the rest are
-false alerts. Scenarios without truth events are hard negatives: every event
+(truth event type -> rule plugin, event kind, window), once per loop: a
+truth event is due at its start plus the rule's wait (parking: the dwell
+threshold; crime_watch: loiter_s, crowd_s), if the event lasts that long; an
+emitted event of the rule's kind inside the window (from ``before_s`` before
+the due time to ``after_s`` after it, or after the truth event's end) is a
+hit (the nearest to the due time, each used once), the rest are false alerts. Scenarios without truth events are hard negatives: every event
 there is a false alert. Time to alert is the event's stream time minus the due
 time (negative: early).
 
