@@ -24,8 +24,9 @@ truth event is due at its start plus the rule's wait (parking: the dwell
 threshold; crime_watch: loiter_s, crowd_s), if the event lasts that long; an
 emitted event of the rule's kind inside the window (from ``before_s`` before
 the due time to ``after_s`` after it, or after the truth event's end) is a
-hit (the nearest to the due time, each used once), the rest are false alerts. Scenarios without truth events are hard negatives: every event
-there is a false alert. Time to alert is the event's stream time minus the due
+hit (the nearest to the due time, each used once), the rest are false
+alerts. Scenarios without truth events are hard negatives: every event there
+is a false alert. Time to alert is the event's stream time minus the due
 time (negative: early).
 
 Then real footage: ``vtest.avi`` (``data/footage/vtest.mp4``, else Debian's
