@@ -324,7 +324,7 @@ def evaluate(args) -> dict:
                     label = expect.plugin if expect else f"other: {kind}"
                     status = "ok" if expect is None or rules[expect.plugin] else "not installed"
                     tp, fp, fn, delays = match(due.get(kind, []), by_kind.get(kind, []))
-                    row = {"detector": detector, "scenario": name, "negative": negative, "rule": label, "status": status,
+                    row = {"detector": detector, "scenario": name, "negative": negative, "rule": label, "kind": kind, "status": status,
                            **figures(tp, fp, fn, delays), "seconds": seconds, "frames": summary["frames_analysed"]}
                     scen_rows.append(row)
                     if status == "ok":
@@ -378,17 +378,19 @@ def fmt(v) -> str:
 
 
 def table(result: dict) -> None:
-    head = f"{'detector':<8} {'rule / scenario':<34} {'due':>4} {'alerts':>6} {'tp':>3} {'fp':>3} {'fn':>3} {'prec':>6} {'recall':>6} {'tta mean':>8} {'tta max':>8}"
-    print(head)
     rows = [(r["detector"], r["rule"], r) for r in result["rules"]]
-    rows += [(r["detector"], f"  {r['scenario']}{' (negative)' if r['negative'] else ''}: {r['rule']}", r) for r in result["scenarios"]]
+    rows += [(r["detector"], f"  {r['scenario']}{' (negative)' if r['negative'] else ''}: {r.get('kind', r['rule'])}", r)
+             for r in result["scenarios"]]
+    width = max(34, *(len(label) for _, label, _ in rows))
+    head = f"{'detector':<8} {'rule / scenario: event kind':<{width}} {'due':>4} {'alerts':>6} {'tp':>3} {'fp':>3} {'fn':>3} {'prec':>6} {'recall':>6} {'tta mean':>8} {'tta max':>8}"
+    print(head)
     for detector, label, r in sorted(rows, key=lambda x: (x[0], x[1].startswith("  "))):
         if r["status"] != "ok":
-            print(f"{detector:<8} {label:<34} {r['status']}")
+            print(f"{detector:<8} {label:<{width}} {r['status']}")
             continue
         p = "-" if r["precision"] is None else f"{r['precision']:.3f}"
         rc = "-" if r["recall"] is None else f"{r['recall']:.3f}"
-        print(f"{detector:<8} {label:<34} {r['due']:>4} {r['alerts']:>6} {r['tp']:>3} {r['fp']:>3} {r['fn']:>3} {p:>6} {rc:>6}"
+        print(f"{detector:<8} {label:<{width}} {r['due']:>4} {r['alerts']:>6} {r['tp']:>3} {r['fp']:>3} {r['fn']:>3} {p:>6} {rc:>6}"
               f" {fmt(r['tta_mean_s']):>8} {fmt(r['tta_max_s']):>8}")
     print(f"false alerts on hard negatives: {result['false_alerts_on_negatives']}")
     v = result["vtest"]
