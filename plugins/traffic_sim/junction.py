@@ -29,6 +29,7 @@ LAMPS = {"red": 4.25, "amber": 3.75, "green": 3.25}  # lamp centre heights
 LIT = {"red": (255, 40, 30), "amber": (255, 176, 20), "green": (40, 250, 120)}
 DIM = {"red": (72, 26, 24), "amber": (70, 58, 22), "green": (22, 58, 36)}
 STRIP_M = 6.0  # the stop_line zone: this much of the lanes before the line
+QUEUE_M = 20.0  # the queue_area zone behind the strip, where cars wait for the green (a site draws one too)
 LANE_ZONE_Z = (11.0, 110.0)  # traffic_lane zones reach from here to there
 
 
@@ -65,6 +66,9 @@ class JunctionArt:
         out: dict = {"zones": zones}
         if j.stop_z is not None:
             zones.insert(0, {"id": "stop_line", "kind": "stop_line", "polygon": _ground(view, LANE_EDGES[0], j.stop_z - STRIP_M, 0.0, j.stop_z)})
+            queue_from = max(0.0, j.stop_z - STRIP_M - QUEUE_M)
+            zones.insert(1, {"id": "queue", "kind": "queue_area",
+                             "polygon": _ground(view, LANE_EDGES[0], queue_from, 0.0, j.stop_z - STRIP_M)})
         if self.head_box is not None:
             out["signal_head"] = {"box": [round(v, 1) for v in self.head_box]}
         if j.speed_lines is not None:

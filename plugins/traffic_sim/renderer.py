@@ -24,7 +24,7 @@ from plugins.traffic_sim.vehicles import Glow, VehiclePainter
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "3"
+RENDERER_VERSION = "4"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
