@@ -92,3 +92,16 @@ def test_a_snapshot_with_boxes_is_stored_once_by_its_hash(tmp_path):
     assert len(list((tmp_path / "snapshots").rglob("*"))) == 2  # one folder, one file, no temporary left
     with pytest.raises(ValueError, match="not a JPEG"):
         store_snapshot(tmp_path, b"GIF89a...")
+
+
+def test_the_same_picture_stored_by_many_threads_at_once_is_one_file(tmp_path):
+    """Two cameras showing the same picture (the same simulated video) store the same snapshot at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jpeg = draw_boxes(Image.new("RGB", (320, 180), (40, 90, 140)), [Box(10, 10, 100, 100, "car 0.9")])
+    with ThreadPoolExecutor(8) as pool:
+        stored = list(pool.map(lambda _: store_snapshot(tmp_path, jpeg), range(64)))
+    assert len({s.path for s in stored}) == 1
+    files = [p for p in (tmp_path / "snapshots").rglob("*") if p.is_file()]
+    assert [p.name for p in files] == [f"{hashlib.sha256(jpeg).hexdigest()}.jpg"]  # no temporary file left
+    assert files[0].read_bytes() == jpeg

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +57,14 @@ def store_snapshot(data_dir: Path, jpeg: bytes) -> Snapshot:
     path = data_dir / rel
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            f.write(jpeg)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        # private to this thread: two cameras showing the same picture store the same file at the same time
+        tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(jpeg)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)  # the same bytes under the same name, whoever renames last
+        finally:
+            tmp.unlink(missing_ok=True)
     return Snapshot(rel, digest)
