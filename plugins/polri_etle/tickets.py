@@ -82,7 +82,9 @@ class TicketDesk:
         self.violations = violations
         self.zone = ZoneInfo(config.timezone)
         self._lock = asyncio.Lock()  # one letter run at a time: a retry and a delivery never race
-        self._runs: set[asyncio.Task] = set()  # letter runs started by deliveries, awaited on close
+        self._wake = asyncio.Event()  # a delivery made a ticket: the letter worker has work
+        self._worker: asyncio.Task | None = None  # one, started by the first delivery
+        self._closing = False
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), UTC)
@@ -112,22 +114,27 @@ class TicketDesk:
         ticket = await Ticket.get_or_none(event_id=event.id)
         if ticket is None:
             ticket = await self._create(event)
-        run = asyncio.create_task(self._advance_in_background(ticket), name=f"etle-ticket-{ticket.id}")
-        self._runs.add(run)
-        run.add_done_callback(self._runs.discard)
+        if self._worker is None and not self._closing:
+            self._worker = asyncio.create_task(self._work(), name="etle-letters")
+        self._wake.set()
         return ticket
 
-    async def _advance_in_background(self, t: Ticket) -> None:
-        try:
-            await self.advance(t)
-        except Exception as exc:  # the job retries what waits; a run's failure must not pass silently
-            log.warning("ETLE ticket %s: letter run failed, retried by the job: %s: %s", t.reference,
-                        type(exc).__name__, exc)
+    async def _work(self) -> None:
+        """The one letter worker: whenever deliveries made tickets, take every due one as far as it goes."""
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.run_due()
+            except Exception as exc:  # the job retries what waits; a failure must not pass silently
+                log.warning("ETLE letter run failed, retried by the job: %s: %s", type(exc).__name__, exc)
 
     async def close(self) -> None:
-        """Wait for the letter runs deliveries started (a stop must not cut a letter in half)."""
-        if self._runs:
-            await asyncio.gather(*self._runs, return_exceptions=True)
+        """Stop the letter worker after the ticket in hand (a stop must not cut a letter in half)."""
+        self._closing = True
+        self._wake.set()
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
 
     async def _create(self, event: Event) -> Ticket:
         d = event.detail
@@ -247,6 +254,8 @@ class TicketDesk:
         done = 0
         due = await Ticket.filter(state__in=("awaiting_registration", "letter_pending")).order_by("id")
         for t in due:
+            if self._closing:
+                break
             done += (await self.advance(t)).state == "issued"
         return done
 
