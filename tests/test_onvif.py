@@ -154,6 +154,27 @@ async def test_wrong_credentials_give_a_clear_error(emulator, caplog):
     await driver.close()
 
 
+async def test_a_device_without_authentication_works_without_a_username():
+    emu = OnvifEmulator(password=PASSWORD, open_access=True).start()
+    try:
+        dev = OnvifDevice("127.0.0.1", emu.port, None, None, timeout_s=2)
+        desc = await dev.describe()
+        assert desc.main_uri == emu.stream_uri
+        await dev.goto_preset("2")
+        assert "GotoPreset" in emu.ops() and emu.position == [-0.4, -0.1, 0.2]
+        await dev.close()
+    finally:
+        emu.stop()
+
+
+async def test_a_device_that_needs_credentials_says_so_when_none_are_configured(emulator):
+    dev = OnvifDevice("127.0.0.1", emulator.port, None, None, timeout_s=2)
+    with pytest.raises(OnvifAuthError, match="asks for a username and password, and none is configured"):
+        await dev.goto_preset("1")
+    assert "GotoPreset" not in emulator.ops()
+    await dev.close()
+
+
 async def test_unreachable_host_gives_a_clear_error_fast():
     port = closed_port()
     dev = OnvifDevice("127.0.0.1", port, "admin", PASSWORD, timeout_s=2)

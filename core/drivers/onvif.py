@@ -156,7 +156,9 @@ class OnvifDevice:
             if self._camera is None:
                 from onvif import ONVIFCamera  # imported on first use: it configures logging
 
-                camera = ONVIFCamera(self.host, self.port, self._username, self._password, no_cache=True)
+                # the client always sends a WS-Security token; a device with authentication switched off
+                # ignores an empty one (the client cannot build a token from None at all)
+                camera = ONVIFCamera(self.host, self.port, self._username or "", self._password or "", no_cache=True)
                 try:
                     await self._call("GetServices", camera.update_xaddrs)
                 except BaseException:
@@ -203,15 +205,20 @@ class OnvifDevice:
             subcodes = [getattr(q, "localname", str(q)) for q in (exc.subcodes or [])]
             message = self._clean(str(exc.message or exc))
             if "NotAuthorized" in subcodes or "not authorized" in message.lower():
-                return OnvifAuthError(f"{self.where}: wrong username or password (the device refused {what})")
+                return OnvifAuthError(f"{self.where}: {self._auth_problem()} (the device refused {what})")
             return OnvifError(f"{self.where}: the device refused {what}: {message}")
         if isinstance(exc, zeep.exceptions.TransportError) and exc.status_code == 401:
-            return OnvifAuthError(f"{self.where}: wrong username or password (HTTP 401 on {what})")
+            return OnvifAuthError(f"{self.where}: {self._auth_problem()} (HTTP 401 on {what})")
         cause = _root_cause(exc)
         if isinstance(cause, OSError) or type(cause).__module__.startswith("aiohttp"):
             reason = getattr(cause, "strerror", None) or self._clean(str(cause)) or type(cause).__name__
             return OnvifUnreachable(f"{self.where}: unreachable ({reason})")
         return OnvifError(f"{self.where}: {what} failed: {type(cause).__name__}: {self._clean(str(cause))}")
+
+    def _auth_problem(self) -> str:
+        if not self._username:
+            return "the device asks for a username and password, and none is configured"
+        return "wrong username or password"
 
     def _clean(self, text: str) -> str:
         for secret in (self._password,):

@@ -64,6 +64,7 @@ class OnvifEmulator:
     )
     fail: dict[str, str] = field(default_factory=dict)  # operation -> fault reason
     hang: set[str] = field(default_factory=set)  # operations that never answer
+    open_access: bool = False  # authentication switched off: any token, or none, is accepted
 
     def __post_init__(self) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
@@ -118,7 +119,7 @@ class OnvifEmulator:
             return 400, _fault("env:Sender", "ter:InvalidArgs", "empty SOAP body")
         op = request.tag.rpartition("}")[2]
         params = _flatten(request)
-        if op not in PUBLIC_OPS and not self._authorised(envelope):
+        if op not in PUBLIC_OPS and not self.open_access and not self._authorised(envelope):
             self.auth_failures += 1
             return 400, _fault("env:Sender", "ter:NotAuthorized", "Sender not Authorized")
         self.calls.append((op, params))
