@@ -7,6 +7,12 @@ the broker has acknowledged it, removes it and remembers its event id in
 ``sent`` (the last ``SENT_KEEP``), so an event the core's outbox hands over
 again (at least once, after a crash) is not published twice.
 
+A message the broker keeps refusing (it drops the connection each time this
+message is the first one not acknowledged, e.g. one over its
+``max_packet_size``) would block every message behind it: the publisher sets
+it aside with :meth:`DiskOutbox.hold` into ``held``, kept on disk with the
+reason, counted in health, never published again and never queued again.
+
 When full (``max_messages`` or ``max_bytes``) ``put`` refuses with
 :class:`OutboxFull` instead of dropping anything: the sink's ``deliver`` raises
 it, the core's outbox keeps the event in its database and retries it with
@@ -35,6 +41,15 @@ CREATE TABLE IF NOT EXISTS queue (
     queued_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sent (event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS held (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    queued_at REAL NOT NULL,
+    held_at REAL NOT NULL,
+    reason TEXT NOT NULL
+);
 """
 
 
@@ -64,6 +79,8 @@ class DiskOutbox:
         self.bytes = 0
         self.refused = 0  # puts turned away because it was full
         self.full = False  # the last put was turned away, and nothing was sent since
+        self.held = 0  # messages set aside because the broker kept refusing them
+        self.held_reason: str | None = None  # why the last one was
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -78,6 +95,9 @@ class DiskOutbox:
             db.executescript(SCHEMA)
             count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(topic AS BLOB)) + LENGTH(payload)), 0) FROM queue").fetchone()
             self.depth, self.bytes = int(count), int(size)
+            self.held = int(db.execute("SELECT COUNT(*) FROM held").fetchone()[0])
+            last = db.execute("SELECT reason FROM held ORDER BY held_at DESC LIMIT 1").fetchone()
+            self.held_reason = last[0] if last else None
             self._db = db
 
     def close(self) -> None:
@@ -92,13 +112,14 @@ class DiskOutbox:
         return self._db
 
     def put(self, event_id: str, topic: str, payload: bytes) -> bool:
-        """Queue a message; ``False`` when its event is queued or was published already; :class:`OutboxFull`."""
+        """Queue a message; ``False`` when its event is queued, published or held already; :class:`OutboxFull`."""
         size = len(topic.encode()) + len(payload)
         with self._lock:
             db = self._conn()
             seen = db.execute(
-                "SELECT 1 FROM queue WHERE event_id = ? UNION ALL SELECT 1 FROM sent WHERE event_id = ?",
-                (event_id, event_id),
+                "SELECT 1 FROM queue WHERE event_id = ? UNION ALL SELECT 1 FROM sent WHERE event_id = ?"
+                " UNION ALL SELECT 1 FROM held WHERE event_id = ?",
+                (event_id, event_id, event_id),
             ).fetchone()
             if seen:
                 return False
@@ -150,3 +171,27 @@ class DiskOutbox:
             self.depth -= len(messages)
             self.bytes -= sum(m.size for m in messages)
             self.full = False
+
+    def hold(self, message: Queued, reason: str) -> None:
+        """Set a message the broker keeps refusing aside (one commit): off the queue, kept with its reason."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = db.execute("DELETE FROM queue WHERE seq = ?", (message.seq,)).rowcount
+                if gone:
+                    db.execute(
+                        "INSERT OR REPLACE INTO held (seq, event_id, topic, payload, queued_at, held_at, reason)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (message.seq, message.event_id, message.topic, message.payload, message.queued_at, time.time(), reason),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if gone:
+                self.depth -= 1
+                self.bytes -= message.size
+                self.held += 1
+                self.held_reason = reason
+                self.full = False

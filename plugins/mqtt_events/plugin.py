@@ -92,6 +92,8 @@ class MqttEvents:
             "max_bytes": self.outbox.max_bytes,
             "full": self.outbox.full,
             "refused": self.outbox.refused,
+            "held": self.outbox.held,
+            "held_reason": self.outbox.held_reason,
             "oldest": iso(await asyncio.to_thread(self._oldest)),
         }
         report = {
@@ -104,6 +106,8 @@ class MqttEvents:
         }
         if p is None:
             return {"status": "down", "reason": self.problem or "not started", **report}
+        if self.outbox.held:
+            return {"status": "degraded", "reason": f"{self.outbox.held} message(s) set aside: {self.outbox.held_reason}", **report}
         if self.outbox.full:
             return {"status": "degraded", "reason": f"outbox full; broker {report['broker']}: {p.reason}", **report}
         if not p.connected:

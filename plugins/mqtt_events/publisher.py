@@ -8,7 +8,9 @@ camera's status (retained), then the outbox from its head: up to ``BATCH``
 messages in flight at QoS 1, and only the acknowledged run at the head is
 removed, so a broken connection resends from the first unacknowledged message
 and the order holds. A lost connection is retried after a pause doubling up to
-``reconnect_max_s``; the reason is kept for health.
+``reconnect_max_s``; the reason is kept for health. A message that was the
+first unacknowledged one on ``POISON_AFTER`` lost connections in a row is set
+aside (:meth:`DiskOutbox.hold`) so the rest flows.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from plugins.mqtt_events.outbox import DiskOutbox, Queued
 
 BATCH = 50
 ACK_TIMEOUT_S = 10.0  # no acknowledgement this long: the connection is taken for dead
+POISON_AFTER = 3  # connections lost in a row with the same message first unacknowledged: it is set aside
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Publisher:
         self.published = 0  # outbox messages the broker acknowledged
         self.connections = 0
         self._sent_status: dict[str, Status] = {}
+        self._suspect: tuple[int, int] | None = None  # (seq, sessions it was the first unacknowledged in)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -177,6 +181,23 @@ class Publisher:
                 # shielded: even a cancelled drain records what the broker has, else it is sent again
                 await asyncio.shield(asyncio.to_thread(self.outbox.done, batch[:acked]))
                 self.published += acked
+                self._suspect = None
+            if acked < len(batch) and not self._stopping.is_set():
+                await asyncio.shield(self._suspected(batch[acked]))
+
+    async def _suspected(self, message: Queued) -> None:
+        """The connection failed with ``message`` the first one unacknowledged; the POISON_AFTER-th time in a
+        row it is set aside, so that one message the broker refuses (too big for it, say) cannot block the rest."""
+        seq, times = self._suspect if self._suspect and self._suspect[0] == message.seq else (message.seq, 0)
+        times += 1
+        self._suspect = (seq, times)
+        if times < POISON_AFTER:
+            return
+        reason = (f"the broker dropped the connection {times} times in a row with this message the first one "
+                  f"unacknowledged ({message.size} bytes, topic {message.topic})")
+        await asyncio.to_thread(self.outbox.hold, message, reason)
+        self._suspect = None
+        self.log.error("mqtt: event %s set aside, not published: %s", message.event_id, reason)
 
     async def _publish_status(self, client: aiomqtt.Client) -> None:
         for camera_id, status in self.statuses().items():

@@ -33,7 +33,7 @@ needs_mosquitto = pytest.mark.skipif(not os.access(MOSQUITTO, os.X_OK), reason="
 
 
 class Broker:
-    def __init__(self, folder: Path, persistent: bool = False) -> None:
+    def __init__(self, folder: Path, persistent: bool = False, extra: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.port = free_port()
         self.process: subprocess.Popen | None = None
@@ -46,6 +46,7 @@ class Broker:
         if persistent:
             lines += ["persistence true", f"persistence_location {folder}/", "autosave_on_changes true",
                       "autosave_interval 1"]
+        lines += extra
         self.config = folder / "mosquitto.conf"
         self.config.write_text("\n".join(lines) + "\n")
 
