@@ -24,6 +24,7 @@ from core.errors import ApiError
 MAX_JSON_BODY = 64 * 1024  # a command or a GPS fix is a few hundred bytes
 MAX_JSON_DEPTH = 32  # our bodies are objects of scalars, lists at most two deep
 MAX_JSON_INT = 2**53 - 1  # beyond it JSON numbers are not exact in most clients (RFC 7493, I-JSON)
+MAX_TEXT = 1000  # a note, a reason: a paragraph at most
 
 
 class BodyError(ValueError):
@@ -141,3 +142,29 @@ async def read_json(request: Request, limit: int = MAX_JSON_BODY) -> Any:
         return parse_json(raw)
     except BodyError as exc:
         raise ApiError(400, exc.reason) from None
+
+
+def text_field(body: dict[str, Any], key: str, *, required: bool = False, size: int = MAX_TEXT) -> str:
+    """``body[key]`` as a stripped string (``""`` when absent); 400 if not a string, 422 if required and
+    empty or longer than ``size``."""
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise ApiError(400, f"{key}: expected a string")
+    value = value.strip()
+    if required and not value:
+        raise ApiError(422, f"{key}: required")
+    if len(value) > size:
+        raise ApiError(422, f"{key}: {len(value)} characters, at most {size}")
+    return value
+
+
+def check_version(body: dict[str, Any], now: int, what: str, state: str) -> None:
+    """Optimistic locking: when the body carries ``version`` (the one the client loaded), 409 unless it is
+    still ``now``; ``what`` names the record (``violation 12``), ``state`` is its state now."""
+    version = body.get("version")
+    if version is None:
+        return
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ApiError(400, "version: expected a whole number")
+    if version != now:
+        raise ApiError(409, f"{what} changed since you loaded it (version {version}, now {now}, {state}); reload it")

@@ -46,7 +46,7 @@ from core.errors import ApiError
 from core.timeparse import parse_instant
 from core.events.types import KIND, REF
 from core.models import EvidenceClip, User
-from core.request_body import read_object
+from core.request_body import check_version, read_object, text_field
 from core.violations.models import PlateEdit, Violation, ViolationTransition
 from core.violations.service import Detection, Refused, ViolationService
 from core.violations.states import ALLOWED, STATES
@@ -58,7 +58,6 @@ REPORT_ROLES = ("supervisor",)  # the supervisors' report (admins too)
 ASSIGN_ROLES = ("officer", "supervisor")  # a supervisor hands out the queue but decides nothing
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 HISTORY_MAX = 20
-MAX_TEXT = 1000
 USERNAME_MAX = 64  # core.models.User.username
 FILTERS = ("state", "area", "camera", "kind", "plate", "since", "until", "order", "limit", "cursor")
 STATS_DEFAULT_DAYS = 90
@@ -85,18 +84,6 @@ def _int(request: Request, key: str, default: int | None, low: int, high: int) -
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:  # '²'.isdigit(), int('²') fails
         raise ApiError(400, f"{key}: expected a whole number in {low}..{high}, not {raw[:20]!r}")
     return int(raw)
-
-
-def _text(body: dict[str, Any], key: str, *, required: bool = False, size: int = MAX_TEXT) -> str:
-    value = body.get(key, "")
-    if not isinstance(value, str):
-        raise ApiError(400, f"{key}: expected a string")
-    value = value.strip()
-    if required and not value:
-        raise ApiError(422, f"{key}: required")
-    if len(value) > size:
-        raise ApiError(422, f"{key}: {len(value)} characters, at most {size}")
-    return value
 
 
 def describe(service: ViolationService, v: Violation) -> dict[str, Any]:
@@ -400,12 +387,7 @@ class ViolationsApi:
     ) -> tuple[Principal, Violation, dict[str, Any]]:
         who, v = await self._visible(request, *roles)
         body = await read_object(request, (*keys, "version"))
-        version = body.get("version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise ApiError(400, "version: expected a whole number")
-        if version is not None and version != v.version:
-            raise ApiError(409, f"violation {v.id} changed since you loaded it (version {version}, now {v.version}, "
-                                f"{v.state}); reload it")
+        check_version(body, v.version, f"violation {v.id}", v.state)
         return who, v, body
 
     async def _answer(self, call) -> Response:
@@ -426,8 +408,8 @@ class ViolationsApi:
           409: {$ref: '#/components/responses/Error', description: 'not awaiting review, its plate still needs an officer, or it changed since you loaded it'}
         """
         who, v, body = await self._acting(request, ("officer_name", "note"))
-        name = _text(body, "officer_name", size=128) or who.username
-        return await self._answer(self._service().verify(v, who.username, name, _text(body, "note")))
+        name = text_field(body, "officer_name", size=128) or who.username
+        return await self._answer(self._service().verify(v, who.username, name, text_field(body, "note")))
 
     async def reject(self, request: Request) -> Response:
         """Reject the violation with a reason from the deployment's list, a note and the officer's name.
@@ -441,9 +423,9 @@ class ViolationsApi:
           422: {$ref: '#/components/responses/Error', description: 'a reason not in [enforcement] rejection_reasons, or a note or name missing'}
         """
         who, v, body = await self._acting(request, ("reason", "note", "officer_name"))
-        reason = _text(body, "reason", required=True, size=32)
-        note = _text(body, "note", required=True)
-        name = _text(body, "officer_name", required=True, size=128)
+        reason = text_field(body, "reason", required=True, size=32)
+        note = text_field(body, "note", required=True)
+        name = text_field(body, "officer_name", required=True, size=128)
         return await self._answer(self._service().reject(v, who.username, reason, note, name))
 
     async def action(self, request: Request) -> Response:
@@ -457,7 +439,7 @@ class ViolationsApi:
           409: {$ref: '#/components/responses/Error', description: 'the move is not allowed from its state, or it changed since you loaded it (version)'}
         """
         who, v, body = await self._acting(request, ("note",))
-        return await self._answer(self._service().take_action(v, who.username, _text(body, "note")))
+        return await self._answer(self._service().take_action(v, who.username, text_field(body, "note")))
 
     async def close(self, request: Request) -> Response:
         """Close the violation once its ticket was handed over.
@@ -470,7 +452,7 @@ class ViolationsApi:
           409: {$ref: '#/components/responses/Error', description: 'the move is not allowed from its state, or it changed since you loaded it (version)'}
         """
         who, v, body = await self._acting(request, ("note",))
-        return await self._answer(self._service().close(v, who.username, _text(body, "note")))
+        return await self._answer(self._service().close(v, who.username, text_field(body, "note")))
 
     async def assign(self, request: Request) -> Response:
         """Assign the violation for review: an officer to themselves (user omitted), a supervisor to an officer who may
@@ -524,9 +506,9 @@ class ViolationsApi:
           422: {$ref: '#/components/responses/Error', description: 'no plate, or one with no letters or digits'}
         """
         who, v, body = await self._acting(request, ("plate", "note"))
-        text = _text(body, "plate", required=True, size=32)
+        text = text_field(body, "plate", required=True, size=32)
         try:
-            v, remark = await self._service().set_plate(v, text, who.username, _text(body, "note"))
+            v, remark = await self._service().set_plate(v, text, who.username, text_field(body, "note"))
         except Refused as exc:
             raise ApiError(exc.status, exc.reason) from None
         answer = self.public(v)
@@ -547,11 +529,11 @@ class ViolationsApi:
         keys = ("camera", "kind", "wall_time", "zone", "plate", "plate_confidence", "vehicle_class", "clip")
         body = await read_object(request, keys)
         services = request.app.state.services
-        camera = _text(body, "camera", required=True, size=64)
+        camera = text_field(body, "camera", required=True, size=64)
         runtime = services.cameras.get(camera) if services.cameras is not None and REF.match(camera) else None
         if runtime is None or runtime.info.agency not in self._agencies(request, who):
             raise ApiError(422, f"camera: unknown camera {camera[:40]!r}")
-        kind = _text(body, "kind", required=True, size=98)
+        kind = text_field(body, "kind", required=True, size=98)
         if not KIND.match(kind) or not service.is_violation(kind):
             known = ", ".join(sorted(service.settings.laws)) or "none configured in [enforcement.laws]"
             raise ApiError(422, f"kind: {kind[:40]!r} is not a violation kind (known: {known})")
@@ -562,14 +544,14 @@ class ViolationsApi:
         if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, (int, float))
                                        or not 0 <= confidence <= 1):
             raise ApiError(422, "plate_confidence: expected a number in 0..1")
-        zone = _text(body, "zone", size=64) or None
-        clip = _text(body, "clip", size=16) or None
+        zone = text_field(body, "zone", size=64) or None
+        clip = text_field(body, "clip", size=16) or None
         found = Detection(
             kind=kind, camera_id=camera, agency=runtime.info.agency, area=runtime.info.area,
             mode=enforcement_mode(services.deployment, runtime.info.area), wall_time=wall_time, zone_id=zone,
-            clip_id=clip, plate=_text(body, "plate", size=32) or None,
+            clip_id=clip, plate=text_field(body, "plate", size=32) or None,
             plate_confidence=float(confidence) if confidence is not None else None,
-            vehicle_class=_text(body, "vehicle_class", size=32) or None,
+            vehicle_class=text_field(body, "vehicle_class", size=32) or None,
         )
         v = await service.create(found, by=who.username)
         return JSONResponse(self.public(v), status_code=201, headers={"Location": f"/api/violations/{v.id}"})

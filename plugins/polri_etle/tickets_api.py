@@ -32,26 +32,13 @@ from core.auth import audit
 from core.auth.access import data_agencies, require_role
 from core.auth.principal import Principal
 from core.errors import ApiError
-from core.request_body import read_object
+from core.request_body import check_version, read_object, text_field
 from plugins.polri_etle.models import BlockRequest, Ticket
 from plugins.polri_etle.ticket_states import STATES
 from plugins.polri_etle.tickets import Refused, TicketDesk, block_public
 
 BASE = "/api/polri_etle/tickets"
 ROLES = ("officer",)
-MAX_TEXT = 1000
-
-
-def _text(body: dict[str, Any], key: str, *, required: bool = False, size: int = MAX_TEXT) -> str:
-    value = body.get(key, "")
-    if not isinstance(value, str):
-        raise ApiError(400, f"{key}: expected a string")
-    value = value.strip()
-    if required and not value:
-        raise ApiError(422, f"{key}: required")
-    if len(value) > size:
-        raise ApiError(422, f"{key}: {len(value)} characters, at most {size}")
-    return value
 
 
 class TicketsApi:
@@ -95,12 +82,7 @@ class TicketsApi:
     async def _acting(self, request: Request, keys: tuple[str, ...]) -> tuple[Principal, Ticket, dict[str, Any]]:
         who, t = await self._visible(request)
         body = await read_object(request, (*keys, "version"))
-        version = body.get("version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise ApiError(400, "version: expected a whole number")
-        if version is not None and version != t.version:
-            raise ApiError(409, f"ticket {t.reference} changed since you loaded it (version {version}, now {t.version}, "
-                                f"{t.state}); reload it")
+        check_version(body, t.version, f"ticket {t.reference}", t.state)
         return who, t, body
 
     async def _answer(self, call) -> Response:
@@ -208,10 +190,10 @@ class TicketsApi:
           422: {$ref: '#/components/responses/Error', description: 'an unknown status'}
         """
         who, t, body = await self._acting(request, ("status", "note"))
-        status = _text(body, "status", required=True, size=16)
+        status = text_field(body, "status", required=True, size=16)
         if status not in ("printed", "sent", "failed", "returned"):
             raise ApiError(422, f"status: {status!r} is not one of printed, sent, failed, returned")
-        return await self._answer(self._desk().set_delivery(t, status, who.username, _text(body, "note")))
+        return await self._answer(self._desk().set_delivery(t, status, who.username, text_field(body, "note")))
 
     async def confirm(self, request: Request) -> Response:
         """The owner confirms: as the driver (owner) or naming another driver (driver, with driver_name).
@@ -225,11 +207,11 @@ class TicketsApi:
           422: {$ref: '#/components/responses/Error', description: 'as is not owner or driver, or a driver without a name'}
         """
         who, t, body = await self._acting(request, ("as", "driver_name", "note"))
-        as_ = _text(body, "as", required=True, size=16)
+        as_ = text_field(body, "as", required=True, size=16)
         if as_ not in ("owner", "driver"):
             raise ApiError(422, f"as: {as_!r} is not owner or driver")
-        driver = _text(body, "driver_name", size=200)
-        return await self._answer(self._desk().confirm(t, as_, driver, who.username, _text(body, "note")))
+        driver = text_field(body, "driver_name", size=200)
+        return await self._answer(self._desk().confirm(t, as_, driver, who.username, text_field(body, "note")))
 
     async def dispute(self, request: Request) -> Response:
         """The owner disputes the case ("bukan kendaraan saya"), with the reason.
@@ -243,7 +225,7 @@ class TicketsApi:
           422: {$ref: '#/components/responses/Error', description: 'no reason'}
         """
         who, t, body = await self._acting(request, ("reason",))
-        reason = _text(body, "reason", required=True)
+        reason = text_field(body, "reason", required=True)
         return await self._answer(self._desk().dispute(t, reason, who.username))
 
     async def decide(self, request: Request) -> Response:
@@ -261,7 +243,7 @@ class TicketsApi:
         upheld = body.get("upheld")
         if not isinstance(upheld, bool):
             raise ApiError(400, "upheld: expected true or false")
-        note = _text(body, "note", required=True)
+        note = text_field(body, "note", required=True)
         return await self._answer(self._desk().decide_dispute(t, upheld, who.username, note))
 
     async def payment(self, request: Request) -> Response:
@@ -276,8 +258,8 @@ class TicketsApi:
           422: {$ref: '#/components/responses/Error', description: 'no payment reference'}
         """
         who, t, body = await self._acting(request, ("reference", "note"))
-        reference = _text(body, "reference", required=True, size=64)
-        return await self._answer(self._desk().pay(t, reference, who.username, _text(body, "note")))
+        reference = text_field(body, "reference", required=True, size=64)
+        return await self._answer(self._desk().pay(t, reference, who.username, text_field(body, "note")))
 
     async def lookup(self, request: Request) -> Response:
         """Look the owner up again now, for a case waiting on the registry.
