@@ -236,3 +236,38 @@ async def test_a_mobile_unit_letter_prints_the_gps_position_at_the_moment_of_cap
         assert (t.position_source, t.gps_unit, t.lat, t.lon) == ("gps", "patroli-1", -1.24001, 116.87001)
         text, _ = pdf_text((app.state.services.data_dir / t.letter_path).read_bytes())
         assert "-1.24001, 116.87001 (GPS unit patroli-1" in " ".join(text.split())
+
+
+async def test_personal_data_of_an_ended_case_is_erased_after_the_retention_days_and_an_open_case_keeps_it(cfg):
+    async with running_app(cfg) as (app, client):
+        plugin = plugin_of(app)
+        clock = at("2026-01-05T10:00:00+00:00")
+        plugin.desk.clock = clock
+        h = await headers("pol", "officer", "polri")
+        paid = await ticket_in((await to_sinks(app, client, h)).id, "issued")
+        still_open = await ticket_in((await to_sinks(app, client, h, plate="KT 77 Z")).id, "issued")
+        url = f"/api/polri_etle/tickets/{paid.id}"
+        r = await client.post(url + "/confirm", json={"as": "driver", "driver_name": "Rudi Pengemudi"}, headers=h)
+        assert r.status_code == 200
+        assert (await client.post(url + "/payment", json={"reference": "8888012345"}, headers=h)).status_code == 200
+        letter = plugin.desk.data_dir / paid.letter_path
+        assert letter.is_file() and paid.owner_name
+
+        clock.advance(timedelta(days=364).total_seconds())  # not yet: 365 days by default
+        assert await plugin.desk.erase_ended() == 0 and letter.is_file()
+        clock.advance(timedelta(days=2).total_seconds())
+        assert await plugin.desk.erase_ended() == 1
+        assert await plugin.desk.erase_ended() == 0  # once
+
+        t = await Ticket.get(id=paid.id)
+        assert (t.owner_name, t.owner_address, t.driver_name, t.letter_path) == (None, None, None, None)
+        assert not letter.exists() and t.letter_sha256 == paid.letter_sha256  # the record still proves what was sent
+        body = (await client.get(url, headers=h)).json()
+        assert body["owner"] is None and body["erased_at"].startswith("2027-01-06") and body["plate"] == "KT1234AB"
+        r = await client.get(url + "/letter", headers=h)
+        assert r.status_code == 410 and "erased on 2027-01-06 under the retention rule" in r.json()["error"]
+        (entry,) = await audit.entries(action="etle.personal_data.erase")
+        assert entry.target == paid.reference and "365 days after the case ended (paid)" in entry.detail
+
+        kept = await Ticket.get(id=still_open.id)  # issued, never paid: the case is open
+        assert kept.erased_at is None and kept.owner_name and (plugin.desk.data_dir / kept.letter_path).is_file()

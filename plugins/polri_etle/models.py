@@ -78,6 +78,7 @@ class Ticket(Model):
     confirm_by = fields.DatetimeField()  # H+8, end of that day in local time
     pay_by = fields.DatetimeField()  # H+15
     violation_closed = fields.BooleanField(default=False)
+    erased_at = fields.DatetimeField(null=True)  # owner data and letter erased under the retention rule
     version = fields.IntField(default=0)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()

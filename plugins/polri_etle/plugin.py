@@ -135,12 +135,14 @@ class PolriEtle:
         return Capture(place, None, None, "unknown")
 
     async def _tick(self) -> None:
-        """The ticketing job: retry waiting lookups and unwritten letters, raise block requests, prune the track."""
+        """The ticketing job: retry waiting lookups and unwritten letters, raise block requests, prune the track,
+        erase the personal data of cases long ended."""
         if self.desk is None or not self.config.ticketing.enabled:
             return
         await self.desk.run_due()
         await self.desk.check_deadlines()
         await prune_track(self.desk.now() - timedelta(days=self.config.ticketing.track_days))
+        await self.desk.erase_ended()
 
     # --- hooks -----------------------------------------------------------------------------
 

@@ -28,6 +28,9 @@ class Ticketing(BaseModel):
     retry_s: float = Field(default=300.0, ge=1)  # a waiting case is looked up again after this
     check_s: float = Field(default=300.0, ge=1)  # how often the deadline job runs
     track_days: int = Field(default=90, ge=1)  # GPS track retention
+    # personal data (UU 27/2022): owner, driver, dispute text and the letter are erased this long after
+    # the case ended (paid or dismissed); an open case keeps them
+    personal_data_days: int = Field(default=365, ge=1)
     letters_dir: str = Field(default="etle/letters", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
     font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")
     issuer: str = "Kepolisian Resor Kota Balikpapan"

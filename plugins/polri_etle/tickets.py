@@ -360,6 +360,31 @@ class TicketDesk:
             await self.close_violation(t, SYSTEM, f"ETLE {t.reference}: {t.state}")
         return made
 
+    # --- retention -------------------------------------------------------------------------
+
+    async def erase_ended(self) -> int:
+        """Erase the personal data of cases ended (paid or dismissed) more than ``personal_data_days`` ago:
+        owner name and address, driver name, dispute text, and the letter's file. The ticket stays, with its
+        plate (the violation keeps it too), its history and the letter's SHA-256, so the record still proves
+        what was sent. Each erasure is audited. Returns how many tickets were erased."""
+        days = self.config.personal_data_days
+        cutoff = self.now() - timedelta(days=days)
+        erased = 0
+        for t in await Ticket.filter(state__in=FINISHED, erased_at=None, updated_at__lt=cutoff).order_by("id"):
+            if self._closing:
+                break
+            if t.letter_path:
+                await asyncio.to_thread((self.data_dir / t.letter_path).unlink, True)
+            won = await Ticket.filter(id=t.id, version=t.version).update(
+                owner_name=None, owner_address=None, driver_name=None, dispute_reason=None, letter_path=None,
+                erased_at=self.now(), version=t.version + 1)
+            if not won:  # changed meanwhile: the next run looks again
+                continue
+            erased += 1
+            await audit.record(SYSTEM, "etle.personal_data.erase", t.reference,
+                               f"owner data and letter erased {days} days after the case ended ({t.state})")
+        return erased
+
     # --- reading ---------------------------------------------------------------------------
 
     async def describe(self, t: Ticket, history: bool = False) -> dict[str, Any]:
@@ -380,7 +405,7 @@ class TicketDesk:
             "confirmed_as": t.confirmed_as, "driver_name": t.driver_name, "dispute_reason": t.dispute_reason,
             "payment_ref": t.payment_ref, "paid_at": iso(t.paid_at), "confirm_by": iso(t.confirm_by),
             "pay_by": iso(t.pay_by), "violation_closed": t.violation_closed, "version": t.version,
-            "block": block_public(block) if block else None,
+            "block": block_public(block) if block else None, "erased_at": iso(t.erased_at),
         }
         if history:
             answer["transitions"] = [

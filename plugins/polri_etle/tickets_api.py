@@ -142,8 +142,12 @@ class TicketsApi:
         responses:
           200: {description: 'the letter', content: {application/pdf: {schema: {type: string, format: binary}}}}
           404: {$ref: '#/components/responses/Error', description: 'unknown ticket, or no letter yet'}
+          410: {$ref: '#/components/responses/Error', description: 'the letter was erased under the retention rule'}
         """
         _, t = await self._visible(request)
+        if t.erased_at is not None:
+            raise ApiError(410, f"ticket {t.reference}: the letter and the owner data were erased on "
+                                f"{t.erased_at.date().isoformat()} under the retention rule (personal_data_days)")
         path = self._desk().data_dir / t.letter_path if t.letter_path else None
         if path is None or not path.is_file():
             raise ApiError(404, f"ticket {t.reference} has no letter yet ({t.state}: {t.waiting_reason or 'pending'})")
