@@ -188,7 +188,10 @@ def analyzer_step(
             continue  # a plugin's failure is its own: the others still run
     if not chosen:
         return None
-    return AnalyzerStep(deployment, info, preset, zones, chosen)
+    from core.analytics.plates import PLATE_READER_HOOK, PlateService
+
+    plates = PlateService.from_registered(host.registered.get(PLATE_READER_HOOK, []), host.report_failure)
+    return AnalyzerStep(deployment, info, preset, zones, chosen, plates)
 
 
 class _Collected:
@@ -244,12 +247,13 @@ class AnalyzerStep:
     The frame's wall time is the run's start plus its stream time. Analyzers
     get a :class:`~core.services.PluginServices` whose event channel collects
     what they publish (printed as ``event`` lines, not stored), whose clips
-    fail (a file has no live video: events come without a clip), and whose
+    fail (a file has no live video: events come without a clip), whose plate
+    reader is the deployment's (a ``plate_reader`` plugin, if enabled), and whose
     data folder is a temporary one, removed at the end (snapshots are drawn,
     not kept).
     """
 
-    def __init__(self, deployment, camera, preset: str | None, zones: CameraZones | None, analyzers) -> None:
+    def __init__(self, deployment, camera, preset: str | None, zones: CameraZones | None, analyzers, plates=None) -> None:
         import tempfile
 
         from core.services import PluginServices
@@ -262,6 +266,7 @@ class AnalyzerStep:
         self.services = PluginServices(
             deployment=deployment, data_dir=Path(self._tmp.name), cameras=None, ptz=None,
             clips=_NoClips(), events=self.channel, zones=self.zones, violations=_NoViolations(),
+            **({"plates": plates} if plates is not None else {}),
         )
         self.errors: Counter = Counter()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from support import parking_pipeline as pipeline
@@ -35,8 +36,8 @@ SIZES = {"sharp": (960, 540), "small": (640, 360)}
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim")
+def sim():
+    out = Path(__file__).resolve().parent / "_generated" / "sim"  # the shared render cache
     return {
         name: cache.render(RenderSpec("no_parking_stop", 101, width=w, height=h, fps=5, loop_seconds=20), out).truth
         for name, (w, h) in SIZES.items()
