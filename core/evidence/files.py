@@ -16,7 +16,7 @@ import secrets
 import time
 from pathlib import Path
 
-from core.models import EvidenceSnapshot
+from core.models import EvidenceClip, EvidenceSnapshot
 
 SNAPSHOTS_DIR = "snapshots"
 CLIPS_DIR = "clips"
@@ -24,6 +24,15 @@ CLIPS_DIR = "clips"
 
 class EvidenceError(Exception):
     """Evidence cannot be written; the message says why."""
+
+
+async def ready_clip(data_dir: Path, clip_id: str) -> tuple[Path, str] | None:
+    """A ready evidence clip's file and its recorded SHA-256, or ``None`` (unknown, still being cut,
+    failed). Needs the database open, not the server: offline exports use it as well as plugins."""
+    row = await EvidenceClip.get_or_none(id=clip_id)
+    if row is None or not row.file or row.status != "ready":
+        return None
+    return Path(data_dir) / CLIPS_DIR / row.file, row.sha256
 
 
 def sha256_file(path: Path) -> str:

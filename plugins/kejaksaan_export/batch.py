@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from core.models import EvidenceClip
+from core.evidence.files import ready_clip
 from plugins.kejaksaan_export import casefile, signing
 from plugins.kejaksaan_export.config import Config
 from plugins.kejaksaan_export.models import ExportBatch, ExportCase
@@ -220,9 +220,9 @@ class Exporter:
             wanted.append(("snapshot", self.data_dir / snap["path"], snap["sha256"], "jpg"))
         else:
             wanted.append(("snapshot", None, None, "jpg"))
-        clip = await EvidenceClip.get_or_none(id=facts["clip_id"]) if facts.get("clip_id") else None
-        if clip is not None and clip.file and clip.status == "ready":
-            wanted.append(("clip", self.data_dir / "clips" / clip.file, clip.sha256, "mp4"))
+        clip = await ready_clip(self.data_dir, facts["clip_id"]) if facts.get("clip_id") else None
+        if clip is not None:
+            wanted.append(("clip", clip[0], clip[1], "mp4"))
         else:
             wanted.append(("clip", None, None, "mp4"))
         out = []
