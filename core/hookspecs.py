@@ -162,6 +162,19 @@ def bconnect_register_commands(register):
     """
 
 
+@hookspec
+def bconnect_register_pages(register):
+    """Hand the core web pages of a plugin to link from the live view's top bar.
+
+    :param register: call ``register(page)`` with a :class:`core.interfaces.Page`
+        (``path``, one of the plugin's routes; ``title``; ``visible(principal)``,
+        whether a user gets the link). ``GET /api/me`` lists the pages the user
+        gets under ``pages``; a ``visible`` that raises is reported against its
+        plugin and the link left out.
+    :return: ignored.
+    """
+
+
 # --- lifecycle ---------------------------------------------------------------
 
 

@@ -361,3 +361,21 @@ class Command:
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c == "-" for c in self.name) or not self.name[0].isalpha():
             raise ValueError(f"command name {self.name!r}: letters, digits and '-', starting with a letter")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A web page of a plugin, linked from the live view's top bar for the users who may open it
+    (``bconnect_register_pages``). ``path`` is one of the plugin's own routes; ``visible(principal)``
+    says whether a user (a :class:`core.auth.principal.Principal`) gets the link: the page itself must
+    still check access, a link is not a permission."""
+
+    path: str
+    title: str
+    visible: Callable[[Any], bool] = lambda principal: True
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/") or self.path.startswith("//") or any(c in self.path for c in "\"<> "):
+            raise ValueError(f"page path {self.path!r}: an absolute path on this server, such as /api/<plugin>/page")
+        if not 0 < len(self.title) <= 40:
+            raise ValueError(f"page title {self.title!r}: 1 to 40 characters")

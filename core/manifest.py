@@ -22,7 +22,7 @@ from core.config import AGENCY_ID_PATTERN
 ENTRY_POINT_GROUP = "bconnect.plugins"
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "plugins"
 
-Provides = Literal["camera_driver", "analyzer", "sink", "routes", "jobs", "models", "detector", "plate_validator", "commands", "plate_reader"]
+Provides = Literal["camera_driver", "analyzer", "sink", "routes", "jobs", "models", "detector", "plate_validator", "commands", "plate_reader", "pages"]
 
 
 class Manifest(BaseModel):

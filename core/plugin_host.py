@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from core import hookspecs
 from core.analytics.detector import DETECTOR_HOOK, Detector
 from core.config import ConfigError, ConfigErrors, Deployment, LoadedConfig, pydantic_errors, unknown_agency
+from core.interfaces import Page
 from core.manifest import Available, Manifest, ManifestError, discover
 
 log = logging.getLogger("bconnect.plugins")
@@ -45,6 +46,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 
+PAGES_HOOK = "bconnect_register_pages"
+
 # What a manifest's ``provides`` names, and the registration hook that hands it over
 PROVIDES_HOOKS: dict[str, str] = {
     "camera_driver": "bconnect_register_camera_drivers",
@@ -57,6 +60,7 @@ PROVIDES_HOOKS: dict[str, str] = {
     "plate_validator": "bconnect_register_plate_validators",
     "commands": "bconnect_register_commands",
     "plate_reader": "bconnect_register_plate_readers",
+    "pages": PAGES_HOOK,
 }
 
 
@@ -189,6 +193,23 @@ class PluginHost:
             else:
                 self.report_failure(name, DETECTOR_HOOK, TypeError(f"{type(obj).__name__} is not a Detector"))
         return found
+
+    def pages_for(self, principal: Any) -> list[dict[str, str]]:
+        """The plugins' pages ``principal`` gets a link to; a wrong object or a failing ``visible`` is
+        reported against its plugin and left out."""
+        out = []
+        for name, page in self.registered.get(PAGES_HOOK, []):
+            if not isinstance(page, Page):
+                self.report_failure(name, PAGES_HOOK, TypeError(f"{type(page).__name__} is not a Page"))
+                continue
+            try:
+                shown = bool(page.visible(principal))
+            except Exception as exc:
+                self.report_failure(name, f"{PAGES_HOOK} (visible)", exc)
+                continue
+            if shown:
+                out.append({"path": page.path, "title": page.title, "plugin": name})
+        return out
 
     def enabled(self) -> list[str]:
         return [n for n, s in self.states.items() if not s.builtin_core]

@@ -61,6 +61,14 @@ async def test_the_prosecutor_exports_follows_the_progress_and_records_a_decisio
             assert (case.fine, case.court_fee, case.subsidiary_days, case.result_by) == (99000, 1000, 2, "jaksa")
             GENERATED.mkdir(exist_ok=True)
             await page.screenshot(path=str(GENERATED / "kejaksaan-page.png"), full_page=True)
+
+            # the live view's top bar links the page for this user (bconnect_register_pages)
+            await page.goto(url + "/")
+            link = page.locator("#page-kejaksaan_export")
+            await link.wait_for(timeout=15_000)
+            assert await link.get_attribute("href") == "/api/kejaksaan_export/page"
+            await link.click()
+            await page.wait_for_url(url + "/api/kejaksaan_export/page", timeout=15_000)
             assert errors == []
         finally:
             await browser.close()

@@ -238,5 +238,7 @@ class AccountRoutes:
                 },
                 # display names (the deployment's [agencies]) of every agency this user meets
                 "agency_names": {a: deployment.agency_name(a) for a in sorted(cameras | data | {principal.agency})},
+                # the plugins' pages this user gets a link to (bconnect_register_pages)
+                "pages": request.app.state.services.plugins.pages_for(principal),
             }
         )

@@ -15,7 +15,7 @@ import asyncio
 import logging
 
 from core.hookspecs import hookimpl
-from core.interfaces import Job
+from core.interfaces import Job, Page
 from plugins.kejaksaan_export import results, signing
 from plugins.kejaksaan_export.api import ExportApi
 from plugins.kejaksaan_export.batch import BUILDING, ExportFailed, Exporter
@@ -109,6 +109,13 @@ class KejaksaanExport:
     @hookimpl
     def bconnect_register_jobs(self, register):
         register(Job(id="daily_batch", func=self.daily, cron=self.config.schedule))
+
+    @hookimpl
+    def bconnect_register_pages(self, register):
+        # the page checks access itself (ExportApi._reader): the same rule decides who gets the link
+        agency = self.config.prosecutor_agency
+        register(Page("/api/kejaksaan_export/page", "Kejaksaan",
+                      visible=lambda who: who.role == "admin" or who.agency == agency))
 
     @hookimpl
     def bconnect_register_commands(self, register):

@@ -445,10 +445,12 @@
   }
 
   // the enforcement pages, for the roles that may use them (docs/enforcement.md)
-  function addPageLinks(role) {
+  // and the plugins' pages /api/me lists for this user (bconnect_register_pages)
+  function addPageLinks(role, pages) {
     const links = [
       ["review-link", "/review", "Review", ["officer", "admin"]],
       ["dashboard-link", "/dashboard", "Dashboard", ["officer", "prosecutor", "supervisor", "admin"]],
+      ...(pages || []).map((p) => ["page-" + p.plugin, p.path, p.title, [role]]),
     ];
     for (const [id, href, text, roles] of links.reverse()) {
       if (!roles.includes(role)) continue;
@@ -479,7 +481,7 @@
     ptz = new window.BConnectPtz.PtzPanel($("ptz"), { me: view.me, api: api, csrfHeaders: csrfHeaders, reason: reason });
     zones = new window.BConnectZones.ZonesUi($("zones"), { me: view.me, api: api, csrfHeaders: csrfHeaders, reason: reason });
     $("user-name").textContent = view.me.username + " · " + agencyName(view.me.agency);
-    addPageLinks(view.me.role);
+    addPageLinks(view.me.role, view.me.pages);
     try {
       await loadCameras();
     } catch (e) {
