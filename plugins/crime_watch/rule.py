@@ -17,7 +17,11 @@ Four behaviours, each in a watched (``watched_kinds``) or restricted
   a track the tracker drops is continued by a new track that appears within
   ``rematch_s`` and ``rematch_heights`` box heights of where it was lost. A
   person standing in a crowd that was reported is part of that alert, not a
-  loiterer.
+  loiterer. One person, one alert: a stay about to fire on the spot
+  (``rematch_heights``) of a stay of the zone that fired and whose person is
+  still there, or was lost within ``rematch_s``, is that person's second track
+  (a detector's second box, a track born on a lost one): it is marked fired,
+  and nothing is sent.
 - **crowd**: at least ``crowd_size`` people in one watched area for ``crowd_s``;
   the gathering is over when fewer than ``crowd_size - crowd_hysteresis`` have
   stood there for ``crowd_clear_s``: one alert per gathering.
@@ -336,6 +340,8 @@ class CrimeRule:
             if stay.fired or stay.crowded or stay.dwell + _EPS < threshold:
                 continue
             stay.fired = True
+            if self._reported(cam, view, zone.id, stay, track):
+                continue
             out.append(Alert(
                 kind=kind, camera_id=frame.camera_id, preset=frame.preset, zone_id=zone.id, zone_kind=zone.kind.value,
                 track_ids=(track.id,), boxes=(stay.box,), stream_time=frame.stream_time, wall_time=frame.wall_time,
@@ -344,6 +350,13 @@ class CrimeRule:
                 facts={"dwell_s": round(stay.dwell, 2), "threshold_s": threshold},
             ))
         return out
+
+    def _reported(self, cam: _Camera, view: _View, zone_id: str, stay: _Stay, track: Track) -> bool:
+        """Another stay of the zone, at this spot, already fired: this one is the same person's second track."""
+        reach = self.config.rematch_heights * _height(track.box)
+        others = [s for (z, _), s in view.stays.items() if z == zone_id and s is not stay]
+        others += [s for z, s in view.suspended if z == zone_id and cam.clock - (s.lost_at or 0.0) <= self.config.rematch_s]
+        return any(s.fired and _apart(s.box, track.box) <= reach for s in others)
 
     def _claim(self, cam: _Camera, view: _View, zone_id: str, track: Track) -> _Stay | None:
         """A suspended stay of this zone that the new track continues: it appeared where that person was lost."""
