@@ -118,6 +118,28 @@ def watch(base: str, token: str, seconds: float, started: float, proc: subproces
     return out
 
 
+def detector_load(base: str, token: str) -> dict[str, float]:
+    """From ``/metrics``: detector calls and seconds, and analysed frames the server dropped (behind the detector)."""
+    out = {"detector_calls": 0.0, "detector_s": 0.0, "frames_dropped": 0.0}
+    try:
+        text = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10.0).text
+    except httpx.HTTPError:
+        return out
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        try:
+            v = float(value)
+        except ValueError:
+            continue
+        if name.startswith("bconnect_detector_seconds_count"):
+            out["detector_calls"] += v
+        elif name.startswith("bconnect_detector_seconds_sum"):
+            out["detector_s"] += v
+        elif name.startswith(("bconnect_analytics_frames_dropped_total", "bconnect_detector_frames_dropped_total")):
+            out["frames_dropped"] += v
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(REPO / "deploy" / "demo.toml"))
@@ -143,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                             start_new_session=True)
     try:
         found = watch(f"http://127.0.0.1:{port}", token, args.minutes * 60, started, proc)
+        load = detector_load(f"http://127.0.0.1:{port}", token)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -157,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     expected = [k for p in enabled_rules(config) for k in KINDS[p]]
     missing = [k for k in expected if k not in {r[0] for r in rows}]
     print(f"never came: {', '.join(missing) or 'none'}   (server log: {run_dir / 'server.log'})")
-    print(json.dumps({"minutes": args.minutes, "alerts": [{"kind": k, "camera": c, "first_s": round(f, 1), "count": n}
+    print(f"detector: {load['detector_calls']:.0f} calls, {load['detector_s']:.0f} s busy, "
+          f"{load['frames_dropped']:.0f} frames dropped behind it, in {args.minutes:g} min")
+    print(json.dumps({"minutes": args.minutes, "detector": load, "alerts": [{"kind": k, "camera": c, "first_s": round(f, 1), "count": n}
                                                            for k, c, f, n in rows], "missing": missing}))
     if proc.returncode not in (0, -signal.SIGTERM, None):
         shutil.copy(run_dir / "server.log", run_dir / "server-failed.log")
