@@ -233,13 +233,60 @@ def looped(video: Path, loops: int, out: Path) -> Path:
     return out
 
 
-def run_analyze(config: Path, video: Path, zones: Path, camera: str, fps: float, duration: float | None) -> tuple[list[dict], dict]:
-    """``bconnect analyze VIDEO --config F --json --zones Z``, in this process: (event lines, summary)."""
+class CachedDetector:
+    """The deployment's detector, its answers kept in a JSON file, frame by frame in call order, and replayed.
+
+    For tuning the tracker and the rules: the default detector costs seconds a frame on two cores, the
+    rules milliseconds. A cache belongs to one rendered loop (its file name carries the render's hash) and fps;
+    a video that plays the loop several times replays it in turn (the loops are the same packets). A changed
+    renderer is a new file; a changed model is not: delete the folder.
+    """
+
+    def __init__(self, inner, path: Path) -> None:
+        self.inner, self.path, self.name = inner, path, inner.name
+        self.frames: list[list] = json.loads(path.read_text()) if path.is_file() else []
+        self.replaying, self.calls = bool(self.frames), 0
+
+    async def detect(self, frames):
+        from core.analytics.detector import Detection
+
+        out = []
+        for frame in frames:
+            if self.replaying:
+                out.append([Detection(*d) for d in self.frames[self.calls % len(self.frames)]])
+            else:
+                found = (await self.inner.detect([frame]))[0]
+                self.frames.append([[d.label, d.score, d.x1, d.y1, d.x2, d.y2] for d in found])
+                self.replaying = False
+                out.append(found)
+            self.calls += 1
+        return out
+
+    def info(self):
+        return self.inner.info()
+
+    def save(self) -> None:
+        if not self.replaying:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.frames))
+
+
+def run_analyze(config: Path, video: Path, zones: Path, camera: str, fps: float, duration: float | None,
+                cache_file: Path | None = None) -> tuple[list[dict], dict]:
+    """``bconnect analyze VIDEO --config F --json --zones Z``, in this process: (event lines, summary).
+
+    ``cache_file``: the detector's answers are read from it when it exists, else written to it.
+    """
     args = argparse.Namespace(video=str(video), config=str(config), json=True, zones=str(zones), camera=camera, preset=None,
                               fps=fps, every=None, duration=duration, detector=None)
     run = prepare(args, _load)
+    cached = None
+    if cache_file is not None:
+        cached = run.detector = CachedDetector(run.detector, cache_file)
     out = io.StringIO()
     asyncio.run(analyze(run, out))
+    if cached is not None:
+        cached.save()
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     return [r for r in records if r["type"] == "event"], records[-1]
 
@@ -312,7 +359,10 @@ def evaluate(args) -> dict:
                 config = tmp_dir / f"{name}-{detector}.toml"
                 config.write_text(deployment(tmp_dir / "data", detector, rendered.truth, rules, args.dwell, doc))
                 started = time.perf_counter()
-                events, summary = run_analyze(config, video, zone_file, SIM_CAMERA, fps, None)
+                cache_file = None
+                if args.detections_cache and detector == "default":
+                    cache_file = Path(args.detections_cache) / f"{rendered.video.stem}-{fps}fps.json"
+                events, summary = run_analyze(config, video, zone_file, SIM_CAMERA, fps, None, cache_file)
                 seconds = round(time.perf_counter() - started, 1)
                 by_kind: dict[str, list[float]] = {}
                 for e in events:
@@ -412,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-dir", default=str(REPO / "bench" / "out" / "sim"))
     ap.add_argument("--vtest-seconds", type=float, default=None, help="analyse only the start of vtest.avi")
     ap.add_argument("--skip-vtest", action="store_true")
+    ap.add_argument("--detections-cache", metavar="DIR",
+                    help="keep the default detector's boxes per rendered video here and replay them on the next run "
+                         "(for tuning the tracker and rules; delete it when the detector changes)")
     ap.add_argument("--quick", action="store_true",
                     help="no_parking_stop only, 320x180, a 12 s loop, a 5 s dwell, the first 8 s of vtest.avi")
     args = ap.parse_args(argv)

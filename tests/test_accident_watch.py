@@ -71,6 +71,16 @@ def test_stops_in_a_queue_area_or_at_a_stop_line_are_suppressed(zone):
     assert len(drive(lambda t: abrupt(t, stop_at=2.0), 20.0, zones=(LANE, zone))) == 1  # a stop short of it counts
 
 
+def test_a_stop_the_detector_found_in_one_frame_of_two_is_still_alerted_one_it_lost_for_seconds_is_not():
+    """A real detector misses a car now and then: the stop still counts when it is seen every few frames. A car
+    unseen 1.6 s and found again standing (it may be another car under its id, the tracker cannot tell) was
+    not watched stopping: no alert, whatever its track says."""
+    flicker = drive(lambda t: abrupt(t) if round(t * FPS) % 2 == 0 or t < 3.0 else [], 20.0)
+    assert len(flicker) == 1 and 6.0 <= flicker[0][0] <= 7.5
+    gap = drive(lambda t: [] if 4.6 <= t < 6.2 else abrupt(t), 20.0)
+    assert gap == []
+
+
 def test_two_vehicles_that_meet_and_both_stop_are_one_collision():
     def crash(t: float) -> list[Detection]:
         lead = car_at(200.0)  # standing in the lane long before

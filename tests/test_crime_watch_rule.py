@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from core.analytics.detector import Detection
-from core.analytics.tracker import Tracker
+from core.analytics.tracker import Track, Tracker
 from core.analytics.zones import Zone
 from core.testing.pytest_plugin import bconnect
 from plugins.crime_watch.config import Config
@@ -124,6 +124,38 @@ def test_a_person_hidden_until_the_tracker_drops_them_continues_their_stay_once_
     found = run(120, pacing(10, 10_000, hidden=(20, 28)))
     assert kinds(found) == [LOITERING]
     assert 40 <= found[0][0] <= 45 and found[0][1].facts["dwell_s"] == pytest.approx(30, abs=0.3)
+
+
+def test_a_person_the_detector_finds_in_one_frame_of_three_gives_one_alert_at_the_threshold():
+    """A real detector at night (SSD, about a third of the people found): the timer runs through the misses."""
+    import random
+
+    rng = random.Random(5)
+    seen = pacing(10, 10_000)
+    found = run(120, lambda t: [d for d in seen(t) if rng.random() < 0.35])
+    assert kinds(found) == [LOITERING]
+    assert 36 <= found[0][0] <= 40
+
+
+def _track(tid: int, box, t: float, state: str = "tracked", first: float = 0.0) -> Track:
+    return Track(id=tid, label="person", score=0.9, box=box, state=state, first_seen=first, last_seen=t, hits=10,
+                 stationary_since=first, velocity=(0.0, 0.0), history=((t, *box),))
+
+
+def test_two_tracks_on_one_loiterer_give_one_alert():
+    """A second track on the same person (a second box the tracker could not merge, a track born on a lost
+    one): the rule reports the person once."""
+    rule = CrimeRule(Config(loiter_s=30), "Asia/Makassar")
+    box, near = (480.0, 300.0, 520.0, 400.0), (484.0, 302.0, 522.0, 398.0)
+    alerts = []
+    for i in range(60 * FPS):
+        t = i / FPS
+        tracks = [_track(1, box, t if t < 35 else 35.0, "tracked" if t < 35 else "lost")] if t < 40 else []
+        if t >= 8:
+            tracks.append(_track(2, near, t, first=8.0))
+        frame = FrameInfo("cam", None, t, NIGHT + timedelta(seconds=t), W, H)
+        alerts += [(t, a) for a in rule.update(frame, tracks, (zone(),))]
+    assert kinds(alerts) == [LOITERING] and alerts[0][1].track_ids == (1,) and 29.5 <= alerts[0][0] <= 30.5
 
 
 def test_loitering_counts_only_in_its_hours_and_a_night_window_runs_across_midnight():

@@ -330,3 +330,91 @@ def test_config_rejects_unknown_keys_and_inconsistent_thresholds_with_a_reason()
     with pytest.raises(ValidationError, match="new_track_score"):
         TrackerConfig(new_track_score=0.4)
     assert TrackerConfig.model_validate({"min_hits": 2}).min_hits == 2
+
+
+# --- a real detector's misses and doubles ---------------------------------------------------------------------
+
+
+def _speeder(fps: float, speed: float, miss: float = 0.5) -> Scene:
+    """A car crossing the picture at ``speed`` px/s that the detector finds in about one frame of two
+    (``miss``), with no false positives to help or hinder."""
+    seconds = 1400.0 / speed
+    car = Thing(1, "car", (130.0, 75.0), [(0.0, -60.0, 400.0), (seconds, 1340.0, 400.0)])
+    return Scene("speeder", [car], seconds=seconds, fps=fps, noise=Noise(miss=miss, flicker=0.0, false_positives=0.0))
+
+
+def _followed(config: TrackerConfig, scene: Scene, seed: int) -> float:
+    """How far (px) one track followed the car, 0 if it was never confirmed or its id changed."""
+    frames = scene.frames(seed)
+    outputs = run(Tracker(config), frames)
+    if len(set(ids_of(outputs, frames, 1))) != 1:
+        return 0.0
+    xs = [(h[1] + h[3]) / 2 for tracks in outputs for tr in tracks for h in tr.history]
+    return max(xs) - min(xs)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_fast_car_found_in_one_frame_of_two_keeps_one_id_across_the_picture(seed):
+    scene = _speeder(fps=10.0, speed=540.0)
+    frames = scene.frames(seed)
+    assert 0.3 < sum(1 for f in frames if f.detections) / len(frames) < 0.7  # the detector really misses about half
+    assert _followed(TrackerConfig(), scene, seed) >= 800  # one track across the picture: a speed can be measured
+
+
+def test_motion_gating_follows_a_fast_half_seen_car_that_iou_alone_loses():
+    """At 5 fps a car at 700 px/s moves 140 px (a box length) a frame and twice that over a miss: IoU alone
+    (``gate_sizes = 0``, a tentative track dropped at its first miss) rarely confirms it; the gated stage
+    and a tentative track's patience do in most seeds."""
+    scene = _speeder(fps=5.0, speed=700.0)
+    gated = [_followed(TrackerConfig(), scene, seed) for seed in range(8)]
+    iou_only = [_followed(TrackerConfig(gate_sizes=0, tentative_misses=0), scene, seed) for seed in range(8)]
+    assert sum(d >= 400 for d in gated) >= 5 and sum(d >= 400 for d in iou_only) <= 1
+
+
+def test_a_standing_person_found_in_one_frame_of_three_is_confirmed_and_keeps_one_id():
+    person = Thing(1, "person", (36.0, 90.0), [(0.0, 400.0, 300.0), (40.0, 400.0, 300.0)])
+    frames = Scene("flicker", [person], seconds=40.0, noise=Noise(miss=0.65, flicker=0.0, false_positives=0.0)).frames(3)
+    outputs = run(Tracker(), frames)
+    ids = ids_of(outputs, frames, 1)
+    assert ids and len(set(ids)) == 1
+    assert ids_of(outputs, frames, 1)[0] == 1
+    last = [tr for tracks in outputs for tr in tracks if tr.id == 1][-1]
+    assert last.stationary_since <= 5.0 and last.stationary_s >= 30.0  # a loitering timer would have run on
+
+
+def test_a_second_box_on_the_same_object_never_becomes_a_second_track():
+    """Whole-frame and tile detections of one person (a full box and a slightly shifted one), and a car also
+    called a truck: one track each."""
+    tracker = Tracker()
+    for k in range(50):
+        t = k * 0.2
+        dets = [make_det("person", 0.8, (400, 300, 440, 400)), make_det("car", 0.9, (600, 300, 730, 375))]
+        if k % 2:
+            dets.append(make_det("person", 0.7, (402, 305, 441, 398)))  # the tile's view of the same person
+        if k % 3 == 0:
+            dets.append(make_det("truck", 0.75, (603, 298, 733, 377)))
+        tracks = tracker.update(dets, t)
+    assert [tr.id for tr in tracks] == [1, 2]
+
+
+def test_two_tracks_on_one_object_become_one_the_older_kept():
+    """A track born on top of a live one (its detections lost for a while, then two detectors' boxes) is
+    dropped once the two have overlapped ``duplicate_s``; the older keeps its id and its timers."""
+    tracker = Tracker(TrackerConfig(duplicate_s=0.5))
+    box = (400, 300, 440, 400)
+    for k in range(10):
+        tracker.update([make_det("person", 0.9, box)], k * 0.2)
+    # a second live track on the same person: what a split of the detector's boxes leaves behind
+    young = Tracker(TrackerConfig(min_hits=1))
+    young.update([make_det("person", 0.9, box)], 0.0)
+    intruder = young._tracks[0]
+    intruder.id, intruder.first_seen = 99, 2.0
+    tracker._tracks.append(intruder)
+    tracker._mean = np.concatenate([tracker._mean, young._mean])
+    tracker._cov = np.concatenate([tracker._cov, young._cov])
+    seen = []
+    for k in range(10, 20):
+        dets = [make_det("person", 0.9, box), make_det("person", 0.85, (401, 301, 441, 401))]
+        seen.append(sorted(tr.id for tr in tracker.update(dets, k * 0.2) if tr.state == "tracked"))
+    assert seen[0] == [1, 99] and seen[-1] == [1]
+    assert tracker.tracks()[0].first_seen == 0.0

@@ -11,11 +11,27 @@ Every update:
    detections: an object half hidden behind a bus scores low but is still
    the same object, so its track keeps its id instead of losing it;
 4. tentative tracks take what is left of the high-score detections;
-5. an unmatched confirmed track becomes lost and survives ``max_lost_s``
+5. tracks still unmatched (confirmed first, then tentative) take a high-score
+   detection about their size and shape (their label preferred) whose centre lies
+   where the track is expected: within ``gate_sizes`` of its size of the
+   predicted centre, plus ``gate_wander`` sizes a second and ``gate_speed`` of
+   the distance its own speed carries it since it was last seen (``gate_new``
+   sizes a second for a track seen once, whose speed nobody knows yet), if it
+   was seen ``gate_unseen_s`` ago or less (a track that stands still is left to
+   IoU with where it stands). A real detector misses an object in one frame of two (night,
+   small, far): a fast car is then two box lengths away from where the filter,
+   which learnt its speed from two or three sightings, puts it, and IoU alone
+   would start a new track every few frames;
+6. an unmatched confirmed track becomes lost and survives ``max_lost_s``
    (``max_lost_standing_s`` if it stood still: a bus stopped in front of a parked car);
-   an unmatched tentative one is dropped; a high-score detection that nobody
-   took starts a tentative track, confirmed (and only then given an id) after
-   ``min_hits`` matches in a row.
+   an unmatched tentative one survives ``tentative_misses`` frames and
+   ``tentative_lost_s`` seconds; a high-score detection that nobody took and
+   that is not a second box of an object already tracked (IoU ``duplicate_iou``
+   with a matched detection or a tracked box) starts a tentative track,
+   confirmed (and only then given an id) after ``min_hits`` matches;
+7. of two tracked tracks whose boxes overlap by ``duplicate_iou`` or more, for
+   ``duplicate_s``, the younger is dropped (ByteTrack's duplicate removal): one
+   object, one id, so that a rule's timer and alert belong to one track.
 
 Ids are small integers, never reused by one tracker, even across :meth:`Tracker.reset`.
 A tracker belongs to one view (one camera, one PTZ preset; :class:`ViewTrackers`):
@@ -70,7 +86,17 @@ class TrackerConfig(BaseModel):
     tentative_match_iou: float = Field(default=0.3, gt=0, le=1)  # least IoU for a tentative track
     tentative_buffer: float = Field(default=0.5, ge=0, le=2)  # ... of boxes grown by this much of their size each way
     label_mismatch_weight: float = Field(default=0.5, ge=0, le=1)  # a pair of different labels counts this much of its IoU
-    min_hits: int = Field(default=3, ge=1, le=100)  # matches in a row before a track is confirmed
+    min_hits: int = Field(default=3, ge=1, le=100)  # matches before a track is confirmed
+    tentative_misses: int = Field(default=4, ge=0, le=100)  # frames in a row a tentative track may go unseen ...
+    tentative_lost_s: float = Field(default=1.0, ge=0, le=60)  # ... and seconds
+    gate_sizes: float = Field(default=0.6, ge=0, le=10)  # stage 5: centre within this much of the box's size ...
+    gate_wander: float = Field(default=0.5, ge=0, le=10)  # ... plus this many sizes a second unseen (a turn, a stop)
+    gate_speed: float = Field(default=0.5, ge=0, le=10)  # ... plus this much of the way its speed takes it unseen
+    gate_new: float = Field(default=4.0, ge=0, le=50)  # ... a track seen once (no speed yet): this many sizes a second
+    gate_unseen_s: float = Field(default=1.0, ge=0, le=60)  # ... only for a track unseen at most this long
+    gate_size_ratio: float = Field(default=1.6, ge=1, le=10)  # ... a box at most this much larger or smaller, wider or taller
+    duplicate_iou: float = Field(default=0.7, gt=0, le=1)  # two boxes of one object: no new track; two tracks: one
+    duplicate_s: float = Field(default=0.5, ge=0, le=60)  # ... overlapping this long before the younger is dropped
     max_lost_s: float = Field(default=5.0, ge=0, le=600)  # a lost track is dropped after this long unseen
     max_lost_standing_s: float = Field(default=30.0, ge=0, le=3600)  # ... one that stood still when it hid
     history: int = Field(default=64, ge=2, le=10_000)  # positions kept per track
@@ -130,7 +156,7 @@ class _Track:
     __slots__ = (
         "id", "state", "streak", "hits", "label_votes", "label", "score", "box",
         "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since", "velocity",
-        "whole",
+        "whole", "misses", "overlap_since",
     )
 
     def __init__(self, det: DetectionLike, t: float, history: int) -> None:
@@ -150,6 +176,8 @@ class _Track:
         self.stationary_since = t
         self.velocity: tuple[float, float] | None = None
         self.whole: tuple[float, float] | None = None  # width, height when last seen with nothing touching it
+        self.misses = 0  # frames in a row without a detection
+        self.overlap_since: float | None = None  # stream time it began to lie on an older track (a duplicate)
 
     def observe(self, det: DetectionLike, t: float, kind: str, velocity_window: float, covered: bool) -> None:
         """Record a matched detection; ``kind`` is what :meth:`classify` said of its box."""
@@ -161,6 +189,7 @@ class _Track:
         self.score = float(det.score)
         self.hits += 1
         self.streak += 1
+        self.misses = 0
         self.last_seen = t
         self.history.append((t, *box))
         self.velocity = _fit_velocity(self.history, velocity_window)
@@ -288,9 +317,14 @@ class Tracker:
         pairs, _, _ = self._associate(recent, low, cfg.low_match_iou)
         matched += pairs
         high = [high[i] for i in left_high]
-        pairs, _, left_high = self._associate(tentative, high, cfg.tentative_match_iou, cfg.tentative_buffer)
+        pairs, left_tentative, left_high = self._associate(tentative, high, cfg.tentative_match_iou, cfg.tentative_buffer)
         matched += pairs
         high = [high[i] for i in left_high]
+        if high and cfg.gate_sizes > 0:
+            taken = {i for i, _ in matched}
+            for rows in ([i for i in confirmed if i not in taken], left_tentative):
+                pairs, high = self._gated(rows, high, t)
+                matched += pairs
 
         self._correct(matched, valid, t)
         seen = {i for i, _ in matched}
@@ -298,6 +332,10 @@ class Tracker:
         for i, tr in enumerate(tracks):
             if i not in seen:
                 if tr.state == "tentative":
+                    tr.misses += 1
+                    if tr.misses > cfg.tentative_misses or t - tr.last_seen > cfg.tentative_lost_s:
+                        continue
+                    keep.append(i)
                     continue
                 if tr.state == "tracked":
                     tr.state = "lost"
@@ -311,7 +349,11 @@ class Tracker:
                     continue
             keep.append(i)
         self._keep(keep)
-        self._start([d for d in high if d.score >= cfg.new_track_score], t)
+        self._drop_duplicates(t)
+        fresh = [d for d in high if d.score >= cfg.new_track_score]
+        if fresh:
+            fresh = self._not_duplicates(fresh, [d for _, d in matched])
+        self._start(fresh, t)
         return self.tracks()
 
     def hold(self, t: float) -> list[Track]:
@@ -373,6 +415,75 @@ class Tracker:
         pairs, left_rows, cols = match(iou, threshold, weight)
         return [(rows[r], dets[c]) for r, c in pairs], [rows[r] for r in left_rows], cols
 
+    def _gated(
+        self, rows: list[int], dets: list[DetectionLike], t: float
+    ) -> tuple[list[tuple[int, DetectionLike]], list[DetectionLike]]:
+        """Stage 5: tracks and detections IoU left apart, paired by centre distance within each track's gate."""
+        if not rows or not dets:
+            return [], dets
+        cfg = self.config
+        tracks = self._tracks
+        predicted = motion.to_xyxy(self._mean[rows])
+        boxes = boxes_array([d.box for d in dets])
+        pc = (predicted[:, :2] + predicted[:, 2:]) / 2
+        dc = (boxes[:, :2] + boxes[:, 2:]) / 2
+        dw, dh = np.clip(boxes[:, 2] - boxes[:, 0], 1, None), np.clip(boxes[:, 3] - boxes[:, 1], 1, None)
+        dsize, daspect = np.sqrt(dw * dh), dw / dh
+        score = np.zeros((len(rows), len(dets)))
+        for k, i in enumerate(rows):
+            tr = tracks[i]
+            x1, y1, x2, y2 = tr.box
+            w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+            size = math.sqrt(w * h)
+            unseen = max(t - tr.last_seen, 0.0)
+            vx, vy = tr.velocity or (0.0, 0.0)
+            if (tr.state != "tentative" and tr.standing()) or unseen > cfg.gate_unseen_s:
+                continue  # found again where it stands (IoU with its anchor); or unseen too long to guess where
+            wander = cfg.gate_wander if tr.velocity is not None else cfg.gate_new  # seen once: any way, fast
+            gate = (cfg.gate_sizes + wander * unseen) * size + cfg.gate_speed * math.hypot(vx, vy) * unseen
+            # where its filter says, or where its own recent course says: the filter learns a speed slowly
+            course = np.array([(x1 + x2) / 2 + vx * unseen, (y1 + y2) / 2 + vy * unseen])
+            dist = np.minimum(np.hypot(*(dc - pc[k]).T), np.hypot(*(dc - course).T))
+            ratio = np.maximum(dsize / size, size / dsize)
+            shape = np.maximum(daspect / (w / h), (w / h) / daspect)
+            same = np.array([d.label == tr.label for d in dets])
+            ok = (ratio <= cfg.gate_size_ratio) & (shape <= cfg.gate_size_ratio) & (dist <= gate)
+            near = (1.0 - dist / max(gate, 1e-6)) * np.where(same, 1.0, cfg.label_mismatch_weight) + 1e-3
+            score[k] = np.where(ok, near, 0.0)
+        pairs, _, cols = match(score, 1e-4)
+        return [(rows[r], dets[c]) for r, c in pairs], [dets[c] for c in cols]
+
+    def _not_duplicates(self, fresh: list[DetectionLike], matched: list[DetectionLike]) -> list[DetectionLike]:
+        """The detections that are not a second box of an object already tracked (tiles, or car and truck at once)."""
+        known = [d.box for d in matched] + [tr.box for tr in self._tracks if tr.state == "tracked"]
+        if not known:
+            return fresh
+        iou = iou_matrix(boxes_array([d.box for d in fresh]), boxes_array(known))
+        return [d for d, row in zip(fresh, iou) if row.max() < self.config.duplicate_iou]
+
+    def _drop_duplicates(self, t: float) -> None:
+        """Of two tracked tracks on one object for ``duplicate_s``, keep the older (it holds the rules' timers)."""
+        tracks = self._tracks
+        live = [i for i, tr in enumerate(tracks) if tr.state == "tracked" and tr.id is not None]
+        if len(live) < 2:
+            return
+        iou = iou_matrix(boxes_array([tracks[i].box for i in live]), boxes_array([tracks[i].box for i in live]))
+        np.fill_diagonal(iou, 0.0)
+        drop = set()
+        for a, i in enumerate(live):
+            tr = tracks[i]
+            older = [live[b] for b in np.nonzero(iou[a] >= self.config.duplicate_iou)[0]
+                     if (tracks[live[b]].first_seen, tracks[live[b]].id) < (tr.first_seen, tr.id)]
+            if not older:
+                tr.overlap_since = None
+                continue
+            if tr.overlap_since is None:
+                tr.overlap_since = t
+            if t - tr.overlap_since >= self.config.duplicate_s:
+                drop.add(i)
+        if drop:
+            self._keep([i for i in range(len(tracks)) if i not in drop])
+
     def _correct(self, matched: list[tuple[int, DetectionLike]], dets: list[DetectionLike], t: float) -> None:
         if not matched:
             return
@@ -399,7 +510,7 @@ class Tracker:
         for (i, det), kind, cover in zip(matched, kinds, covered):
             tr = tracks[i]
             tr.observe(det, t, kind, window, cover)
-            if tr.state == "tentative" and tr.streak < self.config.min_hits:
+            if tr.state == "tentative" and tr.hits < self.config.min_hits:
                 continue
             if tr.id is None:
                 tr.id = self._next_id

@@ -66,6 +66,7 @@ class Config(BaseModel):
     min_speed: float = Field(default=0.45, gt=0, le=20)
     stop_within_s: float = Field(default=1.5, gt=0, le=10)
     confirm_s: float = Field(default=2.0, ge=0, le=60)  # ... and it stood still this long: the alert
+    watch_gap_s: float = Field(default=1.0, gt=0, le=60)  # ... seen all along: no longer gap between sightings
     meet_iou: float = Field(default=0.08, gt=0, le=1)  # two vehicles' boxes overlapping this much have met
     # a person down: the box at least down_aspect times as wide as tall, for down_s, standing in a lane
     down_aspect: float = Field(default=1.1, gt=0, le=10)

@@ -23,6 +23,12 @@ vehicles, in no excused-kind zone (``stop_line``, ``queue_area``):
 - **person down**: a person whose box is ``down_aspect`` times as wide as tall
   (lying, not standing) for ``down_s``.
 
+A stop counts only if the camera **watched** it: no gap longer than
+``watch_gap_s`` between the vehicle's sightings from ``stop_within_s`` before it
+stood still to the alert. A real detector misses a far car for a second and the
+tracker may then hand its id to the car behind it at the same spot: the track
+looks as if it stood there for seconds, and it never did.
+
 **One alert per incident.** Signs that fire on the same frame, or on a spot
 (a box) that overlaps an incident already reported, join it. An incident is
 over once nothing is seen standing on its spot for ``clear_s``: a tracker that
@@ -124,6 +130,7 @@ class _Seen:
     met: tuple[int, float, float] | None = None  # (other id, when, speed of the faster) of the last meeting
     wide_since: float | None = None
     reported: float | None = None  # the stationary_since (or wide_since) of the stop it was reported in
+    unseen: float = 0.0  # the longest time between two sightings around the present stop (watch_gap_s)
 
 
 @dataclass
@@ -206,6 +213,8 @@ class AccidentRule:
             lane = lane_of(track)
             if lane is None or excused_at(track) or track.stationary_s + _EPS < cfg.confirm_s:
                 continue
+            if seen.unseen > cfg.watch_gap_s + _EPS:
+                continue  # not watched through: a long miss, maybe another vehicle under its id
             if seen.reported is not None and abs(seen.reported - track.stationary_since) <= _EPS:
                 continue
             if seen.abrupt > 0:
@@ -267,6 +276,7 @@ class AccidentRule:
         if seen.samples and now - seen.samples[-1][0] > cfg.clear_s:
             seen.__init__()  # out of sight longer than an incident lasts unseen: whatever it does now is news
         x1, y1, x2, y2 = track.box
+        step = now - seen.samples[-1][0] if seen.samples else 0.0
         seen.samples.append((now, (x1 + x2) / 2, (y1 + y2) / 2, _size(track.box)))
         if track.label in self._people:
             wide = (x2 - x1) >= cfg.down_aspect * max(y2 - y1, _EPS)
@@ -280,8 +290,11 @@ class AccidentRule:
             seen.stopped_at, seen.abrupt = None, 0.0  # moving
             return
         if seen.stopped_at is not None and abs(seen.stopped_at - since) <= _EPS:
+            seen.unseen = max(seen.unseen, step)
             return  # this stop is judged already
         seen.stopped_at = since
+        times = [s[0] for s in seen.samples if s[0] >= since - cfg.stop_within_s - _EPS]
+        seen.unseen = max((b - a for a, b in zip(times, times[1:])), default=0.0)
         speed = self._speed_before(seen, since)
         seen.abrupt = speed if speed >= cfg.min_speed else 0.0
 

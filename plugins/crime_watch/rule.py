@@ -14,10 +14,16 @@ Four behaviours, each in a watched (``watched_kinds``) or restricted
 
 - **loitering**: a person in a watched area, in its hours, ``loiter_s`` (a
   zone's ``dwell_s`` wins). Hidden (``lost``) the timer runs ``occlusion_s``;
-  a track the tracker drops is continued by a new track that appears within
-  ``rematch_s`` and ``rematch_heights`` box heights of where it was lost. A
+  a track the tracker drops, or still holds as lost, is continued by a new
+  track that appears within ``rematch_s`` and ``rematch_heights`` box heights
+  of where it was lost (a real detector misses a person for seconds, and the
+  tracker starts a new track before it lets the old one go). A
   person standing in a crowd that was reported is part of that alert, not a
-  loiterer.
+  loiterer. One person, one alert: a stay about to fire on the spot
+  (``rematch_heights``) of a stay of the zone that fired and whose person is
+  still there, or was lost within ``rematch_s``, is that person's second track
+  (a detector's second box, a track born on a lost one): it is marked fired,
+  and nothing is sent; so is a stay that begins on such a spot.
 - **crowd**: at least ``crowd_size`` people in one watched area for ``crowd_s``;
   the gathering is over when fewer than ``crowd_size - crowd_hysteresis`` have
   stood there for ``crowd_clear_s``: one alert per gathering.
@@ -310,6 +316,7 @@ class CrimeRule:
     ) -> list[Alert]:
         cfg = self.config
         inside_ids = {t.id for t in inside}
+        lost_ids = {t.id for t in people if t.state != "tracked"}
         gathering = view.gatherings.get(zone.id)
         crowded = kind == LOITERING and gathering is not None and gathering.alerted
         out = []
@@ -323,7 +330,11 @@ class CrimeRule:
                         del view.stays[key]
                 continue
             if stay is None:
-                stay = self._claim(cam, view, zone.id, track) or _Stay(track, cam.clock)
+                stay = self._claim(cam, view, zone.id, track, lost_ids)
+                if stay is None:
+                    stay = _Stay(track, cam.clock)
+                    # a new track on the spot of a person already reported is that person: never reported again
+                    stay.fired = kind == LOITERING and self._reported(cam, view, zone.id, stay, track)
                 view.stays[key] = stay
             stay.out_s = 0.0
             if track.state == "tracked":
@@ -336,6 +347,8 @@ class CrimeRule:
             if stay.fired or stay.crowded or stay.dwell + _EPS < threshold:
                 continue
             stay.fired = True
+            if self._reported(cam, view, zone.id, stay, track):
+                continue
             out.append(Alert(
                 kind=kind, camera_id=frame.camera_id, preset=frame.preset, zone_id=zone.id, zone_kind=zone.kind.value,
                 track_ids=(track.id,), boxes=(stay.box,), stream_time=frame.stream_time, wall_time=frame.wall_time,
@@ -345,20 +358,35 @@ class CrimeRule:
             ))
         return out
 
-    def _claim(self, cam: _Camera, view: _View, zone_id: str, track: Track) -> _Stay | None:
-        """A suspended stay of this zone that the new track continues: it appeared where that person was lost."""
+    def _reported(self, cam: _Camera, view: _View, zone_id: str, stay: _Stay, track: Track) -> bool:
+        """Another stay of the zone, at this spot, already fired: this one is the same person's second track."""
+        reach = self.config.rematch_heights * _height(track.box)
+        others = [s for (z, _), s in view.stays.items() if z == zone_id and s is not stay]
+        others += [s for z, s in view.suspended if z == zone_id and cam.clock - (s.lost_at or 0.0) <= self.config.rematch_s]
+        return any(s.fired and _apart(s.box, track.box) <= reach for s in others)
+
+    def _claim(self, cam: _Camera, view: _View, zone_id: str, track: Track, lost_ids: set[int]) -> _Stay | None:
+        """A stay of this zone that the new track continues: it appeared where that person was lost (the
+        tracker let the track go: a suspended stay; or still holds it as lost)."""
         cfg = self.config
         if track.id in view.known:
             return None  # an old track walking in: a new stay
         first = track.history[0][1:] if track.history else track.box
-        best, best_d = None, cfg.rematch_heights * _height(track.box)
+        best, best_d, best_key = None, cfg.rematch_heights * _height(track.box), None
         for zid, stay in view.suspended:
             d = _apart(stay.box, first)
             if zid == zone_id and d <= best_d:
                 best, best_d = stay, d
+        for key, stay in view.stays.items():
+            d = _apart(stay.box, first)
+            if key[0] == zone_id and key[1] in lost_ids and d <= best_d:
+                best, best_d, best_key = stay, d, key
         if best is None:
             return None
-        view.suspended.remove((zone_id, best))
+        if best_key is not None:
+            del view.stays[best_key]
+        else:
+            view.suspended.remove((zone_id, best))
         best.track_id, best.lost_at = track.id, None
         return best
 

@@ -19,6 +19,10 @@ anything; windows never use stream time.
   outside every watched zone for ``leave_s``: coming back starts a new stay.
 - It fires once, when a zone's timer reaches the zone's threshold; a vehicle
   that stays is never reported again, also not on the camera's next visit.
+  One vehicle, one violation: a stay about to fire on the spot (``rematch_iou``)
+  of a stay that fired and is still kept (its track lost, or suspended for at
+  most ``occlusion_s``) is the same vehicle under a second track (a detector's second box, a track
+  born while the first was lost): it is marked fired and nothing is sent.
 - **PTZ and tours**: when the camera leaves the preset (or the stream breaks,
   or the tracker drops the track) the stay is *suspended* with its timer. A
   new track on that view claims it when it stands at the same spot
@@ -344,8 +348,19 @@ class ParkingRule:
             threshold = cfg.threshold(zone.kind.value, zone.dwell_s)
             if dwell + _EPS >= threshold:
                 stay.fired = True
+                if self._reported(cam, view, stay):
+                    return None
                 return self._violation(cam, frame, track, stay, zone, dwell, threshold)
         return None
+
+    def _reported(self, cam: _Camera, view: _ViewState, stay: _Stay) -> bool:
+        """A stay that fired stands on this one's spot: the same vehicle, already reported."""
+        cfg = self.config
+        recent = [s for s in view.suspended if cam.clock - (s.suspended_at or 0.0) <= cfg.occlusion_s]
+        return any(
+            other is not stay and other.fired and _iou(other.box, stay.box) >= cfg.rematch_iou
+            for other in (*view.stays.values(), *recent)
+        )
 
     def _claim(self, cam: _Camera, view: _ViewState, track: Track) -> _Stay | None:
         """A suspended stay this track continues: same spot, same class, standing since it appeared."""
