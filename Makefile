@@ -9,6 +9,8 @@ setup:
 	@scripts/setup.sh
 
 run: setup
+	@# simulated cameras: their loops are rendered first, all cores at once (cached for the next start)
+	@if grep -q '^\[plugins\.traffic_sim\]' $(CONFIG); then .venv/bin/bconnect sim-render --config $(CONFIG); fi
 	.venv/bin/bconnect serve --config $(CONFIG)
 
 test: setup

@@ -149,6 +149,12 @@ class TrafficSim:
         register(self)
 
     @hookimpl
+    def bconnect_register_commands(self, register):
+        from plugins.traffic_sim.prerender import command
+
+        register(command(self))
+
+    @hookimpl
     def bconnect_startup(self, services):
         self.start_rendering()  # in the background: the server answers meanwhile
 
