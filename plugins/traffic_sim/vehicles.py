@@ -19,13 +19,13 @@ from plugins.traffic_sim.plate_art import PlateArt
 Profile = tuple[tuple[float, float], ...]
 
 GLASS_DAY = (58, 68, 80)
-GLASS_NIGHT = (10, 12, 16)
+GLASS_NIGHT = (16, 18, 22)
 TYRE = (22, 22, 24)
 HUB = (150, 150, 155)
 DARK = (38, 38, 40)
 TRIM = (45, 46, 50)  # bumpers and sills: black plastic
 SHEEN_DAY = (120, 135, 150)  # the sky reflected in the upper part of the glass
-SHEEN_NIGHT = (22, 24, 30)
+SHEEN_NIGHT = (46, 46, 48)  # the lit street and the lamps reflected in the glass
 PLATE_SCALE = 1.7  # plates drawn larger than life so they stay legible at modest resolutions
 
 
@@ -219,13 +219,18 @@ def build_mesh(shape: Shape) -> Mesh:
 
 
 SKY_IN_PAINT = (172, 186, 204)  # the daylight sky as glossy paint reflects it
+LAMPS_IN_PAINT = (118, 110, 96)  # at night: the street lamps and the lit street in the paint
 
 
-def _sky_in_paint(fill: tuple[int, int, int], normal_world: np.ndarray, hz: float) -> tuple[int, int, int]:
+def _sky_in_paint(fill: tuple[int, int, int], normal_world: np.ndarray, hz: float, lamp: float | None = None) -> tuple[int, int, int]:
     """Glossy paint reflects the sky: a roof or bonnet facing up mirrors it most, a flank a little.
-    Without it a dark car's roof was as black as its tyres, which no daylight photo shows."""
-    k = (0.08 + 0.24 * max(0.0, float(normal_world[1]))) * (1.0 - hz)
-    return mix(fill, SKY_IN_PAINT, k)
+    Without it a dark car's roof was as black as its tyres, which no daylight photo shows. At night
+    (``lamp``, the street lamps' light where the car stands) the paint mirrors the lamps overhead
+    the same way: a black car under a lamp has a grey sheen on its roof, not a black hole."""
+    up = max(0.0, float(normal_world[1]))
+    if lamp is None:
+        return mix(fill, SKY_IN_PAINT, (0.08 + 0.24 * up) * (1.0 - hz))
+    return mix(fill, LAMPS_IN_PAINT, min(1.0, lamp) * (0.06 + 0.3 * up) * (1.0 - hz))
 
 
 def _far_blocks_first(mesh: Mesh, order: np.ndarray, eye_local: np.ndarray) -> list[int]:
@@ -367,8 +372,8 @@ class VehiclePainter:
                     fill = (max(0, c[0] - 30), max(0, c[1] - 30), max(0, c[2] - 30))
                 elif material == "glass":
                     fill = paint(glass, nw + np.array([0.0, 0.5, 0.0]))
-                elif material == "body" and not self.night:
-                    fill = _sky_in_paint(paint(color, nw), nw, hz)
+                elif material == "body":
+                    fill = _sky_in_paint(paint(color, nw), nw, hz, lamp if self.night else None)
                 else:
                     fill = paint(fills[material], nw)
                 # panel edges a shade darker: flat colour alone reads as a box, not as a car
@@ -484,11 +489,11 @@ class VehiclePainter:
             cu, cv = sum(us) / len(us), sum(vs) / len(vs)
             size = max(max(us) - min(us), max(vs) - min(vs))
             if self.night:
-                glows.append(Glow(cu, cv, size * (3.0 if front else 2.2), color))
+                glows.append(Glow(cu, cv, size * (1.6 if front else 1.3), color))  # a modern sensor blooms little
             if blink:
                 amber = (255, 165, 20)
                 draw.polygon(p, fill=amber)
-                glows.append(Glow(cu, cv, size * 2.5, amber))
+                glows.append(Glow(cu, cv, size * 1.8, amber))
         if front and self.night:
             beam = np.array([(-hw, 0.0, zf), (hw, 0.0, zf), (hw + 2.5, 0.0, zf + 18.0), (-hw - 2.5, 0.0, zf + 18.0)])
             p = poly(beam)
