@@ -35,6 +35,15 @@ class Part:
     half_width: float
     role: str = "body"  # body, cabin (glass front and rear), cargo, dark
     window: Profile | None = None  # side window on both flanks
+    taper: float = 0.0  # how much narrower the top is than the bottom, each side (a car's tumblehome)
+
+    def x_at(self, y: float) -> float:
+        """Half the part's width at height ``y``: the flanks lean in by ``taper`` from bottom to top."""
+        if not self.taper:
+            return self.half_width
+        ys = [p[1] for p in self.profile]
+        lo, hi = min(ys), max(ys)
+        return self.half_width - self.taper * (y - lo) / ((hi - lo) or 1.0)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,9 @@ def _car(name, length, width, body_top, hood, clear, cabin, wheel_r, lamp_y=(0.5
     cz0, cz1, rz0, rz1, roof = cabin
     cab = ((cz0, body_top - 0.02), (cz1, body_top - 0.05), (rz1, roof), (rz0, roof))
     window = _inset(cab, 0.045)
-    parts = (body, Part(cab, width / 2 - 0.2, "cabin", window))  # the glasshouse is narrower than the body
+    # the glasshouse is narrower than the body, and its sides lean in towards the roof (tumblehome): seen
+    # from a pole, the side windows show as strips sloping up to a roof narrower than the car
+    parts = (body, Part(cab, width / 2 - 0.14, "cabin", window, taper=0.2))
     axle = h - wheel_r - 0.55
     return Shape(name, length, width, parts, wheel_r, (-axle, axle), (h, clear + 0.2), (-h, clear + 0.35), lamp_y)
 
@@ -148,11 +159,12 @@ def _flank_overlays(shape: Shape, part: Part, index: int, side: float) -> list[t
     out: list[tuple[np.ndarray, str]] = []
     x = side * (part.half_width + 0.005)
     if part.window:
-        out.append((np.array([(x, y, z) for z, y in part.window]), "glass"))
+        out.append((np.array([(side * (part.x_at(y) + 0.005), y, z) for z, y in part.window]), "glass"))
         if part.role == "cabin":  # the B-pillar splits front and rear doors
             zc = float(np.mean([z for z, _ in part.window]))
             ys = [y for _, y in part.window]
-            out.append((_quad_x(side * (part.half_width + 0.01), zc - 0.05, min(ys), zc + 0.05, max(ys)), "body"))
+            pillar = [(zc - 0.05, min(ys)), (zc + 0.05, min(ys)), (zc + 0.05, max(ys)), (zc - 0.05, max(ys))]
+            out.append((np.array([(side * (part.x_at(y) + 0.01), y, z) for z, y in pillar]), "body"))
     if part.role == "bus":
         for z0, y0, z1, y1 in shape.windows:
             out.append((_quad_x(x, z0, y0, z1, y1), "glass"))
@@ -188,9 +200,12 @@ def build_mesh(shape: Shape) -> Mesh:
         centre = prof.mean(axis=0)
         material = "dark" if part.role == "dark" else "body"
         for side in (-1.0, 1.0):
-            verts = np.array([(side * hw, y, z) for z, y in part.profile])
+            verts = np.array([(side * part.x_at(y), y, z) for z, y in part.profile])
+            ys = prof[:, 1]
+            lean = part.taper / ((ys.max() - ys.min()) or 1.0)
+            normal = np.array([side, lean, 0.0]) / math.hypot(1.0, lean)
             lower = [] if part.role in ("dark", "cabin") else [(_flank_band(verts, part), "lower")]
-            mesh.faces.append(Face(verts, np.array([side, 0.0, 0.0]), "flank", material, tuple(lower + _flank_overlays(shape, part, index, side)), index))
+            mesh.faces.append(Face(verts, normal, "flank", material, tuple(lower + _flank_overlays(shape, part, index, side)), index))
         for i in range(len(prof)):
             (z0, y0), (z1, y1) = prof[i], prof[(i + 1) % len(prof)]
             n = np.array([0.0, z1 - z0, -(y1 - y0)])
@@ -198,7 +213,8 @@ def build_mesh(shape: Shape) -> Mesh:
             if n[2] * mid[0] + n[1] * mid[1] < 0:
                 n = -n
             n /= np.linalg.norm(n) or 1.0
-            verts = np.array([(-hw, y0, z0), (hw, y0, z0), (hw, y1, z1), (-hw, y1, z1)])
+            w0, w1 = part.x_at(y0), part.x_at(y1)
+            verts = np.array([(-w0, y0, z0), (w0, y0, z0), (w1, y1, z1), (-w1, y1, z1)])
             kind = "top" if n[1] > 0.75 else "front" if n[2] > 0.5 else "rear" if n[2] < -0.5 else "other"
             overlays: list[tuple[np.ndarray, str]] = []
             face_material = material
