@@ -136,7 +136,7 @@ class Renderer:
             layer = Image.new("L", (x1 - x0, y1 - y0), 0)
             ld = ImageDraw.Draw(layer)
             for b in beams:
-                ld.polygon([(u - x0, v - y0) for u, v in b], fill=36)
+                ld.polygon([(u - x0, v - y0) for u, v in b], fill=18)  # the camera's gain doubles it
             region += (np.asarray(layer, dtype=np.float32) / 255.0)[..., None] * np.array([255, 240, 200], dtype=np.float32)
         glow_into(region, [(g.u - x0, g.v - y0, g.radius, g.color) for g in glows])
         pixels[y0:y1, x0:x1] = np.clip(region, 0, 255).astype(np.uint8)
