@@ -37,22 +37,24 @@ def night_tone() -> np.ndarray:
 class Camera:
     """Turns a rendered frame into the frame the camera puts out."""
 
+    SHIFT = 64  # the grain of frame i is a window of one field, moved each frame
+
     def __init__(self, width: int, height: int, night: bool, seed: int):
         self.size = (width, height)
-        self.night = night
-        self.seed = seed
         self.tone = night_tone() if night else None
-        self.noise = NOISE_NIGHT if night else NOISE_DAY
+        # the grain is drawn at half resolution (a demosaiced pixel's noise is shared with its
+        # neighbours), once: drawing it anew each frame cost more than the rest of the camera
+        half = ((height + 1) // 2 + self.SHIFT, (width + 1) // 2 + self.SHIFT)
+        sigma = NOISE_NIGHT if night else NOISE_DAY
+        self.grain = np.round(np.random.default_rng([seed, 7]).normal(0.0, sigma, size=half)).astype(np.int16)
 
     def expose(self, pixels: np.ndarray, i: int) -> np.ndarray:
         """The camera's picture of ``pixels`` (height, width, 3; uint8) as frame ``i``."""
         out = cv2.LUT(pixels, self.tone) if self.tone is not None else pixels
         w, h = self.size
-        # the grain comes before the softness (the sensor's noise is demosaiced with the picture), drawn at
-        # half resolution: a demosaiced pixel's noise is shared with its neighbours
-        rng = np.random.default_rng([self.seed, 7, i])
-        grain = rng.normal(0.0, self.noise, size=((h + 1) // 2, (w + 1) // 2)).astype(np.float32)
-        grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_NEAREST)
-        noisy = out.astype(np.float32) + grain[..., None]
-        out = np.clip(noisy, 0, 255).astype(np.uint8)
+        dy, dx = (i * 37) % self.SHIFT, (i * 53) % self.SHIFT
+        g = self.grain[dy : dy + (h + 1) // 2, dx : dx + (w + 1) // 2]
+        grain = cv2.resize(cv2.merge([g, g, g]), (w, h), interpolation=cv2.INTER_NEAREST)
+        # the grain before the softness: the sensor's noise is demosaiced with the picture
+        out = cv2.add(out, grain, dtype=cv2.CV_8U)
         return cv2.GaussianBlur(out, (0, 0), SOFTNESS_PX)
