@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SOFTNESS_PX = 0.8  # the lens and demosaicing: sigma of the blur, pixels at any resolution
+SOFTNESS_PX = 0.55  # the lens and demosaicing: sigma of the blur, pixels at any resolution
 NIGHT_GAIN = 2.1  # the auto gain a starlight camera settles on under LED street lamps
 SHOULDER = 0.8  # where the night tone curve starts to bend towards white (fraction of full scale)
 NOISE_DAY = 1.6  # sensor noise, in grey levels (sigma)
