@@ -70,7 +70,7 @@ def _inset(poly: Profile, k: float) -> Profile:
 
 def _car(name, length, width, body_top, hood, clear, cabin, wheel_r, lamp_y=(0.58, 0.72)) -> Shape:
     h = length / 2
-    body = Part(((-h, clear), (h, clear), (h, hood[1]), (hood[0], body_top - 0.03), (-h, body_top)), width / 2, taper=0.07)
+    body = Part(((-h, clear), (h, clear), (h, hood[1]), (hood[0], body_top - 0.03), (-h, body_top)), width / 2)
     cz0, cz1, rz0, rz1, roof = cabin
     cab = ((cz0, body_top - 0.02), (cz1, body_top - 0.05), (rz1, roof), (rz0, roof))
     window = _inset(cab, 0.045)
