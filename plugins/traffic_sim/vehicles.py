@@ -196,7 +196,6 @@ def build_mesh(shape: Shape) -> Mesh:
     mesh = Mesh(shape)
     for index, part in enumerate(shape.parts):
         prof = np.array(part.profile)
-        hw = part.half_width
         centre = prof.mean(axis=0)
         material = "dark" if part.role == "dark" else "body"
         for side in (-1.0, 1.0):
