@@ -176,9 +176,12 @@ def yaw_matrix(heading_deg: float) -> np.ndarray:
 
 # Street lamps on both kerbs; their light falls on the road below the arm.
 LAMP_SPACING = 25.0
-LAMP_FIRST_Z = 16.0
+LAMP_FIRST_Z = -9.0  # the row goes on behind the camera, out of sight: the road at its foot is lit too
 LAMP_HEIGHT = 8.0
 LAMP_POLE_X = 10.0  # poles at +-LAMP_POLE_X, heads reach 2 m over the road
+# LED road lanterns spread their light along the road, so that the darkest point between two lamps
+# still gets about 40 % of the brightest (the uniformity a lit urban road is designed for)
+LAMP_SPREAD = 8.0
 
 
 def lamp_positions(z_max: float = 200.0) -> list[tuple[float, float]]:
@@ -197,7 +200,7 @@ def lamp_light(x: np.ndarray | float, z: np.ndarray | float) -> np.ndarray | flo
     total = np.zeros(np.broadcast(np.asarray(x), np.asarray(z)).shape)
     for lx, lz in lamp_positions():
         d2 = (np.asarray(x) - lx) ** 2 + (np.asarray(z) - lz) ** 2
-        total = total + np.exp(-d2 / (2 * 5.0**2))
+        total = total + np.exp(-d2 / (2 * LAMP_SPREAD**2))
     return np.minimum(total, 1.2)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from plugins.traffic_sim.background import build_backdrop, glow_into
+from plugins.traffic_sim.camera import Camera
 from plugins.traffic_sim import junction as junctions
 from plugins.traffic_sim.geometry import BUILDING_X, HAZE_DAY, HAZE_NIGHT, haze, lamp_light
 from plugins.traffic_sim.people import draw_person, draw_person_down, draw_rider
@@ -24,7 +25,7 @@ from plugins.traffic_sim.vehicles import Glow, VehiclePainter
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "4"
+RENDERER_VERSION = "5"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
@@ -69,6 +70,7 @@ class Renderer:
                 self.plates.add(actor.id, actor.plate, actor.plate_style)
         self.painter = VehiclePainter(self.view, self.night, self.plates)
         self.haze_color = HAZE_NIGHT if self.night else HAZE_DAY
+        self.camera = Camera(spec.width, spec.height, self.night, spec.seed)
 
     def frame(self, i: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Pixels (height, width, 3) uint8 and the objects seen in frame ``i``."""
@@ -108,7 +110,7 @@ class Renderer:
             pixels = self._light_up(img, glows, beams)
         else:
             pixels = np.asarray(img)
-        return pixels, seen
+        return self.camera.expose(pixels, i), seen
 
     def frame_facts(self, i: int) -> dict[str, Any]:
         """What the truth tells of frame ``i`` besides its objects: the signal's lit lamp, at a junction."""
@@ -134,7 +136,7 @@ class Renderer:
             layer = Image.new("L", (x1 - x0, y1 - y0), 0)
             ld = ImageDraw.Draw(layer)
             for b in beams:
-                ld.polygon([(u - x0, v - y0) for u, v in b], fill=36)
+                ld.polygon([(u - x0, v - y0) for u, v in b], fill=18)  # the camera's gain doubles it
             region += (np.asarray(layer, dtype=np.float32) / 255.0)[..., None] * np.array([255, 240, 200], dtype=np.float32)
         glow_into(region, [(g.u - x0, g.v - y0, g.radius, g.color) for g in glows])
         pixels[y0:y1, x0:x1] = np.clip(region, 0, 255).astype(np.uint8)

@@ -19,13 +19,13 @@ from plugins.traffic_sim.plate_art import PlateArt
 Profile = tuple[tuple[float, float], ...]
 
 GLASS_DAY = (58, 68, 80)
-GLASS_NIGHT = (10, 12, 16)
+GLASS_NIGHT = (16, 18, 22)
 TYRE = (22, 22, 24)
 HUB = (150, 150, 155)
 DARK = (38, 38, 40)
 TRIM = (45, 46, 50)  # bumpers and sills: black plastic
 SHEEN_DAY = (120, 135, 150)  # the sky reflected in the upper part of the glass
-SHEEN_NIGHT = (22, 24, 30)
+SHEEN_NIGHT = (46, 46, 48)  # the lit street and the lamps reflected in the glass
 PLATE_SCALE = 1.7  # plates drawn larger than life so they stay legible at modest resolutions
 
 
@@ -35,6 +35,15 @@ class Part:
     half_width: float
     role: str = "body"  # body, cabin (glass front and rear), cargo, dark
     window: Profile | None = None  # side window on both flanks
+    taper: float = 0.0  # how much narrower the top is than the bottom, each side (a car's tumblehome)
+
+    def x_at(self, y: float) -> float:
+        """Half the part's width at height ``y``: the flanks lean in by ``taper`` from bottom to top."""
+        if not self.taper:
+            return self.half_width
+        ys = [p[1] for p in self.profile]
+        lo, hi = min(ys), max(ys)
+        return self.half_width - self.taper * (y - lo) / ((hi - lo) or 1.0)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,9 @@ def _car(name, length, width, body_top, hood, clear, cabin, wheel_r, lamp_y=(0.5
     cz0, cz1, rz0, rz1, roof = cabin
     cab = ((cz0, body_top - 0.02), (cz1, body_top - 0.05), (rz1, roof), (rz0, roof))
     window = _inset(cab, 0.045)
-    parts = (body, Part(cab, width / 2 - 0.2, "cabin", window))  # the glasshouse is narrower than the body
+    # the glasshouse is narrower than the body, and its sides lean in towards the roof (tumblehome): seen
+    # from a pole, the side windows show as strips sloping up to a roof narrower than the car
+    parts = (body, Part(cab, width / 2 - 0.14, "cabin", window, taper=0.2))
     axle = h - wheel_r - 0.55
     return Shape(name, length, width, parts, wheel_r, (-axle, axle), (h, clear + 0.2), (-h, clear + 0.35), lamp_y)
 
@@ -148,11 +159,12 @@ def _flank_overlays(shape: Shape, part: Part, index: int, side: float) -> list[t
     out: list[tuple[np.ndarray, str]] = []
     x = side * (part.half_width + 0.005)
     if part.window:
-        out.append((np.array([(x, y, z) for z, y in part.window]), "glass"))
+        out.append((np.array([(side * (part.x_at(y) + 0.005), y, z) for z, y in part.window]), "glass"))
         if part.role == "cabin":  # the B-pillar splits front and rear doors
             zc = float(np.mean([z for z, _ in part.window]))
             ys = [y for _, y in part.window]
-            out.append((_quad_x(side * (part.half_width + 0.01), zc - 0.05, min(ys), zc + 0.05, max(ys)), "body"))
+            pillar = [(zc - 0.05, min(ys)), (zc + 0.05, min(ys)), (zc + 0.05, max(ys)), (zc - 0.05, max(ys))]
+            out.append((np.array([(side * (part.x_at(y) + 0.01), y, z) for z, y in pillar]), "body"))
     if part.role == "bus":
         for z0, y0, z1, y1 in shape.windows:
             out.append((_quad_x(x, z0, y0, z1, y1), "glass"))
@@ -184,13 +196,15 @@ def build_mesh(shape: Shape) -> Mesh:
     mesh = Mesh(shape)
     for index, part in enumerate(shape.parts):
         prof = np.array(part.profile)
-        hw = part.half_width
         centre = prof.mean(axis=0)
         material = "dark" if part.role == "dark" else "body"
         for side in (-1.0, 1.0):
-            verts = np.array([(side * hw, y, z) for z, y in part.profile])
+            verts = np.array([(side * part.x_at(y), y, z) for z, y in part.profile])
+            ys = prof[:, 1]
+            lean = part.taper / ((ys.max() - ys.min()) or 1.0)
+            normal = np.array([side, lean, 0.0]) / math.hypot(1.0, lean)
             lower = [] if part.role in ("dark", "cabin") else [(_flank_band(verts, part), "lower")]
-            mesh.faces.append(Face(verts, np.array([side, 0.0, 0.0]), "flank", material, tuple(lower + _flank_overlays(shape, part, index, side)), index))
+            mesh.faces.append(Face(verts, normal, "flank", material, tuple(lower + _flank_overlays(shape, part, index, side)), index))
         for i in range(len(prof)):
             (z0, y0), (z1, y1) = prof[i], prof[(i + 1) % len(prof)]
             n = np.array([0.0, z1 - z0, -(y1 - y0)])
@@ -198,7 +212,8 @@ def build_mesh(shape: Shape) -> Mesh:
             if n[2] * mid[0] + n[1] * mid[1] < 0:
                 n = -n
             n /= np.linalg.norm(n) or 1.0
-            verts = np.array([(-hw, y0, z0), (hw, y0, z0), (hw, y1, z1), (-hw, y1, z1)])
+            w0, w1 = part.x_at(y0), part.x_at(y1)
+            verts = np.array([(-w0, y0, z0), (w0, y0, z0), (w1, y1, z1), (-w1, y1, z1)])
             kind = "top" if n[1] > 0.75 else "front" if n[2] > 0.5 else "rear" if n[2] < -0.5 else "other"
             overlays: list[tuple[np.ndarray, str]] = []
             face_material = material
@@ -219,13 +234,18 @@ def build_mesh(shape: Shape) -> Mesh:
 
 
 SKY_IN_PAINT = (172, 186, 204)  # the daylight sky as glossy paint reflects it
+LAMPS_IN_PAINT = (118, 110, 96)  # at night: the street lamps and the lit street in the paint
 
 
-def _sky_in_paint(fill: tuple[int, int, int], normal_world: np.ndarray, hz: float) -> tuple[int, int, int]:
+def _sky_in_paint(fill: tuple[int, int, int], normal_world: np.ndarray, hz: float, lamp: float | None = None) -> tuple[int, int, int]:
     """Glossy paint reflects the sky: a roof or bonnet facing up mirrors it most, a flank a little.
-    Without it a dark car's roof was as black as its tyres, which no daylight photo shows."""
-    k = (0.08 + 0.24 * max(0.0, float(normal_world[1]))) * (1.0 - hz)
-    return mix(fill, SKY_IN_PAINT, k)
+    Without it a dark car's roof was as black as its tyres, which no daylight photo shows. At night
+    (``lamp``, the street lamps' light where the car stands) the paint mirrors the lamps overhead
+    the same way: a black car under a lamp has a grey sheen on its roof, not a black hole."""
+    up = max(0.0, float(normal_world[1]))
+    if lamp is None:
+        return mix(fill, SKY_IN_PAINT, (0.08 + 0.24 * up) * (1.0 - hz))
+    return mix(fill, LAMPS_IN_PAINT, min(1.0, lamp) * (0.06 + 0.3 * up) * (1.0 - hz))
 
 
 def _far_blocks_first(mesh: Mesh, order: np.ndarray, eye_local: np.ndarray) -> list[int]:
@@ -367,8 +387,8 @@ class VehiclePainter:
                     fill = (max(0, c[0] - 30), max(0, c[1] - 30), max(0, c[2] - 30))
                 elif material == "glass":
                     fill = paint(glass, nw + np.array([0.0, 0.5, 0.0]))
-                elif material == "body" and not self.night:
-                    fill = _sky_in_paint(paint(color, nw), nw, hz)
+                elif material == "body":
+                    fill = _sky_in_paint(paint(color, nw), nw, hz, lamp if self.night else None)
                 else:
                     fill = paint(fills[material], nw)
                 # panel edges a shade darker: flat colour alone reads as a box, not as a car
@@ -484,11 +504,11 @@ class VehiclePainter:
             cu, cv = sum(us) / len(us), sum(vs) / len(vs)
             size = max(max(us) - min(us), max(vs) - min(vs))
             if self.night:
-                glows.append(Glow(cu, cv, size * (3.0 if front else 2.2), color))
+                glows.append(Glow(cu, cv, size * (1.6 if front else 1.3), color))  # a modern sensor blooms little
             if blink:
                 amber = (255, 165, 20)
                 draw.polygon(p, fill=amber)
-                glows.append(Glow(cu, cv, size * 2.5, amber))
+                glows.append(Glow(cu, cv, size * 1.8, amber))
         if front and self.night:
             beam = np.array([(-hw, 0.0, zf), (hw, 0.0, zf), (hw + 2.5, 0.0, zf + 18.0), (-hw - 2.5, 0.0, zf + 18.0)])
             p = poly(beam)
