@@ -170,8 +170,9 @@ def test_labels_filter_keeps_only_the_named_ones(tmp_path):
 
 
 def test_auto_tiles_only_frames_at_least_twice_the_model_input():
-    assert tiles.grid("auto", (1280, 720), (300, 300)) == (2, 2)  # the simulator: shrunk 2.4x
-    assert tiles.grid("auto", (3840, 2160), (300, 300)) == (4, 4)
+    assert tiles.grid("auto", (1280, 720), (300, 300)) == (3, 2)  # the simulator: 4.3x across, 2.4x down
+    assert tiles.grid("auto", (1920, 1080), (300, 300)) == (4, 2)
+    assert tiles.grid("auto", (3840, 2160), (300, 300)) == (4, 4)  # at most MAX_TILES
     assert tiles.grid("auto", (768, 576), (300, 300)) == (1, 1)  # vtest.avi: as before
     assert tiles.grid("auto", (640, 480), (SIZE, SIZE)) == (1, 1)
     assert tiles.grid("off", (3840, 2160), (300, 300)) == (1, 1)

@@ -40,7 +40,7 @@ class Config(BaseModel):
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     queue_size: int = Field(default=32, ge=1, le=1024)
     threads: int = Field(default=0, ge=0, le=64)  # onnxruntime intra-op threads; 0: its default
-    # tiling (plugins/vision_onnx/tiles.py): "auto" tiles frames at least twice the model's input;
+    # tiling (plugins/vision_onnx/tiles.py): "auto" tiles frames at least twice the model's input, per axis;
     # [columns, rows] always; "off" never
     tiles: Literal["auto", "off"] | tuple[GridSide, GridSide] = "auto"
     tile_overlap: float = Field(default=0.33, ge=0, le=0.9)  # share of a tile's width/height neighbours share

@@ -1,7 +1,7 @@
 """Tiling: the model also looks at overlapping parts of a large frame, then the boxes are merged.
 
-A 300x300 model sees a 1280x720 frame shrunk 2.4 times: a person 45 px tall
-becomes 19 px, below what SSD-MobileNet finds reliably. Running the same model
+A 300x300 model sees a 1280x720 frame shrunk 2.4 times (and 4.3 times across):
+a person 45 px tall becomes 19 px, below what SSD-MobileNet finds reliably. Running the same model
 on a grid of overlapping tiles (and on the whole frame, for objects larger than
 a tile) shrinks each tile far less. Every view of every frame goes into the
 same batch, so tiling multiplies the inference work by the number of views
@@ -35,17 +35,28 @@ class View:
     whole: bool  # the whole frame, not a tile
 
 
+MAX_TILES = 16  # "auto" never plans more tiles a frame than this (4 x 4)
+
+
 def grid(tiles, frame_size: tuple[int, int], input_size: tuple[int, int]) -> tuple[int, int]:
     """(columns, rows) for a frame: ``"off"`` is 1 x 1; ``"auto"`` tiles when the frame's shorter
-    side is at least twice the model's (k x k tiles, k = ceil(ratio / 2), so each tile is shrunk
-    at most about 2x); a pair is taken as given."""
+    side is at least twice the model's, each axis on its own (ceil(ratio / 2) tiles along it, so a
+    tile is shrunk about 2x at most either way and keeps nearly its shape: 3 x 2 for 720p on a
+    300x300 model, where k x k tiles squashed people to a third of their width), at most
+    ``MAX_TILES``; a pair is taken as given."""
     if tiles == "off":
         return (1, 1)
     if tiles == "auto":
-        fw, fh = frame_size
-        ratio = min(fw / input_size[0], fh / input_size[1])
-        k = 1 if ratio < 2 else math.ceil(ratio / 2)
-        return (k, k)
+        (fw, fh), (iw, ih) = frame_size, input_size
+        if min(fw / iw, fh / ih) < 2:
+            return (1, 1)
+        cols, rows = math.ceil(fw / iw / 2), math.ceil(fh / ih / 2)
+        while cols * rows > MAX_TILES:
+            if cols >= rows:
+                cols -= 1
+            else:
+                rows -= 1
+        return (cols, rows)
     return (int(tiles[0]), int(tiles[1]))
 
 
