@@ -24,7 +24,7 @@ second, minus one. Target: under 10 %. onnxruntime gets one intra-op thread
 by default here (``--threads``), so CPU time is work, not spinning. Then the
 detections per class (score >= 0.5) over every ``--every``-th frame of the
 clip. Tiles: the plugin's CPU per 1280x720 frame (vtest.avi's frames enlarged)
-with ``tiles`` off and ``auto`` (the whole frame and 2 x 2 tiles: five views),
+with ``tiles`` off and ``auto`` (the whole frame and 3 x 2 tiles: seven views),
 and the classes over the clip again with tiles forced to 2 x 2 (``auto`` does not
 tile its 768x576 frames). The last line is JSON: ``model``, ``rows`` (provider, batch,
 ``bare_ips``, ``plugin_ips``, ``bare_cpu_ms``, ``plugin_cpu_ms``, ``overhead``,

@@ -4,7 +4,7 @@ Needs the built default model (``python -m plugins.vision_onnx.default_model``; 
 and the fixture below checks its stamp): the tests are marked ``default_model``. Frames of one
 scenario are rendered at 1280x720, one every 2 s over a 30 s loop, by day and by night, and run
 through the ``vision_onnx`` pipeline on the CPU at its defaults (threshold 0.5; tiles "auto": the
-whole frame and 2 x 2 overlapping tiles). Matching follows
+whole frame and 3 x 2 overlapping tiles). Matching follows
 :mod:`plugins.traffic_sim.scoring` (IoU >= 0.5, objects >= 40 px tall, vehicles and people as
 two groups). ``bench/sim_recall.py`` prints the same figures for every scenario.
 """

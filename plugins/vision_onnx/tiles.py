@@ -5,7 +5,7 @@ a person 45 px tall becomes 19 px, below what SSD-MobileNet finds reliably. Runn
 on a grid of overlapping tiles (and on the whole frame, for objects larger than
 a tile) shrinks each tile far less. Every view of every frame goes into the
 same batch, so tiling multiplies the inference work by the number of views
-(5 for a 2 x 2 grid with the whole frame), not the number of calls.
+(7 for a 3 x 2 grid with the whole frame), not the number of calls.
 
 Merging: one NMS over every view's boxes, in frame pixels, keeps the best score
 per object. Dropping the boxes cut by a tile's inner edge (as some tilers do)
