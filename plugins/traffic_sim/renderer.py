@@ -103,7 +103,7 @@ class Renderer:
                 layer.cover(pose.origin, pose.patch)
             elif actor.kind == "person":
                 snap = layer.snap(img, self._region(pose.x, pose.z, actor.look.height + 0.15, 1.05))
-                found = self._person(img, actor, pose, depth, t_s)
+                found = self._person(draw, actor, pose, depth, t_s)
                 layer.mark(actor.id, layer.changed(img, snap))
                 seen += found
             else:
@@ -162,17 +162,16 @@ class Renderer:
     def _light(self, x: float, z: float) -> float:
         return 0.2 + 0.8 * float(lamp_light(x, z)) if self.night else 1.0
 
-    def _person(self, img, actor: Actor, pose, depth: float, t_s: float) -> list[dict[str, Any]]:
+    def _person(self, draw, actor: Actor, pose, depth: float, t_s: float) -> list[dict[str, Any]]:
         phase = 2 * math.pi * t_s * pose.speed / 1.4 + hash_phase(actor.id)
-        # a walk's stride grows to 1 at 1.2 m/s; above 2 m/s it becomes a run (up to 2)
-        stride = min(1.0, pose.speed / 1.2) + max(0.0, min(1.0, (pose.speed - 2.0) / 2.0))
+        stride = min(1.0, pose.speed / 1.2)
+        back = math.cos(math.radians(pose.heading)) > 0.3
         hz = float(haze(depth, self.night))
         if actor.down is not None and actor.down[0] <= t_s / self.spec.loop_seconds < actor.down[1]:
-            box = draw_person_down(img, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, key=actor.id)
+            box = draw_person_down(draw, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz)
             box = self._box(box) if box else None
             return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
-        box = draw_person(img, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz,
-                          pose.heading, not self.night, key=actor.id)
+        box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
         box = self._box(box) if box else None
         return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
 
@@ -200,10 +199,11 @@ class Renderer:
 
         def seat_rider() -> None:
             # between the body and the plate: the rider sits over the machine, the plate is at its end
+            back = math.cos(math.radians(pose.heading)) > 0
             seat_z = pose.z - 0.15 * math.cos(math.radians(pose.heading))
             hz = float(haze(depth, self.night))
             before = layer.snap(img, region)
-            box = draw_rider(img, self.view, pose.x, seat_z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, pose.heading, key=actor.id)
+            box = draw_rider(draw, self.view, pose.x, seat_z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, back)
             rider_drawn.append(layer.changed(img, before))
             if box:
                 rider.append(box)
