@@ -103,7 +103,7 @@ class Renderer:
                 layer.cover(pose.origin, pose.patch)
             elif actor.kind == "person":
                 snap = layer.snap(img, self._region(pose.x, pose.z, actor.look.height + 0.15, 1.05))
-                found = self._person(draw, actor, pose, depth, t_s)
+                found = self._person(draw, actor, pose, depth, t_s, img)
                 layer.mark(actor.id, layer.changed(img, snap))
                 seen += found
             else:
@@ -162,13 +162,13 @@ class Renderer:
     def _light(self, x: float, z: float) -> float:
         return 0.2 + 0.8 * float(lamp_light(x, z)) if self.night else 1.0
 
-    def _person(self, draw, actor: Actor, pose, depth: float, t_s: float) -> list[dict[str, Any]]:
+    def _person(self, draw, actor: Actor, pose, depth: float, t_s: float, img) -> list[dict[str, Any]]:
         phase = 2 * math.pi * t_s * pose.speed / 1.4 + hash_phase(actor.id)
         stride = min(1.0, pose.speed / 1.2)
         back = math.cos(math.radians(pose.heading)) > 0.3
         hz = float(haze(depth, self.night))
         if actor.down is not None and actor.down[0] <= t_s / self.spec.loop_seconds < actor.down[1]:
-            box = draw_person_down(draw, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz)
+            box = draw_person_down(img, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, key=actor.id)
             box = self._box(box) if box else None
             return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
         box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
