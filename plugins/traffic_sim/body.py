@@ -22,13 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from plugins.traffic_sim.geometry import View, mix, yaw_matrix
+from plugins.traffic_sim.geometry import View, mix
 from plugins.traffic_sim.world import Look
 
 # Everyday clothes seen on a Balikpapan street: muted colours, many white, black, grey and navy.
 TOPS = ((235, 235, 230), (30, 30, 32), (110, 110, 115), (40, 55, 95), (150, 35, 40), (60, 95, 70), (200, 170, 120),
         (95, 60, 110), (180, 110, 60), (70, 120, 170), (210, 200, 60), (120, 40, 60))
-BOTTOMS = ((45, 60, 95), (35, 35, 40), (70, 80, 110), (120, 105, 80), (85, 85, 90), (25, 25, 30))
 HIJABS = ((30, 30, 35), (235, 232, 225), (120, 40, 60), (60, 80, 130), (170, 140, 120), (90, 110, 80), (200, 150, 160))
 CAPS = ((25, 25, 30), (200, 40, 40), (235, 235, 235), (40, 60, 120))
 SHOES = ((25, 25, 28), (230, 230, 230), (90, 60, 40), (40, 40, 45))

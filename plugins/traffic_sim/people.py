@@ -1,8 +1,8 @@
-"""People: pedestrians and motorcycle riders, drawn upright facing the camera.
+"""People: pedestrians and motorcycle riders, drawn upright facing the camera, and a person lying down.
 
 Proportions follow a standing adult (hips at about half the height, shoulders
 at 0.82, head a little over an eighth). The legs and arms swing with the
-walking pace.
+walking pace. The person lying down is a 3D body (``body.py``).
 """
 
 from __future__ import annotations
