@@ -512,3 +512,32 @@ def test_a_junctions_lamp_follows_its_cycle_and_the_truth_tells_its_zones_head_a
     cal = speeding["calibration"]
     assert cal["distance_m"] == 20.0 and len(cal["lines"]) == 2 and "signal_head" not in speeding
     assert "calibration" not in truth and "calibration" not in renders["free_flow"][1]
+
+
+def test_scoring_ignores_objects_the_picture_shows_under_half_of():
+    from core.analytics.detector import Detection
+    from plugins.traffic_sim.scoring import score_frame
+
+    classes = {"bus": "bus", "behind": "person", "beside": "person"}
+    objects = [
+        {"id": "bus", "bbox": [100, 100, 400, 300], "depth": 10.0, "visible": 1.0},
+        {"id": "behind", "bbox": [150, 120, 190, 250], "depth": 20.0, "visible": 0.3},  # mostly behind the bus
+        # its box lies within the bus's box, yet most of it is in sight (above the bus's roof, say)
+        {"id": "beside", "bbox": [300, 120, 340, 250], "depth": 20.0, "visible": 0.8},
+    ]
+    dets = [Detection("bus", 0.9, 100, 100, 400, 300), Detection("person", 0.8, 150, 120, 190, 250)]
+    score = score_frame(0, objects, classes, dets)
+    people = score.groups["person"]
+    # the hidden one found is neither counted nor false; the one in sight but not found is a miss
+    assert (people.found, people.missed, people.correct, people.wrong) == (0, 1, 1, 0)
+    assert [oid for _, oid, _ in score.misses] == ["beside"]
+
+
+def test_truth_says_how_much_of_each_object_the_picture_shows():
+    renderer = Renderer(RenderSpec("crowd", 101, 1280, 720, 15, 30))
+    _, objects = renderer.frame(150)
+    seen = {o["id"]: o["visible"] for o in objects}
+    assert all(0.0 <= v <= 1.0 for v in seen.values())
+    # people standing on the far sidewalk behind the bus that passes them: in the truth, not in the picture
+    assert sum(1 for oid, v in seen.items() if oid.startswith("crowd") and v == 0.0) >= 2, seen
+    assert seen["p4"] == 1.0  # a walker on the near sidewalk, nothing in front of it

@@ -1,8 +1,8 @@
-"""People: pedestrians and motorcycle riders, drawn upright facing the camera.
+"""People: pedestrians and motorcycle riders, drawn upright facing the camera, and a person lying down.
 
 Proportions follow a standing adult (hips at about half the height, shoulders
 at 0.82, head a little over an eighth). The legs and arms swing with the
-walking pace.
+walking pace. The person lying down is a 3D body (``body.py``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 
+from plugins.traffic_sim.body import draw_lying
 from plugins.traffic_sim.geometry import View, mix
 from plugins.traffic_sim.world import Look
 
@@ -141,7 +142,7 @@ def draw_rider(
 
 
 def draw_person_down(
-    draw: ImageDraw.ImageDraw,
+    img: Image.Image,
     view: View,
     x: float,
     z: float,
@@ -149,27 +150,7 @@ def draw_person_down(
     light: float,
     haze_color: tuple[int, int, int],
     hz: float,
+    key: str = "",
 ) -> tuple[float, float, float, float] | None:
-    """A person lying on the road across it, head towards +x: legs, torso, head; return the pixel box."""
-    length, half, high = look.height, 0.22, 0.28
-    corners = np.array([(x + dx, y, z + dz) for dx in (-length / 2, length / 2) for y in (0.0, high) for dz in (-half, half)])
-    cam = view.to_camera(corners)
-    if cam[:, 2].min() < 1.0:
-        return None
-    px = view.to_pixels(cam)
-
-    def col(c: tuple[int, int, int], k: float = 1.0) -> tuple[int, int, int]:
-        return mix(_darker(c, min(1.0, light * k)), haze_color, hz)
-
-    def top(a: float, b: float, h: float = high) -> list[tuple[float, float]]:
-        """The top face of the body from ``a`` to ``b`` (fractions of its length from the feet)."""
-        pts = np.array([(x - length / 2 + length * t, h, z + dz) for t, dz in ((a, -half), (b, -half), (b, half), (a, half))])
-        return [(float(u), float(v)) for u, v in view.to_pixels(view.to_camera(pts))]
-
-    draw.polygon(top(-0.02, 1.02, 0.0), fill=mix((40, 40, 42), haze_color, hz))  # its shadow
-    draw.polygon(top(0.0, 0.5), fill=col(look.pants))
-    draw.polygon(top(0.47, 0.86), fill=col(look.shirt))
-    head = top(0.87, 1.0, high * 0.9)
-    us, vs = [p[0] for p in head], [p[1] for p in head]
-    draw.ellipse((min(us), min(vs), max(us), max(vs)), fill=col(look.skin))
-    return (float(px[:, 0].min()), float(px[:, 1].min()), float(px[:, 0].max()), float(px[:, 1].max()))
+    """A person lying on their back across the road, head towards +x (a 3D body: ``body.py``); return the pixel box."""
+    return draw_lying(img, view, x, z, look, light, haze_color, hz, key)

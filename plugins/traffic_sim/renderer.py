@@ -22,10 +22,11 @@ from plugins.traffic_sim.people import draw_person, draw_person_down, draw_rider
 from plugins.traffic_sim.plate_art import FONT_DIR, PlateArt
 from plugins.traffic_sim.scenarios import SCENARIOS
 from plugins.traffic_sim.vehicles import Glow, VehiclePainter
+from plugins.traffic_sim.visibility import IdLayer
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "5"
+RENDERER_VERSION = "6"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
@@ -97,13 +98,20 @@ class Renderer:
             items += [(prop.depth, None, prop) for prop in self.backdrop.props if prop.depth < farthest]
         items.sort(key=lambda it: -it[0])
         seen: list[dict[str, Any]] = []
+        layer = IdLayer(spec.width, spec.height)  # which object each pixel shows: the truth's `visible`
         for depth, actor, pose in items:
             if actor is None:  # a lamp post or sign in front of something
                 img.paste(pose.patch, pose.origin, pose.patch)
+                layer.cover(pose.origin, pose.patch)
             elif actor.kind == "person":
-                seen += self._person(draw, actor, pose, depth, t_s)
+                snap = layer.snap(img, self._region(pose.x, pose.z, actor.look.height + 0.15, 1.05))
+                found = self._person(draw, actor, pose, depth, t_s, img)
+                layer.mark(actor.id, layer.changed(img, snap))
+                seen += found
             else:
-                seen += self._vehicle(draw, img, actor, pose, t_s, glows, beams)
+                seen += self._vehicle(draw, img, actor, pose, t_s, glows, beams, layer)
+        for record in seen:
+            record["visible"] = round(layer.visible(record["id"]), 2)
         if self.junction is not None:
             self.junction.light(draw, t)
         if self.night and (glows or beams):
@@ -156,24 +164,38 @@ class Renderer:
     def _light(self, x: float, z: float) -> float:
         return 0.2 + 0.8 * float(lamp_light(x, z)) if self.night else 1.0
 
-    def _person(self, draw, actor: Actor, pose, depth: float, t_s: float) -> list[dict[str, Any]]:
+    def _person(self, draw, actor: Actor, pose, depth: float, t_s: float, img) -> list[dict[str, Any]]:
         phase = 2 * math.pi * t_s * pose.speed / 1.4 + hash_phase(actor.id)
         stride = min(1.0, pose.speed / 1.2)
         back = math.cos(math.radians(pose.heading)) > 0.3
         hz = float(haze(depth, self.night))
         if actor.down is not None and actor.down[0] <= t_s / self.spec.loop_seconds < actor.down[1]:
-            box = draw_person_down(draw, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz)
+            box = draw_person_down(img, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, key=actor.id)
             box = self._box(box) if box else None
             return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
         box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
         box = self._box(box) if box else None
         return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
 
-    def _vehicle(self, draw, img, actor: Actor, pose, t_s: float, glows, beams) -> list[dict[str, Any]]:
+    def _region(self, x: float, z: float, up: float, half: float) -> tuple[float, float, float, float]:
+        """The pixel box of a block ``2 half`` metres square and ``up`` tall standing at (x, z), a few pixels wider."""
+        pts = np.array([(x + dx, y, z + dz) for dx in (-half, half) for y in (0.0, up) for dz in (-half, half)])
+        cam = self.view.to_camera(pts)
+        cam[:, 2] = np.maximum(cam[:, 2], 0.5)
+        px = self.view.to_pixels(cam)
+        return (px[:, 0].min() - 4, px[:, 1].min() - 4, px[:, 0].max() + 4, px[:, 1].max() + 4)
+
+    def _vehicle(self, draw, img, actor: Actor, pose, t_s: float, glows, beams, layer: IdLayer) -> list[dict[str, Any]]:
         outline = self.painter.bbox(actor.shape, pose.x, pose.z, pose.heading)
         if outline is None:
             return []
         corners, depth = outline
+        region = (corners[:, 0].min() - 4, corners[:, 1].min() - 4, corners[:, 0].max() + 4, corners[:, 1].max() + 4)
+        if actor.kind == "motorcycle":  # room for the rider above the machine
+            above = self._region(pose.x, pose.z, 2.3, 1.2)
+            region = (min(region[0], above[0]), min(region[1], above[1]), max(region[2], above[2]), max(region[3], above[3]))
+        snap = layer.snap(img, region)
+        rider_drawn: list = []
         blink = actor.hazard_from is not None and t_s >= actor.hazard_from * self.spec.loop_seconds and int(t_s * 3) % 2 == 0
         rider: list = []
 
@@ -182,12 +204,20 @@ class Renderer:
             back = math.cos(math.radians(pose.heading)) > 0
             seat_z = pose.z - 0.15 * math.cos(math.radians(pose.heading))
             hz = float(haze(depth, self.night))
+            before = layer.snap(img, region)
             box = draw_rider(draw, self.view, pose.x, seat_z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, back)
+            rider_drawn.append(layer.changed(img, before))
             if box:
                 rider.append(box)
 
         overlay = seat_rider if actor.kind == "motorcycle" and actor.look is not None else None
         plate_box = self.painter.draw(draw, img, actor.shape, pose.x, pose.z, pose.heading, actor.color, actor.id, blink, glows, beams, overlay)
+        drawn = layer.changed(img, snap)
+        if drawn is not None and rider_drawn and rider_drawn[0] is not None:
+            layer.mark(actor.id, (drawn[0], drawn[1] & ~rider_drawn[0][1]))  # the machine: what the rider does not cover
+            layer.mark(f"{actor.id}.rider", rider_drawn[0])
+        else:
+            layer.mark(actor.id, drawn)
         out = []
         boxes = [corners[:, 0].min(), corners[:, 1].min(), corners[:, 0].max(), corners[:, 1].max()]
         if plate_box:  # the plate stands a little proud of the body

@@ -7,9 +7,11 @@ Used by ``bench/sim_recall.py`` and ``tests/test_sim_detector.py``. The rules:
 - **Counted objects** are those at least ``min_height`` pixels tall (40 by default, for both
   groups: the model sees the frame at 300x300, and smaller objects are out of its reach).
 - **Hidden objects are ignored**: the truth's boxes cover what stands behind nearer objects
-  (see docs/simulator.md), so an object whose box is more than half covered by boxes of nearer
-  objects (a rider's own motorcycle aside) is neither a hit nor a miss, and a detection on it
-  is not a false one.
+  (see docs/simulator.md), so an object less than half of whose silhouette the picture shows
+  (the truth's ``visible``, from the renderer's object-id layer: hidden by nearer objects, lamp
+  posts and signs) is neither a hit nor a miss, and a detection on it is not a false one. Truth
+  without ``visible`` (renderer 4 and older) falls back to boxes: an object whose box is more than
+  half covered by boxes of nearer objects (a rider's own motorcycle aside) is hidden.
 - **A hit** is a detection of the object's group with IoU at least ``iou`` (0.5) with its box,
   paired greedily by score, each detection and each object used once.
 - **Precision** is over detections of either group at least ``min_height`` tall: a detection is
@@ -107,6 +109,9 @@ def score_frame(
         x0, y0, x1, y1 = o["bbox"]
         if y1 - y0 < min_height:
             counted[o["id"]] = False
+            continue
+        if "visible" in o:
+            counted[o["id"]] = o["visible"] >= 1.0 - hidden
             continue
         own = o["id"].split(".")[0]
         nearer = [p["bbox"] for p in objs if p["depth"] < o["depth"] - 0.3 and p["id"].split(".")[0] != own]
