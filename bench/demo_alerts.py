@@ -8,7 +8,8 @@ Starts a real ``bconnect serve`` on a copy of the deployment file (its own port
 and data folder under ``bench/out/demo_alerts/``, zone files and footage by
 absolute path; the simulator's renders kept in ``bench/out/demo_alerts/sim`` so
 that only the first run renders), makes an admin's token with ``bconnect
-users``, and reads ``GET /api/events`` every two seconds (the same events the
+users``, renders the simulated cameras' loops first with ``bconnect
+sim-render`` (as ``make run`` does; its time printed apart), and reads ``GET /api/events`` every two seconds (the same events the
 SSE stream and the web UI show) until the minutes are over. Then one table:
 alert kind (an ETLE ``sign.violation`` by its offence), camera, seconds from
 the server's start to the first alert, and how many came; then the kinds the
@@ -158,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     bconnect_cli("users", "add", "bench", "--role", "admin", "--agency", "pemkot", "--password-stdin", "--config", str(path),
                  stdin=ADMIN_PASSWORD + "\n")
     token = bconnect_cli("users", "token", "bench", "--name", "bench", "--config", str(path)).strip()
+    rendering = time.monotonic()  # as `make run`: the simulated cameras' loops first, then the server
+    subprocess.run([sys.executable, "-m", "core.cli", "sim-render", "--config", str(path)], cwd=REPO, check=False)
+    print(f"sim-render: {time.monotonic() - rendering:.0f} s (cached loops take none)", flush=True)
     log = open(run_dir / "server.log", "wb")
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "--config", str(path)], stdout=log,
