@@ -50,8 +50,9 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
     # measured with tiles on renderer 3: vehicles and people by day 0.49 and 0.38, by night 0.07 and 0.26;
     # precision 0.56-0.94 (renderer 2 without tiles: 0.18 and 0.14, 0.04 and 0.17). Renderer 6 (the camera's
     # softness, grain and night gain, lit roads, car glasshouses with tumblehome; objects under half visible
-    # ignored), tiles 3 x 2: MEASURED
-    floors = {"day": {"vehicle": 0.4, "person": 0.36}, "night": {"vehicle": 0.3, "person": 0.25}}[light]
+    # ignored), tiles 3 x 2: vehicles 0.46 by day and 0.50 by night (32 and 35 of 70), people 0.58 and 0.56
+    # (30 and 29 of 52); every scenario (bench/sim_recall.py): vehicles 0.57 and 0.53, people 0.55 and 0.47
+    floors = {"day": {"vehicle": 0.42, "person": 0.5}, "night": {"vehicle": 0.45, "person": 0.5}}[light]
     score = scores[light]
     for group, floor in floors.items():
         tally = score.groups[group]
