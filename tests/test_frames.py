@@ -117,6 +117,9 @@ async def test_the_decoder_stops_after_the_last_unsubscribe(registry, rtsp_serve
             continue  # an earlier test's decode thread, ending
         nice = int(stat.rsplit(")", 1)[1].split()[16])  # field 19
         assert nice >= min(19, os.nice(0) + FRAME_NICE)  # below ingest and live view, this thread only
+        if hasattr(os, "SCHED_IDLE"):  # and runs only on a core that ingest and live view leave idle
+            assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
     a.close()
     assert hub.running("c1")
     b.close()
@@ -128,6 +131,20 @@ async def test_the_decoder_stops_after_the_last_unsubscribe(registry, rtsp_serve
     c = hub.subscribe("c1", "c")  # and starts again for the next one
     await take(c, 2)
     c.close()
+
+
+async def test_the_loop_hears_of_pictures_not_packets(registry, rtsp_server):  # noqa: F811
+    # the decode thread reads packets itself: the event loop (live view's) only gets the pictures due, batched
+    rt = registry.add(camera("c1", rtsp_server.url("h264_gop1")))
+    hub = FrameHub(registry)
+    s = hub.subscribe("c1", "a", fps=5)
+    await take(s, 10)
+    source = hub.sources["c1"]
+    packets, decoded, pictures, handoff = rt.mux.packets, source.decoder.decoded, source.frames, hub.handoff()
+    s.close()
+    assert decoded >= 40  # 25 fps camera: every packet decoded for the references
+    assert handoff.items <= pictures + 2  # one hand-off per picture (and one with the start's losses), not per packet
+    assert handoff.items < packets / 4
 
 
 async def test_a_slow_subscriber_drops_frames_and_they_are_counted(registry, rtsp_server):  # noqa: F811
