@@ -33,6 +33,7 @@ gives the spread. The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -51,6 +52,13 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def loop_schedstat(pid: int) -> tuple[int, int, int]:
+    """The server's main thread (its event loop): ns on a CPU, ns waiting for one, times scheduled."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+        run, wait, slices = (int(x) for x in f.read().split()[:3])
+    return run, wait, slices
 
 
 def rss_slope(times: list[float], rss: list[float]) -> float | None:
@@ -88,7 +96,9 @@ def median_row(rows: list[dict]) -> dict:
     out = dict(rows[0])
     for key, value in rows[0].items():
         values = [r[key] for r in rows if r[key] is not None]
-        if isinstance(value, bool) or key == "analysed":
+        if isinstance(value, list):
+            out[key] = [v for r in rows for v in r[key]]  # every repeat's
+        elif isinstance(value, bool) or key == "analysed":
             out[key] = all(r[key] for r in rows) if isinstance(value, bool) else value
         elif isinstance(value, (int, float)) and values:
             out[key] = round(statistics.median(values), 3)
@@ -137,6 +147,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
         time.sleep(args.settle)
         pid = server.process.pid
         c0, t0, a0 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        s0, load0 = loop_schedstat(pid), os.getloadavg()[0]
         seconds = args.reference_seconds if k == 0 and args.reference_seconds else args.seconds
         rss = [rss_mb(pid)]
         times = [0.0]
@@ -145,9 +156,11 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
             rss.append(rss_mb(pid))
             times.append(time.monotonic() - t0)
         c1, t1, a1 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        s1, load1 = loop_schedstat(pid), os.getloadavg()[0]
         sessions = server.get("/api/webrtc")["list"] if args.viewers else []
         stats = viewers.stop() if viewers is not None else []
         window = t1 - t0
+        wakeups = max(1, s1[2] - s0[2])
         processed = [(a1[c][0] - a0[c][0]) / window for c in analysed]
         dropped = sum(a1[c][1] - a0[c][1] for c in analysed) / window if analysed else 0.0
         p50 = [s["delay_p50_ms"] for s in sessions if s.get("delay_p50_ms") is not None]
@@ -167,6 +180,11 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
             "viewer_fps_min": round(min(fps), 2) if fps else None,
             "delay_p50_ms": round(statistics.median(p50), 2) if p50 else None,
             "delay_p99_ms": round(max(p99), 2) if p99 else None,
+            # the loop thread itself: its own CPU, how often it ran, and how long it waited for a core each time
+            "loop_cpu_ms_per_s": round((s1[0] - s0[0]) / 1e6 / window, 1),
+            "loop_runs_per_s": round((s1[2] - s0[2]) / window),
+            "loop_wait_us_per_run": round((s1[1] - s0[1]) / 1e3 / wakeups),
+            "loadavg_1m": [round(load0, 1), round(load1, 1)],  # the whole machine's, before and after
         }
     finally:
         if viewers is not None:
