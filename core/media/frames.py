@@ -177,7 +177,7 @@ class CameraFrames:
     def _decode_loop(self, reader: ThreadReader, handoff: LoopHandoff) -> None:
         """The decode thread: packets in, due pictures out to the loop; never touches the loop's objects."""
         lower_thread_priority()
-        lost = 0
+        lost = skipped = 0
         while True:
             try:
                 batch = reader.take(timeout=1.0)
@@ -185,6 +185,9 @@ class CameraFrames:
                 if not handoff.post(CameraFrames._stream_ended, self):
                     log.info("camera %s: frames end", self.camera_id)
                 return
+            # a whole queue behind (starved of CPU), the reader skipped to the next keyframe: those frames are lost
+            lost += reader.dropped - skipped
+            skipped = reader.dropped
             if not batch:
                 continue
             info = self.mux.stream_info
@@ -249,7 +252,7 @@ class CameraFrames:
             "frames": self.frames,
             "decoded": self.decoder.decoded,
             "dropped": self.dropped,  # by slow subscribers, and "behind" (a decoder that fell behind)
-            "behind": self.behind,
+            "behind": self.behind,  # frames passed over catching up, or skipped by a reader a whole queue behind
             "undecodable": self.decoder.undecodable,
             "resolution_changes": self.decoder.resolution_changes,
             "subscribers": [s.name for s in self.subs],
