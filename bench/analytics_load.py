@@ -22,13 +22,18 @@ second per analysed camera (lowest), the frames the analyzer processed per
 second per camera (lowest), frames dropped per second, server CPU and resident
 memory, the viewers' frame rate (lowest) and the server's added delay to them
 (p50 / p99 of the sessions' own measurements). A count "keeps up" when every
-analysed camera's processed rate is at least 90% of ``--fps``. The last line
-printed is one JSON object.
+analysed camera's processed rate is at least 90% of ``--fps``. Against the
+issue's target, the JSON says the viewers' delay (p50, p99) and frame rate with
+the most cameras analysed as ratios to those without, and whether each is within
+10%. ``--repeats N`` alternates the servers N times (the machine is shared: its
+load changes between windows): rows are medians, and each pair's own ratio
+gives the spread. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -38,6 +43,7 @@ from loadgen import ensure_clip
 
 ANALYZER = "stand_in_detector"
 KEEP_UP = 0.9
+UNCHANGED = 0.10  # the issue's target: live viewers' delay and frame rate within 10% of live view without analytics
 
 
 def rss_mb(pid: int) -> float:
@@ -48,6 +54,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def loop_schedstat(pid: int) -> tuple[int, int, int]:
+    """The server's main thread (its event loop): ns on a CPU, ns waiting for one, times scheduled."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+        run, wait, slices = (int(x) for x in f.read().split()[:3])
+    return run, wait, slices
+
+
 def rss_slope(times: list[float], rss: list[float]) -> float | None:
     """Resident memory's growth over the window's second half, MB a minute (a least-squares line): 0 is flat."""
     half = len(times) // 2
@@ -55,6 +68,55 @@ def rss_slope(times: list[float], rss: list[float]) -> float | None:
     if len(t) < 3 or t[-1] - t[0] < 1.0:
         return None
     return round(statistics.linear_regression(t, r).slope * 60, 3)
+
+
+def ratio(with_: float | None, without: float | None) -> float | None:
+    return round(with_ / without, 3) if with_ is not None and without else None
+
+
+def live_view_change(reference: dict, most: dict) -> dict:
+    """The viewers' delay and frame rate with the most cameras analysed against none, and whether within 10%."""
+    p50 = ratio(most["delay_p50_ms"], reference["delay_p50_ms"])
+    p99 = ratio(most["delay_p99_ms"], reference["delay_p99_ms"])
+    fps = ratio(most["viewer_fps_min"], reference["viewer_fps_min"])
+    return {
+        "delay_p50_ratio": p50,
+        "delay_p99_ratio": p99,
+        "viewer_fps_ratio": fps,
+        "delay_p50_within_10pct": p50 is not None and p50 <= 1 + UNCHANGED,
+        "delay_p99_within_10pct": p99 is not None and p99 <= 1 + UNCHANGED,
+        "viewer_fps_within_10pct": fps is not None and fps >= 1 - UNCHANGED,
+    }
+
+
+def median_row(rows: list[dict]) -> dict:
+    """One count's figures over the repeats: the median of each (the first row's when only one)."""
+    if len(rows) == 1:
+        return rows[0]
+    out = dict(rows[0])
+    for key, value in rows[0].items():
+        values = [r[key] for r in rows if r[key] is not None]
+        if isinstance(value, list):
+            out[key] = [v for r in rows for v in r[key]]  # every repeat's
+        elif isinstance(value, bool) or key == "analysed":
+            out[key] = all(r[key] for r in rows) if isinstance(value, bool) else value
+        elif isinstance(value, (int, float)) and values:
+            out[key] = round(statistics.median(values), 3)
+    return out
+
+
+def ratio_spread(windows: list[list[dict]]) -> dict:
+    """Each repeat's own ratio (most analysed against none, measured minutes apart): the spread, min to max.
+
+    The machine is shared: what else runs changes from one window to the next, so
+    repeats alternate the two servers and each pair is compared on its own.
+    """
+    pairs = [live_view_change(w[0], w[-1]) for w in windows]
+    out = {}
+    for key in ("delay_p50_ratio", "delay_p99_ratio", "viewer_fps_ratio"):
+        values = [p[key] for p in pairs if p[key] is not None]
+        out[f"{key}_range"] = [min(values), max(values)] if values else None
+    return out
 
 
 def analytics_counts(server: BconnectServer, cameras: list[str]) -> dict[str, tuple[int, int, float]]:
@@ -85,6 +147,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
         time.sleep(args.settle)
         pid = server.process.pid
         c0, t0, a0 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        s0, load0 = loop_schedstat(pid), os.getloadavg()[0]
         seconds = args.reference_seconds if k == 0 and args.reference_seconds else args.seconds
         rss = [rss_mb(pid)]
         times = [0.0]
@@ -93,9 +156,11 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
             rss.append(rss_mb(pid))
             times.append(time.monotonic() - t0)
         c1, t1, a1 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        s1, load1 = loop_schedstat(pid), os.getloadavg()[0]
         sessions = server.get("/api/webrtc")["list"] if args.viewers else []
         stats = viewers.stop() if viewers is not None else []
         window = t1 - t0
+        wakeups = max(1, s1[2] - s0[2])
         processed = [(a1[c][0] - a0[c][0]) / window for c in analysed]
         dropped = sum(a1[c][1] - a0[c][1] for c in analysed) / window if analysed else 0.0
         p50 = [s["delay_p50_ms"] for s in sessions if s.get("delay_p50_ms") is not None]
@@ -115,6 +180,11 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
             "viewer_fps_min": round(min(fps), 2) if fps else None,
             "delay_p50_ms": round(statistics.median(p50), 2) if p50 else None,
             "delay_p99_ms": round(max(p99), 2) if p99 else None,
+            # the loop thread itself: its own CPU, how often it ran, and how long it waited for a core each time
+            "loop_cpu_ms_per_s": round((s1[0] - s0[0]) / 1e6 / window, 1),
+            "loop_runs_per_s": round((s1[2] - s0[2]) / window),
+            "loop_wait_us_per_run": round((s1[1] - s0[1]) / 1e3 / wakeups),
+            "loadavg_1m": [round(load0, 1), round(load1, 1)],  # the whole machine's, before and after
         }
     finally:
         if viewers is not None:
@@ -143,6 +213,8 @@ def main() -> int:
     ap.add_argument("--reference-seconds", type=float, default=None,
                     help="how long the reference (nothing analysed) is measured; default --seconds (a long memory run "
                          "needs its full length only with analytics)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="measure every count this many times, alternating (figures: medians; ratios: their spread too)")
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--kbps", type=int, default=800)
     args = ap.parse_args()
@@ -154,14 +226,17 @@ def main() -> int:
     print(f"analytics load: {args.cameras} cameras of {width}x{height}p30 H.264 ({clip.name}), {args.viewers} viewers,"
           f" stand-in detector {args.cost_ms:g} ms CPU per frame at {args.fps:g} fps (not a real detector)", flush=True)
     loadgen = Loadgen({f"cam{i}": clip for i in range(args.cameras)}).start()
-    rows = []
+    windows: list[list[dict]] = []  # per repeat, one row per count
     try:
-        for k in counts:
-            print(f"  {k} cameras analysed ...", flush=True)
-            rows.append(run_phase(args, loadgen, k))
-            print(f"    {rows[-1]}", flush=True)
+        for repeat in range(args.repeats):
+            windows.append([])
+            for k in counts:
+                print(f"  {k} cameras analysed{f' (repeat {repeat + 1})' if args.repeats > 1 else ''} ...", flush=True)
+                windows[-1].append(run_phase(args, loadgen, k))
+                print(f"    {windows[-1][-1]}", flush=True)
     finally:
         loadgen.stop()
+    rows = [median_row([w[i] for w in windows]) for i in range(len(counts))]
     print_table(rows)
     reference = rows[0]
     kept = [r["analysed"] for r in rows if r["keeps_up"] and r["analysed"] > 0]
@@ -177,10 +252,18 @@ def main() -> int:
         "viewer_fps_min_with": most["viewer_fps_min"],
         "delay_p50_ms_without": reference["delay_p50_ms"],
         "delay_p50_ms_with": most["delay_p50_ms"],
+        "delay_p99_ms_without": reference["delay_p99_ms"],
+        "delay_p99_ms_with": most["delay_p99_ms"],
+        **live_view_change(reference, most),
+        **ratio_spread(windows),
+        "repeats": args.repeats,
         "rows": rows,
     }
     print(f"\ncameras analysed at {args.fps:g} fps on this machine: {result['cameras_at_fps']}"
           f" (of {args.cameras}); server RSS with {most['analysed']} analysed: {most['rss_mb']} MB")
+    print(f"live view with {most['analysed']} analysed / without: delay p50 x{result['delay_p50_ratio']},"
+          f" p99 x{result['delay_p99_ratio']}, viewer fps x{result['viewer_fps_ratio']}"
+          f" (target: within {UNCHANGED:.0%})")
     final(result)
     return 0
 

@@ -103,6 +103,8 @@ def test_recovery_bench_compares_the_reconnect_policies_and_reads_a_dead_cameras
 ANALYTICS_KEYS = {
     "cameras", "fps", "cost_ms", "cameras_at_fps", "rss_mb_most_analysed", "most_analysed",
     "viewer_fps_min_without", "viewer_fps_min_with", "delay_p50_ms_without", "delay_p50_ms_with", "rows",
+    "delay_p99_ms_without", "delay_p99_ms_with", "delay_p50_ratio", "delay_p99_ratio", "viewer_fps_ratio",
+    "delay_p50_within_10pct", "delay_p99_within_10pct", "viewer_fps_within_10pct", "delay_p50_ratio_range", "repeats",
 }
 
 
@@ -118,3 +120,7 @@ def test_analytics_load_bench_measures_live_view_without_and_with_analytics():
     assert with_["rss_mb"] > 0 and with_["server_cpu"] > without["server_cpu"]
     assert without["viewer_fps_min"] > 10 and with_["viewer_fps_min"] > 10
     assert "cameras analysed at 5 fps" in out and "viewer fps" in out
+    # the verdict against the 10% is the JSON's, computed from the two rows
+    assert result["delay_p50_ratio"] == pytest.approx(with_["delay_p50_ms"] / without["delay_p50_ms"], abs=0.001)
+    assert result["delay_p50_within_10pct"] is (result["delay_p50_ratio"] <= 1.1)
+    assert result["viewer_fps_within_10pct"] is (result["viewer_fps_ratio"] >= 0.9)

@@ -21,6 +21,7 @@ from support.media import write_test_video
 
 from core.interfaces import CameraInfo, Preset, StreamSource
 from core.media.frame_decode import FRAME_NICE, FrameDecoder, FrameSettings
+from core.media import frames
 from core.media.frames import FrameHub
 from core.media.packets import MediaPacket
 from core.media.registry import CameraRegistry
@@ -117,6 +118,9 @@ async def test_the_decoder_stops_after_the_last_unsubscribe(registry, rtsp_serve
             continue  # an earlier test's decode thread, ending
         nice = int(stat.rsplit(")", 1)[1].split()[16])  # field 19
         assert nice >= min(19, os.nice(0) + FRAME_NICE)  # below ingest and live view, this thread only
+        if hasattr(os, "SCHED_IDLE"):  # and runs only on a core that ingest and live view leave idle
+            assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
     a.close()
     assert hub.running("c1")
     b.close()
@@ -128,6 +132,50 @@ async def test_the_decoder_stops_after_the_last_unsubscribe(registry, rtsp_serve
     c = hub.subscribe("c1", "c")  # and starts again for the next one
     await take(c, 2)
     c.close()
+
+
+async def test_the_loop_hears_of_pictures_not_packets(registry, rtsp_server):  # noqa: F811
+    # the decode thread reads packets itself: the event loop (live view's) only gets the pictures due, batched
+    rt = registry.add(camera("c1", rtsp_server.url("h264_gop1")))
+    hub = FrameHub(registry)
+    s = hub.subscribe("c1", "a", fps=5)
+    await take(s, 10)
+    source = hub.sources["c1"]
+    packets, decoded, pictures, handoff = rt.mux.packets, source.decoder.decoded, source.frames, hub.handoff()
+    s.close()
+    assert decoded >= 40  # 25 fps camera: every packet decoded for the references
+    assert handoff.items <= pictures + 2  # one hand-off per picture (and one with the start's losses), not per packet
+    assert handoff.items < packets / 4
+
+
+async def test_a_starved_decoder_skips_ahead_and_the_frames_it_never_saw_count_as_drops(registry, rtsp_server, monkeypatch):  # noqa: F811
+    # starved of CPU (SCHED_IDLE on a busy machine), the decode thread falls a whole packet queue behind:
+    # the reader resumes at the next keyframe, and the frames skipped are analytics' drops, per camera
+    monkeypatch.setattr(frames, "SOURCE_QUEUE", 8)
+    rt = registry.add(camera("c1", rtsp_server.url("h264_gop1")))
+    drops: list[int] = []
+    hub = FrameHub(registry, on_drop=lambda camera_id, n: drops.append(n))
+    s = hub.subscribe("c1", "a", fps=5)
+    source = hub.sources["c1"]
+    decode = source.decoder.decode
+
+    def starved(*args):
+        time.sleep(0.6)  # ~15 packets of a 25 fps camera arrive meanwhile: more than the queue holds
+        return decode(*args)
+
+    source.decoder.decode = starved
+    await take(s, 4, timeout=30)
+    reader = source._reader
+    skipped = reader.dropped if reader is not None else 0
+    assert skipped > 0  # the reader skipped to a keyframe
+    deadline = time.monotonic() + 10
+    while hub.describe("c1")["behind"] < skipped:  # told to the loop with the thread's next pictures
+        assert time.monotonic() < deadline, f"{skipped} packets skipped, {hub.describe('c1')['behind']} frames counted"
+        await asyncio.sleep(0.05)
+    counts = hub.describe("c1")
+    assert counts["dropped"] == sum(drops) >= counts["behind"] >= skipped
+    assert rt.mux.subscriber_count == 1
+    s.close()
 
 
 async def test_a_slow_subscriber_drops_frames_and_they_are_counted(registry, rtsp_server):  # noqa: F811

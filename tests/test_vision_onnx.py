@@ -9,6 +9,7 @@ model's agreement with the reference runtime is in ``test_default_model.py``.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import numpy as np
@@ -299,6 +300,32 @@ async def test_frames_of_several_cameras_share_one_inference(tmp_path):
         assert stats.frames == 4 and stats.batches < 4  # gathered into fewer runs than frames
         health = det.health()
         assert health["status"] == "ok" and health["provider"] == "CPUExecutionProvider" and health["frames"] == 4
+    finally:
+        det.close()
+
+
+def thread_policies() -> dict[int, int]:
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            out[int(tid)] = os.sched_getscheduler(int(tid))
+        except OSError:  # ended meanwhile
+            pass
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_inference_threads_and_onnx_runtimes_own_pool_yield_to_live_view(tmp_path):
+    rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    before = thread_policies()
+    det = OnnxDetector(Config(layout="yolov5", classes=["person", "car"], providers=["cpu"], threads=2), path)
+    det.start()  # on this (normal) thread, as the plugin's start-up thread calls it
+    try:
+        started = {tid: policy for tid, policy in thread_policies().items() if tid not in before}
+        # the batcher's thread and the intra-op pool ONNX Runtime starts with the session (threads=2: one more)
+        assert len(started) >= 2 and set(started.values()) == {os.SCHED_IDLE}, started
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's own thread is left as it was
     finally:
         det.close()
 

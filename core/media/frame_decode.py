@@ -23,6 +23,7 @@ import numpy as np
 log = logging.getLogger("bconnect.frames")
 
 FRAME_NICE = 10  # added to a decode or analyzer thread's niceness: ingest and WebRTC come first
+FRAME_POLICY = getattr(os, "SCHED_IDLE", None)  # Linux only; elsewhere nice alone
 MOTION_WIDTH = 64  # the grey thumbnail motion is measured on
 
 
@@ -138,9 +139,21 @@ class FrameDecoder:
 
 
 def lower_thread_priority() -> None:
-    # os.nice() would lower the whole process on Linux; setpriority on the thread id lowers this thread only
-    try:
-        tid = threading.get_native_id()
+    """Put the calling thread behind ingest and live view: Linux's SCHED_IDLE, and nice +10.
+
+    nice +10 alone leaves each analysis thread a CFS weight of 110 against the
+    loop's 1024, and sixteen of them together outweigh it; nor does it make a
+    waking loop preempt them. A SCHED_IDLE thread runs only on a core nobody
+    else wants and is preempted at once by any waking normal thread. Threads it
+    starts (an inference library's pool) inherit both.
+    """
+    tid = threading.get_native_id()
+    try:  # os.nice() would lower the whole process on Linux; setpriority on the thread id lowers this thread only
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + FRAME_NICE)
     except (OSError, AttributeError):
         pass
+    if FRAME_POLICY is not None:
+        try:
+            os.sched_setscheduler(tid, FRAME_POLICY, os.sched_param(0))
+        except (OSError, AttributeError):
+            pass

@@ -26,21 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.interfaces import Frame
 from core.media.frame_decode import FrameDecoder, FrameSettings, DecodedPicture, lower_thread_priority
+from core.media.handoff import LoopHandoff
 from core.media.mux import SubscriptionClosed
+from core.media.packet_reader import ThreadReader
 
 log = logging.getLogger("bconnect.frames")
 
 DEFAULT_FPS = 5.0
 SOURCE_QUEUE = 64  # packets; behind by more, the mux skips this reader to the next keyframe
 RATE_WINDOW_S = 5.0
+PACE_S = 0.1  # a decode thread wakes at most this often (or twice a wanted frame interval, if shorter)
 
 __all__ = ["CameraFrames", "FrameDecoder", "FrameHub", "FrameSettings", "FrameSubscription", "PresetSource"]
 
@@ -117,7 +120,12 @@ class FrameSubscription:
         self.source.hub._release(self)
 
 class CameraFrames:
-    """One camera's decoder and its subscribers."""
+    """One camera's decoder and its subscribers.
+
+    The decode thread reads the camera's packets itself (:class:`ThreadReader`)
+    and hands the loop only the pictures due (a few a second), batched with the
+    other cameras' through the hub's :class:`LoopHandoff`.
+    """
 
     def __init__(self, hub: FrameHub, camera_id: str, mux: Any, stream: str) -> None:
         self.hub = hub
@@ -128,16 +136,16 @@ class CameraFrames:
         self.subs: list[FrameSubscription] = []
         self.frames = 0
         self.dropped = 0
+        self.behind = 0  # of the decoder's, those the loop has heard of
         self.seq = 0
+        self.ended = False
         self._times: collections.deque[float] = collections.deque()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix=f"frames-{camera_id}", initializer=lower_thread_priority
-        )
-        self._task: asyncio.Task[None] | None = None
+        self._reader: ThreadReader | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def fps_wanted(self) -> float:
-        return max((s.fps for s in self.subs), default=0.0)
+        return max((s.fps for s in list(self.subs)), default=0.0)  # a copy: the decode thread reads it too
 
     def fps(self) -> float:
         """Frames handed out a second, over the last few seconds."""
@@ -152,43 +160,72 @@ class CameraFrames:
             self.hub.on_drop(self.camera_id, n)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"frames-{self.camera_id}")
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        handoff = self.hub.handoff()
         try:
-            packets = self.mux.subscribe(f"frames:{self.camera_id}", maxsize=SOURCE_QUEUE, start="gop")
+            reader = self.mux.subscribe(f"frames:{self.camera_id}", maxsize=SOURCE_QUEUE, start="gop", kind=ThreadReader)
         except SubscriptionClosed:
             log.info("camera %s: no frames, its stream is closed", self.camera_id)
+            self.ended = True
             return
+        self._reader = reader
         log.info("camera %s: decoding its %s stream for analytics", self.camera_id, self.stream)
-        try:
-            while True:
-                try:
-                    batch = [await packets.get()]
-                    while (more := packets.get_nowait()) is not None:
-                        batch.append(more)
-                except SubscriptionClosed:
-                    log.info("camera %s: frames end, its stream closed", self.camera_id)
-                    for sub in list(self.subs):  # its analyzers end with it, as a transcoder's viewers do
-                        sub.close()
-                    return
-                info = self.mux.stream_info
-                codec = info.codec if info is not None else "h264"
-                fps = self.fps_wanted or DEFAULT_FPS
-                behind = self.decoder.behind
-                try:
-                    decoded = await loop.run_in_executor(self._executor, self.decoder.decode, batch, codec, fps)
-                except Exception as exc:  # a codec that cannot open: contained, retried at the next packets
-                    log.warning("camera %s: frame decoder failed: %s", self.camera_id, exc)
-                    self.decoder.ctx = None
-                    continue
-                if self.decoder.behind > behind:  # the decoder itself fell behind: those frames are lost too
-                    self.count_drop(self.decoder.behind - behind)
-                for d in decoded:
-                    self._publish(d)
-        finally:
-            packets.close()
+        self._thread = threading.Thread(
+            target=self._decode_loop, args=(reader, handoff), name=f"frames-{self.camera_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _decode_loop(self, reader: ThreadReader, handoff: LoopHandoff) -> None:
+        """The decode thread: packets in, due pictures out to the loop; never touches the loop's objects."""
+        lower_thread_priority()
+        lost = skipped = 0
+        while True:
+            try:
+                batch = reader.take(timeout=1.0)
+            except SubscriptionClosed:
+                if not handoff.post(CameraFrames._stream_ended, self):
+                    log.info("camera %s: frames end", self.camera_id)
+                return
+            # a whole queue behind (starved of CPU), the reader skipped to the next keyframe: those frames are lost
+            lost += reader.dropped - skipped
+            skipped = reader.dropped
+            if not batch:
+                continue
+            info = self.mux.stream_info
+            codec = info.codec if info is not None else "h264"
+            fps = self.fps_wanted or DEFAULT_FPS
+            behind = self.decoder.behind
+            try:
+                decoded = self.decoder.decode(batch, codec, fps)
+            except Exception as exc:  # a codec that cannot open: contained, retried at the next packets
+                log.warning("camera %s: frame decoder failed: %s", self.camera_id, exc)
+                self.decoder.ctx = None
+                continue
+            lost += self.decoder.behind - behind  # the decoder itself fell behind: those frames are lost too
+            if decoded or lost:
+                if handoff.post(self._deliver, (decoded, lost)):
+                    lost = 0
+                else:  # the loop is far behind: counted with the next pictures that reach it
+                    lost += len(decoded)
+            # let packets gather for a while: fewer wake-ups (and GIL hand-offs) for the same pictures
+            time.sleep(min(PACE_S, 0.5 / fps))
+
+    def _deliver(self, item: tuple[list[DecodedPicture], int]) -> None:
+        decoded, lost = item
+        if lost:
+            self.behind += lost
+            self.count_drop(lost)
+        if self.ended:
+            return
+        for d in decoded:
+            self._publish(d)
+
+    def _stream_ended(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        log.info("camera %s: frames end, its stream closed", self.camera_id)
+        for sub in list(self.subs):  # its analyzers end with it, as a transcoder's viewers do
+            sub.close()
 
     def _publish(self, d: DecodedPicture) -> None:
         preset, view = self.hub.preset(self.camera_id)
@@ -215,16 +252,16 @@ class CameraFrames:
             "frames": self.frames,
             "decoded": self.decoder.decoded,
             "dropped": self.dropped,  # by slow subscribers, and "behind" (a decoder that fell behind)
-            "behind": self.decoder.behind,
+            "behind": self.behind,  # frames passed over catching up, or skipped by a reader a whole queue behind
             "undecodable": self.decoder.undecodable,
             "resolution_changes": self.decoder.resolution_changes,
             "subscribers": [s.name for s in self.subs],
         }
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.ended = True
+        if self._reader is not None:
+            self._reader.close()  # the decode thread wakes, sees it closed and ends
         log.info("camera %s: analytics decoding stopped (%d frames)", self.camera_id, self.frames)
 
 
@@ -248,12 +285,20 @@ class FrameHub:
         self.settings = settings or FrameSettings()
         self.on_drop = on_drop
         self.sources: dict[str, CameraFrames] = {}
+        self._handoff: LoopHandoff | None = None
         self._views: dict[str, tuple[int, float]] = {}  # camera -> (preset changes, monotonic of the last)
         self._unlisten = ptz.subscribe(self._preset_changed) if ptz is not None else None
 
     def _preset_changed(self, event: Any) -> None:
         count, _ = self._views.get(event.camera_id, (0, 0.0))
         self._views[event.camera_id] = (count + 1, time.monotonic())
+
+    def handoff(self) -> LoopHandoff:
+        """The decode threads' way to the loop: one for all cameras, so that a busy loop wakes once for many pictures."""
+        loop = asyncio.get_running_loop()
+        if self._handoff is None or self._handoff.loop is not loop or self._handoff.closed:
+            self._handoff = LoopHandoff(loop)
+        return self._handoff
 
     def is_ptz(self, camera_id: str) -> bool:
         return self.ptz is not None and self.ptz.has(camera_id)
@@ -271,7 +316,7 @@ class FrameHub:
         :raises LookupError: no such camera.
         """
         source = self.sources.get(camera_id)
-        if source is None or (source._task is not None and source._task.done()):
+        if source is None or source.ended:
             runtime = self.cameras.get(camera_id)
             if runtime is None:
                 raise LookupError(f"no camera {camera_id!r}")

@@ -238,12 +238,15 @@ class CameraMux:
             out.extend(gops[i])
         return out
 
-    def subscribe(self, name: str, *, maxsize: int = 128, start: str = "gop") -> Subscription:
+    def subscribe(
+        self, name: str, *, maxsize: int = 128, start: str = "gop", kind: type[Subscription] | None = None
+    ) -> Subscription:
+        """``kind``: a :class:`Subscription` subclass (a thread's reader); plain by default."""
         if self.closed:
             raise SubscriptionClosed(f"camera {self.camera_id!r} is stopped")
         if start not in START_MODES:
             raise ValueError(f"start must be one of {', '.join(START_MODES)}, not {start!r}")
-        sub = Subscription(self, name, maxsize)
+        sub = (kind or Subscription)(self, name, maxsize)
         if start == "gop" and self._gops:
             sub._prefill(self._gops[-1])
         elif start == "live":

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analytics.detector import Detection, FramesDropped
+from core.media.frame_decode import lower_thread_priority
 
 Infer = Callable[[list[np.ndarray]], list[list[Detection]]]
 
@@ -85,6 +86,7 @@ class Batcher:
             return [self._queue.popleft() for _ in range(n)]
 
     def _work(self) -> None:
+        lower_thread_priority()  # inference waits for live view, never the other way round
         while (batch := self._take()) is not None:
             if not batch:
                 continue

@@ -5,17 +5,40 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from core.analytics.detector import Detection, DetectorInfo
+from core.media.frame_decode import lower_thread_priority
 from plugins.vision_onnx.batcher import Batcher
 from plugins.vision_onnx.config import Config
 from plugins.vision_onnx.model import ModelError, OnnxModel
 
 log = logging.getLogger("bconnect.plugin.vision_onnx")
+T = TypeVar("T")
+
+
+def _at_analytics_priority(build: Callable[[], T], name: str) -> T:
+    """``build()`` in a thread of analytics priority: threads it starts (ONNX Runtime's intra-op pool) inherit it."""
+    out: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        lower_thread_priority()
+        try:
+            out.append(build())
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return out[0]
 
 
 class OnnxDetector:
@@ -41,7 +64,7 @@ class OnnxDetector:
             if self.model is not None or self.error is not None:
                 return
             try:
-                self.model = OnnxModel(self.config, self.model_path)
+                self.model = _at_analytics_priority(lambda: OnnxModel(self.config, self.model_path), f"{self.name}-load")
             except ModelError as exc:
                 self.error = str(exc)
                 log.error("detector not available: %s", self.error)

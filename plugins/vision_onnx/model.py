@@ -48,6 +48,8 @@ class OnnxModel:
         options = ort.SessionOptions()
         if config.threads:
             options.intra_op_num_threads = config.threads
+        # idle pool threads sleep rather than spin: on a shared CPU a spinning worker takes a core from live view
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         wanted = [PROVIDERS[p] for p in config.providers]
         available = set(ort.get_available_providers())
         try:
