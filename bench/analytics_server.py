@@ -74,12 +74,13 @@ def main() -> int:
     if len(sys.argv) != 4 or sys.argv[1:3] != ["serve", "--config"]:
         print(__doc__, file=sys.stderr)
         return 2
-    if os.environ.get("BENCH_THREAD_POLICY") == "nice":  # A/B: analysis threads at nice +10 only, no SCHED_IDLE
-        import core.media.frame_decode as frame_decode
-
-        frame_decode.FRAME_POLICY = None
     cfg = _load(sys.argv[3])
     host = load_plugins(cfg)
+    policy = os.environ.get("BENCH_THREAD_POLICY")  # A/B: "nice" or "idle" over [analytics] thread_policy
+    if policy in ("nice", "idle"):
+        import core.media.frame_decode as frame_decode
+
+        frame_decode.set_thread_policy(policy)
     cameras = {c for c in os.environ.get("BENCH_ANALYSE", "").split(",") if c}
     analyzer = StandInDetector(cameras, float(os.environ.get("BENCH_FPS", "5")), float(os.environ.get("BENCH_COST_MS", "17")))
     host.pm.register(BenchAnalytics(analyzer), name="bench_analytics")

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -167,6 +167,9 @@ class AnalyticsSettings(_Strict):
 
     detector: str | None = None  # which detector analyzers share, by plugin or detector name, when several are enabled
     zone_files: list[str] = []  # zone files imported at start for cameras without zones (relative to this file)
+    # analysis threads: "nice" (+10: behind ingest and live view, still their share on a busy machine) or "idle"
+    # (Linux SCHED_IDLE: only cores nothing else wants; for a server that does nothing but B-Connect)
+    thread_policy: Literal["nice", "idle"] = "nice"
 
 
 class Area(_Strict):

@@ -118,8 +118,7 @@ async def test_the_decoder_stops_after_the_last_unsubscribe(registry, rtsp_serve
             continue  # an earlier test's decode thread, ending
         nice = int(stat.rsplit(")", 1)[1].split()[16])  # field 19
         assert nice >= min(19, os.nice(0) + FRAME_NICE)  # below ingest and live view, this thread only
-        if hasattr(os, "SCHED_IDLE"):  # and runs only on a core that ingest and live view leave idle
-            assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE
+        assert os.sched_getscheduler(thread.native_id) == os.SCHED_OTHER  # thread_policy "nice", the default
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
     a.close()
     assert hub.running("c1")

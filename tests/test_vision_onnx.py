@@ -315,7 +315,11 @@ def thread_policies() -> dict[int, int]:
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
-def test_inference_threads_and_onnx_runtimes_own_pool_yield_to_live_view(tmp_path):
+def test_inference_threads_and_onnx_runtimes_own_pool_yield_to_live_view(tmp_path, monkeypatch):
+    from core.media import frame_decode
+
+    monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)
+    frame_decode.set_thread_policy("idle")  # [analytics] thread_policy = "idle"
     rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])
     path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
     before = thread_policies()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from core.analytics.runner import AnalyticsRunner
 from core.hookspecs import hookimpl
+from core.media.frame_decode import set_thread_policy
 from core.media.frames import FrameHub
 
 
 class AnalyticsPlugin:
     def __init__(self, config, context) -> None:
         self.context = context
+        set_thread_policy(context.deployment.analytics.thread_policy)  # before any analysis thread starts
 
     @hookimpl
     def bconnect_startup(self, services):

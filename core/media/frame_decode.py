@@ -23,7 +23,7 @@ import numpy as np
 log = logging.getLogger("bconnect.frames")
 
 FRAME_NICE = 10  # added to a decode or analyzer thread's niceness: ingest and WebRTC come first
-FRAME_POLICY = getattr(os, "SCHED_IDLE", None)  # Linux only; elsewhere nice alone
+FRAME_POLICY: int | None = None  # a scheduling policy for analysis threads besides nice (set_thread_policy)
 MOTION_WIDTH = 64  # the grey thumbnail motion is measured on
 
 
@@ -138,14 +138,24 @@ class FrameDecoder:
         return motion, detect, forced
 
 
-def lower_thread_priority() -> None:
-    """Put the calling thread behind ingest and live view: Linux's SCHED_IDLE, and nice +10.
+def set_thread_policy(name: str) -> None:
+    """``[analytics] thread_policy``: ``"nice"`` (the default: nice +10 only) or ``"idle"`` (also Linux's
+    SCHED_IDLE where it exists). Set once at start, before analysis threads exist."""
+    global FRAME_POLICY
+    FRAME_POLICY = getattr(os, "SCHED_IDLE", None) if name == "idle" else None
 
-    nice +10 alone leaves each analysis thread a CFS weight of 110 against the
-    loop's 1024, and sixteen of them together outweigh it; nor does it make a
-    waking loop preempt them. A SCHED_IDLE thread runs only on a core nobody
-    else wants and is preempted at once by any waking normal thread. Threads it
-    starts (an inference library's pool) inherit both.
+
+def lower_thread_priority() -> None:
+    """Put the calling thread behind ingest and live view: nice +10, and SCHED_IDLE if so set.
+
+    nice +10 leaves each analysis thread a CFS weight of 110 against the loop's
+    1024: sixteen of them together outweigh it, and a waking loop need not
+    preempt them. A SCHED_IDLE thread runs only on a core nobody else wants and
+    is preempted at once by any waking normal thread, but on a machine with
+    other work (a second process, a backup, the test suite's other worker) it
+    gets no CPU at all and the analytics stop: hence an opt-in for dedicated
+    servers (``[analytics] thread_policy = "idle"``). Threads it starts (an
+    inference library's pool) inherit both.
     """
     tid = threading.get_native_id()
     try:  # os.nice() would lower the whole process on Linux; setpriority on the thread id lowers this thread only
