@@ -130,6 +130,8 @@ def prepare(args: argparse.Namespace, load: Callable[..., Any]) -> Run:
     host = load_plugins(cfg)
     detectors = host.detectors()
     if not detectors:
+        from core.analytics.detector import no_detector_reason
+
         raise AnalyzeError(f"{args.config}: {no_detector_reason()}")
     if args.detector:
         chosen = [(p, d) for p, d in detectors if args.detector in (p, d.name)]
@@ -151,20 +153,6 @@ def prepare(args: argparse.Namespace, load: Callable[..., Any]) -> Run:
         events=analyzer_step(host, cfg.deployment, camera, args.preset, zones),
         analyzers=len(host.analyzers),
     )
-
-
-def no_detector_reason() -> str:
-    """Which plugin to enable: those installed whose manifest says they provide a detector."""
-    from core.manifest import discover
-
-    providers = sorted(
-        n for n, a in discover().items()
-        if a.manifest is not None and "detector" in a.manifest.provides and not a.manifest.test_only
-    )
-    if not providers:
-        return "no detector is enabled, and no installed plugin provides one"
-    which = " or ".join(f"[plugins.{n}]" for n in providers)
-    return f"no detector is enabled: add {which} to it (a plugin that provides a detector)"
 
 
 def analyzer_step(

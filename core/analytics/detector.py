@@ -64,3 +64,17 @@ class Detector(Protocol):
         ...
 
     def info(self) -> DetectorInfo: ...
+
+
+def no_detector_reason() -> str:
+    """Which plugin to enable: those installed whose manifest says they provide a detector."""
+    from core.manifest import discover  # the installed plugins' manifests: the core names none itself
+
+    providers = sorted(
+        n for n, a in discover().items()
+        if a.manifest is not None and "detector" in a.manifest.provides and not a.manifest.test_only
+    )
+    if not providers:
+        return "no detector is enabled, and no installed plugin provides one"
+    which = " or ".join(f"[plugins.{n}]" for n in providers)
+    return f"no detector is enabled: add {which} to it (a plugin that provides a detector)"

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.analytics.detector import Detector
+from core.analytics.detector import Detector, no_detector_reason
 from core.analytics.tracking import CameraTracking, Mailbox
 from core.interfaces import Analyzer, AnalyzerContext, CameraInfo, Frame
 from core.media.frame_decode import lower_thread_priority
@@ -101,7 +101,7 @@ class AnalyticsRunner:
         if found:
             self.detector = found[0][1]
         elif self.detector_problem is None:
-            self.detector_problem = "no detector is enabled (a plugin that provides one, e.g. vision_onnx)"
+            self.detector_problem = no_detector_reason()
 
     def start(self) -> None:
         self.choose_detector()
