@@ -8,9 +8,9 @@ drawn four times larger into a small patch and reduced with area averaging, so i
 camera's. Clothes and shoes come from a hash of the person's id (``style_of``), so nothing is drawn
 from the world's random stream.
 
-The same body can stand, walk, run and ride (``_walk``); drawn upright it was found less often by the
-default detector than the flat figures of ``people.py`` (bench/README.md, "What the picture shows, and
-people"), so only the lying pose uses it.
+Its joints are a standing skeleton (``_walk``) laid down. Drawn upright, walking and riding, the same
+body was found less often by the default detector than the flat figures of ``people.py`` (bench/README.md,
+"What the picture shows, and people"; in the history of branch v9-people), so only the lying pose is kept.
 """
 
 from __future__ import annotations
@@ -36,9 +36,6 @@ RIM = 0.62  # a limb's edge, away from the light
 BULK = 1.0  # widths over a bare body's
 ARMX = 0.16  # how far the elbows hang out from the shoulders
 STANCE = 1.0  # how far apart a standing person's feet are
-LIT = 0.0  # how much darker the feet than the shoulders (upright only)
-TW, TD = 0.29, 0.2  # chest width and depth
-HEM = 0.0  # the shirt's hem below the waist
 SS = 4  # supersampling of a small figure's patch (larger ones: fewer, see _Canvas)
 
 
@@ -197,14 +194,10 @@ def _figure(
     light: float,
     haze_color: tuple[int, int, int],
     hz: float,
-    shadow: bool,
-    helmet: tuple[int, int, int] | None = None,
-    upright: bool = True,
 ) -> tuple[float, float, float, float] | None:
+    """The body lying on its back, face up; its pixel box (``None`` when behind or too small)."""
     names = list(joints)
     local = np.array([joints[k] for k in names]) * scale
-    if upright:
-        local[:, 0] *= BULK
     world = local @ rot + origin
     cam = view.to_camera(world)
     if cam[:, 2].min() < 1.0:
@@ -220,15 +213,6 @@ def _figure(
     def rad(k: str, r: float) -> float:
         return max(0.6, BULK * r * f_px / D[k])
 
-    # how the body faces the camera: +1 facing it, -1 back to it, 0 side on
-    fwd = rot[2]
-    to_cam = view.origin - origin
-    to_cam[1] = 0.0
-    to_cam /= np.linalg.norm(to_cam) or 1.0
-    facing = float(fwd @ to_cam) if upright else 0.6  # lying on the back: the face turned up, towards the sky
-    ahead = view.to_pixels(view.to_camera((joints["head"] * scale @ rot + origin + 0.2 * fwd)[None, :]))[0]
-    to_right = bool(ahead[0] > px[names.index("head")][0])  # the face on the picture's right
-
     def col(c: tuple[int, int, int], k: float = 1.0) -> tuple[int, int, int, int]:
         return (*mix(_darker(c, light * k), haze_color, hz), 255)
 
@@ -238,21 +222,13 @@ def _figure(
     lo, hi = px.min(axis=0), px.max(axis=0)
     m = 0.12 * height_px
     canvas = _Canvas(lo - m, hi + m, SS if height_px < 80 else 3 if height_px < 160 else 2)
-    if shadow:  # soft contact shadow, darker under the feet
-        cu = float(P["ankle_l"][0] + P["ankle_r"][0]) / 2
-        cv = float(max(P["toe_l"][1], P["toe_r"][1], P["heel_l"][1], P["heel_r"][1]))
-        for k, a in ((1.0, 50), (0.65, 70)):
-            canvas.ellipse((cu, cv - 0.01 * height_px), 0.17 * height_px * k, 0.035 * height_px * k, (*mix((20, 20, 22), haze_color, hz), a), grow=False)
-
     parts: list[tuple[float, object]] = []
 
     def limb(a: str, b: str, ra: float, rb: float, c: tuple[int, int, int], k: float = 1.0) -> None:
-        if upright:  # lit from above: the legs get less of the sky than the shoulders
-            k *= 1.0 - LIT * (1.0 - min(1.0, (joints[a][1] + joints[b][1]) / 2 / 0.8))
         parts.append(((D[a] + D[b]) / 2, lambda: canvas.capsule(P[a], P[b], rad(a, ra), rad(b, rb), col(c, k), col(c, k * RIM))))
 
     for side in ("l", "r"):
-        # legs: trousers (or a dress over them), shins bare under shorts, shoes
+        # legs: trousers, shins bare under shorts, shoes
         lower = skin if style.shorts else pants
         # limbs in loose everyday clothes, thicker than the bare body
         limb(f"hip_{side}", f"knee_{side}", 0.06, 0.045, pants)
@@ -263,91 +239,21 @@ def _figure(
         limb(f"elbow_{side}", f"wrist_{side}", 0.032 if style.long_sleeves else 0.026, 0.024, shirt if style.long_sleeves else skin, 0.95)
         limb(f"wrist_{side}", f"hand_{side}", 0.024, 0.02, skin, 0.9)
 
-    def torso() -> None:
-        # a slab 0.26 wide at the shoulders and 0.16 deep: seen from the side it narrows
-        def half(width: float, depth: float, k: str) -> float:
-            return BULK * (abs(facing) * width + (1 - abs(facing)) * depth) * f_px / D[k] / 2
-
-        chest, waist, pelvis, neck = P["chest"], P["waist"], P["pelvis"], P["neck"]
-        ws, ww, wh = half(TW, TD, "chest"), half(TW * 0.8, TD * 0.95, "waist"), half(TW * 0.8, TD, "pelvis")
-        if style.dress:  # a long skirt from the waist to the ankles, flaring a little
-            ankles = (P["ankle_l"] + P["ankle_r"]) / 2
-            spread = abs(P["ankle_l"][0] - P["ankle_r"][0]) / 2
-            wd = half(0.22, 0.2, "pelvis") + 0.6 * spread
-            canvas.polygon([waist + (-ww, 0), waist + (ww, 0), ankles + (wd, 0), ankles + (-wd, 0)], col(pants))
-            canvas.polygon([waist + (ww * 0.2, 0), waist + (ww, 0), ankles + (wd, 0), ankles + (wd * 0.3, 0)], col(pants, 0.8))
-        else:  # hips and seat in the trousers' colour
-            canvas.polygon([waist + (-ww, 0), waist + (ww, 0), pelvis + (wh, rad("pelvis", 0.03)), pelvis + (-wh, rad("pelvis", 0.03))], col(pants))
-        top = chest + (0, -rad("chest", 0.02))
-        body = [top + (-ws * 0.9, 0), top + (ws * 0.9, 0), chest + (ws, rad("chest", 0.03)), waist + (ww, 0), waist + (ww, rad("waist", 0.05 + HEM)),
-                waist + (-ww, rad("waist", 0.05 + HEM)), waist + (-ww, 0), chest + (-ws, rad("chest", 0.03))]
-        canvas.polygon(body, col(shirt))
-        # shading: the side away from the light, a fold, the belt line
-        canvas.polygon([top + (ws * 0.35, 0), top + (ws * 0.9, 0), chest + (ws, rad("chest", 0.03)), waist + (ww, 0), waist + (ww, rad("waist", 0.05 + HEM)),
-                        waist + (ww * 0.3, rad("waist", 0.05 + HEM))], col(shirt, 0.8))
-        canvas.capsule(chest + (-ws * 0.25, rad("chest", 0.07)), waist + (-ww * 0.1, 0), rad("chest", 0.008), rad("waist", 0.006), col(shirt, 0.88))
-        if not style.dress:
-            canvas.capsule(waist + (-ww, rad("waist", 0.055)), waist + (ww, rad("waist", 0.055)), rad("waist", 0.008), rad("waist", 0.008), col(pants, 0.6))
-        if style.bag == "shoulder":
-            side = -1 if facing >= 0 else 1
-            strap_top = chest + (side * ws * 0.6, 0)
-            bag = pelvis + (side * -ws * 1.05, -rad("pelvis", 0.02))
-            canvas.capsule(strap_top, bag, rad("chest", 0.008), rad("pelvis", 0.008), col(style.bag_color, 0.7))
-            r = rad("pelvis", 0.06)
-            canvas.polygon([bag + (-r, -r * 0.8), bag + (r, -r * 0.8), bag + (r, r * 0.9), bag + (-r, r * 0.9)], col(style.bag_color))
-        # neck
-        canvas.capsule(neck, chest + (0, -rad("chest", 0.01)), rad("neck", 0.026), rad("chest", 0.028), col(skin, 0.85))
-
-    def torso_lying() -> None:  # the body's axis lies across the picture: its width is a limb's
+    def torso() -> None:  # the body's axis lies across the picture: its width is a limb's
         canvas.capsule(P["waist"], P["pelvis"], rad("waist", 0.1), rad("pelvis", 0.1), col(pants), col(pants, 0.62))
         canvas.capsule(P["chest"], P["waist"], rad("chest", 0.125), rad("waist", 0.1), col(shirt), col(shirt, 0.62))
         canvas.capsule(P["neck"], P["chest"], rad("neck", 0.026), rad("chest", 0.03), col(skin, 0.85))
 
-    parts.append((D["chest"] + 0.0, torso if upright else torso_lying))
-    if style.bag == "backpack":
-        def backpack() -> None:
-            r = rad("chest", 0.085)
-            c = (P["chest"] * 0.55 + P["waist"] * 0.45)
-            canvas.polygon([c + (-r, -r * 1.05), c + (r, -r * 1.05), c + (r * 0.95, r * 1.1), c + (-r * 0.95, r * 1.1)], col(style.bag_color))
-            canvas.polygon([c + (r * 0.3, -r * 1.05), c + (r, -r * 1.05), c + (r * 0.95, r * 1.1), c + (r * 0.3, r * 1.1)], col(style.bag_color, 0.75))
-        back_point = (joints["chest"] * 0.55 + joints["waist"] * 0.45) * scale - np.array([0.0, 0.0, 0.14 * scale])
-        parts.append((float(view.to_camera((back_point @ rot + origin)[None, :])[0, 2]), backpack))
-
-    def head() -> None:
+    def head() -> None:  # face up: hair round the back of the head
         c = P["head"]
         ry = rad("head", 0.068)  # the head an eighth of the height, hair on top
         rx = ry * 0.74
-        if style.head == "hijab":
-            cloth = col(style.head_color)
-            drape = P["chest"] + (0, rad("chest", 0.05))
-            wd = rad("chest", 0.12) * (0.75 + 0.25 * abs(facing))
-            canvas.polygon([c + (-rx * 1.05, 0), c + (rx * 1.05, 0), drape + (wd, 0), drape + (-wd, 0)], cloth)
-            canvas.ellipse(c + (0, -ry * 0.05), rx * 1.12, ry * 1.08, cloth)
-            if facing > 0.2:
-                canvas.ellipse(c + (0, ry * 0.12), rx * 0.7, ry * 0.72, col(skin))
-            return
-        headwear = helmet or (style.head_color if style.head == "cap" else None)
         canvas.ellipse(c, rx, ry, col(skin))
-        hair = col((22, 18, 16))
         x, y = canvas.p(c)
         ss = canvas.ss
-        box = (x - rx * ss, y - ry * ss, x + rx * ss, y + ry * ss)
-        if helmet is not None:  # a full-face or open helmet, a dark visor in front
-            canvas.ellipse(c + (0, -ry * 0.1), rx * 1.25, ry * 1.12, col(helmet))
-            if facing > 0.1:
-                canvas.ellipse(c + (0, ry * 0.1), rx * 0.85, ry * 0.5, col((35, 40, 50)))
-            return
-        if facing < -0.4:  # the back of the head: hair all over but the nape
-            canvas.draw.chord(box, 140, 400, fill=hair)
-        elif facing < 0.4:  # in profile: hair over the top and the back
-            canvas.draw.chord(box, 100, 330, fill=hair) if to_right else canvas.draw.chord(box, 210, 440, fill=hair)
-        else:
-            canvas.draw.chord(box, 180 - 15, 360 + 15, fill=hair)
-        if headwear is not None:
-            canvas.draw.chord((box[0] - rx * 0.1 * ss, box[1] - ry * 0.05 * ss, box[2] + rx * 0.1 * ss, box[3] - ry * 0.4 * ss), 180, 360, fill=col(headwear))
-            if facing > -0.2:
-                canvas.ellipse(c + (0, -ry * 0.45), rx * 1.2, ry * 0.18, col(headwear, 0.8))
+        canvas.draw.chord((x - rx * ss, y - ry * ss, x + rx * ss, y + ry * ss), 180 - 15, 360 + 15, fill=col((22, 18, 16)))
 
+    parts.append((D["chest"] + 0.0, torso))
     parts.append((D["head"] - 0.001, head))
     for _, paint in sorted(parts, key=lambda it: -it[0]):
         paint()
@@ -368,4 +274,4 @@ def draw_lying(
     """A person lying on their back across the road, head towards +x; return the pixel box."""
     style = style_of(key)
     style = Style("hair", style.head_color, style.long_sleeves, False, style.shorts, style.shoes, "", style.bag_color, style.top)
-    return _figure(img, view, _lying(), look.height, np.array([x, 0.0, z]), np.eye(3), look, style, light, haze_color, hz, False, upright=False)
+    return _figure(img, view, _lying(), look.height, np.array([x, 0.0, z]), np.eye(3), look, style, light, haze_color, hz)
