@@ -23,6 +23,7 @@ from core.config import Deployment
 from core.interfaces import Capability, PtzDriver
 from core.plugin_host import PluginContext
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
+import core.drivers.onvif as onvif_driver
 from core.drivers.onvif import OnvifAuthError, OnvifDevice, OnvifUnreachable
 from plugins.onvif_camera.plugin import Config, OnvifCameras
 
@@ -187,6 +188,21 @@ async def test_unreachable_host_gives_a_clear_error_fast():
     assert "unreachable" in driver.problems["cam-1"]
     assert cam.main.url == "rtsp://127.0.0.1:1/fallback" and cam.capabilities == frozenset()
     await driver.close()
+
+
+async def test_an_unreachable_device_fails_the_next_calls_at_once_then_is_tried_again(silent_port, monkeypatch):
+    dev = OnvifDevice("127.0.0.1", silent_port, "admin", PASSWORD, timeout_s=0.5)
+    started = time.monotonic()
+    results = await asyncio.gather(*(dev.goto_preset("1") for _ in range(3)), return_exceptions=True)
+    assert time.monotonic() - started < 1.5  # one timeout, not three in a row behind the connection lock
+    assert all(isinstance(r, OnvifUnreachable) for r in results), results
+    assert "no answer to GetServices within 0.5 s" in str(results[0])
+    assert "tried again in" in str(results[1]) and "no answer to GetServices" in str(results[1])
+    monkeypatch.setattr(onvif_driver, "RETRY_AFTER_S", 0.0)
+    dev._unreachable = (time.monotonic(), dev._unreachable[1])  # the pause is over: a real attempt again
+    with pytest.raises(OnvifUnreachable, match="no answer to GetServices within 0.5 s"):
+        await dev.goto_preset("1")
+    await dev.close()
 
 
 async def test_a_device_that_never_answers_does_not_hang(silent_port):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +21,10 @@ from typing import Any, TypeVar
 from core.interfaces import Preset
 
 log = logging.getLogger("bconnect.drivers.onvif")
+
+# after a connection to a device failed (unreachable, or no answer), calls fail at once with that reason for
+# this long rather than each waiting out its own timeout (an operator's clicks would queue behind one another)
+RETRY_AFTER_S = 10.0
 
 T = TypeVar("T")
 
@@ -69,6 +74,7 @@ class OnvifDevice:
         self.profile: str | None = profile
         self._camera: Any = None
         self._connecting = asyncio.Lock()
+        self._unreachable: tuple[float, str] | None = None  # (monotonic time to try again, why)
 
     @property
     def where(self) -> str:
@@ -154,6 +160,9 @@ class OnvifDevice:
     async def _connected(self) -> Any:
         async with self._connecting:
             if self._camera is None:
+                down = self._unreachable
+                if down is not None and time.monotonic() < down[0]:
+                    raise OnvifUnreachable(f"{down[1]} (tried again in {down[0] - time.monotonic():.0f} s)")
                 from onvif import ONVIFCamera  # imported on first use: it configures logging
 
                 # the client always sends a WS-Security token; a device with authentication switched off
@@ -161,10 +170,13 @@ class OnvifDevice:
                 camera = ONVIFCamera(self.host, self.port, self._username or "", self._password or "", no_cache=True)
                 try:
                     await self._call("GetServices", camera.update_xaddrs)
-                except BaseException:
+                except BaseException as exc:
+                    if isinstance(exc, OnvifUnreachable):  # not connected at all: a pause before the next try
+                        self._unreachable = (time.monotonic() + max(RETRY_AFTER_S, self.timeout_s), str(exc))
                     await _close_quietly(camera)
                     raise
                 self._camera = camera
+                self._unreachable = None
             return self._camera
 
     async def _ptz(self) -> Any:
