@@ -1,4 +1,4 @@
-"""A person as a small 3D body: used for a person lying on the road (``people.draw_person_down``).
+"""A person as a small 3D body: used for a person lying on the road (``draw_lying``, from the renderer).
 
 A skeleton of joints (feet, knees, hips, shoulders, elbows, hands, head), laid on its back across the
 road with one knee raised and an arm out, is projected through the camera like everything else, so it

@@ -1,8 +1,8 @@
-"""People: pedestrians and motorcycle riders, drawn upright facing the camera, and a person lying down.
+"""People: pedestrians and motorcycle riders, drawn upright facing the camera.
 
 Proportions follow a standing adult (hips at about half the height, shoulders
 at 0.82, head a little over an eighth). The legs and arms swing with the
-walking pace. The person lying down is a 3D body (``body.py``).
+walking pace. The person lying down is a 3D body (``body.draw_lying``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from plugins.traffic_sim.body import draw_lying
 from plugins.traffic_sim.geometry import View, mix
 from plugins.traffic_sim.world import Look
 
@@ -140,17 +139,3 @@ def draw_rider(
     w = ph * 0.45
     return (u - w, vh, u + w, vs + 0.55 * ph)
 
-
-def draw_person_down(
-    img: Image.Image,
-    view: View,
-    x: float,
-    z: float,
-    look: Look,
-    light: float,
-    haze_color: tuple[int, int, int],
-    hz: float,
-    key: str = "",
-) -> tuple[float, float, float, float] | None:
-    """A person lying on their back across the road, head towards +x (a 3D body: ``body.py``); return the pixel box."""
-    return draw_lying(img, view, x, z, look, light, haze_color, hz, key)

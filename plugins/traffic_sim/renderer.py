@@ -18,7 +18,8 @@ from plugins.traffic_sim.background import build_backdrop, glow_into
 from plugins.traffic_sim.camera import Camera
 from plugins.traffic_sim import junction as junctions
 from plugins.traffic_sim.geometry import BUILDING_X, HAZE_DAY, HAZE_NIGHT, haze, lamp_light
-from plugins.traffic_sim.people import draw_person, draw_person_down, draw_rider
+from plugins.traffic_sim.body import draw_lying
+from plugins.traffic_sim.people import draw_person, draw_rider
 from plugins.traffic_sim.plate_art import FONT_DIR, PlateArt
 from plugins.traffic_sim.scenarios import SCENARIOS
 from plugins.traffic_sim.vehicles import Glow, VehiclePainter
@@ -170,7 +171,7 @@ class Renderer:
         back = math.cos(math.radians(pose.heading)) > 0.3
         hz = float(haze(depth, self.night))
         if actor.down is not None and actor.down[0] <= t_s / self.spec.loop_seconds < actor.down[1]:
-            box = draw_person_down(img, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, key=actor.id)
+            box = draw_lying(img, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, key=actor.id)
             box = self._box(box) if box else None
             return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
         box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
