@@ -43,34 +43,17 @@ Pure computation: no I/O, no clock, no lock. One thread calls one tracker.
 
 from __future__ import annotations
 
-import collections
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.analytics import motion
-from core.analytics.assignment import Box, boxes_array, iou_matrix, match
+from core.analytics import motion, partial_view
+from core.analytics.assignment import boxes_array, iou_matrix, match
+from core.analytics.track import DetectionLike, Track, TrackState, WorkingTrack
 
-TrackState = Literal["tracked", "lost"]
-
-STANDING_S = 1.0  # still this long: a track is predicted to stay where it stood, whatever its filter says
-
-
-class DetectionLike(Protocol):
-    """What the tracker reads of a detection: ``core.analytics.detector.Detection`` has it."""
-
-    @property
-    def label(self) -> str: ...
-
-    @property
-    def score(self) -> float: ...
-
-    @property
-    def box(self) -> tuple[float, float, float, float]: ...  # x1, y1, x2, y2 in pixels
+__all__ = ["DetectionLike", "Track", "TrackState", "Tracker", "TrackerConfig", "ViewTrackers"]
 
 
 class TrackerConfig(BaseModel):
@@ -112,145 +95,6 @@ class TrackerConfig(BaseModel):
         return self
 
 
-@dataclass(frozen=True, slots=True)
-class Track:
-    """One object as the tracker sees it after an update: a snapshot, safe to keep and to hand on.
-
-    Times are stream seconds. ``box`` is the last detection's box (what the
-    picture showed), not the filter's estimate. ``history`` holds the last
-    matched boxes as ``(t, x1, y1, x2, y2)``, oldest first.
-    """
-
-    id: int
-    label: str  # the label most often seen, weighted by score
-    score: float  # the last matched detection's
-    box: Box
-    state: TrackState  # "lost": not seen this frame; box and history are as last seen
-    first_seen: float
-    last_seen: float
-    hits: int  # detections matched over the track's life
-    stationary_since: float  # its centre has stayed within stationary_fraction of its size since then
-    velocity: tuple[float, float]  # centre's, pixels per second: a straight-line fit over velocity_window_s of history
-    history: tuple[tuple[float, float, float, float, float], ...]
-
-    @property
-    def speed(self) -> float:
-        """Pixels per second."""
-        return math.hypot(*self.velocity)
-
-    @property
-    def stationary_s(self) -> float:
-        """How long it has stood still (0 while it moves), up to when it was last seen."""
-        return self.last_seen - self.stationary_since
-
-    @property
-    def ground_point(self) -> tuple[float, float]:
-        """Bottom centre of the box: where a vehicle or a person touches the road."""
-        x1, _, x2, y2 = self.box
-        return ((x1 + x2) / 2, y2)
-
-
-class _Track:
-    """A track's working state; :meth:`snapshot` gives the public :class:`Track`."""
-
-    __slots__ = (
-        "id", "state", "streak", "hits", "label_votes", "label", "score", "box",
-        "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since", "velocity",
-        "whole", "misses", "overlap_since",
-    )
-
-    def __init__(self, det: DetectionLike, t: float, history: int) -> None:
-        self.id: int | None = None
-        self.state = "tentative"
-        self.streak = 0
-        self.hits = 0
-        self.label_votes: dict[str, float] = {}
-        self.label = det.label
-        self.score = det.score
-        self.box: Box = tuple(det.box)  # type: ignore[assignment]
-        self.first_seen = t
-        self.last_seen = t
-        self.history: collections.deque[tuple[float, float, float, float, float]] = collections.deque(maxlen=history)
-        self.anchor_sum = np.zeros(4)
-        self.anchor_n = 0
-        self.stationary_since = t
-        self.velocity: tuple[float, float] | None = None
-        self.whole: tuple[float, float] | None = None  # width, height when last seen with nothing touching it
-        self.misses = 0  # frames in a row without a detection
-        self.overlap_since: float | None = None  # stream time it began to lie on an older track (a duplicate)
-
-    def observe(self, det: DetectionLike, t: float, kind: str, velocity_window: float, covered: bool) -> None:
-        """Record a matched detection; ``kind`` is what :meth:`classify` said of its box."""
-        box = tuple(float(v) for v in det.box)
-        if not covered:
-            w, h = box[2] - box[0], box[3] - box[1]
-            self.whole = (w, h) if self.whole is None else (0.7 * self.whole[0] + 0.3 * w, 0.7 * self.whole[1] + 0.3 * h)
-        self.box = box  # type: ignore[assignment]
-        self.score = float(det.score)
-        self.hits += 1
-        self.streak += 1
-        self.misses = 0
-        self.last_seen = t
-        self.history.append((t, *box))
-        self.velocity = _fit_velocity(self.history, velocity_window)
-        votes = self.label_votes
-        votes[det.label] = votes.get(det.label, 0.0) + max(float(det.score), 1e-6)
-        if det.label != self.label and votes[det.label] > votes.get(self.label, 0.0):
-            self.label = det.label
-        if kind == "still":
-            self.anchor_sum += box
-            self.anchor_n += 1
-        elif kind == "moved":
-            self.anchor_sum, self.anchor_n, self.stationary_since = np.array(box), 1, t
-
-    def classify(self, box: Box, fraction: float) -> str:
-        """``"still"``, ``"partial"`` or ``"moved"``: how ``box`` stands to where the track stands still.
-
-        The anchor is the mean box since the track stopped, so jitter averages
-        out. A box whose centre strays from it by more than ``fraction`` of its
-        size has moved, unless it lies inside the anchor box: a parked car half
-        hidden by a passing bus shows a smaller box with a shifted centre
-        (``"partial"``), and has not moved at all.
-        """
-        if self.anchor_n == 0:
-            return "moved"
-        anchor = self.anchor_sum / self.anchor_n
-        w, h = max(box[2] - box[0], 1.0), max(box[3] - box[1], 1.0)
-        dx = (box[0] + box[2] - anchor[0] - anchor[2]) / 2
-        dy = (box[1] + box[3] - anchor[1] - anchor[3]) / 2
-        if math.hypot(dx, dy) <= fraction * math.sqrt(w * h):
-            return "still"
-        margin = fraction * math.sqrt(max(anchor[2] - anchor[0], 1.0) * max(anchor[3] - anchor[1], 1.0)) / 2
-        inside = (
-            box[0] >= anchor[0] - margin and box[1] >= anchor[1] - margin
-            and box[2] <= anchor[2] + margin and box[3] <= anchor[3] + margin
-        )
-        return "partial" if inside else "moved"
-
-    def standing(self) -> bool:
-        """Still for a while: its anchor box is a better guess of the whole object than any partial view."""
-        return self.anchor_n >= 2 and self.last_seen - self.stationary_since >= STANDING_S
-
-    def anchor_box(self) -> np.ndarray:
-        return self.anchor_sum / self.anchor_n
-
-    def snapshot(self, mean: np.ndarray) -> Track:
-        assert self.id is not None
-        velocity = self.velocity or (float(mean[4]), float(mean[5]))
-        return Track(
-            id=self.id,
-            label=self.label,
-            score=self.score,
-            box=self.box,
-            state="tracked" if self.state == "tracked" else "lost",
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            hits=self.hits,
-            stationary_since=self.stationary_since,
-            velocity=velocity,
-            history=tuple(self.history),
-        )
-
 
 class Tracker:
     """Tracks of one view. Feed it each analysed frame's detections with :meth:`update`.
@@ -267,7 +111,7 @@ class Tracker:
 
     def reset(self) -> None:
         """Forget every track (the camera moved, the stream restarted); ids go on from where they were."""
-        self._tracks: list[_Track] = []
+        self._tracks: list[WorkingTrack] = []
         self._mean = np.zeros((0, 8))
         self._cov = np.zeros((0, 8, 8))
         self._t: float | None = None
@@ -405,7 +249,7 @@ class Tracker:
         if buffer:
             # a new track has no speed yet: at a few frames a second a small fast object moves off its own box,
             # so both boxes are grown before they are compared (buffered IoU, Yang et al. 2023)
-            predicted, boxes = _grown(predicted, buffer), _grown(boxes, buffer)
+            predicted, boxes = partial_view.grown(predicted, buffer), partial_view.grown(boxes, buffer)
         iou = iou_matrix(predicted, boxes)
         weight = iou
         if self.config.label_mismatch_weight < 1:
@@ -493,7 +337,7 @@ class Tracker:
         boxes = boxes_array([d.box for _, d in matched])
         kinds = [tracks[i].classify(d.box, fraction) for i, d in matched]
         predicted = motion.to_xyxy(self._mean[rows])
-        covered = _covered(boxes, [d for _, d in matched], dets)
+        covered = partial_view.covered(boxes, [d for _, d in matched], dets)
         for k, (i, _) in enumerate(matched):
             tr = tracks[i]
             if kinds[k] == "partial" and tr.standing():
@@ -504,7 +348,7 @@ class Tracker:
                 # so that its filter neither shrinks it nor learns a false speed from the moving edge
                 cx, cy = (predicted[k, 0] + predicted[k, 2]) / 2, (predicted[k, 1] + predicted[k, 3]) / 2
                 w, h = tr.whole
-                boxes[k] = _completed(boxes[k], np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]))
+                boxes[k] = partial_view.completed(boxes[k], np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]))
         self._mean[rows], self._cov[rows] = motion.correct(self._mean[rows], self._cov[rows], boxes)
         window = self.config.velocity_window_s
         for (i, det), kind, cover in zip(matched, kinds, covered):
@@ -524,73 +368,13 @@ class Tracker:
         self._mean = np.concatenate([self._mean, mean])
         self._cov = np.concatenate([self._cov, cov])
         for det in dets:
-            tr = _Track(det, t, self.config.history)
+            tr = WorkingTrack(det, t, self.config.history)
             tr.observe(det, t, "moved", self.config.velocity_window_s, True)
             if self.config.min_hits <= 1:
                 tr.id = self._next_id
                 self._next_id += 1
                 tr.state = "tracked"
             self._tracks.append(tr)
-
-
-PARTIAL = 0.8  # a box this much narrower or shorter than predicted, with another box over it, is a partial view
-COVER_MARGIN = 0.1  # boxes jitter: another box this close (fraction of its size) counts as touching
-
-
-def _covered(boxes: np.ndarray, own: list[DetectionLike], dets: list[DetectionLike]) -> list[bool]:
-    """For each box, whether another detection of the frame overlaps or touches it (it may hide a part)."""
-    if len(dets) < 2:
-        return [False] * len(boxes)
-    others = _grown(boxes_array([d.box for d in dets]), COVER_MARGIN)
-    overlaps = iou_matrix(boxes, others) > 0
-    index = {id(d): j for j, d in enumerate(dets)}
-    for k, det in enumerate(own):
-        overlaps[k, index[id(det)]] = False
-    return overlaps.any(axis=1).tolist()
-
-
-def _completed(box: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """``box`` widened (or heightened) to the predicted size along each axis where it fell short, kept at
-    the edge that agrees with the prediction: the hidden edge is the one that moved."""
-    out = box.copy()
-    for lo, hi in ((0, 2), (1, 3)):
-        size = predicted[hi] - predicted[lo]
-        if box[hi] - box[lo] < PARTIAL * size:
-            if abs(box[lo] - predicted[lo]) <= abs(box[hi] - predicted[hi]):
-                out[hi] = box[lo] + size
-            else:
-                out[lo] = box[hi] - size
-    return out
-
-
-def _grown(boxes: np.ndarray, fraction: float) -> np.ndarray:
-    w = (boxes[:, 2] - boxes[:, 0]) * fraction
-    h = (boxes[:, 3] - boxes[:, 1]) * fraction
-    return boxes + np.stack([-w, -h, w, h], axis=1)
-
-
-def _fit_velocity(history: Sequence[tuple[float, float, float, float, float]], window: float) -> tuple[float, float] | None:
-    """Least-squares slope of the box centre over the last ``window`` seconds; ``None`` with under 2 points."""
-    if len(history) < 2:
-        return None
-    t_end = history[-1][0]
-    n = st = sx = sy = stt = stx = sty = 0.0
-    for t, x1, y1, x2, y2 in reversed(history):
-        if t_end - t > window and n >= 2:
-            break
-        t -= t_end  # near zero: keeps the sums exact
-        x, y = (x1 + x2) / 2, (y1 + y2) / 2
-        n += 1
-        st += t
-        sx += x
-        sy += y
-        stt += t * t
-        stx += t * x
-        sty += t * y
-    var = n * stt - st * st
-    if var <= 1e-12:
-        return None
-    return ((n * stx - st * sx) / var, (n * sty - st * sy) / var)
 
 
 class ViewTrackers:
