@@ -8,11 +8,13 @@ Floors sit below what ``bench/plates.py`` measured, so that they catch a regress
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import numpy as np
 import pytest
 
+from core.media.frame_decode import FRAME_NICE
 from plugins.plate_reader.config import Config
 from plugins.plate_reader.plugin import PlateReaderPlugin
 from plugins.plate_reader.reader import PlateReader, ReaderBusy
@@ -94,10 +96,12 @@ def test_licenseplate_motion_jpg_reads_right_but_is_no_tnkb(reader):
 async def test_reads_run_off_the_event_loop_and_the_queue_is_bounded():
     reader = PlateReader(Config(max_pending=1))
     seen: list[str] = []
+    nice: list[int] = []
     original = reader.read_track_blocking
 
     def spy(crops, vehicle_class=None):
         seen.append(threading.current_thread().name)
+        nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return original(crops, vehicle_class)
 
     reader.read_track_blocking = spy
@@ -123,6 +127,9 @@ async def test_reads_run_off_the_event_loop_and_the_queue_is_bounded():
         reader.close()
     assert read.text == "KT191"
     assert seen and all(name.startswith("plate-reader") for name in seen)
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    # reads run behind live view, like the other analytics (nice +10, at most 19)
+    assert nice and all(n == min(loop_nice + FRAME_NICE, 19) for n in nice)
     assert ticks >= 5  # the loop kept running while the sessions were built and the plate read
     health = reader.health()
     assert health["busy"] == 1 and health["tracks"] == 1 and health["pending"] == 0

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from core.analytics import plates as core_plates
+from core.media.frame_decode import lower_thread_priority
 from plugins.plate_reader.colour import classify
 from plugins.plate_reader.config import Config
 from plugins.plate_reader.locate import plate_in
@@ -84,7 +85,10 @@ class PlateReader:
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="plate-reader")
+                # reads wait for live view, like the rest of the analytics (their ONNX sessions run in these threads)
+                self._pool = ThreadPoolExecutor(
+                    self.config.workers, thread_name_prefix="plate-reader", initializer=lower_thread_priority
+                )
             return self._pool
 
     async def read_track(self, crops: list[np.ndarray], vehicle_class: str | None = None) -> PlateRead:
