@@ -150,13 +150,13 @@ def prepare(args: argparse.Namespace, load: Callable[..., Any]) -> Run:
         preset=args.preset,
         zones=zones,
         as_json=args.json,
-        events=analyzer_step(host, cfg.deployment, camera, args.preset, zones),
+        events=analyzer_step(host, cfg.deployment, camera, args.preset, zones, detector),
         analyzers=len(host.analyzers),
     )
 
 
 def analyzer_step(
-    host, deployment, camera: str, preset: str | None, zones: CameraZones | None = None
+    host, deployment, camera: str, preset: str | None, zones: CameraZones | None = None, detector=None
 ) -> AnalyzerStep | None:
     """The deployment's analyzers over each analysed frame: their events, as JSON-ready dicts.
 
@@ -179,7 +179,7 @@ def analyzer_step(
     from core.analytics.plates import PLATE_READER_HOOK, PlateService
 
     plates = PlateService.from_registered(host.registered.get(PLATE_READER_HOOK, []), host.report_failure)
-    return AnalyzerStep(deployment, info, preset, zones, chosen, plates)
+    return AnalyzerStep(deployment, info, preset, zones, chosen, plates, detector)
 
 
 class _Collected:
@@ -236,15 +236,18 @@ class AnalyzerStep:
     get a :class:`~core.services.PluginServices` whose event channel collects
     what they publish (printed as ``event`` lines, not stored), whose clips
     fail (a file has no live video: events come without a clip), whose plate
-    reader is the deployment's (a ``plate_reader`` plugin, if enabled), and whose
+    reader is the deployment's (a ``plate_reader`` plugin, if enabled), whose second-look
+    detector is the run's (``detector``), and whose
     data folder is a temporary one, removed at the end (snapshots are drawn,
     not kept).
     """
 
-    def __init__(self, deployment, camera, preset: str | None, zones: CameraZones | None, analyzers, plates=None) -> None:
+    def __init__(
+        self, deployment, camera, preset: str | None, zones: CameraZones | None, analyzers, plates=None, detector=None
+    ) -> None:
         import tempfile
 
-        from core.services import PluginServices
+        from core.services import DetectorLook, PluginServices
 
         self.camera, self.preset, self.analyzers = camera, preset, analyzers
         self.started = datetime.now(UTC)
@@ -254,13 +257,11 @@ class AnalyzerStep:
         self.services = PluginServices(
             deployment=deployment, data_dir=Path(self._tmp.name), cameras=None, ptz=None,
             clips=_NoClips(), events=self.channel, zones=self.zones, violations=_NoViolations(),
-            **({"plates": plates} if plates is not None else {}),
+            **({"plates": plates} if plates is not None else {}), detector=DetectorLook(lambda: detector),
         )
         self.errors: Counter = Counter()
 
     async def __call__(self, frame: FileFrame, detections: list[Detection], tracks: list[Track]) -> list[dict]:
-        import dataclasses
-
         from core.interfaces import AnalyzerContext
         from core.interfaces import Frame as CoreFrame
 

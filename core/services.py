@@ -9,7 +9,7 @@ Two views of them:
 * :class:`PluginServices`, what every deployment plugin gets in
   ``bconnect_startup``, ``bconnect_shutdown`` and ``bconnect_health``: the
   deployment and small read-only protocols, :class:`CameraDirectory`,
-  :class:`PtzArbiter`, :class:`EvidenceStore` and :class:`ZoneDirectory`. A plugin can use the core's
+  :class:`PtzArbiter`, :class:`EvidenceStore`, :class:`ZoneDirectory` and :class:`SecondLook`. A plugin can use the core's
   services through them but cannot reach (or break) what is behind them.
 """
 
@@ -187,6 +187,29 @@ class PlateReaders(Protocol):
         ...
 
 
+@runtime_checkable
+class SecondLook(Protocol):
+    """The deployment's detector, for an analyzer that looks again at part of a frame (a crop, turned).
+
+    The core runs the detector on every analysed frame and hands analyzers the
+    tracks; an analyzer that must see what the whole frame did not show (a
+    person lying on the road, whom a detector trained on upright people
+    misses) asks for a second look here, sharing the detector's batches and
+    its bound: a saturated detector raises
+    :class:`core.analytics.detector.FramesDropped`, never queues.
+    """
+
+    @property
+    def available(self) -> bool:
+        """Whether the deployment has a detector."""
+        ...
+
+    async def detect(self, images: list[Any]) -> list[list[Any]] | None:
+        """Detections (``core.analytics.detector.Detection``, in each image's pixels) per image
+        (H x W x 3 uint8 RGB); ``None`` when the deployment has no detector."""
+        ...
+
+
 @dataclass(frozen=True)
 class PluginServices:
     """What a deployment plugin gets: facts and read-only services, no core internals."""
@@ -200,6 +223,7 @@ class PluginServices:
     zones: ZoneDirectory
     violations: ViolationDesk | None = None
     plates: PlateReaders = field(default_factory=PlateService)  # no reader unless a plugin registered one
+    detector: SecondLook | None = None  # the deployment's detector, for a second look at part of a frame
 
 
 @dataclass
@@ -252,6 +276,7 @@ class Services:
                 zones=_Zones(self.zones),
                 violations=_Desk(self),
                 plates=self.plates(),
+                detector=DetectorLook(lambda: self.analytics.detector if self.analytics is not None else None),
             )
         return self._public
 
@@ -366,6 +391,23 @@ class _Events:
 
     def subscribe(self) -> Subscription:
         return self._bus().subscribe()
+
+
+class DetectorLook:
+    """:class:`SecondLook` over whichever detector ``current()`` answers when asked (``None``: none)."""
+
+    def __init__(self, current: Callable[[], Any]) -> None:
+        self._current = current
+
+    @property
+    def available(self) -> bool:
+        return self._current() is not None
+
+    async def detect(self, images: list[Any]) -> list[list[Any]] | None:
+        detector = self._current()
+        if detector is None:
+            return None
+        return await detector.detect(images)
 
 
 class _Zones:

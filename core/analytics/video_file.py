@@ -105,18 +105,21 @@ class FrameReader:
 
     async def __aiter__(self) -> AsyncIterator[FileFrame]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[FileFrame | BaseException | None] = asyncio.Queue(QUEUE_FRAMES)
+        # at most QUEUE_FRAMES decoded and not yet taken: the slots bound the queue, so the thread hands a
+        # frame over with a plain callback (no task on the loop per frame: callers that wait for the tasks
+        # their own code started, as ``bconnect analyze`` does for analyzers' evidence, never see ours)
+        queue: asyncio.Queue[FileFrame | BaseException | None] = asyncio.Queue()
+        slots = threading.BoundedSemaphore(QUEUE_FRAMES)
 
         def put(item: FileFrame | BaseException | None) -> bool:
             # waits for room: a file is read at the analysis' pace, never faster
-            future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
             while not self._stop.is_set():
-                try:
-                    future.result(timeout=0.2)
+                if slots.acquire(timeout=0.2):
+                    try:
+                        loop.call_soon_threadsafe(queue.put_nowait, item)
+                    except RuntimeError:  # the loop has closed: nobody reads on
+                        return False
                     return True
-                except TimeoutError:
-                    continue
-            future.cancel()
             return False
 
         def work() -> None:
@@ -131,6 +134,7 @@ class FrameReader:
         try:
             while True:
                 item = await queue.get()
+                slots.release()
                 if item is None:
                     return
                 if isinstance(item, BaseException):

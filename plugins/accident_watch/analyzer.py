@@ -18,9 +18,12 @@ import collections
 import logging
 from typing import Any
 
+from core.analytics.detector import FramesDropped
+from core.analytics.tracker import Track
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Event, Snapshot, new_event_id
 from core.interfaces import AnalyzerContext, CameraInfo, Frame
+from plugins.accident_watch import second_look
 from plugins.accident_watch.config import Config
 from plugins.accident_watch.offer import offer
 from plugins.accident_watch.rule import EVENT_KIND, Accident, AccidentRule, FrameInfo
@@ -80,7 +83,10 @@ class AccidentAnalyzer:
     async def process(self, frame: Frame, ctx: AnalyzerContext) -> None:
         t = frame.pts_s if frame.pts_s is not None else frame.wall.timestamp()
         info = FrameInfo(frame.camera_id, frame.preset, t, frame.wall, frame.width, frame.height, ref=frame.seq)
-        for accident in self.rule.update(info, ctx.tracks, ctx.zones):
+        tracks = ctx.tracks
+        if self.config.second_look and ctx.services is not None:
+            tracks = await self.look_again(frame, ctx, t)
+        for accident in self.rule.update(info, tracks, ctx.zones):
             self.counts["alerts"] += 1
             if ctx.services is None:
                 log.warning("suspected accident on %s (no services to publish it): %s", frame.camera_id, accident.detail())
@@ -89,6 +95,40 @@ class AccidentAnalyzer:
             task = asyncio.get_running_loop().create_task(self.alert(accident, frame, ctx.services, clip))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+    async def look_again(self, frame: Frame, ctx: AnalyzerContext, now: float) -> tuple[Track, ...]:
+        """The frame's tracks, with the people lost in a lane whom a second look finds lying seen again
+        (:mod:`plugins.accident_watch.second_look`); as they were when there is nobody to look for, no
+        detector, or the detector is saturated or fails (counted, never raised)."""
+        cfg = self.config
+        lanes = [z for z in ctx.zones if z.kind.value in cfg.lane_kinds]
+        detector = getattr(ctx.services, "detector", None)
+        if not lanes or detector is None or not any(t.state == "lost" for t in ctx.tracks):
+            return ctx.tracks
+
+        def in_lane(box) -> bool:
+            return any(z.contains_box(box, frame.width, frame.height) for z in lanes)
+
+        people = set(cfg.person_labels)
+        looks = second_look.candidates(ctx.tracks, people, now, cfg.look_s, frame.width, frame.height, in_lane,
+                                       cfg.look_people)
+        if not looks:
+            return ctx.tracks
+        try:
+            found = await detector.detect(second_look.views(frame.image[..., ::-1], looks))  # the hub's BGR: RGB
+        except FramesDropped:
+            self.counts["second_look_dropped"] += 1
+            return ctx.tracks
+        except Exception as exc:
+            self.counts["second_look_failed"] += 1
+            log.warning("second look on %s failed: %s", frame.camera_id, exc)
+            return ctx.tracks
+        self.counts["second_looks"] += len(looks)
+        if not found:
+            return ctx.tracks
+        lying = {t.id: t for t in second_look.found_lying(looks, found, people, cfg.look_score, cfg.down_aspect, now)}
+        self.counts["seen_lying"] += len(lying)
+        return tuple(lying.get(t.id, t) for t in ctx.tracks)
 
     async def alert(self, accident: Accident, frame: Frame, services: Any, clip: bool) -> None:
         """Snapshot, clip, offer, publish: each failure contained, the alert published with what there is."""

@@ -71,6 +71,13 @@ class Config(BaseModel):
     # a person down: the box at least down_aspect times as wide as tall, for down_s, standing in a lane
     down_aspect: float = Field(default=1.1, gt=0, le=10)
     down_s: float = Field(default=2.0, ge=0, le=60)
+    # a second look (second_look.py) for a person lost in a lane: the square around them turned a quarter each
+    # way, through the detector, for look_s after the loss, at most look_people a frame; a person found there
+    # with at least look_score is seen again, lying
+    second_look: bool = True
+    look_s: float = Field(default=5.0, gt=0, le=60)
+    look_people: int = Field(default=2, ge=1, le=16)
+    look_score: float = Field(default=0.5, gt=0, le=1)
     clear_s: float = Field(default=5.0, gt=0, le=3600)  # nothing seen standing on an incident's spot this long: over
     max_frame_gap_s: float = Field(default=10.0, gt=0, le=600)  # a longer gap is a break: nobody looked
     priority: Priority = "high"
