@@ -14,6 +14,7 @@ from core.media.ingest_settings import IngestSettings
 from core.media.reconnect import backoff_delay
 from core.media.timeline import Timeline
 from core.media.mux import CameraMux, SubscriptionClosed
+from core.media.packet_reader import ThreadReader
 
 
 async def test_gop_start_delivers_cached_gop_then_live():
@@ -68,6 +69,18 @@ async def test_slow_subscriber_drops_to_next_keyframe_and_never_slows_others():
     assert mux.dropped == slow.dropped
     queued = [slow.get_nowait() for _ in range(slow.queued)]
     assert queued[0].keyframe
+
+
+async def test_an_analytics_reader_losing_packets_is_not_the_cameras_loss():
+    """A thread's reader behind live view loses packets by design (counted by the frame hub as dropped
+    analytics frames); the camera's own count (health "dropped") stays what viewers lost."""
+    mux = CameraMux("cam")
+    reader = mux.subscribe("frames:cam", maxsize=8, start="live", kind=ThreadReader)
+    viewer = mux.subscribe("viewer", maxsize=8, start="live")
+    for p in gops(3, gop=10)[:24]:
+        mux.publish(p)
+    assert reader.dropped > 0 and viewer.dropped > 0
+    assert mux.dropped == viewer.dropped
     assert [p.pts for p in queued] == [p.pts for p in stream[20:24]]
 
 

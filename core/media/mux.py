@@ -31,6 +31,10 @@ class Subscription:
     now on (for a clip that continues a pre-roll).
     """
 
+    # whether its losses count as the camera's (``CameraMux.dropped``, the camera's health): a viewer or
+    # recorder losing packets is; a reader whose owner counts its own losses (the analytics) is not
+    camera_drops = True
+
     def __init__(self, mux: CameraMux, name: str, maxsize: int) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
@@ -52,13 +56,17 @@ class Subscription:
     def queued(self) -> int:
         return len(self._queue)
 
+    def _lost(self, n: int) -> None:
+        self.dropped += n
+        if self.camera_drops:
+            self.mux.dropped += n
+
     def _push(self, packet: MediaPacket) -> None:
         queue = self._queue
         if self._need_keyframe:
             if not packet.keyframe:
                 if self._count_skips:
-                    self.dropped += 1
-                    self.mux.dropped += 1
+                    self._lost(1)
                 return
             self._need_keyframe = False
             self._count_skips = True
@@ -69,8 +77,7 @@ class Subscription:
             if not packet.keyframe:
                 self._need_keyframe = True
                 lost += 1
-            self.dropped += lost
-            self.mux.dropped += lost
+            self._lost(lost)
             if self._need_keyframe:
                 return
         queue.append(packet)

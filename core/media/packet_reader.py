@@ -18,7 +18,13 @@ from core.media.packets import MediaPacket
 
 
 class ThreadReader(Subscription):
-    """A bounded subscription drained by one worker thread (:meth:`take`); fed and closed on the loop."""
+    """A bounded subscription drained by one worker thread (:meth:`take`); fed and closed on the loop.
+
+    Packets it loses (its thread starved of CPU, by design behind live view) are the analytics' loss,
+    counted per camera as dropped analytics frames, not as the camera's dropped packets.
+    """
+
+    camera_drops = False
 
     def __init__(self, mux: CameraMux, name: str, maxsize: int) -> None:
         super().__init__(mux, name, maxsize)
