@@ -108,12 +108,12 @@ def test_the_real_detector_finds_the_fallen_person_turned_and_not_the_walking_on
     async def look(image, looks):
         return await DetectorLook(lambda: detector).detect(sl.views(image, looks))
 
-    found = sl.found_lying(looks, asyncio.run(look(lying_frame, looks)), PEOPLE, 0.5, 1.1, 9.0)
+    found = sl.found_lying(looks, asyncio.run(look(lying_frame, looks)), PEOPLE, 0.5, Config().down_aspect, 9.0)
     assert len(found) == 1 and found[0].id == 7 and found[0].state == "tracked" and found[0].last_seen == 9.0
     assert iou(found[0].box, LYING) >= 0.7, found[0].box
     # the same square while the person still walks there (frame 100: upright, to the square's left)
     walking = sl.candidates([person("lost", box=(650.0, 292.0, 701.0, 378.0))], PEOPLE, 9.0, 5.0, W, H, lambda b: True, 2)
-    assert sl.found_lying(walking, asyncio.run(look(walking_frame, walking)), PEOPLE, 0.5, 1.1, 9.0) == []
+    assert sl.found_lying(walking, asyncio.run(look(walking_frame, walking)), PEOPLE, 0.5, Config().down_aspect, 9.0) == []
 
 
 class _Services:

@@ -106,6 +106,8 @@ def test_a_person_down_in_the_lane_and_one_standing_there():
     assert len(got) == 1 and got[0][1].signs == (PERSON_DOWN,), got
     assert 4.0 + Config().down_s <= got[0][0] <= 4.0 + Config().down_s + 1.0
     assert drive(lambda t: [Detection("person", 0.9, 200.0, 120.0, 215.0, 160.0)], 15.0) == []
+    # a rider waiting on a motorcycle, boxed as a person about as wide as tall (36 x 32), is not a person down
+    assert drive(lambda t: [Detection("person", 0.9, 200.0, 130.0, 236.0, 162.0)], 15.0) == []
 
 
 def test_one_alert_per_incident_also_when_the_tracker_loses_the_car_for_a_moment():

@@ -68,8 +68,9 @@ class Config(BaseModel):
     confirm_s: float = Field(default=2.0, ge=0, le=60)  # ... and it stood still this long: the alert
     watch_gap_s: float = Field(default=1.0, gt=0, le=60)  # ... seen all along: no longer gap between sightings
     meet_iou: float = Field(default=0.08, gt=0, le=1)  # two vehicles' boxes overlapping this much have met
-    # a person down: the box at least down_aspect times as wide as tall, for down_s, standing in a lane
-    down_aspect: float = Field(default=1.1, gt=0, le=10)
+    # a person down: the box at least down_aspect times as wide as tall, for down_s, standing in a lane (a rider
+    # on a motorcycle, seen from the front or behind, is about square: 1.1 took one waiting in traffic for a fall)
+    down_aspect: float = Field(default=1.5, gt=0, le=10)
     down_s: float = Field(default=2.0, ge=0, le=60)
     # a second look (second_look.py) for a person lost in a lane: the square around them turned a quarter each
     # way, through the detector, for look_s after the loss, at most look_people a frame; a person found there
