@@ -27,7 +27,11 @@ issue's target, the JSON says the viewers' delay (p50, p99) and frame rate with
 the most cameras analysed as ratios to those without, and whether each is within
 10%. ``--repeats N`` alternates the servers N times (the machine is shared: its
 load changes between windows): rows are medians, and each pair's own ratio
-gives the spread. The last line printed is one JSON object.
+gives the spread. ``--variant-env NAME=A,B`` measures the most analysed
+count once per value of the server's environment variable ``NAME`` in each
+repeat, back to back with the reference (an A/B of a setting under the same
+machine load: ``BENCH_SWITCH_INTERVAL_MS=0,1``); the JSON's ``variants``
+holds each value's ratios. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -130,10 +134,11 @@ def analytics_counts(server: BconnectServer, cameras: list[str]) -> dict[str, tu
     return out
 
 
-def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int) -> dict:
+def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dict[str, str] | None = None) -> dict:
     cams = {f"cam{i}": loadgen.url(f"cam{i}") for i in range(args.cameras)}
     analysed = [f"cam{i}" for i in range(k)]
-    env = {"BENCH_ANALYSE": ",".join(analysed), "BENCH_FPS": str(args.fps), "BENCH_COST_MS": str(args.cost_ms)}
+    env = {"BENCH_ANALYSE": ",".join(analysed), "BENCH_FPS": str(args.fps), "BENCH_COST_MS": str(args.cost_ms),
+           **(extra_env or {})}
     server = BconnectServer(cams, max_viewers=max(16, args.viewers), env=env,
                             entry=[str(BENCH_DIR / "analytics_server.py")])
     viewers = None
@@ -215,6 +220,9 @@ def main() -> int:
                          "needs its full length only with analytics)")
     ap.add_argument("--repeats", type=int, default=1,
                     help="measure every count this many times, alternating (figures: medians; ratios: their spread too)")
+    ap.add_argument("--variant-env", default=None, metavar="NAME=A,B",
+                    help="measure the most analysed count once per value of the server's environment variable NAME, "
+                         "back to back in each repeat (an A/B of a setting)")
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--kbps", type=int, default=800)
     args = ap.parse_args()
@@ -225,8 +233,13 @@ def main() -> int:
     clip = ensure_clip(2.0, width=width, height=height, kbps=args.kbps)
     print(f"analytics load: {args.cameras} cameras of {width}x{height}p30 H.264 ({clip.name}), {args.viewers} viewers,"
           f" stand-in detector {args.cost_ms:g} ms CPU per frame at {args.fps:g} fps (not a real detector)", flush=True)
+    variant_name, variant_values = None, []
+    if args.variant_env:
+        variant_name, _, values = args.variant_env.partition("=")
+        variant_values = [v for v in values.split(",") if v]
     loadgen = Loadgen({f"cam{i}": clip for i in range(args.cameras)}).start()
     windows: list[list[dict]] = []  # per repeat, one row per count
+    variant_windows: dict[str, list[list[dict]]] = {v: [] for v in variant_values}  # per value: (reference, most)
     try:
         for repeat in range(args.repeats):
             windows.append([])
@@ -234,6 +247,11 @@ def main() -> int:
                 print(f"  {k} cameras analysed{f' (repeat {repeat + 1})' if args.repeats > 1 else ''} ...", flush=True)
                 windows[-1].append(run_phase(args, loadgen, k))
                 print(f"    {windows[-1][-1]}", flush=True)
+            for value in variant_values:  # the same count again, once per value, right after this repeat's reference
+                print(f"  {counts[-1]} cameras analysed, {variant_name}={value} ...", flush=True)
+                row = run_phase(args, loadgen, counts[-1], {variant_name: value})
+                print(f"    {row}", flush=True)
+                variant_windows[value].append([windows[-1][0], row])
     finally:
         loadgen.stop()
     rows = [median_row([w[i] for w in windows]) for i in range(len(counts))]
@@ -259,6 +277,20 @@ def main() -> int:
         "repeats": args.repeats,
         "rows": rows,
     }
+    if variant_values:
+        result["variants"] = {}
+        for value, pairs in variant_windows.items():
+            most_v = median_row([p[1] for p in pairs])
+            result["variants"][f"{variant_name}={value}"] = {
+                **live_view_change(reference, most_v),
+                **ratio_spread(pairs),
+                "delay_p50_ms": most_v["delay_p50_ms"],
+                "delay_p99_ms": most_v["delay_p99_ms"],
+                "processed_fps_min": most_v["processed_fps_min"],
+                "rows": [p[1] for p in pairs],
+            }
+            print(f"  {variant_name}={value}: delay p50 x{result['variants'][f'{variant_name}={value}']['delay_p50_ratio']},"
+                  f" p99 x{result['variants'][f'{variant_name}={value}']['delay_p99_ratio']}")
     print(f"\ncameras analysed at {args.fps:g} fps on this machine: {result['cameras_at_fps']}"
           f" (of {args.cameras}); server RSS with {most['analysed']} analysed: {most['rss_mb']} MB")
     print(f"live view with {most['analysed']} analysed / without: delay p50 x{result['delay_p50_ratio']},"

@@ -81,6 +81,9 @@ def main() -> int:
         import core.media.frame_decode as frame_decode
 
         frame_decode.set_thread_policy(policy)
+    switch = os.environ.get("BENCH_SWITCH_INTERVAL_MS")  # A/B: over [analytics] switch_interval_ms (0: Python's 5 ms)
+    if switch:
+        cfg.deployment.analytics.switch_interval_ms = float(switch)
     cameras = {c for c in os.environ.get("BENCH_ANALYSE", "").split(",") if c}
     analyzer = StandInDetector(cameras, float(os.environ.get("BENCH_FPS", "5")), float(os.environ.get("BENCH_COST_MS", "17")))
     host.pm.register(BenchAnalytics(analyzer), name="bench_analytics")

@@ -170,6 +170,9 @@ class AnalyticsSettings(_Strict):
     # analysis threads: "nice" (+10: behind ingest and live view, still their share on a busy machine) or "idle"
     # (Linux SCHED_IDLE: only cores nothing else wants; for a server that does nothing but B-Connect)
     thread_policy: Literal["nice", "idle"] = "nice"
+    # while analyzers run: the interpreter's switch interval (ms), how long the event loop may wait for the GIL
+    # behind an analysis thread's Python work (Python's own is 5 ms); 0 leaves Python's
+    switch_interval_ms: float = Field(default=1.0, ge=0, le=100)
 
 
 class Area(_Strict):

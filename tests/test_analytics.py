@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -95,9 +96,12 @@ def app_and_plugin(make_deployment, rtsp_server):  # noqa: F811
 
 async def test_analyzers_get_frames_and_a_raising_one_is_contained(app_and_plugin):
     app, plugin = app_and_plugin
+    switch_before = sys.getswitchinterval()
     async with running(app) as client:
         headers = await bearer_headers()
         runner = app.state.services.analytics
+        # while analyzers run, the loop waits at most 1 ms for the GIL behind their threads ([analytics] default)
+        assert sys.getswitchinterval() == pytest.approx(0.001)
         assert sorted(a.name for _, a in runner.analyzers) == ["boom", "motion_logger", "slow"]
         assert all(isinstance(a, Analyzer) for _, a in runner.analyzers)
         deadline = time.monotonic() + 30
@@ -136,6 +140,7 @@ async def test_analyzers_get_frames_and_a_raising_one_is_contained(app_and_plugi
         await asyncio.sleep(1.0)
         assert cam.mux.packets - before >= 15
     assert not app.state.services.frames.sources  # stopped with the app
+    assert sys.getswitchinterval() == switch_before  # and Python's own switch interval restored
 
 
 def test_the_guide_shows_the_shipped_example_analyzer():

@@ -31,6 +31,7 @@ class AnalyticsPlugin:
         services.analytics = AnalyticsRunner(
             services.plugins, services.cameras, hub, metrics,
             zones=services.zones, services=services.public(), detector=services.deployment.analytics.detector,
+            switch_interval_ms=services.deployment.analytics.switch_interval_ms,
         )
         services.analytics.start()
 
