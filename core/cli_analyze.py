@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.analytics import closeups
+from core.analytics.closeups import CloseUps
 from core.analytics.detector import Detection, Detector, FramesDropped
 from core.analytics.tracker import Track, ViewTrackers
 from core.analytics.video_file import FileFrame, FrameReader, VideoError, VideoInfo, probe
@@ -87,6 +89,7 @@ class Run:
     zones: CameraZones | None
     as_json: bool
     events: AnalyzerStep | None = None
+    closeups: CloseUps = field(default_factory=CloseUps)  # the deployment's [analytics] closeup_* (as the server)
     analyzers: int = 0  # registered by the deployment's plugins
     detections: Counter = field(default_factory=Counter)
     track_labels: dict[int, str] = field(default_factory=dict)
@@ -151,6 +154,7 @@ def prepare(args: argparse.Namespace, load: Callable[..., Any]) -> Run:
         zones=zones,
         as_json=args.json,
         events=analyzer_step(host, cfg.deployment, camera, args.preset, zones, detector),
+        closeups=CloseUps.of(cfg.deployment.analytics),
         analyzers=len(host.analyzers),
     )
 
@@ -308,7 +312,7 @@ async def analyze(run: Run, out: TextIO) -> int:
         async for frame in run.reader:
             t0 = time.perf_counter()
             try:
-                detections = (await run.detector.detect([frame.image]))[0]
+                detections = await closeups.detect(run.detector, frame.image, zones, run.closeups)
             except FramesDropped:
                 run.dropped += 1
                 continue

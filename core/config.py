@@ -170,6 +170,20 @@ class AnalyticsSettings(_Strict):
     # analysis threads: "nice" (+10: behind ingest and live view, still their share on a busy machine) or "idle"
     # (Linux SCHED_IDLE: only cores nothing else wants; for a server that does nothing but B-Connect)
     thread_policy: Literal["nice", "idle"] = "nice"
+    # close-ups (core/analytics/closeups.py): zones of these kinds are also looked at enlarged, closeup_zoom times
+    # the detector's own scale, in at most closeup_views squares a frame; what they find of closeup_labels joins
+    # the frame's detections. [] switches them off
+    closeup_kinds: list[str] = ["watched_area", "restricted_area"]
+    closeup_zoom: float = Field(default=1.75, ge=1, le=4)
+    closeup_views: int = Field(default=4, ge=1, le=16)
+    closeup_labels: list[str] = ["person"]
+
+    @field_validator("closeup_kinds")
+    @classmethod
+    def _closeup_kinds(cls, kinds: list[str]) -> list[str]:
+        from core.analytics.zones import parse_kind  # the zone kinds live with the zones
+
+        return [parse_kind(k).value for k in kinds]
     # while analyzers run: the interpreter's switch interval (ms), how long the event loop may wait for the GIL
     # behind an analysis thread's Python work (Python's own is 5 ms); 0 leaves Python's
     switch_interval_ms: float = Field(default=1.0, ge=0, le=100)

@@ -127,6 +127,13 @@ def test_missing_value_points_at_its_table(tmp_path):
     }
 
 
+def test_a_close_up_zone_kind_that_does_not_exist_names_its_line(tmp_path):
+    path = write(tmp_path, MINIMAL + '\n[analytics]\ncloseup_kinds = ["watched_area", "sidewalk"]\n')
+    err = one_error(path)
+    assert (int(err["line"]), err["key"]) == (line_of(path, "closeup_kinds"), "analytics.closeup_kinds")
+    assert "sidewalk" in err["reason"]
+
+
 def test_bad_values(tmp_path):
     path = write(
         tmp_path,

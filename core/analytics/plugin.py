@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.analytics.runner import AnalyticsRunner
 from core.hookspecs import hookimpl
+from core.analytics.closeups import CloseUps
 from core.media.frame_decode import set_thread_policy
 from core.media.frames import FrameHub
 
@@ -32,6 +33,7 @@ class AnalyticsPlugin:
             services.plugins, services.cameras, hub, metrics,
             zones=services.zones, services=services.public(), detector=services.deployment.analytics.detector,
             switch_interval_ms=services.deployment.analytics.switch_interval_ms,
+            closeups=CloseUps.of(services.deployment.analytics),
         )
         services.analytics.start()
 

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.analytics.closeups import CloseUps
 from core.analytics.detector import Detector, no_detector_reason
 from core.analytics.tracking import CameraTracking, Mailbox
 from core.interfaces import Analyzer, AnalyzerContext, CameraInfo, Frame
@@ -73,6 +74,7 @@ class AnalyticsRunner:
         services: Any = None,
         detector: str | None = None,
         switch_interval_ms: float = 0.0,
+        closeups: CloseUps | None = None,
     ) -> None:
         self.plugins = plugins  # core.plugin_host.PluginHost
         self.cameras = cameras  # core.media.registry.CameraRegistry
@@ -90,6 +92,7 @@ class AnalyticsRunner:
         self._track_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._told_no_detector: set[int] = set()
         self.switch_interval_ms = switch_interval_ms  # while analyzers run; 0: Python's own
+        self.closeups = closeups or CloseUps()  # none unless the deployment's settings say
         self._switch_before: float | None = None  # the interval to restore at stop
 
     def choose_detector(self) -> None:
@@ -163,7 +166,7 @@ class AnalyticsRunner:
                 )
             subscription = self.hub.subscribe(camera_id, "core:tracking", fps=fps)
             stage = self.tracking[camera_id] = CameraTracking(
-                camera_id, subscription, self.detector, self.zones, self._track_thread, self.metrics,
+                camera_id, subscription, self.detector, self.zones, self._track_thread, self.metrics, self.closeups,
                 on_error=lambda exc, c=camera_id: self.plugins.report_failure("analytics", f"detection on camera {c}", exc),
             )
             stage.start()

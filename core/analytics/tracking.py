@@ -5,7 +5,8 @@ subscription (at the highest rate its track-reading analyzers ask for). A
 frame the hub flagged ``detect`` goes to the deployment's detector (its
 ``detect`` is awaited: it runs off the event loop and batches the frames of
 all cameras waiting at the same moment); any other frame only advances the
-tracker (``hold``). One tracker per view (:class:`~core.analytics.tracker.ViewTrackers`):
+tracker (``hold``). The same call carries the frame's close-ups, squares over the
+zones where people are judged, enlarged (:mod:`core.analytics.closeups`). One tracker per view (:class:`~core.analytics.tracker.ViewTrackers`):
 when ``frame.view`` changes (the PTZ camera moved) the camera's trackers reset,
 and while it moves nothing is detected. Tracking runs in a worker thread.
 
@@ -27,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from core.analytics import closeups
+from core.analytics.closeups import CloseUps
 from core.analytics.detector import Detector, FramesDropped
 from core.analytics.tracker import Track, ViewTrackers
 from core.interfaces import Frame
@@ -133,9 +136,11 @@ class CameraTracking:
         zones: Any,  # core.analytics.zone_store.ZoneStore, or None
         executor: concurrent.futures.ThreadPoolExecutor,
         metrics: Any = None,
+        closeups: CloseUps | None = None,
         on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.closeups = closeups or CloseUps()
         self.subscription = subscription
         self.detector = detector
         self.zones = zones
@@ -167,14 +172,14 @@ class CameraTracking:
                 for box in self.mailboxes:
                     box.close()
                 return
+            zones = self._zones(frame)
             try:
-                tracks = await self._tracks(frame)
+                tracks = await self._tracks(frame, zones)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # contained: the analyzers get the frame without tracks
                 self._failed(exc)
                 tracks = ()
-            zones = self._zones(frame)
             self.frames += 1
             height, width = frame.image.shape[:2]
             self.latest = Sighting(frame.wall.timestamp(), frame.preset, width, height, tracks, self.detect_ms)
@@ -182,7 +187,7 @@ class CameraTracking:
             for box in self.mailboxes:
                 box.put(seen)
 
-    async def _tracks(self, frame: Frame) -> tuple[Track, ...]:
+    async def _tracks(self, frame: Frame, zones: tuple[Any, ...] = ()) -> tuple[Track, ...]:
         if self.view is not None and frame.view != self.view:
             self.trackers.camera_moved(self.camera_id)  # every box it knew is meaningless now
         self.view = frame.view
@@ -196,7 +201,7 @@ class CameraTracking:
         image = await loop.run_in_executor(self.executor, _rgb, frame.image)
         started = time.perf_counter()
         try:
-            (detections,) = await self.detector.detect([image])
+            detections = await closeups.detect(self.detector, image, zones, self.closeups)
         except FramesDropped:
             self.dropped += 1
             if self.metrics is not None:
