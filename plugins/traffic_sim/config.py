@@ -27,6 +27,7 @@ class SimCamera(BaseModel):
     scenario: ScenarioName = "free_flow"
     seed: int = Field(default=1, ge=0, le=2**32 - 1)
     night: bool | None = None  # None: the scenario's own lighting
+    sub_stream: bool = True  # offer the plugin's sub_resolution stream (false: analytics read the main stream)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
@@ -35,6 +36,9 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resolution: str = "960x540"
+    # a second, smaller stream per camera (the main loop scaled down), as real cameras offer: analytics read it,
+    # so the detector's work a frame follows this size, not the main stream's (sub_stream.py); None: main only
+    sub_resolution: str | None = None
     fps: int = Field(default=15, ge=5, le=30)
     keyframe_seconds: int = Field(default=2, ge=1, le=10)
     loop_seconds: int = Field(default=30, ge=2, le=300)
@@ -42,9 +46,11 @@ class Config(BaseModel):
     wait_for_render: bool = False  # cameras() returns only once every loop is rendered
     cameras: list[SimCamera] = []
 
-    @field_validator("resolution")
+    @field_validator("resolution", "sub_resolution")
     @classmethod
-    def _resolution(cls, value: str) -> str:
+    def _resolution(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         w, sep, h = value.partition("x")
         if not (sep and w.isdigit() and h.isdigit()):
             raise ValueError("write WIDTHxHEIGHT, e.g. 960x540")
@@ -53,6 +59,17 @@ class Config(BaseModel):
             raise ValueError("between 160x90 and 1920x1080")
         if width % 2 or height % 2:
             raise ValueError("width and height must be even (yuv420p)")
+        return value
+
+    @field_validator("sub_resolution")
+    @classmethod
+    def _sub_smaller(cls, value: str | None, info: ValidationInfo) -> str | None:
+        main = info.data.get("resolution")
+        if value is None or main is None:
+            return value
+        (w, h), (mw, mh) = (tuple(int(v) for v in r.split("x")) for r in (value, main))
+        if w > mw or h > mh:
+            raise ValueError(f"the sub stream ({value}) must not be larger than the main stream ({main})")
         return value
 
     @field_validator("cameras")
@@ -72,4 +89,11 @@ class Config(BaseModel):
     @property
     def size(self) -> tuple[int, int]:
         w, _, h = self.resolution.partition("x")
+        return int(w), int(h)
+
+    @property
+    def sub_size(self) -> tuple[int, int] | None:
+        if self.sub_resolution is None:
+            return None
+        w, _, h = self.sub_resolution.partition("x")
         return int(w), int(h)
