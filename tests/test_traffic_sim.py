@@ -380,11 +380,24 @@ async def test_a_sub_resolution_gives_each_camera_a_scaled_sub_stream_in_step_wi
     assert all(r.cached for r in again.rendered.values()) and Path(sub.url).stat().st_mtime_ns == stamp
 
 
-def test_check_config_rejects_a_sub_stream_larger_than_the_main(make_deployment):
+def test_a_camera_may_set_its_own_sub_size_and_none_larger_than_the_main_is_accepted(make_deployment):
+    from plugins.traffic_sim.config import Config
+
+    cfg = Config.model_validate({"resolution": "1280x720", "sub_resolution": "640x360", "cameras": [
+        {"id": "a", "name": "A", "area": "x"}, {"id": "b", "name": "B", "area": "x", "sub_resolution": "960x540"},
+        {"id": "c", "name": "C", "area": "x", "sub_stream": False}]})
+    assert [cfg.sub_size(c) for c in cfg.cameras] == [(640, 360), (960, 540), None]
+    plain = Config.model_validate({"cameras": [{"id": "a", "name": "A", "area": "x"}]})
+    assert plain.sub_size(plain.cameras[0]) is None  # no sub_resolution anywhere: the main stream only
+
     dep = make_deployment('[plugins.traffic_sim]\nresolution = "640x360"\nsub_resolution = "960x540"\n')
     result = bconnect("check-config", str(dep.path))
     assert result.returncode == 2
     assert "[plugins.traffic_sim.sub_resolution] the sub stream (960x540) must not be larger than the main" in result.stderr
+    dep = make_deployment('[plugins.traffic_sim]\nresolution = "640x360"\n\n[[plugins.traffic_sim.cameras]]\n'
+                          'id = "s"\nname = "S"\narea = "beller"\nsub_resolution = "650x360"\n')
+    result = bconnect("check-config", str(dep.path))
+    assert result.returncode == 2 and "camera 's': the sub stream (650x360) must not be larger" in result.stderr
 
 
 async def test_shutdown_stops_a_render_and_leaves_no_partial_file(make_deployment):

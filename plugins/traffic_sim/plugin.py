@@ -9,8 +9,8 @@ Rendering starts in the background at ``bconnect_startup``, one child process
 per uncached camera (drawing holds a GIL; the server's should stay free): the
 server answers at once and each camera comes online when its file appears
 (immediately when it is cached); until then the ingest reports "file not
-found" and retries. With ``sub_resolution`` set, each camera (but those that
-say ``sub_stream = false``) also offers a sub stream, its loop scaled down
+found" and retries. With ``sub_resolution`` set (for all, or per camera), each
+camera (but those that say ``sub_stream = false``) also offers a sub stream, its loop scaled down
 (:mod:`plugins.traffic_sim.sub_stream`), written by the same child process
 after the loop; analytics read it, as they read a real camera's.
 ``wait_for_render = true`` makes ``cameras()`` wait instead; only for short
@@ -47,7 +47,7 @@ class TrafficSim:
         self.log = getattr(context, "log", log)
         self.sim_dir = (Path(context.data_dir) / "sim").absolute()
         self.specs = {cam.id: self._spec(cam) for cam in config.cameras}
-        self.sub_sizes = {cam.id: config.sub_size for cam in config.cameras if cam.sub_stream and config.sub_size}
+        self.sub_sizes = {cam.id: size for cam in config.cameras if (size := config.sub_size(cam)) is not None}
         self._stop = threading.Event()
         self._task: asyncio.Task | None = None
         self._children: set[asyncio.subprocess.Process] = set()
