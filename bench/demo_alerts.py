@@ -13,7 +13,9 @@ sim-render`` (as ``make run`` does; its time printed apart), and reads ``GET /ap
 SSE stream and the web UI show) until the minutes are over. Then one table:
 alert kind (an ETLE ``sign.violation`` by its offence), camera, seconds from
 the server's start to the first alert, and how many came; then the kinds the
-deployment's analyzers can give that never came, and one JSON line.
+deployment's analyzers can give that never came, the detector's load, each
+analysed camera's stream (sub or main) and frames a second tracked and
+detected on (from ``/api/health``), and one JSON line.
 
 Times include the start-up (renders, the detector's load) and whatever the
 machine's CPU allows the detector: on two shared cores the default detector
@@ -141,6 +143,22 @@ def detector_load(base: str, token: str) -> dict[str, float]:
     return out
 
 
+def analysed(base: str, token: str) -> dict[str, dict]:
+    """From ``/api/health``: each analysed camera's stream (sub or main) and frames tracked and detected on."""
+    try:
+        body = httpx.get(f"{base}/api/health", headers={"Authorization": f"Bearer {token}"}, timeout=10.0).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+    out = {}
+    for camera, entry in (body.get("cameras") or {}).items():
+        a = entry.get("analytics")
+        if a:
+            d = a.get("detection") or {}
+            out[camera] = {"stream": a.get("stream"), "frames": d.get("frames", 0), "detected": d.get("detected", 0),
+                           "dropped": a.get("dropped", 0), "detector_dropped": d.get("dropped", 0)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(REPO / "deploy" / "demo.toml"))
@@ -170,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         found = watch(f"http://127.0.0.1:{port}", token, args.minutes * 60, started, proc)
         load = detector_load(f"http://127.0.0.1:{port}", token)
+        per_camera = analysed(f"http://127.0.0.1:{port}", token)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -186,7 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"never came: {', '.join(missing) or 'none'}   (server log: {run_dir / 'server.log'})")
     print(f"detector: {load['detector_calls']:.0f} calls, {load['detector_s']:.0f} s busy, "
           f"{load['frames_dropped']:.0f} frames dropped behind it, in {args.minutes:g} min")
-    print(json.dumps({"minutes": args.minutes, "detector": load, "alerts": [{"kind": k, "camera": c, "first_s": round(f, 1), "count": n}
+    seconds = args.minutes * 60
+    print(f"analysed: {len(per_camera)} cameras; per camera: stream, frames a second tracked (of them detected on: "
+          "the rest were still, or the detector was full), frames dropped before tracking")
+    for camera, c in sorted(per_camera.items()):
+        print(f"  {camera:<18} {c['stream'] or '-':<5} {c['frames'] / seconds:5.1f} ({c['detected'] / seconds:4.1f}) "
+              f"{c['dropped']:>6}")
+    print(json.dumps({"minutes": args.minutes, "detector": load, "analysed": per_camera, "alerts": [{"kind": k, "camera": c, "first_s": round(f, 1), "count": n}
                                                            for k, c, f, n in rows], "missing": missing}))
     if proc.returncode not in (0, -signal.SIGTERM, None):
         shutil.copy(run_dir / "server.log", run_dir / "server-failed.log")

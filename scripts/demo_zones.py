@@ -36,8 +36,9 @@ OUT = ROOT / "deploy" / "demo-zones"
 PARKING_SCENES = ("no_parking_stop", "delivery_stop", "queue")
 CRIME_SCENES = ("loiter_night", "crowd", "running", "crossing_wait")
 # the loitering scene's shop fronts on the near side, where the loiterer comes out of a doorway: a strip of
-# the sidewalk along the buildings, on the ground in metres (x0, z0, x1, z1; docs/simulator.md)
-RESTRICTED = {"loiter_night": (-13.0, 13.0, -12.0, 23.0)}
+# the sidewalk along the buildings, on the ground in metres (x0, z0, x1, z1; docs/simulator.md). 1.5 m wide:
+# at 1 m the loiterer's feet are in it 2 s of the loop (truth, seed 301), under the rule's 3 s, and it never fired
+RESTRICTED = {"loiter_night": (-13.0, 13.0, -11.5, 23.0)}
 VTEST = {"vtest": [[0.78, 0.02], [1.0, 0.02], [1.0, 0.25], [0.78, 0.25]]}  # the parked van and car
 
 

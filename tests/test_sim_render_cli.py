@@ -42,3 +42,16 @@ def test_every_loop_is_rendered_once_then_found_cached(make_deployment):
 
     bad = bconnect("sim-render", "--config", str(dep.path), "--workers", "0", timeout=60)
     assert bad.returncode == 2 and "--workers must be 1 or more" in bad.stdout
+
+
+def test_a_sub_resolution_is_written_with_each_loop_and_added_to_loops_rendered_before(make_deployment):
+    dep = make_deployment(SIM)
+    assert bconnect("sim-render", "--config", str(dep.path), timeout=120).returncode == 0  # loops, no sub streams
+    dep.path.write_text(dep.path.read_text().replace('keyframe_seconds = 1\n', 'keyframe_seconds = 1\nsub_resolution = "160x90"\n'))
+    plugin = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")
+    assert not any(plugin.ready(cam) for cam in plugin.specs)  # the loops are there, their sub streams not yet
+    r = bconnect("sim-render", "--config", str(dep.path), "--workers", "2", timeout=120)
+    assert r.returncode == 0 and "2 rendered, 0 failed" in r.stdout, r.stdout + r.stderr
+    assert all(plugin.ready(cam) and plugin.sub_video_path(cam).is_file() for cam in plugin.specs)
+    again = bconnect("sim-render", "--config", str(dep.path), timeout=60)
+    assert again.stdout.splitlines() == ["camera sim-a: cached", "camera sim-b: cached"]

@@ -350,6 +350,56 @@ async def test_driver_offers_looping_file_sources_and_renders_once(make_deployme
     assert again.bconnect_health(None)["render_s"] == 0
 
 
+async def test_a_sub_resolution_gives_each_camera_a_scaled_sub_stream_in_step_with_its_loop(make_deployment):
+    dep = make_deployment(
+        SIM_TOML.replace('loop_seconds = 4\n', 'loop_seconds = 4\nsub_resolution = "160x90"\n')
+        .replace('scenario = "loiter_night"\n', 'scenario = "loiter_night"\nsub_stream = false\n')
+    )
+    sim = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")
+    await sim.start_rendering()
+    cameras = {c.id: c for c in await sim.cameras()}
+    assert cameras["sim-2"].sub is None  # sub_stream = false: its analytics read the main stream
+    sub = cameras["sim-1"].sub
+    assert sub is not None and sub.realtime_loop is True
+    assert Path(sub.url) == sim.sub_video_path("sim-1") and Path(sub.url).parent == Path(cameras["sim-1"].main.url).parent
+    with av.open(sub.url) as small, av.open(cameras["sim-1"].main.url) as big:
+        s, b = small.streams.video[0], big.streams.video[0]
+        assert (s.width, s.height, s.codec_context.name) == (160, 90, "h264")
+        assert (s.frames, s.average_rate) == (b.frames, b.average_rate) == (40, 10)
+        keyframes = [i for i, p in enumerate(p for p in small.demux(s) if p.size) if p.is_keyframe]
+        assert keyframes == [0, 20]  # restarts on a keyframe, as the main loop does
+        small.seek(0)
+        frame = next(small.decode(video=0)).to_ndarray(format="rgb24")
+    # the same picture, scaled: the first frames agree at the small size
+    main = np.asarray(Image.fromarray(first_frame(Path(cameras["sim-1"].main.url))).resize((160, 90), Image.BOX))
+    assert np.abs(main.astype(int) - frame.astype(int)).mean() < 12
+    # a second start finds both files and writes neither again
+    stamp = Path(sub.url).stat().st_mtime_ns
+    again = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")
+    await again.start_rendering()
+    assert all(r.cached for r in again.rendered.values()) and Path(sub.url).stat().st_mtime_ns == stamp
+
+
+def test_a_camera_may_set_its_own_sub_size_and_none_larger_than_the_main_is_accepted(make_deployment):
+    from plugins.traffic_sim.config import Config
+
+    cfg = Config.model_validate({"resolution": "1280x720", "sub_resolution": "640x360", "cameras": [
+        {"id": "a", "name": "A", "area": "x"}, {"id": "b", "name": "B", "area": "x", "sub_resolution": "960x540"},
+        {"id": "c", "name": "C", "area": "x", "sub_stream": False}]})
+    assert [cfg.sub_size(c) for c in cfg.cameras] == [(640, 360), (960, 540), None]
+    plain = Config.model_validate({"cameras": [{"id": "a", "name": "A", "area": "x"}]})
+    assert plain.sub_size(plain.cameras[0]) is None  # no sub_resolution anywhere: the main stream only
+
+    dep = make_deployment('[plugins.traffic_sim]\nresolution = "640x360"\nsub_resolution = "960x540"\n')
+    result = bconnect("check-config", str(dep.path))
+    assert result.returncode == 2
+    assert "[plugins.traffic_sim.sub_resolution] the sub stream (960x540) must not be larger than the main" in result.stderr
+    dep = make_deployment('[plugins.traffic_sim]\nresolution = "640x360"\n\n[[plugins.traffic_sim.cameras]]\n'
+                          'id = "s"\nname = "S"\narea = "beller"\nsub_resolution = "650x360"\n')
+    result = bconnect("check-config", str(dep.path))
+    assert result.returncode == 2 and "camera 's': the sub stream (650x360) must not be larger" in result.stderr
+
+
 async def test_shutdown_stops_a_render_and_leaves_no_partial_file(make_deployment):
     dep = make_deployment(SIM_TOML.replace("loop_seconds = 4", "loop_seconds = 60"))
     sim = load_plugins(load_file(dep.path)).pm.get_plugin("traffic_sim")

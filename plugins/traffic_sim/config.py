@@ -17,6 +17,25 @@ ScenarioName = Literal[
 assert set(ScenarioName.__args__) == set(SCENARIOS)  # type: ignore[attr-defined]
 
 
+def _resolution(value: str | None) -> str | None:
+    if value is None:
+        return None
+    w, sep, h = value.partition("x")
+    if not (sep and w.isdigit() and h.isdigit()):
+        raise ValueError("write WIDTHxHEIGHT, e.g. 960x540")
+    width, height = int(w), int(h)
+    if not (160 <= width <= 1920 and 90 <= height <= 1080):
+        raise ValueError("between 160x90 and 1920x1080")
+    if width % 2 or height % 2:
+        raise ValueError("width and height must be even (yuv420p)")
+    return value
+
+
+def _size(value: str) -> tuple[int, int]:
+    w, _, h = value.partition("x")
+    return int(w), int(h)
+
+
 class SimCamera(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -27,14 +46,33 @@ class SimCamera(BaseModel):
     scenario: ScenarioName = "free_flow"
     seed: int = Field(default=1, ge=0, le=2**32 - 1)
     night: bool | None = None  # None: the scenario's own lighting
+    sub_stream: bool = True  # offer a sub stream when the plugin has a sub_resolution (false: analytics read the main)
+    sub_resolution: str | None = None  # this camera's sub stream size; None: the plugin's
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+
+    @field_validator("sub_resolution")
+    @classmethod
+    def _sub_resolution(cls, value: str | None) -> str | None:
+        return _resolution(value)
+
+
+def _not_larger(value: str | None, main: str | None) -> str | None:
+    if value is None or main is None:
+        return value
+    (w, h), (mw, mh) = _size(value), _size(main)
+    if w > mw or h > mh:
+        raise ValueError(f"the sub stream ({value}) must not be larger than the main stream ({main})")
+    return value
 
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resolution: str = "960x540"
+    # a second, smaller stream per camera (the main loop scaled down), as real cameras offer: analytics read it,
+    # so the detector's work a frame follows this size, not the main stream's (sub_stream.py); None: main only
+    sub_resolution: str | None = None
     fps: int = Field(default=15, ge=5, le=30)
     keyframe_seconds: int = Field(default=2, ge=1, le=10)
     loop_seconds: int = Field(default=30, ge=2, le=300)
@@ -42,23 +80,25 @@ class Config(BaseModel):
     wait_for_render: bool = False  # cameras() returns only once every loop is rendered
     cameras: list[SimCamera] = []
 
-    @field_validator("resolution")
+    @field_validator("resolution", "sub_resolution")
     @classmethod
-    def _resolution(cls, value: str) -> str:
-        w, sep, h = value.partition("x")
-        if not (sep and w.isdigit() and h.isdigit()):
-            raise ValueError("write WIDTHxHEIGHT, e.g. 960x540")
-        width, height = int(w), int(h)
-        if not (160 <= width <= 1920 and 90 <= height <= 1080):
-            raise ValueError("between 160x90 and 1920x1080")
-        if width % 2 or height % 2:
-            raise ValueError("width and height must be even (yuv420p)")
-        return value
+    def _resolution(cls, value: str | None) -> str | None:
+        return _resolution(value)
+
+    @field_validator("sub_resolution")
+    @classmethod
+    def _sub_smaller(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _not_larger(value, info.data.get("resolution"))
 
     @field_validator("cameras")
     @classmethod
-    def _unique_ids(cls, cameras: list[SimCamera]) -> list[SimCamera]:
+    def _cameras(cls, cameras: list[SimCamera], info: ValidationInfo) -> list[SimCamera]:
         check_unique(c.id for c in cameras)
+        for cam in cameras:
+            try:
+                _not_larger(cam.sub_resolution, info.data.get("resolution"))
+            except ValueError as exc:
+                raise ValueError(f"camera {cam.id!r}: {exc}") from None
         return cameras
 
     @field_validator("loop_seconds")
@@ -71,5 +111,9 @@ class Config(BaseModel):
 
     @property
     def size(self) -> tuple[int, int]:
-        w, _, h = self.resolution.partition("x")
-        return int(w), int(h)
+        return _size(self.resolution)
+
+    def sub_size(self, camera: SimCamera) -> tuple[int, int] | None:
+        """The size of ``camera``'s sub stream, or ``None`` when it offers none."""
+        size = camera.sub_resolution or self.sub_resolution
+        return _size(size) if camera.sub_stream and size else None

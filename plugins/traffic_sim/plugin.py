@@ -9,7 +9,10 @@ Rendering starts in the background at ``bconnect_startup``, one child process
 per uncached camera (drawing holds a GIL; the server's should stay free): the
 server answers at once and each camera comes online when its file appears
 (immediately when it is cached); until then the ingest reports "file not
-found" and retries.
+found" and retries. With ``sub_resolution`` set (for all, or per camera), each
+camera (but those that say ``sub_stream = false``) also offers a sub stream, its loop scaled down
+(:mod:`plugins.traffic_sim.sub_stream`), written by the same child process
+after the loop; analytics read it, as they read a real camera's.
 ``wait_for_render = true`` makes ``cameras()`` wait instead; only for short
 loops, since the camera registry gives a driver 30 s to list its cameras.
 """
@@ -29,6 +32,7 @@ from core.interfaces import CameraInfo, StreamSource
 from plugins.traffic_sim import cache
 from plugins.traffic_sim.config import Config, SimCamera
 from plugins.traffic_sim.renderer import RenderSpec
+from plugins.traffic_sim.sub_stream import sub_path
 
 log = logging.getLogger("bconnect.plugin.traffic_sim")
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent  # so the render process finds this package
@@ -43,6 +47,7 @@ class TrafficSim:
         self.log = getattr(context, "log", log)
         self.sim_dir = (Path(context.data_dir) / "sim").absolute()
         self.specs = {cam.id: self._spec(cam) for cam in config.cameras}
+        self.sub_sizes = {cam.id: size for cam in config.cameras if (size := config.sub_size(cam)) is not None}
         self._stop = threading.Event()
         self._task: asyncio.Task | None = None
         self._children: set[asyncio.subprocess.Process] = set()
@@ -68,6 +73,16 @@ class TrafficSim:
     def video_path(self, camera_id: str) -> Path:
         return cache.paths(self.specs[camera_id], self.sim_dir)[0]
 
+    def sub_video_path(self, camera_id: str) -> Path | None:
+        """The camera's sub stream file, or ``None`` when it offers none."""
+        size = self.sub_sizes.get(camera_id)
+        return sub_path(self.video_path(camera_id), *size) if size else None
+
+    def ready(self, camera_id: str) -> bool:
+        """Its loop (and sub stream, if it offers one) are on disk. Blocking: file lookups."""
+        sub = self.sub_video_path(camera_id)
+        return cache.is_cached(self.specs[camera_id], self.sim_dir) and (sub is None or sub.is_file())
+
     def truth_path(self, camera_id: str) -> Path:
         """The ground truth JSON beside camera ``camera_id``'s video."""
         return cache.paths(self.specs[camera_id], self.sim_dir)[1]
@@ -77,6 +92,7 @@ class TrafficSim:
             await self.start_rendering()
         # a path names the font in use (a file lookup) and a hash: off the event loop
         videos = await asyncio.to_thread(lambda: {cam.id: self.video_path(cam.id) for cam in self.config.cameras})
+        subs = await asyncio.to_thread(lambda: {cam.id: self.sub_video_path(cam.id) for cam in self.config.cameras})
         return [
             CameraInfo(
                 id=cam.id,
@@ -84,6 +100,7 @@ class TrafficSim:
                 agency=cam.agency,
                 driver=self.name,
                 main=StreamSource(url=str(videos[cam.id]), realtime_loop=True),
+                sub=StreamSource(url=str(subs[cam.id]), realtime_loop=True) if subs[cam.id] is not None else None,
                 area=cam.area,
                 lat=cam.lat,
                 lon=cam.lon,
@@ -105,11 +122,11 @@ class TrafficSim:
             if self._stop.is_set():
                 return
             video, truth = await asyncio.to_thread(cache.paths, spec, self.sim_dir)
-            if await asyncio.to_thread(cache.is_cached, spec, self.sim_dir):
+            if await asyncio.to_thread(self.ready, cam_id):
                 self.rendered[cam_id] = cache.Rendered(spec, video, truth, cached=True, seconds=0.0)
                 continue
             try:
-                result = await self._render_in_child(spec)
+                result = await self._render_in_child(spec, self.sub_sizes.get(cam_id))
             except Exception as exc:
                 self.failed[cam_id] = f"{type(exc).__name__}: {exc}"
                 self.log.error("camera %s: render failed: %s", cam_id, self.failed[cam_id])
@@ -119,11 +136,12 @@ class TrafficSim:
             self.rendered[cam_id] = result
             self.log.info("camera %s: rendered %s in %.1fs", cam_id, result.video.name, result.seconds)
 
-    async def _render_in_child(self, spec: RenderSpec) -> cache.Rendered | None:
-        """Render in a child process (its own GIL, lower priority); ``None`` if stopped."""
+    async def _render_in_child(self, spec: RenderSpec, sub: tuple[int, int] | None = None) -> cache.Rendered | None:
+        """Render (and scale down to ``sub``) in a child process (its own GIL, lower priority); ``None`` if stopped."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "plugins.traffic_sim.render_job", str(self.sim_dir), json.dumps(spec.as_dict()),
+            *([f"{sub[0]}x{sub[1]}"] if sub else []),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
         )
         self._children.add(proc)

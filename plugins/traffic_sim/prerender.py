@@ -18,16 +18,21 @@ from typing import Any
 
 from core.interfaces import Command
 from plugins.traffic_sim import cache
+from plugins.traffic_sim.sub_stream import write_sub_stream
 
 
-def _render(spec, sim_dir) -> float:
+def _render(spec, sim_dir, sub: tuple[int, int] | None = None) -> float:
     os.nice(5)  # whatever else runs on the machine comes first
-    return cache.render(spec, sim_dir).seconds
+    started = time.monotonic()
+    result = cache.render(spec, sim_dir)
+    if sub is not None:  # the camera's sub stream: its loop scaled down
+        write_sub_stream(result.video, sub[0], sub[1], spec.fps, spec.keyframe_seconds)
+    return time.monotonic() - started
 
 
 def render_all(plugin: Any, workers: int, say=print) -> int:
     """Render ``plugin``'s cameras not cached yet; returns how many failed."""
-    todo = {cam: spec for cam, spec in plugin.specs.items() if not cache.is_cached(spec, plugin.sim_dir)}
+    todo = {cam: spec for cam, spec in plugin.specs.items() if not plugin.ready(cam)}
     for cam in plugin.specs:
         if cam not in todo:
             say(f"camera {cam}: cached")
@@ -36,7 +41,7 @@ def render_all(plugin: Any, workers: int, say=print) -> int:
     say(f"rendering {len(todo)} simulated camera loop(s), {workers} at a time, into {plugin.sim_dir} ...")
     started, failed = time.monotonic(), 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_render, spec, plugin.sim_dir): cam for cam, spec in todo.items()}
+        futures = {pool.submit(_render, spec, plugin.sim_dir, plugin.sub_sizes.get(cam)): cam for cam, spec in todo.items()}
         for done in as_completed(futures):
             cam = futures[done]
             try:
