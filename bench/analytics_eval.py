@@ -239,12 +239,17 @@ class CachedDetector:
     For tuning the tracker and the rules: the default detector costs seconds a frame on two cores, the
     rules milliseconds. A cache belongs to one rendered loop (its file name carries the render's hash) and fps;
     a video that plays the loop several times replays it in turn (the loops are the same packets). A changed
-    renderer is a new file; a changed model is not: delete the folder.
+    renderer is a new file; a changed model is not: delete the folder. The model's input size is kept with the
+    answers, so that the close-ups (core/analytics/closeups.py) plan the same squares when replayed.
     """
 
     def __init__(self, inner, path: Path) -> None:
         self.inner, self.path, self.name = inner, path, inner.name
-        self.frames: list[list] = json.loads(path.read_text()) if path.is_file() else []
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        if isinstance(saved, list):  # written before the input size was kept: close-ups cannot replay from it
+            saved = {"frames": saved}
+        self.frames: list[list] = saved.get("frames", [])
+        self.input_size = tuple(saved.get("input_size") or (0, 0))  # the model's, for the close-ups' squares
         self.replaying, self.calls = bool(self.frames), 0
 
     async def detect(self, frames):
@@ -256,6 +261,7 @@ class CachedDetector:
                 out.append([Detection(*d) for d in self.frames[self.calls % len(self.frames)]])
             else:
                 found = (await self.inner.detect([frame]))[0]
+                self.input_size = tuple(self.inner.info().input_size)
                 self.frames.append([[d.label, d.score, d.x1, d.y1, d.x2, d.y2] for d in found])
                 self.replaying = False
                 out.append(found)
@@ -263,12 +269,15 @@ class CachedDetector:
         return out
 
     def info(self):
-        return self.inner.info()
+        import dataclasses
+
+        info = self.inner.info()
+        return dataclasses.replace(info, input_size=self.input_size) if min(self.input_size) > 0 else info
 
     def save(self) -> None:
         if not self.replaying:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self.frames))
+            self.path.write_text(json.dumps({"input_size": list(self.input_size), "frames": self.frames}))
 
 
 def run_analyze(config: Path, video: Path, zones: Path, camera: str, fps: float, duration: float | None,

@@ -66,7 +66,9 @@ class Square:
 
 def plan(zones: Sequence[Any], width: int, height: int, input_size: tuple[int, int], closeups: CloseUps) -> list[Square]:
     """The squares that cover the zones of ``closeups.kinds`` (``core.analytics.zones.Zone``, points in
-    fractions of the picture) at ``closeups.zoom``; at most ``closeups.views``."""
+    fractions of the picture) at ``closeups.zoom``; at most ``closeups.views``; none for an unknown input."""
+    if min(input_size) <= 0:
+        return []
     boxes = []
     for zone in zones:
         if zone.kind.value not in closeups.kinds:
@@ -138,14 +140,21 @@ def merge(
 
 async def detect(detector: Any, image: np.ndarray, zones: Sequence[Any], closeups: CloseUps) -> list[Detection]:
     """``detector.detect`` on the frame (H x W x 3 RGB) and, in the same call, its close-ups of ``zones``."""
-    height, width = image.shape[:2]
-    squares: list[Square] = []
-    if closeups.kinds and zones:
-        size = tuple(detector.info().input_size)
-        if min(size) > 0:  # 0 x 0: the model is not loaded yet (it loads with the first call)
-            squares = plan(zones, width, height, size, closeups)
-    if not squares:
+    if not (closeups.kinds and zones):
         (detections,) = await detector.detect([image])
         return list(detections)
-    found = await detector.detect([image, *crops(image, squares)])
-    return merge(found[0], squares, found[1:], width, height, closeups.labels)
+    height, width = image.shape[:2]
+    whole = None
+    if min(detector.info().input_size) <= 0:  # the model loads with its first call: then its input is known
+        (whole,) = await detector.detect([image])
+    squares = plan(zones, width, height, tuple(detector.info().input_size), closeups)
+    if not squares:
+        if whole is None:
+            (whole,) = await detector.detect([image])
+        return list(whole)
+    if whole is None:
+        found = await detector.detect([image, *crops(image, squares)])
+        whole, found = found[0], found[1:]
+    else:
+        found = await detector.detect(crops(image, squares))
+    return merge(whole, squares, found, width, height, closeups.labels)
