@@ -18,10 +18,20 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from plugins.plate_reader.tnkb import Char
-
 ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LINE_HEIGHT = 96  # pixels a crop is scaled to before text detection
+
+
+@dataclass(frozen=True)
+class Char:
+    """One decoded character: what it is, how sure, and its best letter and best digit."""
+
+    char: str
+    prob: float
+    letter: str
+    letter_prob: float
+    digit: str
+    digit_prob: float
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from plugins.plate_reader.ocr import Char
 
 # Regional codes in use (Korlantas), the default of ``area_codes``.
 AREA_CODES = (
@@ -50,18 +51,6 @@ _SHAPE = re.compile(r"^([A-Z]{1,2})([1-9][0-9]{0,3})([A-Z]{0,3})$")
 
 
 @dataclass(frozen=True)
-class Char:
-    """One character as the OCR decoded it: what it is, how sure, and its best letter and best digit."""
-
-    char: str
-    prob: float
-    letter: str
-    letter_prob: float
-    digit: str
-    digit_prob: float
-
-
-@dataclass(frozen=True)
 class Rules:
     area_codes: frozenset[str] = frozenset(AREA_CODES)
     number_ranges: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(NUMBER_RANGES))
@@ -82,11 +71,6 @@ class Plate:
     def normalised(self) -> str:
         """As stored and compared: ``KT1234AB``."""
         return f"{self.area}{self.number}{self.series}"
-
-    @property
-    def vehicle_class(self) -> str | None:
-        """The class its number belongs to by the default ranges (:data:`NUMBER_RANGES`)."""
-        return class_for_number(self.number)
 
 
 @dataclass(frozen=True)
