@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from core.analytics.zone_kinds import parse_kind
 from core.toml_lines import key_at_line, locate
 from core.violations.settings import EnforcementSettings
 
@@ -181,8 +182,6 @@ class AnalyticsSettings(_Strict):
     @field_validator("closeup_kinds")
     @classmethod
     def _closeup_kinds(cls, kinds: list[str]) -> list[str]:
-        from core.analytics.zones import parse_kind  # the zone kinds live with the zones
-
         return [parse_kind(k).value for k in kinds]
     # while analyzers run: the interpreter's switch interval (ms), how long the event loop may wait for the GIL
     # behind an analysis thread's Python work (Python's own is 5 ms); 0 leaves Python's
