@@ -138,6 +138,13 @@ def merge(
     return [every[i] for i in kept]
 
 
+def squares(detector: Any, zones: Sequence[Any], width: int, height: int, closeups: CloseUps) -> list[Square]:
+    """:func:`plan` for the detector's input size; none while it is not known (the model not loaded yet)."""
+    if not (closeups.kinds and zones):
+        return []
+    return plan(zones, width, height, tuple(detector.info().input_size), closeups)
+
+
 async def detect(detector: Any, image: np.ndarray, zones: Sequence[Any], closeups: CloseUps) -> list[Detection]:
     """``detector.detect`` on the frame (H x W x 3 RGB) and, in the same call, its close-ups of ``zones``."""
     if not (closeups.kinds and zones):

@@ -121,8 +121,16 @@ class Mailbox:
             self._waiter.set_result(None)
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image[..., ::-1])  # the hub's BGR to the detector contract's RGB
+def _pictures(image: np.ndarray, squares: list[closeups.Square]) -> list[np.ndarray]:
+    """The frame as the detector contract wants it (the hub's BGR to RGB), then its close-ups: in the tracking thread."""
+    rgb = np.ascontiguousarray(image[..., ::-1])
+    return [rgb, *closeups.crops(rgb, squares)]
+
+
+def _track(tracker, found, squares, width: int, height: int, t: float, settings: CloseUps) -> list[Track]:
+    """The frame's detections with its close-ups' (merged in the tracking thread), into the tracker."""
+    detections = closeups.merge(found[0], squares, found[1:], width, height, settings.labels) if squares else found[0]
+    return tracker.update(detections, t)
 
 
 class CameraTracking:
@@ -198,10 +206,12 @@ class CameraTracking:
         loop = asyncio.get_running_loop()
         if not frame.detect:
             return tuple(await loop.run_in_executor(self.executor, tracker.hold, t))
-        image = await loop.run_in_executor(self.executor, _rgb, frame.image)
+        height, width = frame.image.shape[:2]
+        squares = closeups.squares(self.detector, zones, width, height, self.closeups)  # a few boxes: cheap
+        pictures = await loop.run_in_executor(self.executor, _pictures, frame.image, squares)
         started = time.perf_counter()
         try:
-            detections = await closeups.detect(self.detector, image, zones, self.closeups)
+            found = await self.detector.detect(pictures)
         except FramesDropped:
             self.dropped += 1
             if self.metrics is not None:
@@ -213,7 +223,7 @@ class CameraTracking:
         self.detect_ms = round(1000 * took, 1)
         if self.metrics is not None:
             self.metrics.detector_seconds.labels(camera=self.camera_id).observe(took)
-        return tuple(await loop.run_in_executor(self.executor, tracker.update, detections, t))
+        return tuple(await loop.run_in_executor(self.executor, _track, tracker, found, squares, width, height, t, self.closeups))
 
     def _zones(self, frame: Frame) -> tuple[Any, ...]:
         if self.zones is None or frame.moving:
