@@ -147,21 +147,14 @@ def squares(detector: Any, zones: Sequence[Any], width: int, height: int, closeu
 
 async def detect(detector: Any, image: np.ndarray, zones: Sequence[Any], closeups: CloseUps) -> list[Detection]:
     """``detector.detect`` on the frame (H x W x 3 RGB) and, in the same call, its close-ups of ``zones``."""
-    if not (closeups.kinds and zones):
-        (detections,) = await detector.detect([image])
-        return list(detections)
     height, width = image.shape[:2]
     whole = None
-    if min(detector.info().input_size) <= 0:  # the model loads with its first call: then its input is known
-        (whole,) = await detector.detect([image])
-    squares = plan(zones, width, height, tuple(detector.info().input_size), closeups)
-    if not squares:
-        if whole is None:
-            (whole,) = await detector.detect([image])
-        return list(whole)
+    if closeups.kinds and zones and min(detector.info().input_size) <= 0:
+        (whole,) = await detector.detect([image])  # the model loads with its first call: then its input is known
+    cut = squares(detector, zones, width, height, closeups)
     if whole is None:
-        found = await detector.detect([image, *crops(image, squares)])
+        found = await detector.detect([image, *crops(image, cut)])
         whole, found = found[0], found[1:]
     else:
-        found = await detector.detect(crops(image, squares))
-    return merge(whole, squares, found, width, height, closeups.labels)
+        found = await detector.detect(crops(image, cut)) if cut else []
+    return merge(whole, cut, found, width, height, closeups.labels)
