@@ -15,6 +15,17 @@ class ApiError(HTTPException):
     """Raise from a handler: ``raise ApiError(400, "sdp: not an offer")``."""
 
 
+class Refused(Exception):
+    """A request a service (not a handler) refuses: ``status`` (the HTTP status that fits: 404, 409, 422,
+    429, 503), ``reason`` and ``headers`` go to the client; the handler turns it into an answer."""
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers or {}
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = getattr(exc, "headers", None)

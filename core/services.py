@@ -158,7 +158,7 @@ class ViolationDesk(Protocol):
     """The violation workflow as sinks see it: read a violation, close the case when the sink is done.
 
     Violations are described as ``GET /api/violations/{id}`` shows them. A move the workflow does not
-    allow raises :class:`core.violations.service.Refused` with the reason (and its HTTP status).
+    allow raises :class:`core.errors.Refused` with the reason (and its HTTP status).
     """
 
     async def get(self, violation_id: int) -> dict[str, Any] | None:
@@ -447,9 +447,9 @@ class _Desk:
         return describe(service, v) if v is not None else None
 
     async def close(self, violation_id: int, by: str, note: str) -> dict[str, Any]:
+        from core.errors import Refused
         from core.violations.api import describe
         from core.violations.models import Violation
-        from core.violations.service import Refused
 
         service = self._service()
         v = await Violation.get_or_none(id=violation_id)

@@ -9,7 +9,7 @@ from core.auth import audit
 from core.config import load_file
 from core.testing.app import running_app
 from core.violations.models import ViolationTransition
-from core.violations.service import Refused
+from core.errors import Refused
 
 
 @pytest.fixture

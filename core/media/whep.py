@@ -22,6 +22,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from core.errors import Refused
 from core.media.mux import SubscriptionClosed
 from core.media.rtc_track import PacketTrack
 from core.media.transcode import TranscodeHub
@@ -36,14 +37,8 @@ VIEWER_QUEUE = 256  # packets; a slower viewer skips to the next keyframe
 _END_OF_CANDIDATES = re.compile(r"^a=end-of-candidates\r?\n", re.MULTILINE)
 
 
-class WhepRefused(Exception):
-    """A request the service will not serve; ``status`` and ``reason`` go to the client."""
-
-    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.headers = headers or {}
+class WhepRefused(Refused):
+    """A viewing request the service will not serve; ``status``, ``reason`` and ``headers`` go to the client."""
 
 
 @dataclass

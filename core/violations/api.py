@@ -48,7 +48,8 @@ from core.events.types import KIND, REF
 from core.models import EvidenceClip, User
 from core.request_body import check_version, read_object, text_field
 from core.violations.models import PlateEdit, Violation, ViolationTransition
-from core.violations.service import Detection, Refused, ViolationService
+from core.errors import Refused
+from core.violations.service import Detection, ViolationService
 from core.violations.states import ALLOWED, STATES
 from core.violations.summary import DAYS_MAX, summary
 

@@ -21,6 +21,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from core.auth import audit
+from core.errors import Refused
 from core.events.types import Event, Snapshot
 from core.violations import evidence
 from core.violations.models import PlateEdit, Violation, ViolationTransition
@@ -30,15 +31,6 @@ from core.violations.states import OFFENCES, OPEN, State, refusal
 
 log = logging.getLogger("bconnect.violations")
 SYSTEM = "system"
-
-
-class Refused(Exception):
-    """A request the workflow refuses; ``status`` is the HTTP status that fits (409, 422)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,7 @@ def closing_note(case: ExportCase) -> str:
 
 async def close_ready(desk: Any, by: str | None = None) -> int:
     """Close every case that has its decision and payment (or confinement); returns how many closed."""
-    from core.violations.service import Refused
+    from core.errors import Refused
 
     closed = 0
     for case in await ExportCase.filter(closed_at=None, decided_on__isnull=False).order_by("id"):

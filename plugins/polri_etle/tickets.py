@@ -31,6 +31,7 @@ from tortoise.transactions import in_transaction
 
 from core.auth import audit
 from core.clock import Clock
+from core.errors import Refused
 from core.events.types import Event
 from core.services import ViolationDesk
 from plugins.polri_etle import letter as letters
@@ -41,15 +42,6 @@ from plugins.polri_etle.ticket_states import ALLOWED, DELIVERY_ALLOWED, FINISHED
 
 log = logging.getLogger("bconnect.plugin.polri_etle")
 SYSTEM = "polri_etle"
-
-
-class Refused(Exception):
-    """A move the desk refuses; ``status`` is the HTTP status that fits (404, 409, 422)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from core.errors import ApiError
 from core.request_body import check_version, read_object, text_field
 from plugins.polri_etle.models import BlockRequest, Ticket
 from plugins.polri_etle.ticket_states import STATES
-from plugins.polri_etle.tickets import Refused, TicketDesk, block_public
+from core.errors import Refused
+from plugins.polri_etle.tickets import TicketDesk, block_public
 
 BASE = "/api/polri_etle/tickets"
 ROLES = ("officer",)
