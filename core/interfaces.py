@@ -271,7 +271,9 @@ class Analyzer(Protocol):
     """Looks at a camera's frames (and, later, emits events).
 
     ``fps``: frames a second wanted (the hub decodes a camera at the highest
-    rate any of its analyzers asks for; 5 is a good default).
+    rate any of its analyzers asks for; 5 is a good default); optionally
+    ``fps_for(camera) -> float``, the rate for one camera (called once per
+    camera at start-up, after ``wants``), where cameras need different rates.
     ``needs_tracks`` (optional, default ``True``): whether the analyzer reads
     ``ctx.tracks``; an analyzer that says ``False`` never makes the detector run.
     ``wants(camera)``: whether to analyse this camera (called once per camera

@@ -63,6 +63,23 @@ class Slow:
         self.frames += 1
 
 
+class PerCamera:
+    """Asks one rate for all cameras (``fps``) and another for cam-1 (the optional ``fps_for``)."""
+
+    name = "per_camera"
+    fps = 1.0
+    needs_tracks = False
+
+    def wants(self, camera):
+        return True
+
+    def fps_for(self, camera):
+        return 8.0 if camera.id == "cam-1" else self.fps
+
+    async def process(self, frame, ctx):
+        pass
+
+
 class AnalyzersPlugin:
     def __init__(self) -> None:
         self.slow = Slow()
@@ -71,6 +88,7 @@ class AnalyzersPlugin:
     def bconnect_register_analyzers(self, register):
         register(Raising())
         register(self.slow)
+        register(PerCamera())
         register(object())  # not an analyzer: refused, reported
 
 
@@ -102,8 +120,11 @@ async def test_analyzers_get_frames_and_a_raising_one_is_contained(app_and_plugi
         runner = app.state.services.analytics
         # while analyzers run, the loop waits at most 1 ms for the GIL behind their threads ([analytics] default)
         assert sys.getswitchinterval() == pytest.approx(0.001)
-        assert sorted(a.name for _, a in runner.analyzers) == ["boom", "motion_logger", "slow"]
+        assert sorted(a.name for _, a in runner.analyzers) == ["boom", "motion_logger", "per_camera", "slow"]
         assert all(isinstance(a, Analyzer) for _, a in runner.analyzers)
+        rates = {r.analyzer.name: r.subscription.fps for r in runner.runs if r.analyzer.name == "per_camera"}
+        assert rates["per_camera"] == 8.0  # fps_for, not fps
+        assert app.state.services.frames.sources["cam-1"].fps_wanted == 8.0  # the camera decoded at the highest rate asked
         deadline = time.monotonic() + 30
         while plugin.slow.frames < 4:
             assert time.monotonic() < deadline, "the threaded analyzer got no frames"

@@ -273,6 +273,22 @@ def test_config_refuses_what_cannot_be():
         Config.model_validate({"red_light": {"grace": 1}})
 
 
+def test_speed_cameras_alone_are_analysed_at_speed_fps():
+    from core.interfaces import CameraInfo, StreamSource
+    from plugins.etle_rules.analyzer import EtleAnalyzer
+
+    def rate(config: dict, camera: str) -> float:
+        info = CameraInfo(id=camera, name=camera, agency="polri", driver="x", main=StreamSource(url="rtsp://x/1"))
+        return EtleAnalyzer(Config.model_validate(config)).fps_for(info)
+
+    lines = {**LINES, "camera": "speed-cam"}
+    assert rate({"fps": 5, "speed_fps": 10, "speed_lines": [lines]}, "speed-cam") == 10
+    assert rate({"fps": 5, "speed_fps": 10, "speed_lines": [lines]}, "red-light-cam") == 5
+    assert rate({"fps": 5, "speed_lines": [lines]}, "speed-cam") == 5  # no speed_fps: fps everywhere
+    with pytest.raises(ValidationError, match="speed_fps"):
+        Config.model_validate({"speed_fps": 0})
+
+
 def test_check_config_names_file_line_and_key_of_a_bad_signal_head(make_deployment):
     d = make_deployment(
         """

@@ -131,10 +131,14 @@ class AnalyticsRunner:
             try:
                 if not analyzer.wants(runtime.info):
                     continue
+                fps_for = getattr(analyzer, "fps_for", None)  # optional in the contract: one rate per camera
+                fps = float(fps_for(runtime.info) if fps_for is not None else analyzer.fps)
+                if not fps > 0:
+                    raise ValueError(f"asks for {fps:g} frames a second")
                 if tracked:
-                    subscription = self._mailbox(runtime.id, float(analyzer.fps))
+                    subscription = self._mailbox(runtime.id, fps)
                 else:
-                    subscription = self.hub.subscribe(runtime.id, f"{plugin}:{analyzer.name}", fps=float(analyzer.fps))
+                    subscription = self.hub.subscribe(runtime.id, f"{plugin}:{analyzer.name}", fps=fps)
             except Exception as exc:
                 self.plugins.report_failure(plugin, f"analyzer {analyzer.name} on camera {runtime.id}", exc)
                 continue

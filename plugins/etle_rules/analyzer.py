@@ -49,6 +49,9 @@ class EtleAnalyzer:
     def wants(self, camera: CameraInfo) -> bool:
         return not self.config.cameras or camera.id in self.config.cameras
 
+    def fps_for(self, camera: CameraInfo) -> float:
+        return self.config.fps_for(camera.id)
+
     def reading(self, frame: Frame) -> tuple[str | None, bool]:
         """The light on this frame: a signal input's phase (sure), else the signal head's colour, else nothing."""
         for source in self.inputs:

@@ -113,6 +113,7 @@ class Config(BaseModel):
 
     cameras: list[CameraId] = []  # the cameras analysed; none listed: every camera
     fps: float = Field(default=10.0, gt=0, le=25)  # frames a second analysed: speed needs 10 (a car at 80 km/h moves 2 m a frame)
+    speed_fps: float | None = Field(default=None, gt=0, le=25)  # on a camera with speed_lines; none: fps (red light and wrong way do with 5)
     watched_labels: list[str] = Field(default=list(VEHICLES), min_length=1)
     red_light: RedLight = RedLight()
     wrong_way: WrongWay = WrongWay()
@@ -137,6 +138,12 @@ class Config(BaseModel):
 
     def signal_head(self, camera: str, preset: str | None) -> SignalHead | None:
         return next((s for s in self.signals if s.camera == camera and s.preset == preset), None)
+
+    def fps_for(self, camera: str) -> float:
+        """Frames a second for this camera: ``speed_fps`` where any of its views has speed lines, else ``fps``."""
+        if self.speed_fps is not None and any(s.camera == camera for s in self.speed_lines):
+            return self.speed_fps
+        return self.fps
 
     def calibration(self, camera: str, preset: str | None) -> SpeedLines | None:
         return next((s for s in self.speed_lines if s.camera == camera and s.preset == preset), None)
