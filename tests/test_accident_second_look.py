@@ -48,8 +48,9 @@ def iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def person(state: str, box=WALKING, last_seen: float = 8.6, track_id: int = 7, label: str = "person") -> Track:
-    return Track(track_id, label, 0.8, box, state, 0.0, last_seen, 20, last_seen, (0.0, 0.0), ())
+def person(state: str, box=WALKING, last_seen: float = 8.6, track_id: int = 7, label: str = "person",
+           velocity=(0.0, 0.0)) -> Track:
+    return Track(track_id, label, 0.8, box, state, 0.0, last_seen, 20, last_seen, velocity, ())
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -77,6 +78,15 @@ def test_only_people_lost_in_a_lane_a_moment_ago_and_inside_the_picture_are_look
     assert looks([person("lost")], now=8.6 + 5.1) == []  # lost too long ago
     assert looks([person("lost", box=(100.0, 300.0, 140.0, 380.0))]) == []  # on the pavement, not in a lane
     assert looks([person("lost", box=(1250.0, 300.0, 1280.0, 380.0))]) == []  # walked out of the picture
+    # a rider lost 20 px before the right edge at 150 px/s is on the way out (the eval's seed 202 red-light
+    # scene: their second look found a "person" in a car's side, read as a person down); standing there, looked for
+    near_edge = (1200.0, 348.0, 1259.0, 456.0)
+    assert looks([person("lost", box=near_edge, velocity=(150.0, 40.0))]) == []
+    assert len(looks([person("lost", box=near_edge)])) == 1
+    assert len(looks([person("lost", velocity=(40.0, 10.0))])) == 1  # walking pace in mid-lane: still looked for
+    # last seen wider than tall: not a person seen upright who fell (the same scene: a "person" track on a rider's
+    # 142 x 87 box, whose second look found a "person" lying)
+    assert looks([person("lost", box=(987.0, 196.0, 1129.0, 283.0), velocity=(97.0, 40.0))]) == []
     many = [person("lost", last_seen=8.0 + i / 10, track_id=i) for i in range(4)]
     assert [lk.track.id for lk in looks(many)] == [3, 2]  # the latest lost first, at most the limit
 

@@ -108,6 +108,10 @@ def test_a_person_down_in_the_lane_and_one_standing_there():
     assert drive(lambda t: [Detection("person", 0.9, 200.0, 120.0, 215.0, 160.0)], 15.0) == []
     # a rider waiting on a motorcycle, boxed as a person about as wide as tall (36 x 32), is not a person down
     assert drive(lambda t: [Detection("person", 0.9, 200.0, 130.0, 236.0, 162.0)], 15.0) == []
+    # a car read as a "person" (a wide box) driving along the lane at a size a second is not lying there
+    assert drive(lambda t: [Detection("person", 0.9, 20.0 + 60.0 * t, 148.0, 80.0 + 60.0 * t, 170.0)], 8.0) == []
+    # ... the same box standing still is
+    assert len(drive(lambda t: [Detection("person", 0.9, 200.0, 148.0, 260.0, 170.0)], 8.0)) == 1
 
 
 def test_one_alert_per_incident_also_when_the_tracker_loses_the_car_for_a_moment():

@@ -72,6 +72,7 @@ class Config(BaseModel):
     # on a motorcycle, seen from the front or behind, is about square: 1.1 took one waiting in traffic for a fall)
     down_aspect: float = Field(default=1.5, gt=0, le=10)
     down_s: float = Field(default=2.0, ge=0, le=60)
+    down_drift: float = Field(default=0.5, gt=0, le=10)  # ... lying still: its centre within this many box sizes meanwhile
     # a second look (second_look.py) for a person lost in a lane: the square around them turned a quarter each
     # way, through the detector, for look_s after the loss, at most look_people a frame; a person found there
     # with at least look_score is seen again, lying

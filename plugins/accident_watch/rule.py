@@ -21,7 +21,8 @@ vehicles, in no excused-kind zone (``stop_line``, ``queue_area``):
   them moves, and that then both stand still, within ``stop_within_s`` of the
   meeting, for ``confirm_s``.
 - **person down**: a person whose box is ``down_aspect`` times as wide as tall
-  (lying, not standing) for ``down_s``.
+  (lying, not standing) for ``down_s``, its centre within ``down_drift`` box
+  sizes meanwhile (lying still, not a vehicle read as a person driving on).
 
 A stop counts only if the camera **watched** it: no gap longer than
 ``watch_gap_s`` between the vehicle's sightings from ``stop_within_s`` before it
@@ -170,6 +171,15 @@ def _size(box: Box) -> float:
     return max(box[2] - box[0], box[3] - box[1], 1.0)
 
 
+def _drift(seen: _Seen, since: float) -> float:
+    """How far the centre strayed from where it was at ``since``, in box sizes (the largest since then)."""
+    samples = [s for s in seen.samples if s[0] >= since - _EPS]
+    if not samples:
+        return 0.0
+    _, x0, y0, size = samples[0]
+    return max(math.hypot(x - x0, y - y0) for _, x, y, _ in samples) / max(size, 1.0)
+
+
 class AccidentRule:
     """The rule's state for every camera of one analyzer."""
 
@@ -235,6 +245,8 @@ class AccidentRule:
             lane = lane_of(track)
             if lane is None or seen.wide_since is None or track.last_seen - seen.wide_since + _EPS < cfg.down_s:
                 continue
+            if _drift(seen, seen.wide_since) > cfg.down_drift:
+                continue  # wide but on the move: a vehicle or a rider read as a person, not someone lying there
             if seen.reported == seen.wide_since:
                 continue
             found.append((Party(track.id, track.label, track.box, PERSON_DOWN, 0.0), seen.wide_since, lane))

@@ -29,6 +29,7 @@ Box = tuple[float, float, float, float]
 TURNS = (1, 3)  # np.rot90's k: a quarter turn anticlockwise, then clockwise (the head may lie either way)
 AROUND = 3.5  # the square's side, in the person's standing height: about the detector's own scale, and room to lie either way
 MIN_SIDE = 96  # pixels: smaller squares are enlarged (a far person)
+AHEAD_S = 0.4  # a person whose box, carried on at its speed this long past the loss, reaches the edge walked out
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,21 @@ def candidates(
     in_lane, limit: int,
 ) -> list[Look]:
     """The people worth a second look: lost (not seen this frame) at most ``look_s`` ago, last seen in
-    a lane (``in_lane(box)``) and not at the picture's edge (walked out of view), the latest lost first."""
+    a lane (``in_lane(box)``) and upright (a box taller than wide), and not leaving the picture: neither
+    at its edge nor beyond it when carried on at the track's speed for :data:`AHEAD_S` past the loss (a
+    rider passing out of view is lost a frame before the edge); the latest lost first."""
     found = []
     for t in tracks:
         if t.label not in people or t.state != "lost" or now - t.last_seen > look_s:
             continue
         x1, y1, x2, y2 = t.box
-        if x1 <= 1 or y1 <= 1 or x2 >= width - 1 or y2 >= height - 1 or not in_lane(t.box):
+        ahead = max(0.0, now - t.last_seen) + AHEAD_S
+        dx, dy = t.velocity[0] * ahead, t.velocity[1] * ahead
+        if min(x1, x1 + dx) <= 1 or min(y1, y1 + dy) <= 1 or max(x2, x2 + dx) >= width - 1 or max(y2, y2 + dy) >= height - 1:
             continue
-        tall = max(y2 - y1, x2 - x1)
+        if x2 - x1 >= y2 - y1 or not in_lane(t.box):
+            continue  # wider than tall: not someone seen upright who fell (often a rider or a vehicle read as a person)
+        tall = y2 - y1
         side = int(min(max(AROUND * tall, MIN_SIDE), width, height))
         cx, cy = (x1 + x2) / 2, y2 - 0.2 * tall  # lying, the body is about where the feet were
         x = int(min(max(cx - side / 2, 0), width - side))
