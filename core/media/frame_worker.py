@@ -5,8 +5,11 @@
 Started by the server (:mod:`core.media.frame_process`) in a session of its
 own, so that Linux's autogroup gives it a CPU group of its own: its decoding
 no longer counts against the server's share of a busy machine, and it holds
-no GIL the server's event loop waits for. It lowers its group's weight
-(``/proc/self/autogroup``, nice +10): live view first.
+no GIL the server's event loop waits for. Its group keeps the default
+weight: lowered to nice +10 (``/proc/self/autogroup``) it got about 1 % of the
+frames due on the shared development machine (load average 10-15), the
+analytics all but stopped; its decode threads run at nice +10 within it,
+behind the thread that reads the server's packets.
 
 Over the socket on ``FD`` (the frame format of :mod:`core.media.wire`) it
 takes each analysed camera's packets, the ones the server already holds
@@ -33,7 +36,7 @@ from fractions import Fraction
 from typing import Any
 
 from core.media import wire
-from core.media.frame_decode import FRAME_NICE, FrameDecoder, FrameSettings, RateClock
+from core.media.frame_decode import FrameDecoder, FrameSettings, RateClock, lower_thread_priority
 from core.media.frame_slots import SlotWriter
 from core.media.packets import MediaPacket
 
@@ -93,6 +96,7 @@ class CameraDecode:
             self.lost += 1
 
     def _run(self) -> None:
+        lower_thread_priority()
         while True:
             self.ready.wait()
             self.ready.clear()
@@ -172,23 +176,9 @@ class FrameWorker:
             camera.stop()
 
 
-def lower_group_weight() -> None:
-    """nice +10 for this process's autogroup (its own: it runs in a session of its own); no autogroup, no change."""
-    try:
-        with open("/proc/self/autogroup", "w") as f:
-            f.write(str(FRAME_NICE))
-    except OSError:
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + FRAME_NICE)
-    except OSError:
-        pass
-
-
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="frame worker %(process)d: %(levelname)s %(message)s")
     sock = socket.socket(fileno=int(argv[1]))
-    lower_group_weight()
     worker = FrameWorker(sock)
     try:
         worker.run()
