@@ -57,8 +57,14 @@ async def test_frames_arrive_through_the_worker_process(registry, rtsp_server): 
     assert os.getsid(worker["pid"]) != os.getsid(0)  # a session, hence an autogroup, of its own
     assert described["decoded"] >= 12 and described["width"] == 640
     assert rt.mux.subscriber_count == 1  # the server's packets, forwarded: no second pull of the camera
+    segment = hub.sources["c1"].decoder.segment
+    assert segment and segment in hub.process._slots.names()
     a.close()
     b.close()
+    c = hub.subscribe("c1", "c", fps=5)  # a camera started again: its pictures come through a new segment
+    await take(c, 3)
+    assert segment not in hub.process._slots.names()  # the stopped one's was unmapped
+    c.close()
     pid = worker["pid"]
     hub.close()
     await wait_for(lambda: not _alive(pid), 10)  # closing the hub ends the worker

@@ -69,6 +69,7 @@ class FrameProcess:
         self._lock = threading.Lock()  # the socket's writers: the feed threads
         self._wake = threading.Event()
         self._slots = SlotReader()
+        self._released: list[str] = []  # segments of stopped cameras, unmapped by the supervisor thread
         self._thread = threading.Thread(target=self._supervise, name="frame-worker", daemon=True)
 
     def start(self) -> None:
@@ -80,8 +81,11 @@ class FrameProcess:
         self.cameras[self._next_slot] = camera
         return self._next_slot
 
-    def detach(self, slot: int) -> None:
+    def detach(self, slot: int, segment: str | None = None) -> None:
+        """The camera stopped: its late pictures are ignored, and its segment is unmapped by the supervisor."""
         self.cameras.pop(slot, None)
+        if segment is not None:
+            self._released.append(segment)
 
     def send(self, buffers: list[bytes], generation: int) -> bool:
         """Write to the worker of ``generation``; ``False`` if it is not (or no longer) running."""
@@ -151,6 +155,8 @@ class FrameProcess:
                 data = sock.recv(1 << 16)
                 if not data:
                     return
+                while self._released:
+                    self._slots.forget(self._released.pop())
                 for kind, slot, payload in reader.feed(data):
                     if kind == K_PICTURE:
                         self._picture(slot, pickle.loads(payload))

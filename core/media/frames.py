@@ -76,7 +76,7 @@ class RemoteDecoder:
         self._base: dict[str, int] = {}  # counters of the worker before its last restart
         self._last: dict[str, int] = {}
         self._generation = 0
-        self._segment: str | None = None
+        self.segment: str | None = None  # the shared memory the camera's pictures come through
 
     def update(self, meta: dict[str, Any], process: Any) -> int:
         """Take a picture's counters; returns the frames lost since the previous picture."""
@@ -91,9 +91,9 @@ class RemoteDecoder:
         self.decoded, self.undecodable = total["decoded"], total["undecodable"]
         self.resolution_changes, self.behind = total["resolution_changes"], total["behind"] + total["lost"]
         self.size = (meta["width"], meta["height"])
-        if self._segment is not None and self._segment != meta["segment"]:
-            process.forget_segment(self._segment)
-        self._segment = meta["segment"]
+        if self.segment is not None and self.segment != meta["segment"]:
+            process.forget_segment(self.segment)
+        self.segment = meta["segment"]
         return lost
 
 
@@ -363,7 +363,7 @@ class CameraFrames:
     def stop(self) -> None:
         self.ended = True
         if self.process is not None:
-            self.process.detach(self.slot)
+            self.process.detach(self.slot, self.decoder.segment)
         if self._reader is not None:
             self._reader.close()  # the decode thread wakes, sees it closed and ends
         log.info("camera %s: analytics decoding stopped (%d frames)", self.camera_id, self.frames)
