@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from core.interfaces import Frame
 from core.media import wire
 from core.media.frame_decode import FrameDecoder, FrameSettings, DecodedPicture, RateClock, lower_thread_priority
-from core.media.frame_process import FrameProcess
+from core.media.frame_process import FrameProcess, RemoteDecoder
 from core.media.frame_worker import K_SET, K_START, K_STOP
 from core.media.handoff import LoopHandoff
 from core.media.mux import SubscriptionClosed
@@ -64,37 +64,6 @@ class PresetSource(Protocol):
     def preset_of(self, camera_id: str) -> str | None: ...
 
     def subscribe(self, listener: Callable[[Any], None], plugin: str = "core") -> Callable[[], None]: ...
-
-
-class RemoteDecoder:
-    """The worker's decoder of one camera, as its messages report it (the face of a FrameDecoder's counters)."""
-
-    def __init__(self) -> None:
-        self.size: tuple[int, int] | None = None
-        self.decoded = self.undecodable = self.resolution_changes = self.behind = 0
-        self.unposted = 0  # pictures the loop was too far behind to take: counted with the next ones
-        self._base: dict[str, int] = {}  # counters of the worker before its last restart
-        self._last: dict[str, int] = {}
-        self._generation = 0
-        self.segment: str | None = None  # the shared memory the camera's pictures come through
-
-    def update(self, meta: dict[str, Any], process: Any) -> int:
-        """Take a picture's counters; returns the frames lost since the previous picture."""
-        if process.generation != self._generation:  # a restarted worker counts from 0 again
-            self._generation = process.generation
-            self._base = {k: self._base.get(k, 0) + v for k, v in self._last.items()}
-            self._last = {}
-        lost = sum(meta[k] - self._last.get(k, 0) for k in ("behind", "lost")) + self.unposted
-        self.unposted = 0
-        self._last = {k: meta[k] for k in ("decoded", "behind", "lost", "undecodable", "resolution_changes")}
-        total = {k: self._base.get(k, 0) + v for k, v in self._last.items()}
-        self.decoded, self.undecodable = total["decoded"], total["undecodable"]
-        self.resolution_changes, self.behind = total["resolution_changes"], total["behind"] + total["lost"]
-        self.size = (meta["width"], meta["height"])
-        if self.segment is not None and self.segment != meta["segment"]:
-            process.forget_segment(self.segment)
-        self.segment = meta["segment"]
-        return lost
 
 
 class FrameSubscription:
