@@ -30,7 +30,8 @@ load changes between windows): rows are medians, and each pair's own ratio
 gives the spread. ``--variant-env NAME=A,B`` measures the most analysed
 count once per value of the server's environment variable ``NAME`` in each
 repeat, back to back with the reference (an A/B of a setting under the same
-machine load: ``BENCH_SWITCH_INTERVAL_MS=0,1``); the JSON's ``variants``
+machine load: ``BENCH_SWITCH_INTERVAL_MS=0,1``, or ``BENCH_DECODE=process`` for
+``[analytics] decode``); the JSON's ``variants``
 holds each value's ratios. The last line printed is one JSON object.
 """
 
