@@ -30,7 +30,8 @@ load changes between windows): rows are medians, and each pair's own ratio
 gives the spread. ``--variant-env NAME=A,B`` measures the most analysed
 count once per value of the server's environment variable ``NAME`` in each
 repeat, back to back with the reference (an A/B of a setting under the same
-machine load: ``BENCH_SWITCH_INTERVAL_MS=0,1``); the JSON's ``variants``
+machine load: ``BENCH_SWITCH_INTERVAL_MS=0,1``, or ``BENCH_DECODE=process`` for
+``[analytics] decode``); the JSON's ``variants``
 holds each value's ratios. The last line printed is one JSON object.
 """
 
@@ -42,7 +43,7 @@ import statistics
 import sys
 import time
 
-from common import BENCH_DIR, BconnectServer, Loadgen, ViewerGroup, final, tree_cpu_seconds
+from common import BENCH_DIR, BconnectServer, Loadgen, ViewerGroup, descendants, final, tree_cpu_seconds
 from loadgen import ensure_clip
 
 ANALYZER = "stand_in_detector"
@@ -63,6 +64,17 @@ def loop_schedstat(pid: int) -> tuple[int, int, int]:
     with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
         run, wait, slices = (int(x) for x in f.read().split()[:3])
     return run, wait, slices
+
+
+def tree_rss_mb(pid: int) -> float:
+    """The server's and its children's (the frame worker's) resident memory; shared-memory slots count in both."""
+    total = 0.0
+    for p in [pid, *descendants(pid)]:
+        try:
+            total += rss_mb(p)
+        except OSError:
+            pass
+    return total
 
 
 def rss_slope(times: list[float], rss: list[float]) -> float | None:
@@ -160,6 +172,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
             time.sleep(min(1.0, seconds))
             rss.append(rss_mb(pid))
             times.append(time.monotonic() - t0)
+        rss_tree = tree_rss_mb(pid)
         c1, t1, a1 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
         s1, load1 = loop_schedstat(pid), os.getloadavg()[0]
         sessions = server.get("/api/webrtc")["list"] if args.viewers else []
@@ -182,6 +195,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
             "rss_mb_first": round(rss[0], 1),
             "rss_mb_last": round(rss[-1], 1),
             "rss_mb_per_min_late": rss_slope(times, rss),
+            "rss_mb_with_children": round(rss_tree, 1),  # at the window's end: the frame worker's too
             "viewer_fps_min": round(min(fps), 2) if fps else None,
             "delay_p50_ms": round(statistics.median(p50), 2) if p50 else None,
             "delay_p99_ms": round(max(p99), 2) if p99 else None,

@@ -84,6 +84,9 @@ def main() -> int:
     switch = os.environ.get("BENCH_SWITCH_INTERVAL_MS")  # A/B: over [analytics] switch_interval_ms (0: Python's 5 ms)
     if switch:
         cfg.deployment.analytics.switch_interval_ms = float(switch)
+    decode = os.environ.get("BENCH_DECODE")  # A/B: "thread" or "process" over [analytics] decode
+    if decode:
+        cfg.deployment.analytics.decode = decode
     cameras = {c for c in os.environ.get("BENCH_ANALYSE", "").split(",") if c}
     analyzer = StandInDetector(cameras, float(os.environ.get("BENCH_FPS", "5")), float(os.environ.get("BENCH_COST_MS", "17")))
     host.pm.register(BenchAnalytics(analyzer), name="bench_analytics")

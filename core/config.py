@@ -186,6 +186,10 @@ class AnalyticsSettings(_Strict):
     # while analyzers run: the interpreter's switch interval (ms), how long the event loop may wait for the GIL
     # behind an analysis thread's Python work (Python's own is 5 ms); 0 leaves Python's
     switch_interval_ms: float = Field(default=1.0, ge=0, le=100)
+    # where the frame hub decodes and motion-gates the analysed cameras: "thread" (a thread per camera in the
+    # server) or "process" (one frame worker process in a CPU group of its own, pictures back through shared
+    # memory; restarted with backoff when it dies, the gap counted as dropped frames): docs/analytics.md
+    decode: Literal["thread", "process"] = "thread"
 
 
 class Area(_Strict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import sys
 import threading
@@ -92,8 +93,8 @@ class AnalyzersPlugin:
         register(object())  # not an analyzer: refused, reported
 
 
-@pytest.fixture
-def app_and_plugin(make_deployment, rtsp_server):  # noqa: F811
+@pytest.fixture(params=["thread", "process"])
+def app_and_plugin(request, make_deployment, rtsp_server):  # noqa: F811
     cfg = load_file(make_deployment(f"""
         [[plugins.stream_url.cameras]]
         id = "cam-1"
@@ -105,6 +106,7 @@ def app_and_plugin(make_deployment, rtsp_server):  # noqa: F811
         [plugins.motion_logger]
         fps = 2
         """).path)
+    cfg.deployment.analytics.decode = request.param  # the frame hub decodes in a thread, or in its worker process
     host = load_plugins(cfg)
     plugin = AnalyzersPlugin()
     host.pm.register(plugin, name="tests")
@@ -144,6 +146,10 @@ async def test_analyzers_get_frames_and_a_raising_one_is_contained(app_and_plugi
         assert slow["status"] == "ok" and slow["processed"] >= 4 and slow["dropped"] > 0  # dropped, never queued
         assert analytics["analyzers"]["motion_logger"]["processed"] > 0
         assert analytics["dropped"] >= slow["dropped"]
+        if app.state.services.deployment.analytics.decode == "process":  # decoded in the frame worker process
+            assert analytics["worker"]["state"] == "running" and analytics["worker"]["pid"] != os.getpid()
+        else:
+            assert "worker" not in analytics
         # the example analyzer's frame counter, for operators
         assert health["plugins"]["motion_logger"]["report"]["frames"]["cam-1"] > 0
         assert plugin.slow.threads and all(t.startswith("analyzer-slow") for t in plugin.slow.threads)

@@ -134,6 +134,13 @@ def test_a_close_up_zone_kind_that_does_not_exist_names_its_line(tmp_path):
     assert "sidewalk" in err["reason"]
 
 
+def test_an_unknown_analytics_decode_mode_names_its_line(tmp_path):
+    path = write(tmp_path, MINIMAL + '\n[analytics]\ndecode = "gpu"\n')
+    err = one_error(path)
+    assert (int(err["line"]), err["key"]) == (line_of(path, "decode"), "analytics.decode")
+    assert "'thread' or 'process'" in err["reason"]
+
+
 def test_bad_values(tmp_path):
     path = write(
         tmp_path,

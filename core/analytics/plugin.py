@@ -27,6 +27,7 @@ class AnalyticsPlugin:
             services.cameras,
             services.ptz,
             on_drop=lambda camera_id, n: metrics.analytics_frames_dropped.labels(camera=camera_id).inc(n),
+            decode=services.deployment.analytics.decode,
         )
         services.frames = hub
         services.analytics = AnalyticsRunner(

@@ -251,6 +251,7 @@ class AnalyticsRunner:
             # the hub's (slow subscribers, a decoder behind) and those of the shared tracking's mailboxes
             "dropped": frames.get("dropped", 0) + (sum(b.dropped for b in stage.mailboxes) if stage is not None else 0),
             "undecodable": frames.get("undecodable", 0),
+            **({"worker": frames["worker"]} if "worker" in frames else {}),  # decode = "process": the frame worker
             "analyzers": {
                 r.analyzer.name: {
                     "status": "degraded" if r.errors else "ok",

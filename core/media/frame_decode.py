@@ -48,6 +48,24 @@ class DecodedPicture:
     forced: bool
 
 
+class RateClock:
+    """Which of a stream's times are due at a rate: counts the frames a gap or a skipped queue cost."""
+
+    def __init__(self) -> None:
+        self._due: float | None = None
+        self._last: float | None = None
+
+    def due(self, t: float, fps: float) -> bool:
+        if self._last is not None and t < self._last:
+            self._due = None  # stream time went back: start the rate again
+        self._last = t
+        if self._due is not None and t < self._due - 0.01:
+            return False
+        step = 1.0 / fps
+        self._due = self._due + step if self._due is not None and t - self._due < step else t + step
+        return True
+
+
 class FrameDecoder:
     """Packets in, the pictures a rate needs out; runs only in its camera's decode thread."""
 

@@ -16,6 +16,11 @@ a new frame pushes out the oldest, and the loss is counted per camera
 the fastest subscriber's rate needs are converted to pictures; the others are
 decoded for their references only (non-reference frames are skipped).
 
+With ``[analytics] decode = "process"`` the decoding and motion gating run
+in a worker process of their own (:mod:`core.media.frame_process`): the
+camera's thread here only forwards its packets there, and the pictures come
+back through shared memory to the same subscriptions.
+
 Motion gating: each picture is compared with the previous one, downscaled to
 grey; ``frame.motion`` is the share of pixels that changed and
 ``frame.detect`` says whether it is worth a detector's time (motion, or
@@ -33,7 +38,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from core.interfaces import Frame
-from core.media.frame_decode import FrameDecoder, FrameSettings, DecodedPicture, lower_thread_priority
+from core.media import wire
+from core.media.frame_decode import FrameDecoder, FrameSettings, DecodedPicture, RateClock, lower_thread_priority
+from core.media.frame_process import FrameProcess, RemoteDecoder
+from core.media.frame_worker import K_SET, K_START, K_STOP
 from core.media.handoff import LoopHandoff
 from core.media.mux import SubscriptionClosed
 from core.media.packet_reader import ThreadReader
@@ -127,12 +135,16 @@ class CameraFrames:
     other cameras' through the hub's :class:`LoopHandoff`.
     """
 
-    def __init__(self, hub: FrameHub, camera_id: str, mux: Any, stream: str) -> None:
+    def __init__(self, hub: FrameHub, camera_id: str, mux: Any, stream: str, process: FrameProcess | None = None) -> None:
         self.hub = hub
         self.camera_id = camera_id
         self.mux = mux
         self.stream = stream  # "sub" or "main"
-        self.decoder = FrameDecoder(camera_id, hub.settings)
+        self.process = process  # decoding in the frame worker process; None: in a thread here
+        self.decoder: Any = FrameDecoder(camera_id, hub.settings) if process is None else RemoteDecoder()
+        self.slot = 0  # the camera's number in the worker's messages
+        self.lost_in_gaps = 0  # due frames dropped while the worker was down or restarting
+        self._handoff: LoopHandoff | None = None
         self.subs: list[FrameSubscription] = []
         self.frames = 0
         self.dropped = 0
@@ -168,10 +180,15 @@ class CameraFrames:
             self.ended = True
             return
         self._reader = reader
-        log.info("camera %s: decoding its %s stream for analytics", self.camera_id, self.stream)
+        self._handoff = handoff
+        where = "in the frame worker process" if self.process is not None else "in a thread"
+        log.info("camera %s: decoding its %s stream for analytics %s", self.camera_id, self.stream, where)
+        if self.process is not None:
+            self.slot = self.process.attach(self)
         self._thread = threading.Thread(
-            target=self._decode_loop, args=(reader, handoff), name=f"frames-{self.camera_id}", daemon=True
-        )
+            target=self._decode_loop if self.process is None else self._feed_loop,
+            args=(reader, handoff), name=f"frames-{self.camera_id}", daemon=True,
+        )  # fmt: skip
         self._thread.start()
 
     def _decode_loop(self, reader: ThreadReader, handoff: LoopHandoff) -> None:
@@ -208,6 +225,60 @@ class CameraFrames:
                     lost += len(decoded)
             # let packets gather for a while: fewer wake-ups (and GIL hand-offs) for the same pictures
             time.sleep(min(PACE_S, 0.5 / fps))
+
+    def _feed_loop(self, reader: ThreadReader, handoff: LoopHandoff) -> None:
+        """The feed thread (decoding in the worker): packets in, forwarded to the worker; never touches the loop's objects."""
+        assert self.process is not None
+        process, slot = self.process, self.slot
+        lost = skipped = 0
+        sent: tuple[Any, ...] | None = None  # (generation, codec, fps, time base) the worker was last told
+        gap = RateClock()
+        while True:
+            try:
+                batch = reader.take(timeout=1.0)
+            except SubscriptionClosed:
+                process.send([wire.frame(K_STOP, slot)], process.generation)
+                process.detach(slot)
+                if not handoff.post(CameraFrames._stream_ended, self):
+                    log.info("camera %s: frames end", self.camera_id)
+                return
+            lost += reader.dropped - skipped
+            skipped = reader.dropped
+            if batch:
+                info = self.mux.stream_info
+                codec = info.codec if info is not None else "h264"
+                fps = self.fps_wanted or DEFAULT_FPS
+                tb = batch[0].time_base
+                generation = process.generation
+                buffers: list[bytes] = []
+                if sent is None or sent[0] != generation:
+                    buffers.append(wire.frame_obj(K_START, slot, (self.camera_id, self.hub.settings)))
+                if sent is None or sent != (generation, codec, fps, tb):
+                    buffers.append(wire.frame_obj(K_SET, slot, (codec, fps, tb.numerator, tb.denominator)))
+                for packet in batch:
+                    buffers += (wire.packet_header(slot, packet), packet.data)
+                if process.send(buffers, generation):
+                    sent = (generation, codec, fps, tb)
+                else:  # the worker is down or restarting: the frames due meanwhile are lost, and counted
+                    sent = None
+                    gaps = sum(1 for p in batch if gap.due(p.pts * float(p.time_base) if p.pts is not None else p.arrival, fps))
+                    lost += gaps
+                    self.lost_in_gaps += gaps
+            if lost and handoff.post(self._deliver, ([], lost)):
+                lost = 0
+            time.sleep(min(PACE_S, 0.5 / (self.fps_wanted or DEFAULT_FPS)))
+
+    def remote_picture(self, meta: dict[str, Any], image: Any) -> None:
+        """From the frame worker's supervisor thread: one picture (``None``: overwritten before it was read)."""
+        assert self._handoff is not None
+        lost = self.decoder.update(meta, self.process)
+        decoded: list[DecodedPicture] = []
+        if image is None:
+            lost += 1
+        else:
+            decoded.append(DecodedPicture(meta["pts_s"], meta["t"], meta["wall"], image, meta["motion"], meta["detect"], meta["forced"]))
+        if not self._handoff.post(self._deliver, (decoded, lost)):
+            self.decoder.unposted += lost + len(decoded)  # counted with the next pictures that reach the loop
 
     def _deliver(self, item: tuple[list[DecodedPicture], int]) -> None:
         decoded, lost = item
@@ -256,10 +327,12 @@ class CameraFrames:
             "undecodable": self.decoder.undecodable,
             "resolution_changes": self.decoder.resolution_changes,
             "subscribers": [s.name for s in self.subs],
-        }
+        } | ({"worker": self.process.describe() | {"lost_in_gaps": self.lost_in_gaps}} if self.process is not None else {})
 
     def stop(self) -> None:
         self.ended = True
+        if self.process is not None:
+            self.process.detach(self.slot, self.decoder.segment)
         if self._reader is not None:
             self._reader.close()  # the decode thread wakes, sees it closed and ends
         log.info("camera %s: analytics decoding stopped (%d frames)", self.camera_id, self.frames)
@@ -269,7 +342,9 @@ class FrameHub:
     """The running decoders of one app, keyed by camera, started and stopped by their subscribers.
 
     ``cameras`` is the camera registry (:class:`core.media.registry.CameraRegistry`);
-    ``ptz`` tells the preset of the moment; ``on_drop(camera_id, n)`` hears of each loss of ``n`` frames.
+    ``ptz`` tells the preset of the moment; ``on_drop(camera_id, n)`` hears of each loss of ``n`` frames;
+    ``decode`` is ``"thread"`` (a decode thread per camera here) or ``"process"`` (the frame worker process,
+    started with the first camera and kept until :meth:`close`).
     """
 
     def __init__(
@@ -279,7 +354,12 @@ class FrameHub:
         *,
         settings: FrameSettings | None = None,
         on_drop: Callable[[str, int], None] | None = None,
+        decode: str = "thread",
     ) -> None:
+        if decode not in ("thread", "process"):
+            raise ValueError(f"decode must be 'thread' or 'process', not {decode!r}")
+        self.decode = decode
+        self.process: FrameProcess | None = None
         self.cameras = cameras
         self.ptz = ptz
         self.settings = settings or FrameSettings()
@@ -324,7 +404,10 @@ class FrameHub:
                 mux, stream = self.cameras.open_sub(camera_id).mux, "sub"
             else:
                 mux, stream = runtime.mux, "main"
-            source = self.sources[camera_id] = CameraFrames(self, camera_id, mux, stream)
+            if self.decode == "process" and self.process is None:
+                self.process = FrameProcess()
+                self.process.start()  # spawned by its own thread: the loop never waits for it
+            source = self.sources[camera_id] = CameraFrames(self, camera_id, mux, stream, self.process)
             source.start()
         sub = FrameSubscription(source, name, fps, maxsize)
         source.subs.append(sub)
@@ -351,3 +434,6 @@ class FrameHub:
                 sub.close()
         if self._unlisten is not None:
             self._unlisten()
+        if self.process is not None:
+            self.process.close()
+            self.process = None
