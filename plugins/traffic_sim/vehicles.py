@@ -174,6 +174,10 @@ def _flank_overlays(shape: Shape, part: Part, index: int, side: float) -> list[t
         ys = [y for _, y in part.profile]
         for z in np.arange(min(zs) + 0.5, max(zs) - 0.2, 0.9):
             out.append((_quad_x(x, z, min(ys) + 0.05, z + 0.07, max(ys) - 0.05), "rib"))
+    if index == 0 and part.role == "body" and len(shape.parts) > 1 and shape.parts[1].role == "cabin":
+        out += _doors(shape, part, side)
+    if part.role == "cabin":
+        out += _mirror(shape, part, side)
     if index == 0 and shape.name != "motorcycle":  # wheels sit on the lowest part's flanks
         r = shape.wheel_r
         xw = side * (shape.width / 2 + 0.01)
@@ -190,6 +194,48 @@ def _flank_overlays(shape: Shape, part: Part, index: int, side: float) -> list[t
             out.append((np.stack([np.full_like(angles, xw), r + r * np.sin(angles), az + r * np.cos(angles)], axis=1), "tyre"))
             out.append((np.stack([np.full_like(angles, xw + side * 0.01), r + 0.55 * r * np.sin(angles), az + 0.55 * r * np.cos(angles)], axis=1), "hub"))
     return out
+
+
+def _doors(shape: Shape, body: Part, side: float) -> list[tuple[np.ndarray, str]]:
+    """Door seams and handles on a car's flank: the panel lines that make a flank a car's, not a box's."""
+    cabin = shape.parts[1]
+    ys = [y for _, y in cabin.profile]
+    zs = [z for z, _ in cabin.profile]
+    belt = min(ys) - 0.04
+    low = min(y for _, y in body.profile) + 0.15
+    r = shape.wheel_r
+    front = min(max(zs) - 0.1, max(shape.axles) - 1.35 * r)
+    rear = max(min(zs) + 0.35, min(shape.axles) + 1.35 * r)
+    mid = float(np.mean([z for z, _ in cabin.window])) if cabin.window else (front + rear) / 2
+    x = side * (body.half_width + 0.008)
+    out = []
+    for z in (front, mid, rear):
+        out.append((_quad_x(x, z - 0.012, low, z + 0.012, belt), "seam"))
+    xh = side * (body.half_width + 0.01)
+    for z in (mid, rear):
+        out.append((_quad_x(xh, z + 0.12, belt - 0.16, z + 0.3, belt - 0.11), "seam"))
+    return out
+
+
+def _mirror(shape: Shape, cabin: Part, side: float) -> list[tuple[np.ndarray, str]]:
+    """A door mirror at the foot of the A-pillar, standing out from the glasshouse to the body's width."""
+    zs = [z for z, _ in cabin.profile]
+    ys = [y for _, y in cabin.profile]
+    z1 = max(zs) - 0.12
+    y0 = min(ys) + 0.04
+    x0, x1 = side * (cabin.x_at(y0) - 0.02), side * (shape.width / 2 - 0.01)
+    return [(np.array([(x0, y0, z1), (x1, y0 + 0.02, z1 - 0.05), (x1, y0 + 0.16, z1 - 0.08), (x0, y0 + 0.14, z1 - 0.02)]), "trim")]
+
+
+def _streak(verts: np.ndarray, s0: float, s1: float, lean: float) -> np.ndarray:
+    """A slanted band across a quad (fractions along its bottom edge, shifted by ``lean`` at the top):
+    the sky's reflection that runs across a windscreen or rear window."""
+    a, b, c, d = verts  # bottom a-b, top d-c (profile order)
+    def at(s: float, t: float) -> np.ndarray:
+        bottom = a + (b - a) * s
+        top = d + (c - d) * s
+        return bottom + (top - bottom) * t
+    return np.array([at(s0, 0.02), at(s1, 0.02), at(min(1.0, s1 + lean), 0.98), at(min(1.0, s0 + lean), 0.98)])
 
 
 def build_mesh(shape: Shape) -> Mesh:
@@ -220,6 +266,7 @@ def build_mesh(shape: Shape) -> Mesh:
             if part.role == "cabin" and kind != "top":
                 overlays.append((_shrink(verts, 0.06), "glass"))  # windscreen and rear window in a thin frame
                 overlays.append((_band(_shrink(verts, 0.06), 0.0, 0.3), "sheen"))  # the sky in the glass
+                overlays.append((_streak(_shrink(verts, 0.06), 0.12, 0.3, 0.25), "sheen"))
             elif part.role == "cab" and kind == "other" and n[2] > 0:
                 face_material = "glass"  # the truck's windscreen
             elif part.role == "cargo" and kind == "rear":
@@ -341,6 +388,10 @@ class VehiclePainter:
         shadow = poly(np.array([(-hw, 0.0, -hl), (hw, 0.0, -hl), (hw, 0.0, hl), (-hw, 0.0, hl)]))
         if shadow:
             draw.polygon(shadow, fill=mix((30, 30, 32), self.haze_color, hz))
+            # the dark under the car, between its wheels, where no skylight reaches
+            core = poly(np.array([(-hw + 0.2, 0.0, -hl + 0.3), (hw - 0.2, 0.0, -hl + 0.3), (hw - 0.2, 0.0, hl - 0.3), (-hw + 0.2, 0.0, hl - 0.3)]))
+            if core:
+                draw.polygon(core, fill=mix((10, 10, 11), self.haze_color, hz))
         region = self._region(frame, shape_name, x, z, heading) if shape_name != "motorcycle" else None
         before = np.asarray(frame.crop(region)) if region else None
 
@@ -382,6 +433,11 @@ class VehiclePainter:
                     fill = paint(TRIM, nw)
                 elif material == "sheen":
                     fill = paint(SHEEN_NIGHT if self.night else SHEEN_DAY, nw + np.array([0.0, 0.5, 0.0]))
+                elif material == "seam":
+                    c = paint(color, nw)
+                    fill = (c[0] * 9 // 16, c[1] * 9 // 16, c[2] * 9 // 16)
+                    draw.polygon(p, fill=fill)
+                    continue
                 elif material == "rib":
                     c = paint(color, nw)
                     fill = (max(0, c[0] - 30), max(0, c[1] - 30), max(0, c[2] - 30))
