@@ -80,8 +80,9 @@ def draw_person(
         draw.polygon(arm, fill=col(look.shirt, 0.8))
         draw.ellipse((*at(hand - 0.03, 0.49), *at(hand + 0.035, 0.44)), fill=col(look.skin))
     # torso, with a shaded side
-    draw.polygon([at(-0.16, 0.82), at(0.16, 0.82), at(0.13, 0.5), at(-0.13, 0.5)], fill=col(look.shirt))
-    draw.polygon([at(0.06, 0.82), at(0.16, 0.82), at(0.13, 0.5), at(0.05, 0.5)], fill=col(look.shirt, 0.78))
+    # sloping shoulders into the neck: a square top read less as a person
+    draw.polygon([at(-0.06, 0.845), at(0.06, 0.845), at(0.15, 0.82), at(0.17, 0.79), at(0.13, 0.5), at(-0.13, 0.5), at(-0.17, 0.79), at(-0.15, 0.82)], fill=col(look.shirt))
+    draw.polygon([at(0.06, 0.845), at(0.15, 0.82), at(0.17, 0.79), at(0.13, 0.5), at(0.05, 0.5)], fill=col(look.shirt, 0.78))
     # neck and head
     draw.rectangle((*at(-0.025, 0.86), *at(0.025, 0.81)), fill=col(look.skin, 0.85))
     hx0, hy0 = at(-0.07, 1.0)
