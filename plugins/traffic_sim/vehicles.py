@@ -208,7 +208,9 @@ def _doors(shape: Shape, body: Part, side: float) -> list[tuple[np.ndarray, str]
     rear = max(min(zs) + 0.35, min(shape.axles) + 1.35 * r)
     mid = float(np.mean([z for z, _ in cabin.window])) if cabin.window else (front + rear) / 2
     x = side * (body.half_width + 0.008)
-    out = []
+    zs_body = [z for z, _ in body.profile]
+    # the shoulder line: a crease under the windows catches the light along the whole flank
+    out = [(_quad_x(side * (body.half_width + 0.007), min(zs_body) + 0.08, belt - 0.09, max(zs_body) - 0.25, belt - 0.05), "crease")]
     for z in (front, mid, rear):
         out.append((_quad_x(x, z - 0.012, low, z + 0.012, belt), "seam"))
     xh = side * (body.half_width + 0.01)
@@ -438,6 +440,8 @@ class VehiclePainter:
                     fill = (c[0] * 9 // 16, c[1] * 9 // 16, c[2] * 9 // 16)
                     draw.polygon(p, fill=fill)
                     continue
+                elif material == "crease":
+                    fill = mix(paint(color, nw), (235, 238, 240), 0.3 if not self.night else 0.12)
                 elif material == "rib":
                     c = paint(color, nw)
                     fill = (max(0, c[0] - 30), max(0, c[1] - 30), max(0, c[2] - 30))
