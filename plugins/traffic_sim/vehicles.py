@@ -229,6 +229,18 @@ def _mirror(shape: Shape, cabin: Part, side: float) -> list[tuple[np.ndarray, st
     return [(np.array([(x0, y0, z1), (x1, y0 + 0.02, z1 - 0.05), (x1, y0 + 0.16, z1 - 0.08), (x0, y0 + 0.14, z1 - 0.02)]), "trim")]
 
 
+def _cargo_doors(hw: float, y0: float, y1: float, z: float) -> list[tuple[np.ndarray, str]]:
+    """A box truck's rear doors: a frame round them, and the four locking bars a real one shows."""
+    def quad(xa: float, ya: float, xb: float, yb: float) -> np.ndarray:
+        return np.array([(xa, ya, z), (xb, ya, z), (xb, yb, z), (xa, yb, z)])
+    t = 0.07
+    out = [(quad(-hw, y1 - t, hw, y1), "rib"), (quad(-hw, y0, hw, y0 + t), "rib"), (quad(-hw, y0, -hw + t, y1), "rib"), (quad(hw - t, y0, hw, y1), "rib")]
+    for x in (-0.75 * hw, -0.2 * hw, 0.2 * hw, 0.75 * hw):
+        out.append((quad(x - 0.018, y0 + 0.12, x + 0.018, y1 - 0.12), "trim"))
+        out.append((quad(x - 0.05, y0 + 0.5, x + 0.05, y0 + 0.56), "trim"))  # the handle
+    return out
+
+
 def _streak(verts: np.ndarray, s0: float, s1: float, lean: float) -> np.ndarray:
     """A slanted band across a quad (fractions along its bottom edge, shifted by ``lean`` at the top):
     the sky's reflection that runs across a windscreen or rear window."""
@@ -273,6 +285,7 @@ def build_mesh(shape: Shape) -> Mesh:
                 face_material = "glass"  # the truck's windscreen
             elif part.role == "cargo" and kind == "rear":
                 overlays.append((np.array([(-0.02, y0 + 0.05, z0 - 0.005), (0.02, y0 + 0.05, z0 - 0.005), (0.02, y1 - 0.05, z1 - 0.005), (-0.02, y1 - 0.05, z1 - 0.005)]), "rib"))
+                overlays += _cargo_doors(w0, min(y0, y1), max(y0, y1), z0 - 0.006)
             if kind in ("front", "rear") and part.role in ("body", "cargo", "bus", "cab"):
                 overlays.insert(0, (_band(verts, 0.55, 1.0), "lower"))
             if index == 0 and part.role == "body" and kind in ("front", "rear") and shape.name != "motorcycle":
