@@ -51,8 +51,11 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
     # precision 0.56-0.94 (renderer 2 without tiles: 0.18 and 0.14, 0.04 and 0.17). Renderer 6 (the camera's
     # softness, grain and night gain, lit roads, car glasshouses with tumblehome; objects under half visible
     # ignored), tiles 3 x 2: vehicles 0.46 by day and 0.50 by night (32 and 35 of 70), people 0.58 and 0.56
-    # (30 and 29 of 52); every scenario (bench/sim_recall.py): vehicles 0.57 and 0.53, people 0.55 and 0.47
-    floors = {"day": {"vehicle": 0.42, "person": 0.5}, "night": {"vehicle": 0.45, "person": 0.5}}[light]
+    # (30 and 29 of 52); every scenario (bench/sim_recall.py): vehicles 0.57 and 0.53, people 0.55 and 0.47.
+    # Renderer 8 (door seams, mirrors, the sky over more of the glass and a streak across it, a dark core under
+    # each vehicle, truck doors, tall tail lamps; riders with legs to the footboard, necks and sloping
+    # shoulders): vehicles 0.66 by day and by night (46 of 70), people 0.58 and 0.65 (32 and 36 of 55)
+    floors = {"day": {"vehicle": 0.55, "person": 0.52}, "night": {"vehicle": 0.58, "person": 0.55}}[light]
     score = scores[light]
     for group, floor in floors.items():
         tally = score.groups[group]
@@ -61,7 +64,8 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
         assert tally.precision is None or tally.precision >= 0.35, f"{light}: {_summary(score)}"
 
 
-@pytest.mark.xfail(strict=True, reason="target not reached yet: see bench/README.md, 'The simulator seen by the default detector'")
+@pytest.mark.xfail(strict=True, reason="target not reached yet (renderer 8, every scenario: vehicles 0.65 by day and 0.64 by night, "
+                   "people 0.58 and 0.53): see bench/README.md, 'The simulator seen by the default detector'")
 @pytest.mark.parametrize("light", ["day", "night"])
 def test_detector_recall_reaches_the_target(scores, light):
     score = scores[light]

@@ -80,8 +80,9 @@ def draw_person(
         draw.polygon(arm, fill=col(look.shirt, 0.8))
         draw.ellipse((*at(hand - 0.03, 0.49), *at(hand + 0.035, 0.44)), fill=col(look.skin))
     # torso, with a shaded side
-    draw.polygon([at(-0.16, 0.82), at(0.16, 0.82), at(0.13, 0.5), at(-0.13, 0.5)], fill=col(look.shirt))
-    draw.polygon([at(0.06, 0.82), at(0.16, 0.82), at(0.13, 0.5), at(0.05, 0.5)], fill=col(look.shirt, 0.78))
+    # sloping shoulders into the neck: a square top read less as a person
+    draw.polygon([at(-0.06, 0.845), at(0.06, 0.845), at(0.15, 0.82), at(0.17, 0.79), at(0.13, 0.5), at(-0.13, 0.5), at(-0.17, 0.79), at(-0.15, 0.82)], fill=col(look.shirt))
+    draw.polygon([at(0.06, 0.845), at(0.15, 0.82), at(0.17, 0.79), at(0.13, 0.5), at(0.05, 0.5)], fill=col(look.shirt, 0.78))
     # neck and head
     draw.rectangle((*at(-0.025, 0.86), *at(0.025, 0.81)), fill=col(look.skin, 0.85))
     hx0, hy0 = at(-0.07, 1.0)
@@ -95,6 +96,9 @@ def draw_person(
     right = max(0.255 - 0.06 * swing, 0.095 + 0.12 * swing)
     left = min(-0.255 + 0.06 * swing, -0.095 - 0.12 * swing)
     return (u + left * ph, vh, u + right * ph, vf)
+
+
+LEGS = 0.76  # a seated rider's feet below the seat, in seat-to-helmet heights
 
 
 def draw_rider(
@@ -123,19 +127,23 @@ def draw_rider(
     def at(dx: float, dy: float) -> tuple[float, float]:
         return (u + dx * ph, vs - dy * ph)
 
-    # thighs and shins hang on both sides of the machine
+    # thighs and shins hang on both sides of the machine, down to the feet on the footboard: the
+    # detector's box on a rider reaches the feet (its boxes ran a third of the figure below the old legs)
     for sgn in (-1, 1):
-        draw.polygon([at(sgn * 0.1, 0.05), at(sgn * 0.3, 0.02), at(sgn * 0.32, -0.55), at(sgn * 0.22, -0.55)], fill=col(look.pants, 0.9))
-    draw.polygon([at(-0.28, 0.62), at(0.28, 0.62), at(0.22, 0.0), at(-0.22, 0.0)], fill=col(look.shirt))
-    draw.polygon([at(0.1, 0.62), at(0.28, 0.62), at(0.22, 0.0), at(0.08, 0.0)], fill=col(look.shirt, 0.78))
+        draw.polygon([at(sgn * 0.1, 0.05), at(sgn * 0.3, 0.02), at(sgn * 0.32, -0.68), at(sgn * 0.22, -0.68)], fill=col(look.pants, 0.9))
+        draw.polygon([at(sgn * 0.21, -0.66), at(sgn * 0.33, -0.66), at(sgn * 0.34, -LEGS), at(sgn * 0.2, -LEGS)], fill=col((25, 25, 25)))
+    # a neck between helmet and shoulders, and sloping shoulders: a helmet sat on a square was a ghost
+    draw.rectangle((*at(-0.05, 0.74), *at(0.05, 0.6)), fill=col(look.skin, 0.8))
+    draw.polygon([at(-0.12, 0.64), at(0.12, 0.64), at(0.27, 0.57), at(0.28, 0.5), at(0.22, 0.0), at(-0.22, 0.0), at(-0.28, 0.5), at(-0.27, 0.57)], fill=col(look.shirt))
+    draw.polygon([at(0.07, 0.64), at(0.12, 0.64), at(0.27, 0.57), at(0.28, 0.5), at(0.22, 0.0), at(0.08, 0.0)], fill=col(look.shirt, 0.78))
     for sgn in (-1, 1):  # arms reach forward to the handlebar
-        draw.polygon([at(sgn * 0.22, 0.58), at(sgn * 0.32, 0.55), at(sgn * 0.42, 0.2), at(sgn * 0.33, 0.2)], fill=col(look.shirt, 0.85))
+        draw.polygon([at(sgn * 0.22, 0.56), at(sgn * 0.3, 0.54), at(sgn * 0.42, 0.2), at(sgn * 0.33, 0.2)], fill=col(look.shirt, 0.85))
     helmet = look.helmet or look.hair
-    hx0, hy0 = at(-0.15, 1.0)
-    hx1, hy1 = at(0.15, 0.64)
+    hx0, hy0 = at(-0.135, 1.0)
+    hx1, hy1 = at(0.135, 0.7)
     draw.ellipse((hx0, hy0, hx1, hy1), fill=col(helmet))
     if not back:
         draw.chord((hx0 + (hx1 - hx0) * 0.15, hy0 + (hy1 - hy0) * 0.35, hx1 - (hx1 - hx0) * 0.15, hy1 - (hy1 - hy0) * 0.08), 0, 360, fill=col((30, 35, 45)))
     w = ph * 0.45
-    return (u - w, vh, u + w, vs + 0.55 * ph)
+    return (u - w, vh, u + w, vs + LEGS * ph)
 
