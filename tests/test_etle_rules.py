@@ -244,6 +244,29 @@ def test_either_direction_is_measured():
     assert [round(m.kmh) for m in rule.speeds] == [27]
 
 
+def test_a_track_carried_onto_another_vehicle_is_measured_again():
+    """The evaluation's `speeding` scene on renderer 8: the speeder, entering at the bottom, took the id of a car
+    that had just left there the other way, already measured (one measurement per track missed the speeder)."""
+    from core.analytics.track import Track
+    from plugins.etle_rules.config import Speed, SpeedLines
+    from plugins.etle_rules.speed import SpeedWatch
+
+    watch = SpeedWatch(Speed(limit_kmh=40), SpeedLines.model_validate(LINES))
+    history: list[tuple[float, float, float, float, float]] = []
+    measured, over = [], []
+    for i in range(int(8 * FPS)):
+        t = i / FPS
+        y2 = 50 + 75 * t if t < 4.0 else 480 - 150 * (t - 4.0)  # down at 27 km/h and out; up at 54 km/h, one id
+        box = (450.0, y2 - 70, 550.0, y2)
+        history = (history + [(t, *box)])[-20:]
+        track = Track(7, "car", 0.9, box, "tracked", 0.0, t, i + 1, t, (0.0, 0.0), tuple(history))
+        m, o = watch.update(FrameInfo("cam", None, t, START + timedelta(seconds=t), W, H, ref=i), [track])
+        measured += m
+        over += o
+    assert [(m.track_id, round(m.kmh)) for m in measured] == [(7, 27), (7, 54)]  # one track, two passes
+    assert [facts["speed_kmh"] for _, _, facts in over] == [pytest.approx(54.0, abs=1.0)]
+
+
 def test_an_uncalibrated_camera_never_produces_a_speed():
     fast = moving(480, 400)
     for config, camera, preset in (

@@ -7,7 +7,10 @@ one measurement: the distance over the time between the crossings, each
 crossing's time interpolated between the two frames around it (at 5 fps a
 frame is 0.2 s: over 20 m at 80 km/h that is what keeps the error to a few
 km/h). Either order counts (traffic both ways). Above the limit plus the margin
-it is an offence. A view without lines measures nothing, ever.
+it is an offence. A view without lines measures nothing, ever. One
+measurement per pass from one line to the other: a track measured once starts
+afresh, so that a vehicle the tracker gave an id that had just left the
+picture the other way (an id switch) is still measured.
 
 Pure: no I/O, no clock, no pixels.
 """
@@ -38,8 +41,7 @@ class Measurement:
 @dataclass
 class _Track:
     prev: tuple[float, float, float] | None = None  # t, x, y in pixels: the last position looked at
-    crossed: dict[int, float] = field(default_factory=dict)  # line index -> stream time
-    done: bool = False
+    crossed: dict[int, float] = field(default_factory=dict)  # line index -> stream time, this pass
 
 
 class SpeedWatch:
@@ -64,8 +66,6 @@ class SpeedWatch:
             if track.state != "tracked":
                 continue
             st = self.tracks.setdefault(track.id, _Track())
-            if st.done:
-                continue
             # every position since the last frame, from the track's history: a fast car is confirmed by the
             # tracker only after a few frames, and may have crossed the first line by then
             for when, x1, _, x2, y2 in track.history:
@@ -84,8 +84,8 @@ class SpeedWatch:
                         st.crossed[index] = prev[0] + s * (here[0] - prev[0])
             if len(st.crossed) < 2:
                 continue
-            st.done = True
             a, b = sorted(st.crossed.values())
+            st.crossed = {}  # one measurement a pass; a track the tracker carried onto another vehicle is measured again
             if b - a <= 0.0 or b - a > self.config.max_gap_s:
                 continue
             kmh = self.lines.distance_m / (b - a) * 3.6
