@@ -49,7 +49,7 @@ class DecodedPicture:
 
 
 class RateClock:
-    """Which of a stream's times are due at a rate: counts the frames a gap or a skipped queue cost."""
+    """Which of a stream's times are due at a rate: a subscriber's and a decoder's pace, and what a gap cost."""
 
     def __init__(self) -> None:
         self._due: float | None = None
@@ -79,8 +79,7 @@ class FrameDecoder:
         self.undecodable = 0
         self.resolution_changes = 0
         self.behind = 0  # due frames passed over because newer ones were already decoded
-        self._due: float | None = None
-        self._last_t: float | None = None
+        self._clock = RateClock()
         self._thumb: np.ndarray | None = None
         self._last_detect: float | None = None
         self._tick: tuple[int, int] = (0, 1)  # the packets' time base, and its float: no Fraction per frame
@@ -94,7 +93,7 @@ class FrameDecoder:
                 self.ctx = av.CodecContext.create(codec, "r")
                 self.ctx.thread_count = 1
                 self.key = (codec, packet.generation)
-                self._due = self._last_t = None
+                self._clock = RateClock()
             pkt = av.Packet(packet.data)
             # pts and dts only: the time base is applied here as a float (a Fraction set on each packet and
             # multiplied per frame held the GIL for ~7 % of its held time with 16 cameras analysed, py-spy --gil)
@@ -115,7 +114,7 @@ class FrameDecoder:
                 self.decoded += 1
                 pts_s = frame.pts * tick_s if frame.pts is not None else None
                 t = pts_s if pts_s is not None else packet.arrival
-                if self._is_due(t, fps):
+                if self._clock.due(t, fps):
                     due.append((frame, packet, pts_s, t))
         if not due:
             return []
@@ -127,16 +126,6 @@ class FrameDecoder:
         if key != self._tick:
             self._tick, self._tick_s = key, time_base.numerator / time_base.denominator
         return self._tick_s
-
-    def _is_due(self, t: float, fps: float) -> bool:
-        if self._last_t is not None and t < self._last_t:
-            self._due = None  # stream time went back: start the rate again
-        self._last_t = t
-        if self._due is not None and t < self._due - 0.01:
-            return False
-        step = 1.0 / fps
-        self._due = self._due + step if self._due is not None and t - self._due < step else t + step
-        return True
 
     def _picture(self, frame: Any, packet: Any, pts_s: float | None, t: float) -> DecodedPicture:
         size = (frame.width, frame.height)

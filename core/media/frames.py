@@ -82,21 +82,15 @@ class FrameSubscription:
         self.dropped = 0
         self.closed = False
         self._queue: collections.deque[Frame] = collections.deque()
-        self._due: float | None = None  # stream time of the next frame this rate takes
-        self._last: float | None = None
+        self._clock = RateClock()  # which stream times this subscriber's rate takes
         self._waiter: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"<FrameSubscription {self.name!r} on {self.source.camera_id!r} fps={self.fps:g} dropped={self.dropped}>"
 
     def _offer(self, frame: Frame, t: float) -> None:
-        if self._last is not None and t < self._last:
-            self._due = None  # a reconnect: stream time starts again
-        self._last = t
-        if self._due is not None and t < self._due - 0.01:
+        if not self._clock.due(t, self.fps):  # (stream time going back, a reconnect, starts the rate again)
             return  # not due at this subscriber's rate: not a drop
-        step = 1.0 / self.fps
-        self._due = self._due + step if self._due is not None and t - self._due < step else t + step
         if len(self._queue) >= self.maxsize:
             self._queue.popleft()
             self.dropped += 1
