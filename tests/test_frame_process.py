@@ -16,19 +16,10 @@ import numpy as np
 import pytest
 
 from core.media.frames import FrameHub
-from core.media.registry import CameraRegistry
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
-from test_frames import camera, take
+from test_frames import camera, registry, take  # noqa: F401  (registry: fixture)
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(90)]
-
-
-@pytest.fixture
-async def registry():
-    reg = CameraRegistry()
-    await reg.start()
-    yield reg
-    await reg.stop()
 
 
 async def wait_for(condition, timeout: float = 20.0) -> None:
