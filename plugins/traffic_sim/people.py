@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
 from plugins.traffic_sim.geometry import View, mix
 from plugins.traffic_sim.world import Look
