@@ -153,6 +153,37 @@ def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, round
     return out
 
 
+def _iou(a: tuple, b: tuple) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def parity(model_path: Path, provider: str, frames: list[np.ndarray]) -> dict:
+    """The detections of ``provider`` against the CPU's on the same frames: same class and IoU >= 0.9 count as one."""
+    cpu = OnnxModel(Config(providers=["cpu"]), model_path)
+    other = OnnxModel(Config(providers=[provider]), model_path)
+    matched = only_cpu = only_other = 0
+    score_diffs: list[float] = []
+    for frame in frames:
+        a, b = cpu.infer([frame])[0], other.infer([frame])[0]
+        free = list(b)
+        for d in a:
+            best = max(free, key=lambda e: _iou(d.box, e.box) if e.label == d.label else -1.0, default=None)
+            if best is not None and best.label == d.label and _iou(d.box, best.box) >= 0.9:
+                free.remove(best)
+                matched += 1
+                score_diffs.append(abs(d.score - best.score))
+            else:
+                only_cpu += 1
+        only_other += len(free)
+    return {"provider": PROVIDERS[provider], "frames": len(frames), "matched": matched, "only_cpu": only_cpu,
+            "only_other": only_other, "max_score_diff": round(max(score_diffs, default=0.0), 4)}
+
+
 def classes_over_clip(model_path: Path, video: Path, every: int, tiles="auto") -> tuple[dict[str, int], int]:
     model = OnnxModel(Config(providers=["cpu"], tiles=tiles), model_path)
     counts: dict[str, int] = {}
@@ -200,8 +231,15 @@ def main() -> int:
           f" by tiles=auto): {classes}")
     classes_2x2, _ = classes_over_clip(model_path, video, args.every, tiles=(2, 2))
     print(f"the same with tiles forced to 2 x 2: {classes_2x2}")
+    same = []
+    for p in providers:
+        if p != "cpu":  # a GPU must find what the CPU finds
+            r = parity(model_path, p, dm.read_frames(video, every=args.every))
+            same.append(r)
+            print(f"{r['provider']} against the CPU over {r['frames']} frames: {r['matched']} detections the same (class, IoU >= 0.9),"
+                  f" {r['only_cpu']} only on the CPU, {r['only_other']} only on {r['provider']}, scores differ by at most {r['max_score_diff']}")
     print(json.dumps({"model": model_path.name, "rows": rows, "tiles": tiled, "classes": classes, "classes_tiles_2x2": classes_2x2,
-                      "frames": n}))
+                      "frames": n, "parity": same}))
     return 0
 
 

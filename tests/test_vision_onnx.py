@@ -281,6 +281,30 @@ def test_gpu_provider_that_fails_falls_back_to_cpu_with_a_reason(tmp_path):
     assert len(model.infer([FRAME])[0]) == 1  # and it detects
 
 
+def test_gpu_libraries_are_preloaded_once_and_quietly(capsys, monkeypatch):
+    """CUDA from pip wheels needs onnxruntime.preload_dlls; where it is missing that prints, which must not reach stdout."""
+    import onnxruntime as ort
+
+    from plugins.vision_onnx import model as model_mod
+
+    calls = []
+
+    def preload():
+        calls.append(1)
+        print("Failed to load libcudart.so.13: no such file")
+
+    model_mod.preload_gpu_libraries.cache_clear()
+    monkeypatch.setattr(ort, "preload_dlls", preload)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    try:
+        assert model_mod.preload_gpu_libraries() == "Failed to load libcudart.so.13: no such file"
+        assert model_mod.preload_gpu_libraries() == "Failed to load libcudart.so.13: no such file"
+        assert calls == [1]  # once a process
+        assert capsys.readouterr().out == ""
+    finally:
+        model_mod.preload_gpu_libraries.cache_clear()
+
+
 # --- batching ----------------------------------------------------------------
 
 

@@ -7,6 +7,10 @@ event loop. Loading fails with :class:`ModelError`, one line naming the file.
 from __future__ import annotations
 
 import ast
+import contextlib
+import functools
+import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +23,35 @@ from plugins.vision_onnx.config import Config
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 PAD = 114  # the grey the YOLO exports were trained to see in a letterbox
+GPU_PROVIDERS = {PROVIDERS["tensorrt"], PROVIDERS["cuda"]}
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def preload_gpu_libraries() -> str:
+    """Load CUDA and cuDNN installed as pip wheels (``onnxruntime-gpu[cuda,cudnn]``), once a process.
+
+    onnxruntime's CUDA provider finds those libraries only once ``onnxruntime.preload_dlls`` has
+    loaded them (or ``import torch`` has); libraries on the system's search path need nothing.
+    Where there are none (no GPU here) it reports what failed: that text is returned and logged
+    at debug level, and the provider then falls back with its own reason.
+    """
+    import onnxruntime as ort
+
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None or PROVIDERS["cuda"] not in ort.get_available_providers():
+        return ""
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        try:
+            preload()
+        except Exception as exc:  # a broken install: the session's own fallback says the rest
+            print(f"preload_dlls: {exc}")
+    text = " ".join(said.getvalue().split())
+    if text:
+        log.debug("onnxruntime GPU libraries: %s", text[:500])
+    return text
 
 
 class ModelError(Exception):
@@ -52,6 +85,8 @@ class OnnxModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         wanted = [PROVIDERS[p] for p in config.providers]
         available = set(ort.get_available_providers())
+        if GPU_PROVIDERS & set(wanted) & available:
+            preload_gpu_libraries()
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=[p for p in wanted if p in available] or ["CPUExecutionProvider"]
