@@ -11,7 +11,10 @@ forgets what it knew of the tracks, never an incident already reported.
 
 Three signs of an accident, each judged where the vehicle or person stands
 (the box's bottom centre) in a lane-kind zone (``traffic_lane``) and, for
-vehicles, in no excused-kind zone (``stop_line``, ``queue_area``):
+vehicles, in no excused-kind zone (``stop_line``, ``queue_area``). A stop seen
+in an excused zone at any moment of it stays excused: a car waiting at the
+stop line whose box edges out of the strip as it moves off has not just
+stopped abruptly in the lane beyond.
 
 - **abrupt stop**: a vehicle that moved at ``min_speed`` or faster less than
   ``stop_within_s`` before it stood still (the tracker's ``stationary_since``),
@@ -132,6 +135,7 @@ class _Seen:
     wide_since: float | None = None
     reported: float | None = None  # the stationary_since (or wide_since) of the stop it was reported in
     unseen: float = 0.0  # the longest time between two sightings around the present stop (watch_gap_s)
+    excused: float | None = None  # the stationary_since of a stop seen in an excused zone: excused all along
 
 
 @dataclass
@@ -220,8 +224,12 @@ class AccidentRule:
         by_id = {t.id: t for t in vehicles}
         for track in vehicles:
             seen = cam.seen[track.id]
+            if track.stationary_s > _EPS and excused_at(track):
+                seen.excused = track.stationary_since
+            if seen.excused is not None and abs(seen.excused - track.stationary_since) <= _EPS:
+                continue  # a stop made where stopping is normal stays excused when the car edges out of it
             lane = lane_of(track)
-            if lane is None or excused_at(track) or track.stationary_s + _EPS < cfg.confirm_s:
+            if lane is None or track.stationary_s + _EPS < cfg.confirm_s:
                 continue
             if seen.unseen > cfg.watch_gap_s + _EPS:
                 continue  # not watched through: a long miss, maybe another vehicle under its id
