@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import urllib.request
 from pathlib import Path
@@ -207,6 +208,24 @@ def test_crowd_gathers(renders):
     assert len(present) >= 8
     before = [o for o in truth["frames"][0]["objects"] if o["id"] in members]
     assert len(before) < 8
+
+
+@pytest.mark.parametrize("seed", [101, 202, 303])
+def test_the_crowd_stands_where_the_camera_can_count_it(seed):
+    """Each member's standing figure is at most max_hidden behind the others (seed 303 hid several before)."""
+    from plugins.traffic_sim.geometry import BUILDING_X
+    from plugins.traffic_sim.world import _figure, _hidden, build_world
+
+    scenario = SCENARIOS["crowd"]
+    world = build_world(scenario, seed, 1280, 720, 30.0, False)
+    members = [a for a in world.actors if a.role == "crowd"]
+    slots = []
+    for m in members:  # where two keys in a row are one place out of doors: the stand
+        xz = m.track._xz
+        slots.append(next(a for a, b in zip(xz, xz[1:]) if a == b and abs(abs(a[0]) - (BUILDING_X + 0.2)) > 1e-6))
+    figures = [_figure(world.view, p) for p in slots]
+    assert len(figures) == scenario.gatherings[0].count == 12
+    assert max(_hidden(figures, k) for k in range(len(figures))) <= scenario.gatherings[0].max_hidden
 
 
 def test_runners_stand_then_all_break_into_a_run(renders):

@@ -215,7 +215,7 @@ def build_world(scenario: Scenario, seed: int, width: int, height: int, loop_s: 
         world.events.append(Event(ev.type, ev.actors, ev.start, ev.end, ev.zone))
 
     for gathering in scenario.gatherings:
-        members, event = _gather(rng, gathering, loop_s)
+        members, event = _gather(rng, gathering, loop_s, view)
         world.actors.extend(members)
         world.events.append(event)
     return world
@@ -280,16 +280,43 @@ def _stroller(rng: np.random.Generator, id: str, loop_s: float) -> Actor:
     return Actor(id, "person", track, look=_look(rng))
 
 
-def _gather(rng: np.random.Generator, g: Gathering, loop_s: float) -> tuple[list[Actor], Event]:
+def _figure(view: View, p: tuple[float, float]) -> tuple[float, float, float, float, float]:
+    """A person standing at ground point ``p``, seen from the camera: (depth, u1, v1, u2, v2)."""
+    (foot, head), depth = view.project(np.array([(p[0], 0.0, p[1]), (p[0], 1.7, p[1])]))
+    half = 0.14 * (foot[1] - head[1])  # a standing figure is about 0.28 of its height wide
+    return float(depth[0]), foot[0] - half, head[1], foot[0] + half, foot[1]
+
+
+def _hidden(figures: list[tuple[float, float, float, float, float]], k: int) -> float:
+    """The share of figure ``k`` that nearer figures cover (overlaps summed: an upper bound)."""
+    d, u1, v1, u2, v2 = figures[k]
+    covered = 0.0
+    for j, (dj, a1, b1, a2, b2) in enumerate(figures):
+        if j != k and dj < d:
+            covered += max(0.0, min(u2, a2) - max(u1, a1)) * max(0.0, min(v2, b2) - max(v1, b1))
+    return covered / max((u2 - u1) * (v2 - v1), 1e-9)
+
+
+def _gather(rng: np.random.Generator, g: Gathering, loop_s: float, view: View) -> tuple[list[Actor], Event]:
     cx = lane_x(g.x)
     side = 1.0 if cx > 0 else -1.0
     door = side * (BUILDING_X + 0.2)
     slots: list[tuple[float, float]] = []
+    figures: list[tuple[float, float, float, float, float]] = []
+    tries = 0
     while len(slots) < g.count:
         a, r = rng.uniform(0, 2 * math.pi), g.radius * math.sqrt(rng.uniform(0, 1))
         p = (cx + r * math.sin(a) * 0.55, g.z + r * math.cos(a))  # the sidewalk is narrow: squeeze across
-        if all(math.hypot(p[0] - q[0], p[1] - q[1]) > 0.75 for q in slots):
-            slots.append(p)
+        if not all(math.hypot(p[0] - q[0], p[1] - q[1]) > 0.75 for q in slots):
+            continue
+        tries += 1
+        trial = figures + [_figure(view, p)]
+        # every member, this one and those it would stand in front of, stays countable; after many
+        # tries the radius is too small for that, and a slot anywhere is taken
+        if g.max_hidden < 1.0 and tries < 5000 and any(_hidden(trial, k) > g.max_hidden for k in range(len(trial))):
+            continue
+        slots.append(p)
+        figures = trial
     arrivals = sorted(float(v) for v in rng.uniform(*g.arrive, g.count))
     leaves = sorted(float(v) for v in rng.uniform(*g.leave, g.count))
     members = []
