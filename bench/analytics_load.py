@@ -17,8 +17,9 @@ detecting, in one worker thread with the GIL released; it is not a real
 detector. ``--detector vision_onnx`` runs the real one instead (the
 ``vision_onnx`` plugin with the default model, tiles as the frame size gives:
 none at 640x360 on its 300x300 input; the stand-in's own cost is then 0), its
-frames batched across cameras, its ``isolation`` the plugin's default unless
-``--variant-env BENCH_ISOLATION=process`` measures the detector process too.
+frames batched across cameras, in the server (``isolation = "thread"``) unless
+``BENCH_ISOLATION=process``: ``--variant-env BENCH_ISOLATION=process`` measures the
+detector process too.
 The clip pans a texture, so every frame has motion: gating saves nothing here,
 the worst case.
 

@@ -7,12 +7,14 @@ session of its own (Linux autogroup: its CPU is charged to a group of its own,
 not the server's) with a connection on ``FD``. Its first message is the
 plugin's config, the model's path and the thread policy; it builds the
 :class:`~plugins.vision_onnx.model.OnnxModel` here (so a GPU provider loads
-here, with its fallback), on a thread at analytics priority whose threads
-(ONNX Runtime's pool) inherit it, and answers ``("ready", info)`` or
-``("error", reason)``, then ends. Then each request is a batch whose frames
-lie in the server's shared-memory segment (:mod:`plugins.vision_onnx.shared_frames`);
-pre-processing, tiles, inference, decoding and NMS run here and the
-detections go back as tuples. The server's closing of the connection ends it.
+here, with its fallback) on its main thread, lowered to analytics priority
+first so that the threads the session starts (ONNX Runtime's pool) inherit
+it, and answers ``("ready", info)``, or ``("error", reason)`` and ends (the
+server reports the detector down and does not restart it). Then each request
+is a batch whose frames lie in the server's shared-memory segment
+(:mod:`plugins.vision_onnx.shared_frames`); pre-processing, tiles, inference,
+decoding and NMS run here and the detections go back as tuples. The server's
+closing of the connection (or its SIGTERM) ends it.
 """
 
 from __future__ import annotations
