@@ -22,6 +22,7 @@ cannot load is reported once, with its reason, and never retried.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import random
@@ -90,6 +91,8 @@ class DetectorProcess:
 
     def start(self) -> None:
         """Spawn the worker and wait until its model loaded (blocking); :class:`ModelError` if it cannot."""
+        # a program that never closes its detector (``bconnect analyze``) still stops the worker and unlinks the segment
+        atexit.register(self.close)
         self._thread.start()
         with self._cond:
             self._cond.wait_for(lambda: self._info is not None or self.error is not None or self.closing,
@@ -131,7 +134,8 @@ class DetectorProcess:
         return {"pid": self.pid, "state": self.state, "restarts": self.restarts, "last_exit": self.last_exit}
 
     def close(self) -> None:
-        """Stop the worker and unlink the shared memory (blocking: the batcher has stopped)."""
+        """Stop the worker and unlink the shared memory (blocking: the batcher has stopped); again is harmless."""
+        atexit.unregister(self.close)
         self.closing = True
         self._wake.set()
         with self._cond:
