@@ -92,6 +92,9 @@ async def test_a_killed_worker_is_restarted_and_its_in_flight_callers_get_the_re
         before = await detect_all(det, frames[:1])
         pid = det.process.pid
         assert os.getsid(pid) == pid != os.getsid(0)  # a session, hence a CPU group, of its own
+        # every thread of it (the model's, ONNX Runtime's pool) at analytics priority: nice +10 over the server's
+        niceness = {os.getpriority(os.PRIO_PROCESS, int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+        assert niceness == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)}
         os.kill(pid, signal.SIGSTOP)  # holds the batch below in flight
         call = asyncio.ensure_future(det.detect([frames[0]]))
         await asyncio.to_thread(wait_until, lambda: det.process._busy is not None)
@@ -107,6 +110,22 @@ async def test_a_killed_worker_is_restarted_and_its_in_flight_callers_get_the_re
     finally:
         await asyncio.to_thread(det.close)
     assert our_segments() == [] and not alive(worker["pid"])
+
+
+async def test_a_worker_that_does_not_answer_is_killed_and_restarted(frames):
+    det = OnnxDetector(Config(providers=["cpu"], isolation="process"), MODEL)
+    await asyncio.to_thread(det.start)
+    try:
+        det.process.answer_timeout_s = 0.5  # 60 s in service
+        pid = det.process.pid
+        os.kill(pid, signal.SIGSTOP)  # stuck, not dead
+        with pytest.raises(FramesDropped, match=rf"^detector process \(pid {pid}\) did not answer in 0.5 s: killed"):
+            await asyncio.wait_for(det.detect([frames[0]]), 10)
+        await asyncio.to_thread(wait_until, lambda: det.process.state == "running" and det.process.pid != pid)
+        assert len((await det.detect([frames[0]]))[0]) > 0
+        assert det.health()["worker"]["last_exit"] == "exited with code -9"
+    finally:
+        await asyncio.to_thread(det.close)
 
 
 async def test_a_missing_model_is_down_in_both_isolations_without_a_restart_loop(tmp_path):

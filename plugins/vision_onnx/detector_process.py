@@ -48,6 +48,7 @@ log = logging.getLogger("bconnect.plugin.vision_onnx")
 ROOT = Path(__file__).resolve().parents[2]  # the worker imports the same code as the server
 LOAD_TIMEOUT_S = 300.0  # a TensorRT engine build can take minutes
 RESTART_WAIT_S = 2.0  # how long a batch waits for a restarting worker before its frames are dropped
+ANSWER_TIMEOUT_S = 60.0  # a worker that does not answer a batch in this long is stuck: killed, and restarted
 RESTART_BASE_S = 0.5
 RESTART_CAP_S = 30.0
 HEALTHY_AFTER_S = 60.0  # a worker up this long: its next crash restarts at once
@@ -63,6 +64,7 @@ class DetectorProcess:
         self.name = name
         self.python = python
         self.rng = rng or random.Random()
+        self.answer_timeout_s = ANSWER_TIMEOUT_S
         self.pid: int | None = None
         self.state = "starting"  # running, restarting, down, closed
         self.restarts = 0
@@ -115,6 +117,10 @@ class DetectorProcess:
         try:
             name, layout = self._frames.put(frames)
             conn.send((name, layout))
+            if not conn.poll(self.answer_timeout_s):
+                proc.kill()  # the supervisor restarts it
+                raise FramesDropped(f"detector process (pid {proc.pid}) did not answer in {self.answer_timeout_s:g} s:"
+                                    " killed, frame dropped")  # fmt: skip
             status, answer = conn.recv()
         except (EOFError, OSError) as exc:
             code = _exit_code(proc)
