@@ -115,7 +115,10 @@ class DetectorProcess:
             conn, proc = self._conn, self._proc
             self._busy = conn
         try:
-            name, layout = self._frames.put(frames)
+            try:
+                name, layout = self._frames.put(frames)
+            except OSError as exc:  # /dev/shm full or not writable: the batch's callers get why
+                raise RuntimeError(f"no shared memory for the detector process's batch: {exc}") from None
             conn.send((name, layout))
             if not conn.poll(self.answer_timeout_s):
                 proc.kill()  # the supervisor restarts it
@@ -166,20 +169,26 @@ class DetectorProcess:
             started = time.monotonic()
             try:
                 conn, proc = self._spawn()
-            except Exception as exc:  # the interpreter cannot start: keep trying, backing off
+            except Exception as exc:  # the interpreter cannot start: keep trying, backing off (down if it never did)
                 log.error("detector process could not start: %s", exc)
                 self.last_exit = f"could not start: {exc}"
+                if self._info is None:
+                    with self._cond:
+                        self.error, self.state = f"the detector process could not start: {exc}", "down"
+                        self._cond.notify_all()
+                    return
             else:
                 if not self._load(conn, proc):
                     return  # the model does not load: down, and no restart loop
                 code = proc.wait()
                 with self._cond:
                     self._conn = None
+                    if not self.closing:
+                        self.last_exit = f"exited with code {code}"
                     if self._busy is not conn:
                         conn.close()
                 if self.closing:
                     break
-                self.last_exit = f"exited with code {code}"
                 log.error("detector process (pid %s) %s: restarting it", proc.pid, self.last_exit)
             self.state = "restarting"
             self.restarts += 1
