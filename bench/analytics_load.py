@@ -14,13 +14,21 @@ analytics, the reference, in the same run.
 The stand-in detector costs a fixed ``--cost-ms`` of CPU (17 ms: SSD-MobileNet
 v2 on one core, measured for issue 9) on every frame the hub marks worth
 detecting, in one worker thread with the GIL released; it is not a real
-detector (none is merged on this branch). The clip pans a texture, so every
-frame has motion: gating saves nothing here, the worst case.
+detector. ``--detector vision_onnx`` runs the real one instead (the
+``vision_onnx`` plugin with the default model, tiles as the frame size gives:
+none at 640x360 on its 300x300 input; the stand-in's own cost is then 0), its
+frames batched across cameras, in the server (``isolation = "thread"``) unless
+``BENCH_ISOLATION=process``: ``--variant-env BENCH_ISOLATION=process`` measures the
+detector process too.
+The clip pans a texture, so every frame has motion: gating saves nothing here,
+the worst case.
 
 Per K it measures, over ``--seconds`` after ``--settle``: the hub's frames per
 second per analysed camera (lowest), the frames the analyzer processed per
-second per camera (lowest), frames dropped per second, server CPU and resident
-memory, the viewers' frame rate (lowest) and the server's added delay to them
+second per camera (lowest), the frames the detector ran on per second per
+camera (lowest and median; the real detector only), frames dropped per second,
+server CPU and resident memory (and with its children: a frame or detector
+worker process), the viewers' frame rate (lowest) and the server's added delay to them
 (p50 / p99 of the sessions' own measurements). A count "keeps up" when every
 analysed camera's processed rate is at least 90% of ``--fps``. Against the
 issue's target, the JSON says the viewers' delay (p50, p99) and frame rate with
@@ -135,14 +143,15 @@ def ratio_spread(windows: list[list[dict]]) -> dict:
     return out
 
 
-def analytics_counts(server: BconnectServer, cameras: list[str]) -> dict[str, tuple[int, int, float]]:
-    """camera -> (processed, dropped, hub fps)."""
+def analytics_counts(server: BconnectServer, cameras: list[str]) -> dict[str, tuple[int, int, float, int]]:
+    """camera -> (processed, dropped, hub fps, detected: frames the deployment's detector ran on)."""
     health = server.get("/api/health")["cameras"]
     out = {}
     for cid in cameras:
         a = (health.get(cid) or {}).get("analytics") or {}
         mine = (a.get("analyzers") or {}).get(ANALYZER) or {}
-        out[cid] = (int(mine.get("processed", 0)), int(a.get("dropped", 0)), float(a.get("fps", 0.0)))
+        detected = int((a.get("detection") or {}).get("detected") or 0)
+        out[cid] = (int(mine.get("processed", 0)), int(a.get("dropped", 0)), float(a.get("fps", 0.0)), detected)
     return out
 
 
@@ -150,6 +159,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
     cams = {f"cam{i}": loadgen.url(f"cam{i}") for i in range(args.cameras)}
     analysed = [f"cam{i}" for i in range(k)]
     env = {"BENCH_ANALYSE": ",".join(analysed), "BENCH_FPS": str(args.fps), "BENCH_COST_MS": str(args.cost_ms),
+           **({"BENCH_DETECTOR": args.detector, "BENCH_COST_MS": "0"} if args.detector != "stand-in" else {}),
            **(extra_env or {})}
     server = BconnectServer(cams, max_viewers=max(16, args.viewers), env=env,
                             entry=[str(BENCH_DIR / "analytics_server.py")])
@@ -180,6 +190,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
         window = t1 - t0
         wakeups = max(1, s1[2] - s0[2])
         processed = [(a1[c][0] - a0[c][0]) / window for c in analysed]
+        detected = [(a1[c][3] - a0[c][3]) / window for c in analysed]
         dropped = sum(a1[c][1] - a0[c][1] for c in analysed) / window if analysed else 0.0
         p50 = [s["delay_p50_ms"] for s in sessions if s.get("delay_p50_ms") is not None]
         p99 = [s["delay_p99_ms"] for s in sessions if s.get("delay_p99_ms") is not None]
@@ -188,6 +199,8 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
             "analysed": k,
             "hub_fps_min": round(min((a1[c][2] for c in analysed), default=0.0), 2),
             "processed_fps_min": round(min(processed, default=0.0), 2),
+            "detected_fps_min": round(min(detected, default=0.0), 2),
+            "detected_fps_median": round(statistics.median(detected), 2) if detected else 0.0,
             "dropped_per_s": round(dropped, 2),
             "keeps_up": all(p >= KEEP_UP * args.fps for p in processed),
             "server_cpu": round((c1 - c0) / window, 3),
@@ -195,7 +208,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
             "rss_mb_first": round(rss[0], 1),
             "rss_mb_last": round(rss[-1], 1),
             "rss_mb_per_min_late": rss_slope(times, rss),
-            "rss_mb_with_children": round(rss_tree, 1),  # at the window's end: the frame worker's too
+            "rss_mb_with_children": round(rss_tree, 1),  # at the window's end: a frame or detector worker's too
             "viewer_fps_min": round(min(fps), 2) if fps else None,
             "delay_p50_ms": round(statistics.median(p50), 2) if p50 else None,
             "delay_p99_ms": round(max(p99), 2) if p99 else None,
@@ -213,11 +226,11 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
 
 def print_table(rows: list[dict]) -> None:
     print(f"\n{'analysed':>8} {'hub fps':>8} {'done fps':>8} {'drop/s':>7} {'keeps up':>8} {'CPU':>6} {'RSS MB':>7}"
-          f" {'viewer fps':>10} {'delay p50':>9} {'p99 ms':>7}")
+          f" {'viewer fps':>10} {'delay p50':>9} {'p99 ms':>7} {'det fps':>7}")
     for r in rows:
         print(f"{r['analysed']:>8} {r['hub_fps_min']:>8} {r['processed_fps_min']:>8} {r['dropped_per_s']:>7}"
               f" {str(r['keeps_up']):>8} {r['server_cpu']:>6} {r['rss_mb']:>7} {str(r['viewer_fps_min']):>10}"
-              f" {str(r['delay_p50_ms']):>9} {str(r['delay_p99_ms']):>7}")
+              f" {str(r['delay_p50_ms']):>9} {str(r['delay_p99_ms']):>7} {r['detected_fps_min']:>7}")
 
 
 def main() -> int:
@@ -227,6 +240,8 @@ def main() -> int:
     ap.add_argument("--viewers", type=int, default=2)
     ap.add_argument("--fps", type=float, default=5.0, help="frames a second the analyzer asks for")
     ap.add_argument("--cost-ms", type=float, default=17.0, help="CPU the stand-in detector spends per frame")
+    ap.add_argument("--detector", choices=("stand-in", "vision_onnx"), default="stand-in",
+                    help="the analysis load: the stand-in's fixed cost, or the real vision_onnx detector (default model)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--settle", type=float, default=4.0)
     ap.add_argument("--reference-seconds", type=float, default=None,
@@ -245,8 +260,10 @@ def main() -> int:
         counts.insert(0, 0)  # the reference: live view without analytics, in this run
     width, height = (int(x) for x in args.size.lower().split("x"))
     clip = ensure_clip(2.0, width=width, height=height, kbps=args.kbps)
+    load = (f"the vision_onnx detector (default model) at {args.fps:g} fps" if args.detector == "vision_onnx" else
+            f"stand-in detector {args.cost_ms:g} ms CPU per frame at {args.fps:g} fps (not a real detector)")
     print(f"analytics load: {args.cameras} cameras of {width}x{height}p30 H.264 ({clip.name}), {args.viewers} viewers,"
-          f" stand-in detector {args.cost_ms:g} ms CPU per frame at {args.fps:g} fps (not a real detector)", flush=True)
+          f" {load}", flush=True)
     variant_name, variant_values = None, []
     if args.variant_env:
         variant_name, _, values = args.variant_env.partition("=")
@@ -276,7 +293,8 @@ def main() -> int:
     result = {
         "cameras": args.cameras,
         "fps": args.fps,
-        "cost_ms": args.cost_ms,
+        "cost_ms": args.cost_ms if args.detector == "stand-in" else 0.0,
+        "detector": args.detector,
         "cameras_at_fps": max(kept, default=0),
         "rss_mb_most_analysed": most["rss_mb"],
         "most_analysed": most["analysed"],
@@ -301,6 +319,7 @@ def main() -> int:
                 "delay_p50_ms": most_v["delay_p50_ms"],
                 "delay_p99_ms": most_v["delay_p99_ms"],
                 "processed_fps_min": most_v["processed_fps_min"],
+                "detected_fps_min": most_v["detected_fps_min"],
                 "rows": [p[1] for p in pairs],
             }
             print(f"  {variant_name}={value}: delay p50 x{result['variants'][f'{variant_name}={value}']['delay_p50_ratio']},"

@@ -8,7 +8,12 @@ with the GIL released (one PBKDF2-SHA256 call, its rounds measured on the first
 frame to cost that much, as ONNX Runtime releases the GIL for a whole
 inference): a detector of known, steady cost.
 It analyses the cameras listed in ``BENCH_ANALYSE`` (comma-separated ids) at
-``BENCH_FPS`` frames a second.
+``BENCH_FPS`` frames a second. With ``BENCH_DETECTOR=vision_onnx`` the
+deployment also runs the real detector (the default model, on the best
+provider, tiles as the frame size gives, ``isolation`` from
+``BENCH_ISOLATION``): the runner's tracking stage feeds the stand-in every
+frame through it, and the stand-in's own cost is ``BENCH_COST_MS`` on top
+(``bench/analytics_load.py --detector vision_onnx`` sets it to 0).
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ class StandInDetector:
         return camera.id in self.cameras
 
     def process(self, frame, ctx) -> None:
-        if not frame.detect:
-            return  # motion gating: a still frame costs nothing
+        if not frame.detect or not self.cost_s:
+            return  # motion gating: a still frame costs nothing (0: the real detector is the load)
         if self._rounds is None:
             self._rounds = self._calibrate()
         # one call, the GIL released throughout, as ONNX Runtime's run is; hashing the picture in a loop until the
@@ -75,6 +80,8 @@ def main() -> int:
         print(__doc__, file=sys.stderr)
         return 2
     cfg = _load(sys.argv[3])
+    if os.environ.get("BENCH_DETECTOR") == "vision_onnx":  # the real detector as the analysis load
+        cfg.deployment.plugins["vision_onnx"] = {"isolation": os.environ.get("BENCH_ISOLATION", "thread")}
     host = load_plugins(cfg)
     policy = os.environ.get("BENCH_THREAD_POLICY")  # A/B: "nice" or "idle" over [analytics] thread_policy
     if policy in ("nice", "idle"):

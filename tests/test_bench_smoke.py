@@ -129,3 +129,17 @@ def test_analytics_load_bench_measures_live_view_without_and_with_analytics():
     assert variant["rows"][0]["analysed"] == 2 and variant["rows"][0]["processed_fps_min"] > 1
     assert variant["rows"][0]["rss_mb_with_children"] > variant["rows"][0]["rss_mb"]  # the worker is the server's child
     assert variant["delay_p99_ratio"] == pytest.approx(variant["delay_p99_ms"] / without["delay_p99_ms"], abs=0.001)
+
+
+def test_analytics_load_bench_runs_the_real_detector_in_a_thread_and_in_its_process():
+    result, out = run_bench(
+        "analytics_load.py", "--cameras", "1", "--analyse", "1", "--viewers", "1", "--seconds", "2", "--settle", "2",
+        "--detector", "vision_onnx", "--variant-env", "BENCH_ISOLATION=process",
+    )
+    assert result["detector"] == "vision_onnx" and "the vision_onnx detector (default model)" in out
+    without, with_ = result["rows"]
+    assert without["detected_fps_min"] == 0 and with_["detected_fps_min"] > 1  # the default model ran on the frames
+    (variant,) = result["variants"].values()
+    row = variant["rows"][0]
+    assert row["detected_fps_min"] > 1 and variant["detected_fps_min"] == row["detected_fps_min"]
+    assert row["rss_mb_with_children"] > row["rss_mb"] + 50  # the detector process: the server's child

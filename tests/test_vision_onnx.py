@@ -347,7 +347,8 @@ def test_inference_threads_and_onnx_runtimes_own_pool_yield_to_live_view(tmp_pat
     rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])
     path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
     before = thread_policies()
-    det = OnnxDetector(Config(layout="yolov5", classes=["person", "car"], providers=["cpu"], threads=2), path)
+    # in the server: the threads are this process's (a detector process lowers its own: test_vision_onnx_process.py)
+    det = OnnxDetector(Config(layout="yolov5", classes=["person", "car"], providers=["cpu"], threads=2, isolation="thread"), path)
     det.start()  # on this (normal) thread, as the plugin's start-up thread calls it
     try:
         started = {tid: policy for tid, policy in thread_policies().items() if tid not in before}

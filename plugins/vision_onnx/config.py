@@ -40,6 +40,10 @@ class Config(BaseModel):
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     queue_size: int = Field(default=32, ge=1, le=1024)
     threads: int = Field(default=0, ge=0, le=64)  # onnxruntime intra-op threads; 0: its default
+    # where the model runs: "process" in a detector process of its own (plugins/vision_onnx/detector_process.py: its
+    # CPU in its own group, no GIL shared; viewers' p99 lower under load, docs/analytics.md), "thread" in the server
+    # (the batcher's thread and ONNX Runtime's pool)
+    isolation: Literal["thread", "process"] = "process"
     # tiling (plugins/vision_onnx/tiles.py): "auto" tiles frames at least twice the model's input, per axis;
     # [columns, rows] always; "off" never
     tiles: Literal["auto", "off"] | tuple[GridSide, GridSide] = "auto"

@@ -15,6 +15,7 @@ from core.analytics.detector import Detection, DetectorInfo
 from core.media.frame_decode import lower_thread_priority
 from plugins.vision_onnx.batcher import Batcher
 from plugins.vision_onnx.config import Config
+from plugins.vision_onnx.detector_process import DetectorProcess
 from plugins.vision_onnx.model import ModelError, OnnxModel
 
 log = logging.getLogger("bconnect.plugin.vision_onnx")
@@ -45,7 +46,9 @@ class OnnxDetector:
     """Implements :class:`core.analytics.detector.Detector`.
 
     The model loads on :meth:`start` (a thread; the plugin calls it at start-up)
-    or on the first :meth:`detect`. A model that cannot load leaves ``error``
+    or on the first :meth:`detect`, in the server (``isolation = "thread"``) or
+    in a detector process of its own (``"process"``, :mod:`plugins.vision_onnx.detector_process`);
+    the batcher is the same in both. A model that cannot load leaves ``error``
     set to its one-line reason and every ``detect`` raises :class:`ModelError`.
     """
 
@@ -53,7 +56,8 @@ class OnnxDetector:
         self.name = name
         self.config = config
         self.model_path = model_path
-        self.model: OnnxModel | None = None
+        self.model: OnnxModel | DetectorProcess | None = None
+        self.process: DetectorProcess | None = None  # isolation = "process"
         self.batcher: Batcher | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
@@ -64,7 +68,12 @@ class OnnxDetector:
             if self.model is not None or self.error is not None:
                 return
             try:
-                self.model = _at_analytics_priority(lambda: OnnxModel(self.config, self.model_path), f"{self.name}-load")
+                if self.config.isolation == "process":
+                    self.process = DetectorProcess(self.config, self.model_path, self.name)
+                    self.process.start()
+                    self.model = self.process
+                else:
+                    self.model = _at_analytics_priority(lambda: OnnxModel(self.config, self.model_path), f"{self.name}-load")
             except ModelError as exc:
                 self.error = str(exc)
                 log.error("detector not available: %s", self.error)
@@ -79,6 +88,8 @@ class OnnxDetector:
     def close(self) -> None:
         if self.batcher is not None:
             self.batcher.close()
+        if self.process is not None:
+            self.process.close()
 
     async def detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
         if self.batcher is None:
@@ -104,7 +115,10 @@ class OnnxDetector:
             "provider": info.provider,
             "input_size": list(info.input_size),
             "tiles": self.config.tiles if isinstance(self.config.tiles, str) else list(self.config.tiles),
+            "isolation": self.config.isolation,
         }
+        if self.process is not None:
+            out["worker"] = self.process.describe()  # pid, state, restarts, last_exit
         if self.error:
             out["reason"] = self.error
         if info.fallback_reason and not self.error:
