@@ -112,6 +112,22 @@ async def test_a_killed_worker_is_restarted_and_its_in_flight_callers_get_the_re
     assert our_segments() == [] and not alive(worker["pid"])
 
 
+async def test_health_is_degraded_while_the_worker_restarts(frames):
+    det = OnnxDetector(Config(providers=["cpu"], isolation="process"), MODEL)
+    await asyncio.to_thread(det.start)
+    try:
+        assert det.health()["status"] == "ok"
+        # the state the supervisor holds between a crash and the new worker's model (too short to catch live)
+        det.process.state, det.process.last_exit = "restarting", "exited with code -9"
+        health = det.health()
+        assert health["status"] == "degraded"
+        assert health["reason"] == "detector process restarting after it exited with code -9"
+        det.process.state = "running"
+        assert det.health()["status"] == "ok" and "reason" not in det.health()
+    finally:
+        await asyncio.to_thread(det.close)
+
+
 async def test_a_worker_that_does_not_answer_is_killed_and_restarted(frames):
     det = OnnxDetector(Config(providers=["cpu"], isolation="process"), MODEL)
     await asyncio.to_thread(det.start)

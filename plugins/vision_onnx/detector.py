@@ -119,6 +119,9 @@ class OnnxDetector:
         }
         if self.process is not None:
             out["worker"] = self.process.describe()  # pid, state, restarts, last_exit
+            if self.process.state == "restarting" and not self.error:  # frames are dropped meanwhile
+                out["status"] = "degraded"
+                out["reason"] = f"detector process restarting after it {self.process.last_exit}"
         if self.error:
             out["reason"] = self.error
         if info.fallback_reason and not self.error:
