@@ -23,6 +23,23 @@ HEAD = 16  # bytes before each slot's picture: seq being written, seq written la
 SLOTS = 2
 
 
+def attach(name: str) -> shared_memory.SharedMemory:
+    """A segment another process created, opened without claiming it: Python 3.11 registers an attached
+    segment with its resource tracker too, and would unlink it at this process's exit."""
+    shm = shared_memory.SharedMemory(name=name)
+    resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+    return shm
+
+
+def discard(shm: shared_memory.SharedMemory) -> None:
+    """Close and unlink a segment this process created (one already unlinked is fine)."""
+    shm.close()
+    try:
+        shm.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def segment_size(width: int, height: int) -> int:
     return SLOTS * (HEAD + width * height * 3)
 
@@ -64,11 +81,7 @@ class SlotWriter:
 
     def close(self) -> None:
         if self.shm is not None:
-            self.shm.close()
-            try:
-                self.shm.unlink()
-            except FileNotFoundError:
-                pass
+            discard(self.shm)
             self.shm = None
 
 
@@ -82,9 +95,7 @@ class SlotReader:
         """A private copy of the picture ``seq``, or ``None`` if the worker overwrote it meanwhile."""
         shm = self._segments.get(name)
         if shm is None:
-            shm = shared_memory.SharedMemory(name=name)
-            # Python 3.11 registers an attached segment too, and would unlink it at our exit: the worker owns it
-            resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+            shm = attach(name)  # the worker owns it
             self._segments[name] = shm
         if shm.size < segment_size(width, height):
             return None

@@ -13,9 +13,11 @@ created).
 from __future__ import annotations
 
 import os
-from multiprocessing import resource_tracker, shared_memory
+from multiprocessing import shared_memory
 
 import numpy as np
+
+from core.media.frame_slots import attach, discard
 
 GRAIN = 1 << 20  # segments grow in whole MiB: a camera changing size by a few rows keeps its segment
 
@@ -48,11 +50,7 @@ class FrameWriter:
 
     def close(self) -> None:
         if self.shm is not None:
-            self.shm.close()
-            try:
-                self.shm.unlink()
-            except FileNotFoundError:
-                pass
+            discard(self.shm)
             self.shm = None
 
 
@@ -65,9 +63,7 @@ class FrameReader:
     def get(self, name: str, layout: Layout) -> list[np.ndarray]:
         if self.shm is None or self.shm.name.lstrip("/") != name.lstrip("/"):
             self.close()
-            self.shm = shared_memory.SharedMemory(name=name)
-            # Python 3.11 registers an attached segment too, and would unlink it at our exit: the server owns it
-            resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
+            self.shm = attach(name)  # the server owns it
         buf = self.shm.buf
         # copies: no view may outlive the segment, which the server replaces when a batch outgrows it
         return [np.ndarray((h, w, 3), np.uint8, buf, offset).copy() for offset, h, w in layout]
