@@ -274,6 +274,11 @@ class CachedDetector:
         info = self.inner.info()
         return dataclasses.replace(info, input_size=self.input_size) if min(self.input_size) > 0 else info
 
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
     def save(self) -> None:
         if not self.replaying:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -336,6 +336,9 @@ async def analyze(run: Run, out: TextIO) -> int:
         run.reader.close()
         if run.events is not None:
             run.events.close()
+        close = getattr(run.detector, "close", None)
+        if close is not None:  # this run loaded it: its threads, or a detector process, end with the run
+            await asyncio.to_thread(close)
         run.wall_s = time.perf_counter() - started
     summary = summarize(run)
     if run.as_json:

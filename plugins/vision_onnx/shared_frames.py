@@ -12,6 +12,7 @@ created).
 
 from __future__ import annotations
 
+import itertools
 import os
 from multiprocessing import shared_memory
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from core.media.frame_slots import attach, discard
 
+_WRITERS = itertools.count(1)
 GRAIN = 1 << 20  # segments grow in whole MiB: a camera changing size by a few rows keeps its segment
 
 Layout = list[tuple[int, int, int]]  # per frame: offset, height, width (H x W x 3 uint8)
@@ -28,7 +30,7 @@ class FrameWriter:
     """The server's side: the segment, (re)created for the largest batch so far."""
 
     def __init__(self, prefix: str = "bcd") -> None:
-        self.prefix = f"{prefix}{os.getpid()}"
+        self.prefix = f"{prefix}{os.getpid()}-{next(_WRITERS)}"  # several detectors in one process: their own names
         self.shm: shared_memory.SharedMemory | None = None
         self._count = 0
 
