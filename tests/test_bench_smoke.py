@@ -49,7 +49,9 @@ def test_mux_bench_reports_every_figure_for_bconnect_and_the_baseline():
     )
     assert MUX_KEYS <= result.keys()
     assert (result["cameras"], result["viewers"]) == (1, 1)
-    assert result["cpu_s_per_camera_s"] > 0 and result["baseline_cpu_s_per_camera_s"] > 0
+    # an idle server relaying one camera for 2 s may spend under one clock tick (10 ms): 0 is a true reading here;
+    # with a viewer watching, both servers' CPU is measured (the ratio of the two)
+    assert result["cpu_s_per_camera_s"] >= 0 and result["baseline_cpu_s_per_camera_s"] >= 0
     assert result["ratio_vs_baseline"] > 0
     assert isinstance(result["dropped_packets"], int)
     # the viewer really received the camera's frames, through B-Connect and through the baseline
