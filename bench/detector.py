@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from core.analytics.assignment import boxes_array, iou_matrix, match  # noqa: E402
 from plugins.vision_onnx import default_model as dm  # noqa: E402
 from plugins.vision_onnx.config import Config  # noqa: E402
 from plugins.vision_onnx.detector import OnnxDetector  # noqa: E402
@@ -155,15 +156,6 @@ def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, round
     return out
 
 
-def _iou(a: tuple, b: tuple) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def parity(model_path: Path, provider: str, frames: list[np.ndarray]) -> dict:
     """The detections of ``provider`` against the CPU's on the same frames: same class and IoU >= 0.9 count as one."""
     cpu = OnnxModel(Config(providers=["cpu"]), model_path)
@@ -172,16 +164,13 @@ def parity(model_path: Path, provider: str, frames: list[np.ndarray]) -> dict:
     score_diffs: list[float] = []
     for frame in frames:
         a, b = cpu.infer([frame])[0], other.infer([frame])[0]
-        free = list(b)
-        for d in a:
-            best = max(free, key=lambda e: _iou(d.box, e.box) if e.label == d.label else -1.0, default=None)
-            if best is not None and best.label == d.label and _iou(d.box, best.box) >= 0.9:
-                free.remove(best)
-                matched += 1
-                score_diffs.append(abs(d.score - best.score))
-            else:
-                only_cpu += 1
-        only_other += len(free)
+        iou = iou_matrix(boxes_array([d.box for d in a]), boxes_array([d.box for d in b]))
+        same = np.array([[d.label == e.label for e in b] for d in a], dtype=bool).reshape(iou.shape)
+        pairs, left_a, left_b = match(np.where(same, iou, 0.0), 0.9)
+        matched += len(pairs)
+        only_cpu += len(left_a)
+        only_other += len(left_b)
+        score_diffs += [abs(a[i].score - b[j].score) for i, j in pairs]
     return {"provider": PROVIDERS[provider], "frames": len(frames), "matched": matched, "only_cpu": only_cpu,
             "only_other": only_other, "max_score_diff": round(max(score_diffs, default=0.0), 4)}
 

@@ -90,6 +90,22 @@ def test_detector_bench_reports_every_figure_for_the_plugin_and_bare_onnxruntime
     # real footage, a real model: vtest.avi's people are found
     assert result["frames"] == 4 and result["classes"].get("person", 0) >= 4
     assert "beyond resize" in out and "detections per class" in out
+    assert result["parity"] == [] or all(r["only_cpu"] + r["only_other"] <= r["matched"] for r in result["parity"])
+
+
+def test_the_detector_benchs_provider_comparison_pairs_the_same_boxes():
+    """GPU against CPU is judged by pairing boxes; the CPU against itself must pair every box, scores equal."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import detector as bench_detector
+    finally:
+        sys.path.remove(str(BENCH))
+    from plugins.vision_onnx import default_model as dm
+
+    frames = dm.read_frames(dm.vtest_path(), every=200, limit=3)
+    r = bench_detector.parity(dm.build(), "cpu", frames)
+    assert r["frames"] == 3 and r["matched"] >= 10 and r["only_cpu"] == r["only_other"] == 0
+    assert r["max_score_diff"] == 0.0
 
 
 def test_recovery_bench_compares_the_reconnect_policies_and_reads_a_dead_cameras_cpu():

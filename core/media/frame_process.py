@@ -33,15 +33,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core.child_process import Backoff, start_worker
 from core.media import wire
 from core.media.frame_slots import SlotReader
 from core.media.frame_worker import K_PICTURE, K_READY
 
 log = logging.getLogger("bconnect.frames")
 
-RESTART_BASE_S = 0.5
-RESTART_CAP_S = 30.0
-HEALTHY_AFTER_S = 60.0  # a worker up this long: its next crash restarts at once
 
 
 class PictureSink(Protocol):
@@ -133,7 +131,7 @@ class FrameProcess:
         return {"pid": self.pid, "state": self.state, "restarts": self.restarts, "last_exit": self.last_exit}
 
     def _supervise(self) -> None:
-        failures = 0
+        backoff = Backoff(self.rng)
         while not self.closing:
             started = time.monotonic()
             try:
@@ -151,25 +149,12 @@ class FrameProcess:
                           self.pid, code, len(self.cameras))  # fmt: skip
             self.state = "restarting"
             self.restarts += 1
-            failures = 1 if time.monotonic() - started >= HEALTHY_AFTER_S else failures + 1
-            delay = min(RESTART_CAP_S, RESTART_BASE_S * 2 ** (failures - 2)) if failures > 1 else 0.0
-            self._wake.wait(self.rng.uniform(0.5 * delay, delay) if delay else 0)
+            self._wake.wait(backoff.wait_s(time.monotonic() - started))
         self.state = "closed"
         self._slots.close()
 
     def _spawn(self) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            proc = subprocess.Popen(
-                # -P: the server's working directory must not shadow our modules; a session of its own: its own CPU group
-                [self.python, "-P", "-m", "core.media.frame_worker", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()  # the child's copy is the only one left: its death is our end of file
+        ours, proc = start_worker(self.python, "core.media.frame_worker")
         with self._lock:
             self._proc, self.pid, self._sock = proc, proc.pid, ours
             self.generation += 1

@@ -26,7 +26,6 @@ import atexit
 import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from core.analytics.detector import Detection, DetectorInfo, FramesDropped
+from core.child_process import Backoff, start_worker
 from core.media import frame_decode
 from plugins.vision_onnx.config import Config
 from plugins.vision_onnx.model import ModelError
@@ -49,9 +49,6 @@ ROOT = Path(__file__).resolve().parents[2]  # the worker imports the same code a
 LOAD_TIMEOUT_S = 300.0  # a TensorRT engine build can take minutes
 RESTART_WAIT_S = 2.0  # how long a batch waits for a restarting worker before its frames are dropped
 ANSWER_TIMEOUT_S = 60.0  # a worker that does not answer a batch in this long is stuck: killed, and restarted
-RESTART_BASE_S = 0.5
-RESTART_CAP_S = 30.0
-HEALTHY_AFTER_S = 60.0  # a worker up this long: its next crash restarts at once
 
 
 class DetectorProcess:
@@ -164,7 +161,7 @@ class DetectorProcess:
     # --- the supervisor thread -------------------------------------------------
 
     def _supervise(self) -> None:
-        failures = 0
+        backoff = Backoff(self.rng)
         while not self.closing:
             started = time.monotonic()
             try:
@@ -192,26 +189,13 @@ class DetectorProcess:
                 log.error("detector process (pid %s) %s: restarting it", proc.pid, self.last_exit)
             self.state = "restarting"
             self.restarts += 1
-            failures = 1 if time.monotonic() - started >= HEALTHY_AFTER_S else failures + 1
-            delay = min(RESTART_CAP_S, RESTART_BASE_S * 2 ** (failures - 2)) if failures > 1 else 0.0
-            self._wake.wait(self.rng.uniform(0.5 * delay, delay) if delay else 0)
+            self._wake.wait(backoff.wait_s(time.monotonic() - started))
         self.state = "closed"
 
     def _spawn(self) -> tuple[Connection, subprocess.Popen[bytes]]:
-        ours, theirs = socket.socketpair()
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
-        try:
-            proc = subprocess.Popen(
-                # -P: the server's working directory must not shadow our modules; a session of its own: its own CPU group
-                [self.python, "-P", "-m", "plugins.vision_onnx.detector_worker", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True, env=env,
-            )  # fmt: skip
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()  # the child's copy is the only one left: its death is our end of file
+        ours, proc = start_worker(self.python, "plugins.vision_onnx.detector_worker", env)
         conn = Connection(ours.detach())
         with self._cond:
             self._proc, self.pid = proc, proc.pid
