@@ -126,8 +126,9 @@ def measure(model_path: Path, provider: str, batch: int, frames: list[np.ndarray
     }
 
 
-def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, rounds: int, threads: int) -> list[dict]:
-    """CPU per 1280x720 frame (vtest.avi's frames enlarged), one camera, plugin path, tiles off and auto."""
+def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, rounds: int, threads: int,
+               provider: str = "cpu") -> list[dict]:
+    """Per 1280x720 frame (vtest.avi's frames enlarged), one camera, plugin path, tiles off and auto."""
     from PIL import Image
 
     from plugins.vision_onnx import tiles
@@ -135,7 +136,7 @@ def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, round
     big = [np.asarray(Image.fromarray(f).resize((1280, 720), Image.BILINEAR)) for f in frames[:4]]
     out = []
     for setting in ("off", "auto"):
-        config = Config(providers=["cpu"], batch_size=1, batch_wait_ms=0, threads=threads, tiles=setting, isolation="thread")
+        config = Config(providers=[provider], batch_size=1, batch_wait_ms=0, threads=threads, tiles=setting, isolation="thread")
         det = OnnxDetector(config, model_path)
         det.start()
         loop = asyncio.new_event_loop()
@@ -151,7 +152,7 @@ def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, round
             loop.close()
         ips, cpu = np.median(runs, axis=0)
         views = len(tiles.plan((1280, 720), *tiles.grid(setting, (1280, 720), det.model.input_size), 0.33, True))
-        out.append({"tiles": setting, "frame": "1280x720", "views": views, "plugin_ips": round(float(ips), 1),
+        out.append({"provider": PROVIDERS[provider], "tiles": setting, "frame": "1280x720", "views": views, "plugin_ips": round(float(ips), 1),
                     "plugin_cpu_ms": round(float(cpu), 1)})
     return out
 
@@ -171,7 +172,7 @@ def parity(model_path: Path, provider: str, frames: list[np.ndarray]) -> dict:
         only_cpu += len(left_a)
         only_other += len(left_b)
         score_diffs += [abs(a[i].score - b[j].score) for i, j in pairs]
-    return {"provider": PROVIDERS[provider], "frames": len(frames), "matched": matched, "only_cpu": only_cpu,
+    return {"provider": PROVIDERS[provider], "model": other.path.name, "cpu_model": cpu.path.name, "frames": len(frames), "matched": matched, "only_cpu": only_cpu,
             "only_other": only_other, "max_score_diff": round(max(score_diffs, default=0.0), 4)}
 
 
@@ -202,7 +203,8 @@ def main() -> int:
     frames = dm.read_frames(video, every=97, limit=max(batches))
     providers = loaded_providers(model_path)
     rows = [measure(model_path, p, b, frames, args.seconds, args.rounds, args.threads) for p in providers for b in batches]
-    print(f"default model {model_path.name}, vtest.avi frames 768x576, {args.threads or 'default'} intra-op thread(s)")
+    gpu_copy = model_path.with_name(model_path.stem + ".gpu.onnx")
+    print(f"default model {model_path.name} (on a GPU: {gpu_copy.name}), vtest.avi frames 768x576, {args.threads or 'default'} intra-op thread(s)")
     print(f"{'provider':<24}{'batch':>6}{'bare/s':>9}{'plugin/s':>10}{'bare CPU ms':>13}{'plugin CPU ms':>15}"
           f"{'resize ms':>11}{'overhead':>10}{'beyond resize':>15}")
     for r in rows:
@@ -213,9 +215,9 @@ def main() -> int:
           " against bare plus the resize of each 768x576 frame to the model's input, which every caller pays")
     if "cuda" not in providers and "tensorrt" not in providers:
         print("no GPU provider loads here: CPU only")
-    tiled = tiles_cost(model_path, frames, args.seconds, args.rounds, args.threads)
+    tiled = [r for p in providers for r in tiles_cost(model_path, frames, args.seconds, args.rounds, args.threads, p)]
     for r in tiled:
-        print(f"tiles {r['tiles']:<5} {r['frame']} frame, {r['views']} view(s) per frame, batch 1: {r['plugin_ips']} frames/s,"
+        print(f"{r['provider']}: tiles {r['tiles']:<5} {r['frame']} frame, {r['views']} view(s) per frame, batch 1: {r['plugin_ips']} frames/s,"
               f" {r['plugin_cpu_ms']} CPU ms per frame")
     classes, n = classes_over_clip(model_path, video, args.every)
     print(f"detections per class (score >= 0.5) over {n} frames of vtest.avi (every {args.every}th; 768x576, not tiled"
@@ -227,7 +229,7 @@ def main() -> int:
         if p != "cpu":  # a GPU must find what the CPU finds
             r = parity(model_path, p, dm.read_frames(video, every=args.every))
             same.append(r)
-            print(f"{r['provider']} against the CPU over {r['frames']} frames: {r['matched']} detections the same (class, IoU >= 0.9),"
+            print(f"{r['provider']} ({r['model']}) against the CPU ({r['cpu_model']}) over {r['frames']} frames: {r['matched']} detections the same (class, IoU >= 0.9),"
                   f" {r['only_cpu']} only on the CPU, {r['only_other']} only on {r['provider']}, scores differ by at most {r['max_score_diff']}")
     print(json.dumps({"model": model_path.name, "rows": rows, "tiles": tiled, "classes": classes, "classes_tiles_2x2": classes_2x2,
                       "frames": n, "parity": same}))

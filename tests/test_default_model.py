@@ -90,6 +90,23 @@ def test_setup_step_is_idempotent_and_records_what_it_verified(built):
     stamp = json.loads(stamp_path.read_text())
     assert stamp["tflite_sha256"] == dm.TFLITE_SHA256 and stamp["reference_frames"] >= 1
     assert stamp["share_iou_over_0_9"] >= 0.9 and stamp["detections_per_class"]["person"] > 0
+    # the float copy for a GPU, checked against the quantized model on the same frames
+    gpu_copy = model_path.with_name(model_path.stem + ".gpu.onnx")
+    assert stamp["gpu_copy"] == gpu_copy.name and stamp["gpu_copy_sha256"] == dm._sha256(gpu_copy)
+    assert stamp["gpu_copy_pairs"] >= 20 and stamp["gpu_copy_unmatched"] <= 0.1 * stamp["gpu_copy_pairs"]
+
+
+def test_a_missing_gpu_copy_is_built_again(built, tmp_path):
+    model_path, *_ = built
+    (tmp_path / "models" / "cache").mkdir(parents=True)
+    for f in (model_path.parent / "cache").iterdir():
+        (tmp_path / "models" / "cache" / f.name).write_bytes(f.read_bytes())
+    out = dm.build(tmp_path)
+    copy = out.with_name(out.stem + ".gpu.onnx")
+    first = copy.read_bytes()
+    copy.unlink()
+    dm.build(tmp_path)  # the stamp no longer matches what is there
+    assert copy.read_bytes() == first and out.read_bytes() == model_path.read_bytes()
 
 
 def test_build_into_a_fresh_folder_reuses_the_cached_package_and_refuses_a_tampered_one(built, tmp_path):

@@ -22,6 +22,7 @@ from core.analytics.detector import Detection, Detector, FramesDropped  # noqa: 
 from core.app import create_app  # noqa: E402
 from core.config import ConfigErrors, load_file  # noqa: E402
 from core.plugin_host import load_plugins  # noqa: E402
+from plugins.vision_onnx import default_model as dm  # noqa: E402
 from plugins.vision_onnx import tiles  # noqa: E402
 from plugins.vision_onnx.batcher import Batcher  # noqa: E402
 from plugins.vision_onnx.config import Config  # noqa: E402
@@ -422,3 +423,48 @@ async def test_plugin_with_a_missing_model_is_down_with_the_reason(make_deployme
         response = await client.get("/api/health", headers=await bearer_headers())
         entry = response.json()["plugins"]["vision_onnx"]
         assert entry["status"] == "down" and "absent.onnx" in entry["reason"] and "does not exist" in entry["reason"]
+
+
+def test_on_a_gpu_the_models_gpu_copy_runs_and_on_the_cpu_never(monkeypatch):
+    """The default model's float copy (``NAME.gpu.onnx``) replaces it where the session lands on CUDA.
+
+    No GPU here: a stand-in session runs the real graph on the CPU and reports CUDA as its provider,
+    which is all the selection reads. The same model on the CPU provider keeps the quantized file.
+    """
+    from plugins.vision_onnx import model as model_mod
+
+    path = dm.build()
+    copy = model_mod.gpu_copy_of(path)
+    assert copy.name == "ssd_mobilenet_v2_coco_quant.gpu.onnx" and copy.is_file()
+    on_cpu = OnnxModel(Config(providers=["cpu"]), path)
+    assert on_cpu.path == path and on_cpu.info().model == path.name and on_cpu._pool is None
+
+    real = model_mod._session
+
+    class OnCuda:
+        def __init__(self, session):
+            self.inner = session
+
+        def get_providers(self):
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    loaded = []
+
+    def session(ort, p, options, providers):
+        loaded.append(p.name)
+        return OnCuda(real(ort, p, options, ["CPUExecutionProvider"]))
+
+    monkeypatch.setattr(model_mod, "_session", session)
+    on_gpu = OnnxModel(Config(providers=["cuda", "cpu"]), path)
+    assert loaded == [path.name, copy.name] and on_gpu.path == copy
+    assert on_gpu.info().model == copy.name and on_gpu.provider == "CUDAExecutionProvider" and on_gpu._pool is not None
+    frames = dm.read_frames(dm.vtest_path(), every=200, limit=4)
+    found = on_gpu.infer(frames)  # the frames fitted to the input by the pool, in order
+    float_on_cpu = OnnxModel(Config(providers=["cpu"], model=str(copy)), copy)
+    expected = [float_on_cpu.infer([f])[0] for f in frames]
+    assert [[(d.label, round(d.score, 4)) for d in fr] for fr in found] == [
+        [(d.label, round(d.score, 4)) for d in fr] for fr in expected]
+    assert sum(len(fr) for fr in found) >= 10

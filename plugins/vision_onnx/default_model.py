@@ -194,12 +194,54 @@ def verify(model_path: Path, tflite_path: Path, labels: dict[int, str], frames: 
     }
 
 
+def gpu_copy_path(model_path: Path) -> Path:
+    from plugins.vision_onnx.model import gpu_copy_of
+
+    return gpu_copy_of(model_path)
+
+
+def build_gpu_copy(tflite_path: Path, labels: dict[int, str], model_path: Path, frames: list[np.ndarray]) -> tuple[Path, dict]:
+    """The float graph of the same model, which the plugin loads instead on CUDA or TensorRT.
+
+    Those providers lack most of the quantized (QDQ) operators: under CUDA the quantized graph runs
+    partly on the CPU, with 72 copies between host and GPU per run (onnxruntime's own warning; figures
+    in bench/README.md). Checked here against the quantized model, itself checked against LiteRT.
+    """
+    from plugins.vision_onnx.config import Config
+    from plugins.vision_onnx.model import OnnxModel
+    from plugins.vision_onnx.tflite_onnx import convert
+
+    out = gpu_copy_path(model_path)
+    tmp = Path(tempfile.mkstemp(dir=out.parent, suffix=".part")[1])
+    tmp.write_bytes(convert(tflite_path, quantized=False, names=labels).model_bytes)
+    try:
+        quant, flt = (OnnxModel(Config(model=str(m), providers=["cpu"], score_threshold=0.3), m) for m in (model_path, tmp))
+        ious: list[float] = []
+        unmatched: list[str] = []
+        for frame in frames:
+            pair_ious, lost = agreement([(d.label, d.score, d.box) for d in flt.infer([frame])[0]],
+                                        [(d.label, d.score, d.box) for d in quant.infer([frame])[0]], margin=0.15)
+            ious += pair_ious
+            unmatched += lost
+        close = sum(v > 0.9 for v in ious) / len(ious) if ious else 1.0
+        if frames and (len(unmatched) > 0.1 * max(len(ious), 1) or close < 0.8):
+            raise BuildError(f"{out}: the float copy differs from the quantized model: {len(unmatched)} unmatched"
+                             f" ({unmatched[:1]}), {close:.0%} of boxes within IoU 0.9")
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(out)
+    return out, {"gpu_copy_pairs": len(ious), "gpu_copy_unmatched": len(unmatched), "gpu_copy_share_iou_over_0_9": round(close, 3)}
+
+
 def build(data: Path = SHARED_DATA, force: bool = False) -> Path:
     out_dir = data / "models"
     model_path, stamp_path = out_dir / MODEL_NAME, out_dir / (MODEL_NAME + ".json")
     if not force and model_path.is_file() and stamp_path.is_file():
         stamp = json.loads(stamp_path.read_text())
-        if stamp.get("converter") == CONVERTER_VERSION and stamp.get("onnx_sha256") == _sha256(model_path):
+        gpu_path = gpu_copy_path(model_path)
+        if (stamp.get("converter") == CONVERTER_VERSION and stamp.get("onnx_sha256") == _sha256(model_path)
+                and gpu_path.is_file() and stamp.get("gpu_copy_sha256") == _sha256(gpu_path)):
             print(f"default model: {model_path} is built and verified")
             return model_path
     from plugins.vision_onnx.tflite_onnx import convert
@@ -218,8 +260,10 @@ def build(data: Path = SHARED_DATA, force: bool = False) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     tmp.replace(model_path)
+    gpu_path, gpu_check = build_gpu_copy(tflite_path, labels, model_path, frames)
     stamp = {
         "package": NPM_PACKAGE, "tflite_sha256": TFLITE_SHA256, "onnx_sha256": _sha256(model_path),
+        "gpu_copy": gpu_path.name, "gpu_copy_sha256": _sha256(gpu_path), **gpu_check,
         "converter": CONVERTER_VERSION, "footage": str(video) if video else None, **verified,
         "build_s": round(time.perf_counter() - t0, 1),
     }

@@ -7,10 +7,12 @@ event loop. Loading fails with :class:`ModelError`, one line naming the file.
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import contextlib
 import functools
 import io
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,20 +87,25 @@ class OnnxModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         wanted = [PROVIDERS[p] for p in config.providers]
         available = set(ort.get_available_providers())
-        if GPU_PROVIDERS & set(wanted) & available:
+        usable = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+        if GPU_PROVIDERS & set(usable):
             preload_gpu_libraries()
-        try:
-            self.session = ort.InferenceSession(
-                str(path), options, providers=[p for p in wanted if p in available] or ["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            first = " ".join(str(exc).split())[:300]
-            raise ModelError(f"model file {path} is not a readable ONNX model: {first}") from None
+        self.session = _session(ort, path, options, usable)
+        gpu_copy = gpu_copy_of(path)
+        if self.session.get_providers()[0] in GPU_PROVIDERS and gpu_copy.is_file():
+            # made for the GPU: the default model's float graph, whose quantized one would run partly on the CPU
+            self.session, self.path = _session(ort, gpu_copy, options, usable), gpu_copy
         self.provider = self.session.get_providers()[0]
         self.fallback_reason = None
         if self.provider != wanted[0]:
             why = "not in this onnxruntime build" if wanted[0] not in available else "did not load (no GPU, or its CUDA/TensorRT libraries are missing)"
             self.fallback_reason = f"{wanted[0]} {why}: using {self.provider}"
+        # on a GPU the frames of a batch are fitted to the input in parallel: one thread's resizing would
+        # bound the GPU's rate (bench/detector.py); on the CPU the model's own threads have the cores
+        self._pool = (
+            concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1), thread_name_prefix="vision-prepare")
+            if self.provider in GPU_PROVIDERS and (os.cpu_count() or 1) > 1 else None
+        )
         meta = self.session.get_modelmeta().custom_metadata_map
         self._read_settings(meta)
         self._check_outputs()
@@ -217,7 +224,10 @@ class OnnxModel:
 
     def infer_views(self, frames: list[np.ndarray]) -> list[list[Detection]]:
         """Pictures (whole frames or tiles) -> detections per picture, in its own pixels."""
-        prepared = [self.prepare(f) for f in frames]
+        if self._pool is not None and len(frames) > 1:
+            prepared = list(self._pool.map(self.prepare, frames))
+        else:
+            prepared = [self.prepare(f) for f in frames]
         step = self.batch_fixed or len(prepared)
         result: list[list[Detection]] = []
         for start in range(0, len(prepared), step):
@@ -228,6 +238,19 @@ class OnnxModel:
             cands = self.decode(self.run(batch))
             result.extend(self.to_detections(c, g) for c, (_, g) in zip(cands, chunk))
         return result
+
+def gpu_copy_of(path: Path) -> Path:
+    """The model's copy for a GPU, beside it: ``NAME.gpu.onnx`` for ``NAME.onnx`` (docs/detectors.md)."""
+    return path.with_name(path.stem + ".gpu.onnx")
+
+
+def _session(ort, path: Path, options, providers: list[str]):
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise ModelError(f"model file {path} is not a readable ONNX model: {first}") from None
+
 
 def _names(configured: list[str] | dict[int, str] | None, meta: str | None) -> dict[int, str]:
     if isinstance(configured, list):
