@@ -177,7 +177,7 @@ def parity(model_path: Path, provider: str, frames: list[np.ndarray]) -> dict:
 
 
 def classes_over_clip(model_path: Path, video: Path, every: int, tiles="auto") -> tuple[dict[str, int], int]:
-    model = OnnxModel(Config(providers=["cpu"], tiles=tiles), model_path)
+    model = OnnxModel(Config(providers=["cpu"], tiles=tiles, score_threshold=0.5), model_path)
     counts: dict[str, int] = {}
     frames = dm.read_frames(video, every=every)
     for frame in frames:

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.model} missing: run python -m plugins.vision_onnx.default_model", file=sys.stderr)
         return 1
     tilings = [args.tiles] + ([args.baseline_tiles] if args.baseline_tiles not in ("none", args.tiles) else [])
-    models = {t: OnnxModel(Config(providers=["cpu"], threads=1, tiles=tiling(t)), args.model) for t in tilings}
+    models = {t: OnnxModel(Config(providers=["cpu"], threads=1, tiles=tiling(t), score_threshold=0.5), args.model) for t in tilings}
     lightings = {"day": [False], "night": [True], "both": [False, True]}[args.lighting]
     rows: dict[str, list] = {t: [] for t in tilings}
     totals = {t: {False: Score(), True: Score()} for t in tilings}

@@ -321,7 +321,7 @@ async def analyze(run: Run, out: TextIO) -> int:
                     raise AnalyzeError(f"detector {run.detector_name}: {_one_line(exc)}") from None
                 raise
             t1 = time.perf_counter()
-            tracks = tracker.update(detections, frame.t)
+            tracks = tracker.update(detections, frame.t, frame.image.shape[1::-1])
             records = _records(frame, detections, tracks, zones, inside, shown, run)
             run.track_s += time.perf_counter() - t1
             run.detect_s += t1 - t0

@@ -60,6 +60,31 @@ def test_an_abrupt_stop_in_a_lane_gives_one_alert_soon_after():
     assert a.detail()["signs"] == ["abrupt_stop"] and a.detail()["sure_after_s"] >= 0
 
 
+def test_a_stop_too_far_up_the_road_to_judge_is_not_an_accident():
+    """A car whose longer side is under min_size of the picture's height (a receding car near the horizon,
+    moving a few pixels a second, reads as standing): not judged; the same stop nearer is."""
+    def small(t: float) -> list[Detection]:
+        u = min(t, 4.0)
+        return [car_at(20.0 + 10.0 * u, w=10.0, h=7.0)]  # 10 px of 270: 0.037
+
+    assert drive(small, 20.0) == []
+    assert len(drive(small, 20.0, config=Config(min_size=0.03))) == 1
+
+
+def test_a_car_driving_away_whose_centre_hardly_moves_is_not_an_abrupt_stop():
+    """Seen from a pole, a car receding up the road shrinks while its centre hardly moves: the tracker reads it
+    as standing after its fast approach; its shrinking box says it drives on (seed 303's wrong_way scene)."""
+    def receding(t: float) -> list[Detection]:
+        if t < 3.0:
+            return [car_at(20.0 + 60.0 * t)]  # a size a second across the picture
+        k = 0.78 ** (t - 3.0)  # then away, its box a fifth smaller every second, centred where it was
+        cx, cy = 200.0, 170.0
+        return [Detection("car", 0.9, cx - 30.0 * k, cy - 20.0 * k, cx + 30.0 * k, cy + 20.0 * k)]
+
+    assert drive(receding, 8.0) == []
+    assert len(drive(receding, 8.0, config=Config(steady_size=5.0))) == 1  # judged on centres alone: alerted
+
+
 def test_a_gentle_stop_and_a_stop_off_the_lane_are_not_accidents():
     assert drive(gentle, 20.0) == []
     assert drive(abrupt, 20.0, zones=()) == []  # no traffic lane drawn: nowhere is watched

@@ -63,10 +63,11 @@ def test_boxes_are_in_frame_pixels_on_the_full_size_frame(built):
     frame = dm.read_frames(video, every=1, limit=1)[0]
     assert frame.shape == (576, 768, 3)
     dets = OnnxModel(Config(providers=["cpu"]), model_path).infer([frame])[0]
-    people = [d for d in dets if d.label == "person"]
+    assert all(0 <= d.x1 < d.x2 <= 768 and 0 <= d.y1 < d.y2 <= 576 for d in dets)  # inside the picture, also unsure ones
+    assert min(d.score for d in dets) >= 0.1  # down to the tracker's low score
+    people = [d for d in dets if d.label == "person" and d.score >= 0.5]
     assert len(people) >= 3
-    for d in people:  # standing people: taller than wide, inside the picture
-        assert 0 <= d.x1 < d.x2 <= 768 and 0 <= d.y1 < d.y2 <= 576
+    for d in people:  # standing people, surely found: taller than wide
         assert d.y2 - d.y1 > d.x2 - d.x1
 
 

@@ -134,11 +134,17 @@ def test_a_bus_stopping_in_front_of_a_parked_car_for_20_s_does_not_change_the_ca
 
 
 def test_a_moving_car_passing_behind_a_bus_keeps_its_id_where_the_baseline_loses_it():
+    """ByteTrack's own setting, every unsure box for a moving track (moving_low_score = low_score): 10 of 10 seeds.
+    The default takes a moving track's unsure boxes from 0.3 only (the default detector's 0.1-0.3 boxes near a
+    moving car are as often something else: docs/analytics.md); the half-hidden car then keeps its id in 9 of 10."""
+    kept = 0
     for seed in range(10):
         frames = car_passes_behind_bus().frames(seed)
         assert min(f.visibility[1] for f in frames) == 0.0
-        assert len(set(ids_of(run(Tracker(), frames), frames, 1))) == 1, seed
+        assert len(set(ids_of(run(Tracker(TrackerConfig(moving_low_score=0.1)), frames), frames, 1))) == 1, seed
+        kept += len(set(ids_of(run(Tracker(), frames), frames, 1))) == 1
         assert len(set(ids_of(run(NaiveIouTracker(), frames), frames, 1))) >= 2
+    assert kept >= 9
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -220,12 +226,64 @@ def test_low_score_detections_keep_a_track_but_never_start_one():
     box = (100, 100, 200, 160)
     for k in range(3):
         tracker.update([make_det("car", 0.9, box)], k * 0.2)
-    for k in range(3, 20):
-        (track,) = tracker.update([make_det("car", 0.2, box)], k * 0.2)
+    for k in range(3, 20):  # a moving track (not yet still for a second) keeps on boxes from moving_low_score 0.3 ...
+        (track,) = tracker.update([make_det("car", 0.35, box)], k * 0.2)
         assert track.state == "tracked" and track.id == 1
+    for k in range(20, 40):  # ... one that stands, from low_score 0.1
+        (track,) = tracker.update([make_det("car", 0.12, box)], k * 0.2)
+        assert track.state == "tracked" and track.id == 1
+    moving = Tracker()
+    for k in range(3):
+        moving.update([make_det("car", 0.9, box)], k * 0.2)
+    (track,) = moving.update([make_det("car", 0.2, box)], 0.6)  # moving: 0.2 is not enough
+    assert track.state == "lost"
     fresh = Tracker()
     for k in range(10):
         assert fresh.update([make_det("car", 0.45, box)], k * 0.2) == []
+
+
+def test_a_car_found_only_at_low_scores_in_one_place_becomes_a_track_standing_since_first_seen():
+    """A parked car the detector never scores above 0.35 (seen from a pole, from behind): a track after standing_s."""
+    tracker = Tracker()  # standing_s 3, at least 80 % of the runs, IoU 0.6 with where it stands
+    rng = np.random.default_rng(1)
+    tracks, found_at = [], None
+    for k in range(40):  # 8 s at 5 frames a second
+        jitter = rng.normal(0, 2, 4)
+        score = float(rng.choice([0.16, 0.21, 0.27, 0.34]))
+        dets = [] if k % 7 == 3 else [make_det("car", score, np.add((500, 280, 620, 395), jitter))]  # a miss now and then
+        tracks = tracker.update(dets, 1.0 + k * 0.2)
+        if tracks and found_at is None:
+            found_at = 1.0 + k * 0.2
+    (track,) = tracks
+    assert 4.0 <= found_at <= 4.6  # 3 s after it was first seen at 1.0
+    assert track.id == 1 and track.state == "tracked" and track.label == "car"
+    assert track.first_seen == 1.0 and track.stationary_s >= 6.5  # standing since first seen, not since promoted
+
+
+def test_unsure_boxes_that_move_flicker_or_are_not_vehicles_never_become_standing_tracks():
+    moving, flicker, person, off = Tracker(), Tracker(), Tracker(), Tracker(TrackerConfig(standing_labels=()))
+    box = np.array([500.0, 280.0, 620.0, 395.0])
+    for k in range(50):  # 10 s
+        t = k * 0.2
+        assert moving.update([make_det("car", 0.3, box + [12 * k, 0, 12 * k, 0])], t) == []  # 10 % of its width a frame
+        assert flicker.update([make_det("car", 0.3, box)] if k % 2 else [], t) == []  # in half the runs
+        assert person.update([make_det("person", 0.3, box)], t) == []  # a pole boxed as a person stays nothing
+        assert off.update([make_det("car", 0.3, box)], t) == []
+    assert len(moving._standing) <= 2 and len(flicker._standing) <= 1  # and nothing piles up
+
+
+def test_a_parked_car_lost_behind_a_bus_is_found_again_where_it_stood_by_a_low_score_box():
+    tracker = Tracker()
+    car = (500, 280, 620, 395)
+    for k in range(20):  # sure of it for 4 s: a track that stands
+        tracker.update([make_det("car", 0.8, car)], k * 0.2)
+    for k in range(20, 30):  # 2 s behind a bus: nothing of the car
+        tracker.update([make_det("bus", 0.9, (300 + 40 * (k - 20), 200, 700 + 40 * (k - 20), 420))], k * 0.2)
+    (car_track,) = [tr for tr in tracker.tracks() if tr.label == "car"]
+    assert car_track.state == "lost"
+    tracks = tracker.update([make_det("car", 0.2, car)], 30 * 0.2)  # seen again, unsure, where it stood
+    (car_track,) = [tr for tr in tracks if tr.label == "car"]
+    assert car_track.id == 1 and car_track.state == "tracked"
 
 
 def test_a_lost_track_is_dropped_after_max_lost_s():

@@ -7,9 +7,10 @@ Every update:
 1. all tracks are predicted to the frame's stream time;
 2. confirmed tracks (seen now or lost a moment ago) take the high-score
    detections, by IoU with the predicted box (:func:`core.analytics.assignment.match`);
-3. confirmed tracks still unmatched and seen last frame take the low-score
-   detections: an object half hidden behind a bus scores low but is still
-   the same object, so its track keeps its id instead of losing it;
+3. confirmed tracks still unmatched and seen last frame, or lost where they stood
+   still, take the low-score detections: an object half hidden behind a bus scores
+   low but is still the same object, so its track keeps its id instead of losing it,
+   and a parked car seen again where it stood after a bus has passed is the same car;
 4. tentative tracks take what is left of the high-score detections;
 5. tracks still unmatched (confirmed first, then tentative) take a high-score
    detection about their size and shape (their label preferred) whose centre lies
@@ -28,7 +29,10 @@ Every update:
    ``tentative_lost_s`` seconds; a high-score detection that nobody took and
    that is not a second box of an object already tracked (IoU ``duplicate_iou``
    with a matched detection or a tracked box) starts a tentative track,
-   confirmed (and only then given an id) after ``min_hits`` matches;
+   confirmed (and only then given an id) after ``min_hits`` matches; a low-score
+   detection that nobody took, of a ``standing_labels`` label, found again in one
+   place for ``standing_s`` (:mod:`core.analytics.standing`), starts a confirmed
+   track from when it was first seen: a parked car the detector is never sure of;
 7. of two tracked tracks whose boxes overlap by ``duplicate_iou`` or more, for
    ``duplicate_s``, the younger is dropped (ByteTrack's duplicate removal): one
    object, one id, so that a rule's timer and alert belong to one track.
@@ -51,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.analytics import motion, partial_view
 from core.analytics.assignment import boxes_array, iou_matrix, match
+from core.analytics.standing import Promoted, StandingCandidates
 from core.analytics.track import DetectionLike, Track, TrackState, WorkingTrack
 
 __all__ = ["DetectionLike", "Track", "TrackState", "Tracker", "TrackerConfig", "ViewTrackers"]
@@ -62,7 +67,10 @@ class TrackerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     high_score: float = Field(default=0.5, gt=0, le=1)  # at or above: a sure detection (stages 2 and 4)
-    low_score: float = Field(default=0.1, ge=0, le=1)  # from here to high_score: only to keep a track (stage 3)
+    low_score: float = Field(default=0.1, ge=0, le=1)  # from here to high_score: only to keep a track (stage 3) ...
+    # ... one that stands still; one that moves from this score: an unsure box near a moving track is as often another
+    # object or nothing (SSD-MobileNet), and a track carried onto it turns, stops or reverses when the object did not
+    moving_low_score: float = Field(default=0.3, ge=0, le=1)
     new_track_score: float = Field(default=0.6, gt=0, le=1)  # a new track needs at least this
     match_iou: float = Field(default=0.2, gt=0, le=1)  # least IoU of a high-score pair
     low_match_iou: float = Field(default=0.5, gt=0, le=1)  # least IoU of a low-score pair
@@ -82,6 +90,17 @@ class TrackerConfig(BaseModel):
     duplicate_s: float = Field(default=0.5, ge=0, le=60)  # ... overlapping this long before the younger is dropped
     max_lost_s: float = Field(default=5.0, ge=0, le=600)  # a lost track is dropped after this long unseen
     max_lost_standing_s: float = Field(default=30.0, ge=0, le=3600)  # ... one that stood still when it hid
+    # a low-score box of these labels no track took, found in one place (IoU standing_iou) in standing_share of the
+    # detector's runs for standing_s seconds, starts a track (core/analytics/standing.py); no labels: never
+    standing_labels: tuple[str, ...] = ("car", "truck", "bus")
+    standing_score: float = Field(default=0.15, ge=0, le=1)
+    standing_iou: float = Field(default=0.6, gt=0, le=1)
+    standing_s: float = Field(default=3.0, ge=0, le=600)
+    standing_share: float = Field(default=0.8, gt=0, le=1)
+    standing_gap_s: float = Field(default=1.0, ge=0, le=60)  # ... unseen longer than this: gone
+    # ... a box of at most this share of the picture (a car near the camera is a few percent; the detector's unsure
+    # boxes over half a street of queueing cars are a third of it)
+    standing_max_area: float = Field(default=0.1, gt=0, le=1)
     history: int = Field(default=64, ge=2, le=10_000)  # positions kept per track
     stationary_fraction: float = Field(default=0.2, gt=0, le=2)  # moved: centre off by this much of the box's size
     velocity_window_s: float = Field(default=1.5, gt=0, le=60)  # speed: straight-line fit of the centres seen this long
@@ -111,6 +130,9 @@ class Tracker:
 
     def reset(self) -> None:
         """Forget every track (the camera moved, the stream restarted); ids go on from where they were."""
+        c = self.config
+        self._standing = StandingCandidates(c.standing_labels, max(c.standing_score, c.low_score), c.standing_iou,
+                                            c.standing_s, c.standing_share, c.standing_gap_s)
         self._tracks: list[WorkingTrack] = []
         self._mean = np.zeros((0, 8))
         self._cov = np.zeros((0, 8, 8))
@@ -121,8 +143,10 @@ class Tracker:
         """Stream time of the last update, ``None`` before the first or after a reset."""
         return self._t
 
-    def update(self, detections: Iterable[DetectionLike], t: float) -> list[Track]:
+    def update(self, detections: Iterable[DetectionLike], t: float, picture: tuple[int, int] | None = None) -> list[Track]:
         """Take one frame's detections at stream time ``t`` (seconds); the confirmed tracks after it.
+
+        ``picture`` (width, height), where known, bounds a standing candidate's size (``standing_max_area``).
 
         Tracked and lost tracks alike are returned, ordered by id; a lost one is
         kept ``max_lost_s`` (``max_lost_standing_s`` if it stood still) in case it shows again. A detection whose box is
@@ -157,9 +181,17 @@ class Tracker:
 
         pairs, left_rows, left_high = self._associate(confirmed, high, cfg.match_iou)
         matched += pairs
-        recent = [i for i in left_rows if tracks[i].state == "tracked"]
-        pairs, _, _ = self._associate(recent, low, cfg.low_match_iou)
+        standing = [i for i in left_rows if tracks[i].standing()]
+        pairs, _, left_low = self._associate(standing, low, cfg.low_match_iou)
         matched += pairs
+        low = [low[i] for i in left_low]
+        taken = {i for i, _ in pairs}
+        moving = [i for i in left_rows if tracks[i].state == "tracked" and i not in taken]
+        surer = [k for k, d in enumerate(low) if d.score >= max(cfg.moving_low_score, cfg.low_score)]
+        pairs, _, left_surer = self._associate(moving, [low[k] for k in surer], cfg.low_match_iou)
+        matched += pairs
+        used = {surer[k] for k in range(len(surer))} - {surer[k] for k in left_surer}
+        low = [d for k, d in enumerate(low) if k not in used]
         high = [high[i] for i in left_high]
         pairs, left_tentative, left_high = self._associate(tentative, high, cfg.tentative_match_iou, cfg.tentative_buffer)
         matched += pairs
@@ -198,6 +230,10 @@ class Tracker:
         if fresh:
             fresh = self._not_duplicates(fresh, [d for _, d in matched])
         self._start(fresh, t)
+        unsure = low + [d for d in high if d.score < cfg.new_track_score]
+        owned = boxes_array([tr.box for tr in self._tracks]) if self._tracks else np.zeros((0, 4))
+        most = cfg.standing_max_area * picture[0] * picture[1] if picture else None
+        self._promote(self._standing.update(unsure, owned, t, most), t)
         return self.tracks()
 
     def hold(self, t: float) -> list[Track]:
@@ -211,6 +247,7 @@ class Tracker:
             return self.update((), t)
         self._t = t
         self._mean[:, 4:] = 0.0
+        self._standing.hold(t)
         keep = []
         for i, tr in enumerate(self._tracks):
             if tr.state == "tracked":
@@ -375,6 +412,24 @@ class Tracker:
                 self._next_id += 1
                 tr.state = "tracked"
             self._tracks.append(tr)
+
+
+    def _promote(self, promoted: list[Promoted], t: float) -> None:
+        """Standing candidates become confirmed tracks, standing since they were first seen."""
+        if not promoted:
+            return
+        start = len(self._tracks)
+        self._start([p.det for p in promoted], t)
+        for tr, p in zip(self._tracks[start:], promoted):
+            tr.first_seen = tr.stationary_since = p.first
+            tr.history.clear()
+            tr.history.extend((seen_t, *box) for seen_t, box in p.seen)
+            tr.last_seen = p.seen[-1][0]
+            tr.hits = tr.streak = tr.anchor_n = len(p.seen)
+            tr.anchor_sum = p.box * len(p.seen)
+            tr.id = self._next_id
+            self._next_id += 1
+            tr.state = "tracked"
 
 
 class ViewTrackers:

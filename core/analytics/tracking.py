@@ -130,7 +130,7 @@ def _pictures(image: np.ndarray, squares: list[closeups.Square]) -> list[np.ndar
 def _track(tracker, found, squares, width: int, height: int, t: float, settings: CloseUps) -> list[Track]:
     """The frame's detections with its close-ups' (merged in the tracking thread), into the tracker."""
     detections = closeups.merge(found[0], squares, found[1:], width, height, settings.labels) if squares else found[0]
-    return tracker.update(detections, t)
+    return tracker.update(detections, t, (width, height))
 
 
 class CameraTracking:

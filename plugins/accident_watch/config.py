@@ -68,6 +68,12 @@ class Config(BaseModel):
     confirm_s: float = Field(default=2.0, ge=0, le=60)  # ... and it stood still this long: the alert
     watch_gap_s: float = Field(default=1.0, gt=0, le=60)  # ... seen all along: no longer gap between sightings
     meet_iou: float = Field(default=0.08, gt=0, le=1)  # two vehicles' boxes overlapping this much have met
+    # a vehicle's longer side, as a share of the picture's height, below which its stops are not judged: a car
+    # far up the road moves a few pixels a second and, receding, reads as standing still while it drives away
+    min_size: float = Field(default=0.04, ge=0, le=1)
+    # ... and whose box, once it stood, stays within this factor of its size then: a car driving away up the road
+    # shrinks with its centre nearly still, which the tracker (centres) reads as standing
+    steady_size: float = Field(default=1.25, ge=1, le=10)
     # a person down: the box at least down_aspect times as wide as tall, for down_s, standing in a lane (a rider
     # on a motorcycle, seen from the front or behind, is about square: 1.1 took one waiting in traffic for a fall)
     down_aspect: float = Field(default=1.5, gt=0, le=10)

@@ -19,7 +19,11 @@ stopped abruptly in the lane beyond.
 - **abrupt stop**: a vehicle that moved at ``min_speed`` or faster less than
   ``stop_within_s`` before it stood still (the tracker's ``stationary_since``),
   and has stood ``confirm_s``. A vehicle braking to a queue slows down over
-  many seconds first; one that hits something does not.
+  many seconds first; one that hits something does not. Vehicles smaller than
+  ``min_size`` of the picture's height are not judged (nor for a collision): far
+  up the road a car receding moves a few pixels a second and reads as standing;
+  nor is one whose box shrinks or grows by more than ``steady_size`` once it
+  stood: a car driving away shrinks while its centre hardly moves.
 - **collision**: two vehicles whose boxes meet (IoU ``meet_iou``) while one of
   them moves, and that then both stand still, within ``stop_within_s`` of the
   meeting, for ``confirm_s``.
@@ -130,6 +134,7 @@ class _Seen:
 
     samples: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # (t, cx, cy, size)
     stopped_at: float | None = None  # the stationary_since an abrupt stop was judged for
+    stop_size: float = 0.0  # the box's size when that stop was first seen
     abrupt: float = 0.0  # speed before that stop, when abrupt; 0: not abrupt
     met: tuple[int, float, float] | None = None  # (other id, when, speed of the faster) of the last meeting
     wide_since: float | None = None
@@ -231,6 +236,10 @@ class AccidentRule:
             lane = lane_of(track)
             if lane is None or track.stationary_s + _EPS < cfg.confirm_s:
                 continue
+            if _size(track.box) < cfg.min_size * frame.height:
+                continue  # too far to tell a stop from driving away
+            if seen.stop_size and max(_size(track.box) / seen.stop_size, seen.stop_size / _size(track.box)) > cfg.steady_size:
+                continue  # its box shrinks or grows while its centre stays: driving away or towards the camera
             if seen.unseen > cfg.watch_gap_s + _EPS:
                 continue  # not watched through: a long miss, maybe another vehicle under its id
             if seen.reported is not None and abs(seen.reported - track.stationary_since) <= _EPS:
@@ -312,7 +321,7 @@ class AccidentRule:
         if seen.stopped_at is not None and abs(seen.stopped_at - since) <= _EPS:
             seen.unseen = max(seen.unseen, step)
             return  # this stop is judged already
-        seen.stopped_at = since
+        seen.stopped_at, seen.stop_size = since, _size(track.box)
         times = [s[0] for s in seen.samples if s[0] >= since - cfg.stop_within_s - _EPS]
         seen.unseen = max((b - a for a, b in zip(times, times[1:])), default=0.0)
         speed = self._speed_before(seen, since)

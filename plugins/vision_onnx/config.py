@@ -32,7 +32,9 @@ class Config(BaseModel):
     box_order: Literal["xyxy", "yxyx"] | None = None  # SSD layout only; None: metadata, else xyxy
     background_class: bool | None = None  # SSD layout: score column 0 is "background"; None: metadata
     agnostic_nms: bool | None = None  # one NMS over all classes; None: metadata, else per class
-    score_threshold: float = Field(default=0.5, ge=0, le=1)
+    # the lowest score reported: the tracker's low_score, since ByteTrack keeps tracks on the unsure boxes (a car half
+    # hidden, a parked car seen from behind) and decides itself what is sure (core/analytics/tracker.py: high_score)
+    score_threshold: float = Field(default=0.1, ge=0, le=1)
     iou_threshold: float | None = Field(default=None, gt=0, le=1)  # NMS; None: metadata, else 0.45
     max_detections: int = Field(default=100, ge=1, le=1000)
     providers: list[Provider] = Field(default=["tensorrt", "cuda", "cpu"], min_length=1)

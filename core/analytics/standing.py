@@ -1,0 +1,102 @@
+"""Standing candidates: an object the detector keeps finding in one place, but never surely.
+
+ByteTrack keeps a track alive on low-score detections but starts one only on a
+sure detection. A parked car seen from a pole, from behind, can score 0.15-0.35
+in every frame for minutes and never once reach a new track's score: the
+illegal-parking rule then never sees it, although the detector found it all the
+time. A low-score detection of one of ``labels`` that no track owns becomes a
+candidate; found again at the same place (IoU at least ``iou`` with the
+candidate's box) in at least ``share`` of the frames over ``seconds``, it is
+handed back to start a confirmed track, with the time and boxes it was first
+seen at. Something that moves does not stay on its own box, and something seen
+now and then does not reach the share, so only a steady presence qualifies.
+
+Pure computation, owned by one :class:`core.analytics.tracker.Tracker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.analytics.assignment import boxes_array, iou_matrix, match
+from core.analytics.track import DetectionLike
+
+
+@dataclass
+class Candidate:
+    det: DetectionLike  # the last detection found here
+    box: np.ndarray  # where it stands: a running mean of its boxes
+    first: float  # stream time first seen
+    last: float  # stream time last seen
+    frames: int = 1  # detector runs since first seen
+    hits: int = 1  # ... that found it here
+    seen: list[tuple[float, tuple[float, float, float, float]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Promoted:
+    det: DetectionLike
+    box: np.ndarray  # where it stands (the mean of its boxes)
+    first: float
+    seen: list[tuple[float, tuple[float, float, float, float]]]
+
+
+class StandingCandidates:
+    def __init__(self, labels: Sequence[str], min_score: float, iou: float, seconds: float, share: float,
+                 max_gap_s: float, min_hits: int = 5, limit: int = 64) -> None:
+        self.labels = frozenset(labels)
+        self.min_score, self.iou, self.seconds, self.share, self.max_gap_s = min_score, iou, seconds, share, max_gap_s
+        self.min_hits = min_hits  # runs that found it, at least (the detector may rest while nothing moves)
+        self.limit = limit  # candidates kept at most (a frame full of low-score boxes must not grow this)
+        self._items: list[Candidate] = []
+
+    def reset(self) -> None:
+        self._items = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def update(self, dets: Sequence[DetectionLike], owned: np.ndarray, t: float, max_area: float | None = None) -> list[Promoted]:
+        """One detector run: ``dets`` no track took, ``owned`` the tracks' boxes (N x 4), ``max_area`` the largest
+        box a candidate may have (px², None: any). What is promoted now."""
+        if not self.labels or self.seconds <= 0:
+            return []
+        dets = [d for d in dets if d.label in self.labels and d.score >= self.min_score
+                and (max_area is None or (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) <= max_area)]
+        if dets and len(owned):  # a second box of a tracked object is not a new object
+            overlap = iou_matrix(boxes_array([d.box for d in dets]), owned).max(axis=1)
+            dets = [d for d, o in zip(dets, overlap) if o < 0.3]
+        items = self._items
+        for c in items:
+            c.frames += 1
+        left = list(range(len(dets)))
+        if items and dets:
+            iou = iou_matrix(np.array([c.box for c in items]), boxes_array([d.box for d in dets]))
+            pairs, _, left = match(iou, self.iou)
+            for r, k in pairs:
+                c, d = items[r], dets[k]
+                c.det, c.last, c.hits = d, t, c.hits + 1
+                c.box = 0.8 * c.box + 0.2 * np.asarray(d.box, dtype=float)
+                c.seen.append((t, tuple(float(v) for v in d.box)))
+        for k in left:
+            d = dets[k]
+            items.append(Candidate(d, np.asarray(d.box, dtype=float), t, t, seen=[(t, tuple(float(v) for v in d.box))]))
+        promoted, kept = [], []
+        for c in items:
+            if t - c.last > self.max_gap_s or (c.frames >= 5 and c.hits < self.share * c.frames):
+                continue  # gone, or only now and then
+            if t - c.first >= self.seconds and c.hits >= max(self.min_hits, self.share * c.frames):
+                promoted.append(Promoted(c.det, c.box, c.first, c.seen))
+                continue
+            kept.append(c)
+        kept.sort(key=lambda c: -c.hits)
+        self._items = kept[: self.limit]
+        return promoted
+
+    def hold(self, t: float) -> None:
+        """Nothing moved (the detector rested): what stood there still does."""
+        for c in self._items:
+            c.last = t
