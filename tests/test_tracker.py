@@ -272,6 +272,21 @@ def test_unsure_boxes_that_move_flicker_or_are_not_vehicles_never_become_standin
     assert len(moving._standing) <= 2 and len(flicker._standing) <= 1  # and nothing piles up
 
 
+def test_an_unsure_box_over_a_third_of_the_picture_is_no_standing_car():
+    """The detector's unsure 'car' over half a street of queueing cars (seed 303's queue) stands as still as a
+    parked car; where the picture's size is known, a candidate larger than standing_max_area of it is refused."""
+    huge, car = (330, 40, 1150, 410), (500, 280, 620, 395)
+    told, untold = Tracker(), Tracker()
+    for k in range(30):
+        assert told.update([make_det("car", 0.16, huge)], k * 0.2, (1280, 720)) == []
+        found = untold.update([make_det("car", 0.16, huge)], k * 0.2)
+    assert len(found) == 1  # the size unknown: nothing to refuse it by
+    parked = Tracker()
+    for k in range(30):
+        found = parked.update([make_det("car", 0.16, car)], k * 0.2, (1280, 720))
+    assert len(found) == 1  # a car, 1.5 % of the picture
+
+
 def test_a_parked_car_lost_behind_a_bus_is_found_again_where_it_stood_by_a_low_score_box():
     tracker = Tracker()
     car = (500, 280, 620, 395)

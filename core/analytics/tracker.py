@@ -202,7 +202,11 @@ class Tracker:
                 pairs, high = self._gated(rows, high, t)
                 matched += pairs
 
-        self._correct(matched, valid, t)
+        # what may hide part of a matched object: a box a track took, or one from moving_low_score (the faint boxes
+        # that crowd a car on the default detector would make every box look half hidden, and its filter drift)
+        mine = {id(d) for _, d in matched}
+        floor = max(cfg.moving_low_score, cfg.low_score)
+        self._correct(matched, [d for d in valid if d.score >= floor or id(d) in mine], t)
         seen = {i for i, _ in matched}
         keep = []
         for i, tr in enumerate(tracks):
