@@ -181,7 +181,9 @@ class Tracker:
 
         pairs, left_rows, left_high = self._associate(confirmed, high, cfg.match_iou)
         matched += pairs
-        standing = [i for i in left_rows if tracks[i].standing()]
+        # a vehicle that stands takes boxes from low_score (a parked car seen from behind); a person who stands is
+        # held to moving_low_score like anything moving: a pole or a shadow where someone stood is boxed as a person
+        standing = [i for i in left_rows if tracks[i].standing() and tracks[i].label in cfg.standing_labels]
         pairs, _, left_low = self._associate(standing, low, cfg.low_match_iou)
         matched += pairs
         low = [low[i] for i in left_low]
