@@ -95,9 +95,10 @@ def test_people_found_and_tracked_with_stable_ids(analysed):
     frames = {r["frame"] for r in records if r["type"] == "detection"}
     assert summary["frames_analysed"] == SECONDS * 5 and summary["frames_decoded"] == SECONDS * 10  # 10 fps file at 5 fps
     assert len(frames) >= 0.95 * summary["frames_analysed"]  # people in nearly every frame
-    people = [r for r in records if r["type"] == "detection" and r["label"] == "person"]
+    every = [r for r in records if r["type"] == "detection" and r["label"] == "person"]
+    assert summary["detections"]["person"] == len(every)  # down to the tracker's low score (0.1)
+    people = [r for r in every if r["score"] >= 0.5]  # the sure ones
     assert len(people) >= 5 * summary["frames_analysed"], len(people)  # 8 or so walk the plaza at any time
-    assert summary["detections"]["person"] == len(people)
 
     tracks: dict[int, list[dict]] = {}
     for r in records:
@@ -110,7 +111,7 @@ def test_people_found_and_tracked_with_stable_ids(analysed):
     lengths = sorted((len(tracks[i]) for i in person_ids), reverse=True)
     assert lengths[4] >= 30, lengths  # five people followed for 6 s or more (walking across takes about 10)
     tracked_share = sum(lengths) / len(people)
-    assert tracked_share >= 0.8, tracked_share  # most detections belong to a confirmed track
+    assert tracked_share >= 0.8, tracked_share  # most sure detections belong to a confirmed track
     for rs in tracks.values():  # one id is one object: from frame to frame it moves a little, never jumps
         for a, b in zip(rs, rs[1:]):
             if b["frame"] - a["frame"] == 2:
