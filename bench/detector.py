@@ -159,8 +159,8 @@ def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, round
 
 def parity(model_path: Path, provider: str, frames: list[np.ndarray]) -> dict:
     """The detections of ``provider`` against the CPU's on the same frames: same class and IoU >= 0.9 count as one."""
-    cpu = OnnxModel(Config(providers=["cpu"]), model_path)
-    other = OnnxModel(Config(providers=[provider]), model_path)
+    cpu = OnnxModel(Config(providers=["cpu"], score_threshold=0.5), model_path)  # the sure boxes: below, scores
+    other = OnnxModel(Config(providers=[provider], score_threshold=0.5), model_path)  # near a threshold swap in and out
     matched = only_cpu = only_other = 0
     score_diffs: list[float] = []
     for frame in frames:
