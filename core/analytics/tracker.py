@@ -183,16 +183,17 @@ class Tracker:
         matched += pairs
         # a vehicle that stands takes boxes from low_score (a parked car seen from behind); a person who stands is
         # held to moving_low_score like anything moving: a pole or a shadow where someone stood is boxed as a person
+        floor = max(cfg.moving_low_score, cfg.low_score)
         standing = [i for i in left_rows if tracks[i].standing() and tracks[i].label in cfg.standing_labels]
         pairs, _, left_low = self._associate(standing, low, cfg.low_match_iou)
         matched += pairs
         low = [low[i] for i in left_low]
-        taken = {i for i, _ in pairs}
-        moving = [i for i in left_rows if tracks[i].state == "tracked" and i not in taken]
-        surer = [k for k, d in enumerate(low) if d.score >= max(cfg.moving_low_score, cfg.low_score)]
+        found_standing = {i for i, _ in pairs}
+        moving = [i for i in left_rows if tracks[i].state == "tracked" and i not in found_standing]
+        surer = [k for k, d in enumerate(low) if d.score >= floor]
         pairs, _, left_surer = self._associate(moving, [low[k] for k in surer], cfg.low_match_iou)
         matched += pairs
-        used = {surer[k] for k in range(len(surer))} - {surer[k] for k in left_surer}
+        used = set(surer) - {surer[k] for k in left_surer}
         low = [d for k, d in enumerate(low) if k not in used]
         high = [high[i] for i in left_high]
         pairs, left_tentative, left_high = self._associate(tentative, high, cfg.tentative_match_iou, cfg.tentative_buffer)
@@ -207,7 +208,6 @@ class Tracker:
         # what may hide part of a matched object: a box a track took, or one from moving_low_score (the faint boxes
         # that crowd a car on the default detector would make every box look half hidden, and its filter drift)
         mine = {id(d) for _, d in matched}
-        floor = max(cfg.moving_low_score, cfg.low_score)
         self._correct(matched, [d for d in valid if d.score >= floor or id(d) in mine], t)
         seen = {i for i, _ in matched}
         keep = []
@@ -418,7 +418,6 @@ class Tracker:
                 self._next_id += 1
                 tr.state = "tracked"
             self._tracks.append(tr)
-
 
     def _promote(self, promoted: list[Promoted], t: float) -> None:
         """Standing candidates become confirmed tracks, standing since they were first seen."""
