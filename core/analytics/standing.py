@@ -86,7 +86,7 @@ class StandingCandidates:
             items.append(Candidate(d, np.asarray(d.box, dtype=float), t, t, seen=[(t, tuple(float(v) for v in d.box))]))
         promoted, kept = [], []
         for c in items:
-            if t - c.last > self.max_gap_s or (c.frames >= 5 and c.hits < self.share * c.frames):
+            if t - c.last > self.max_gap_s or (c.frames >= self.min_hits and c.hits < self.share * c.frames):
                 continue  # gone, or only now and then
             if t - c.first >= self.seconds and c.hits >= max(self.min_hits, self.share * c.frames):
                 promoted.append(Promoted(c.det, c.box, c.first, c.seen))

@@ -236,9 +236,10 @@ class AccidentRule:
             lane = lane_of(track)
             if lane is None or track.stationary_s + _EPS < cfg.confirm_s:
                 continue
-            if _size(track.box) < cfg.min_size * frame.height:
+            size = _size(track.box)
+            if size < cfg.min_size * frame.height:
                 continue  # too far to tell a stop from driving away
-            if seen.stop_size and max(_size(track.box) / seen.stop_size, seen.stop_size / _size(track.box)) > cfg.steady_size:
+            if seen.stop_size and max(size / seen.stop_size, seen.stop_size / size) > cfg.steady_size:
                 continue  # its box shrinks or grows while its centre stays: driving away or towards the camera
             if seen.unseen > cfg.watch_gap_s + _EPS:
                 continue  # not watched through: a long miss, maybe another vehicle under its id

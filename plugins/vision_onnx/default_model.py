@@ -194,12 +194,6 @@ def verify(model_path: Path, tflite_path: Path, labels: dict[int, str], frames: 
     }
 
 
-def gpu_copy_path(model_path: Path) -> Path:
-    from plugins.vision_onnx.model import gpu_copy_of
-
-    return gpu_copy_of(model_path)
-
-
 def build_gpu_copy(tflite_path: Path, labels: dict[int, str], model_path: Path, frames: list[np.ndarray]) -> tuple[Path, dict]:
     """The float graph of the same model, which the plugin loads instead on CUDA or TensorRT.
 
@@ -208,10 +202,10 @@ def build_gpu_copy(tflite_path: Path, labels: dict[int, str], model_path: Path, 
     in bench/README.md). Checked here against the quantized model, itself checked against LiteRT.
     """
     from plugins.vision_onnx.config import Config
-    from plugins.vision_onnx.model import OnnxModel
+    from plugins.vision_onnx.model import OnnxModel, gpu_copy_of
     from plugins.vision_onnx.tflite_onnx import convert
 
-    out = gpu_copy_path(model_path)
+    out = gpu_copy_of(model_path)
     tmp = Path(tempfile.mkstemp(dir=out.parent, suffix=".part")[1])
     tmp.write_bytes(convert(tflite_path, quantized=False, names=labels).model_bytes)
     try:
@@ -238,8 +232,10 @@ def build(data: Path = SHARED_DATA, force: bool = False) -> Path:
     out_dir = data / "models"
     model_path, stamp_path = out_dir / MODEL_NAME, out_dir / (MODEL_NAME + ".json")
     if not force and model_path.is_file() and stamp_path.is_file():
+        from plugins.vision_onnx.model import gpu_copy_of
+
         stamp = json.loads(stamp_path.read_text())
-        gpu_path = gpu_copy_path(model_path)
+        gpu_path = gpu_copy_of(model_path)
         if (stamp.get("converter") == CONVERTER_VERSION and stamp.get("onnx_sha256") == _sha256(model_path)
                 and gpu_path.is_file() and stamp.get("gpu_copy_sha256") == _sha256(gpu_path)):
             print(f"default model: {model_path} is built and verified")
