@@ -79,7 +79,7 @@ class WorkingTrack:
 
     __slots__ = (
         "id", "state", "streak", "hits", "label_votes", "label", "score", "box",
-        "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since", "velocity",
+        "first_seen", "last_seen", "history", "anchor_sum", "anchor_n", "stationary_since", "velocity", "course",
         "whole", "misses", "overlap_since",
     )
 
@@ -99,6 +99,7 @@ class WorkingTrack:
         self.anchor_n = 0
         self.stationary_since = t
         self.velocity: tuple[float, float] | None = None
+        self.course = (0.0, 0.0)  # velocity at the last box's size (perspective_scale), pixels per second
         self.whole: tuple[float, float] | None = None  # width, height when last seen with nothing touching it
         self.misses = 0  # frames in a row without a detection
         self.overlap_since: float | None = None  # stream time it began to lie on an older track (a duplicate)
@@ -117,6 +118,9 @@ class WorkingTrack:
         self.last_seen = t
         self.history.append((t, *box))
         self.velocity = fit_velocity(self.history, velocity_window)
+        if self.velocity is not None:
+            scale = perspective_scale(self.history, velocity_window)
+            self.course = (self.velocity[0] * scale, self.velocity[1] * scale)
         votes = self.label_votes
         votes[det.label] = votes.get(det.label, 0.0) + max(float(det.score), 1e-6)
         if det.label != self.label and votes[det.label] > votes.get(self.label, 0.0):
@@ -199,3 +203,22 @@ def fit_velocity(history: Sequence[tuple[float, float, float, float, float]], wi
     if var <= 1e-12:
         return None
     return ((n * stx - st * sx) / var, (n * sty - st * sy) / var)
+
+
+def perspective_scale(history: Sequence[tuple[float, float, float, float, float]], window: float) -> float:
+    """The last box's size over the mean size of the boxes in the last ``window`` seconds (1.0 with none).
+
+    A speed fitted over the window, times this, is the speed at the last box's size: in the picture an object's
+    speed goes with its size (its distance), and it is the window's mean size the fit measured at.
+    """
+    if not history:
+        return 1.0
+    t_end = history[-1][0]
+    total = n = 0.0
+    for t, x1, y1, x2, y2 in reversed(history):
+        if t_end - t > window and n >= 2:
+            break
+        total += math.sqrt(max(x2 - x1, 1.0) * max(y2 - y1, 1.0))
+        n += 1
+    _, x1, y1, x2, y2 = history[-1]
+    return math.sqrt(max(x2 - x1, 1.0) * max(y2 - y1, 1.0)) / (total / n)

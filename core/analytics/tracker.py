@@ -179,7 +179,7 @@ class Tracker:
         tentative = [i for i, tr in enumerate(tracks) if tr.state == "tentative"]
         matched: list[tuple[int, DetectionLike]] = []
 
-        pairs, left_rows, left_high = self._associate(confirmed, high, cfg.match_iou)
+        pairs, left_rows, left_high = self._associate(confirmed, high, cfg.match_iou, course_of=t)
         matched += pairs
         # a vehicle that stands takes boxes from low_score (a parked car seen from behind); a person who stands is
         # held to moving_low_score like anything moving: a pole or a shadow where someone stood is boxed as a person
@@ -283,17 +283,32 @@ class Tracker:
             self._cov = self._cov[rows]
 
     def _associate(
-        self, rows: list[int], dets: Sequence[DetectionLike], threshold: float, buffer: float = 0.0
+        self,
+        rows: list[int],
+        dets: Sequence[DetectionLike],
+        threshold: float,
+        buffer: float = 0.0,
+        course_of: float | None = None,
     ) -> tuple[list[tuple[int, DetectionLike]], list[int], list[int]]:
         if not rows or not dets:
             return [], rows, list(range(len(dets)))
         predicted = motion.to_xyxy(self._mean[rows])
         boxes = boxes_array([d.box for d in dets])
-        if buffer:
+        if course_of is not None:
+            # where its filter says, or its last box carried along its own recent course: one odd box (a tile's
+            # half of a car) teaches the filter a size rate that shrinks or swells its prediction past any IoU
+            # (a track that stands is awaited where it stood; one unseen long is left to its filter)
+            iou = iou_matrix(predicted, boxes)
+            moving = [k for k, i in enumerate(rows) if self._on_course(self._tracks[i], course_of)]
+            if moving:
+                iou[moving] = np.maximum(iou[moving], iou_matrix(self._courses([rows[k] for k in moving], course_of), boxes))
+        elif buffer:
             # a new track has no speed yet: at a few frames a second a small fast object moves off its own box,
             # so both boxes are grown before they are compared (buffered IoU, Yang et al. 2023)
             predicted, boxes = partial_view.grown(predicted, buffer), partial_view.grown(boxes, buffer)
-        iou = iou_matrix(predicted, boxes)
+            iou = iou_matrix(predicted, boxes)
+        else:
+            iou = iou_matrix(predicted, boxes)
         weight = iou
         if self.config.label_mismatch_weight < 1:
             tracks = self._tracks
@@ -301,6 +316,22 @@ class Tracker:
             weight = np.where(same, iou, iou * self.config.label_mismatch_weight)
         pairs, left_rows, cols = match(iou, threshold, weight)
         return [(rows[r], dets[c]) for r, c in pairs], [rows[r] for r in left_rows], cols
+
+    def _on_course(self, tr: WorkingTrack, t: float) -> bool:
+        return tr.velocity is not None and not tr.standing() and t - tr.last_seen <= self.config.gate_unseen_s
+
+    def _courses(self, rows: list[int], t: float) -> np.ndarray:
+        """Each track's last box moved along its ``course`` to time ``t``, its size kept.
+
+        The course is its fitted speed at the last box's size (:func:`core.analytics.track.perspective_scale`): in
+        perspective a car driving away slows down in the picture as it shrinks, at the same speed on the road.
+        """
+        tracks = self._tracks
+        boxes = boxes_array([tracks[i].box for i in rows])
+        course = np.array([tracks[i].course for i in rows], dtype=float)
+        dt = np.maximum(t - np.array([tracks[i].last_seen for i in rows]), 0.0)[:, None]
+        step = course * dt
+        return boxes + np.concatenate([step, step], axis=1)
 
     def _gated(
         self, rows: list[int], dets: list[DetectionLike], t: float
