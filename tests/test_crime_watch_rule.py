@@ -272,6 +272,52 @@ def test_one_jogger_a_group_already_running_and_people_walking_off_together_give
     assert RUNNING not in kinds(run(20, group(4, 5.0, 0.9)))  # the crossing turns green: a walk
 
 
+def _runner_track(tid: int, cx: float, t: float, first: float, speed: float) -> Track:
+    box = (cx - 20.0, 280.0, cx + 20.0, 380.0)
+    return Track(id=tid, label="person", score=0.9, box=box, state="tracked", first_seen=first, last_seen=t, hits=10,
+                 stationary_since=first, velocity=(speed, 0.0), history=((first, *box), (t, *box)))
+
+
+def _swapping_group(t: float, go: float, bystanders: bool) -> list[Track]:
+    """Four people 100 px tall at x 200, 260, 320, 380; D (380) stands hidden behind C until the run.
+
+    With ``bystanders`` False they break into a run (3 heights a second) at ``go`` and the tracker swaps: track 1
+    (A's) jumps onto D, and A comes out on a new track 4, already fast. With ``bystanders`` True, A, B and C stand
+    on and three joggers come into view already running, right past them.
+    """
+    xs = {"A": 200.0, "B": 260.0, "C": 320.0, "D": 380.0}
+    if t < go:
+        return [_runner_track(i, xs[p], t, 0.0, 0.0) for i, p in ((1, "A"), (2, "B"), (3, "C"))]
+    moved = 300.0 * (t - go)
+    if bystanders:
+        calm = [_runner_track(i, xs[p], t, 0.0, 0.0) for i, p in ((1, "A"), (2, "B"), (3, "C"))]
+        return calm + [_runner_track(10 + k, 140.0 + 60.0 * k + moved, t, go, 300.0) for k in range(3)]
+    return [
+        _runner_track(1, xs["D"] + moved, t, 0.0, 300.0),
+        _runner_track(2, xs["B"] + moved, t, 0.0, 300.0),
+        _runner_track(3, xs["C"] + moved, t, 0.0, 300.0),
+        _runner_track(4, xs["A"] + moved, t, go, 300.0),
+    ]
+
+
+@pytest.mark.parametrize("bystanders", [False, True])
+def test_a_group_whose_ids_swap_as_it_breaks_into_a_run_is_counted_whole_and_joggers_past_bystanders_are_not(
+    bystanders,
+):
+    # the new track that comes out where A stood calm, a moment after A's track left the spot, is A breaking into a
+    # run; a jogger passing people who stand on is not (their tracks are still where they were calm)
+    rule = CrimeRule(Config(min_runners=4), "Asia/Makassar")
+    found = []
+    for i in range(int(8 * FPS)):
+        t = i / FPS
+        frame = FrameInfo("cam", None, t, DAY + timedelta(seconds=t), W, H)
+        found += [(t, a) for a in rule.update(frame, _swapping_group(t, 5.0, bystanders), (zone(),))]
+    if bystanders:
+        assert found == []
+    else:
+        assert kinds(found) == [RUNNING] and set(found[0][1].track_ids) == {1, 2, 3, 4}
+
+
 # --- the event, bad input ----------------------------------------------------------------------
 
 

@@ -36,7 +36,8 @@ Four behaviours, each in a watched (``watched_kinds``) or restricted
   and a group that was running when it came into view never was calm. A
   runner's track often breaks at the first stride (the tracker's filter had it
   standing): a new track that appears where a calm one was lost inherits its
-  calm. After an alert the zone waits for nobody to run for ``run_clear_s``.
+  calm, as does one that appears where someone stood calm whose track has left
+  the spot (in a group the tracker swaps ids as it breaks into a run). After an alert the zone waits for nobody to run for ``run_clear_s``.
 
 Only boxes are read and kept (the tracker's, by id): no picture, no face, no
 appearance of a person.
@@ -57,6 +58,8 @@ from core.events.types import Event, Snapshot
 from plugins.crime_watch.config import Config
 
 Box = tuple[float, float, float, float]
+VACATED_IOU = 0.3  # a calm spot its track overlaps less than this (or lost) has been left
+
 LOITERING, CROWD, RESTRICTED, RUNNING = "crime.loitering", "crime.crowd", "crime.restricted_area", "crime.running"
 _EPS = 1e-6
 
@@ -161,6 +164,7 @@ class _View:
     runs: dict[str, _Runs] = field(default_factory=dict)
     calm_at: dict[int, float] = field(default_factory=dict)  # track id -> camera clock it was last calm
     lost_calm: dict[int, tuple[float, float, Box]] = field(default_factory=dict)  # track id -> lost at, calm at, box
+    calm_spots: dict[int, tuple[float, Box]] = field(default_factory=dict)  # track id -> camera clock, box: last calm
     known: set[int] = field(default_factory=set)  # track ids of the last frame (the tracker lists a track until it drops it)
     boxes: dict[int, Box] = field(default_factory=dict)  # last box of each person seen last frame
 
@@ -185,6 +189,16 @@ def _centre(box: Box) -> tuple[float, float]:
 def _at_edge(box: Box, width: int, height: int) -> bool:
     """Lost at the picture's edge: it walked out of view, it is not hidden."""
     return box[0] <= 2 or box[1] <= 2 or box[2] >= width - 2 or box[3] >= height - 2
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _apart(a: Box, b: Box) -> float:
@@ -221,6 +235,7 @@ class CrimeRule:
         view.boxes = {t.id: t.box for t in people}
         view.suspended = [(z, s) for z, s in view.suspended if cam.clock - (s.lost_at or 0.0) <= cfg.rematch_s]
         view.lost_calm = {i: r for i, r in view.lost_calm.items() if cam.clock - r[1] <= cfg.onset_s}
+        view.calm_spots = {i: r for i, r in view.calm_spots.items() if cam.clock - r[0] <= cfg.onset_s}
 
         watched = [z for z in zones if z.kind.value in cfg.watched_kinds]
         restricted = [z for z in zones if z.kind.value in cfg.restricted_kinds]
@@ -438,6 +453,7 @@ class CrimeRule:
             view.lost_calm.pop(track.id, None)  # seen again: nobody inherits it
             if track.speed / _height(track.box) <= cfg.calm_speed:
                 view.calm_at[track.id] = cam.clock
+                view.calm_spots[track.id] = (cam.clock, track.box)
             elif track.id not in view.known and track.id not in view.calm_at:
                 self._inherit(cam, view, track)  # new, and fast already: the runner whose track broke?
 
@@ -454,6 +470,21 @@ class CrimeRule:
         if best is not None:
             view.calm_at[track.id] = view.lost_calm.pop(best)[1]
             view.calm_at.pop(best, None)  # handed on: the lost track's calm is not offered again
+            return
+        # in a group that breaks into a run the tracker swaps ids: a calm person's track jumps onto a neighbour, and
+        # the person comes out on a new track, fast. A spot where someone stood calm a moment ago, and that its track
+        # has left since, is inherited as a lost track's is
+        spot, spot_d = None, math.inf
+        for track_id, (calm, box) in view.calm_spots.items():
+            now = view.boxes.get(track_id)
+            if track_id == track.id or (now is not None and _overlap(now, box) >= VACATED_IOU):
+                continue  # its own, or still there: a bystander standing by is nobody's calm
+            reach = _height(box) * (1.0 + 4.0 * max(appeared - calm, 0.2))
+            d = _apart(box, tuple(first))  # type: ignore[arg-type]
+            if d <= reach and d < spot_d:
+                spot, spot_d = track_id, d
+        if spot is not None:
+            view.calm_at[track.id] = view.calm_spots.pop(spot)[0]
 
     def _running(self, cam: _Camera, view: _View, frame: FrameInfo, zone: Zone, inside: list[Track], looked: float) -> list[Alert]:
         cfg = self.config
