@@ -124,6 +124,23 @@ def test_a_stop_the_detector_found_in_one_frame_of_two_is_still_alerted_one_it_l
     assert gap == []
 
 
+def test_a_stop_held_only_on_unsure_boxes_waits_until_the_detector_is_sure_of_the_car():
+    # a far car's track can stay behind on a faint patch when the car drives on: the tracker keeps a standing track
+    # on the detector's unsure boxes (0.1-0.5), and such a "stop" is no accident until a sure box shows a car there
+    def fading(sure_again: float | None):
+        def script(t: float) -> list[Detection]:
+            (det,) = abrupt(t)
+            if t > 4.2 and (sure_again is None or t < sure_again):
+                det = Detection(det.label, 0.35, det.x1, det.y1, det.x2, det.y2)
+            return [det]
+        return script
+
+    assert drive(fading(None), 20.0) == []
+    got = drive(fading(9.0), 20.0)
+    assert len(got) == 1 and 9.0 <= got[0][0] <= 9.0 + Config().sure_within_s + 0.2
+    assert got[0][1].signs == (ABRUPT_STOP,) and 3.0 <= got[0][1].impact_stream <= 4.4
+
+
 def test_two_vehicles_that_meet_and_both_stop_are_one_collision():
     def crash(t: float) -> list[Detection]:
         lead = car_at(200.0)  # standing in the lane long before

@@ -74,6 +74,10 @@ class Config(BaseModel):
     # ... and whose box, once it stood, stays within this factor of its size then: a car driving away up the road
     # shrinks with its centre nearly still, which the tracker (centres) reads as standing
     steady_size: float = Field(default=1.25, ge=1, le=10)
+    # ... and that the detector has boxed at sure_score or more within sure_within_s: the tracker keeps a standing
+    # car on the detector's unsure boxes, and a far car's track can stay behind on a faint patch when it drives on
+    sure_score: float = Field(default=0.5, ge=0, le=1)
+    sure_within_s: float = Field(default=0.6, gt=0, le=60)
     # a person down: the box at least down_aspect times as wide as tall, for down_s, standing in a lane (a rider
     # on a motorcycle, seen from the front or behind, is about square: 1.1 took one waiting in traffic for a fall)
     down_aspect: float = Field(default=1.5, gt=0, le=10)

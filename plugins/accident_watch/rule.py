@@ -23,7 +23,10 @@ stopped abruptly in the lane beyond.
   ``min_size`` of the picture's height are not judged (nor for a collision): far
   up the road a car receding moves a few pixels a second and reads as standing;
   nor is one whose box shrinks or grows by more than ``steady_size`` once it
-  stood: a car driving away shrinks while its centre hardly moves.
+  stood: a car driving away shrinks while its centre hardly moves; nor one the
+  detector has not seen surely (``sure_score``) in the last ``sure_within_s``: a
+  stopped car is boxed as surely as a moving one, and a track that stands on
+  unsure boxes alone may be a far car's, left on a faint patch when it went on.
 - **collision**: two vehicles whose boxes meet (IoU ``meet_iou``) while one of
   them moves, and that then both stand still, within ``stop_within_s`` of the
   meeting, for ``confirm_s``.
@@ -141,6 +144,7 @@ class _Seen:
     reported: float | None = None  # the stationary_since (or wide_since) of the stop it was reported in
     unseen: float = 0.0  # the longest time between two sightings around the present stop (watch_gap_s)
     excused: float | None = None  # the stationary_since of a stop seen in an excused zone: excused all along
+    sure_at: float | None = None  # when last seen with a sure box (sure_score)
 
 
 @dataclass
@@ -246,6 +250,8 @@ class AccidentRule:
             if seen.reported is not None and abs(seen.reported - track.stationary_since) <= _EPS:
                 continue
             if seen.abrupt > 0:
+                if seen.sure_at is None or frame.stream_time - seen.sure_at > cfg.sure_within_s + _EPS:
+                    continue  # held on unsure boxes only: a far car gone on, its track left on a faint patch
                 found.append((Party(track.id, track.label, track.box, ABRUPT_STOP, seen.abrupt), track.stationary_since, lane))
             elif seen.met is not None:
                 other = by_id.get(seen.met[0])
@@ -307,6 +313,8 @@ class AccidentRule:
             seen.__init__()  # out of sight longer than an incident lasts unseen: whatever it does now is news
         x1, y1, x2, y2 = track.box
         step = now - seen.samples[-1][0] if seen.samples else 0.0
+        if track.score >= cfg.sure_score:
+            seen.sure_at = now
         seen.samples.append((now, (x1 + x2) / 2, (y1 + y2) / 2, _size(track.box)))
         if track.label in self._people:
             wide = (x2 - x1) >= cfg.down_aspect * max(y2 - y1, _EPS)
