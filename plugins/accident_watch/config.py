@@ -70,7 +70,7 @@ class Config(BaseModel):
     meet_iou: float = Field(default=0.08, gt=0, le=1)  # two vehicles' boxes overlapping this much have met
     # a vehicle's longer side, as a share of the picture's height, below which its stops are not judged: a car
     # far up the road moves a few pixels a second and, receding, reads as standing still while it drives away
-    min_size: float = Field(default=0.04, ge=0, le=1)
+    min_size: float = Field(default=0.08, ge=0, le=1)
     # ... and whose box, once it stood, stays within this factor of its size then: a car driving away up the road
     # shrinks with its centre nearly still, which the tracker (centres) reads as standing
     steady_size: float = Field(default=1.25, ge=1, le=10)
