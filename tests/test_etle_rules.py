@@ -210,6 +210,29 @@ def test_a_car_with_the_traffic_a_standing_car_and_a_short_reverse_fire_nothing(
     assert run(10, reverse) == []
 
 
+def test_a_standing_car_whose_track_is_carried_onto_an_unsure_box_is_no_wrong_way():
+    # the tracker keeps a standing car's track on the detector's unsure boxes; on seed 808's queue one over half the
+    # queue moved its ground point a car length against the lane at once. Where a vehicle is, is read only from sure
+    # boxes (sure_score); the same track read from every box is an offence
+    from core.analytics.tracker import Track
+    from plugins.etle_rules.config import WrongWay
+    from plugins.etle_rules.wrong_way import WrongWayWatch
+
+    def offences(config: WrongWay) -> int:
+        watch, found = WrongWayWatch(config), 0
+        for i in range(int(8 * FPS)):
+            t = i / FPS
+            box, score = ((450.0, 230.0, 550.0, 300.0), 0.9) if t < 3.0 else ((380.0, 250.0, 620.0, 480.0), 0.12)
+            track = Track(id=1, label="car", score=score, box=box, state="tracked", first_seen=0.0, last_seen=t, hits=10,
+                          stationary_since=0.0, velocity=(0.0, 0.0), history=((t, *box),))
+            frame = FrameInfo("cam", None, t, START + timedelta(seconds=t), W, H, ref=i)
+            found += len(watch.update(frame, [track], (LANE,)))
+        return found
+
+    assert offences(WrongWay()) == 0
+    assert offences(WrongWay(sure_score=0.0)) == 1
+
+
 def test_wrong_way_uses_the_kind_the_config_names():
     found = run(10, moving(50, -100), config={"wrong_way": {"event_kind": "wrong_way.violation"}})
     assert [o.kind for _, o in found] == ["wrong_way.violation"]

@@ -95,6 +95,9 @@ class WrongWay(BaseModel):
     min_distance: float = Field(default=0.1, gt=0, le=2)  # against the lane, fraction of the picture's diagonal
     min_s: float = Field(default=1.5, ge=0, le=60)  # ... for at least this long
     max_angle_deg: float = Field(default=60.0, gt=0, le=90)  # its way within this of the lane's opposite
+    # where it is, read only from boxes the detector is this sure of: the tracker carries a vehicle's track on unsure
+    # boxes (0.1-0.5), and one of those over half a queue of cars moves its ground point a car length at once
+    sure_score: float = Field(default=0.5, ge=0, le=1)
 
 
 class Speed(BaseModel):

@@ -6,7 +6,10 @@ by ``min_distance`` (of the picture's diagonal, measured along the lane) over at
 least ``min_s``, heading within ``max_angle_deg`` of straight against it, is
 going the wrong way: one offence per vehicle. Any move with the traffic of more
 than a fiftieth of the diagonal starts the count afresh, so jitter, a car
-standing in a queue or reversing a metre into a gap never add up.
+standing in a queue or reversing a metre into a gap never add up. Where the
+vehicle is, is read only from frames whose box the detector was ``sure_score``
+sure of (the track's box then is the detection's): a track the tracker carries
+on an unsure box (a standing car's, or one box over half a queue) is skipped.
 
 Pure: no I/O, no clock, no pixels.
 """
@@ -53,8 +56,8 @@ class WrongWayWatch:
             if track.state != "tracked" or not lanes:
                 continue
             st = self.tracks.setdefault(track.id, _Track())
-            if st.done:
-                continue
+            if st.done or track.score < self.config.sure_score:
+                continue  # an unsure box says nothing of where the vehicle is: neither on nor against
             x1, _, x2, y2 = track.box
             gx, gy = (x1 + x2) / 2, y2
             lane = next((z for z in lanes if z.contains(gx / w, gy / h)), None)
