@@ -233,6 +233,32 @@ def test_a_standing_car_whose_track_is_carried_onto_an_unsure_box_is_no_wrong_wa
     assert offences(WrongWay(sure_score=0.0)) == 1
 
 
+def test_a_track_found_again_after_a_gap_on_another_vehicle_starts_its_count_afresh():
+    # seed 808's queue: a car standing in the queue lost, and its id on a truck 500 px down the picture 2 s later,
+    # which then drives with the traffic. Across the gap nothing was seen moving: the count starts where it is found
+    from core.analytics.tracker import Track
+    from plugins.etle_rules.config import WrongWay
+    from plugins.etle_rules.wrong_way import WrongWayWatch
+
+    def offences(config: WrongWay, gap: tuple[float, float]) -> int:
+        watch, found = WrongWayWatch(config), 0
+        for i in range(int(8 * FPS)):
+            t = i / FPS
+            if gap[0] <= t < gap[1]:
+                continue  # lost: the tracker lists it as lost, the rule reads only tracked boxes
+            # standing at 300 until the gap, then found at 470 and driving up the picture (with the lane) slowly
+            y = 300.0 if t < gap[0] else 470.0 - 10.0 * (t - gap[1])
+            box = (450.0, y - 70.0, 550.0, y)
+            track = Track(id=1, label="car", score=0.9, box=box, state="tracked", first_seen=0.0, last_seen=t, hits=10,
+                          stationary_since=0.0, velocity=(0.0, 0.0), history=((t, *box),))
+            frame = FrameInfo("cam", None, t, START + timedelta(seconds=t), W, H, ref=i)
+            found += len(watch.update(frame, [track], (LANE,)))
+        return found
+
+    assert offences(WrongWay(), (2.0, 4.0)) == 0
+    assert offences(WrongWay(max_gap_s=5.0), (2.0, 4.0)) == 1  # counted across the gap: the jump reads as 170 px back
+
+
 def test_wrong_way_uses_the_kind_the_config_names():
     found = run(10, moving(50, -100), config={"wrong_way": {"event_kind": "wrong_way.violation"}})
     assert [o.kind for _, o in found] == ["wrong_way.violation"]

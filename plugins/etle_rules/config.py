@@ -98,6 +98,9 @@ class WrongWay(BaseModel):
     # where it is, read only from boxes the detector is this sure of: the tracker carries a vehicle's track on unsure
     # boxes (0.1-0.5), and one of those over half a queue of cars moves its ground point a car length at once
     sure_score: float = Field(default=0.5, ge=0, le=1)
+    # ... and no longer than this without a sure box, or the count starts afresh: a lost track found again may be
+    # on another vehicle (seed 808: a car standing in the queue, lost, and its id on a truck 500 px away 2 s later)
+    max_gap_s: float = Field(default=1.0, gt=0, le=60)
 
 
 class Speed(BaseModel):

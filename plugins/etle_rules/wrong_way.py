@@ -9,7 +9,9 @@ than a fiftieth of the diagonal starts the count afresh, so jitter, a car
 standing in a queue or reversing a metre into a gap never add up. Where the
 vehicle is, is read only from frames whose box the detector was ``sure_score``
 sure of (the track's box then is the detection's): a track the tracker carries
-on an unsure box (a standing car's, or one box over half a queue) is skipped.
+on an unsure box (a standing car's, or one box over half a queue) is skipped,
+and after more than ``max_gap_s`` without a sure box the count starts afresh
+(the track may have been handed to another vehicle meanwhile).
 
 Pure: no I/O, no clock, no pixels.
 """
@@ -34,6 +36,7 @@ class _Track:
     lane: str | None = None
     start: tuple[float, float, float] | None = None  # stream time, x, y (pixels) where the count began
     done: bool = False
+    sure_at: float | None = None  # stream time of its last sure box
 
 
 class WrongWayWatch:
@@ -61,9 +64,13 @@ class WrongWayWatch:
             x1, _, x2, y2 = track.box
             gx, gy = (x1 + x2) / 2, y2
             lane = next((z for z in lanes if z.contains(gx / w, gy / h)), None)
+            unseen = st.sure_at is not None and t - st.sure_at > self.config.max_gap_s
+            st.sure_at = t
             if lane is None:
                 st.lane, st.start = None, None
                 continue
+            if unseen:
+                st.start = None  # not seen surely for a while: the track may be on another vehicle now
             if lane.id != st.lane or st.start is None:
                 st.lane, st.start = lane.id, (t, gx, gy)
                 continue
