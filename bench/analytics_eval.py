@@ -62,6 +62,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from core.analytics.assignment import iou  # noqa: E402
 from core.analytics.zone_file import export_zones  # noqa: E402
 from core.analytics.zones import CameraZones, Zone  # noqa: E402
 from core.cli import _load  # noqa: E402
@@ -368,13 +369,6 @@ def _inside(point: tuple[float, float], polygon: list[list[float]]) -> bool:
     return inside
 
 
-def _iou(a, b) -> float:
-    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    return w * h / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h)
-
-
 def loiterer_in_truth(doc: dict, event: dict, loiter_s: float) -> bool:
     """Is a loitering alert on a person who, by the truth, stood in its zone ``loiter_s`` or longer?
 
@@ -396,7 +390,7 @@ def loiterer_in_truth(doc: dict, event: dict, loiter_s: float) -> bool:
     if start < 0 or end >= len(frames):
         return False  # a stay across the loop's seam is the loop's, not a person's
     for obj in frames[end]["objects"]:
-        if obj["id"] not in people or _iou(obj["bbox"], boxes[0]) < 0.3:
+        if obj["id"] not in people or iou(obj["bbox"], boxes[0]) < 0.3:
             continue
         stayed = True
         for k in range(start, end + 1):

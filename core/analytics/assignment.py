@@ -23,6 +23,16 @@ Box = tuple[float, float, float, float]
 _INFEASIBLE = 1e6  # cost of a forbidden pair: finite, so the arithmetic stays exact
 
 
+def iou(a: Box, b: Box) -> float:
+    """IoU of two boxes (x1, y1, x2, y2): for one pair, where :func:`iou_matrix` is for many."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box of ``a`` (M x 4, x1 y1 x2 y2) with every box of ``b`` (N x 4): an M x N array."""
     if len(a) == 0 or len(b) == 0:

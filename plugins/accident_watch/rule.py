@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.analytics.assignment import iou
 from core.analytics.tracker import Track
 from core.analytics.zones import Zone
 from plugins.accident_watch.config import Config
@@ -160,15 +161,6 @@ class _Camera:
     stream: float | None = None
     seen: dict[int, _Seen] = field(default_factory=dict)
     incidents: list[_Incident] = field(default_factory=list)
-
-
-def iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, _EPS)
 
 
 def _overlap(a: Box, b: Box) -> bool:

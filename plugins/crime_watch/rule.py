@@ -52,6 +52,7 @@ from datetime import datetime
 from datetime import tzinfo as TzInfo
 from typing import Any
 
+from core.analytics.assignment import iou
 from core.analytics.tracker import Track
 from core.analytics.zones import Zone
 from core.events.types import Event, Snapshot
@@ -189,16 +190,6 @@ def _centre(box: Box) -> tuple[float, float]:
 def _at_edge(box: Box, width: int, height: int) -> bool:
     """Lost at the picture's edge: it walked out of view, it is not hidden."""
     return box[0] <= 2 or box[1] <= 2 or box[2] >= width - 2 or box[3] >= height - 2
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _apart(a: Box, b: Box) -> float:
@@ -477,7 +468,7 @@ class CrimeRule:
         spot, spot_d = None, math.inf
         for track_id, (calm, box) in view.calm_spots.items():
             now = view.boxes.get(track_id)
-            if track_id == track.id or (now is not None and _overlap(now, box) >= VACATED_IOU):
+            if track_id == track.id or (now is not None and iou(now, box) >= VACATED_IOU):
                 continue  # its own, or still there: a bystander standing by is nobody's calm
             reach = _height(box) * (1.0 + 4.0 * max(appeared - calm, 0.2))
             d = _apart(box, tuple(first))  # type: ignore[arg-type]

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from core.analytics.assignment import iou
 from core.analytics.tracker import Track
 from core.analytics.zones import Zone, ZoneKind
 from core.events.types import Event, Snapshot
@@ -183,15 +184,6 @@ class _Camera:
     wall: datetime | None = None
     preset: str | None = None
     views: dict[str | None, _ViewState] = field(default_factory=dict)
-
-
-def _iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 class ParkingRule:
@@ -358,7 +350,7 @@ class ParkingRule:
         cfg = self.config
         recent = [s for s in view.suspended if cam.clock - (s.suspended_at or 0.0) <= cfg.occlusion_s]
         return any(
-            other is not stay and other.fired and _iou(other.box, stay.box) >= cfg.rematch_iou
+            other is not stay and other.fired and iou(other.box, stay.box) >= cfg.rematch_iou
             for other in (*view.stays.values(), *recent)
         )
 
@@ -369,7 +361,7 @@ class ParkingRule:
             return None  # seen arriving: a new vehicle, not the one that stood here
         best, best_iou = None, cfg.rematch_iou
         for stay in view.suspended:
-            overlap = _iou(stay.box, track.box)
+            overlap = iou(stay.box, track.box)
             if stay.label == track.label and overlap >= best_iou:
                 best, best_iou = stay, overlap
         if best is None:
