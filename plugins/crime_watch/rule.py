@@ -192,6 +192,18 @@ def _at_edge(box: Box, width: int, height: int) -> bool:
     return box[0] <= 2 or box[1] <= 2 or box[2] >= width - 2 or box[3] >= height - 2
 
 
+def _nearest(candidates: Iterable[tuple[int, float, Box]], start: Box, appeared: float) -> int | None:
+    """Of (track id, camera clock, box) where someone was, the nearest to ``start`` that a sprinter could have
+    left for it (4 box heights a second since then, and a stride more); ``None`` if none is in reach."""
+    best, best_d = None, math.inf
+    for track_id, when, box in candidates:
+        reach = _height(box) * (1.0 + 4.0 * max(appeared - when, 0.2))
+        d = _apart(box, start)
+        if d <= reach and d < best_d:
+            best, best_d = track_id, d
+    return best
+
+
 def _apart(a: Box, b: Box) -> float:
     (ax, ay), (bx, by) = _centre(a), _centre(b)
     return math.hypot(ax - bx, ay - by)
@@ -451,29 +463,21 @@ class CrimeRule:
     def _inherit(self, cam: _Camera, view: _View, track: Track) -> None:
         first_t, *first = track.history[0] if track.history else (track.first_seen, *track.box)
         appeared = cam.clock - max(track.last_seen - first_t, 0.0)  # camera clock of its first sighting
-        best, best_d = None, math.inf
-        for track_id, (lost_at, _calm, box) in view.lost_calm.items():
-            # as far as a sprinter gets (4 box heights a second) since it was lost, and a stride more
-            reach = _height(box) * (1.0 + 4.0 * max(appeared - lost_at, 0.2))
-            d = _apart(box, tuple(first))  # type: ignore[arg-type]
-            if d <= reach and d < best_d:
-                best, best_d = track_id, d
-        if best is not None:
-            view.calm_at[track.id] = view.lost_calm.pop(best)[1]
-            view.calm_at.pop(best, None)  # handed on: the lost track's calm is not offered again
+        start = tuple(first)
+        lost = _nearest(((i, at, box) for i, (at, _calm, box) in view.lost_calm.items()), start, appeared)
+        if lost is not None:
+            view.calm_at[track.id] = view.lost_calm.pop(lost)[1]
+            view.calm_at.pop(lost, None)  # handed on: the lost track's calm is not offered again
             return
         # in a group that breaks into a run the tracker swaps ids: a calm person's track jumps onto a neighbour, and
         # the person comes out on a new track, fast. A spot where someone stood calm a moment ago, and that its track
-        # has left since, is inherited as a lost track's is
-        spot, spot_d = None, math.inf
-        for track_id, (calm, box) in view.calm_spots.items():
-            now = view.boxes.get(track_id)
-            if track_id == track.id or (now is not None and iou(now, box) >= VACATED_IOU):
-                continue  # its own, or still there: a bystander standing by is nobody's calm
-            reach = _height(box) * (1.0 + 4.0 * max(appeared - calm, 0.2))
-            d = _apart(box, tuple(first))  # type: ignore[arg-type]
-            if d <= reach and d < spot_d:
-                spot, spot_d = track_id, d
+        # has left since, is inherited as a lost track's is; its own spot, or one its track still stands on (a
+        # bystander), is nobody's calm
+        left = (
+            (i, calm, box) for i, (calm, box) in view.calm_spots.items()
+            if i != track.id and (view.boxes.get(i) is None or iou(view.boxes[i], box) < VACATED_IOU)
+        )
+        spot = _nearest(left, start, appeared)
         if spot is not None:
             view.calm_at[track.id] = view.calm_spots.pop(spot)[0]
 
