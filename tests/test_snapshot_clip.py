@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import av
 import pytest
@@ -47,12 +48,20 @@ async def test_snapshot_is_a_jpeg_of_the_camera_resolution(registry, camera_id):
     rt = registry.get(camera_id)
     await wait_for(lambda: rt.mux.last_keyframe() is not None, 15, "a keyframe")
     snaps = Snapshots()
-    jpeg = await snaps.jpeg(camera_id, rt.mux)
+    # the camera's keyframe held still, so that a new one arriving between the calls cannot race the check
+    held = SimpleNamespace(keyframe=rt.mux.last_keyframe(), stream_info=rt.mux.stream_info)
+    held.last_keyframe = lambda: held.keyframe
+    jpeg = await snaps.jpeg(camera_id, held)
     assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9"
     frame = decode_jpeg(jpeg)
     assert (frame.width, frame.height) == (640, 360)
     # the same keyframe is decoded once and shared
-    assert await snaps.jpeg(camera_id, rt.mux) is jpeg
+    assert await snaps.jpeg(camera_id, held) is jpeg
+    # a newer keyframe is decoded afresh
+    await wait_for(lambda: rt.mux.last_keyframe() is not held.keyframe, 15, "a newer keyframe")
+    held.keyframe = rt.mux.last_keyframe()
+    newer = await snaps.jpeg(camera_id, held)
+    assert newer is not jpeg and newer[:2] == b"\xff\xd8"
 
 
 async def test_snapshot_without_a_keyframe_says_why(registry):
