@@ -89,6 +89,37 @@ def test_match_maximises_overlap_where_greedy_would_not_and_respects_the_thresho
     assert match(np.array([[0.2]]), 0.3, weight=np.array([[1.0]]))[0] == []
 
 
+def test_match_leaves_a_row_alone_rather_than_shift_a_chain_of_neighbours():
+    # four people in a row, each overlapping the next a little; the first one's box is missing this frame, and a
+    # newcomer's box overlaps the last. Pairing the most rows would shift every id one box along the row
+    iou = np.array([
+        [0.25, 0.0, 0.0, 0.0],  # row 0: its own box is missing; overlaps row 1's a little
+        [1.0, 0.25, 0.0, 0.0],
+        [0.25, 1.0, 0.25, 0.0],
+        [0.0, 0.25, 1.0, 0.3],  # the newcomer (column 3) stands behind row 3
+    ])
+    pairs, rows, cols = match(iou, 0.2)
+    assert pairs == [(1, 0), (2, 1), (3, 2)] and rows == [0] and cols == [3]
+
+
+def test_people_standing_in_a_row_keep_their_ids_when_one_is_hidden_and_one_steps_out_behind():
+    from core.analytics.detector import Detection
+
+    def row(t: float) -> list[Detection]:
+        xs = [100.0, 116.0, 132.0, 148.0]  # 24 px wide, 8 px overlap with the next: IoU 0.2
+        if 3.0 <= t < 3.4:
+            xs = xs[1:] + [164.0]  # the first is hidden; someone steps out from behind the last
+        return [Detection("person", 0.9, x, 100.0, x + 24.0, 160.0) for x in xs]
+
+    tracker = Tracker()
+    ids: dict[float, int] = {}
+    for k in range(30):
+        for tr in tracker.update(row(k / 5), k / 5):
+            if tr.state == "tracked":
+                ids.setdefault(tr.box[0], tr.id)
+                assert ids[tr.box[0]] == tr.id, f"{k / 5:.1f} s: the person at x {tr.box[0]:g} changed id"
+
+
 def test_iou_matrix_of_known_boxes():
     a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], dtype=float)
     b = np.array([[5, 0, 15, 10], [20, 20, 30, 30]], dtype=float)

@@ -20,7 +20,6 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 
-_INFEASIBLE = 1e6  # cost of a forbidden pair: finite, so the arithmetic stays exact
 
 
 def iou(a: Box, b: Box) -> float:
@@ -150,7 +149,10 @@ def match(
                 r, c = np.unravel_index(int(np.argmax(np.where(ok, w, -np.inf))), ok.shape)
                 pairs.append((rows[r], cols[c]))
                 continue
-            for r, c in hungarian(np.where(ok, 1.0 - w, _INFEASIBLE)):
+            # a forbidden pair costs what leaving its row and column apart does (weight 0), not more: the pairing
+            # with the most weight wins, not the one with the most pairs. Else a row whose own box is missing would
+            # shift its whole chain of neighbours one box along (in a crowd, four swapped ids for one hidden person)
+            for r, c in hungarian(np.where(ok, 1.0 - w, 1.0)):
                 if ok[r, c]:
                     pairs.append((rows[r], cols[c]))
     matched_rows = {r for r, _ in pairs}
