@@ -158,6 +158,52 @@ def test_two_tracks_on_one_loiterer_give_one_alert():
     assert kinds(alerts) == [LOITERING] and alerts[0][1].track_ids == (1,) and 29.5 <= alerts[0][0] <= 30.5
 
 
+def _stander(tid: int, cx: float, t: float, first: float, *, lost_at: float | None = None, speed: float = 0.0) -> Track:
+    seen = t if lost_at is None else lost_at
+    box = (cx + speed * (seen - first) - 20.0, 280.0, cx + speed * (seen - first) + 20.0, 380.0)
+    return Track(id=tid, label="person", score=0.9, box=box, state="tracked" if lost_at is None else "lost",
+                 first_seen=first, last_seen=seen, hits=10, stationary_since=first if not speed else seen,
+                 velocity=(speed, 0.0), history=((first, cx - 20.0, 280.0, cx + 20.0, 380.0), (seen, *box)))
+
+
+def test_a_lost_track_whose_stay_a_new_track_took_starts_no_second_stay_for_a_newcomer_to_take():
+    """A and B stand from 0 s; both tracks are lost at 10 s (the tracker holds them). Two new tracks come out
+    beside B's spot and run off: the first takes B's stay, the second A's (the only one left; before, the held
+    track B had started a fresh stay, nearer, and the second took that). A passer-by who then stops beside A's
+    spot starts a stay of their own: no alert before they have stood 30 s."""
+    rule = CrimeRule(Config(loiter_s=30), "Asia/Makassar")
+    found = []
+    for i in range(int(40 * FPS)):
+        t = i / FPS
+        lost = None if t < 10 else 10.0
+        tracks = [_stander(1, 300.0, t, 0.0, lost_at=lost), _stander(2, 400.0, t, 0.0, lost_at=lost)]
+        if t >= 10.4:
+            tracks.append(_stander(3, 380.0, t, 10.4, speed=300.0))
+        if t >= 10.8:
+            tracks.append(_stander(4, 390.0, t, 10.8, speed=300.0))
+        if t >= 11.2:
+            tracks.append(_stander(5, 250.0, t, 11.2))
+        frame = FrameInfo("cam", None, t, NIGHT + timedelta(seconds=t), W, H)
+        found += [(t, a) for a in rule.update(frame, tracks, (zone(),))]
+    assert found == []
+
+
+def test_someone_walking_out_at_the_edge_where_someone_walks_in_is_not_one_long_stay():
+    """A walks right and out of the picture at its edge, B walks in there the same moment and back left: the
+    tracker gives B A's id (one box shrinks into the edge as the other grows out of it). A stood 12 s in view,
+    B 26 s: nobody stayed 30 s. A person standing with a shoulder cut off by the edge still counts."""
+    whole = zone(points=((0.0, 0.2), (1.0, 0.2), (1.0, 0.95), (0.0, 0.95)))
+
+    def crossing(t: float) -> list[Detection]:
+        cx = 640.0 + 30.0 * t if t < 12.8 else W + 10.0 - 30.0 * (t - 12.8)
+        x1, x2 = max(cx - 20.0, 0.0), min(cx + 20.0, float(W))
+        return [Detection("person", 0.9, x1, 300.0, x2, 400.0)] if x2 - x1 >= 4 else []
+
+    assert run(38, crossing, zones=(whole,)) == []
+    at_edge = run(38, lambda t: [Detection("person", 0.9, W - 28.0, 300.0, float(W), 400.0)], zones=(whole,))
+    assert kinds(at_edge) == [LOITERING]
+
+
 def test_loitering_counts_only_in_its_hours_and_a_night_window_runs_across_midnight():
     assert run(80, pacing(10, 10_000), start=DAY) == []  # default hours 22:00-05:00
     found = run(80, pacing(10, 10_000), start=datetime(2026, 1, 6, 4, 59, 40, tzinfo=WITA))

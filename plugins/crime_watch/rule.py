@@ -17,9 +17,13 @@ Four behaviours, each in a watched (``watched_kinds``) or restricted
   a track the tracker drops, or still holds as lost, is continued by a new
   track that appears within ``rematch_s`` and ``rematch_heights`` box heights
   of where it was lost (a real detector misses a person for seconds, and the
-  tracker starts a new track before it lets the old one go). A
-  person standing in a crowd that was reported is part of that alert, not a
-  loiterer. One person, one alert: a stay about to fire on the spot
+  tracker starts a new track before it lets the old one go); the held track
+  whose stay a new track took starts no second stay while it stays lost. A
+  person who walks out of the picture (at its edge, their speed carrying
+  their centre across it within ``EXIT_S``) has left: the stay ends, and nobody
+  continues it (the tracker may give that id to someone walking in at the same
+  edge). A person standing in a crowd that was reported is part of that alert,
+  not a loiterer. One person, one alert: a stay about to fire on the spot
   (``rematch_heights``) of a stay of the zone that fired and whose person is
   still there, or was lost within ``rematch_s``, is that person's second track
   (a detector's second box, a track born on a lost one): it is marked fired,
@@ -60,6 +64,8 @@ from plugins.crime_watch.config import Config
 
 Box = tuple[float, float, float, float]
 VACATED_IOU = 0.3  # a calm spot its track overlaps less than this (or lost) has been left
+EXIT_S = 1.0  # a person at the picture's edge whose centre crosses it within this long at its speed walks out
+EXIT_MARGIN = 0.1  # ... "at the edge": within this share of the box's height of it
 
 LOITERING, CROWD, RESTRICTED, RUNNING = "crime.loitering", "crime.crowd", "crime.restricted_area", "crime.running"
 _EPS = 1e-6
@@ -168,6 +174,7 @@ class _View:
     calm_spots: dict[int, tuple[float, Box]] = field(default_factory=dict)  # track id -> camera clock, box: last calm
     known: set[int] = field(default_factory=set)  # track ids of the last frame (the tracker lists a track until it drops it)
     boxes: dict[int, Box] = field(default_factory=dict)  # last box of each person seen last frame
+    handed: set[int] = field(default_factory=set)  # lost tracks whose stays a new track continues: that person now
 
 
 @dataclass
@@ -190,6 +197,20 @@ def _centre(box: Box) -> tuple[float, float]:
 def _at_edge(box: Box, width: int, height: int) -> bool:
     """Lost at the picture's edge: it walked out of view, it is not hidden."""
     return box[0] <= 2 or box[1] <= 2 or box[2] >= width - 2 or box[3] >= height - 2
+
+
+def _walking_out(track: Track, width: int, height: int) -> bool:
+    """At the picture's edge, and its speed carries its centre across that edge within ``EXIT_S``."""
+    x1, y1, x2, y2 = track.box
+    vx, vy = track.velocity
+    cx, cy = _centre(track.box)
+    margin = EXIT_MARGIN * _height(track.box)
+    return (
+        (vx < 0 and x1 <= margin and cx + vx * EXIT_S <= 0)
+        or (vx > 0 and x2 >= width - margin and cx + vx * EXIT_S >= width)
+        or (vy < 0 and y1 <= margin and cy + vy * EXIT_S <= 0)
+        or (vy > 0 and y2 >= height - margin and cy + vy * EXIT_S >= height)
+    )
 
 
 def _nearest(candidates: Iterable[tuple[int, float, Box]], start: Box, appeared: float) -> int | None:
@@ -236,6 +257,7 @@ class CrimeRule:
         for track_id in [i for i in view.boxes if i not in current]:
             self._gone(cam, view, track_id)
         view.boxes = {t.id: t.box for t in people}
+        view.handed &= current
         view.suspended = [(z, s) for z, s in view.suspended if cam.clock - (s.lost_at or 0.0) <= cfg.rematch_s]
         view.lost_calm = {i: r for i, r in view.lost_calm.items() if cam.clock - r[1] <= cfg.onset_s}
         view.calm_spots = {i: r for i, r in view.calm_spots.items() if cam.clock - r[0] <= cfg.onset_s}
@@ -340,12 +362,22 @@ class CrimeRule:
         out = []
         for track in people:
             key = (zone.id, track.id)
+            if track.id in view.handed:
+                if track.state != "tracked":
+                    continue  # its person goes on as the new track that took its stay: no second stay here
+                view.handed.discard(track.id)  # seen again after all: a person of its own (a second box is not
+                # reported twice: _reported)
             stay = view.stays.get(key)
             if track.id not in inside_ids:
                 if stay is not None:
                     stay.out_s += looked
                     if stay.out_s > cfg.leave_s:
                         del view.stays[key]
+                continue
+            if track.state == "tracked" and _walking_out(track, frame.width, frame.height):
+                # leaving the picture: the stay ends here, and no new track continues it (the tracker may give
+                # this id to someone walking in at this edge); if the track turns back, it is a new stay
+                view.stays.pop(key, None)
                 continue
             if stay is None:
                 stay = self._claim(cam, view, zone.id, track, lost_ids)
@@ -403,6 +435,7 @@ class CrimeRule:
             return None
         if best_key is not None:
             del view.stays[best_key]
+            view.handed.add(best_key[1])
         else:
             view.suspended.remove((zone_id, best))
         best.track_id, best.lost_at = track.id, None
