@@ -246,6 +246,26 @@ def test_a_bus_standing_in_front_longer_than_the_tracker_waits_does_not_reset_th
     assert 160 <= t <= 163 and v.visits == 2 and v.dwell_s == pytest.approx(120, abs=0.5)
 
 
+def test_a_vehicle_the_detector_stops_seeing_with_nothing_in_front_is_not_timed_on():
+    """A delivery van stands 8 s (the zone's threshold is 30 s); the detector boxes it only for its first
+    second of standing, then not at all, and it drives off unseen. Nothing stood in front of it: its timer ran
+    ``miss_s`` more, not ``occlusion_s`` (which would make 31 s, a violation). Seen again, it counts again."""
+    short = (zone(dwell_s=30),)
+
+    def missed(t: float) -> list[Detection]:
+        box = arriving(t, 10, 18)
+        return [det(box)] if box and (t < 11 or t > 40) else []
+
+    assert run(120, missed, zones=short) == []
+
+    def missed_then_seen(t: float) -> list[Detection]:  # stands on; missed 15-23 s, seen from 23 s again
+        box = arriving(t, 10, 10_000)
+        return [det(box)] if box and not 15 <= t < 23 else []
+
+    (t, v), = run(120, missed_then_seen, zones=short)
+    assert 44.5 <= t <= 46 and v.dwell_s == pytest.approx(30, abs=0.5)  # 8 s unseen, 3 of them counted
+
+
 def test_a_car_that_leaves_and_comes_back_starts_anew():
     def scene(t: float) -> list[Detection]:
         box = arriving(t, 10, 100) or arriving(t, 140, 10_000)

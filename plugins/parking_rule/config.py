@@ -78,7 +78,9 @@ class Config(BaseModel):
     queue_kinds: list[KindName] = [ZoneKind.QUEUE_AREA.value, ZoneKind.STOP_LINE.value]  # stopping here is normal
     watched_labels: list[str] = Field(default=list(VEHICLES), min_length=1)
     min_still_s: float = Field(default=1.0, ge=0, le=60)  # stood still this long before a stay starts
-    occlusion_s: float = Field(default=30.0, ge=0, le=600)  # a hidden vehicle's timer runs this long
+    occlusion_s: float = Field(default=30.0, ge=0, le=600)  # a hidden vehicle's timer runs this long ...
+    cover_share: float = Field(default=0.3, gt=0, le=1)  # ... while a box seen now covers this much of its box
+    miss_s: float = Field(default=3.0, ge=0, le=600)  # a vehicle unseen with nothing in front: its timer runs this long
     leave_s: float = Field(default=3.0, ge=0, le=600)  # outside every watched zone this long: the stay ends
     ptz_grace_s: float = Field(default=300.0, ge=0, le=86_400)  # a view's timers wait this long for the camera
     rematch_iou: float = Field(default=0.5, gt=0, le=1)  # same spot on the next visit: at least this overlap

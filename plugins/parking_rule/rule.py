@@ -14,7 +14,12 @@ anything; windows never use stream time.
 - A stay starts when a vehicle track has stood still ``min_still_s`` inside a
   watched zone (and in no queue-kind one); its timer starts from when it stopped.
 - It survives jitter (the tracker's ``stationary_since`` ignores it) and
-  occlusion: a hidden (``lost``) track keeps its timer running ``occlusion_s``.
+  occlusion: a hidden (``lost``) track keeps its timer running ``occlusion_s``
+  while something seen now stands in front of it (a box covering ``cover_share``
+  of its own: a bus passing or stopped before it), and ``miss_s`` with nothing
+  in front (the detector missed it a moment). Unseen longer, with nothing that
+  could hide it, the vehicle may have driven off unseen: the timer waits (the
+  stay is kept, and counts again once the vehicle is seen or covered).
 - It ends when the vehicle moves (``stationary_since`` changes) or stands
   outside every watched zone for ``leave_s``: coming back starts a new stay.
 - It fires once, when a zone's timer reaches the zone's threshold; a vehicle
@@ -221,11 +226,13 @@ class ParkingRule:
         active = {z.id for z in watched if self._active(z, frame.wall_time)}
         out: list[Violation] = []
         seen: set[int] = set()
+        tracks = list(tracks)
+        in_sight = [t.box for t in tracks if t.state == "tracked"]
         for track in tracks:
             if track.label not in self._vehicles:
                 continue
             seen.add(track.id)
-            violation = self._track(cam, view, frame, track, watched, queues, active, looked)
+            violation = self._track(cam, view, frame, track, watched, queues, active, looked, in_sight)
             if violation is not None:
                 out.append(violation)
         for track_id in [i for i in view.stays if i not in seen]:
@@ -298,6 +305,7 @@ class ParkingRule:
         queues: list[Zone],
         active: set[str],
         looked: float,
+        in_sight: list[Box],
     ) -> Violation | None:
         cfg = self.config
         inside = [z for z in watched if z.contains_box(track.box, frame.width, frame.height)]
@@ -330,7 +338,7 @@ class ParkingRule:
             kept = stay.views
             if cfg.plate_frames and (len(kept) < cfg.plate_frames or _quality(sighting) > _quality(kept[-1])):
                 stay.views = sorted([*stay.views, sighting], key=_quality, reverse=True)[: cfg.plate_frames]
-        counting = not excused and (visible or frame.stream_time - track.last_seen <= cfg.occlusion_s)
+        counting = not excused and (visible or self._hidden(track, frame.stream_time, in_sight))
         if not counting or stay.fired:
             return None
         for zone in inside:
@@ -344,6 +352,16 @@ class ParkingRule:
                     return None
                 return self._violation(cam, frame, track, stay, zone, dwell, threshold)
         return None
+
+    def _hidden(self, track: Track, now: float, in_sight: list[Box]) -> bool:
+        """A lost vehicle that is still there, as far as the camera can tell: missed a moment, or covered."""
+        unseen = now - track.last_seen
+        if unseen <= self.config.miss_s:
+            return True
+        area = _area(track.box)
+        return unseen <= self.config.occlusion_s and any(
+            _overlap(track.box, box) >= self.config.cover_share * area for box in in_sight
+        )
 
     def _reported(self, cam: _Camera, view: _ViewState, stay: _Stay) -> bool:
         """A stay that fired stands on this one's spot: the same vehicle, already reported."""
@@ -424,6 +442,12 @@ class ParkingRule:
 def _quality(view: View) -> float:
     """Largest box times score: nearest, clearest, unhidden."""
     return _area(view.box) * view.score
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
 
 
 def _area(box: Box) -> float:
