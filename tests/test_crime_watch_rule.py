@@ -259,6 +259,17 @@ def test_a_crowd_above_the_count_gives_one_alert_per_gathering():
     assert kinds(found) == [CROWD, CROWD] and found[1][0] > 85
 
 
+def test_loitering_waits_for_the_verdict_on_a_gathering_being_counted():
+    """Ten people gather one a second from 5 s; the first has been in the area 20 s (the loitering threshold) at
+    23.6 s, while the gathering (8 from 12 s) is still being counted (crowd_s 12): one crowd alert, no loiterer.
+    Alone, the same first person is a loiterer then."""
+    cfg = Config(crowd_size=8, crowd_s=12, crowd_clear_s=3, loiter_s=20)
+    found = run(60, gathering(10, 5, 50), config=cfg)
+    assert kinds(found) == [CROWD] and 24 <= found[0][0] <= 26
+    alone = run(60, gathering(1, 5, 50), config=cfg)
+    assert kinds(alone) == [LOITERING] and 23 <= alone[0][0] <= 24
+
+
 def test_fewer_people_than_the_count_are_no_crowd():
     assert CROWD not in kinds(run(60, gathering(7, 5, 50), config=Config(crowd_size=8, crowd_s=3)))
 

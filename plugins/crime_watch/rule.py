@@ -23,7 +23,8 @@ Four behaviours, each in a watched (``watched_kinds``) or restricted
   their centre across it within ``EXIT_S``) has left: the stay ends, and nobody
   continues it (the tracker may give that id to someone walking in at the same
   edge). A person standing in a crowd that was reported is part of that alert,
-  not a loiterer. One person, one alert: a stay about to fire on the spot
+  not a loiterer; while a gathering in the zone is being counted (``crowd_s``),
+  loitering there waits for its verdict. One person, one alert: a stay about to fire on the spot
   (``rematch_heights``) of a stay of the zone that fired and whose person is
   still there, or was lost within ``rematch_s``, is that person's second track
   (a detector's second box, a track born on a lost one): it is marked fired,
@@ -359,6 +360,8 @@ class CrimeRule:
         lost_ids = {t.id for t in people if t.state != "tracked"}
         gathering = view.gatherings.get(zone.id)
         crowded = kind == LOITERING and gathering is not None and gathering.alerted
+        # a gathering being counted: its people's loitering waits for the verdict (a crowd alert takes them in)
+        pending = kind == LOITERING and gathering is not None and gathering.counting and not gathering.alerted
         out = []
         for track in people:
             key = (zone.id, track.id)
@@ -394,7 +397,7 @@ class CrimeRule:
             if not active:
                 continue
             stay.dwell += looked
-            if stay.fired or stay.crowded or stay.dwell + _EPS < threshold:
+            if stay.fired or stay.crowded or pending or stay.dwell + _EPS < threshold:
                 continue
             stay.fired = True
             if self._reported(cam, view, zone.id, stay, track):
