@@ -141,6 +141,21 @@ def test_a_stop_held_only_on_unsure_boxes_waits_until_the_detector_is_sure_of_th
     assert got[0][1].signs == (ABRUPT_STOP,) and 3.0 <= got[0][1].impact_stream <= 4.4
 
 
+def test_a_stop_after_moving_on_unsure_boxes_only_is_not_abrupt():
+    """Far up a queue the detector boxes cars faintly (0.3-0.45) and the tracker hands a track from one to the
+    next: it wobbles a size a second, then stands. Its speed before the stop is read from sure boxes only: with
+    none, there was no fast approach to stop from. The same moves and stop boxed surely are an abrupt stop."""
+    def moves(score: float):
+        def script(t: float) -> list[Detection]:
+            x = 20.0 + 60.0 * min(max(t - 2.0, 0.0), 2.0)  # stands 2 s, moves 2 s at a size a second, stands
+            return [Detection("car", score if 2.0 <= t < 4.0 else 0.9, x, 150.0, x + 60.0, 190.0)]
+        return script
+
+    assert drive(moves(0.4), 20.0) == []
+    got = drive(moves(0.9), 20.0)
+    assert len(got) == 1 and got[0][1].signs == (ABRUPT_STOP,)
+
+
 def test_two_vehicles_that_meet_and_both_stop_are_one_collision():
     def crash(t: float) -> list[Detection]:
         lead = car_at(200.0)  # standing in the lane long before

@@ -136,7 +136,7 @@ class Accident:
 class _Seen:
     """What the rule keeps of one track."""
 
-    samples: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # (t, cx, cy, size)
+    samples: deque = field(default_factory=lambda: deque(maxlen=_HISTORY))  # (t, cx, cy, size, sure)
     stopped_at: float | None = None  # the stationary_since an abrupt stop was judged for
     stop_size: float = 0.0  # the box's size when that stop was first seen
     abrupt: float = 0.0  # speed before that stop, when abrupt; 0: not abrupt
@@ -181,8 +181,8 @@ def _drift(seen: _Seen, since: float) -> float:
     samples = [s for s in seen.samples if s[0] >= since - _EPS]
     if not samples:
         return 0.0
-    _, x0, y0, size = samples[0]
-    return max(math.hypot(x - x0, y - y0) for _, x, y, _ in samples) / max(size, 1.0)
+    _, x0, y0, size, _ = samples[0]
+    return max(math.hypot(s[1] - x0, s[2] - y0) for s in samples) / max(size, 1.0)
 
 
 class AccidentRule:
@@ -307,7 +307,7 @@ class AccidentRule:
         step = now - seen.samples[-1][0] if seen.samples else 0.0
         if track.score >= cfg.sure_score:
             seen.sure_at = now
-        seen.samples.append((now, (x1 + x2) / 2, (y1 + y2) / 2, _size(track.box)))
+        seen.samples.append((now, (x1 + x2) / 2, (y1 + y2) / 2, _size(track.box), track.score >= cfg.sure_score))
         if track.label in self._people:
             wide = (x2 - x1) >= cfg.down_aspect * max(y2 - y1, _EPS)
             if not wide:
@@ -329,8 +329,12 @@ class AccidentRule:
         seen.abrupt = speed if speed >= cfg.min_speed else 0.0
 
     def _speed_before(self, seen: _Seen, since: float) -> float:
-        """The fastest it went (sizes/s, over about half a second) in the ``stop_within_s`` before ``since``."""
-        window = [s for s in seen.samples if since - self.config.stop_within_s - _EPS <= s[0] <= since + _EPS]
+        """The fastest it went (sizes/s, over about half a second) in the ``stop_within_s`` before ``since``, read
+        from sure boxes only: a track handed along unsure boxes of far cars in a queue wobbles as fast as one
+        that moves."""
+        window = [
+            s for s in seen.samples if since - self.config.stop_within_s - _EPS <= s[0] <= since + _EPS and s[4]
+        ]
         best = 0.0
         for i, a in enumerate(window):
             for b in window[i + 1 :]:
