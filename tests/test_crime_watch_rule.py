@@ -9,6 +9,7 @@ separate clock (WITA) that a test may step.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -358,17 +359,23 @@ def _swapping_group(t: float, go: float, bystanders: bool) -> list[Track]:
 
 
 @pytest.mark.parametrize("bystanders", [False, True])
+@pytest.mark.parametrize("hidden_long_ago", [False, True])
 def test_a_group_whose_ids_swap_as_it_breaks_into_a_run_is_counted_whole_and_joggers_past_bystanders_are_not(
-    bystanders,
+    bystanders, hidden_long_ago,
 ):
     # the new track that comes out where A stood calm, a moment after A's track left the spot, is A breaking into a
-    # run; a jogger passing people who stand on is not (their tracks are still where they were calm)
+    # run; a jogger passing people who stand on is not (their tracks are still where they were calm). Someone far
+    # off, calm and then hidden since 1 s (the tracker holds a standing track), is no runner's calm to inherit
     rule = CrimeRule(Config(min_runners=4), "Asia/Makassar")
     found = []
     for i in range(int(8 * FPS)):
         t = i / FPS
         frame = FrameInfo("cam", None, t, DAY + timedelta(seconds=t), W, H)
-        found += [(t, a) for a in rule.update(frame, _swapping_group(t, 5.0, bystanders), (zone(),))]
+        tracks = _swapping_group(t, 5.0, bystanders)
+        if hidden_long_ago:
+            far = _runner_track(0, 800.0, min(t, 1.0), 0.0, 0.0)
+            tracks.insert(0, far if t <= 1.0 else dataclasses.replace(far, state="lost"))  # the tracker's id order
+        found += [(t, a) for a in rule.update(frame, tracks, (zone(),))]
     if bystanders:
         assert found == []
     else:

@@ -500,7 +500,10 @@ class CrimeRule:
         first_t, *first = track.history[0] if track.history else (track.first_seen, *track.box)
         appeared = cam.clock - max(track.last_seen - first_t, 0.0)  # camera clock of its first sighting
         start = tuple(first)
-        lost = _nearest(((i, at, box) for i, (at, _calm, box) in view.lost_calm.items()), start, appeared)
+        # a calm older than the onset window makes no runner; offered, it would shadow a fresh calm spot below (a
+        # track held lost for long is offered again every frame, its reach grown with the time since)
+        fresh = ((i, at, box) for i, (at, calm, box) in view.lost_calm.items() if cam.clock - calm <= self.config.onset_s)
+        lost = _nearest(fresh, start, appeared)
         if lost is not None:
             view.calm_at[track.id] = view.lost_calm.pop(lost)[1]
             view.calm_at.pop(lost, None)  # handed on: the lost track's calm is not offered again
