@@ -21,14 +21,18 @@ import numpy as np
 Box = tuple[float, float, float, float]
 
 
+def intersection(a: Box, b: Box) -> float:
+    """The area two boxes (x1, y1, x2, y2) share; 0 if they do not meet."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
 
 def iou(a: Box, b: Box) -> float:
     """IoU of two boxes (x1, y1, x2, y2): for one pair, where :func:`iou_matrix` is for many."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
+    inter = intersection(a, b)
+    if inter == 0.0:
         return 0.0
-    inter = w * h
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 

@@ -368,8 +368,8 @@ class CrimeRule:
             if track.id in view.handed:
                 if track.state != "tracked":
                     continue  # its person goes on as the new track that took its stay: no second stay here
-                view.handed.discard(track.id)  # seen again after all: a person of its own (a second box is not
-                # reported twice: _reported)
+                view.handed.discard(track.id)  # seen again after all: a person of its own (_reported keeps one
+                # person from being reported twice)
             stay = view.stays.get(key)
             if track.id not in inside_ids:
                 if stay is not None:

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from core.analytics.assignment import iou
+from core.analytics.assignment import intersection, iou
 from core.analytics.tracker import Track
 from core.analytics.zones import Zone, ZoneKind
 from core.events.types import Event, Snapshot
@@ -360,7 +360,7 @@ class ParkingRule:
             return True
         area = _area(track.box)
         return unseen <= self.config.occlusion_s and any(
-            _overlap(track.box, box) >= self.config.cover_share * area for box in in_sight
+            intersection(track.box, box) >= self.config.cover_share * area for box in in_sight
         )
 
     def _reported(self, cam: _Camera, view: _ViewState, stay: _Stay) -> bool:
@@ -442,12 +442,6 @@ class ParkingRule:
 def _quality(view: View) -> float:
     """Largest box times score: nearest, clearest, unhidden."""
     return _area(view.box) * view.score
-
-
-def _overlap(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return w * h if w > 0 and h > 0 else 0.0
 
 
 def _area(box: Box) -> float:
