@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.analytics.assignment import iou
+from core.analytics.assignment import intersection, iou
 from core.analytics.tracker import Track
 from core.analytics.zones import Zone
 from plugins.accident_watch.config import Config
@@ -161,10 +161,6 @@ class _Camera:
     stream: float | None = None
     seen: dict[int, _Seen] = field(default_factory=dict)
     incidents: list[_Incident] = field(default_factory=list)
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 def _union(boxes: Iterable[Box]) -> Box:
@@ -369,12 +365,12 @@ class AccidentRule:
         down = [t for t in visible if t.label in self._people and cam.seen[t.id].wide_since is not None]
         standing = [t for t in vehicles if t.stationary_s > _EPS] + down
         for incident in cam.incidents:
-            if any(t.id in incident.track_ids or _overlap(t.box, incident.box) for t in standing):
+            if any(t.id in incident.track_ids or intersection(t.box, incident.box) > 0 for t in standing):
                 incident.occupied = cam.clock
-                incident.track_ids.update(t.id for t in standing if _overlap(t.box, incident.box))
+                incident.track_ids.update(t.id for t in standing if intersection(t.box, incident.box) > 0)
 
     def _known(self, cam: _Camera, party: Party) -> bool:
-        return any(party.track_id in i.track_ids or _overlap(party.box, i.box) for i in cam.incidents)
+        return any(party.track_id in i.track_ids or intersection(party.box, i.box) > 0 for i in cam.incidents)
 
     def _accident(self, frame: FrameInfo, found: list[tuple[Party, float, Zone]]) -> Accident:
         parties: dict[int, Party] = {}
