@@ -382,6 +382,41 @@ def test_a_group_whose_ids_swap_as_it_breaks_into_a_run_is_counted_whole_and_jog
         assert kinds(found) == [RUNNING] and set(found[0][1].track_ids) == {1, 2, 3, 4}
 
 
+@pytest.mark.parametrize("comes_back", [True, False])
+def test_a_track_lost_for_a_frame_as_its_group_runs_is_a_runner_when_it_comes_back_but_its_calm_is_given_once(
+    comes_back,
+):
+    """A, B and C stand calm (tracks 1, 2, 3); D stands hidden behind C. At 5 s track 1 is lost for a frame and A
+    comes out on a new track 4, already fast, which takes track 1's calm. With ``comes_back``, A, B and D run (C
+    stays) and the tracker finds track 1 again the next frame, on D, running: three runners (1, 2, 4). Without, only
+    A runs, track 1 stays lost and a second new fast track (5) comes out near A: track 1's calm was given once
+    already, so 5 is no runner and one runner (4) is too few for two."""
+    go = 5.0
+    rule = CrimeRule(Config(min_runners=3 if comes_back else 2), "Asia/Makassar")
+    found = []
+    for i in range(int(9 * FPS)):
+        t = i / FPS
+        moved = 300.0 * max(t - go, 0.0)
+        if t < go:
+            tracks = [_runner_track(k, x, t, 0.0, 0.0) for k, x in ((1, 200.0), (2, 260.0), (3, 320.0))]
+        else:
+            b = _runner_track(2, 260.0 + moved, t, 0.0, 300.0) if comes_back else _runner_track(2, 260.0, t, 0.0, 0.0)
+            tracks = [b, _runner_track(3, 320.0, t, 0.0, 0.0)]
+            if t < go + 0.1 or not comes_back:
+                tracks.insert(0, dataclasses.replace(_runner_track(1, 200.0, go - 0.2, 0.0, 0.0), state="lost"))
+            else:
+                tracks.insert(0, _runner_track(1, 380.0 + moved, t, 0.0, 300.0))  # found again, on D
+            tracks.append(_runner_track(4, 200.0 + moved, t, go, 300.0))
+            if not comes_back and t >= go + 0.1:
+                tracks.append(_runner_track(5, 170.0 + moved, t, go + 0.2, 300.0))
+        frame = FrameInfo("cam", None, t, DAY + timedelta(seconds=t), W, H)
+        found += [(t, a) for a in rule.update(frame, tracks, (zone(),))]
+    if comes_back:
+        assert kinds(found) == [RUNNING] and set(found[0][1].track_ids) == {1, 2, 4}
+    else:
+        assert found == []
+
+
 # --- the event, bad input ----------------------------------------------------------------------
 
 

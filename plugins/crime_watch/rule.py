@@ -176,6 +176,7 @@ class _View:
     known: set[int] = field(default_factory=set)  # track ids of the last frame (the tracker lists a track until it drops it)
     boxes: dict[int, Box] = field(default_factory=dict)  # last box of each person seen last frame
     handed: set[int] = field(default_factory=set)  # lost tracks whose stays a new track continues: that person now
+    calm_given: set[int] = field(default_factory=set)  # lost tracks whose calm a new track inherited: not offered again
 
 
 @dataclass
@@ -259,6 +260,7 @@ class CrimeRule:
             self._gone(cam, view, track_id)
         view.boxes = {t.id: t.box for t in people}
         view.handed &= current
+        view.calm_given &= current
         view.suspended = [(z, s) for z, s in view.suspended if cam.clock - (s.lost_at or 0.0) <= cfg.rematch_s]
         view.lost_calm = {i: r for i, r in view.lost_calm.items() if cam.clock - r[1] <= cfg.onset_s}
         view.calm_spots = {i: r for i, r in view.calm_spots.items() if cam.clock - r[0] <= cfg.onset_s}
@@ -319,7 +321,7 @@ class CrimeRule:
         for key in [k for k in view.stays if k[1] == track_id]:
             self._suspend(cam, view, key)
         calm = view.calm_at.pop(track_id, None)
-        if calm is not None and track_id not in view.lost_calm:
+        if calm is not None and track_id not in view.lost_calm and track_id not in view.calm_given:
             view.lost_calm[track_id] = (cam.clock, calm, view.boxes[track_id])
 
     def _inside(self, zone: Zone, people: list[Track], frame: FrameInfo, clock: float) -> list[Track]:
@@ -485,7 +487,7 @@ class CrimeRule:
         for track in people:
             if track.state != "tracked":
                 calm = view.calm_at.get(track.id)
-                if calm is not None and track.id not in view.lost_calm:
+                if calm is not None and track.id not in view.lost_calm and track.id not in view.calm_given:
                     lost_at = cam.clock - max((cam.stream or 0.0) - track.last_seen, 0.0)  # when it was last seen
                     view.lost_calm[track.id] = (lost_at, calm, track.box)
                 continue
@@ -493,6 +495,7 @@ class CrimeRule:
             if track.speed / _height(track.box) <= cfg.calm_speed:
                 view.calm_at[track.id] = cam.clock
                 view.calm_spots[track.id] = (cam.clock, track.box)
+                view.calm_given.discard(track.id)
             elif track.id not in view.known and track.id not in view.calm_at:
                 self._inherit(cam, view, track)  # new, and fast already: the runner whose track broke?
 
@@ -506,7 +509,10 @@ class CrimeRule:
         lost = _nearest(fresh, start, appeared)
         if lost is not None:
             view.calm_at[track.id] = view.lost_calm.pop(lost)[1]
-            view.calm_at.pop(lost, None)  # handed on: the lost track's calm is not offered again
+            # handed on: not offered again while lost. The lost track keeps its own calm: if the tracker finds it
+            # again, on whoever it now follows (in a group breaking into a run, a neighbour who stood there too),
+            # and that one runs, it is a runner of its own; two tracks are not on one person at once
+            view.calm_given.add(lost)
             return
         # in a group that breaks into a run the tracker swaps ids: a calm person's track jumps onto a neighbour, and
         # the person comes out on a new track, fast. A spot where someone stood calm a moment ago, and that its track
