@@ -119,6 +119,15 @@ def test_a_person_hidden_for_a_moment_keeps_the_timer():
     assert kinds(found) == [LOITERING] and 36 <= found[0][0] <= 37.5  # 2 s hidden still counted (occlusion_s 3)
 
 
+def test_a_stay_due_while_its_person_is_hidden_waits_to_see_them_and_one_never_seen_again_gives_nothing():
+    # in the zone from about 6.4 s: due at 36.4 s; hidden 35-38 s, the alert comes when they are seen again, on
+    # their box; a walker who walks behind a wall for good just before the threshold is no loiterer to show
+    found = run(80, pacing(10, 10_000, hidden=(35, 38)))
+    assert kinds(found) == [LOITERING] and 38 <= found[0][0] <= 38.5
+    assert found[0][1].facts["dwell_s"] >= 30
+    assert run(80, pacing(10, 10_000, hidden=(35, 10_000))) == []
+
+
 def test_a_person_hidden_until_the_tracker_drops_them_continues_their_stay_once_back():
     # hidden 8 s: the tracker drops the track after 5 s; the person is back where they were lost: one stay,
     # the 5 hidden seconds beyond occlusion_s not counted

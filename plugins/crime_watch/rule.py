@@ -401,6 +401,8 @@ class CrimeRule:
             stay.dwell += looked
             if stay.fired or stay.crowded or pending or stay.dwell + _EPS < threshold:
                 continue
+            if track.state != "tracked":
+                continue  # due while hidden: the alert waits to see them (its snapshot must show the person)
             stay.fired = True
             if self._reported(cam, view, zone.id, stay, track):
                 continue
