@@ -280,6 +280,38 @@ def test_loitering_waits_for_the_verdict_on_a_gathering_being_counted():
     assert kinds(alone) == [LOITERING] and 23 <= alone[0][0] <= 24
 
 
+def test_a_crowd_whose_boxes_merge_and_split_is_counted_and_people_walking_past_slowly_are_not():
+    """In a crowd the detector boxes two people as one and splits them again: each box jumps by half a width every
+    other frame, so the tracker's stationary time keeps restarting. Seen a second and drifting at a shuffle, they
+    are a gathering all the same. Ten people walking past side by side at 0.6 heights a second are not, nor ten
+    walking towards the camera, who move little in the picture but steadily."""
+    cfg = Config(crowd_size=8, crowd_s=3, crowd_clear_s=3, loiter_s=60)
+    steady = gathering(10, 5, 50)
+
+    def jumping(t: float) -> list[Detection]:
+        k = round(t * FPS)
+        shift = 20.0 if k % 2 else 0.0  # half a box's width
+        return [Detection(d.label, d.score, d.x1 + shift, d.y1, d.x2 + shift, d.y2) for d in steady(t)]
+
+    seen = []
+    tracker = Tracker()
+    for i in range(int(20 * FPS)):
+        tracks = tracker.update(jumping(i / FPS), i / FPS)
+        seen += [tr.stationary_s for tr in tracks if tr.state == "tracked"]
+    assert max(seen) < cfg.crowd_still_s  # the premise: the tracker never sees them stand still
+    found = run(60, jumping, config=cfg)
+    assert kinds(found) == [CROWD] and 13 <= found[0][0] <= 18  # the 8th arrives at 12 s
+
+    def walking(t: float) -> list[Detection]:
+        return [person(60.0 * k - 600.0 + 60.0 * t, 420.0 + (k % 2) * 30.0) for k in range(10)]
+
+    def coming_closer(t: float) -> list[Detection]:  # head-on, 0.15 heights a second, growing as they come
+        return [person(150.0 + 70.0 * k, 250.0 + 15.0 * t, 80.0 + 1.5 * t) for k in range(10)]
+
+    assert CROWD not in kinds(run(30, walking, config=cfg))
+    assert CROWD not in kinds(run(15, coming_closer, config=cfg))
+
+
 def test_fewer_people_than_the_count_are_no_crowd():
     assert CROWD not in kinds(run(60, gathering(7, 5, 50), config=Config(crowd_size=8, crowd_s=3)))
 

@@ -72,6 +72,7 @@ class Config(BaseModel):
     crowd_size: int = Field(default=8, ge=2, le=1000)  # at least this many people in one watched area
     crowd_s: float = Field(default=10.0, ge=0, le=3600)  # ... for this long
     crowd_still_s: float = Field(default=1.0, ge=0, le=600)  # people count who stood this long (0: everyone)
+    crowd_drift: float = Field(default=0.1, ge=0, le=50)  # ... or drifted under this (heights/s, over 3 s)
     crowd_hysteresis: int = Field(default=2, ge=0, le=1000)  # the gathering is over below crowd_size minus this
     crowd_clear_s: float = Field(default=10.0, ge=0, le=3600)  # ... for this long
     # restricted area

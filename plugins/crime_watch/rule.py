@@ -58,6 +58,7 @@ from datetime import tzinfo as TzInfo
 from typing import Any
 
 from core.analytics.assignment import iou
+from core.analytics.track import fit_velocity
 from core.analytics.tracker import Track
 from core.analytics.zones import Zone
 from core.events.types import Event, Snapshot
@@ -67,6 +68,7 @@ Box = tuple[float, float, float, float]
 VACATED_IOU = 0.3  # a calm spot its track overlaps less than this (or lost) has been left
 EXIT_S = 1.0  # a person at the picture's edge whose centre crosses it within this long at its speed walks out
 EXIT_MARGIN = 0.1  # ... "at the edge": within this share of the box's height of it
+CROWD_DRIFT_S = 3.0  # a person's drift in a crowd: a line fitted through this long of boxes
 
 LOITERING, CROWD, RESTRICTED, RUNNING = "crime.loitering", "crime.crowd", "crime.restricted_area", "crime.running"
 _EPS = 1e-6
@@ -450,10 +452,25 @@ class CrimeRule:
 
     # --- crowds ---------------------------------------------------------------
 
+    def _gathered(self, track: Track) -> bool:
+        """Part of a gathering, not passing through: stood ``crowd_still_s``, or drifted under ``crowd_drift`` box
+        heights a second over its last ``CROWD_DRIFT_S`` of boxes. In a crowd the detector boxes two people as one
+        and splits them again, so a standing person's box jumps by half a width and the tracker's stationary time
+        restarts; a straight line fitted through three seconds of boxes stays flat. A walker seen head-on moves
+        little in the picture (0.15 heights a second), but steadily: the fit finds it."""
+        cfg = self.config
+        if track.stationary_s >= cfg.crowd_still_s:
+            return True
+        seen = track.history
+        if not seen or seen[-1][0] - seen[0][0] + _EPS < CROWD_DRIFT_S:
+            return False
+        velocity = fit_velocity(seen, CROWD_DRIFT_S)
+        return velocity is not None and math.hypot(*velocity) / _height(track.box) <= cfg.crowd_drift
+
     def _crowd(self, cam: _Camera, view: _View, frame: FrameInfo, zone: Zone, inside: list[Track], looked: float) -> list[Alert]:
         cfg = self.config
         g = view.gatherings.setdefault(zone.id, _Gathering())
-        inside = [t for t in inside if t.stationary_s >= cfg.crowd_still_s]  # gathered, not passing through
+        inside = [t for t in inside if self._gathered(t)]
         count = len(inside)
         if g.alerted:
             if count < cfg.crowd_size - cfg.crowd_hysteresis:
