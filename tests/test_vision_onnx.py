@@ -329,6 +329,33 @@ async def test_frames_of_several_cameras_share_one_inference(tmp_path):
         det.close()
 
 
+async def test_closing_the_detector_stops_the_threads_that_prepare_a_gpus_batches(tmp_path, monkeypatch):
+    # on a GPU the frames of a batch are resized on a pool of threads; this machine has none, so the CPU provider
+    # is taken for a GPU one here: what is tested is that close() ends those threads, not the GPU
+    from plugins.vision_onnx import model as model_mod
+
+    monkeypatch.setattr(model_mod, "GPU_PROVIDERS", model_mod.GPU_PROVIDERS | {"CPUExecutionProvider"})
+    monkeypatch.setattr(model_mod, "preload_gpu_libraries", lambda: "")
+    monkeypatch.setattr(model_mod.os, "cpu_count", lambda: 4)
+    rows = np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])
+    path = constant_model(tmp_path / "v5.onnx", {"output0": rows[None]})
+    det = OnnxDetector(Config(layout="yolov5", classes=["person", "car"], providers=["cpu"], batch_size=4,
+                              batch_wait_ms=50, isolation="thread"), path)
+    await asyncio.to_thread(det.start)
+
+    def preparing() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("vision-prepare")]
+
+    try:
+        results = await asyncio.gather(*(det.detect([FRAME]) for _ in range(4)))
+        assert [len(r[0]) for r in results] == [1, 1, 1, 1] and det.batcher.stats.batches < 4
+        assert preparing()  # a batch of several frames was prepared on the pool
+    finally:
+        det.close()
+    assert preparing() == []
+    det.close()  # again is harmless
+
+
 def thread_policies() -> dict[int, int]:
     out = {}
     for tid in os.listdir("/proc/self/task"):

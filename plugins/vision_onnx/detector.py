@@ -90,6 +90,8 @@ class OnnxDetector:
             self.batcher.close()
         if self.process is not None:
             self.process.close()
+        if isinstance(self.model, OnnxModel):
+            self.model.close()
 
     async def detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
         if self.batcher is None:

@@ -58,6 +58,7 @@ def serve(conn: Connection) -> None:
             conn.send(("ok", [[(d.label, d.score, d.x1, d.y1, d.x2, d.y2) for d in dets] for dets in found]))
     finally:
         frames.close()
+        model.close()
 
 
 def lower_earlier_threads() -> None:

@@ -152,6 +152,12 @@ class OnnxModel:
         except Exception as exc:
             raise ModelError(f"model file {self.path} failed a trial run: {' '.join(str(exc).split())[:300]}") from None
 
+    def close(self) -> None:
+        """Stop the GPU's prepare threads (after the last ``infer``); again is harmless."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def info(self) -> DetectorInfo:
         labels = tuple(self.names[i] for i in sorted(self.names)) if self.names else ()
         return DetectorInfo(self.path.name, self.provider, self.input_size, labels, self.fallback_reason)
