@@ -28,7 +28,9 @@ hit (the nearest to the due time, each used once), the rest are false
 alerts, but for a loitering alert on a person who, by the truth, stood in the
 alert's zone for ``loiter_s`` up to it (:func:`loiterer_in_truth`: the rule's
 definition met by someone the scenario did not cast as a loiterer, at the
-short threshold of 30 s loops): counted apart as ``justified``. Scenarios
+short threshold of 30 s loops): counted apart as ``justified``. A missed
+event whose alert came after its window but while the event went on is
+counted ``late`` too (it stays a miss and a false alert). Scenarios
 without truth events are hard negatives: every other event there is a false
 alert. Time to alert is the event's stream time minus the due time
 (negative: early).
@@ -40,8 +42,8 @@ truth: counts only).
 
 One table, then one JSON line: ``{"rules": [{"detector", "rule", "plugin",
 "status", "due", "alerts", "tp", "fp", "fn", "precision", "recall",
-"tta_mean_s", "tta_max_s"}], "scenarios": [per detector, scenario and rule,
-the same keys plus "scenario", "negative", "justified"], "false_alerts_on_negatives": {detector: n},
+"tta_mean_s", "tta_max_s", "justified", "late"}], "scenarios": [per detector, scenario and rule,
+the same keys plus "scenario", "negative"], "false_alerts_on_negatives": {detector: n},
 "unobservable": [{"scenario", "type", "objects"}: speeders hidden where they crossed a line, not due],
 "vtest": {"video", "events", "frames", "seconds"}, "settings": {...}}``.
 """
@@ -311,7 +313,7 @@ def run_analyze(config: Path, video: Path, zones: Path, camera: str, fps: float,
     return [r for r in records if r["type"] == "event"], records[-1]
 
 
-Due = tuple[float, float, float]  # due stream time, earliest and latest hit
+Due = tuple[float, float, float, float]  # due stream time, earliest and latest hit, the truth event's end
 
 
 def unobservable(doc: dict, ev: dict) -> bool:
@@ -339,7 +341,7 @@ def unobservable(doc: dict, ev: dict) -> bool:
 
 
 def due_times(doc: dict, dwell_s: float, loop_s: float, loops: int) -> dict[str, list[Due]]:
-    """Event kind -> (due, earliest, latest) of each truth event, once per loop, that falls within the run and
+    """Event kind -> (due, earliest, latest, end) of each truth event, once per loop, that falls within the run and
     that the camera could see (:func:`unobservable`)."""
     out: dict[str, list[Due]] = {}
     wait_s = waits(dwell_s)
@@ -355,7 +357,7 @@ def due_times(doc: dict, dwell_s: float, loop_s: float, loops: int) -> dict[str,
                 continue  # the stay is shorter than the rule's wait: nothing is due
             latest = (base + ev["end_s"] if expect.until_end else due) + expect.after_s
             if due - expect.before_s < loops * loop_s and due < loops * loop_s:
-                out.setdefault(expect.kind, []).append((due, due - expect.before_s, latest))
+                out.setdefault(expect.kind, []).append((due, due - expect.before_s, latest, base + ev["end_s"]))
     return out
 
 
@@ -403,18 +405,27 @@ def loiterer_in_truth(doc: dict, event: dict, loiter_s: float) -> bool:
     return False
 
 
-def match(due: list[Due], alerts: list[float]) -> tuple[int, list[float], int, list[float]]:
-    """(tp, the alerts no due event took, fn, alert minus due per hit): each due event takes the nearest unused
-    alert inside its window."""
+def match(due: list[Due], alerts: list[float]) -> tuple[int, list[float], int, list[float], int]:
+    """(tp, the alerts no due event took, fn, alert minus due per hit, late): each due event takes the nearest
+    unused alert inside its window; ``late`` counts the missed ones that an alert left over came for after the
+    window but while the truth event went on (still a false alert and a miss: the count only says why)."""
     left = sorted(alerts)
-    delays = []
-    for d, lo, hi in sorted(due):
+    delays, missed = [], []
+    for d, lo, hi, end in sorted(due):
         near = [t for t in left if lo <= t <= hi]
         if near:
             hit = min(near, key=lambda t: abs(t - d))
             left.remove(hit)
             delays.append(hit - d)
-    return len(delays), left, len(due) - len(delays), delays
+        else:
+            missed.append((hi, end))
+    spare, late = list(left), 0
+    for hi, end in missed:
+        after = next((t for t in spare if hi < t <= end), None)
+        if after is not None:
+            spare.remove(after)
+            late += 1
+    return len(delays), left, len(due) - len(delays), delays, late
 
 
 def figures(tp: int, fp: int, fn: int, delays: list[float]) -> dict:
@@ -464,7 +475,7 @@ def evaluate(args) -> dict:
                     rule, expect = kinds.get(kind, (None, None))
                     label = expect.plugin if expect else f"other: {kind}"
                     status = "ok" if expect is None or rules[expect.plugin] else "not installed"
-                    tp, left, fn, delays = match(due.get(kind, []), by_kind.get(kind, []))
+                    tp, left, fn, delays, late = match(due.get(kind, []), by_kind.get(kind, []))
                     justified = 0
                     if kind == RULES["loiter"].kind:
                         for e in events:
@@ -475,16 +486,17 @@ def evaluate(args) -> dict:
                     if negative:
                         negatives[detector] += fp
                     row = {"detector": detector, "scenario": name, "negative": negative, "rule": label, "kind": kind, "status": status,
-                           **figures(tp, fp, fn, delays), "justified": justified, "seconds": seconds,
+                           **figures(tp, fp, fn, delays), "justified": justified, "late": late, "seconds": seconds,
                            "frames": summary["frames_analysed"]}
                     scen_rows.append(row)
                     if status == "ok":
-                        t = totals.setdefault((detector, label), [0, 0, 0, [], 0])
+                        t = totals.setdefault((detector, label), [0, 0, 0, [], 0, 0])
                         t[0] += tp
                         t[1] += fp
                         t[2] += fn
                         t[3] += delays
                         t[4] += justified
+                        t[5] += late
                 for kind in sorted({ev["type"] for ev in doc["events"] if ev["type"] not in RULES}):
                     scen_rows.append({"detector": detector, "scenario": name, "negative": negative, "rule": f"truth {kind}",
                                       "status": "no rule line", **figures(0, 0, 0, []), "seconds": seconds,
@@ -499,13 +511,13 @@ def evaluate(args) -> dict:
                     rule_rows.append({"detector": detector, "rule": plugin, "plugin": plugin, "status": "not installed",
                                       **figures(0, 0, 0, [])})
                     continue
-                tp, fp, fn, delays, justified = totals.get((detector, plugin), [0, 0, 0, [], 0])
+                tp, fp, fn, delays, justified, late = totals.get((detector, plugin), [0, 0, 0, [], 0, 0])
                 rule_rows.append({"detector": detector, "rule": plugin, "plugin": plugin, "status": "ok",
-                                  **figures(tp, fp, fn, delays), "justified": justified})
-            for (d, label), (tp, fp, fn, delays, justified) in sorted(totals.items()):
+                                  **figures(tp, fp, fn, delays), "justified": justified, "late": late})
+            for (d, label), (tp, fp, fn, delays, justified, late) in sorted(totals.items()):
                 if d == detector and label.startswith("other: "):
                     rule_rows.append({"detector": d, "rule": label, "plugin": None, "status": "ok",
-                                      **figures(tp, fp, fn, delays), "justified": justified})
+                                      **figures(tp, fp, fn, delays), "justified": justified, "late": late})
         vtest = run_vtest(tmp_dir, rules, args) if not args.skip_vtest else None
     return {"rules": rule_rows, "scenarios": scen_rows, "false_alerts_on_negatives": negatives, "unobservable": hidden,
             "vtest": vtest}
@@ -538,7 +550,7 @@ def table(result: dict) -> None:
              for r in result["scenarios"]]
     width = max(34, *(len(label) for _, label, _ in rows))
     head = (f"{'detector':<8} {'rule / scenario: event kind':<{width}} {'due':>4} {'alerts':>6} {'tp':>3} {'fp':>3} {'fn':>3}"
-            f" {'prec':>6} {'recall':>6} {'tta mean':>8} {'tta max':>8} {'justified':>9}")
+            f" {'prec':>6} {'recall':>6} {'tta mean':>8} {'tta max':>8} {'justified':>9} {'late':>4}")
     print(head)
     for detector, label, r in sorted(rows, key=lambda x: (x[0], x[1].startswith("  "))):
         if r["status"] != "ok":
@@ -547,7 +559,7 @@ def table(result: dict) -> None:
         p = "-" if r["precision"] is None else f"{r['precision']:.3f}"
         rc = "-" if r["recall"] is None else f"{r['recall']:.3f}"
         print(f"{detector:<8} {label:<{width}} {r['due']:>4} {r['alerts']:>6} {r['tp']:>3} {r['fp']:>3} {r['fn']:>3} {p:>6} {rc:>6}"
-              f" {fmt(r['tta_mean_s']):>8} {fmt(r['tta_max_s']):>8} {r.get('justified', 0):>9}")
+              f" {fmt(r['tta_mean_s']):>8} {fmt(r['tta_max_s']):>8} {r.get('justified', 0):>9} {r.get('late', 0):>4}")
     print(f"false alerts on hard negatives: {result['false_alerts_on_negatives']}")
     for ev in result["unobservable"]:
         print(f"not due, hidden from the camera: {ev['scenario']} {ev['type']} ({', '.join(ev['objects'])})")

@@ -81,3 +81,16 @@ def test_a_speeder_hidden_where_it_crosses_a_line_is_not_due(visible, due):
     event = {"type": "speeding", "objects": ["speeder"], "start_frame": 10, "end_frame": 25}
     assert unobservable(doc, event) is not due
     assert unobservable(doc, {**event, "type": "red_light"}) is False  # only speeds are timed between lines
+
+
+def test_an_alert_after_its_window_while_the_event_goes_on_is_a_miss_and_a_false_alert_counted_late():
+    # 909's run: four runners from 15.0 to 21.6 s, due at 15.0 within 3 s; the alert came at 19.2 s. It stays a miss
+    # and a false alert (the targets are on time), and the count says why
+    sys.path.insert(0, str(REPO / "bench"))
+    from analytics_eval import match
+
+    run = (15.0, 12.0, 18.0, 21.6)
+    assert match([run], [16.8]) == (1, [], 0, [pytest.approx(1.8)], 0)
+    assert match([run], [19.2]) == (0, [19.2], 1, [], 1)
+    assert match([run], [25.0]) == (0, [25.0], 1, [], 0)  # after the event: not late, only false
+    assert match([run, (45.0, 42.0, 48.0, 51.6)], [19.2, 20.0]) == (0, [19.2, 20.0], 2, [], 1)  # one alert a miss
