@@ -291,6 +291,25 @@ def test_a_car_found_only_at_low_scores_in_one_place_becomes_a_track_standing_si
     assert track.first_seen == 1.0 and track.stationary_s >= 6.5  # standing since first seen, not since promoted
 
 
+def test_two_faint_boxes_of_one_parked_car_become_one_standing_track():
+    """The detector's unsure boxes of one parked car seen from a pole: a whole one from 1.0 s and one on its left
+    two thirds from 1.2 s (IoU 0.4 with it), both in every run. Each ripens into a candidate 3 s after it was first
+    seen; the second is that car's second box, not a second car (seed 1111's no_parking_stop: two violations)."""
+    tracker = Tracker()
+    whole, left = (486.0, 285.0, 599.0, 372.0), (460.0, 288.0, 548.0, 381.0)
+    for k in range(30):
+        t = 1.0 + k * 0.2
+        dets = [make_det("car", 0.21, whole)] + ([make_det("car", 0.16, left)] if t >= 1.2 else [])
+        tracks = tracker.update(dets, t)
+    assert [(tr.id, tr.first_seen) for tr in tracks] == [(1, 1.0)]
+    # two cars parked nose to tail, overlapping a little in the picture (IoU 0.1), are two
+    tracker = Tracker()
+    for k in range(30):
+        tracks = tracker.update([make_det("car", 0.21, (400.0, 285.0, 513.0, 372.0)),
+                                 make_det("car", 0.2, (493.0, 285.0, 606.0, 372.0))], 1.0 + k * 0.2)
+    assert len(tracks) == 2
+
+
 def test_unsure_boxes_that_move_flicker_or_are_not_vehicles_never_become_standing_tracks():
     moving, flicker, person, off = Tracker(), Tracker(), Tracker(), Tracker(TrackerConfig(standing_labels=()))
     box = np.array([500.0, 280.0, 620.0, 395.0])
@@ -301,6 +320,18 @@ def test_unsure_boxes_that_move_flicker_or_are_not_vehicles_never_become_standin
         assert person.update([make_det("person", 0.3, box)], t) == []  # a pole boxed as a person stays nothing
         assert off.update([make_det("car", 0.3, box)], t) == []
     assert len(moving._standing) <= 2 and len(flicker._standing) <= 1  # and nothing piles up
+
+
+def test_a_faint_box_much_taller_than_wide_is_no_standing_vehicle():
+    """Seed 1010's delivery stop: the detector's faint "bus" (0.12-0.16) over the courier's van and the road
+    running up the picture behind it, 2.5 times as tall as wide, stood 12 s and outlived the van. A parked vehicle
+    from a pole is at most about 1.3 times as tall as wide."""
+    tall, van = Tracker(), Tracker()
+    for k in range(40):
+        t = k * 0.2
+        assert tall.update([make_det("bus", 0.16, (396.0, 31.0, 547.0, 419.0))], t) == []
+        found = van.update([make_det("truck", 0.16, (435.0, 202.0, 600.0, 413.0))], t)  # 1.3: the van itself
+    assert len(found) == 1
 
 
 def test_an_unsure_box_over_a_third_of_the_picture_is_no_standing_car():

@@ -24,6 +24,8 @@ import numpy as np
 from core.analytics.assignment import boxes_array, iou_matrix, match
 from core.analytics.track import DetectionLike
 
+SECOND_BOX_IOU = 0.3  # a box overlapping a tracked object's this much is that object's second box
+
 
 @dataclass
 class Candidate:
@@ -46,8 +48,9 @@ class Promoted:
 
 class StandingCandidates:
     def __init__(self, labels: Sequence[str], min_score: float, iou: float, seconds: float, share: float,
-                 max_gap_s: float, min_hits: int = 5, limit: int = 64) -> None:
+                 max_gap_s: float, min_hits: int = 5, limit: int = 64, max_aspect: float | None = None) -> None:
         self.labels = frozenset(labels)
+        self.max_aspect = max_aspect  # a candidate at most this many times as tall as wide (None: any)
         self.min_score, self.iou, self.seconds, self.share, self.max_gap_s = min_score, iou, seconds, share, max_gap_s
         self.min_hits = min_hits  # runs that found it, at least (the detector may rest while nothing moves)
         self.limit = limit  # candidates kept at most (a frame full of low-score boxes must not grow this)
@@ -65,10 +68,11 @@ class StandingCandidates:
         if not self.labels or self.seconds <= 0:
             return []
         dets = [d for d in dets if d.label in self.labels and d.score >= self.min_score
-                and (max_area is None or (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) <= max_area)]
+                and (max_area is None or (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) <= max_area)
+                and (self.max_aspect is None or d.box[3] - d.box[1] <= self.max_aspect * (d.box[2] - d.box[0]))]
         if dets and len(owned):  # a second box of a tracked object is not a new object
             overlap = iou_matrix(boxes_array([d.box for d in dets]), owned).max(axis=1)
-            dets = [d for d, o in zip(dets, overlap) if o < 0.3]
+            dets = [d for d, o in zip(dets, overlap) if o < SECOND_BOX_IOU]
         items = self._items
         for c in items:
             c.frames += 1
@@ -85,11 +89,17 @@ class StandingCandidates:
             d = dets[k]
             items.append(Candidate(d, np.asarray(d.box, dtype=float), t, t, seen=[(t, tuple(float(v) for v in d.box))]))
         promoted, kept = [], []
-        for c in items:
+        taken = [np.asarray(b, dtype=float) for b in owned]
+        for c in sorted(items, key=lambda c: (c.first, -c.hits)):  # the longest-standing first
             if t - c.last > self.max_gap_s or (c.frames >= self.min_hits and c.hits < self.share * c.frames):
                 continue  # gone, or only now and then
             if t - c.first >= self.seconds and c.hits >= max(self.min_hits, self.share * c.frames):
+                # a second box of a car already tracked, or of one promoted a moment ago (two candidates, each the
+                # detector's faint box of one parked car, can ripen in turn): not a second car
+                if taken and iou_matrix(c.box[None], np.array(taken)).max() >= SECOND_BOX_IOU:
+                    continue
                 promoted.append(Promoted(c.det, c.box, c.first, c.seen))
+                taken.append(c.box)
                 continue
             kept.append(c)
         kept.sort(key=lambda c: -c.hits)

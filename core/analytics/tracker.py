@@ -101,6 +101,9 @@ class TrackerConfig(BaseModel):
     # ... a box of at most this share of the picture (a car near the camera is a few percent; the detector's unsure
     # boxes over half a street of queueing cars are a third of it)
     standing_max_area: float = Field(default=0.1, gt=0, le=1)
+    # ... and at most this many times as tall as it is wide: a parked vehicle seen from a pole is about 0.5-1.3; the
+    # detector's faint "bus" over a stretch of road running up the picture is 2.5 (seed 1010's delivery stop)
+    standing_max_aspect: float = Field(default=2.0, gt=0, le=20)
     history: int = Field(default=64, ge=2, le=10_000)  # positions kept per track
     stationary_fraction: float = Field(default=0.2, gt=0, le=2)  # moved: centre off by this much of the box's size
     velocity_window_s: float = Field(default=1.5, gt=0, le=60)  # speed: straight-line fit of the centres seen this long
@@ -132,7 +135,8 @@ class Tracker:
         """Forget every track (the camera moved, the stream restarted); ids go on from where they were."""
         c = self.config
         self._standing = StandingCandidates(c.standing_labels, max(c.standing_score, c.low_score), c.standing_iou,
-                                            c.standing_s, c.standing_share, c.standing_gap_s)
+                                            c.standing_s, c.standing_share, c.standing_gap_s,
+                                            max_aspect=c.standing_max_aspect)
         self._tracks: list[WorkingTrack] = []
         self._mean = np.zeros((0, 8))
         self._cov = np.zeros((0, 8, 8))
