@@ -126,6 +126,10 @@ def test_a_stay_due_while_its_person_is_hidden_waits_to_see_them_and_one_never_s
     assert kinds(found) == [LOITERING] and 38 <= found[0][0] <= 38.5
     assert found[0][1].facts["dwell_s"] >= 30
     assert run(80, pacing(10, 10_000, hidden=(35, 10_000))) == []
+    # in a restricted area an intruder who ducks behind cover before restricted_s is reported all the same
+    yard = zone("restricted_area")
+    found = run(30, pacing(10, 10_000, hidden=(8.8, 10_000)), zones=(yard,), start=DAY)
+    assert kinds(found) == [RESTRICTED] and 9 <= found[0][0] <= 10.5
 
 
 def test_a_person_hidden_until_the_tracker_drops_them_continues_their_stay_once_back():

@@ -403,8 +403,10 @@ class CrimeRule:
             stay.dwell += looked
             if stay.fired or stay.crowded or pending or stay.dwell + _EPS < threshold:
                 continue
-            if track.state != "tracked":
-                continue  # due while hidden: the alert waits to see them (its snapshot must show the person)
+            if track.state != "tracked" and kind == LOITERING:
+                # due while hidden: the alert waits to see them (its snapshot must show the person). Not so in a
+                # restricted area: an intruder who ducks behind cover is the alert, on the box last seen
+                continue
             stay.fired = True
             if self._reported(cam, view, zone.id, stay, track):
                 continue
