@@ -25,6 +25,8 @@ from core.analytics.assignment import boxes_array, iou_matrix, match
 from core.analytics.track import DetectionLike
 
 SECOND_BOX_IOU = 0.3  # a box overlapping a tracked object's this much is that object's second box
+HELD = 0.9  # a tracked vehicle's box this much inside a candidate's is held by it
+GROUP = 2  # a candidate holding this many tracked vehicles is the detector's box over a group of them
 
 
 @dataclass
@@ -48,8 +50,13 @@ class Promoted:
 
 class StandingCandidates:
     def __init__(self, labels: Sequence[str], min_score: float, iou: float, seconds: float, share: float,
-                 max_gap_s: float, min_hits: int = 5, limit: int = 64, max_aspect: float | None = None) -> None:
+                 max_gap_s: float, min_hits: int = 5, limit: int = 64, max_aspect: float | None = None,
+                 keep_score: float | None = None) -> None:
         self.labels = frozenset(labels)
+        # a candidate starts on a box from min_score and is found again on one from keep_score (as ByteTrack starts a
+        # track on a sure box and keeps it on an unsure one): a parked car's score flickers between the model's two
+        # lowest steps, and counting only the upper one made it look seen now and then
+        self.keep_score = min_score if keep_score is None else min(keep_score, min_score)
         self.max_aspect = max_aspect  # a candidate at most this many times as tall as wide (None: any)
         self.min_score, self.iou, self.seconds, self.share, self.max_gap_s = min_score, iou, seconds, share, max_gap_s
         self.min_hits = min_hits  # runs that found it, at least (the detector may rest while nothing moves)
@@ -62,12 +69,14 @@ class StandingCandidates:
     def __len__(self) -> int:
         return len(self._items)
 
-    def update(self, dets: Sequence[DetectionLike], owned: np.ndarray, t: float, max_area: float | None = None) -> list[Promoted]:
+    def update(self, dets: Sequence[DetectionLike], owned: np.ndarray, t: float, max_area: float | None = None,
+               vehicles: np.ndarray | None = None) -> list[Promoted]:
         """One detector run: ``dets`` no track took, ``owned`` the tracks' boxes (N x 4), ``max_area`` the largest
-        box a candidate may have (px², None: any). What is promoted now."""
+        box a candidate may have (px², None: any), ``vehicles`` the confirmed vehicle tracks' boxes (M x 4). What
+        is promoted now."""
         if not self.labels or self.seconds <= 0:
             return []
-        dets = [d for d in dets if d.label in self.labels and d.score >= self.min_score
+        dets = [d for d in dets if d.label in self.labels and d.score >= self.keep_score
                 and (max_area is None or (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) <= max_area)
                 and (self.max_aspect is None or d.box[3] - d.box[1] <= self.max_aspect * (d.box[2] - d.box[0]))]
         if dets and len(owned):  # a second box of a tracked object is not a new object
@@ -87,6 +96,8 @@ class StandingCandidates:
                 c.seen.append((t, tuple(float(v) for v in d.box)))
         for k in left:
             d = dets[k]
+            if d.score < self.min_score:
+                continue  # too unsure to start a candidate
             items.append(Candidate(d, np.asarray(d.box, dtype=float), t, t, seen=[(t, tuple(float(v) for v in d.box))]))
         promoted, kept = [], []
         taken = [np.asarray(b, dtype=float) for b in owned]
@@ -97,6 +108,10 @@ class StandingCandidates:
                 # a second box of a car already tracked, or of one promoted a moment ago (two candidates, each the
                 # detector's faint box of one parked car, can ripen in turn): not a second car
                 if taken and iou_matrix(c.box[None], np.array(taken)).max() >= SECOND_BOX_IOU:
+                    continue
+                # holding two tracked vehicles whole: the detector's faint box over a queue far up the road, not a
+                # vehicle (one vehicle may hide behind another in the picture, two whole ones inside it do not)
+                if vehicles is not None and _held(c.box, vehicles) >= GROUP:
                     continue
                 promoted.append(Promoted(c.det, c.box, c.first, c.seen))
                 taken.append(c.box)
@@ -110,3 +125,14 @@ class StandingCandidates:
         """Nothing moved (the detector rested): what stood there still does."""
         for c in self._items:
             c.last = t
+
+
+def _held(box: np.ndarray, boxes: np.ndarray) -> int:
+    """How many of ``boxes`` (N x 4) lie at least :data:`HELD` of their area inside ``box``."""
+    if not len(boxes):
+        return 0
+    b = np.asarray(boxes, dtype=float)
+    w = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
+    h = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
+    area = np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9, None)
+    return int(((w * h) / area >= HELD).sum())

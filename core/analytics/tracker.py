@@ -94,6 +94,7 @@ class TrackerConfig(BaseModel):
     # detector's runs for standing_s seconds, starts a track (core/analytics/standing.py); no labels: never
     standing_labels: tuple[str, ...] = ("car", "truck", "bus")
     standing_score: float = Field(default=0.15, ge=0, le=1)
+    standing_keep_score: float = Field(default=0.1, ge=0, le=1)  # ... found again on boxes from this score
     standing_iou: float = Field(default=0.6, gt=0, le=1)
     standing_s: float = Field(default=3.0, ge=0, le=600)
     standing_share: float = Field(default=0.8, gt=0, le=1)
@@ -114,6 +115,9 @@ class TrackerConfig(BaseModel):
             raise ValueError(f"low_score ({self.low_score:g}) must not exceed high_score ({self.high_score:g})")
         if self.new_track_score < self.high_score:
             raise ValueError(f"new_track_score ({self.new_track_score:g}) must not be below high_score ({self.high_score:g})")
+        if self.standing_keep_score > self.standing_score:
+            raise ValueError(f"standing_keep_score ({self.standing_keep_score:g}) must not exceed standing_score "
+                             f"({self.standing_score:g})")
         return self
 
 
@@ -136,7 +140,8 @@ class Tracker:
         c = self.config
         self._standing = StandingCandidates(c.standing_labels, max(c.standing_score, c.low_score), c.standing_iou,
                                             c.standing_s, c.standing_share, c.standing_gap_s,
-                                            max_aspect=c.standing_max_aspect)
+                                            max_aspect=c.standing_max_aspect,
+                                            keep_score=c.standing_keep_score)
         self._tracks: list[WorkingTrack] = []
         self._mean = np.zeros((0, 8))
         self._cov = np.zeros((0, 8, 8))
@@ -243,7 +248,8 @@ class Tracker:
         unsure = low + [d for d in high if d.score < cfg.new_track_score]
         owned = boxes_array([tr.box for tr in self._tracks]) if self._tracks else np.zeros((0, 4))
         most = cfg.standing_max_area * picture[0] * picture[1] if picture else None
-        self._promote(self._standing.update(unsure, owned, t, most), t)
+        vehicles = [tr.box for tr in self._tracks if tr.state != "tentative" and tr.label in cfg.standing_labels]
+        self._promote(self._standing.update(unsure, owned, t, most, boxes_array(vehicles) if vehicles else None), t)
         return self.tracks()
 
     def hold(self, t: float) -> list[Track]:
