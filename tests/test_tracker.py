@@ -331,6 +331,24 @@ def test_two_faint_boxes_of_one_parked_car_become_one_standing_track():
     assert len(tracks) == 2
 
 
+def test_a_parked_truck_also_boxed_as_a_train_stays_a_tracked_vehicle():
+    """Seed 1616's no_parking_stop: the detector's faint boxes of a parked truck were "truck" and, a little off it,
+    "train" by turns. The standing track took both, its label vote tipped to "train", and a standing track that is
+    no vehicle is no longer found on low boxes: lost for 14 s, the violation came as the truck drove off. Only a
+    low box of a standing label keeps a standing vehicle."""
+    truck, train = (502.0, 270.0, 626.0, 384.0), (483.0, 288.0, 634.0, 392.0)  # IoU 0.66
+    tracker = Tracker()
+    for k in range(61):  # 12 s at 5 runs a second: a truck found faintly for 4 s (a standing track), then a train
+        if k < 20 or k % 3 == 0:  # ... in two runs of three
+            dets = [make_det("truck", 0.16, truck)]
+        else:
+            dets = [make_det("train", 0.21, train)]
+        tracks = tracker.update(dets, k * 0.2)
+    (track,) = tracks
+    assert track.label == "truck" and track.state == "tracked" and track.box == truck
+    assert track.first_seen == 0.0 and track.stationary_s >= 11.5
+
+
 def test_a_faint_box_over_a_queue_of_tracked_cars_is_no_standing_vehicle():
     """Seed 1212's stop_line_stop: far up the road the detector draws faint "car" boxes (0.12-0.16) over a queue of
     small cars it also finds surely. Standing there, such a box became a track, jumped between the queue's shapes,
