@@ -246,6 +246,31 @@ def test_a_bus_standing_in_front_longer_than_the_tracker_waits_does_not_reset_th
     assert 160 <= t <= 163 and v.visits == 2 and v.dwell_s == pytest.approx(120, abs=0.5)
 
 
+def test_a_violation_due_while_the_vehicle_is_hidden_waits_to_see_it():
+    """Seeds 202 and 606's delivery_stop: a van stood 8 s of a 10 s threshold, then the detector lost it as it
+    pulled away, its moving box over the spot it left. Counted as covered, the lost track came due 2 s later and
+    was reported with nobody there. Due while hidden, the violation waits to see the vehicle: a car hidden by a
+    bus at the threshold is reported when the bus has gone, on its own box; a van that left unseen is not."""
+    short = (zone(dwell_s=10),)
+    van = (200.0, 240.0, 330.0, 330.0)
+
+    def leaving(t: float) -> list[Detection]:  # stands 10-18 s, then a "bus" box over its spot while it drives off
+        if 6 <= t < 18:
+            return [det(arriving(t, 10, 10_000, box=van), "truck")]
+        return [det((100.0, 150.0, 600.0, 450.0), "bus", 0.95)] if 18 <= t < 24 else []
+
+    assert run(60, leaving, zones=short) == []
+
+    hide = bus(lambda t: 100.0 if 18 <= t < 24 else None)  # the bus stands in front of the car 18-24 s
+
+    def parked_car(t: float) -> list[Detection]:
+        box = arriving(t, 10, 10_000)
+        return hide(t) + ([det(box)] if box and not 18 <= t < 24 else [])
+
+    (t, v), = run(60, parked_car, zones=short)
+    assert 24 <= t <= 24.6 and v.best.box == CAR and v.dwell_s >= 10  # due at about 20 s, reported when seen again
+
+
 def test_a_vehicle_the_detector_stops_seeing_with_nothing_in_front_is_not_timed_on():
     """A delivery van stands 8 s (the zone's threshold is 30 s); the detector boxes it only for its first
     second of standing, then not at all, and it drives off unseen. Nothing stood in front of it: its timer ran

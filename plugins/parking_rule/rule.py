@@ -22,7 +22,8 @@ anything; windows never use stream time.
   stay is kept, and counts again once the vehicle is seen or covered).
 - It ends when the vehicle moves (``stationary_since`` changes) or stands
   outside every watched zone for ``leave_s``: coming back starts a new stay.
-- It fires once, when a zone's timer reaches the zone's threshold; a vehicle
+- It fires once, when a zone's timer reaches the zone's threshold and the
+  vehicle is in sight (due while it is hidden, it waits to see it); a vehicle
   that stays is never reported again, also not on the camera's next visit.
   One vehicle, one violation: a stay about to fire on the spot (``rematch_iou``)
   of a stay that fired and is still kept (its track lost, or suspended for at
@@ -347,6 +348,11 @@ class ParkingRule:
             dwell = stay.dwell[zone.id] = stay.dwell.get(zone.id, 0.0) + looked
             threshold = cfg.threshold(zone.kind.value, zone.dwell_s)
             if dwell + _EPS >= threshold:
+                if not visible:
+                    # due while hidden: the violation waits to see the vehicle (its evidence must show it); one that
+                    # left unseen behind what covered it (a courier's van driving off over its own spot) is no
+                    # violation (seed 202's and 606's delivery_stop)
+                    continue
                 stay.fired = True
                 if self._reported(cam, view, stay):
                     return None
