@@ -22,6 +22,7 @@ from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Snapshot
 from core.interfaces import AnalyzerContext, CameraInfo, Frame
 from plugins.crime_watch.config import Config
+from plugins.crime_watch import clothing
 from plugins.crime_watch.rule import Alert, CrimeRule, FrameInfo
 
 log = logging.getLogger("bconnect.plugin.crime_watch")
@@ -39,6 +40,7 @@ class CrimeAnalyzer:
         self.config = config
         self.fps = config.fps
         self.rule = CrimeRule(config, timezone)
+        self.people = frozenset(config.watched_labels)
         self.tasks: set[asyncio.Task[None]] = set()
         self.counts: collections.Counter[str] = collections.Counter()  # alerts per kind, published, failures
 
@@ -47,7 +49,10 @@ class CrimeAnalyzer:
 
     async def process(self, frame: Frame, ctx: AnalyzerContext) -> None:
         t = frame.pts_s if frame.pts_s is not None else frame.wall.timestamp()
-        info = FrameInfo(frame.camera_id, frame.preset, t, frame.wall, frame.width, frame.height)
+        colours = None
+        if self.config.clothing_check and frame.image is not None:  # a few small means: microseconds
+            colours = clothing.torso_colours(frame.image, ctx.tracks, self.people)
+        info = FrameInfo(frame.camera_id, frame.preset, t, frame.wall, frame.width, frame.height, colours)
         for alert in self.rule.update(info, ctx.tracks, ctx.zones):
             self.counts[alert.kind] += 1
             if ctx.services is None:

@@ -68,6 +68,11 @@ class Config(BaseModel):
     occlusion_s: float = Field(default=3.0, ge=0, le=600)  # a hidden person still counts this long
     rematch_s: float = Field(default=10.0, ge=0, le=600)  # a new track where a lost one was, this soon, continues it
     rematch_heights: float = Field(default=1.5, gt=0, le=20)  # ... this many box heights from where it was lost
+    # ... unless dressed plainly otherwise (clothing.py: upper-body colour, held in memory with the stay only):
+    # brightness this many times apart, or hue by this much; false: boxes alone decide
+    clothing_check: bool = True
+    clothing_ratio: float = Field(default=2.5, gt=1, le=100)
+    clothing_chroma: float = Field(default=0.12, gt=0, le=1)
     # crowd
     crowd_size: int = Field(default=8, ge=2, le=1000)  # at least this many people in one watched area
     crowd_s: float = Field(default=10.0, ge=0, le=3600)  # ... for this long

@@ -44,14 +44,16 @@ Four behaviours, each in a watched (``watched_kinds``) or restricted
   calm, as does one that appears where someone stood calm whose track has left
   the spot (in a group the tracker swaps ids as it breaks into a run). After an alert the zone waits for nobody to run for ``run_clear_s``.
 
-Only boxes are read and kept (the tracker's, by id): no picture, no face, no
-appearance of a person.
+Boxes are read and kept (the tracker's, by id), and with a loitering stay the
+mean colour of its person's shirt (``FrameInfo.colours``, clothing.py), so that
+a new track dressed plainly otherwise does not continue it: no picture, no face,
+nothing stored.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import tzinfo as TzInfo
@@ -62,6 +64,8 @@ from core.analytics.track import fit_velocity
 from core.analytics.tracker import Track
 from core.analytics.zones import Zone
 from core.events.types import Event, Snapshot
+from plugins.crime_watch import clothing
+from plugins.crime_watch.clothing import Colour
 from plugins.crime_watch.config import Config
 
 Box = tuple[float, float, float, float]
@@ -84,6 +88,9 @@ class FrameInfo:
     wall_time: datetime  # aware; only for the zones' hours
     width: int
     height: int
+    # the upper-body colour of the people tracked in the frame, by track id (clothing.py): only to keep a new track
+    # from continuing the stay of someone else lost on its spot; none known: boxes alone decide
+    colours: Mapping[int, Colour] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ class Alert:
 class _Stay:
     """One person in one zone (watched or restricted)."""
 
-    __slots__ = ("track_id", "dwell", "out_s", "box", "fired", "crowded", "began", "lost_at")
+    __slots__ = ("track_id", "dwell", "out_s", "box", "fired", "crowded", "began", "lost_at", "colour")
 
     def __init__(self, track: Track, clock: float) -> None:
         self.track_id: int | None = track.id
@@ -148,6 +155,7 @@ class _Stay:
         self.crowded = False
         self.began = clock  # camera clock
         self.lost_at: float | None = None  # camera clock when its track went away
+        self.colour: Colour | None = None  # its person's clothes (clothing.py), while seen
 
 
 @dataclass
@@ -360,6 +368,7 @@ class CrimeRule:
         kind: str,
     ) -> list[Alert]:
         cfg = self.config
+        colours = (frame.colours or {}) if cfg.clothing_check else {}
         inside_ids = {t.id for t in inside}
         lost_ids = {t.id for t in people if t.state != "tracked"}
         gathering = view.gatherings.get(zone.id)
@@ -387,7 +396,7 @@ class CrimeRule:
                 view.stays.pop(key, None)
                 continue
             if stay is None:
-                stay = self._claim(cam, view, zone.id, track, lost_ids)
+                stay = self._claim(cam, view, zone.id, track, lost_ids, colours.get(track.id))
                 if stay is None:
                     stay = _Stay(track, cam.clock)
                     # a new track on the spot of a person already reported is that person: never reported again
@@ -396,6 +405,8 @@ class CrimeRule:
             stay.out_s = 0.0
             if track.state == "tracked":
                 stay.box = track.box
+                if track.id in colours:
+                    stay.colour = clothing.blend(stay.colour, colours[track.id])
             if crowded:
                 stay.crowded = True
             if not active:
@@ -426,21 +437,27 @@ class CrimeRule:
         others += [s for z, s in view.suspended if z == zone_id and cam.clock - (s.lost_at or 0.0) <= self.config.rematch_s]
         return any(s.fired and _apart(s.box, track.box) <= reach for s in others)
 
-    def _claim(self, cam: _Camera, view: _View, zone_id: str, track: Track, lost_ids: set[int]) -> _Stay | None:
+    def _claim(
+        self, cam: _Camera, view: _View, zone_id: str, track: Track, lost_ids: set[int], colour: Colour | None,
+    ) -> _Stay | None:
         """A stay of this zone that the new track continues: it appeared where that person was lost (the
-        tracker let the track go: a suspended stay; or still holds it as lost)."""
+        tracker let the track go: a suspended stay; or still holds it as lost), dressed alike."""
         cfg = self.config
         if track.id in view.known:
             return None  # an old track walking in: a new stay
         first = track.history[0][1:] if track.history else track.box
         best, best_d, best_key = None, cfg.rematch_heights * _height(track.box), None
+
+        def other(stay: _Stay) -> bool:  # plainly someone else: not their stay to continue
+            return clothing.differ(stay.colour, colour, cfg.clothing_ratio, cfg.clothing_chroma)
+
         for zid, stay in view.suspended:
             d = _apart(stay.box, first)
-            if zid == zone_id and d <= best_d:
+            if zid == zone_id and d <= best_d and not other(stay):
                 best, best_d = stay, d
         for key, stay in view.stays.items():
             d = _apart(stay.box, first)
-            if key[0] == zone_id and key[1] in lost_ids and d <= best_d:
+            if key[0] == zone_id and key[1] in lost_ids and d <= best_d and not other(stay):
                 best, best_d, best_key = stay, d, key
         if best is None:
             return None
