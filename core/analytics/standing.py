@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.analytics.assignment import boxes_array, iou_matrix, match
+from core.analytics.assignment import boxes_array, intersection, iou_matrix, match
 from core.analytics.track import DetectionLike
 
 SECOND_BOX_IOU = 0.3  # a box overlapping a tracked object's this much is that object's second box
@@ -129,10 +129,4 @@ class StandingCandidates:
 
 def _held(box: np.ndarray, boxes: np.ndarray) -> int:
     """How many of ``boxes`` (N x 4) lie at least :data:`HELD` of their area inside ``box``."""
-    if not len(boxes):
-        return 0
-    b = np.asarray(boxes, dtype=float)
-    w = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
-    h = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
-    area = np.clip((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9, None)
-    return int(((w * h) / area >= HELD).sum())
+    return sum(intersection(box, b) >= HELD * max((b[2] - b[0]) * (b[3] - b[1]), 1e-9) for b in boxes)

@@ -21,8 +21,8 @@ from typing import Any
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Snapshot
 from core.interfaces import AnalyzerContext, CameraInfo, Frame
-from plugins.crime_watch.config import Config
 from plugins.crime_watch import clothing
+from plugins.crime_watch.config import Config
 from plugins.crime_watch.rule import Alert, CrimeRule, FrameInfo
 
 log = logging.getLogger("bconnect.plugin.crime_watch")
