@@ -60,3 +60,21 @@ def test_a_stays_colour_is_a_running_mean():
     colour = clothing.blend(None, (100.0, 0.0, 0.0))
     assert colour == (100.0, 0.0, 0.0)
     assert clothing.blend(colour, (0.0, 0.0, 0.0)) == pytest.approx((80.0, 0.0, 0.0))
+
+
+def test_colours_are_read_only_for_the_people_asked_about(monkeypatch):
+    """The analyzer hands the rule a lazy mapping: people outside watched areas cost no read."""
+    img = _picture()
+    box = (100.0, 50.0, 140.0, 150.0)
+    reads = []
+    real = clothing._upper_body
+    monkeypatch.setattr(clothing, "_upper_body", lambda image, b: reads.append(b) or real(image, b))
+    colours = clothing.TorsoColours(img, [_person(i, box) for i in range(1, 6)] + [_person(9, box, state="lost")],
+                                    PEOPLE)
+    assert reads == []  # nothing read until asked
+    assert colours.get(2) == clothing.torso_colours(img, [_person(2, box)], PEOPLE)[2]
+    assert 2 in colours and colours[2] == colours.get(2)
+    assert len(reads) == 2  # the one asked about (twice answered from the first read), and torso_colours' own
+    assert colours.get(9) is None and 9 not in colours  # lost: no colour, and no read
+    assert colours.get(42) is None
+    assert len(reads) == 2

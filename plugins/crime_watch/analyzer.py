@@ -8,7 +8,9 @@ core keeps per camera), then ``services.events.publish``. A failing snapshot or
 cut publishes the event without it; a failing publish is logged and counted.
 
 What is kept of a person is the tracker's box: the snapshot is the whole
-frame with boxes drawn, never a crop, and nothing describes a face or a look.
+frame with boxes drawn, never a crop, and nothing describes a face. The mean
+colour of a loiterer's upper clothes is held in memory with their stay only
+(clothing.py), never stored or sent.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class CrimeAnalyzer:
     async def process(self, frame: Frame, ctx: AnalyzerContext) -> None:
         t = frame.pts_s if frame.pts_s is not None else frame.wall.timestamp()
         colours = None
-        if self.config.clothing_check and frame.image is not None:  # a few small means: microseconds
-            colours = clothing.torso_colours(frame.image, ctx.tracks, self.people)
+        if self.config.clothing_check and frame.image is not None:  # read when the rule asks: people in watched areas
+            colours = clothing.TorsoColours(frame.image, ctx.tracks, self.people)
         info = FrameInfo(frame.camera_id, frame.preset, t, frame.wall, frame.width, frame.height, colours)
         for alert in self.rule.update(info, ctx.tracks, ctx.zones):
             self.counts[alert.kind] += 1
