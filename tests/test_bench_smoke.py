@@ -161,3 +161,32 @@ def test_analytics_load_bench_runs_the_real_detector_in_a_thread_and_in_its_proc
     row = variant["rows"][0]
     assert row["detected_fps_min"] > 1 and variant["detected_fps_min"] == row["detected_fps_min"]
     assert row["rss_mb_with_children"] > row["rss_mb"] + 50  # the detector process: the server's child
+
+
+@pytest.mark.default_model
+def test_the_real_people_bench_scores_the_same_boxes_drawn_and_photographed():
+    result, out = run_bench("sim_people_real.py", "--scenarios", "crowd", "--every", "75")
+    assert result["cuts"] >= 50  # walking people cut out of vtest.avi
+    rows = {(r["light"], r["band"]): r for r in result["rows"]}
+    for light in ("day", "night"):
+        whole = rows[(light, "40+")]
+        assert whole["counted"] >= 5 and whole["counted"] == sum(r["counted"] for (lt, b), r in rows.items() if lt == light and b != "40+")
+        assert 0 < whole["sim_recall"] <= 1 and 0 < whole["real_recall"] <= 1  # the detector finds both kinds
+    assert "real people" in out
+
+
+def test_a_cut_is_pasted_feet_on_the_boxs_bottom_centre_and_as_tall():
+    import numpy as np
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        import sim_people_real
+    finally:
+        sys.path.remove(str(BENCH))
+    street = np.zeros((100, 200, 3), np.float32)
+    cut = (np.full((40, 16, 3), 200, np.uint8), np.ones((40, 16), np.float32))
+    box = sim_people_real.paste(street, cut, (90.0, 30.0, 110.0, 90.0), gain=0.5)
+    assert box == (88, 30, 112, 90)  # 60 tall, 24 wide (the cut's shape), centred on x 100
+    assert street[30:90, 88:112].min() == street[30:90, 88:112].max() == 100  # the cut, at half brightness
+    assert street[:, :88].max() == 0 and street[:30].max() == 0  # nothing outside it
+    assert sim_people_real.paste(street, cut, (-90.0, 30.0, -70.0, 90.0), gain=1.0) is None  # off the picture
