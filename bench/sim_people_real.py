@@ -17,7 +17,7 @@ By night a cut is darkened by how much darker the night backdrop is than the day
 Both pictures go through the ``vision_onnx`` pipeline with the default model on the CPU, at its
 defaults but for a sure box's threshold (0.5, as ``bench/sim_recall.py``; tiles "auto"). A person counts when its box is at least 40 px tall and at
 least 90 % in sight (riders aside: no real rider to paste); a hit is a person detection with IoU
->= 0.5. Printed: recall of the simulator's figures (the baseline) and of the real people, per height
+>= 0.5, paired greedily by score, each detection used once (as ``plugins.traffic_sim.scoring``). Printed: recall of the simulator's figures (the baseline) and of the real people, per height
 band, by day and by night. The last line is JSON (``rows``: light, band, counted, sim_recall,
 real_recall).
 """
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import final  # noqa: E402
 
+from core.analytics.assignment import iou  # noqa: E402
 from plugins.traffic_sim.renderer import Renderer, RenderSpec  # noqa: E402
 from plugins.vision_onnx import default_model as dm  # noqa: E402
 from plugins.vision_onnx.config import Config  # noqa: E402
@@ -91,16 +92,18 @@ def paste(image: np.ndarray, cut: tuple[np.ndarray, np.ndarray], box: Box, gain:
     return (x0, y0, x0 + width, y0 + height)
 
 
-def _iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0) * max(h, 0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def found(detections, box: Box) -> bool:
-    return any(d.label == "person" and _iou(d.box, box) >= 0.5 for d in detections)
+def hits(detections, boxes: list[Box | None]) -> list[bool]:
+    """Which boxes a person detection finds (IoU >= 0.5), paired greedily by score, each detection used once."""
+    people = sorted((d for d in detections if d.label == "person"), key=lambda d: -d.score)
+    found = [False] * len(boxes)
+    for d in people:
+        best, at = 0.5, None
+        for k, box in enumerate(boxes):
+            if box is not None and not found[k] and iou(d.box, box) >= best:
+                best, at = iou(d.box, box), k
+        if at is not None:
+            found[at] = True
+    return found
 
 
 def main() -> None:
@@ -141,14 +144,14 @@ def main() -> None:
                     pasted.append(paste(street, cuts[int(rng.integers(len(cuts)))], box, gain))
                 real = renderer.camera.expose(np.clip(street, 0, 255).astype(np.uint8), i)
                 sim_found, real_found = model.infer([pixels, real])
-                for box, put in zip(boxes, pasted):
+                for box, sim_hit, real_hit in zip(boxes, hits(sim_found, boxes), hits(real_found, pasted)):
                     tall = box[3] - box[1]
                     for band in BANDS:
                         if band[0] <= tall < band[1]:
                             t = tally.setdefault(("night" if night else "day", band), [0, 0, 0])
                             t[0] += 1
-                            t[1] += found(sim_found, box)
-                            t[2] += put is not None and found(real_found, put)
+                            t[1] += sim_hit
+                            t[2] += real_hit
     rows = []
     print(f"{'light':6s} {'height px':>10s} {'counted':>8s} {'sim figures':>12s} {'real people':>12s}")
     for (light, (lo, hi)), (n, sim, real) in sorted(tally.items(), key=lambda kv: (kv[0][0], kv[0][1] == BANDS[-1], kv[0][1])):
