@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import final  # noqa: E402
+from sim_recall import tiling  # noqa: E402
 
 from core.analytics.assignment import iou  # noqa: E402
 from plugins.traffic_sim.renderer import Renderer, RenderSpec  # noqa: E402
@@ -111,9 +112,12 @@ def main() -> None:
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 202, 303], help="scenes of several seeds: a seed's scenarios share their pedestrians")
     ap.add_argument("--every", type=int, default=15, help="every n-th frame of the 30 s loop at 5 fps")
+    ap.add_argument("--model", type=Path, default=None, help="an ONNX detector (default: the default model)")
+    ap.add_argument("--tiles", default="auto", help="the detector's tiles: auto, off, or CxR such as 3x2")
     args = ap.parse_args()
 
-    model = OnnxModel(Config(providers=["cpu"], threads=1, score_threshold=0.5), dm.build())  # a sure box, as sim_recall
+    config = Config(providers=["cpu"], threads=1, score_threshold=0.5, tiles=tiling(args.tiles))  # a sure box, as sim_recall
+    model = OnnxModel(config, args.model or dm.build())
     cuts = real_people()
     print(f"{len(cuts)} people cut out of vtest.avi; scenarios: {' '.join(args.scenarios)}")
     rng = np.random.default_rng(args.seeds)
@@ -158,7 +162,8 @@ def main() -> None:
         band = f"{lo}+" if hi >= 10_000 else f"{lo}-{hi}"
         print(f"{light:6s} {band:>10s} {n:8d} {sim / n:12.2f} {real / n:12.2f}")
         rows.append({"light": light, "band": band, "counted": n, "sim_recall": round(sim / n, 3), "real_recall": round(real / n, 3)})
-    final({"rows": rows, "cuts": len(cuts), "scenarios": args.scenarios, "every": args.every, "seeds": args.seeds})
+    final({"rows": rows, "cuts": len(cuts), "scenarios": args.scenarios, "every": args.every, "seeds": args.seeds,
+           "model": model.path.name, "tiles": args.tiles})
 
 
 if __name__ == "__main__":
