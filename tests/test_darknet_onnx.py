@@ -51,7 +51,8 @@ def test_a_head_is_decoded_into_the_yolov5_layout():
     bias = np.linspace(-2, 2, 21)
     model = dk.convert(ONE_HEAD, weights_for(np.concatenate([bias, np.zeros(21 * 3)])), ["a", "b"],
                        anchor_masks={0: (1, 2, 3)})
-    out = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"images": np.zeros((2, 3, 32, 64), np.float32)})[0]
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    out = session.run(None, {"images": np.zeros((2, 3, 32, 64), np.float32)})[0]
     assert out.shape == (2, 3 * 32 * 64, 7)  # stride 1: a cell per pixel, 3 anchors each
     sig = 1 / (1 + np.exp(-bias))
     anchors = [(10, 12), (20, 30), (40, 50)]  # the override, not the cfg's mask
@@ -100,7 +101,7 @@ def test_yolov3_tiny_agrees_with_opencv_and_records_it(built):
 
 
 def person_heights(model: OnnxModel, reference: OnnxModel, frames) -> list[float]:
-    """For each person both models find (IoU >= 0.3 of their boxes' centres aligned), height over the reference's."""
+    """For each person both models find (box centres within 8 px across and 12 px down), our height over the reference's."""
     ratios = []
     for frame in frames:
         ours = [d for d in model.infer([frame])[0] if d.label == "person"]
@@ -113,20 +114,17 @@ def person_heights(model: OnnxModel, reference: OnnxModel, frames) -> list[float
     return ratios
 
 
-def test_the_second_heads_anchors_are_corrected(built):
+def test_the_second_heads_anchors_are_corrected(built, tmp_path):
     """With the cfg's mask=0,1,2 the 26 x 26 head's people come out about half as tall (the trap)."""
     model_path, files, video = built
     frames = dm.read_frames(video, every=97, limit=8)
     ssd = OnnxModel(Config(providers=["cpu"], score_threshold=0.3, tiles="off"), dm.build())
     fixed = OnnxModel(Config(providers=["cpu"], score_threshold=0.3, tiles="off"), model_path)
     as_cfg = dk.convert_files(files["yolov3-tiny.cfg"], files["yolov3-tiny.weights"], files["coco.names"])
-    path = model_path.with_name("yolov3_tiny_cfg_masks.test.onnx")
+    path = tmp_path / "yolov3_tiny_cfg_masks.onnx"
     path.write_bytes(as_cfg)
-    try:
-        cfg_masks = OnnxModel(Config(providers=["cpu"], score_threshold=0.3, tiles="off"), path)
-        good, bad = person_heights(fixed, ssd, frames), person_heights(cfg_masks, ssd, frames)
-    finally:
-        path.unlink()
+    cfg_masks = OnnxModel(Config(providers=["cpu"], score_threshold=0.3, tiles="off"), path)
+    good, bad = person_heights(fixed, ssd, frames), person_heights(cfg_masks, ssd, frames)
     assert len(good) >= 15 and len(bad) >= 15, (len(good), len(bad))
     assert 0.85 <= float(np.median(good)) <= 1.2, sorted(good)
     assert float(np.median(bad)) < 0.7, sorted(bad)

@@ -222,9 +222,8 @@ def _decode_head(nodes, const, fresh, helper, x, hw, input_hw, anchors, classes)
 
     def part(lo: int, hi: int) -> str:
         out = fresh("part")
-        nodes.append(helper.make_node(
-            "Slice", [flat, const(np.array([lo], np.int64)), const(np.array([hi], np.int64)), const(np.array([2], np.int64))], [out]
-        ))
+        bounds = [const(np.array([v], np.int64)) for v in (lo, hi, 2)]  # start, end, axis
+        nodes.append(helper.make_node("Slice", [flat, *bounds], [out]))
         return out
 
     xy, wh, rest = part(0, 2), part(2, 4), part(4, d)
