@@ -137,3 +137,17 @@ async def test_yolov3_tiny_passes_the_detector_kit(built):
         await check_detector(det, dm.read_frames(video, every=200, limit=3))
     finally:
         det.close()
+
+
+def test_the_command_converts_an_integrators_model_and_names_a_bad_file(tmp_path, capsys):
+    cfg, weights, names, out = (tmp_path / n for n in ("my.cfg", "my.weights", "my.names", "my.onnx"))
+    cfg.write_text(ONE_HEAD)
+    weights.write_bytes(weights_for(np.zeros(21 * 4)))
+    names.write_text("becak\nangkot\n")
+    assert dk.main([str(cfg), str(weights), str(names), str(out), "--size", "128", "64"]) == 0
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == ["N", 3, 64, 128]
+    assert session.get_modelmeta().custom_metadata_map["names"] == "{0: 'becak', 1: 'angkot'}"
+    names.write_text("becak\n")
+    assert dk.main([str(cfg), str(weights), str(names), str(out)]) == 1
+    assert "1 class names for a model of 2 classes" in capsys.readouterr().err

@@ -245,3 +245,29 @@ def _decode_head(nodes, const, fresh, helper, x, hw, input_hw, anchors, classes)
 def convert_files(cfg: Path, weights: Path, names: Path, **kw) -> bytes:
     labels = [n.strip() for n in names.read_text().splitlines() if n.strip()]
     return convert(cfg.read_text(), weights.read_bytes(), labels, **kw)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m plugins.vision_onnx.darknet_onnx CFG WEIGHTS NAMES OUT.onnx``: an integrator's own tiny YOLO."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Convert a Darknet tiny YOLO (cfg, weights, class names) to ONNX")
+    parser.add_argument("cfg", type=Path)
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("names", type=Path, help="the class names, one a line, in training order")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--size", type=int, nargs=2, metavar=("WIDTH", "HEIGHT"), help="input size (default: the cfg's)")
+    args = parser.parse_args(argv)
+    try:
+        model = convert_files(args.cfg, args.weights, args.names, input_size=tuple(args.size) if args.size else None)
+    except (DarknetError, OSError) as exc:
+        print(f"darknet_onnx: {exc}", file=sys.stderr)
+        return 1
+    args.out.write_bytes(model)
+    print(f"darknet_onnx: wrote {args.out} (layout yolov5; anchors as the cfg's masks say)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
