@@ -74,6 +74,9 @@ def test_a_head_is_decoded_into_the_yolov5_layout():
         (ONE_HEAD, 21 * 4 + 5, "5 values more than the cfg's layers take"),
         (ONE_HEAD.replace("[yolo]", "[shortcut]"), 21 * 4, "\\[shortcut\\] at line 12: layer kind not supported"),
         (ONE_HEAD.replace("classes=2", "classes=3"), 21 * 4, "\\[yolo\\] at line 12: 21 channels for 3 anchors of 3 classes"),
+        (ONE_HEAD.replace("filters=21", "filters=twenty"), 21 * 4, "\\[convolutional\\] at line 5: filters must be numbers"),
+        (ONE_HEAD.replace("mask = 0,1,2", "mask = 2,3,4"), 21 * 4, "\\[yolo\\] at line 12: mask \\[2, 3, 4\\] beyond its 4 anchors"),
+        (ONE_HEAD.replace("anchors = 4,6, 10,12, 20,30, 40,50", ""), 21 * 4, "\\[yolo\\] at line 12: anchors is missing"),
     ],
 )
 def test_a_broken_cfg_or_weights_file_says_where(cfg, values, match):

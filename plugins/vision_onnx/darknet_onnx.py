@@ -33,18 +33,28 @@ class Section:
     options: dict[str, str] = field(default_factory=dict)
     line: int = 0
 
-    def int(self, key: str, default: int | None = None) -> int:
+    def text(self, key: str) -> str:
         if key not in self.options:
-            if default is None:
-                raise DarknetError(f"[{self.kind}] at line {self.line}: {key} is missing")
+            raise DarknetError(f"[{self.kind}] at line {self.line}: {key} is missing")
+        return self.options[key]
+
+    def whole(self, key: str, default: int | None = None) -> int:
+        if key not in self.options and default is not None:
             return default
-        return int(self.options[key])
+        return self.numbers(key)[0]
+
+    def numbers(self, key: str, cast: type = int) -> list:
+        value = self.text(key)
+        try:
+            return [cast(v) for v in value.split(",")]
+        except ValueError:
+            raise DarknetError(f"[{self.kind}] at line {self.line}: {key} must be numbers: {value!r}") from None
 
 
 def parse_cfg(text: str) -> list[Section]:
     sections: list[Section] = []
     for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
         if not line:
             continue
         if line.startswith("["):
@@ -75,7 +85,7 @@ def convert(
 
     sections = parse_cfg(cfg_text)
     net, layers = sections[0], sections[1:]
-    in_w, in_h = input_size or (net.int("width"), net.int("height"))
+    in_w, in_h = input_size or (net.whole("width"), net.whole("height"))
     if in_w % 32 or in_h % 32:
         raise DarknetError(f"input {in_w}x{in_h}: both sides must be multiples of 32")
     anchor_masks = dict(anchor_masks or {})
@@ -113,9 +123,9 @@ def convert(
     x, c, hw = "images", 3, (in_h, in_w)
     for index, s in enumerate(layers):
         if s.kind == "convolutional":
-            filters, k, stride = s.int("filters"), s.int("size"), s.int("stride", 1)
-            pad = k // 2 if s.int("pad", 0) else 0
-            if s.int("batch_normalize", 0):
+            filters, k, stride = s.whole("filters"), s.whole("size"), s.whole("stride", 1)
+            pad = k // 2 if s.whole("pad", 0) else 0
+            if s.whole("batch_normalize", 0):
                 bias, scale, mean, var = take(filters), take(filters), take(filters), take(filters)
                 w = take(filters * c * k * k).reshape(filters, c, k, k)
                 factor = scale / np.sqrt(var + BN_EPS)
@@ -138,7 +148,7 @@ def convert(
             x, c = y, filters
             hw = ((hw[0] + 2 * pad - k) // stride + 1, (hw[1] + 2 * pad - k) // stride + 1)
         elif s.kind == "maxpool":
-            k, stride = s.int("size", 2), s.int("stride", 2)
+            k, stride = s.whole("size", 2), s.whole("stride", 2)
             y = fresh(f"pool{index}")
             # Darknet pads size - 1 on the right and bottom (with -inf): 13 x 13 stays 13 x 13 at stride 1
             nodes.append(helper.make_node("MaxPool", [x], [y], kernel_shape=[k, k], strides=[stride, stride],
@@ -146,10 +156,10 @@ def convert(
             x = y
             hw = ((hw[0] + k - 1 - k) // stride + 1, (hw[1] + k - 1 - k) // stride + 1)
         elif s.kind == "route":
-            picks = [int(v) for v in s.options["layers"].split(",")]
+            picks = s.numbers("layers")
             picks = [p if p >= 0 else index + p for p in picks]
             if any(not 0 <= p < index for p in picks):
-                raise DarknetError(f"[route] at line {s.line}: layers {s.options['layers']} out of range")
+                raise DarknetError(f"[route] at line {s.line}: layers {s.text('layers')} out of range")
             if len({sizes[p] for p in picks}) != 1:
                 raise DarknetError(f"[route] at line {s.line}: layers of different sizes")
             if len(picks) == 1:
@@ -159,15 +169,20 @@ def convert(
                 nodes.append(helper.make_node("Concat", [outputs[p] for p in picks], [x], axis=1))
             c, hw = sum(channels[p] for p in picks), sizes[picks[0]]
         elif s.kind == "upsample":
-            stride = s.int("stride", 2)
+            stride = s.whole("stride", 2)
             y = fresh(f"up{index}")
             scales = const(np.array([1, 1, stride, stride], np.float32), "scales")
             nodes.append(helper.make_node("Resize", [x, "", scales], [y], mode="nearest"))
             x, hw = y, (hw[0] * stride, hw[1] * stride)
         elif s.kind == "yolo":
-            anchors = np.array([float(v) for v in s.options["anchors"].split(",")], np.float32).reshape(-1, 2)
-            mask = anchor_masks.get(len(heads), tuple(int(v) for v in s.options["mask"].split(",")))
-            classes = s.int("classes")
+            anchors = np.array(s.numbers("anchors", float), np.float32)
+            if anchors.size % 2:
+                raise DarknetError(f"[yolo] at line {s.line}: anchors must be width, height pairs")
+            anchors = anchors.reshape(-1, 2)
+            mask = anchor_masks.get(len(heads), tuple(s.numbers("mask")))
+            if max(mask) >= len(anchors):
+                raise DarknetError(f"[yolo] at line {s.line}: mask {list(mask)} beyond its {len(anchors)} anchors")
+            classes = s.whole("classes")
             if c != len(mask) * (5 + classes):
                 raise DarknetError(f"[yolo] at line {s.line}: {c} channels for {len(mask)} anchors of {classes} classes")
             heads.append(_decode_head(nodes, const, fresh, helper, x, hw, (in_h, in_w), anchors[list(mask)], classes))
