@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/detector.py                       # batch 1, 4, 8; 3 s per figure
     .venv/bin/python bench/detector.py --batches 1 --seconds 0.5 --every 100   # a quick look
+    .venv/bin/python bench/detector.py --model data/models/yolov3_tiny_416.onnx  # another model (docs/detectors.md)
 
 For each execution provider that loads here (the CPU always; CUDA or TensorRT
 on a machine with a GPU) and each batch size, two figures on the same frames of
@@ -193,8 +194,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per figure")
     parser.add_argument("--every", type=int, default=10, help="classes over every N-th frame of vtest.avi")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (0: its default)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="another ONNX model, e.g. data/models/yolov3_tiny_416.onnx (default: the default model)")
     args = parser.parse_args()
-    model_path = dm.build()  # built by set-up: this only checks its stamp
+    model_path = args.model or dm.build()  # the default is built by set-up: this only checks its stamp
     video = dm.vtest_path()
     if video is None:
         print(f"{dm.VTEST} missing: scripts/setup.sh installs opencv-doc", file=sys.stderr)
@@ -204,7 +207,8 @@ def main() -> int:
     providers = loaded_providers(model_path)
     rows = [measure(model_path, p, b, frames, args.seconds, args.rounds, args.threads) for p in providers for b in batches]
     gpu_copy = model_path.with_name(model_path.stem + ".gpu.onnx")
-    print(f"default model {model_path.name} (on a GPU: {gpu_copy.name}), vtest.avi frames 768x576, {args.threads or 'default'} intra-op thread(s)")
+    on_gpu = gpu_copy.name if gpu_copy.is_file() else "the same"
+    print(f"model {model_path.name} (on a GPU: {on_gpu}), vtest.avi frames 768x576, {args.threads or 'default'} intra-op thread(s)")
     print(f"{'provider':<24}{'batch':>6}{'bare/s':>9}{'plugin/s':>10}{'bare CPU ms':>13}{'plugin CPU ms':>15}"
           f"{'resize ms':>11}{'overhead':>10}{'beyond resize':>15}")
     for r in rows:
