@@ -84,6 +84,12 @@ def test_a_broken_cfg_or_weights_file_says_where(cfg, values, match):
         dk.convert(cfg, weights_for(np.zeros(values)), ["a", "b"])
 
 
+@pytest.mark.parametrize("weights, match", [(b"", "has 0 bytes"), (weights_for(np.zeros(84)) + b"\0", "whole 32-bit value")])
+def test_a_file_that_is_not_darknet_weights_is_refused(weights, match):
+    with pytest.raises(dk.DarknetError, match=match):
+        dk.convert(ONE_HEAD, weights, ["a", "b"])
+
+
 @pytest.fixture(scope="module")
 def built():
     video = dm.vtest_path()

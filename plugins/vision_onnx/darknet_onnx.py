@@ -91,8 +91,12 @@ def convert(
     anchor_masks = dict(anchor_masks or {})
 
     # weights: a header, then each convolution's parameters in layer order
+    if len(weights) < 16:
+        raise DarknetError(f"the weights file has {len(weights)} bytes: not a Darknet weights file")
     major, minor = np.frombuffer(weights[:8], np.int32)
     offset = 12 + (8 if major * 10 + minor >= 2 else 4)
+    if (len(weights) - offset) % 4:
+        raise DarknetError("the weights file does not end on a whole 32-bit value: truncated, or not Darknet's")
     data = np.frombuffer(weights[offset:], np.float32)
     at = 0
 
