@@ -15,7 +15,7 @@ motorcycle) and people as two groups, objects counted when at least 40 px tall
 (both groups), objects more than half hidden by nearer ones ignored.
 
 Each frame is scored with the detector's tiling (``--tiles``, by default
-``auto``, the plugin's default: 1280x720 is run whole and as 3 x 2 overlapping
+``auto``, the plugin's default: 1280x720 is run whole and as 4 x 2 overlapping
 tiles) and, on the same frames, with a baseline tiling (``--baseline-tiles``,
 by default ``off``: the whole frame only).
 

@@ -172,13 +172,28 @@ def test_labels_filter_keeps_only_the_named_ones(tmp_path):
 
 
 def test_auto_tiles_only_frames_at_least_twice_the_model_input():
-    assert tiles.grid("auto", (1280, 720), (300, 300)) == (3, 2)  # the simulator: 4.3x across, 2.4x down
+    assert tiles.grid("auto", (1280, 720), (300, 300)) == (4, 2)  # the simulator: 4.3x across, 2.4x down
     assert tiles.grid("auto", (1920, 1080), (300, 300)) == (4, 2)
     assert tiles.grid("auto", (3840, 2160), (300, 300)) == (4, 4)  # at most MAX_TILES
     assert tiles.grid("auto", (768, 576), (300, 300)) == (1, 1)  # vtest.avi: as before
     assert tiles.grid("auto", (640, 480), (SIZE, SIZE)) == (1, 1)
     assert tiles.grid("off", (3840, 2160), (300, 300)) == (1, 1)
     assert tiles.grid((3, 2), (640, 480), (SIZE, SIZE)) == (3, 2)
+
+
+def test_auto_tiles_keep_the_model_inputs_shape():
+    """With a third of overlap, 3 x 2 tiles of 720p are 548x432: a square input squashes them a fifth across.
+    "auto" takes a fourth column (426x432); it adds a column or row only where that squash is large."""
+    assert tiles.tile_size((1280, 720), 3, 2, 0.33) == (548, 432)
+    assert tiles.tile_size((1280, 720), 4, 2, 0.33) == (426, 432)
+    assert tiles.squash((1280, 720), 4, 2, 0.33, (300, 300)) < 0.05 < 0.2 < tiles.squash((1280, 720), 3, 2, 0.33, (300, 300))
+    assert tiles.grid("auto", (720, 1280), (300, 300)) == (2, 4)  # a portrait frame: one more row
+    assert tiles.grid("auto", (1280, 960), (300, 300)) == (3, 2)  # 548x575: near enough, no extra column
+    assert tiles.grid("auto", (2560, 1440), (300, 300)) == (5, 3)  # 696x615
+    assert tiles.grid("auto", (1280, 720), (300, 300), overlap=0.0) == (3, 2)  # 427x360 without overlap: kept
+    for size in ((1280, 720), (1920, 1080), (720, 1280), (2560, 1440)):
+        cols, rows = tiles.grid("auto", size, (300, 300))
+        assert tiles.squash(size, cols, rows, 0.33, (300, 300)) < 0.15, size
 
 
 def test_tiles_overlap_and_cover_the_frame():
@@ -220,6 +235,27 @@ def test_one_object_seen_in_several_views_is_one_detection():
     assert car.box == pytest.approx((902, 500, 1000, 561))
     person = next(d for d in merged if d.label == "person")
     assert person.box == pytest.approx((10, views[3].y + 10, 30, views[3].y + 60))
+
+
+def test_a_car_across_a_tiles_seam_is_one_whole_box():
+    """Two tiles each see half of a car (their boxes end on the tiles' inner edges) and score it better than
+    the whole frame does: NMS alone kept a half (IoU with the car under 0.5); the halves are joined instead."""
+    views = tiles.plan((1280, 720), 4, 2, 0.33, whole=False)
+    left, right = views[0], views[1]  # x 0-426 and 285-711 of the top row
+    car = (380, 100, 460, 150)  # across the left tile's right edge (426), inside the right tile
+    found = [[] for _ in views]
+    found[0] = [Detection("car", 0.9, car[0], car[1], left.width, car[3])]  # cut: ends on the inner edge
+    found[1] = [Detection("car", 0.7, car[0] - right.x, car[1], car[2] - right.x, car[3])]  # the whole car
+    third, fourth = views[2], views[3]  # x 569-995 and 854-1280
+    found[2] = [Detection("car", 0.8, 900 - third.x, 300, third.width - 1, 350)]  # another car, cut by the third tile
+    found[3] = [Detection("car", 0.6, 999 - fourth.x, 300, 1050 - fourth.x, 350)]  # its neighbour, beyond that edge
+    merged = sorted(tiles.merge(views, found, 0.5, 100, agnostic=False), key=lambda d: d.x1)
+    assert [d.box for d in merged] == [pytest.approx(car), pytest.approx((900, 300, 994, 350)), pytest.approx((999, 300, 1050, 350))]
+    assert merged[0].score == pytest.approx(0.9)  # the cut box's score, grown to the whole car
+    # a cut box is only ever grown across the side its tile cut; a box inside a tile is left as it was
+    sides = tiles.cut_sides(left, found[0][0], (1280, 720))
+    assert sides == (False, False, True, False)
+    assert tiles.cut_sides(fourth, found[3][0], (1280, 720)) == (False, False, False, False)
 
 
 @pytest.mark.parametrize("tiles_value", ["[0, 2]", '"many"', "[2, 2, 2]"])

@@ -218,7 +218,7 @@ class OnnxModel:
         plans = []
         for f in frames:
             size = (f.shape[1], f.shape[0]) if getattr(f, "ndim", 0) == 3 else (0, 0)
-            cols, rows = tiles.grid(c.tiles, size, self.input_size)
+            cols, rows = tiles.grid(c.tiles, size, self.input_size, c.tile_overlap)
             plans.append(tiles.plan(size, cols, rows, c.tile_overlap, c.tile_whole_frame))
         views = [tiles.crop(f, v) for f, plan in zip(frames, plans) for v in plan]
         found = self.infer_views(views)
