@@ -107,29 +107,18 @@ def hits(detections, boxes: list[Box | None]) -> list[bool]:
     return found
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 202, 303], help="scenes of several seeds: a seed's scenarios share their pedestrians")
-    ap.add_argument("--every", type=int, default=15, help="every n-th frame of the 30 s loop at 5 fps")
-    ap.add_argument("--model", type=Path, default=None, help="an ONNX detector (default: the default model)")
-    ap.add_argument("--tiles", default="auto", help="the detector's tiles: auto, off, or CxR such as 3x2")
-    args = ap.parse_args()
-
-    config = Config(providers=["cpu"], threads=1, score_threshold=0.5, tiles=tiling(args.tiles))  # a sure box, as sim_recall
-    model = OnnxModel(config, args.model or dm.build())
-    cuts = real_people()
-    print(f"{len(cuts)} people cut out of vtest.avi; scenarios: {' '.join(args.scenarios)}")
-    rng = np.random.default_rng(args.seeds)
+def compare(model: OnnxModel, cuts, seeds, scenarios, every: int) -> dict[tuple[str, tuple[int, int]], list[int]]:
+    """(light, height band) -> [counted, found drawn, found photographed] over the scenes' frames."""
+    rng = np.random.default_rng(seeds)
     tally: dict[tuple[str, tuple[int, int]], list[int]] = {}  # counted, sim found, real found
-    for seed, scenario in ((s, n) for s in args.seeds for n in args.scenarios):
+    for seed, scenario in ((s, n) for s in seeds for n in scenarios):
         day_backdrop = None
         for night in (False, True):
             renderer = Renderer(RenderSpec(scenario, seed, 1280, 720, 5, 30, night=night, label="SIM"))
             renderer.world.actors = [a for a in renderer.world.actors if a.kind == "person"]
             backdrop = np.asarray(renderer.backdrop.image).astype(np.float32)
             day_backdrop = backdrop if not night else day_backdrop
-            for i in range(0, renderer.spec.frames, args.every):
+            for i in range(0, renderer.spec.frames, every):
                 pixels, objects = renderer.frame(i)
                 boxes = [
                     tuple(o["bbox"]) for o in objects
@@ -156,6 +145,23 @@ def main() -> None:
                             t[0] += 1
                             t[1] += sim_hit
                             t[2] += real_hit
+    return tally
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 202, 303], help="scenes of several seeds: a seed's scenarios share their pedestrians")
+    ap.add_argument("--every", type=int, default=15, help="every n-th frame of the 30 s loop at 5 fps")
+    ap.add_argument("--model", type=Path, default=None, help="an ONNX detector (default: the default model)")
+    ap.add_argument("--tiles", default="auto", help="the detector's tiles: auto, off, or CxR such as 3x2")
+    args = ap.parse_args()
+
+    config = Config(providers=["cpu"], threads=1, score_threshold=0.5, tiles=tiling(args.tiles))  # a sure box, as sim_recall
+    model = OnnxModel(config, args.model or dm.build())
+    cuts = real_people()
+    print(f"{len(cuts)} people cut out of vtest.avi; scenarios: {' '.join(args.scenarios)}")
+    tally = compare(model, cuts, args.seeds, args.scenarios, args.every)
     rows = []
     print(f"{'light':6s} {'height px':>10s} {'counted':>8s} {'sim figures':>12s} {'real people':>12s}")
     for (light, (lo, hi)), (n, sim, real) in sorted(tally.items(), key=lambda kv: (kv[0][0], kv[0][1] == BANDS[-1], kv[0][1])):

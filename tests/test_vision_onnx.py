@@ -258,6 +258,20 @@ def test_a_car_across_a_tiles_seam_is_one_whole_box():
     assert tiles.cut_sides(fourth, found[3][0], (1280, 720)) == (False, False, False, False)
 
 
+def test_a_cut_box_is_not_grown_into_a_loose_box_over_a_queue():
+    """The whole frame, shrunk 4 times, may box a queue of cars as one "car": a cut car inside it is not grown into
+    it, whether that box is faint (the tracker takes boxes from 0.1) or sure but runs far beyond the car along the
+    cut edge (measured: such a grown box, 740x600 px at 0.73, walked against a lane and alerted a wrong way)."""
+    views = tiles.plan((1280, 720), 4, 2, 0.33, whole=True)
+    left = views[1]  # the top-left tile, x 0-426
+    cut = Detection("car", 0.73, 380, 100, left.width, 150)  # a car cut by the tile's right edge
+    for queue in (Detection("car", 0.15, 300, 90, 470, 160),  # faint, though it fits the car
+                  Detection("car", 0.8, 300, 20, 900, 500)):  # sure, but 480 px tall where the car is 50
+        found = [[queue], [cut]] + [[] for _ in views[2:]]
+        merged = tiles.merge(views, found, 0.5, 100, agnostic=False)
+        assert sorted((d.box, round(d.score, 2)) for d in merged) == sorted([(cut.box, 0.73), (queue.box, queue.score)])
+
+
 @pytest.mark.parametrize("tiles_value", ["[0, 2]", '"many"', "[2, 2, 2]"])
 def test_tiles_config_refuses_a_bad_grid(make_deployment, tiles_value):
     d = make_deployment(f"[plugins.vision_onnx]\ntiles = {tiles_value}\n")

@@ -109,6 +109,8 @@ def crop(frame: np.ndarray, view: View) -> np.ndarray:
 
 EDGE_PX = 2  # a box this near a tile's inner edge is cut by it: the model saw part of the object
 JOIN_IOS = 0.6  # a cut box and a box of another view covering this share of the smaller are one object
+JOIN_SPAN = 0.7  # ... and their spans along the cut edge agree this well (1-D IoU)
+JOIN_SCORE = 0.5  # ... and the other box scores at least this share of the cut box's score
 
 
 def cut_sides(view: View, d: Detection, frame_size: tuple[int, int]) -> tuple[bool, bool, bool, bool]:
@@ -124,32 +126,41 @@ def cut_sides(view: View, d: Detection, frame_size: tuple[int, int]) -> tuple[bo
     )
 
 
-def join_cut(boxes: np.ndarray, classes: np.ndarray, cuts: np.ndarray, views: np.ndarray) -> np.ndarray:
+def _span_iou(a0: float, a1: float, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    inter = np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0, None)
+    return inter / np.maximum(np.maximum(a1, b1) - np.minimum(a0, b0), 1e-6)
+
+
+def join_cut(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, cuts: np.ndarray, views: np.ndarray) -> np.ndarray:
     """Boxes cut by a tile's edge grown into the boxes of other views that carry the object on past that edge.
 
     A car across the seam of two tiles is two half boxes, each a better score than the whole frame's
-    box of it; NMS alone keeps a half, whose IoU with the car is under 0.5. Here each cut box takes the
-    union with any box of the same class from another view that covers ``JOIN_IOS`` of the smaller
-    and reaches past the cut side (so a neighbour beside it is never joined). Returns the new boxes."""
+    box of it; NMS alone keeps a half, whose IoU with the car is under 0.5. Here a cut box takes the
+    union with the boxes of the same class from other views that cover ``JOIN_IOS`` of the smaller,
+    reach on past the cut side (so a neighbour beside it is never joined), run along the cut edge as
+    the cut box does (``JOIN_SPAN``: a loose box over a whole queue is not the rest of one car) and
+    are not much less sure (``JOIN_SCORE``: a faint box lends no extent to a sure one). Returns the
+    new boxes."""
     out = boxes.copy()
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     for i in np.flatnonzero(cuts.any(axis=1)):
         b = boxes[i]
         iw = np.minimum(b[2], boxes[:, 2]) - np.maximum(b[0], boxes[:, 0])
         ih = np.minimum(b[3], boxes[:, 3]) - np.maximum(b[1], boxes[:, 1])
-        same = (views != views[i]) & (classes == classes[i]) & (iw > 0) & (ih > 0)
+        same = (views != views[i]) & (classes == classes[i]) & (iw > 0) & (ih > 0) & (scores >= JOIN_SCORE * scores[i])
         same &= np.clip(iw, 0, None) * np.clip(ih, 0, None) >= JOIN_IOS * np.minimum(area[i], area)
         left, top, right, bottom = cuts[i]
-        past = np.zeros(len(boxes), bool)  # reaches on past a side the tile cut
-        past |= left & (boxes[:, 0] < b[0] - EDGE_PX)
-        past |= top & (boxes[:, 1] < b[1] - EDGE_PX)
-        past |= right & (boxes[:, 2] > b[2] + EDGE_PX)
-        past |= bottom & (boxes[:, 3] > b[3] + EDGE_PX)
+        rows_agree = _span_iou(b[1], b[3], boxes[:, 1], boxes[:, 3]) >= JOIN_SPAN  # for a cut on the left or right
+        cols_agree = _span_iou(b[0], b[2], boxes[:, 0], boxes[:, 2]) >= JOIN_SPAN  # for a cut at the top or bottom
+        past = np.zeros(len(boxes), bool)  # reaches on past a side the tile cut, and runs along it
+        past |= left & (boxes[:, 0] < b[0] - EDGE_PX) & (rows_agree | top | bottom)
+        past |= right & (boxes[:, 2] > b[2] + EDGE_PX) & (rows_agree | top | bottom)
+        past |= top & (boxes[:, 1] < b[1] - EDGE_PX) & (cols_agree | left | right)
+        past |= bottom & (boxes[:, 3] > b[3] + EDGE_PX) & (cols_agree | left | right)
         grow = boxes[same & past]
         if len(grow):
             out[i] = (min(b[0], grow[:, 0].min()), min(b[1], grow[:, 1].min()), max(b[2], grow[:, 2].max()), max(b[3], grow[:, 3].max()))
     return out
-
 
 
 def merge(
@@ -172,7 +183,7 @@ def merge(
     names = sorted(set(labels))
     classes = np.array([names.index(label) for label in labels], np.int64)
     box_array, score_array = np.array(boxes, np.float32), np.array(scores, np.float32)
-    box_array = join_cut(box_array, classes, np.array(cuts, bool), np.array(where))
+    box_array = join_cut(box_array, score_array, classes, np.array(cuts, bool), np.array(where))
     kept_boxes, kept_scores, kept_classes = nms(box_array, score_array, classes, iou, limit, agnostic)
     return [
         Detection(names[int(c)], float(s), *(float(v) for v in b))
