@@ -25,7 +25,7 @@ second, minus one. Target: under 10 %. onnxruntime gets one intra-op thread
 by default here (``--threads``), so CPU time is work, not spinning. Then the
 detections per class (score >= 0.5) over every ``--every``-th frame of the
 clip. Tiles: the plugin's CPU per 1280x720 frame (vtest.avi's frames enlarged)
-with ``tiles`` off and ``auto`` (the whole frame and 4 x 2 tiles: nine views),
+with ``tiles`` off and ``auto`` (the whole frame and 3 x 2 tiles: seven views),
 and the classes over the clip again with tiles forced to 2 x 2 (``auto`` does not
 tile its 768x576 frames). The last line is JSON: ``model``, ``rows`` (provider, batch,
 ``bare_ips``, ``plugin_ips``, ``bare_cpu_ms``, ``plugin_cpu_ms``, ``overhead``,
@@ -152,7 +152,7 @@ def tiles_cost(model_path: Path, frames: list[np.ndarray], seconds: float, round
             det.close()
             loop.close()
         ips, cpu = np.median(runs, axis=0)
-        views = len(tiles.plan((1280, 720), *tiles.grid(setting, (1280, 720), det.model.input_size, config.tile_overlap), config.tile_overlap, True))
+        views = len(tiles.plan((1280, 720), *tiles.grid(setting, (1280, 720), det.model.input_size), config.tile_overlap, True))
         out.append({"provider": PROVIDERS[provider], "tiles": setting, "frame": "1280x720", "views": views, "plugin_ips": round(float(ips), 1),
                     "plugin_cpu_ms": round(float(cpu), 1)})
     return out

@@ -155,9 +155,10 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=15, help="every n-th frame of the 30 s loop at 5 fps")
     ap.add_argument("--model", type=Path, default=None, help="an ONNX detector (default: the default model)")
     ap.add_argument("--tiles", default="auto", help="the detector's tiles: auto, off, or CxR such as 3x2")
+    ap.add_argument("--join", action="store_true", help="the detector's tile_join on")
     args = ap.parse_args()
 
-    config = Config(providers=["cpu"], threads=1, score_threshold=0.5, tiles=tiling(args.tiles))  # a sure box, as sim_recall
+    config = Config(providers=["cpu"], threads=1, score_threshold=0.5, tiles=tiling(args.tiles), tile_join=args.join)  # a sure box, as sim_recall
     model = OnnxModel(config, args.model or dm.build())
     cuts = real_people()
     print(f"{len(cuts)} people cut out of vtest.avi; scenarios: {' '.join(args.scenarios)}")
@@ -169,7 +170,7 @@ def main() -> None:
         print(f"{light:6s} {band:>10s} {n:8d} {sim / n:12.2f} {real / n:12.2f}")
         rows.append({"light": light, "band": band, "counted": n, "sim_recall": round(sim / n, 3), "real_recall": round(real / n, 3)})
     final({"rows": rows, "cuts": len(cuts), "scenarios": args.scenarios, "every": args.every, "seeds": args.seeds,
-           "model": model.path.name, "tiles": args.tiles})
+           "model": model.path.name, "tiles": args.tiles, "join": args.join})
 
 
 if __name__ == "__main__":

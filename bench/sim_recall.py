@@ -15,7 +15,7 @@ motorcycle) and people as two groups, objects counted when at least 40 px tall
 (both groups), objects more than half hidden by nearer ones ignored.
 
 Each frame is scored with the detector's tiling (``--tiles``, by default
-``auto``, the plugin's default: 1280x720 is run whole and as 4 x 2 overlapping
+``auto``, the plugin's default: 1280x720 is run whole and as 3 x 2 overlapping
 tiles) and, on the same frames, with a baseline tiling (``--baseline-tiles``,
 by default ``off``: the whole frame only).
 
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--h264", action="store_true", help="score frames after an H.264 round trip")
     parser.add_argument("--tiles", default="auto", help="the detector's tiles: auto (its default), off, or CxR such as 2x2")
     parser.add_argument("--baseline-tiles", default="off", help="a second tiling scored on the same frames; none: skip")
+    parser.add_argument("--join", action="store_true", help="the detector's tile_join on (for --tiles and --baseline-tiles)")
     parser.add_argument("--model", type=Path, default=SHARED_DATA / "models" / MODEL_NAME)
     parser.add_argument("--misses", action="store_true", help="list every missed object (with --tiles)")
     args = parser.parse_args(argv)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.model} missing: run python -m plugins.vision_onnx.default_model", file=sys.stderr)
         return 1
     tilings = [args.tiles] + ([args.baseline_tiles] if args.baseline_tiles not in ("none", args.tiles) else [])
-    models = {t: OnnxModel(Config(providers=["cpu"], threads=1, tiles=tiling(t), score_threshold=0.5), args.model) for t in tilings}
+    models = {t: OnnxModel(Config(providers=["cpu"], threads=1, tiles=tiling(t), score_threshold=0.5, tile_join=args.join), args.model) for t in tilings}
     lightings = {"day": [False], "night": [True], "both": [False, True]}[args.lighting]
     rows: dict[str, list] = {t: [] for t in tilings}
     totals = {t: {False: Score(), True: Score()} for t in tilings}

@@ -4,7 +4,7 @@ Needs the built default model (``python -m plugins.vision_onnx.default_model``; 
 and the fixture below checks its stamp): the tests are marked ``default_model``. Frames of one
 scenario are rendered at 1280x720, one every 2 s over a 30 s loop, by day and by night, and run
 through the ``vision_onnx`` pipeline on the CPU at its defaults (threshold 0.5; tiles "auto": the
-whole frame and 4 x 2 overlapping tiles). Matching follows
+whole frame and 3 x 2 overlapping tiles). Matching follows
 :mod:`plugins.traffic_sim.scoring` (IoU >= 0.5, objects >= 40 px tall, vehicles and people as
 two groups). ``bench/sim_recall.py`` prints the same figures for every scenario.
 """
@@ -54,10 +54,8 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
     # (30 and 29 of 52); every scenario (bench/sim_recall.py): vehicles 0.57 and 0.53, people 0.55 and 0.47.
     # Renderer 8 (door seams, mirrors, the sky over more of the glass and a streak across it, a dark core under
     # each vehicle, truck doors, tall tail lamps; riders with legs to the footboard, necks and sloping
-    # shoulders): vehicles 0.66 by day and by night (46 of 70), people 0.58 and 0.65 (32 and 36 of 55).
-    # Tiles the model's shape (4 x 2 for 720p) and boxes cut by a tile's edge joined: vehicles 0.67 and 0.70
-    # (47 and 49 of 70, precision 0.93 both), people 0.67 and 0.65 (37 and 36 of 55)
-    floors = {"day": {"vehicle": 0.58, "person": 0.58}, "night": {"vehicle": 0.6, "person": 0.56}}[light]
+    # shoulders): vehicles 0.66 by day and by night (46 of 70), people 0.58 and 0.65 (32 and 36 of 55)
+    floors = {"day": {"vehicle": 0.55, "person": 0.52}, "night": {"vehicle": 0.58, "person": 0.55}}[light]
     score = scores[light]
     for group, floor in floors.items():
         tally = score.groups[group]
@@ -66,12 +64,12 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
         assert tally.precision is None or tally.precision >= 0.35, f"{light}: {_summary(score)}"
 
 
-@pytest.mark.xfail(strict=True, reason="target not reached yet (renderer 8, 4 x 2 tiles, every scenario: vehicles 0.67 by day and 0.65 "
-                   "by night, people 0.64 and 0.54): see bench/README.md, 'The simulator seen by the default detector'")
+@pytest.mark.xfail(strict=True, reason="target not reached yet (renderer 8, every scenario: vehicles 0.65 by day and 0.64 by night, "
+                   "people 0.58 and 0.53): see bench/README.md, 'The simulator seen by the default detector'")
 @pytest.mark.parametrize("light", ["day", "night"])
 def test_detector_recall_reaches_the_target(scores, light):
-    # Real walking people (cut out of vtest.avi) pasted at the same boxes reach 0.89 by day and 0.87 by night
-    # from 40 px with 4 x 2 tiles (bench/sim_people_real.py; 0.77 and 0.71 with 3 x 2), the figures 0.73 and 0.67.
+    # Real walking people (cut out of vtest.avi) pasted at the same boxes reach 0.77 by day and 0.71 by night
+    # from 40 px (bench/sim_people_real.py): for people this target is beyond the model at this camera.
     score = scores[light]
     for group in ("vehicle", "person"):
         assert score.groups[group].recall >= TARGET, f"{light}: {_summary(score)}"
@@ -93,15 +91,15 @@ def photographed() -> dict:
         import sim_people_real
     finally:
         sys.path.remove(bench)
-    model = OnnxModel(Config(providers=["cpu"], threads=1, score_threshold=0.5), dm.build())
-    return sim_people_real.compare(model, sim_people_real.real_people(), [101, 202, 303], PHOTOGRAPHED_SCENES, 30)
+    config = Config(providers=["cpu"], threads=1, score_threshold=0.5, tiles=(4, 2), tile_join=True)
+    return sim_people_real.compare(OnnxModel(config, dm.build()), sim_people_real.real_people(), [101, 202, 303], PHOTOGRAPHED_SCENES, 30)
 
 
 @pytest.mark.parametrize("light", ["day", "night"])
 def test_photographed_people_at_the_simulators_camera_reach_the_target(photographed, light):
-    """Issue 9's target (0.8 from 40 px tall), on real people in the simulator's places: within the default
-    pipeline's reach since its tiles keep the model's shape (4 x 2 for 720p: 0.89 by day and 0.83 by night here;
-    the 3 x 2 grid before found 0.72 and 0.70)."""
+    """Issue 9's target (0.8 from 40 px tall), on real people in the simulator's places: within the pipeline's
+    reach with tiles of the model's shape (``tiles = [4, 2]`` for 720p: 0.89 by day and 0.83 by night here; the
+    default 3 x 2 grid, whose tiles a square input squashes a fifth across, finds 0.72 and 0.70)."""
     counted, drawn, real = photographed[(light, (40, 10_000))]
     assert counted >= 100, photographed  # enough people to count
     assert real / counted >= TARGET, f"{light}: {real} of {counted} photographed people found (drawn figures: {drawn})"

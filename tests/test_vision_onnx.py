@@ -172,7 +172,7 @@ def test_labels_filter_keeps_only_the_named_ones(tmp_path):
 
 
 def test_auto_tiles_only_frames_at_least_twice_the_model_input():
-    assert tiles.grid("auto", (1280, 720), (300, 300)) == (4, 2)  # the simulator: 4.3x across, 2.4x down
+    assert tiles.grid("auto", (1280, 720), (300, 300)) == (3, 2)  # the simulator: 4.3x across, 2.4x down
     assert tiles.grid("auto", (1920, 1080), (300, 300)) == (4, 2)
     assert tiles.grid("auto", (3840, 2160), (300, 300)) == (4, 4)  # at most MAX_TILES
     assert tiles.grid("auto", (768, 576), (300, 300)) == (1, 1)  # vtest.avi: as before
@@ -181,19 +181,11 @@ def test_auto_tiles_only_frames_at_least_twice_the_model_input():
     assert tiles.grid((3, 2), (640, 480), (SIZE, SIZE)) == (3, 2)
 
 
-def test_auto_tiles_keep_the_model_inputs_shape():
-    """With a third of overlap, 3 x 2 tiles of 720p are 548x432: a square input squashes them a fifth across.
-    "auto" takes a fourth column (426x432); it adds a column or row only where that squash is large."""
+def test_a_tiles_size_counts_the_overlap():
+    """With a third of overlap, 3 x 2 tiles of 720p are 548x432 (squashed a fifth across into a square input), 4 x 2 426x432."""
     assert tiles.tile_size((1280, 720), 3, 2, 0.33) == (548, 432)
     assert tiles.tile_size((1280, 720), 4, 2, 0.33) == (426, 432)
-    assert tiles.squash((1280, 720), 4, 2, 0.33, (300, 300)) < 0.05 < 0.2 < tiles.squash((1280, 720), 3, 2, 0.33, (300, 300))
-    assert tiles.grid("auto", (720, 1280), (300, 300)) == (2, 4)  # a portrait frame: one more row
-    assert tiles.grid("auto", (1280, 960), (300, 300)) == (3, 2)  # 548x575: near enough, no extra column
-    assert tiles.grid("auto", (2560, 1440), (300, 300)) == (5, 3)  # 696x615
-    assert tiles.grid("auto", (1280, 720), (300, 300), overlap=0.0) == (3, 2)  # 427x360 without overlap: kept
-    for size in ((1280, 720), (1920, 1080), (720, 1280), (2560, 1440)):
-        cols, rows = tiles.grid("auto", size, (300, 300))
-        assert tiles.squash(size, cols, rows, 0.33, (300, 300)) < 0.15, size
+    assert tiles.tile_size((1280, 720), 1, 1, 0.33) == (1280, 720)
 
 
 def test_tiles_overlap_and_cover_the_frame():
@@ -249,9 +241,11 @@ def test_a_car_across_a_tiles_seam_is_one_whole_box():
     third, fourth = views[2], views[3]  # x 569-995 and 854-1280
     found[2] = [Detection("car", 0.8, 900 - third.x, 300, third.width - 1, 350)]  # another car, cut by the third tile
     found[3] = [Detection("car", 0.6, 999 - fourth.x, 300, 1050 - fourth.x, 350)]  # its neighbour, beyond that edge
-    merged = sorted(tiles.merge(views, found, 0.5, 100, agnostic=False), key=lambda d: d.x1)
+    merged = sorted(tiles.merge(views, found, 0.5, 100, agnostic=False, join=True), key=lambda d: d.x1)
     assert [d.box for d in merged] == [pytest.approx(car), pytest.approx((900, 300, 994, 350)), pytest.approx((999, 300, 1050, 350))]
     assert merged[0].score == pytest.approx(0.9)  # the cut box's score, grown to the whole car
+    unjoined = sorted(tiles.merge(views, found, 0.5, 100, agnostic=False), key=lambda d: d.x1)  # tile_join off
+    assert unjoined[0].box == pytest.approx((380, 100, left.width, 150))  # NMS alone keeps the better half
     # a cut box is only ever grown across the side its tile cut; a box inside a tile is left as it was
     sides = tiles.cut_sides(left, found[0][0], (1280, 720))
     assert sides == (False, False, True, False)
@@ -268,7 +262,7 @@ def test_a_cut_box_is_not_grown_into_a_loose_box_over_a_queue():
     for queue in (Detection("car", 0.15, 300, 90, 470, 160),  # faint, though it fits the car
                   Detection("car", 0.8, 300, 20, 900, 500)):  # sure, but 480 px tall where the car is 50
         found = [[queue], [cut]] + [[] for _ in views[2:]]
-        merged = tiles.merge(views, found, 0.5, 100, agnostic=False)
+        merged = tiles.merge(views, found, 0.5, 100, agnostic=False, join=True)
         assert sorted((d.box, round(d.score, 2)) for d in merged) == sorted([(cut.box, 0.73), (queue.box, queue.score)])
 
 

@@ -52,3 +52,5 @@ class Config(BaseModel):
     tile_overlap: float = Field(default=0.33, ge=0, le=0.9)  # share of a tile's width/height neighbours share
     tile_whole_frame: bool = True  # also run the whole frame, for objects larger than a tile
     tile_merge_iou: float = Field(default=0.5, gt=0, le=1)  # boxes of different views overlapping more are one
+    # a box cut by a tile's inner edge grown into the other views' boxes of the rest of its object, before the merge
+    tile_join: bool = False

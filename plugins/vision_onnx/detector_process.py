@@ -1,7 +1,7 @@
 """The server's side of the detector process (``isolation = "process"``).
 
 Why: with the model in the server, its CPU (about 20 ms a view for
-SSD-MobileNet on a CPU core, 9 views for a tiled 720p frame) is charged to the
+SSD-MobileNet on a CPU core, 7 views for a tiled 720p frame) is charged to the
 server's CPU group (Linux autogroup, or the service's cgroup), and its
 pre-processing and decoding take the server's GIL: when the event loop serving
 live viewers wakes, the group may have used its share, and the viewers' p99

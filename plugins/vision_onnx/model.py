@@ -218,14 +218,14 @@ class OnnxModel:
         plans = []
         for f in frames:
             size = (f.shape[1], f.shape[0]) if getattr(f, "ndim", 0) == 3 else (0, 0)
-            cols, rows = tiles.grid(c.tiles, size, self.input_size, c.tile_overlap)
+            cols, rows = tiles.grid(c.tiles, size, self.input_size)
             plans.append(tiles.plan(size, cols, rows, c.tile_overlap, c.tile_whole_frame))
         views = [tiles.crop(f, v) for f, plan in zip(frames, plans) for v in plan]
         found = self.infer_views(views)
         result, at = [], 0
         for plan in plans:
             per_view, at = found[at : at + len(plan)], at + len(plan)
-            result.append(tiles.merge(plan, per_view, c.tile_merge_iou, c.max_detections, self.spec.agnostic_nms))
+            result.append(tiles.merge(plan, per_view, c.tile_merge_iou, c.max_detections, self.spec.agnostic_nms, c.tile_join))
         return result
 
     def infer_views(self, frames: list[np.ndarray]) -> list[list[Detection]]:

@@ -5,16 +5,16 @@ a person 45 px tall becomes 19 px, below what SSD-MobileNet finds reliably. Runn
 on a grid of overlapping tiles (and on the whole frame, for objects larger than
 a tile) shrinks each tile far less. Every view of every frame goes into the
 same batch, so tiling multiplies the inference work by the number of views
-(9 for the 4 x 2 grid of 720p with the whole frame), not the number of calls.
+(7 for a 3 x 2 grid with the whole frame), not the number of calls.
 
 Merging: one NMS over every view's boxes, in frame pixels, keeps the best score
 per object. Before it, a box cut by a tile's inner edge is grown into the boxes
-of other views that carry the object on past that edge (``join_cut``): a car
-across a seam is otherwise kept as its better-scored half. Dropping the cut
-boxes instead (as some tilers do) was measured and not kept: on the simulator
-it lowered vehicle recall (0.25 to 0.20 by night) without raising precision;
-joining them raised vehicle precision (0.88 to 0.94 by day, 4 x 2 tiles) at the
-same recall.
+of other views that carry the object on past that edge (``join_cut``, when
+``tile_join`` is on): a car across a seam is otherwise kept as its better-scored
+half. Dropping the cut boxes instead (as some tilers do) was measured and not
+kept: on the simulator it lowered vehicle recall (0.25 to 0.20 by night) without
+raising precision; joining them raised vehicle precision (0.88 to 0.94 by day
+with 4 x 2 tiles, 0.90 to 0.93 with 3 x 2) at the same recall.
 """
 
 from __future__ import annotations
@@ -48,24 +48,12 @@ def tile_size(frame_size: tuple[int, int], cols: int, rows: int, overlap: float)
     return (min(fw, math.ceil(fw / (cols - (cols - 1) * overlap))), min(fh, math.ceil(fh / (rows - (rows - 1) * overlap))))
 
 
-def squash(frame_size: tuple[int, int], cols: int, rows: int, overlap: float, input_size: tuple[int, int]) -> float:
-    """How far a tile's shape is from the model input's: |log| of the ratio of their aspect ratios (0: same shape)."""
-    tw, th = tile_size(frame_size, cols, rows, overlap)
-    iw, ih = input_size
-    return abs(math.log((tw / th) / (iw / ih)))
-
-
-SQUASH_GAIN = 0.1  # "auto" takes one more column or row only when it brings the tiles this much nearer the input's shape
-
-
-def grid(tiles, frame_size: tuple[int, int], input_size: tuple[int, int], overlap: float = 0.33) -> tuple[int, int]:
+def grid(tiles, frame_size: tuple[int, int], input_size: tuple[int, int]) -> tuple[int, int]:
     """(columns, rows) for a frame: ``"off"`` is 1 x 1; ``"auto"`` tiles when the frame's shorter
     side is at least twice the model's, each axis on its own (ceil(ratio / 2) tiles along it, so a
-    tile is shrunk about 2x either way), at most ``MAX_TILES``; then one more column or row when
-    that keeps a tile nearer the model's shape. Neighbours overlap, so a 3 x 2 grid of 720p has tiles
-    548x432, squashed a fifth across into a square input; 4 x 2 has 426x432. On photographed people
-    at 40-60 px in the simulator's streets that found 0.87 against 0.70 (bench/README.md, "Tiles the
-    model's shape"). A pair is taken as given."""
+    tile is shrunk about 2x at most either way and keeps nearly its shape: 3 x 2 for 720p on a
+    300x300 model, where k x k tiles squashed people to a third of their width), at most
+    ``MAX_TILES``; a pair is taken as given."""
     if tiles == "off":
         return (1, 1)
     if tiles == "auto":
@@ -78,14 +66,7 @@ def grid(tiles, frame_size: tuple[int, int], input_size: tuple[int, int], overla
                 cols -= 1
             else:
                 rows -= 1
-        best = (cols, rows)
-        off = squash(frame_size, cols, rows, overlap, input_size)
-        for c, r in ((cols + 1, rows), (cols, rows + 1)):
-            if c * r <= MAX_TILES:
-                s = squash(frame_size, c, r, overlap, input_size)
-                if s < off - SQUASH_GAIN:
-                    best, off = (c, r), s
-        return best
+        return (cols, rows)
     return (int(tiles[0]), int(tiles[1]))
 
 
@@ -164,9 +145,10 @@ def join_cut(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, cuts: n
 
 
 def merge(
-    views: list[View], found: list[list[Detection]], iou: float, limit: int, agnostic: bool
+    views: list[View], found: list[list[Detection]], iou: float, limit: int, agnostic: bool, join: bool = False
 ) -> list[Detection]:
-    """Each view's detections (in the view's pixels) -> the frame's: cut boxes joined (``join_cut``), then NMS across views."""
+    """Each view's detections (in the view's pixels) -> the frame's: cut boxes joined (``join_cut``) when
+    ``join``, then NMS across views."""
     if len(views) == 1:
         return found[0]
     frame_size = (max(v.x + v.width for v in views), max(v.y + v.height for v in views))
@@ -183,7 +165,8 @@ def merge(
     names = sorted(set(labels))
     classes = np.array([names.index(label) for label in labels], np.int64)
     box_array, score_array = np.array(boxes, np.float32), np.array(scores, np.float32)
-    box_array = join_cut(box_array, score_array, classes, np.array(cuts, bool), np.array(where))
+    if join:
+        box_array = join_cut(box_array, score_array, classes, np.array(cuts, bool), np.array(where))
     kept_boxes, kept_scores, kept_classes = nms(box_array, score_array, classes, iou, limit, agnostic)
     return [
         Detection(names[int(c)], float(s), *(float(v) for v in b))
