@@ -484,7 +484,19 @@ async def test_plugin_registers_its_detector_and_reports_the_provider_in_health(
         assert report["provider"] in ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider")
         if report["provider"] == "CPUExecutionProvider":  # the GPU providers are tried first: say why not
             assert report["fallback"].endswith("using CPUExecutionProvider")
-        assert report["model"] == "v5.onnx" and report["frames"] >= 1 and report["tiles"] == "auto"
+        assert report["model"] == "v5.onnx" and report["frames"] >= 1 and report["tiles"] == "auto" and report["tile_join"] is False
+
+
+async def test_tiles_and_the_seam_join_are_read_from_the_deployment_and_shown_in_health(make_deployment, tmp_path):
+    path = constant_model(tmp_path / "v5.onnx", {"output0": np.array([[*to_input(PERSON), 0.9, 0.9, 0.1]])[None]})
+    d = make_deployment(f'[plugins.vision_onnx]\nmodel = "{path}"\nlayout = "yolov5"\nclasses = ["person", "car"]\n'
+                        "tiles = [4, 2]\ntile_join = true\n")
+    app = create_app(load_file(d.path))
+    [(_, det)] = app.state.services.plugins.detectors()
+    async with running(app):
+        assert det.config.tile_join is True
+        report = det.health()
+        assert report["tiles"] == [4, 2] and report["tile_join"] is True
 
 
 async def test_plugin_with_a_missing_model_is_down_with_the_reason(make_deployment):

@@ -117,6 +117,7 @@ class OnnxDetector:
             "provider": info.provider,
             "input_size": list(info.input_size),
             "tiles": self.config.tiles if isinstance(self.config.tiles, str) else list(self.config.tiles),
+            "tile_join": self.config.tile_join,
             "isolation": self.config.isolation,
         }
         if self.process is not None:

@@ -158,8 +158,9 @@ def merge(
             boxes.append((d.x1 + view.x, d.y1 + view.y, d.x2 + view.x, d.y2 + view.y))
             scores.append(d.score)
             labels.append(d.label)
-            cuts.append(cut_sides(view, d, frame_size))
-            where.append(k)
+            if join:
+                cuts.append(cut_sides(view, d, frame_size))
+                where.append(k)
     if not boxes:
         return []
     names = sorted(set(labels))
