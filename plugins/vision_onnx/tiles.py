@@ -133,7 +133,9 @@ def join_cut(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, cuts: n
         left, top, right, bottom = cuts[i]
         rows_agree = _span_iou(b[1], b[3], boxes[:, 1], boxes[:, 3]) >= JOIN_SPAN  # for a cut on the left or right
         cols_agree = _span_iou(b[0], b[2], boxes[:, 0], boxes[:, 2]) >= JOIN_SPAN  # for a cut at the top or bottom
-        past = np.zeros(len(boxes), bool)  # reaches on past a side the tile cut, and runs along it
+        # reaches on past a side the tile cut, and runs along it (a box cut at a tile's corner is cut along
+        # both axes, so neither span can be asked to agree)
+        past = np.zeros(len(boxes), bool)
         past |= left & (boxes[:, 0] < b[0] - EDGE_PX) & (rows_agree | top | bottom)
         past |= right & (boxes[:, 2] > b[2] + EDGE_PX) & (rows_agree | top | bottom)
         past |= top & (boxes[:, 1] < b[1] - EDGE_PX) & (cols_agree | left | right)
@@ -151,7 +153,7 @@ def merge(
     ``join``, then NMS across views."""
     if len(views) == 1:
         return found[0]
-    frame_size = (max(v.x + v.width for v in views), max(v.y + v.height for v in views))
+    frame_size = (max(v.x + v.width for v in views), max(v.y + v.height for v in views)) if join else (0, 0)
     boxes, scores, labels, cuts, where = [], [], [], [], []
     for k, (view, dets) in enumerate(zip(views, found)):
         for d in dets:
