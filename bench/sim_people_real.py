@@ -16,7 +16,7 @@ By night a cut is darkened by how much darker the night backdrop is than the day
 
 Both pictures go through the ``vision_onnx`` pipeline with the default model on the CPU, at its
 defaults but for a sure box's threshold (0.5, as ``bench/sim_recall.py``; tiles "auto"). A person counts when its box is at least 40 px tall and at
-least 90 % in sight (riders aside: no real rider to paste); a hit is a person detection with IoU
+least 90 % in sight and in the picture (the truth's ``visible`` times ``in_frame``; riders aside: no real rider to paste); a hit is a person detection with IoU
 >= 0.5, paired greedily by score, each detection used once (as ``plugins.traffic_sim.scoring``). Printed: recall of the simulator's figures (the baseline) and of the real people, per height
 band, by day and by night. The last line is JSON (``rows``: light, band, counted, sim_recall,
 real_recall).
@@ -122,7 +122,7 @@ def compare(model: OnnxModel, cuts, seeds, scenarios, every: int) -> dict[tuple[
                 pixels, objects = renderer.frame(i)
                 boxes = [
                     tuple(o["bbox"]) for o in objects
-                    if "riding" not in o and ".rider" not in o["id"] and o.get("visible", 1.0) >= 0.9
+                    if "riding" not in o and ".rider" not in o["id"] and o.get("visible", 1.0) * o.get("in_frame", 1.0) >= 0.9
                     and o["bbox"][3] - o["bbox"][1] >= 40
                 ]
                 if not boxes:

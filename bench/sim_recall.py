@@ -12,7 +12,8 @@ plugins.vision_onnx.default_model``) on the CPU, at its default score threshold
 (0.5). Detections are matched to the truth boxes by
 :mod:`plugins.traffic_sim.scoring`: IoU >= 0.5, vehicles (car, truck, bus,
 motorcycle) and people as two groups, objects counted when at least 40 px tall
-(both groups), objects more than half hidden by nearer ones ignored.
+(both groups), objects of which the picture shows less than half (hidden by nearer ones, or
+outside the frame) ignored.
 
 Each frame is scored with the detector's tiling (``--tiles``, by default
 ``auto``, the plugin's default: 1280x720 is run whole and as 3 x 2 overlapping

@@ -54,8 +54,10 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
     # (30 and 29 of 52); every scenario (bench/sim_recall.py): vehicles 0.57 and 0.53, people 0.55 and 0.47.
     # Renderer 8 (door seams, mirrors, the sky over more of the glass and a streak across it, a dark core under
     # each vehicle, truck doors, tall tail lamps; riders with legs to the footboard, necks and sloping
-    # shoulders): vehicles 0.66 by day and by night (46 of 70), people 0.58 and 0.65 (32 and 36 of 55)
-    floors = {"day": {"vehicle": 0.55, "person": 0.52}, "night": {"vehicle": 0.58, "person": 0.55}}[light]
+    # shoulders): vehicles 0.66 by day and by night (46 of 70), people 0.58 and 0.65 (32 and 36 of 55).
+    # Renderer 9 (the same pictures; objects less than half inside the picture no longer counted, the truth's
+    # in_frame): vehicles 0.71 by day and by night (46 of 65), people 0.60 and 0.68 (32 and 36 of 53)
+    floors = {"day": {"vehicle": 0.62, "person": 0.52}, "night": {"vehicle": 0.62, "person": 0.58}}[light]
     score = scores[light]
     for group, floor in floors.items():
         tally = score.groups[group]
@@ -64,8 +66,8 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
         assert tally.precision is None or tally.precision >= 0.35, f"{light}: {_summary(score)}"
 
 
-@pytest.mark.xfail(strict=True, reason="target not reached yet (renderer 8, every scenario: vehicles 0.65 by day and 0.64 by night, "
-                   "people 0.58 and 0.53): see bench/README.md, 'The simulator seen by the default detector'")
+@pytest.mark.xfail(strict=True, reason="target not reached yet (renderer 9, every scenario: vehicles 0.68 by day and 0.66 by night, "
+                   "people 0.58 and 0.51): see bench/README.md, 'The simulator seen by the default detector'")
 @pytest.mark.parametrize("light", ["day", "night"])
 def test_detector_recall_reaches_the_target(scores, light):
     # Real walking people (cut out of vtest.avi) pasted at the same boxes reach 0.77 by day and 0.71 by night

@@ -601,6 +601,36 @@ def test_scoring_ignores_objects_the_picture_shows_under_half_of():
     assert [oid for _, oid, _ in score.misses] == ["beside"]
 
 
+def test_scoring_ignores_objects_mostly_outside_the_picture():
+    from core.analytics.detector import Detection
+    from plugins.traffic_sim.scoring import score_frame
+
+    classes = {"sliver": "car", "half": "car", "most": "car"}
+    objects = [
+        # a car driving out at the right edge: a 30 px sliver of it is left, fully in sight
+        {"id": "sliver", "bbox": [1250, 300, 1280, 420], "depth": 12.0, "visible": 1.0, "in_frame": 0.15},
+        # most of the car is in the picture, but half of that is behind something: a quarter is shown
+        {"id": "half", "bbox": [600, 300, 760, 400], "depth": 20.0, "visible": 0.5, "in_frame": 0.5},
+        {"id": "most", "bbox": [100, 300, 260, 400], "depth": 20.0, "visible": 0.9, "in_frame": 0.7},
+    ]
+    score = score_frame(0, objects, classes, [Detection("car", 0.9, 1250, 300, 1280, 420)])
+    cars = score.groups["vehicle"]
+    # the sliver found is neither a hit nor a false box; the car 70 % in the picture, missed, is a miss
+    assert (cars.found, cars.missed, cars.correct, cars.wrong) == (0, 1, 1, 0)
+    assert [oid for _, oid, _ in score.misses] == ["most"]
+
+
+def test_truth_says_how_much_of_each_object_lies_inside_the_picture():
+    renderer = Renderer(RenderSpec("free_flow", 101, 1280, 720, 15, 30))
+    _, objects = renderer.frame(30)
+    share = {o["id"]: o["in_frame"] for o in objects}
+    assert all(0.0 <= v <= 1.0 for v in share.values())
+    # a car leaving at the right edge: its box is clipped to the picture, and in_frame says how little is left
+    cut = next(o for o in objects if o["bbox"][2] == 1280 and o["in_frame"] < 0.5)
+    assert cut["bbox"][2] - cut["bbox"][0] < 0.5 * (cut["bbox"][3] - cut["bbox"][1])
+    assert sum(v == 1.0 for v in share.values()) >= len(share) - 3
+
+
 def test_truth_says_how_much_of_each_object_the_picture_shows():
     renderer = Renderer(RenderSpec("crowd", 101, 1280, 720, 15, 30))
     _, objects = renderer.frame(150)

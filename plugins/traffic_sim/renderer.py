@@ -27,7 +27,7 @@ from plugins.traffic_sim.visibility import IdLayer
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "8"
+RENDERER_VERSION = "9"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
@@ -158,6 +158,19 @@ class Renderer:
             return None
         return [x0, y0, x1, y1]
 
+    def _record(self, oid: str, box, depth: float) -> dict[str, Any] | None:
+        """An object's truth: its box clipped to the picture, the share of its box inside the picture
+        (``in_frame``: a car driving out of the side of the picture falls towards 0), depth and clarity."""
+        clipped = self._box(box)
+        if not clipped:
+            return None
+        w, h = self.spec.width, self.spec.height
+        x0, y0, x1, y1 = (float(v) for v in box[:4])
+        whole = (x1 - x0) * (y1 - y0)
+        inside = max(0.0, min(x1, w) - max(x0, 0.0)) * max(0.0, min(y1, h) - max(y0, 0.0))
+        in_frame = 1.0 if whole <= 0 or inside >= whole else round(inside / whole, 2)
+        return {"id": oid, "bbox": clipped, "in_frame": in_frame, **self._seen(depth)}
+
     def _seen(self, depth: float) -> dict[str, float]:
         """Distance in metres, and how much of the object the haze leaves (1: all, 0: none)."""
         return {"depth": round(depth, 1), "clarity": round(1.0 - float(haze(depth, self.night)), 2)}
@@ -172,11 +185,11 @@ class Renderer:
         hz = float(haze(depth, self.night))
         if actor.down is not None and actor.down[0] <= t_s / self.spec.loop_seconds < actor.down[1]:
             box = draw_lying(img, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, key=actor.id)
-            box = self._box(box) if box else None
-            return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
+            record = self._record(actor.id, box, depth) if box else None
+            return [record] if record else []
         box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
-        box = self._box(box) if box else None
-        return [{"id": actor.id, "bbox": box, **self._seen(depth)}] if box else []
+        record = self._record(actor.id, box, depth) if box else None
+        return [record] if record else []
 
     def _region(self, x: float, z: float, up: float, half: float) -> tuple[float, float, float, float]:
         """The pixel box of a block ``2 half`` metres square and ``up`` tall standing at (x, z), a few pixels wider."""
@@ -224,14 +237,12 @@ class Renderer:
         if plate_box:  # the plate stands a little proud of the body
             boxes = [min(boxes[0], plate_box[0]), min(boxes[1], plate_box[1]), max(boxes[2], plate_box[2]), max(boxes[3], plate_box[3])]
         if rider:  # the rider is an object of its own; the motorcycle's box is the machine, as COCO boxes it
-            r = rider[0]
-            rb = self._box(r)
-            if rb:
-                out.append({"id": f"{actor.id}.rider", "bbox": rb, **self._seen(depth)})
-        box = self._box(boxes)
-        if not box:
+            rider_record = self._record(f"{actor.id}.rider", rider[0], depth)
+            if rider_record:
+                out.append(rider_record)
+        record = self._record(actor.id, boxes, depth)
+        if not record:
             return out
-        record: dict[str, Any] = {"id": actor.id, "bbox": box, **self._seen(depth)}
         if plate_box:
             pb = self._box(plate_box)
             if pb:

@@ -7,9 +7,11 @@ Used by ``bench/sim_recall.py`` and ``tests/test_sim_detector.py``. The rules:
 - **Counted objects** are those at least ``min_height`` pixels tall (40 by default, for both
   groups: the model sees the frame at 300x300, and smaller objects are out of its reach).
 - **Hidden objects are ignored**: the truth's boxes cover what stands behind nearer objects
-  (see docs/simulator.md), so an object less than half of whose silhouette the picture shows
-  (the truth's ``visible``, from the renderer's object-id layer: hidden by nearer objects, lamp
-  posts and signs) is neither a hit nor a miss, and a detection on it is not a false one. Truth
+  (see docs/simulator.md), so an object less than half of which the picture shows is neither a
+  hit nor a miss, and a detection on it is not a false one. What the picture shows is the share of
+  the object's silhouette in sight (the truth's ``visible``, from the renderer's object-id layer:
+  hidden by nearer objects, lamp posts and signs) times the share of its box inside the picture
+  (``in_frame``, renderer 9: a car driving out at the side, of which a sliver is left). Truth
   without ``visible`` (renderer 4 and older) falls back to boxes: an object whose box is more than
   half covered by boxes of nearer objects (a rider's own motorcycle aside) is hidden.
 - **A hit** is a detection of the object's group with IoU at least ``iou`` (0.5) with its box,
@@ -111,7 +113,7 @@ def score_frame(
             counted[o["id"]] = False
             continue
         if "visible" in o:
-            counted[o["id"]] = o["visible"] >= 1.0 - hidden
+            counted[o["id"]] = o["visible"] * o.get("in_frame", 1.0) >= 1.0 - hidden
             continue
         own = o["id"].split(".")[0]
         nearer = [p["bbox"] for p in objs if p["depth"] < o["depth"] - 0.3 and p["id"].split(".")[0] != own]
