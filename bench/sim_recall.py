@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sim_recall.py                          # every scenario, day and night, 1280x720
     .venv/bin/python bench/sim_recall.py --scenarios no_parking_stop --every 45 --misses
+    .venv/bin/python bench/sim_recall.py --every 30 --baseline-tiles none --by-class   # where recall is lost
 
 For each scenario, by day and by night (the camera's ``night`` override), frames
 spread over one loop (every ``--every``-th of ``fps x loop_seconds``) are
@@ -61,8 +62,9 @@ def h264_round_trip(frames, width: int, height: int, fps: int):
             return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def run_one(models: dict[str, OnnxModel], scenario: str, night: bool, args) -> tuple[dict[str, tuple[Score, Score, float]], int, float]:
-    """Render once; per tiling: (score from ``--min-height``, score from ``--large``, detect seconds)."""
+def run_one(models: dict[str, OnnxModel], scenario: str, night: bool, args) -> tuple[dict[str, tuple[Score, Score, float]], int, float, dict[str, str]]:
+    """Render once; per tiling: (score from ``--min-height``, score from ``--large``, detect seconds); the
+    number of frames, render seconds, and each object's class."""
     spec = RenderSpec(scenario, args.seed, args.width, args.height, args.fps, args.loop_seconds, night=night, label="SIM")
     t0 = time.perf_counter()
     renderer = Renderer(spec)
@@ -83,7 +85,23 @@ def run_one(models: dict[str, OnnxModel], scenario: str, night: bool, args) -> t
             total.add(score_frame(i, objects, classes, dets, min_height=args.min_height, iou_min=args.iou))
             large.add(score_frame(i, objects, classes, dets, min_height=args.large, iou_min=args.iou))
         out[tiling] = (total, large, detect_s)
-    return out, len(indices), render_s
+    return out, len(indices), render_s, classes
+
+
+BANDS = ((40, 60), (60, 90), (90, None))  # box heights, px
+
+
+def by_class(tally: dict, light: str, score: Score, classes: dict[str, str]) -> None:
+    """Add a scenario's counted objects to ``tally[(light, class, band)] = [counted, found]``; a motorcycle's
+    rider is ``rider``, apart from people on foot."""
+    for found, items in ((1, score.hits), (0, score.misses)):
+        for _, oid, box in items:
+            cls = "rider" if oid.endswith(".rider") else classes[oid]
+            h = box[3] - box[1]
+            band = next((f"{lo}-{hi}" if hi else f"{lo}+") for lo, hi in BANDS if h >= lo and (hi is None or h < hi)) if h >= BANDS[0][0] else f"<{BANDS[0][0]}"
+            cell = tally.setdefault((light, cls, band), [0, 0])
+            cell[0] += 1
+            cell[1] += found
 
 
 def tiling(value: str):
@@ -163,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--join", action="store_true", help="the detector's tile_join on (for --tiles and --baseline-tiles)")
     parser.add_argument("--model", type=Path, default=SHARED_DATA / "models" / MODEL_NAME)
     parser.add_argument("--misses", action="store_true", help="list every missed object (with --tiles)")
+    parser.add_argument("--by-class", action="store_true", help="recall per class and height band (with --tiles)")
     args = parser.parse_args(argv)
     args.width, args.height = (int(v) for v in args.resolution.split("x"))
     if not args.model.is_file():
@@ -175,19 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     totals = {t: {False: Score(), True: Score()} for t in tilings}
     totals_large = {t: {False: Score(), True: Score()} for t in tilings}
     render_s, detect_s, frames = 0.0, dict.fromkeys(tilings, 0.0), 0
+    class_tally: dict[tuple[str, str, str], list[int]] = {}
     big = int(args.large)
     print(f"objects >= {args.min_height:g} px tall (and, right, >= {big} px); IoU >= {args.iou}; score >= 0.5")
     print(f"{'tiles':5} {'scenario':16} {'light':5} {'frames':>6}  {'veh n':>5} {'recall':>6} {'prec':>5}  {'ppl n':>5} {'recall':>6} {'prec':>5}"
           f"  {f'veh>{big}':>8} {'recall':>6}  {f'ppl>{big}':>8} {'recall':>6}")
     for scenario in args.scenarios:
         for night in lightings:
-            per, n, rs = run_one(models, scenario, night, args)
+            per, n, rs, classes = run_one(models, scenario, night, args)
             render_s, frames = render_s + rs, frames + n
             for t, (s, large, ds) in per.items():
                 detect_s[t] += ds
                 totals[t][night].add(s)
                 totals_large[t][night].add(large)
                 print(f"{t:5} {scenario:16} {'night' if night else 'day':5} {n:6d}  {line(s, large)}", flush=True)
+                if t == args.tiles:
+                    by_class(class_tally, "night" if night else "day", s, classes)
                 if args.misses and t == args.tiles:
                     for i, oid, box in s.misses:
                         print(f"    missed frame {i} {oid} {box}")
@@ -201,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     ms = {t: round(1000 * detect_s[t] / max(1, frames), 1) for t in tilings}
     print(f"render {1000 * render_s / max(1, frames):.0f} ms/frame; detect ms/frame (one intra-op thread): "
           + ", ".join(f"tiles {t} {v:.0f}" for t, v in ms.items()) + f"; {frames} frames")
+    if args.by_class:
+        print(f"tiles {args.tiles}, by class and height: counted, recall")
+        for (light, cls, band), (n, found) in sorted(class_tally.items()):
+            print(f"  {light:5} {cls:10} {band:>6} px {n:5d} {found / n:6.2f}")
     reference = [] if args.no_reference else real_reference(models[args.tiles], args.height, args.width)
     for tall, people, cars in reference:
         print(f"reference: vtest.avi's people at ~{tall} px tall in a {args.width}x{args.height} frame: {people} people, {cars} cars found (8 frames)")
@@ -209,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                       "render_ms": round(1000 * render_s / max(1, frames), 1), "detect_ms": ms[args.tiles],
                       "baseline": None if base is None else {"tiles": base, "totals": summary[base], "detect_ms": ms[base]},
                       "resolution": args.resolution, "seed": args.seed, "min_height": args.min_height, "large": args.large,
-                      "iou": args.iou, "h264": args.h264, "tiles": args.tiles}))
+                      "iou": args.iou, "h264": args.h264, "tiles": args.tiles,
+                      "by_class": [{"light": k[0], "class": k[1], "band": k[2], "counted": v[0], "found": v[1]}
+                                   for k, v in sorted(class_tally.items())] if args.by_class else None}))
     return 0
 
 

@@ -175,6 +175,25 @@ def test_the_real_people_bench_scores_the_same_boxes_drawn_and_photographed():
     assert "real people" in out
 
 
+@pytest.mark.default_model
+def test_the_simulator_recall_bench_splits_what_it_counted_by_class_and_height():
+    result, out = run_bench(
+        "sim_recall.py", "--scenarios", "red_light_wait", "--lighting", "day", "--every", "150", "--baseline-tiles", "none",
+        "--no-reference", "--by-class",
+    )
+    totals = result["totals"]["day"]
+    rows = result["by_class"]
+    assert {r["class"] for r in rows} >= {"car", "person"} and {r["light"] for r in rows} == {"day"}
+    # every counted object is in exactly one class and band: the split adds up to the totals, found and counted
+    vehicles = [r for r in rows if r["class"] in ("car", "truck", "bus", "motorcycle")]
+    people = [r for r in rows if r["class"] in ("person", "rider")]
+    for group, part in (("vehicle", vehicles), ("person", people)):
+        assert sum(r["counted"] for r in part) == totals[group]["counted"] > 0
+        assert sum(r["found"] for r in part) == round(totals[group]["recall"] * totals[group]["counted"])
+    assert all(r["band"] in ("40-60", "60-90", "90+") for r in rows)
+    assert "by class and height" in out
+
+
 def test_a_cut_is_pasted_feet_on_the_boxs_bottom_centre_and_as_tall():
     import numpy as np
 

@@ -599,6 +599,7 @@ def test_scoring_ignores_objects_the_picture_shows_under_half_of():
     # the hidden one found is neither counted nor false; the one in sight but not found is a miss
     assert (people.found, people.missed, people.correct, people.wrong) == (0, 1, 1, 0)
     assert [oid for _, oid, _ in score.misses] == ["beside"]
+    assert [oid for _, oid, _ in score.hits] == ["bus"]  # what was counted and found, for recall per class
 
 
 def test_scoring_ignores_objects_mostly_outside_the_picture():

@@ -60,11 +60,13 @@ class Tally:
 class Score:
     groups: dict[str, Tally] = field(default_factory=lambda: {"vehicle": Tally(), "person": Tally()})
     misses: list[tuple[int, str, list[int]]] = field(default_factory=list)  # frame, object id, box
+    hits: list[tuple[int, str, list[int]]] = field(default_factory=list)  # counted objects found, as misses
 
     def add(self, other: Score) -> None:
         for g, t in other.groups.items():
             self.groups[g].add(t)
         self.misses += other.misses
+        self.hits += other.hits
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -134,6 +136,7 @@ def score_frame(
             taken.add(best["id"])
             if counted[best["id"]]:
                 score.groups[group].found += 1
+                score.hits.append((index, best["id"], best["bbox"]))
             if tall:
                 score.groups[group].correct += 1
         elif tall:
