@@ -56,8 +56,9 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
     # each vehicle, truck doors, tall tail lamps; riders with legs to the footboard, necks and sloping
     # shoulders): vehicles 0.66 by day and by night (46 of 70), people 0.58 and 0.65 (32 and 36 of 55).
     # Renderer 9 (the same pictures; objects less than half inside the picture no longer counted, the truth's
-    # in_frame): vehicles 0.71 by day and by night (46 of 65), people 0.60 and 0.68 (32 and 36 of 53)
-    floors = {"day": {"vehicle": 0.62, "person": 0.52}, "night": {"vehicle": 0.62, "person": 0.58}}[light]
+    # in_frame): vehicles 0.71 by day and by night (46 of 65), people 0.60 and 0.68 (32 and 36 of 53).
+    # Renderer 10 (headlights with a tight halo at night): by night vehicles 0.72 (47 of 65), people 0.72 (38 of 53)
+    floors = {"day": {"vehicle": 0.62, "person": 0.52}, "night": {"vehicle": 0.62, "person": 0.62}}[light]
     score = scores[light]
     for group, floor in floors.items():
         tally = score.groups[group]
@@ -66,8 +67,23 @@ def test_detector_sees_the_simulator_at_least_as_well_as_measured(scores, light)
         assert tally.precision is None or tally.precision >= 0.35, f"{light}: {_summary(score)}"
 
 
-@pytest.mark.xfail(strict=True, reason="target not reached yet (renderer 9, every scenario: vehicles 0.68 by day and 0.66 by night, "
-                   "people 0.58 and 0.51): see bench/README.md, 'The simulator seen by the default detector'")
+@pytest.mark.parametrize("light", ["day", "night"])
+def test_cars_reach_the_target(scores, light):
+    """Cars, the parking rule's subject, are found at issue 9's target in the scene, by day and by night.
+
+    Renderer 10, every 2 s: 41 of 47 by day and by night (0.87); every scenario (``bench/sim_recall.py
+    --by-class``): 0.83 by day, 0.82 by night. Trucks, buses and motorcycles are what keeps all vehicles under it.
+    """
+    classes = {o["id"]: o["class"] for o in Renderer(RenderSpec(SCENARIO, 101, 1280, 720, 15, 30)).truth_header()["objects"]}
+    score = scores[light]
+    found = sum(1 for _, oid, _ in score.hits if classes[oid] == "car")
+    counted = found + sum(1 for _, oid, _ in score.misses if classes[oid] == "car")
+    assert counted >= 30, _summary(score)
+    assert found / counted >= TARGET, f"{light}: {found} of {counted} cars found"
+
+
+@pytest.mark.xfail(strict=True, reason="target not reached yet (renderer 10, every scenario: vehicles 0.68 by day and 0.70 by night, "
+                   "people 0.58 and 0.53): see bench/README.md, 'The simulator seen by the default detector'")
 @pytest.mark.parametrize("light", ["day", "night"])
 def test_detector_recall_reaches_the_target(scores, light):
     # Real walking people (cut out of vtest.avi) pasted at the same boxes reach 0.77 by day and 0.71 by night

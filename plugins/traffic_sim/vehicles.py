@@ -585,7 +585,9 @@ class VehiclePainter:
             cu, cv = sum(us) / len(us), sum(vs) / len(vs)
             size = max(max(us) - min(us), max(vs) - min(vs))
             if self.night:
-                glows.append(Glow(cu, cv, size * (1.6 if front else 1.3), color))  # a modern sensor blooms little
+                # a modern sensor blooms little: a headlight facing the camera is a bright lamp with a tight halo (a halo of
+                # radius 1.6 times the lamp's size, renderer 9 and before, hid far cars' fronts: bench/README.md, renderer 10)
+                glows.append(Glow(cu, cv, size * (0.6 if front else 1.3), color))
             if blink:
                 amber = (255, 165, 20)
                 draw.polygon(p, fill=amber)
