@@ -91,15 +91,20 @@ def run_one(models: dict[str, OnnxModel], scenario: str, night: bool, args) -> t
 BANDS = ((40, 60), (60, 90), (90, None))  # box heights, px
 
 
+def band(height: float) -> str:
+    for lo, hi in BANDS:
+        if height >= lo and (hi is None or height < hi):
+            return f"{lo}-{hi}" if hi else f"{lo}+"
+    return f"<{BANDS[0][0]}"
+
+
 def by_class(tally: dict, light: str, score: Score, classes: dict[str, str]) -> None:
     """Add a scenario's counted objects to ``tally[(light, class, band)] = [counted, found]``; a motorcycle's
     rider is ``rider``, apart from people on foot."""
     for found, items in ((1, score.hits), (0, score.misses)):
         for _, oid, box in items:
             cls = "rider" if oid.endswith(".rider") else classes[oid]
-            h = box[3] - box[1]
-            band = next((f"{lo}-{hi}" if hi else f"{lo}+") for lo, hi in BANDS if h >= lo and (hi is None or h < hi)) if h >= BANDS[0][0] else f"<{BANDS[0][0]}"
-            cell = tally.setdefault((light, cls, band), [0, 0])
+            cell = tally.setdefault((light, cls, band(box[3] - box[1])), [0, 0])
             cell[0] += 1
             cell[1] += found
 
@@ -210,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{t:5} {scenario:16} {'night' if night else 'day':5} {n:6d}  {line(s, large)}", flush=True)
                 if t == args.tiles:
                     by_class(class_tally, "night" if night else "day", s, classes)
-                if args.misses and t == args.tiles:
-                    for i, oid, box in s.misses:
+                    for i, oid, box in s.misses if args.misses else ():
                         print(f"    missed frame {i} {oid} {box}")
                 rows[t].append({"scenario": scenario, "night": night, "frames": n, **figures(s, large)})
     summary: dict[str, dict] = {t: {} for t in tilings}
