@@ -1,10 +1,20 @@
 """Worker processes a supervisor thread keeps running: how one starts, and how long to wait before a restart.
 
 Shared by the frame worker (:mod:`core.media.frame_process`) and a plugin's own worker (the
-``vision_onnx`` detector process). A worker is ``python -P -m MODULE FD``: ``-P`` so that the server's
+``vision_onnx`` detector process). A worker is ``python -P -m MODULE FD POLICY``: ``-P`` so that the server's
 working directory cannot shadow our modules, ``FD`` its end of a socket pair (its death is the
-supervisor's end of file), in a session of its own so that Linux's autogroup gives its CPU a group of
-its own, not the server's.
+supervisor's end of file), ``POLICY`` the analysis threads' ``[analytics] thread_policy``.
+
+Where its CPU is charged follows that policy. With ``"nice"`` (the default) a worker starts a session
+of its own, so that Linux's autogroup gives it a CPU group of its own: on a machine shared with other
+work its analysis has a whole group's share, not a part of the server's. With ``"idle"`` (a dedicated
+server) it stays in the server's session, hence its CPU group, and its threads run at ``SCHED_IDLE``
+there: the scheduler then preempts them at once whenever a thread of the server wakes, as it does
+for the server's own analysis threads. In a group of its own a ``SCHED_IDLE`` thread is idle only
+among its own group's threads, and a waking event loop waited for the scheduler's next turn between
+the two groups: with 16 cameras analysed, the live viewers' p99 added delay was 1.9-2.8 times that
+without analytics, against 1.25-1.4 in the server's group (bench/README.md, "Workers in the server's
+CPU group").
 """
 
 from __future__ import annotations
@@ -13,6 +23,8 @@ import random
 import socket
 import subprocess
 
+from core.media import frame_decode
+
 RESTART_BASE_S = 0.5
 RESTART_CAP_S = 30.0
 HEALTHY_AFTER_S = 60.0  # a worker up this long: its next crash restarts at once
@@ -20,11 +32,12 @@ HEALTHY_AFTER_S = 60.0  # a worker up this long: its next crash restarts at once
 
 def start_worker(python: str, module: str, env: dict[str, str] | None = None) -> tuple[socket.socket, subprocess.Popen[bytes]]:
     """Start ``module``'s worker; (the supervisor's end of the socket pair, the process)."""
+    policy = frame_decode.thread_policy()
     ours, theirs = socket.socketpair()
     try:
         proc = subprocess.Popen(
-            [python, "-P", "-m", module, str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+            [python, "-P", "-m", module, str(theirs.fileno()), policy],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=policy != "idle", env=env,
         )  # fmt: skip
     except BaseException:
         ours.close()

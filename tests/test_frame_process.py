@@ -1,7 +1,8 @@
 """The frame hub with ``decode = "process"``: a real RTSP camera decoded in the frame worker process.
 
-The worker runs in a session (so a CPU group) of its own and reads the packets the server already
-holds (the camera is pulled once); pictures come back through shared memory. A killed worker is
+The worker runs in a session (so a CPU group) of its own, or with ``thread_policy = "idle"`` in the
+server's with its decode threads at ``SCHED_IDLE``, and reads the packets the server already holds (the
+camera is pulled once); pictures come back through shared memory. A killed worker is
 restarted, its frames resume, and the gap counts as dropped analytics frames, shown in health.
 """
 
@@ -59,6 +60,27 @@ async def test_frames_arrive_through_the_worker_process(registry, rtsp_server): 
     pid = worker["pid"]
     hub.close()
     await wait_for(lambda: not _alive(pid), 10)  # closing the hub ends the worker
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+async def test_with_the_idle_policy_the_worker_decodes_at_sched_idle_in_the_servers_group(registry, rtsp_server, monkeypatch):  # noqa: F811
+    from core.media import frame_decode
+
+    monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)
+    frame_decode.set_thread_policy("idle")  # [analytics] thread_policy = "idle": a dedicated server
+    registry.add(camera("c1", rtsp_server.url("h264_gop1")))
+    hub = FrameHub(registry, decode="process")
+    try:
+        a = hub.subscribe("c1", "a", fps=5)
+        await take(a, 3)
+        pid = hub.describe("c1")["worker"]["pid"]
+        assert os.getsid(pid) == os.getsid(0)  # the server's session, hence its CPU group
+        policies = {int(t): os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task")}
+        assert policies[pid] == os.SCHED_OTHER  # its main thread, which reads the server's packets
+        assert os.SCHED_IDLE in policies.values()  # the camera's decode thread
+        a.close()
+    finally:
+        hub.close()
 
 
 async def test_a_killed_worker_is_restarted_and_the_gap_counts_as_drops(registry, rtsp_server):  # noqa: F811

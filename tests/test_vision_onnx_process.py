@@ -112,6 +112,24 @@ async def test_a_killed_worker_is_restarted_and_its_in_flight_callers_get_the_re
     assert our_segments() == [] and not alive(worker["pid"])
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+async def test_with_the_idle_policy_the_worker_infers_at_sched_idle_in_the_servers_group(frames, monkeypatch):
+    from core.media import frame_decode
+
+    monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)
+    frame_decode.set_thread_policy("idle")  # [analytics] thread_policy = "idle": a dedicated server
+    det = OnnxDetector(Config(providers=["cpu"], isolation="process"), MODEL)
+    await asyncio.to_thread(det.start)
+    try:
+        assert await detect_all(det, frames[:1])  # it answers
+        pid = det.process.pid
+        assert os.getsid(pid) == os.getsid(0) != pid  # the server's session, hence its CPU group
+        policies = {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+        assert policies == {os.SCHED_IDLE}  # the model's thread, ONNX Runtime's pool, numpy's: all of them
+    finally:
+        await asyncio.to_thread(det.close)
+
+
 async def test_health_is_degraded_while_the_worker_restarts(frames):
     det = OnnxDetector(Config(providers=["cpu"], isolation="process"), MODEL)
     await asyncio.to_thread(det.start)

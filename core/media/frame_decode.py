@@ -162,6 +162,11 @@ def set_thread_policy(name: str) -> None:
     FRAME_POLICY = getattr(os, "SCHED_IDLE", None) if name == "idle" else None
 
 
+def thread_policy() -> str:
+    """The policy :func:`set_thread_policy` set: ``"idle"`` or ``"nice"`` (what a worker process is told)."""
+    return "idle" if FRAME_POLICY is not None else "nice"
+
+
 def lower_thread_priority() -> None:
     """Put the calling thread behind ingest and live view: nice +10, and SCHED_IDLE if so set.
 

@@ -1,15 +1,17 @@
 """The frame worker process: the frame hub's decoding and motion gating, out of the server.
 
-    python -P -m core.media.frame_worker FD
+    python -P -m core.media.frame_worker FD POLICY
 
-Started by the server (:mod:`core.media.frame_process`) in a session of its
-own, so that Linux's autogroup gives it a CPU group of its own: its decoding
-no longer counts against the server's share of a busy machine, and it holds
-no GIL the server's event loop waits for. Its group keeps the default
-weight: lowered to nice +10 (``/proc/self/autogroup``) it got about 1 % of the
-frames due on the shared development machine (load average 10-15), the
-analytics all but stopped; its decode threads run at nice +10 within it,
-behind the thread that reads the server's packets.
+Started by the server (:mod:`core.media.frame_process`); it holds no GIL the
+server's event loop waits for. With ``thread_policy = "nice"`` (``POLICY``)
+it runs in a session of its own, so that Linux's autogroup gives it a CPU
+group of its own: its decoding no longer counts against the server's share of
+a busy machine. That group keeps the default weight: lowered to nice +10
+(``/proc/self/autogroup``) it got about 1 % of the frames due on the shared
+development machine (load average 10-15), the analytics all but stopped. Its
+decode threads run at nice +10 within it, behind the thread that reads the
+server's packets, and with ``"idle"`` at ``SCHED_IDLE`` in the server's own
+group (:mod:`core.child_process` says why).
 
 Over the socket on ``FD`` (the frame format of :mod:`core.media.wire`) it
 takes each analysed camera's packets, the ones the server already holds
@@ -36,7 +38,7 @@ from fractions import Fraction
 from typing import Any
 
 from core.media import wire
-from core.media.frame_decode import FrameDecoder, FrameSettings, RateClock, lower_thread_priority
+from core.media.frame_decode import FrameDecoder, FrameSettings, RateClock, lower_thread_priority, set_thread_policy
 from core.media.frame_slots import SlotWriter
 from core.media.packets import MediaPacket
 
@@ -178,6 +180,7 @@ class FrameWorker:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="frame worker %(process)d: %(levelname)s %(message)s")
+    set_thread_policy(argv[2] if len(argv) > 2 else "nice")  # before any decode thread starts
     sock = socket.socket(fileno=int(argv[1]))
     worker = FrameWorker(sock)
     try:

@@ -201,9 +201,8 @@ class DetectorProcess:
             self._proc, self.pid = proc, proc.pid
             if self.closing:  # close() came meanwhile and saw no process to stop
                 proc.terminate()
-        policy = "idle" if frame_decode.FRAME_POLICY is not None else "nice"
         try:
-            conn.send((self.config, self.model_path, policy))
+            conn.send((self.config, self.model_path, frame_decode.thread_policy()))
         except OSError:
             pass  # dead already: _load reads its end of file
         return conn, proc
