@@ -44,6 +44,7 @@ def echo(tmp_path) -> tuple[int, str, int]:
 
 def test_a_worker_gets_its_end_of_the_socket_and_a_session_of_its_own(tmp_path, monkeypatch):
     monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)  # [analytics] thread_policy = "nice", the default
+    monkeypatch.setattr(frame_decode, "POLICY_NAME", "nice")
     sid, policy, pid = echo(tmp_path)
     assert sid == pid != os.getsid(0)  # it leads a session of its own: its own CPU group
     assert policy == "nice"
@@ -52,6 +53,7 @@ def test_a_worker_gets_its_end_of_the_socket_and_a_session_of_its_own(tmp_path, 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
 def test_with_the_idle_policy_a_worker_stays_in_the_servers_cpu_group(tmp_path, monkeypatch):
     monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)
+    monkeypatch.setattr(frame_decode, "POLICY_NAME", "nice")
     frame_decode.set_thread_policy("idle")  # a dedicated server
     sid, policy, pid = echo(tmp_path)
     # the server's session, so its autogroup: there SCHED_IDLE threads yield at once to a waking event loop

@@ -67,6 +67,7 @@ async def test_with_the_idle_policy_the_worker_decodes_at_sched_idle_in_the_serv
     from core.media import frame_decode
 
     monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)
+    monkeypatch.setattr(frame_decode, "POLICY_NAME", "nice")
     frame_decode.set_thread_policy("idle")  # [analytics] thread_policy = "idle": a dedicated server
     registry.add(camera("c1", rtsp_server.url("h264_gop1")))
     hub = FrameHub(registry, decode="process")

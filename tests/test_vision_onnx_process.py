@@ -117,6 +117,7 @@ async def test_with_the_idle_policy_the_worker_infers_at_sched_idle_in_the_serve
     from core.media import frame_decode
 
     monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)
+    monkeypatch.setattr(frame_decode, "POLICY_NAME", "nice")
     frame_decode.set_thread_policy("idle")  # [analytics] thread_policy = "idle": a dedicated server
     det = OnnxDetector(Config(providers=["cpu"], isolation="process"), MODEL)
     await asyncio.to_thread(det.start)

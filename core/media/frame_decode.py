@@ -23,7 +23,8 @@ import numpy as np
 log = logging.getLogger("bconnect.frames")
 
 FRAME_NICE = 10  # added to a decode or analyzer thread's niceness: ingest and WebRTC come first
-FRAME_POLICY: int | None = None  # a scheduling policy for analysis threads besides nice (set_thread_policy)
+FRAME_POLICY: int | None = None  # a scheduling policy for this process's analysis threads besides nice (set_thread_policy)
+POLICY_NAME = "nice"  # [analytics] thread_policy (set_thread_policy)
 MOTION_WIDTH = 64  # the grey thumbnail motion is measured on
 
 
@@ -155,29 +156,38 @@ class FrameDecoder:
         return motion, detect, forced
 
 
-def set_thread_policy(name: str) -> None:
-    """``[analytics] thread_policy``: ``"nice"`` (the default: nice +10 only) or ``"idle"`` (also Linux's
-    SCHED_IDLE where it exists). Set once at start, before analysis threads exist."""
-    global FRAME_POLICY
-    FRAME_POLICY = getattr(os, "SCHED_IDLE", None) if name == "idle" else None
+def set_thread_policy(name: str, worker: bool = False) -> None:
+    """``[analytics] thread_policy``, set once at start, before analysis threads exist: ``"nice"`` (the
+    default: nice +10 only) or ``"idle"``, which puts a worker process's analysis threads (``worker``: the
+    frame worker's, the detector process's) at Linux's SCHED_IDLE too, where it exists.
+
+    The server's own analysis threads stay at nice +10 under either policy: they take the server's GIL,
+    and one preempted at SCHED_IDLE while it held it waited for a core behind the workers' threads, with
+    the event loop waiting for the GIL behind it (with 16 cameras analysed, in one run: the viewers' p99
+    added delay 1.09-1.21 times the reference with them at nice +10, against 1.19-1.63 at SCHED_IDLE;
+    docs/analytics.md, "Workers in the server's CPU group")."""
+    global FRAME_POLICY, POLICY_NAME
+    POLICY_NAME = "idle" if name == "idle" else "nice"
+    FRAME_POLICY = getattr(os, "SCHED_IDLE", None) if name == "idle" and worker else None
 
 
 def thread_policy() -> str:
-    """The policy :func:`set_thread_policy` set: ``"idle"`` or ``"nice"`` (what a worker process is told)."""
-    return "idle" if FRAME_POLICY is not None else "nice"
+    """The policy :func:`set_thread_policy` set, ``"idle"`` or ``"nice"``: what a worker process is told."""
+    return POLICY_NAME
 
 
 def lower_thread_priority() -> None:
-    """Put the calling thread behind ingest and live view: nice +10, and SCHED_IDLE if so set.
+    """Put the calling thread behind ingest and live view: nice +10, and SCHED_IDLE if so set (in a
+    worker process, :func:`set_thread_policy`).
 
     nice +10 leaves each analysis thread a CFS weight of 110 against the loop's
     1024: sixteen of them together outweigh it, and a waking loop need not
-    preempt them. A SCHED_IDLE thread runs only on a core nobody else wants and
-    is preempted at once by any waking normal thread, but on a machine with
-    other work (a second process, a backup, the test suite's other worker) it
-    gets no CPU at all and the analytics stop: hence an opt-in for dedicated
-    servers (``[analytics] thread_policy = "idle"``). Threads it starts (an
-    inference library's pool) inherit both.
+    preempt them. A SCHED_IDLE thread is preempted at once by any waking normal
+    thread of its CPU group, but gets only what the group's other work leaves:
+    on a machine where other work shares that group (the test suite's other
+    worker, a build in the same shell) the analytics can stop. Hence an opt-in
+    for dedicated servers (``[analytics] thread_policy = "idle"``). Threads it
+    starts (an inference library's pool) inherit both.
     """
     tid = threading.get_native_id()
     try:  # os.nice() would lower the whole process on Linux; setpriority on the thread id lowers this thread only

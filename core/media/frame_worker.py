@@ -180,7 +180,7 @@ class FrameWorker:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="frame worker %(process)d: %(levelname)s %(message)s")
-    set_thread_policy(argv[2] if len(argv) > 2 else "nice")  # before any decode thread starts
+    set_thread_policy(argv[2] if len(argv) > 2 else "nice", worker=True)  # before any decode thread starts
     sock = socket.socket(fileno=int(argv[1]))
     worker = FrameWorker(sock)
     try:

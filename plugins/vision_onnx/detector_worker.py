@@ -34,7 +34,7 @@ log = logging.getLogger("bconnect.plugin.vision_onnx")
 
 def serve(conn: Connection) -> None:
     config, model_path, policy = conn.recv()
-    set_thread_policy(policy)
+    set_thread_policy(policy, worker=True)
     lower_thread_priority()  # this thread runs the model; ONNX Runtime's pool, started now, inherits it
     try:
         model = OnnxModel(config, model_path)
