@@ -176,12 +176,14 @@ def test_the_real_people_bench_scores_the_same_boxes_drawn_and_photographed():
 
 
 @pytest.mark.default_model
-def test_the_simulator_recall_bench_splits_what_it_counted_by_class_and_height():
+def test_the_simulator_recall_bench_splits_what_it_counted_by_class_and_height_over_seeds():
     result, out = run_bench(
         "sim_recall.py", "--scenarios", "red_light_wait", "--lighting", "day", "--every", "150", "--baseline-tiles", "none",
-        "--no-reference", "--by-class",
+        "--no-reference", "--by-class", "--seed", "101", "202",
     )
-    totals = result["totals"]["day"]
+    assert [(r["scenario"], r["seed"]) for r in result["rows"]] == [("red_light_wait", 101), ("red_light_wait", 202)]
+    assert result["seeds"] == [101, 202] and "red_light_wait/202" in out
+    totals = result["totals"]["day"]  # both seeds pooled
     rows = result["by_class"]
     assert {r["class"] for r in rows} >= {"car", "person"} and {r["light"] for r in rows} == {"day"}
     # every counted object is in exactly one class and band: the split adds up to the totals, found and counted
