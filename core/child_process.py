@@ -10,9 +10,9 @@ of its own, so that Linux's autogroup gives it a CPU group of its own: on a mach
 work its analysis has a whole group's share, not a part of the server's. With ``"idle"`` (a dedicated
 server) it stays in the server's session, hence its CPU group, and its analysis threads run at
 ``SCHED_IDLE`` there: the scheduler then preempts them at once whenever a thread of the server wakes
-(the server's own analysis threads included, at nice +10: they take its GIL). In a group of its own a ``SCHED_IDLE`` thread is idle only
-among its own group's threads, and a waking event loop waited for the scheduler's next turn between
-the two groups: with 16 cameras analysed, the live viewers' p99 added delay was 1.8-2.7 times that
+(the server's own analysis threads included, at nice +10: they take its GIL). In a group of its own a
+``SCHED_IDLE`` thread is idle only among its own group's threads, and a waking event loop waited for
+the scheduler's next turn between the two groups: with 16 cameras analysed, the live viewers' p99 added delay was 1.8-2.7 times that
 without analytics, against 1.05-1.6 in the server's group (bench/README.md, "Workers in the server's
 CPU group").
 """
