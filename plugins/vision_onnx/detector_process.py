@@ -38,7 +38,6 @@ import numpy as np
 
 from core.analytics.detector import Detection, DetectorInfo, FramesDropped
 from core.child_process import Backoff, start_worker
-from core.media import frame_decode
 from plugins.vision_onnx.config import Config
 from plugins.vision_onnx.model import ModelError
 from plugins.vision_onnx.shared_frames import FrameWriter
@@ -202,7 +201,7 @@ class DetectorProcess:
             if self.closing:  # close() came meanwhile and saw no process to stop
                 proc.terminate()
         try:
-            conn.send((self.config, self.model_path, frame_decode.thread_policy()))
+            conn.send((self.config, self.model_path))
         except OSError:
             pass  # dead already: _load reads its end of file
         return conn, proc

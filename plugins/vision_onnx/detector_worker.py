@@ -1,11 +1,12 @@
 """The detector process: the ``vision_onnx`` model, out of the server.
 
-    python -P -m plugins.vision_onnx.detector_worker FD
+    python -P -m plugins.vision_onnx.detector_worker FD POLICY
 
-Started by :class:`plugins.vision_onnx.detector_process.DetectorProcess` in a
-session of its own (Linux autogroup: its CPU is charged to a group of its own,
-not the server's) with a connection on ``FD``. Its first message is the
-plugin's config, the model's path and the thread policy; it builds the
+Started by :class:`plugins.vision_onnx.detector_process.DetectorProcess` with a
+connection on ``FD``, in a session of its own (Linux autogroup: its CPU is
+charged to a group of its own, not the server's), or in the server's with
+``POLICY`` ``idle`` (``[analytics] thread_policy``; :mod:`core.child_process`
+says why). Its first message is the plugin's config and the model's path; it builds the
 :class:`~plugins.vision_onnx.model.OnnxModel` here (so a GPU provider loads
 here, with its fallback) on its main thread, lowered to analytics priority
 first so that the threads the session starts (ONNX Runtime's pool) inherit
@@ -32,8 +33,8 @@ from plugins.vision_onnx.shared_frames import FrameReader
 log = logging.getLogger("bconnect.plugin.vision_onnx")
 
 
-def serve(conn: Connection) -> None:
-    config, model_path, policy = conn.recv()
+def serve(conn: Connection, policy: str) -> None:
+    config, model_path = conn.recv()
     set_thread_policy(policy, worker=True)
     lower_thread_priority()  # this thread runs the model; ONNX Runtime's pool, started now, inherits it
     try:
@@ -79,7 +80,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="detector process: %(levelname)s %(name)s: %(message)s")
     conn = Connection(int(sys.argv[1]))
     try:
-        serve(conn)
+        serve(conn, sys.argv[2] if len(sys.argv) > 2 else "nice")  # the thread policy (core.child_process)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the server went away
     finally:
