@@ -47,6 +47,11 @@ def start_worker(python: str, module: str, env: dict[str, str] | None = None) ->
     return ours, proc
 
 
+def adopt_thread_policy(argv: list[str]) -> None:
+    """In a worker, first thing: its analysis threads' policy, from the command line :func:`start_worker` gave it."""
+    frame_decode.set_thread_policy(argv[2] if len(argv) > 2 else "nice", worker=True)
+
+
 class Backoff:
     """The wait before the next start: none after a worker that was up ``HEALTHY_AFTER_S`` (or the first
     failure), then 0.5 s doubling to 30 s, each drawn between half and all of it (workers that died

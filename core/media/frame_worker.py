@@ -38,7 +38,8 @@ from fractions import Fraction
 from typing import Any
 
 from core.media import wire
-from core.media.frame_decode import FrameDecoder, FrameSettings, RateClock, lower_thread_priority, set_thread_policy
+from core.child_process import adopt_thread_policy
+from core.media.frame_decode import FrameDecoder, FrameSettings, RateClock, lower_thread_priority
 from core.media.frame_slots import SlotWriter
 from core.media.packets import MediaPacket
 
@@ -180,7 +181,7 @@ class FrameWorker:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="frame worker %(process)d: %(levelname)s %(message)s")
-    set_thread_policy(argv[2] if len(argv) > 2 else "nice", worker=True)  # before any decode thread starts
+    adopt_thread_policy(argv)  # before any decode thread starts
     sock = socket.socket(fileno=int(argv[1]))
     worker = FrameWorker(sock)
     try:

@@ -26,16 +26,16 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
-from core.media.frame_decode import lower_thread_priority, set_thread_policy
+from core.child_process import adopt_thread_policy
+from core.media.frame_decode import lower_thread_priority
 from plugins.vision_onnx.model import ModelError, OnnxModel
 from plugins.vision_onnx.shared_frames import FrameReader
 
 log = logging.getLogger("bconnect.plugin.vision_onnx")
 
 
-def serve(conn: Connection, policy: str) -> None:
+def serve(conn: Connection) -> None:
     config, model_path = conn.recv()
-    set_thread_policy(policy, worker=True)
     lower_thread_priority()  # this thread runs the model; ONNX Runtime's pool, started now, inherits it
     try:
         model = OnnxModel(config, model_path)
@@ -78,9 +78,10 @@ def lower_earlier_threads() -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="detector process: %(levelname)s %(name)s: %(message)s")
+    adopt_thread_policy(sys.argv)  # before the model's threads start
     conn = Connection(int(sys.argv[1]))
     try:
-        serve(conn, sys.argv[2] if len(sys.argv) > 2 else "nice")  # the thread policy (core.child_process)
+        serve(conn)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the server went away
     finally:
