@@ -57,10 +57,23 @@ def ensure_clip(gop_s: float = 2.0, *, width: int = 1920, height: int = 1080, fp
     index = path.with_name(path.name + ".idx")
     if path.exists() and index.exists():
         return path
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # one encoder at a time: two benches started together (the test suite's workers) each renamed their own
+    # clip and index into place, and one could end with the other's index over its clip (x264 need not encode
+    # the same bytes twice): the load generator then read garbage at the index's offsets and no camera came online
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path.exists() and index.exists()):
+            _encode_clip(path, index, gop_s, width, height, fps, kbps, seconds)
+    return path
+
+
+def _encode_clip(path: Path, index: Path, gop_s: float, width: int, height: int, fps: int, kbps: int, seconds: float) -> None:
     import av
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     keyint = max(1, round(gop_s * fps))
     frames = round(seconds * fps)
     rng = np.random.default_rng(7)
@@ -107,7 +120,6 @@ def ensure_clip(gop_s: float = 2.0, *, width: int = 1920, height: int = 1080, fp
     tmp_index.write_text("".join(entries))
     tmp_index.replace(index)
     tmp.replace(path)
-    return path
 
 
 # --- the RTSP server (system python, gi) ---------------------------------------------
