@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support.appclient import bearer_headers, running
 
+from core.analytics.detector import DETECTOR_HOOK
 from core.app import create_app
 from core.config import load_file
 from core.hookspecs import hookimpl
@@ -177,3 +178,101 @@ def test_the_guide_shows_the_shipped_example_analyzer():
     assert ("toml", (EXAMPLE / "plugin.toml").read_text()) in blocks
     code_lines = [line for line in (EXAMPLE / "plugin.py").read_text().splitlines() if line.strip()]
     assert len(code_lines) < 100
+
+
+class ThreadRecordingDetector:
+    """A test detector: one box in the middle of every frame, and the threads it was called on."""
+
+    name = "recording_detector"
+
+    def __init__(self) -> None:
+        self.threads: set[str] = set()
+
+    async def detect(self, frames):
+        from core.analytics.detector import Detection
+
+        self.threads.add(threading.current_thread().name)
+        return [[Detection("car", 0.9, f.shape[1] * 0.4, f.shape[0] * 0.4, f.shape[1] * 0.6, f.shape[0] * 0.6)] for f in frames]
+
+    def info(self):
+        from core.analytics.detector import DetectorInfo
+
+        return DetectorInfo("recording", "none", (0, 0))
+
+
+class WhereAsync:
+    """An ``async`` analyzer that reads tracks: where its frames reach it."""
+
+    name = "where_async"
+    fps = 5.0
+
+    def __init__(self) -> None:
+        self.loops: set[int] = set()
+        self.threads: set[str] = set()
+        self.tracked = 0
+
+    def wants(self, camera):
+        return True
+
+    async def process(self, frame, ctx):
+        self.loops.add(id(asyncio.get_running_loop()))
+        self.threads.add(threading.current_thread().name)
+        self.tracked += bool(ctx.tracks)
+
+
+class WhereThreaded(WhereAsync):
+    name = "where_threaded"
+
+    def process(self, frame, ctx):  # a plain def: in a worker thread
+        self.threads.add(threading.current_thread().name)
+        self.tracked += bool(ctx.tracks)
+
+
+class WherePlugin:
+    def __init__(self) -> None:
+        self.detector = ThreadRecordingDetector()
+        self.on_loop = WhereAsync()
+        self.threaded = WhereThreaded()
+
+    @hookimpl
+    def bconnect_register_detectors(self, register):
+        register(self.detector)
+
+    @hookimpl
+    def bconnect_register_analyzers(self, register):
+        register(self.on_loop)
+        register(self.threaded)
+
+
+async def test_per_frame_steps_run_on_the_analytics_loop_and_async_analyzers_on_the_servers(make_deployment, rtsp_server):  # noqa: F811
+    """Live view first: detection, tracking and the threaded analyzers' feeding run on the analytics loop's thread;
+    an ``async`` analyzer still runs on the server's loop, with tracks; the analytics loop ends with the app."""
+    cfg = load_file(make_deployment(f"""
+        [[plugins.stream_url.cameras]]
+        id = "cam-1"
+        name = "Gate"
+        url = "{rtsp_server.url('h264_gop1')}"
+        agency = "dishub"
+        area = "beruang_madu"
+        """).path)
+    host = load_plugins(cfg)
+    plugin = WherePlugin()
+    host.pm.register(plugin, name="tests")
+    host.states["tests"] = PluginState("tests", None)
+    host.registered[DETECTOR_HOOK] = host.collect(DETECTOR_HOOK)  # registered after loading: collected again
+    app = create_app(cfg, host=host)
+    server_loop = asyncio.get_running_loop()
+    async with running(app):
+        runner = app.state.services.analytics
+        thread = runner.loop_thread._thread
+        deadline = time.monotonic() + 30
+        while plugin.on_loop.tracked < 3 or plugin.threaded.tracked < 3:
+            assert time.monotonic() < deadline, "analyzers got no tracked frames"
+            await asyncio.sleep(0.2)
+        names = {t.get_name() for t in asyncio.all_tasks()}
+        assert not any(n.startswith(("tracking-", "analyze-where_threaded")) for n in names)  # none on the server's loop
+        assert "analyze-where_async-cam-1" in names
+    assert plugin.detector.threads == {"analytics-loop"}
+    assert plugin.on_loop.loops == {id(server_loop)} and plugin.on_loop.threads == {threading.current_thread().name}
+    assert plugin.threaded.threads == {"analyzer-where_threaded_0"}
+    assert not thread.is_alive()  # stopped with the app

@@ -186,7 +186,7 @@ async def test_a_slow_subscriber_drops_frames_and_they_are_counted(registry, rts
     stuck = hub.subscribe("c1", "stuck", fps=5, maxsize=2)  # never reads: a saturated analyzer
     got = await take(fast, 15)
     assert len(got) == 15 and fast.dropped == 0
-    assert stuck.dropped >= 8 and len(stuck._queue) == 2  # bounded: the newest two, never a backlog
+    assert stuck.dropped >= 8 and len(stuck._frames) == 2  # bounded: the newest two, never a backlog
     newest = await stuck.get()
     assert newest.seq >= got[-1].seq - 2
     counts = hub.describe("c1")

@@ -51,7 +51,7 @@ class FramesDropped(Exception):
 
 @runtime_checkable
 class Detector(Protocol):
-    """Finds objects in frames. ``detect`` never blocks the event loop."""
+    """Finds objects in frames. ``detect`` is awaited on the analytics loop, shared by every camera: it never blocks."""
 
     name: str
 

@@ -5,8 +5,12 @@ here, in :meth:`AnalyticsRunner.start`, the one place that reads that hook).
 Each (analyzer, camera) pair it wants gets a frame subscription of one frame
 and a task that calls ``process`` with each frame, one at a time: a slow
 analyzer drops frames (counted per camera), it never queues them. An
-``async def process`` runs on the event loop; a plain one in a worker thread
-of the analyzer's own, at a lower OS priority. An analyzer that raises is
+``async def process`` runs on the server's event loop; a plain one in a worker
+thread of the analyzer's own, at a lower OS priority. Everything else per frame
+(pictures handed over, detection, tracking, feeding threaded analyzers) runs on
+the analytics loop, a second event loop in a thread of its own
+(:mod:`core.analytics.loop_thread`), so that live viewers on the server's loop
+never wait behind it. An analyzer that raises is
 contained: reported against its plugin (logged with its name, counted, the
 plugin degraded in health), counted here, and given the next frame as usual.
 
@@ -35,6 +39,7 @@ from typing import Any
 
 from core.analytics.closeups import CloseUps
 from core.analytics.detector import Detector, no_detector_reason
+from core.analytics.loop_thread import LoopThread
 from core.analytics.tracking import CameraTracking, Mailbox
 from core.interfaces import Analyzer, AnalyzerContext, CameraInfo, Frame
 from core.media.frame_decode import lower_thread_priority
@@ -53,7 +58,7 @@ class _Run:
     analyzer: Analyzer
     camera: CameraInfo
     subscription: FrameSubscription | Mailbox
-    task: asyncio.Task[None] | None = None
+    task: asyncio.Task[None] | concurrent.futures.Future[None] | None = None
     processed: int = 0
     errors: int = 0
     last_error: str | None = None
@@ -94,6 +99,8 @@ class AnalyticsRunner:
         self.switch_interval_ms = switch_interval_ms  # while analyzers run; 0: Python's own
         self.closeups = closeups or CloseUps()  # none unless the deployment's settings say
         self._switch_before: float | None = None  # the interval to restore at stop
+        self.loop_thread: LoopThread | None = None  # the analytics loop, from start() to stop()
+        self._main: asyncio.AbstractEventLoop | None = None
 
     def choose_detector(self) -> None:
         """The detector of this deployment: the one named, else the only (or first) registered."""
@@ -111,10 +118,14 @@ class AnalyticsRunner:
             self.detector_problem = no_detector_reason()
 
     def start(self) -> None:
+        self._main = asyncio.get_running_loop()
+        if self.loop_thread is None:
+            self.loop_thread = LoopThread()
+            self.hub.deliver_on(self.loop_thread.loop)
         self.choose_detector()
         for plugin, analyzer in self.plugins.collect(ANALYZER_HOOK):
             if not isinstance(analyzer, Analyzer):
-                self.plugins.report_failure(plugin, ANALYZER_HOOK, TypeError(f"not an analyzer: {analyzer!r}"))
+                self._report(plugin, ANALYZER_HOOK, TypeError(f"not an analyzer: {analyzer!r}"))
                 continue
             self.add(plugin, analyzer)
         log.info("%d analyzers on %d cameras", len(self.analyzers), len({r.camera.id for r in self.runs}))
@@ -140,10 +151,11 @@ class AnalyticsRunner:
                 else:
                     subscription = self.hub.subscribe(runtime.id, f"{plugin}:{analyzer.name}", fps=fps)
             except Exception as exc:
-                self.plugins.report_failure(plugin, f"analyzer {analyzer.name} on camera {runtime.id}", exc)
+                self._report(plugin, f"analyzer {analyzer.name} on camera {runtime.id}", exc)
                 continue
             run = _Run(plugin, analyzer, runtime.info, subscription)
-            run.task = asyncio.get_running_loop().create_task(self._feed(run), name=f"analyze-{analyzer.name}-{runtime.id}")
+            threaded = not inspect.iscoroutinefunction(analyzer.process)  # fed on the analytics loop; async: on ours
+            run.task = self._spawn(self._feed(run), f"analyze-{analyzer.name}-{runtime.id}", analytics_loop=threaded)
             self.runs.append(run)
             self._shorten_switch_interval()
 
@@ -171,9 +183,9 @@ class AnalyticsRunner:
             subscription = self.hub.subscribe(camera_id, "core:tracking", fps=fps)
             stage = self.tracking[camera_id] = CameraTracking(
                 camera_id, subscription, self.detector, self.zones, self._track_thread, self.metrics, self.closeups,
-                on_error=lambda exc, c=camera_id: self.plugins.report_failure("analytics", f"detection on camera {c}", exc),
+                on_error=lambda exc, c=camera_id: self._report("analytics", f"detection on camera {c}", exc),
             )
-            stage.start()
+            stage.task = self._spawn(stage.run(), f"tracking-{camera_id}", analytics_loop=True)
         elif fps > stage.subscription.fps:
             stage.subscription.fps = fps  # the hub decodes at the highest rate wanted
         on_drop = None
@@ -183,6 +195,23 @@ class AnalyticsRunner:
         box = Mailbox(on_drop)
         stage.mailboxes.append(box)
         return box
+
+    def _spawn(self, coro: Any, name: str, *, analytics_loop: bool) -> asyncio.Task[None] | concurrent.futures.Future[None]:
+        if analytics_loop and self.loop_thread is not None:
+            return self.loop_thread.spawn(coro, name)
+        return asyncio.get_running_loop().create_task(coro, name=name)
+
+    def _report(self, plugin: str, where: str, exc: BaseException) -> None:
+        """A failure reported to the plugin host on the server's loop (its listeners live there), from either loop."""
+        main = self._main
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if main is None or here is main or main.is_closed():
+            self.plugins.report_failure(plugin, where, exc)
+        else:
+            main.call_soon_threadsafe(self.plugins.report_failure, plugin, where, exc)
 
     async def _feed(self, run: _Run) -> None:
         analyzer = run.analyzer
@@ -230,7 +259,7 @@ class AnalyticsRunner:
         now = time.monotonic()
         if now - run.last_report >= REPORT_EVERY_S:
             run.last_report = now
-            self.plugins.report_failure(run.plugin, f"analyzer {run.analyzer.name} on camera {run.camera.id}", exc)
+            self._report(run.plugin, f"analyzer {run.analyzer.name} on camera {run.camera.id}", exc)
         else:
             log.debug("analyzer %s failed again on %s: %s", run.analyzer.name, run.camera.id, run.last_error)
 
@@ -272,9 +301,12 @@ class AnalyticsRunner:
             if run.task is not None:
                 run.task.cancel()
         for run in self.runs:
-            if run.task is not None:
+            if isinstance(run.task, asyncio.Task):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await run.task
+        if self.loop_thread is not None:  # its tasks end (awaited there), then the loop and its thread
+            await self.loop_thread.cancel_all()
+            await asyncio.to_thread(self.loop_thread.close)
         for executor in self._threads.values():
             executor.shutdown(wait=False, cancel_futures=True)
         if self._track_thread is not None:

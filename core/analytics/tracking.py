@@ -34,6 +34,7 @@ from core.analytics.detector import Detector, FramesDropped
 from core.analytics.tracker import Track, ViewTrackers
 from core.interfaces import Frame
 from core.media.frames import FrameSubscription
+from core.media.latest import Latest
 from core.media.mux import SubscriptionClosed
 
 log = logging.getLogger("bconnect.analytics")
@@ -81,44 +82,12 @@ class Seen:
     zones: tuple[Any, ...]
 
 
-class Mailbox:
-    """Holds at most one item; a newer one replaces it (counted as a drop)."""
+class Mailbox(Latest[Seen]):
+    """Holds at most one item; a newer one replaces it (counted as a drop). Put on the analytics loop, awaited
+    there (an analyzer in a thread of its own) or on the server's loop (an ``async`` analyzer)."""
 
     def __init__(self, on_drop: Callable[[int], None] | None = None) -> None:
-        self.item: Seen | None = None
-        self.dropped = 0
-        self.closed = False
-        self._on_drop = on_drop
-        self._waiter: asyncio.Future[None] | None = None
-
-    def put(self, item: Seen) -> None:
-        if self.closed:
-            return
-        if self.item is not None:
-            self.dropped += 1
-            if self._on_drop is not None:
-                self._on_drop(1)
-        self.item = item
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def get(self) -> Seen:
-        while self.item is None:
-            if self.closed:
-                raise SubscriptionClosed("mailbox closed")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        item, self.item = self.item, None
-        return item
-
-    def close(self) -> None:
-        self.closed = True
-        self.item = None
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        super().__init__(1, on_drop, "mailbox")
 
 
 def _pictures(image: np.ndarray, squares: list[closeups.Square]) -> list[np.ndarray]:
@@ -167,12 +136,13 @@ class CameraTracking:
         self.detect_ms: float | None = None  # the last call's
         self.latest: Sighting | None = None  # for the live overlay
         self._last_report = -REPORT_EVERY_S
-        self.task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | concurrent.futures.Future[None] | None = None
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"tracking-{self.camera_id}")
+        """On the running loop (the runner spawns :meth:`run` on the analytics loop instead)."""
+        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"tracking-{self.camera_id}")
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 frame = await self.subscription.get()

@@ -16,6 +16,11 @@ a new frame pushes out the oldest, and the loss is counted per camera
 the fastest subscriber's rate needs are converted to pictures; the others are
 decoded for their references only (non-reference frames are skipped).
 
+The pictures go to the loop :meth:`FrameHub.deliver_on` names (the
+analytics loop, :mod:`core.analytics.loop_thread`), else to the loop that
+subscribed; decoders start and stop on the loop that subscribed. Subscribers
+may await their frames on either loop (:class:`core.media.latest.Latest`).
+
 With ``[analytics] decode = "process"`` the decoding and motion gating run
 in a worker process of their own (:mod:`core.media.frame_process`): the
 camera's thread here only forwards its packets there, and the pictures come
@@ -43,6 +48,7 @@ from core.media.frame_decode import FrameDecoder, FrameSettings, DecodedPicture,
 from core.media.frame_process import FrameProcess, RemoteDecoder
 from core.media.frame_worker import K_SET, K_START, K_STOP
 from core.media.handoff import LoopHandoff
+from core.media.latest import Latest
 from core.media.mux import SubscriptionClosed
 from core.media.packet_reader import ThreadReader
 
@@ -67,7 +73,11 @@ class PresetSource(Protocol):
 
 
 class FrameSubscription:
-    """One analyzer's bounded view of a camera's frames, at its own rate."""
+    """One analyzer's bounded view of a camera's frames, at its own rate.
+
+    Offered frames on the loop that delivers pictures (:meth:`FrameHub.deliver_on`), awaited on that loop or
+    another (:class:`core.media.latest.Latest`); opened and closed on the loop that subscribed.
+    """
 
     def __init__(self, source: CameraFrames, name: str, fps: float, maxsize: int) -> None:
         if not 1 <= maxsize <= 2:
@@ -79,11 +89,16 @@ class FrameSubscription:
         self.fps = fps
         self.maxsize = maxsize
         self.delivered = 0
-        self.dropped = 0
-        self.closed = False
-        self._queue: collections.deque[Frame] = collections.deque()
+        self._frames: Latest[Frame] = Latest(maxsize, source.count_drop, f"frames of {source.camera_id!r} for {name!r}")
         self._clock = RateClock()  # which stream times this subscriber's rate takes
-        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def dropped(self) -> int:
+        return self._frames.dropped
+
+    @property
+    def closed(self) -> bool:
+        return self._frames.closed
 
     def __repr__(self) -> str:
         return f"<FrameSubscription {self.name!r} on {self.source.camera_id!r} fps={self.fps:g} dropped={self.dropped}>"
@@ -91,35 +106,20 @@ class FrameSubscription:
     def _offer(self, frame: Frame, t: float) -> None:
         if not self._clock.due(t, self.fps):  # (stream time going back, a reconnect, starts the rate again)
             return  # not due at this subscriber's rate: not a drop
-        if len(self._queue) >= self.maxsize:
-            self._queue.popleft()
-            self.dropped += 1
-            self.source.count_drop()
-        self._queue.append(frame)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self._frames.put(frame)
 
     async def get(self) -> Frame:
         """The next frame; raises :class:`core.media.mux.SubscriptionClosed` once closed."""
-        while not self._queue:
-            if self.closed:
-                raise SubscriptionClosed(f"frames of {self.source.camera_id!r} for {self.name!r} closed")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        frame = await self._frames.get()
         self.delivered += 1
-        return self._queue.popleft()
+        return frame
 
     def close(self) -> None:
         if self.closed:
             return
-        self.closed = True
-        self._queue.clear()
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self._frames.close()
         self.source.hub._release(self)
+
 
 class CameraFrames:
     """One camera's decoder and its subscribers.
@@ -193,8 +193,7 @@ class CameraFrames:
             try:
                 batch = reader.take(timeout=1.0)
             except SubscriptionClosed:
-                if not handoff.post(CameraFrames._stream_ended, self):
-                    log.info("camera %s: frames end", self.camera_id)
+                self.hub.call_control(self._stream_ended)
                 return
             # a whole queue behind (starved of CPU), the reader skipped to the next keyframe: those frames are lost
             lost += reader.dropped - skipped
@@ -233,8 +232,7 @@ class CameraFrames:
             except SubscriptionClosed:
                 process.send([wire.frame(K_STOP, slot)], process.generation)
                 process.detach(slot)
-                if not handoff.post(CameraFrames._stream_ended, self):
-                    log.info("camera %s: frames end", self.camera_id)
+                self.hub.call_control(self._stream_ended)
                 return
             lost += reader.dropped - skipped
             skipped = reader.dropped
@@ -360,6 +358,8 @@ class FrameHub:
         self.on_drop = on_drop
         self.sources: dict[str, CameraFrames] = {}
         self._handoff: LoopHandoff | None = None
+        self._deliver_loop: asyncio.AbstractEventLoop | None = None  # where pictures go; None: the subscribers' loop
+        self._control_loop: asyncio.AbstractEventLoop | None = None  # where decoders start and stop
         self._views: dict[str, tuple[int, float]] = {}  # camera -> (preset changes, monotonic of the last)
         self._unlisten = ptz.subscribe(self._preset_changed) if ptz is not None else None
 
@@ -367,9 +367,26 @@ class FrameHub:
         count, _ = self._views.get(event.camera_id, (0, 0.0))
         self._views[event.camera_id] = (count + 1, time.monotonic())
 
+    def deliver_on(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Hand pictures to ``loop`` (the analytics loop), not to the loop that subscribes: their subscribers'
+        queues (:class:`core.media.latest.Latest`) may be awaited on either. Before the first subscription."""
+        self._deliver_loop = loop
+
+    def call_control(self, func: Callable[[], None]) -> bool:
+        """From a decode thread: ``func()`` on the loop that starts and stops decoders (a stream that ended)."""
+        loop = self._control_loop
+        try:
+            if loop is None:
+                raise RuntimeError("no loop")
+            loop.call_soon_threadsafe(func)
+        except RuntimeError:  # the loop is closed: the app is stopping
+            log.info("frames end: the server is stopping")
+            return False
+        return True
+
     def handoff(self) -> LoopHandoff:
         """The decode threads' way to the loop: one for all cameras, so that a busy loop wakes once for many pictures."""
-        loop = asyncio.get_running_loop()
+        loop = self._deliver_loop or asyncio.get_running_loop()
         if self._handoff is None or self._handoff.loop is not loop or self._handoff.closed:
             self._handoff = LoopHandoff(loop)
         return self._handoff
@@ -389,6 +406,7 @@ class FrameHub:
 
         :raises LookupError: no such camera.
         """
+        self._control_loop = asyncio.get_running_loop()
         source = self.sources.get(camera_id)
         if source is None or source.ended:
             runtime = self.cameras.get(camera_id)
