@@ -14,6 +14,10 @@ provider, tiles as the frame size gives, ``isolation`` from
 ``BENCH_ISOLATION``): the runner's tracking stage feeds the stand-in every
 frame through it, and the stand-in's own cost is ``BENCH_COST_MS`` on top
 (``bench/analytics_load.py --detector vision_onnx`` sets it to 0).
+
+``BENCH_PROFILE=PATH``: the event loop's thread runs under cProfile from a
+SIGUSR1 to a SIGUSR2, which writes the stats to ``PATH`` (``pstats`` reads
+them): where the loop's time goes while the bench runs.
 """
 
 from __future__ import annotations
@@ -75,6 +79,21 @@ class BenchAnalytics:
         register(self.analyzer)
 
 
+def _profile_on_signals(path: str) -> None:
+    """The event loop's thread under cProfile between SIGUSR1 and SIGUSR2 (stats written to ``path``)."""
+    import cProfile
+    import signal
+
+    profile = cProfile.Profile()
+    signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+
+    def dump(*_) -> None:
+        profile.disable()
+        profile.dump_stats(path)
+
+    signal.signal(signal.SIGUSR2, dump)
+
+
 def main() -> int:
     if len(sys.argv) != 4 or sys.argv[1:3] != ["serve", "--config"]:
         print(__doc__, file=sys.stderr)
@@ -99,6 +118,8 @@ def main() -> int:
     host.pm.register(BenchAnalytics(analyzer), name="bench_analytics")
     host.states["bench_analytics"] = PluginState("bench_analytics", None)
     core.serve.create_app = lambda c: create_app(c, host=host)  # serve() builds the app: hand it this host
+    if os.environ.get("BENCH_PROFILE"):
+        _profile_on_signals(os.environ["BENCH_PROFILE"])
     return core.serve.serve(cfg)
 
 
