@@ -5,16 +5,15 @@ Shared by the frame worker (:mod:`core.media.frame_process`) and a plugin's own 
 working directory cannot shadow our modules, ``FD`` its end of a socket pair (its death is the
 supervisor's end of file), ``POLICY`` the analysis threads' ``[analytics] thread_policy``.
 
-Where its CPU is charged follows that policy. With ``"nice"`` (the default) a worker starts a session
-of its own, so that Linux's autogroup gives it a CPU group of its own: on a machine shared with other
-work its analysis has a whole group's share, not a part of the server's. With ``"idle"`` (a dedicated
-server) it stays in the server's session, hence its CPU group, and its analysis threads run at
-``SCHED_IDLE`` there: the scheduler then preempts them at once whenever a thread of the server wakes
-(the server's own analysis threads included, at nice +10: they take its GIL). In a group of its own a
-``SCHED_IDLE`` thread is idle only among its own group's threads, and a waking event loop waited for
-the scheduler's next turn between the two groups: with 16 cameras analysed, the live viewers' p99 added delay was 1.8-2.7 times that
-without analytics, against 1.05-1.6 in the server's group (bench/README.md, "Workers in the server's
-CPU group").
+A worker stays in the server's session, hence in its CPU group (Linux's autogroup; under systemd the
+service's cgroup holds both anyway), and its analysis threads run at nice +10 there, or at
+``SCHED_IDLE`` with ``"idle"`` (a dedicated server). Within one group the scheduler lets a waking
+thread of the server (the event loop serving live viewers) take a core from them soon, at once from a
+``SCHED_IDLE`` one. Workers used to start sessions of their own under ``"nice"``; the two groups then
+competed as equals, and a waking event loop waited for the workers' group's turn: with 16 cameras
+analysed the viewers' p99 added delay was 2.8-3.8 times that without analytics, against 1.8-2.2 with
+the workers in the server's group, the same code otherwise (bench/README.md, "The workers' session
+under "nice"").
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ def start_worker(python: str, module: str, env: dict[str, str] | None = None) ->
     try:
         proc = subprocess.Popen(
             [python, "-P", "-m", module, str(theirs.fileno()), policy],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=policy != "idle", env=env,
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
     except BaseException:
         ours.close()

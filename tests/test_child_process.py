@@ -1,5 +1,5 @@
-"""Worker processes: how one starts (one end of a socket pair, the thread policy; a session of its own unless the
-policy is "idle") and the wait before a restart."""
+"""Worker processes: how one starts (one end of a socket pair, the thread policy, the server's session) and the
+wait before a restart."""
 
 from __future__ import annotations
 
@@ -42,11 +42,13 @@ def echo(tmp_path) -> tuple[int, str, int]:
     return int(sid), policy, proc.pid
 
 
-def test_a_worker_gets_its_end_of_the_socket_and_a_session_of_its_own(tmp_path, monkeypatch):
+def test_a_worker_gets_its_end_of_the_socket_and_stays_in_the_servers_cpu_group(tmp_path, monkeypatch):
     monkeypatch.setattr(frame_decode, "FRAME_POLICY", None)  # [analytics] thread_policy = "nice", the default
     monkeypatch.setattr(frame_decode, "POLICY_NAME", "nice")
     sid, policy, pid = echo(tmp_path)
-    assert sid == pid != os.getsid(0)  # it leads a session of its own: its own CPU group
+    # the server's session, so its autogroup: a group of its own competed with the server's as an equal,
+    # and a waking event loop waited for that group's turn
+    assert sid == os.getsid(0) != pid
     assert policy == "nice"
 
 

@@ -1,7 +1,7 @@
 """The frame hub with ``decode = "process"``: a real RTSP camera decoded in the frame worker process.
 
-The worker runs in a session (so a CPU group) of its own, or with ``thread_policy = "idle"`` in the
-server's with its decode threads at ``SCHED_IDLE``, and reads the packets the server already holds (the
+The worker runs in the server's session (so its CPU group), its decode threads at nice +10, or at
+``SCHED_IDLE`` with ``thread_policy = "idle"``, and reads the packets the server already holds (the
 camera is pulled once); pictures come back through shared memory. A killed worker is
 restarted, its frames resume, and the gap counts as dropped analytics frames, shown in health.
 """
@@ -46,7 +46,7 @@ async def test_frames_arrive_through_the_worker_process(registry, rtsp_server): 
     described = hub.describe("c1")
     worker = described["worker"]
     assert worker["state"] == "running" and worker["pid"] not in (None, os.getpid())
-    assert os.getsid(worker["pid"]) != os.getsid(0)  # a session, hence an autogroup, of its own
+    assert os.getsid(worker["pid"]) == os.getsid(0)  # the server's session, hence its CPU group
     assert described["decoded"] >= 12 and described["width"] == 640
     assert rt.mux.subscriber_count == 1  # the server's packets, forwarded: no second pull of the camera
     segment = hub.sources["c1"].decoder.segment

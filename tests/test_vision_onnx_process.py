@@ -91,7 +91,7 @@ async def test_a_killed_worker_is_restarted_and_its_in_flight_callers_get_the_re
                 "using CPUExecutionProvider")
         before = await detect_all(det, frames[:1])
         pid = det.process.pid
-        assert os.getsid(pid) == pid != os.getsid(0)  # a session, hence a CPU group, of its own
+        assert os.getsid(pid) == os.getsid(0) != pid  # the server's session, hence its CPU group
         # every thread of it (the model's, ONNX Runtime's pool) at analytics priority: nice +10 over the server's
         niceness = {os.getpriority(os.PRIO_PROCESS, int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
         assert niceness == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)}

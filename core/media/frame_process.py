@@ -1,11 +1,11 @@
 """The server's side of the frame worker process (``[analytics] decode = "process"``).
 
 Why: decoding, scaling and motion gating 16 cameras in the server put their
-Python under the server's GIL and their CPU in the server's CPU group
-(Linux autogroup, or the service's cgroup), and the event loop serving live
-viewers waited behind both: the viewers' p99 added delay rose several times
-with analytics on. Here that work runs in one child process
-(:mod:`core.media.frame_worker`) in a session, hence a CPU group, of its own.
+Python under the server's GIL, and the event loop serving live viewers
+waited behind it: the viewers' p99 added delay rose several times with
+analytics on. Here that work runs in one child process
+(:mod:`core.media.frame_worker`), in the server's session and CPU group at
+analytics priority (:mod:`core.child_process` says why not a group of its own).
 
 Threads only, never the event loop: each camera's feed thread
 (:class:`core.media.frames.CameraFrames`) takes the packets the server

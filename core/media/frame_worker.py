@@ -3,15 +3,10 @@
     python -P -m core.media.frame_worker FD POLICY
 
 Started by the server (:mod:`core.media.frame_process`); it holds no GIL the
-server's event loop waits for. With ``thread_policy = "nice"`` (``POLICY``)
-it runs in a session of its own, so that Linux's autogroup gives it a CPU
-group of its own: its decoding no longer counts against the server's share of
-a busy machine. That group keeps the default weight: lowered to nice +10
-(``/proc/self/autogroup``) it got about 1 % of the frames due on the shared
-development machine (load average 10-15), the analytics all but stopped. Its
-decode threads run at nice +10 within it, behind the thread that reads the
-server's packets, and with ``"idle"`` at ``SCHED_IDLE`` in the server's own
-group (:mod:`core.child_process` says why).
+server's event loop waits for. It runs in the server's session, hence its CPU
+group; its decode threads run at nice +10 there, behind the thread that reads
+the server's packets, or at ``SCHED_IDLE`` with ``thread_policy = "idle"``
+(``POLICY``; :mod:`core.child_process` says why).
 
 Over the socket on ``FD`` (the frame format of :mod:`core.media.wire`) it
 takes each analysed camera's packets, the ones the server already holds

@@ -1,13 +1,11 @@
 """The server's side of the detector process (``isolation = "process"``).
 
-Why: with the model in the server, its CPU (about 20 ms a view for
-SSD-MobileNet on a CPU core, 7 views for a tiled 720p frame) is charged to the
-server's CPU group (Linux autogroup, or the service's cgroup), and its
-pre-processing and decoding take the server's GIL: when the event loop serving
-live viewers wakes, the group may have used its share, and the viewers' p99
-delay grows. Here the model runs in a child process
-(:mod:`plugins.vision_onnx.detector_worker`) in a session, hence a CPU group,
-of its own.
+Why: with the model in the server (about 20 ms a view for SSD-MobileNet on a
+CPU core, 7 views for a tiled 720p frame), its pre-processing and decoding
+take the server's GIL, and the event loop serving live viewers waits for it:
+the viewers' p99 delay grows. Here the model runs in a child process
+(:mod:`plugins.vision_onnx.detector_worker`), in the server's session and CPU
+group at analytics priority (:mod:`core.child_process` says why).
 
 The batcher stays in the server (the ``Detector`` contract, the bounded queue
 and its drops are unchanged); its :meth:`DetectorProcess.infer` copies the

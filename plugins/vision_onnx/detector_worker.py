@@ -3,10 +3,9 @@
     python -P -m plugins.vision_onnx.detector_worker FD POLICY
 
 Started by :class:`plugins.vision_onnx.detector_process.DetectorProcess` with a
-connection on ``FD``, in a session of its own (Linux autogroup: its CPU is
-charged to a group of its own, not the server's), or in the server's with
-``POLICY`` ``idle`` (``[analytics] thread_policy``; :mod:`core.child_process`
-says why). Its first message is the plugin's config and the model's path; it builds the
+connection on ``FD``, in the server's session and CPU group, its threads at
+nice +10 or, with ``POLICY`` ``idle`` (``[analytics] thread_policy``), at
+``SCHED_IDLE`` (:mod:`core.child_process` says why). Its first message is the plugin's config and the model's path; it builds the
 :class:`~plugins.vision_onnx.model.OnnxModel` here (so a GPU provider loads
 here, with its fallback) on its main thread, lowered to analytics priority
 first so that the threads the session starts (ONNX Runtime's pool) inherit
