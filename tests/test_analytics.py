@@ -94,19 +94,24 @@ class AnalyzersPlugin:
         register(object())  # not an analyzer: refused, reported
 
 
-@pytest.fixture(params=["thread", "process"])
-def app_and_plugin(request, make_deployment, rtsp_server):  # noqa: F811
-    cfg = load_file(make_deployment(f"""
+def one_camera(make_deployment, rtsp_server, more: str = ""):  # noqa: F811
+    """A deployment of one real RTSP camera (``cam-1``), plus ``more`` TOML; its file's path."""
+    return make_deployment(f"""
         [[plugins.stream_url.cameras]]
         id = "cam-1"
         name = "Gate"
         url = "{rtsp_server.url('h264_gop1')}"
         agency = "dishub"
         area = "beruang_madu"
+        """ + more).path
 
+
+@pytest.fixture(params=["thread", "process"])
+def app_and_plugin(request, make_deployment, rtsp_server):  # noqa: F811
+    cfg = load_file(one_camera(make_deployment, rtsp_server, """
         [plugins.motion_logger]
         fps = 2
-        """).path)
+        """))
     cfg.deployment.analytics.decode = request.param  # the frame hub decodes in a thread, or in its worker process
     host = load_plugins(cfg)
     plugin = AnalyzersPlugin()
@@ -247,14 +252,7 @@ class WherePlugin:
 async def test_per_frame_steps_run_on_the_analytics_loop_and_async_analyzers_on_the_servers(make_deployment, rtsp_server):  # noqa: F811
     """Live view first: detection, tracking and the threaded analyzers' feeding run on the analytics loop's thread;
     an ``async`` analyzer still runs on the server's loop, with tracks; the analytics loop ends with the app."""
-    cfg = load_file(make_deployment(f"""
-        [[plugins.stream_url.cameras]]
-        id = "cam-1"
-        name = "Gate"
-        url = "{rtsp_server.url('h264_gop1')}"
-        agency = "dishub"
-        area = "beruang_madu"
-        """).path)
+    cfg = load_file(one_camera(make_deployment, rtsp_server))
     host = load_plugins(cfg)
     plugin = WherePlugin()
     host.pm.register(plugin, name="tests")
