@@ -23,6 +23,7 @@ from core.app import create_app
 from core.config import load_file
 from core.hookspecs import hookimpl
 from core.interfaces import Analyzer
+from core.media.frame_decode import FRAME_NICE
 from core.plugin_host import PluginState, load_plugins
 from core.testing.rtsp import rtsp_server  # noqa: F401  (fixture)
 
@@ -192,11 +193,13 @@ class ThreadRecordingDetector:
 
     def __init__(self) -> None:
         self.threads: set[str] = set()
+        self.nice: set[int] = set()
 
     async def detect(self, frames):
         from core.analytics.detector import Detection
 
         self.threads.add(threading.current_thread().name)
+        self.nice.add(os.getpriority(os.PRIO_PROCESS, 0))  # Linux: the calling thread's
         return [[Detection("car", 0.9, f.shape[1] * 0.4, f.shape[0] * 0.4, f.shape[1] * 0.6, f.shape[0] * 0.6)] for f in frames]
 
     def info(self):
@@ -214,6 +217,7 @@ class WhereAsync:
     def __init__(self) -> None:
         self.loops: set[int] = set()
         self.threads: set[str] = set()
+        self.nice: set[int] = set()
         self.tracked = 0
 
     def wants(self, camera):
@@ -230,6 +234,7 @@ class WhereThreaded(WhereAsync):
 
     def process(self, frame, ctx):  # a plain def: in a worker thread
         self.threads.add(threading.current_thread().name)
+        self.nice.add(os.getpriority(os.PRIO_PROCESS, 0))
         self.tracked += bool(ctx.tracks)
 
 
@@ -273,4 +278,8 @@ async def test_per_frame_steps_run_on_the_analytics_loop_and_async_analyzers_on_
     assert plugin.detector.threads == {"analytics-loop"}
     assert plugin.on_loop.loops == {id(server_loop)} and plugin.on_loop.threads == {threading.current_thread().name}
     assert plugin.threaded.threads == {"analyzer-where_threaded_0"}
+    # behind ingest and live view at the process's niceness + 10, the executors the analytics loop starts too
+    # (they inherit its +10, and once went to 19, behind the workers)
+    analysis = min(19, os.getpriority(os.PRIO_PROCESS, 0) + FRAME_NICE)
+    assert plugin.detector.nice == plugin.threaded.nice == {analysis}
     assert not thread.is_alive()  # stopped with the app

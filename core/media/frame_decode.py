@@ -23,6 +23,8 @@ import numpy as np
 log = logging.getLogger("bconnect.frames")
 
 FRAME_NICE = 10  # added to a decode or analyzer thread's niceness: ingest and WebRTC come first
+# the process's own niceness, read at import (by its main thread, before any thread was lowered)
+BASE_NICE = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
 FRAME_POLICY: int | None = None  # a scheduling policy for this process's analysis threads besides nice (set_thread_policy)
 POLICY_NAME = "nice"  # [analytics] thread_policy (set_thread_policy)
 MOTION_WIDTH = 64  # the grey thumbnail motion is measured on
@@ -191,7 +193,10 @@ def lower_thread_priority() -> None:
     """
     tid = threading.get_native_id()
     try:  # os.nice() would lower the whole process on Linux; setpriority on the thread id lowers this thread only
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + FRAME_NICE)
+        # to the process's niceness + 10, not this thread's: a thread started by an analysis thread (the analytics
+        # loop's executors) inherits its +10 and would otherwise end at 19, behind the workers' threads
+        if os.getpriority(os.PRIO_PROCESS, tid) < (target := min(19, BASE_NICE + FRAME_NICE)):
+            os.setpriority(os.PRIO_PROCESS, tid, target)
     except (OSError, AttributeError):
         pass
     if FRAME_POLICY is not None:
