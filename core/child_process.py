@@ -11,7 +11,7 @@ service's cgroup holds both anyway), and its analysis threads run at nice +10 th
 thread of the server (the event loop serving live viewers) take a core from them soon, at once from a
 ``SCHED_IDLE`` one. Workers used to start sessions of their own under ``"nice"``; the two groups then
 competed as equals, and a waking event loop waited for the workers' group's turn: with 16 cameras
-analysed the viewers' p99 added delay was 2.8-3.8 times that without analytics, against 1.8-2.2 with
+analysed the viewers' p99 added delay was 2.8-3.6 times that without analytics, against 1.8-2.2 with
 the workers in the server's group, the same code otherwise (bench/README.md, "The workers' session
 under "nice"").
 """

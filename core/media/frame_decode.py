@@ -22,7 +22,7 @@ import numpy as np
 
 log = logging.getLogger("bconnect.frames")
 
-FRAME_NICE = 10  # added to a decode or analyzer thread's niceness: ingest and WebRTC come first
+FRAME_NICE = 10  # an analysis thread runs at the process's niceness + this: ingest and WebRTC come first
 # the process's own niceness, read at import (by its main thread, before any thread was lowered)
 BASE_NICE = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
 FRAME_POLICY: int | None = None  # a scheduling policy for this process's analysis threads besides nice (set_thread_policy)
