@@ -6,9 +6,11 @@ Events and descriptions are frozen dataclasses with explicit fields.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -255,7 +257,10 @@ class AnalyzerContext:
     ``needs_tracks = False``, while a PTZ camera moves, or when no detector
     is enabled). ``zones``: the view's zones that apply at the frame's wall
     time (its preset's, or a fixed camera's). ``services``: what the plugin
-    may use to publish events and cut clips (``None`` where there is none).
+    may use to publish events and cut clips (``None`` where there is none);
+    they live on the server's event loop: an analyzer whose ``process`` runs
+    elsewhere (a plain ``def``, or ``analytics_loop = True``) reaches them
+    through :meth:`submit`.
     """
 
     camera: CameraInfo
@@ -264,6 +269,27 @@ class AnalyzerContext:
     tracks: tuple[Track, ...] = ()
     zones: tuple[Zone, ...] = ()
     services: Any = field(default=None, repr=False)  # core.services.PluginServices (not imported: no cycle)
+    server_loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any] | concurrent.futures.Future[Any]:
+        """Run ``coro`` on the server's event loop, where ``services`` live, from any loop or thread.
+
+        Returns its future: an ``asyncio.Task`` when called on that loop, else a
+        ``concurrent.futures.Future`` (``asyncio.wrap_future`` awaits either).
+        Without a server loop given (a test, ``bconnect analyze``): on the
+        running loop.
+        """
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        loop = self.server_loop or running
+        if loop is None:
+            coro.close()
+            raise RuntimeError("ctx.submit: no server loop given and none running")
+        if loop is running:
+            return loop.create_task(coro)
+        return asyncio.run_coroutine_threadsafe(coro, loop)
 
 
 @runtime_checkable
@@ -278,8 +304,13 @@ class Analyzer(Protocol):
     ``ctx.tracks``; an analyzer that says ``False`` never makes the detector run.
     ``wants(camera)``: whether to analyse this camera (called once per camera
     at start-up; no I/O). ``process(frame, ctx)``: called with each frame, one
-    at a time per camera; ``async def`` runs on the event loop and must not
-    block it, a plain ``def`` runs in a worker thread of its own. A frame
+    at a time per camera; ``async def`` runs on the server's event loop and
+    must not block it, a plain ``def`` runs in a worker thread of its own.
+    ``analytics_loop`` (optional, default ``False``): ``True`` runs an ``async
+    def process`` on the analytics loop instead, a thread of lower priority
+    than live view: there it may await ``ctx.services.detector``, and hands
+    everything else that touches ``services`` (events, clips, plates, the
+    database) to the server's loop with ``ctx.submit(coro)``. A frame
     that arrives while the previous one is still being processed replaces
     any waiting one: slow analyzers drop frames, live view never waits.
     Raising is contained: logged with the name, counted, the plugin shown

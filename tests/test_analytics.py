@@ -7,6 +7,7 @@ the example analyzer of docs/plugins.md (``plugins/motion_logger``) runs beside 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -238,11 +239,31 @@ class WhereThreaded(WhereAsync):
         self.tracked += bool(ctx.tracks)
 
 
+class WhereAnalyticsLoop(WhereAsync):
+    """An ``async`` analyzer that asks for the analytics loop and hands work to the server's with ``ctx.submit``."""
+
+    name = "where_analytics_loop"
+    analytics_loop = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.submitted_loops: set[int] = set()
+        self.futures = []
+
+    async def process(self, frame, ctx):
+        await super().process(frame, ctx)
+        self.futures.append(ctx.submit(self.on_server()))
+
+    async def on_server(self):
+        self.submitted_loops.add(id(asyncio.get_running_loop()))
+
+
 class WherePlugin:
     def __init__(self) -> None:
         self.detector = ThreadRecordingDetector()
         self.on_loop = WhereAsync()
         self.threaded = WhereThreaded()
+        self.analytics = WhereAnalyticsLoop()
 
     @hookimpl
     def bconnect_register_detectors(self, register):
@@ -252,6 +273,7 @@ class WherePlugin:
     def bconnect_register_analyzers(self, register):
         register(self.on_loop)
         register(self.threaded)
+        register(self.analytics)
 
 
 async def test_per_frame_steps_run_on_the_analytics_loop_and_async_analyzers_on_the_servers(make_deployment, rtsp_server):  # noqa: F811
@@ -269,15 +291,21 @@ async def test_per_frame_steps_run_on_the_analytics_loop_and_async_analyzers_on_
         runner = app.state.services.analytics
         thread = runner.loop_thread._thread
         deadline = time.monotonic() + 30
-        while plugin.on_loop.tracked < 3 or plugin.threaded.tracked < 3:
+        while plugin.on_loop.tracked < 3 or plugin.threaded.tracked < 3 or plugin.analytics.tracked < 3:
             assert time.monotonic() < deadline, "analyzers got no tracked frames"
             await asyncio.sleep(0.2)
         names = {t.get_name() for t in asyncio.all_tasks()}
         assert not any(n.startswith(("tracking-", "analyze-where_threaded")) for n in names)  # none on the server's loop
-        assert "analyze-where_async-cam-1" in names
+        assert "analyze-where_async-cam-1" in names and "analyze-where_analytics_loop-cam-1" not in names
+        submitted = list(plugin.analytics.futures)
+        assert submitted and all(isinstance(f, concurrent.futures.Future) for f in submitted)  # from another loop
+        await asyncio.wait([asyncio.wrap_future(f) for f in submitted], timeout=10)
     assert plugin.detector.threads == {"analytics-loop"}
     assert plugin.on_loop.loops == {id(server_loop)} and plugin.on_loop.threads == {threading.current_thread().name}
     assert plugin.threaded.threads == {"analyzer-where_threaded_0"}
+    # analytics_loop = True: the analyzer on the analytics loop; what it submits, on the server's, where services live
+    assert plugin.analytics.threads == {"analytics-loop"} and id(server_loop) not in plugin.analytics.loops
+    assert plugin.analytics.submitted_loops == {id(server_loop)}
     # behind ingest and live view at the process's niceness + 10, the executors the analytics loop starts too
     # (they inherit its +10, and once went to 19, behind the workers)
     analysis = min(19, os.getpriority(os.PRIO_PROCESS, 0) + FRAME_NICE)

@@ -16,6 +16,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,7 +99,16 @@ async def test_the_simulated_parked_car_gives_exactly_its_violation_and_the_deli
             [plugins.parking_rule]
             {ALL_DAY}
             """).path)
-        app = create_app(cfg, host=load_plugins(cfg))
+        host = load_plugins(cfg)
+        rule = host.pm.get_plugin("parking_rule").analyzer.rule
+        update, threads = rule.update, set()
+
+        def update_where(*args, **kwargs):  # which thread runs the rule: never the server's loop (live view's)
+            threads.add(threading.current_thread().name)
+            return update(*args, **kwargs)
+
+        rule.update = update_where
+        app = create_app(cfg, host=host)
         async with running(app) as client:
             headers = await bearer_headers()
             services = app.state.services
@@ -123,7 +133,8 @@ async def test_the_simulated_parked_car_gives_exactly_its_violation_and_the_deli
             assert event["detail"]["dwell_s"] == pytest.approx(THRESHOLD_S, abs=0.5)
             due = TruthReplay.load(park).doc["events"][0]["start_s"] + THRESHOLD_S
             assert abs(event["stream_time"] - due) <= 2.0, (event["stream_time"], due)
-            await _check_evidence(app, client, headers, event)
+            await _check_evidence(app, client, headers, event)  # gathered and published on the server's loop
+            assert threads == {"analytics-loop"}
             health = (await client.get("/api/health", headers=headers)).json()
             detection = health["cameras"]["sim-park"]["analytics"]["detection"]
             assert detection["detector"] == "truth" and detection["detected"] > 20 and detection["errors"] == 0

@@ -5,10 +5,12 @@ here, in :meth:`AnalyticsRunner.start`, the one place that reads that hook).
 Each (analyzer, camera) pair it wants gets a frame subscription of one frame
 and a task that calls ``process`` with each frame, one at a time: a slow
 analyzer drops frames (counted per camera), it never queues them. An
-``async def process`` runs on the server's event loop; a plain one in a worker
-thread of the analyzer's own, at a lower OS priority. Everything else per frame
-(pictures handed over, detection, tracking, feeding threaded analyzers) runs on
-the analytics loop, a second event loop in a thread of its own
+``async def process`` runs on the server's event loop, or on the analytics
+loop when the analyzer says ``analytics_loop = True`` (it then reaches the
+services through ``ctx.submit``); a plain one runs in a worker thread of the
+analyzer's own, at a lower OS priority. Everything else per frame (pictures
+handed over, detection, tracking, feeding threaded analyzers) runs on the
+analytics loop, a second event loop in a thread of its own
 (:mod:`core.analytics.loop_thread`), so that live viewers on the server's loop
 never wait behind it. An analyzer that raises is
 contained: reported against its plugin (logged with its name, counted, the
@@ -63,6 +65,12 @@ class _Run:
     errors: int = 0
     last_error: str | None = None
     last_report: float = field(default=-REPORT_EVERY_S)
+
+
+def _off_server_loop(analyzer: Analyzer) -> bool:
+    """Whether the analyzer's frames are fed on the analytics loop: a threaded one (fed from there to its
+    thread), or an ``async`` one that asks to run there (``analytics_loop = True``)."""
+    return not inspect.iscoroutinefunction(analyzer.process) or bool(getattr(analyzer, "analytics_loop", False))
 
 
 class AnalyticsRunner:
@@ -154,8 +162,8 @@ class AnalyticsRunner:
                 self._report(plugin, f"analyzer {analyzer.name} on camera {runtime.id}", exc)
                 continue
             run = _Run(plugin, analyzer, runtime.info, subscription)
-            threaded = not inspect.iscoroutinefunction(analyzer.process)  # fed on the analytics loop; async: on ours
-            run.task = self._spawn(self._feed(run), f"analyze-{analyzer.name}-{runtime.id}", analytics_loop=threaded)
+            run.task = self._spawn(self._feed(run), f"analyze-{analyzer.name}-{runtime.id}",
+                                   analytics_loop=_off_server_loop(analyzer))
             self.runs.append(run)
             self._shorten_switch_interval()
 
@@ -215,7 +223,8 @@ class AnalyticsRunner:
 
     async def _feed(self, run: _Run) -> None:
         analyzer = run.analyzer
-        base = AnalyzerContext(camera=run.camera, analyzer=analyzer.name, plugin=run.plugin, services=self.services)
+        base = AnalyzerContext(camera=run.camera, analyzer=analyzer.name, plugin=run.plugin, services=self.services,
+                               server_loop=self._main)
         threaded = not inspect.iscoroutinefunction(analyzer.process)
         loop = asyncio.get_running_loop()
         while True:

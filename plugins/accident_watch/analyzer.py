@@ -1,7 +1,9 @@
 """The accident watch as an analyzer: the core's frames, tracks and zones in; high-priority alerts out.
 
 Feeds :meth:`AccidentRule.update <plugins.accident_watch.rule.AccidentRule.update>`
-on the event loop (pure and cheap). Each accident becomes a task: the snapshot
+on the analytics loop (``analytics_loop = True``: live view's loop never runs
+the rule; the second look awaits the detector there). Each accident's evidence
+is gathered on the server's loop, where the services live (``ctx.submit``): the snapshot
 (this frame, every party's box drawn, in a thread), a clip from before the
 impact to a little after (``services.clips``), the PTZ offer
 (:mod:`plugins.accident_watch.offer`), then ``services.events.publish`` with
@@ -19,6 +21,7 @@ import logging
 from typing import Any
 
 from core.analytics.detector import FramesDropped
+from core.analytics.in_flight import InFlight
 from core.analytics.tracker import Track
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Event, Snapshot, new_event_id
@@ -69,13 +72,15 @@ def event_of(accident: Accident, config: Config, ptz_offer: list[dict[str, Any]]
 class AccidentAnalyzer:
     name = "accident_watch"
     needs_tracks = True
+    analytics_loop = True  # process runs there; evidence on the server's loop (ctx.submit)
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.fps = config.fps
         self.rule = AccidentRule(config)
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.counts: collections.Counter[str] = collections.Counter()  # alerts, published, failures
+        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        # alerts, second looks, published, failures: a key is counted on one thread only (the rule's or the server's loop)
+        self.counts: collections.Counter[str] = collections.Counter()
 
     def wants(self, camera: CameraInfo) -> bool:
         return not self.config.cameras or camera.id in self.config.cameras
@@ -91,10 +96,7 @@ class AccidentAnalyzer:
             if ctx.services is None:
                 log.warning("suspected accident on %s (no services to publish it): %s", frame.camera_id, accident.detail())
                 continue
-            clip = len(self.tasks) < MAX_IN_FLIGHT
-            task = asyncio.get_running_loop().create_task(self.alert(accident, frame, ctx.services, clip))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.tasks.submit(ctx, self.alert(accident, frame, ctx.services, not self.tasks.full))
 
     async def look_again(self, frame: Frame, ctx: AnalyzerContext, now: float) -> tuple[Track, ...]:
         """The frame's tracks, with the people lost in a lane whom a second look finds lying seen again
@@ -162,8 +164,7 @@ class AccidentAnalyzer:
             log.error("accident on %s: publishing failed: %s", accident.camera_id, exc)
 
     async def drain(self, timeout_s: float = 10.0) -> None:
-        if self.tasks:
-            await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        await self.tasks.drain(timeout_s)
 
 
 def _snapshot(data_dir, image, boxes: list[Box]) -> Snapshot:

@@ -1,7 +1,9 @@
 """Crime watch as an analyzer: the core's frames, tracks and zones in; alerts with evidence out.
 
 Feeds :meth:`CrimeRule.update <plugins.crime_watch.rule.CrimeRule.update>`
-on the event loop (pure and cheap). Each alert becomes a task: the snapshot
+on the analytics loop (``analytics_loop = True``: live view's loop never runs
+the rule). Each alert's evidence is gathered on the server's loop, where the
+services live (``ctx.submit``): the snapshot
 (this frame, the people's boxes drawn, in a thread), an evidence clip reaching
 back to when the behaviour began (``services.clips``, capped by what the media
 core keeps per camera), then ``services.events.publish``. A failing snapshot or
@@ -20,6 +22,7 @@ import collections
 import logging
 from typing import Any
 
+from core.analytics.in_flight import InFlight
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Snapshot
 from core.interfaces import AnalyzerContext, CameraInfo, Frame
@@ -37,14 +40,16 @@ POST_S = 2.0
 class CrimeAnalyzer:
     name = "crime_watch"
     needs_tracks = True
+    analytics_loop = True  # process runs there; evidence on the server's loop (ctx.submit)
 
     def __init__(self, config: Config, timezone: str) -> None:
         self.config = config
         self.fps = config.fps
         self.rule = CrimeRule(config, timezone)
         self.people = frozenset(config.watched_labels)
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.counts: collections.Counter[str] = collections.Counter()  # alerts per kind, published, failures
+        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        # alerts per kind, published, failures: a key is counted on one thread only (the rule's or the server's loop)
+        self.counts: collections.Counter[str] = collections.Counter()
 
     def wants(self, camera: CameraInfo) -> bool:
         return not self.config.cameras or camera.id in self.config.cameras
@@ -60,10 +65,7 @@ class CrimeAnalyzer:
             if ctx.services is None:
                 log.info("%s on %s (no services to publish it): %s", alert.kind, frame.camera_id, alert.detail())
                 continue
-            clip = len(self.tasks) < MAX_IN_FLIGHT
-            task = asyncio.get_running_loop().create_task(self.evidence(alert, frame, ctx.services, clip))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.tasks.submit(ctx, self.evidence(alert, frame, ctx.services, not self.tasks.full))
 
     async def evidence(self, alert: Alert, frame: Frame, services: Any, clip: bool) -> None:
         """Snapshot, clip, publish: each failure contained, the event published with what there is."""
@@ -90,8 +92,7 @@ class CrimeAnalyzer:
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Let the alerts being evidenced finish (at shutdown)."""
-        if self.tasks:
-            await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        await self.tasks.drain(timeout_s)
 
 
 def _snapshot(data_dir, image, alert: Alert) -> Snapshot:

@@ -3,8 +3,10 @@
 Each frame: the signal head's colour is read from the picture where the config
 places one for the view (a few hundred pixels: cheap enough for the event
 loop), or the phase taken from a signal input where one is given; then
-:meth:`EtleRule.update <plugins.etle_rules.rule.EtleRule.update>` (pure and
-cheap). Each offence becomes a task: the snapshot of this frame with the
+:meth:`EtleRule.update <plugins.etle_rules.rule.EtleRule.update>`. Both run on
+the analytics loop (``analytics_loop = True``: live view's loop never runs
+them). Each offence's evidence is gathered on the server's loop, where the
+services live (``ctx.submit``): the snapshot of this frame with the
 vehicle's box drawn (in a thread), an evidence clip ``clip_pre_s`` before to
 ``clip_post_s`` after (``services.clips``), then ``services.events.publish``.
 Failures are contained: a failed snapshot or clip still publishes the event.
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from core.analytics.in_flight import InFlight
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Snapshot
 from core.interfaces import AnalyzerContext, CameraInfo, Frame
@@ -37,13 +40,15 @@ LABELS = {"red_light": "RED LIGHT", "wrong_way": "WRONG WAY", "speed": "SPEED"}
 class EtleAnalyzer:
     name = "etle_rules"
     needs_tracks = True
+    analytics_loop = True  # process runs there; evidence on the server's loop (ctx.submit)
 
     def __init__(self, config: Config, inputs: Sequence[SignalInput] = ()) -> None:
         self.config = config
         self.fps = config.fps
         self.rule = EtleRule(config)
         self.inputs = tuple(inputs)  # a camera's signal input, where a driver offers one (none does yet)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        # offences, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
     def wants(self, camera: CameraInfo) -> bool:
@@ -73,10 +78,7 @@ class EtleAnalyzer:
             if ctx.services is None:
                 log.info("%s on %s (no services to publish it): %s", offence.offence, frame.camera_id, offence.facts)
                 continue
-            clip = len(self.tasks) < MAX_IN_FLIGHT
-            task = asyncio.get_running_loop().create_task(self.evidence(offence, frame, ctx.services, clip))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.tasks.submit(ctx, self.evidence(offence, frame, ctx.services, not self.tasks.full))
 
     async def evidence(self, offence: Offence, picture: Frame, services: Any, clip: bool) -> None:
         """Snapshot, clip, publish: each failure contained, the event published with what there is."""
@@ -107,8 +109,7 @@ class EtleAnalyzer:
             log.error("%s on %s: publishing failed: %s", offence.offence, offence.camera_id, exc)
 
     async def drain(self, timeout_s: float = 10.0) -> None:
-        if self.tasks:
-            await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        await self.tasks.drain(timeout_s)
 
 
 def _snapshot(data_dir, image, box, label: str) -> Snapshot:

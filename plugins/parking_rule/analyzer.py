@@ -1,7 +1,9 @@
 """The parking rule as an analyzer: the core's frames, tracks and zones in; events with evidence out.
 
 Feeds :meth:`ParkingRule.update <plugins.parking_rule.rule.ParkingRule.update>`
-on the event loop (pure and cheap). Each violation becomes a task: the
+on the analytics loop (``analytics_loop = True``: live view's loop never runs
+the rule). Each violation's evidence is gathered on the server's loop, where
+the services live (``ctx.submit``, kept in :class:`~core.analytics.in_flight.InFlight`): the
 snapshot (the best sighting's picture, its box drawn, in a thread), an
 evidence clip from arrival to now (``services.clips``), then
 ``services.events.publish``. The clip's pre-roll is the stay's elapsed time
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from core.analytics.in_flight import InFlight
 from core.events.snapshots import Box, draw_boxes, store_snapshot
 from core.events.types import Snapshot
 from core.interfaces import AnalyzerContext, CameraInfo, Frame
@@ -52,6 +55,7 @@ POST_S = 2.0
 class ParkingAnalyzer:
     name = "parking_rule"
     needs_tracks = True
+    analytics_loop = True  # process runs there; evidence on the server's loop (ctx.submit)
 
     def __init__(self, config: Config, timezone: str) -> None:
         self.config = config
@@ -59,8 +63,9 @@ class ParkingAnalyzer:
         self.rule = ParkingRule(config, timezone)
         self.kept: dict[str, collections.OrderedDict[int, Frame]] = {}
         self.crops: dict[str, collections.OrderedDict[tuple, np.ndarray]] = {}  # (ref, box) -> RGB crop
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.counts: collections.Counter[str] = collections.Counter()  # violations, published, failures
+        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        # violations, published, failures: a key is counted on one thread only (the rule's or the server's loop)
+        self.counts: collections.Counter[str] = collections.Counter()
 
     def wants(self, camera: CameraInfo) -> bool:
         return not self.config.cameras or camera.id in self.config.cameras
@@ -85,12 +90,9 @@ class ParkingAnalyzer:
             if ctx.services is None:
                 log.info("violation on %s (no services to publish it): %s", frame.camera_id, violation.detail())
                 continue
-            clip = len(self.tasks) < MAX_IN_FLIGHT
-            task = asyncio.get_running_loop().create_task(
-                self.evidence(violation, picture, box, ctx.services, clip, plates.get(id(violation), []))
-            )
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            clip = not self.tasks.full
+            self.tasks.submit(ctx, self.evidence(violation, picture, box, ctx.services, clip,
+                                                 plates.get(id(violation), [])))
 
     def _plate_crops(self, frame: Frame, violations: list[Violation]) -> dict[int, list[np.ndarray]]:
         """Cut this frame's sightings the rule keeps for plate reading; the crops of each violation (by id)."""
@@ -160,8 +162,7 @@ class ParkingAnalyzer:
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Let the violations being evidenced finish (at shutdown)."""
-        if self.tasks:
-            await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        await self.tasks.drain(timeout_s)
 
 
 def _box_now(violation: Violation, ctx: AnalyzerContext) -> tuple:
