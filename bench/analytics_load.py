@@ -21,7 +21,13 @@ frames batched across cameras, in the server (``isolation = "thread"``) unless
 ``BENCH_ISOLATION=process``: ``--variant-env BENCH_ISOLATION=process`` measures the
 detector process too.
 The clip pans a texture, so every frame has motion: gating saves nothing here,
-the worst case.
+the worst case. ``--footage FILE`` plays a video instead (Debian's
+``vtest.avi``: people crossing a plaza, a van and a car parked), and
+``--rules parking_rule,crime_watch`` runs those shipped rules on the analysed
+cameras as well, with zones over that plaza: the real detector finds real
+people, so the rules track, judge and publish as in a deployment
+(``--variant-env BENCH_RULES_LOOP=server`` puts their ``process`` back on the
+server's loop, for the A/B).
 
 Per K it measures, over ``--seconds`` after ``--settle``: the hub's frames per
 second per analysed camera (lowest), the frames the analyzer processed per
@@ -50,6 +56,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from common import BENCH_DIR, BconnectServer, Loadgen, ViewerGroup, descendants, final, tree_cpu_seconds
 from loadgen import ensure_clip
@@ -155,11 +162,22 @@ def analytics_counts(server: BconnectServer, cameras: list[str]) -> dict[str, tu
     return out
 
 
+def rules_processed(server: BconnectServer, cameras: list[str], rules: list[str]) -> dict[str, int]:
+    """camera -> the frames its least busy shipped rule processed (0 without rules)."""
+    health = server.get("/api/health")["cameras"]
+    out = {}
+    for cid in cameras:
+        analyzers = (((health.get(cid) or {}).get("analytics") or {}).get("analyzers") or {})
+        out[cid] = min((int((analyzers.get(r) or {}).get("processed", 0)) for r in rules), default=0)
+    return out
+
+
 def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dict[str, str] | None = None) -> dict:
     cams = {f"cam{i}": loadgen.url(f"cam{i}") for i in range(args.cameras)}
     analysed = [f"cam{i}" for i in range(k)]
     env = {"BENCH_ANALYSE": ",".join(analysed), "BENCH_FPS": str(args.fps), "BENCH_COST_MS": str(args.cost_ms),
            **({"BENCH_DETECTOR": args.detector, "BENCH_COST_MS": "0"} if args.detector != "stand-in" else {}),
+           **({"BENCH_RULES": args.rules} if args.rules else {}),
            **(extra_env or {})}
     server = BconnectServer(cams, max_viewers=max(16, args.viewers), env=env,
                             entry=[str(BENCH_DIR / "analytics_server.py")])
@@ -173,7 +191,9 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
             viewers.start()
         time.sleep(args.settle)
         pid = server.process.pid
+        rules = [r for r in args.rules.split(",") if r]
         c0, t0, a0 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        r0 = rules_processed(server, analysed, rules)
         s0, load0 = loop_schedstat(pid), os.getloadavg()[0]
         seconds = args.reference_seconds if k == 0 and args.reference_seconds else args.seconds
         rss = [rss_mb(pid)]
@@ -184,6 +204,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
             times.append(time.monotonic() - t0)
         rss_tree = tree_rss_mb(pid)
         c1, t1, a1 = tree_cpu_seconds(pid), time.monotonic(), analytics_counts(server, analysed)
+        r1 = rules_processed(server, analysed, rules)
         s1, load1 = loop_schedstat(pid), os.getloadavg()[0]
         sessions = server.get("/api/webrtc")["list"] if args.viewers else []
         stats = viewers.stop() if viewers is not None else []
@@ -202,6 +223,7 @@ def run_phase(args: argparse.Namespace, loadgen: Loadgen, k: int, extra_env: dic
             "detected_fps_min": round(min(detected, default=0.0), 2),
             "detected_fps_median": round(statistics.median(detected), 2) if detected else 0.0,
             "dropped_per_s": round(dropped, 2),
+            **({"rules_fps_min": round(min((r1[c] - r0[c]) / window for c in analysed), 2)} if rules and analysed else {}),
             "keeps_up": all(p >= KEEP_UP * args.fps for p in processed),
             "server_cpu": round((c1 - c0) / window, 3),
             "rss_mb": round(max(rss), 1),
@@ -252,6 +274,11 @@ def main() -> int:
     ap.add_argument("--variant-env", default=None, metavar="NAME=A,B",
                     help="measure the most analysed count once per value of the server's environment variable NAME, "
                          "back to back in each repeat (an A/B of a setting)")
+    ap.add_argument("--footage", type=Path, default=None,
+                    help="a video file the cameras play instead of the texture (e.g. Debian's vtest.avi), looped")
+    ap.add_argument("--rules", default="",
+                    help="shipped rules on the analysed cameras too, comma-separated (parking_rule, crime_watch), "
+                         "with zones over vtest.avi's plaza (bench/analytics_server.py)")
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--kbps", type=int, default=800)
     args = ap.parse_args()
@@ -259,9 +286,15 @@ def main() -> int:
     if counts[0] != 0:
         counts.insert(0, 0)  # the reference: live view without analytics, in this run
     width, height = (int(x) for x in args.size.lower().split("x"))
-    clip = ensure_clip(2.0, width=width, height=height, kbps=args.kbps)
+    if args.footage is not None and not args.footage.is_file():
+        ap.error(f"--footage {args.footage}: no such file (Debian's opencv-doc has vtest.avi)")
+    clip = ensure_clip(2.0, width=width, height=height, kbps=args.kbps, footage=args.footage,
+                       seconds=60.0 if args.footage is not None else 12.0)
     load = (f"the vision_onnx detector (default model) at {args.fps:g} fps" if args.detector == "vision_onnx" else
             f"stand-in detector {args.cost_ms:g} ms CPU per frame at {args.fps:g} fps (not a real detector)")
+    if args.rules:
+        load += f", rules {args.rules}"
+
     print(f"analytics load: {args.cameras} cameras of {width}x{height}p30 H.264 ({clip.name}), {args.viewers} viewers,"
           f" {load}", flush=True)
     variant_name, variant_values = None, []

@@ -15,6 +15,13 @@ provider, tiles as the frame size gives, ``isolation`` from
 frame through it, and the stand-in's own cost is ``BENCH_COST_MS`` on top
 (``bench/analytics_load.py --detector vision_onnx`` sets it to 0).
 
+``BENCH_RULES=parking_rule,crime_watch``: the shipped rules too, on the
+analysed cameras, all day, with a zone file per camera (``BENCH_ZONES``: a
+no-parking kerb and a watched area over the plaza of Debian's ``vtest.avi``,
+which ``bench/analytics_load.py --footage`` plays). ``BENCH_RULES_LOOP=server``
+runs their ``process`` on the server's loop (``analytics_loop`` off, as before
+2026-12-03), ``analytics``: as shipped.
+
 ``BENCH_PROFILE=PATH``: the event loop's thread runs under cProfile from a
 SIGUSR1 to a SIGUSR2, which writes the stats to ``PATH`` (``pstats`` reads
 them): where the loop's time goes while the bench runs.
@@ -23,7 +30,9 @@ them): where the loop's time goes while the bench runs.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -70,6 +79,34 @@ class StandInDetector:
             rounds *= 2
 
 
+# the plaza of vtest.avi, as fractions: the kerb where a van and a car stand (deploy/demo-zones/vtest.json), and
+# the walkway people cross (a watched area)
+KERB = [[0.78, 0.02], [1.0, 0.02], [1.0, 0.25], [0.78, 0.25]]
+PLAZA = [[0.0, 0.2], [1.0, 0.2], [1.0, 1.0], [0.0, 1.0]]
+ALL_DAY = [{"start": "00:00", "end": "24:00"}]
+RULES = {
+    "parking_rule": {"windows": ALL_DAY},
+    "crime_watch": {"loiter_windows": ALL_DAY},
+}
+
+
+def enable_rules(cfg, names: list[str], cameras: list[str]) -> None:
+    """The shipped rules on ``cameras``, with a zone file per camera written to a fresh folder."""
+    unknown = sorted(set(names) - set(RULES))
+    if unknown:
+        raise SystemExit(f"BENCH_RULES: {', '.join(unknown)} unknown (known: {', '.join(RULES)})")
+    for name in names:
+        cfg.deployment.plugins[name] = {**RULES[name], "cameras": cameras}
+    folder = Path(tempfile.mkdtemp(prefix="bench-zones-"))
+    for camera in cameras:
+        doc = {"format": "bconnect.zones", "version": 1, "camera": camera, "zones": [
+            {"id": "kerb", "name": "Kerb", "kind": "no_parking", "points": KERB},
+            {"id": "plaza", "name": "Plaza", "kind": "watched_area", "points": PLAZA},
+        ]}
+        (folder / f"{camera}.json").write_text(json.dumps(doc))
+    cfg.deployment.analytics.zone_files = [str(folder / f"{c}.json") for c in cameras]
+
+
 class BenchAnalytics:
     def __init__(self, analyzer: StandInDetector) -> None:
         self.analyzer = analyzer
@@ -101,7 +138,14 @@ def main() -> int:
     cfg = _load(sys.argv[3])
     if os.environ.get("BENCH_DETECTOR") == "vision_onnx":  # the real detector as the analysis load
         cfg.deployment.plugins["vision_onnx"] = {"isolation": os.environ.get("BENCH_ISOLATION", "thread")}
+    cameras = sorted({c for c in os.environ.get("BENCH_ANALYSE", "").split(",") if c})
+    rules = [r for r in os.environ.get("BENCH_RULES", "").split(",") if r]
+    if rules and cameras:
+        enable_rules(cfg, rules, cameras)
     host = load_plugins(cfg)
+    if os.environ.get("BENCH_RULES_LOOP") == "server":  # A/B: the rules' process on the server's loop, as before
+        for name in rules if cameras else ():
+            host.pm.get_plugin(name).analyzer.analytics_loop = False
     policy = os.environ.get("BENCH_THREAD_POLICY")  # A/B: "nice" or "idle" over [analytics] thread_policy
     if policy in ("nice", "idle"):
         import core.media.frame_decode as frame_decode
@@ -113,8 +157,7 @@ def main() -> int:
     decode = os.environ.get("BENCH_DECODE")  # A/B: "thread" or "process" over [analytics] decode
     if decode:
         cfg.deployment.analytics.decode = decode
-    cameras = {c for c in os.environ.get("BENCH_ANALYSE", "").split(",") if c}
-    analyzer = StandInDetector(cameras, float(os.environ.get("BENCH_FPS", "5")), float(os.environ.get("BENCH_COST_MS", "17")))
+    analyzer = StandInDetector(set(cameras), float(os.environ.get("BENCH_FPS", "5")), float(os.environ.get("BENCH_COST_MS", "17")))
     host.pm.register(BenchAnalytics(analyzer), name="bench_analytics")
     host.states["bench_analytics"] = PluginState("bench_analytics", None)
     core.serve.create_app = lambda c: create_app(c, host=host)  # serve() builds the app: hand it this host

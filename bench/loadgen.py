@@ -32,8 +32,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
@@ -42,18 +44,21 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 
 
 def clip_path(gop_s: float, *, width: int = 1920, height: int = 1080, fps: int = 30, kbps: int = 4000,
-              seconds: float = 12.0) -> Path:
-    return OUT_DIR / f"clip_{width}x{height}_{fps}fps_{kbps}k_gop{gop_s:g}s_{seconds:g}s.h264"
+              seconds: float = 12.0, footage: Path | None = None) -> Path:
+    source = f"{footage.stem}_" if footage is not None else ""
+    return OUT_DIR / f"clip_{source}{width}x{height}_{fps}fps_{kbps}k_gop{gop_s:g}s_{seconds:g}s.h264"
 
 
 def ensure_clip(gop_s: float = 2.0, *, width: int = 1920, height: int = 1080, fps: int = 30, kbps: int = 4000,
-                seconds: float = 12.0) -> Path:
+                seconds: float = 12.0, footage: Path | None = None) -> Path:
     """The cached clip, encoded first if missing; ``seconds`` should be a multiple of ``gop_s``.
 
     The picture is a panning noise texture with moving blocks: enough detail
-    that x264 spends its whole bit budget, as a busy street would.
+    that x264 spends its whole bit budget, as a busy street would. With
+    ``footage`` (a video file), that video instead, scaled, each of its frames
+    held for as many of ours as keeps its speed, looped to ``seconds``.
     """
-    path = clip_path(gop_s, width=width, height=height, fps=fps, kbps=kbps, seconds=seconds)
+    path = clip_path(gop_s, width=width, height=height, fps=fps, kbps=kbps, seconds=seconds, footage=footage)
     index = path.with_name(path.name + ".idx")
     if path.exists() and index.exists():
         return path
@@ -66,21 +71,53 @@ def ensure_clip(gop_s: float = 2.0, *, width: int = 1920, height: int = 1080, fp
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (path.exists() and index.exists()):
-            _encode_clip(path, index, gop_s, width, height, fps, kbps, seconds)
+            pictures = (_footage(footage, width, height, fps) if footage is not None else
+                        _texture(width, height))
+            _encode_clip(path, index, gop_s, width, height, fps, kbps, seconds, pictures)
     return path
 
 
-def _encode_clip(path: Path, index: Path, gop_s: float, width: int, height: int, fps: int, kbps: int, seconds: float) -> None:
+def _texture(width: int, height: int) -> Iterator[Any]:
     import av
     import numpy as np
 
-    keyint = max(1, round(gop_s * fps))
-    frames = round(seconds * fps)
     rng = np.random.default_rng(7)
     # coarse noise, upscaled: texture that pans like a street scene, not white noise x264 cannot follow
     coarse = rng.integers(16, 235, size=((height + 256) // 4, (width + 512) // 4), dtype=np.uint8)
     texture = np.repeat(np.repeat(coarse, 4, axis=0), 4, axis=1)
     chroma = np.full((height // 2, width), 128, dtype=np.uint8)
+    i = 0
+    while True:
+        x, y = (i * 6) % 512, (i * 2) % 256
+        luma = texture[y:y + height, x:x + width].copy()
+        for k in range(6):  # blocks crossing the picture: vehicles
+            bx = (i * (8 + 3 * k) + k * 300) % (width - 160)
+            by = 120 + k * 150
+            luma[by:by + 90, bx:bx + 160] = 40 + 30 * k
+        yield av.VideoFrame.from_ndarray(np.vstack([luma, chroma]), format="yuv420p")
+        i += 1
+
+
+def _footage(path: Path, width: int, height: int, fps: int) -> Iterator[Any]:
+    """The video's frames scaled to ``width`` x ``height``, each held to keep its speed at ``fps``, looped."""
+    import av
+
+    while True:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            hold = max(1, round(fps / float(stream.average_rate or fps)))
+            for frame in container.decode(stream):
+                scaled = frame.reformat(width=width, height=height, format="yuv420p")
+                for _ in range(hold):
+                    yield scaled
+
+
+def _encode_clip(path: Path, index: Path, gop_s: float, width: int, height: int, fps: int, kbps: int, seconds: float,
+                 pictures: Iterator[Any]) -> None:
+    import av
+
+    keyint = max(1, round(gop_s * fps))
+    frames = round(seconds * fps)
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
     encoder.time_base = Fraction(1, fps)
@@ -100,13 +137,8 @@ def _encode_clip(path: Path, index: Path, gop_s: float, width: int, height: int,
     with open(tmp, "wb") as out:
         for i in range(frames + 1):
             if i < frames:
-                x, y = (i * 6) % 512, (i * 2) % 256
-                luma = texture[y:y + height, x:x + width].copy()
-                for k in range(6):  # blocks crossing the picture: vehicles
-                    bx = (i * (8 + 3 * k) + k * 300) % (width - 160)
-                    by = 120 + k * 150
-                    luma[by:by + 90, bx:bx + 160] = 40 + 30 * k
-                frame = av.VideoFrame.from_ndarray(np.vstack([luma, chroma]), format="yuv420p")
+                picture = next(pictures)
+                frame = av.VideoFrame.from_ndarray(picture.to_ndarray(), format="yuv420p")  # a fresh frame per pts
                 frame.pts = i
                 packets = encoder.encode(frame)
             else:
