@@ -163,6 +163,21 @@ def test_analytics_load_bench_runs_the_real_detector_in_a_thread_and_in_its_proc
     assert row["rss_mb_with_children"] > row["rss_mb"] + 50  # the detector process: the server's child
 
 
+def test_analytics_load_bench_plays_real_footage_to_the_shipped_rules_on_either_loop():
+    vtest = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+    result, out = run_bench(
+        "analytics_load.py", "--cameras", "1", "--analyse", "1", "--viewers", "1", "--seconds", "3", "--settle", "2",
+        "--detector", "vision_onnx", "--size", "320x240", "--footage", str(vtest),
+        "--rules", "parking_rule,crime_watch", "--variant-env", "BENCH_RULES_LOOP=server",
+    )
+    assert "rules parking_rule,crime_watch" in out and "clip_vtest_320x240" in out
+    without, with_ = result["rows"]
+    assert "rules_fps_min" not in without and with_["rules_fps_min"] > 1  # both rules got frames, with tracks
+    assert with_["detected_fps_min"] > 0  # real people, seen by the default model
+    (variant,) = result["variants"].values()
+    assert variant["rows"][0]["rules_fps_min"] > 1  # on the server's loop too
+
+
 @pytest.mark.default_model
 def test_the_real_people_bench_scores_the_same_boxes_drawn_and_photographed():
     result, out = run_bench("sim_people_real.py", "--scenarios", "crowd", "--seeds", "101", "--every", "75")

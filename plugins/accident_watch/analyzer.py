@@ -78,7 +78,7 @@ class AccidentAnalyzer:
         self.config = config
         self.fps = config.fps
         self.rule = AccidentRule(config)
-        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
         # alerts, second looks, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -96,7 +96,7 @@ class AccidentAnalyzer:
             if ctx.services is None:
                 log.warning("suspected accident on %s (no services to publish it): %s", frame.camera_id, accident.detail())
                 continue
-            self.tasks.submit(ctx, self.alert(accident, frame, ctx.services, not self.tasks.full))
+            self.in_flight.submit(ctx, self.alert(accident, frame, ctx.services, not self.in_flight.full))
 
     async def look_again(self, frame: Frame, ctx: AnalyzerContext, now: float) -> tuple[Track, ...]:
         """The frame's tracks, with the people lost in a lane whom a second look finds lying seen again
@@ -164,7 +164,7 @@ class AccidentAnalyzer:
             log.error("accident on %s: publishing failed: %s", accident.camera_id, exc)
 
     async def drain(self, timeout_s: float = 10.0) -> None:
-        await self.tasks.drain(timeout_s)
+        await self.in_flight.drain(timeout_s)
 
 
 def _snapshot(data_dir, image, boxes: list[Box]) -> Snapshot:

@@ -47,7 +47,7 @@ class CrimeAnalyzer:
         self.fps = config.fps
         self.rule = CrimeRule(config, timezone)
         self.people = frozenset(config.watched_labels)
-        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
         # alerts per kind, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -65,7 +65,7 @@ class CrimeAnalyzer:
             if ctx.services is None:
                 log.info("%s on %s (no services to publish it): %s", alert.kind, frame.camera_id, alert.detail())
                 continue
-            self.tasks.submit(ctx, self.evidence(alert, frame, ctx.services, not self.tasks.full))
+            self.in_flight.submit(ctx, self.evidence(alert, frame, ctx.services, not self.in_flight.full))
 
     async def evidence(self, alert: Alert, frame: Frame, services: Any, clip: bool) -> None:
         """Snapshot, clip, publish: each failure contained, the event published with what there is."""
@@ -92,7 +92,7 @@ class CrimeAnalyzer:
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Let the alerts being evidenced finish (at shutdown)."""
-        await self.tasks.drain(timeout_s)
+        await self.in_flight.drain(timeout_s)
 
 
 def _snapshot(data_dir, image, alert: Alert) -> Snapshot:

@@ -47,7 +47,7 @@ class EtleAnalyzer:
         self.fps = config.fps
         self.rule = EtleRule(config)
         self.inputs = tuple(inputs)  # a camera's signal input, where a driver offers one (none does yet)
-        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
         # offences, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -78,7 +78,7 @@ class EtleAnalyzer:
             if ctx.services is None:
                 log.info("%s on %s (no services to publish it): %s", offence.offence, frame.camera_id, offence.facts)
                 continue
-            self.tasks.submit(ctx, self.evidence(offence, frame, ctx.services, not self.tasks.full))
+            self.in_flight.submit(ctx, self.evidence(offence, frame, ctx.services, not self.in_flight.full))
 
     async def evidence(self, offence: Offence, picture: Frame, services: Any, clip: bool) -> None:
         """Snapshot, clip, publish: each failure contained, the event published with what there is."""
@@ -109,7 +109,7 @@ class EtleAnalyzer:
             log.error("%s on %s: publishing failed: %s", offence.offence, offence.camera_id, exc)
 
     async def drain(self, timeout_s: float = 10.0) -> None:
-        await self.tasks.drain(timeout_s)
+        await self.in_flight.drain(timeout_s)
 
 
 def _snapshot(data_dir, image, box, label: str) -> Snapshot:

@@ -63,7 +63,7 @@ class ParkingAnalyzer:
         self.rule = ParkingRule(config, timezone)
         self.kept: dict[str, collections.OrderedDict[int, Frame]] = {}
         self.crops: dict[str, collections.OrderedDict[tuple, np.ndarray]] = {}  # (ref, box) -> RGB crop
-        self.tasks = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
         # violations, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -90,8 +90,8 @@ class ParkingAnalyzer:
             if ctx.services is None:
                 log.info("violation on %s (no services to publish it): %s", frame.camera_id, violation.detail())
                 continue
-            clip = not self.tasks.full
-            self.tasks.submit(ctx, self.evidence(violation, picture, box, ctx.services, clip,
+            clip = not self.in_flight.full
+            self.in_flight.submit(ctx, self.evidence(violation, picture, box, ctx.services, clip,
                                                  plates.get(id(violation), [])))
 
     def _plate_crops(self, frame: Frame, violations: list[Violation]) -> dict[int, list[np.ndarray]]:
@@ -162,7 +162,7 @@ class ParkingAnalyzer:
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Let the violations being evidenced finish (at shutdown)."""
-        await self.tasks.drain(timeout_s)
+        await self.in_flight.drain(timeout_s)
 
 
 def _box_now(violation: Violation, ctx: AnalyzerContext) -> tuple:
