@@ -5,7 +5,7 @@ A rule's analyzer finds a violation on whichever loop or thread its
 publish) on the server's loop, where the services live
 (:meth:`AnalyzerContext.submit <core.interfaces.AnalyzerContext.submit>`).
 :class:`InFlight` keeps those futures: ``full`` says when ``limit`` are under
-way (the analyzer then evidences more cheaply: no clip), a coroutine that
+way (the analyzer then evidences more cheaply: no clip, counted), a coroutine that
 raises is logged (never lost silently), and :meth:`drain` waits for them at
 shutdown. Adding (the analyzer's thread) and discarding (the server's, as
 each ends) are single set operations, safe across the two threads.
@@ -25,9 +25,16 @@ log = logging.getLogger("bconnect.analytics")
 
 Future = asyncio.Future[Any] | concurrent.futures.Future[Any]
 
+# Evidence under way at once per analyzer before the next goes without a clip. The clip writer bounds the
+# writing itself (four files at a time); what waits here holds a mux subscription for the post-roll, the
+# picture for the snapshot (2.7 MB at 720p) and a few crops: 32 of them, about 100 MB at worst. At 8, a
+# burst of 32 parked vehicles on 16 cameras (bench/analytics_load.py --footage vtest.avi) published 8 of
+# them without a clip.
+LIMIT = 32
+
 
 class InFlight:
-    def __init__(self, limit: int, name: str) -> None:
+    def __init__(self, name: str, limit: int = LIMIT) -> None:
         self.limit = limit
         self.name = name  # the analyzer's, for the log
         self._futures: set[Future] = set()

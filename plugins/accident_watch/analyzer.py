@@ -9,8 +9,9 @@ impact to a little after (``services.clips``), the PTZ offer
 (:mod:`plugins.accident_watch.offer`), then ``services.events.publish`` with
 the config's ``priority``. Speed is the point, so the event is published as
 soon as the clip is cut; a failing snapshot or clip publishes it without.
-At most ``MAX_IN_FLIGHT`` alerts are evidenced at once; beyond that one is
-published without a clip.
+At most ``InFlight``'s limit (32) alerts are evidenced at once; beyond that one is
+published without a clip (counted:
+``clip_skipped`` in health).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from plugins.accident_watch.rule import EVENT_KIND, Accident, AccidentRule, Fram
 
 log = logging.getLogger("bconnect.plugin.accident_watch")
 
-MAX_IN_FLIGHT = 8
 CLIP_MARGIN_S = 3.0  # the clip starts this much before the impact
 POST_S = 5.0
 
@@ -78,7 +78,7 @@ class AccidentAnalyzer:
         self.config = config
         self.fps = config.fps
         self.rule = AccidentRule(config)
-        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(self.name)
         # alerts, second looks, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -142,7 +142,9 @@ class AccidentAnalyzer:
             self.counts["snapshot_failed"] += 1
             log.warning("accident on %s: snapshot failed: %s", accident.camera_id, exc)
         clip_id = None
-        if clip:
+        if not clip:
+            self.counts["clip_skipped"] += 1  # InFlight was full
+        else:
             keep = float(services.deployment.media.preroll_s)
             pre_s = min(max(accident.stream_time - accident.impact_stream, 0.0) + CLIP_MARGIN_S, keep)
             try:

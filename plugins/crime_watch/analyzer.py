@@ -32,7 +32,6 @@ from plugins.crime_watch.rule import Alert, CrimeRule, FrameInfo
 
 log = logging.getLogger("bconnect.plugin.crime_watch")
 
-MAX_IN_FLIGHT = 8
 CLIP_MARGIN_S = 2.0
 POST_S = 2.0
 
@@ -47,7 +46,7 @@ class CrimeAnalyzer:
         self.fps = config.fps
         self.rule = CrimeRule(config, timezone)
         self.people = frozenset(config.watched_labels)
-        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(self.name)
         # alerts per kind, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -76,7 +75,9 @@ class CrimeAnalyzer:
             self.counts["snapshot_failed"] += 1
             log.warning("%s on %s: snapshot failed: %s", alert.kind, alert.camera_id, exc)
         clip_id = None
-        if clip:
+        if not clip:
+            self.counts["clip_skipped"] += 1  # InFlight was full
+        else:
             pre_s = min(alert.since_s + CLIP_MARGIN_S, float(services.deployment.media.preroll_s))
             try:
                 clip_id = (await services.clips.cut(alert.camera_id, pre_s=pre_s, post_s=POST_S)).id

@@ -10,8 +10,9 @@ services live (``ctx.submit``): the snapshot of this frame with the
 vehicle's box drawn (in a thread), an evidence clip ``clip_pre_s`` before to
 ``clip_post_s`` after (``services.clips``), then ``services.events.publish``.
 Failures are contained: a failed snapshot or clip still publishes the event.
-At most ``MAX_IN_FLIGHT`` offences are evidenced at once; beyond that one is
-published without a clip.
+At most ``InFlight``'s limit (32) offences are evidenced at once; beyond that one is
+published without a clip (counted:
+``clip_skipped`` in health).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from plugins.etle_rules.signal import SignalInput, read_lamp
 
 log = logging.getLogger("bconnect.plugin.etle_rules")
 
-MAX_IN_FLIGHT = 8
 LABELS = {"red_light": "RED LIGHT", "wrong_way": "WRONG WAY", "speed": "SPEED"}
 
 
@@ -47,7 +47,7 @@ class EtleAnalyzer:
         self.fps = config.fps
         self.rule = EtleRule(config)
         self.inputs = tuple(inputs)  # a camera's signal input, where a driver offers one (none does yet)
-        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(self.name)
         # offences, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -93,7 +93,9 @@ class EtleAnalyzer:
             log.warning("%s on %s: snapshot failed: %s", offence.offence, offence.camera_id, exc)
         pre_s = min(self.config.clip_pre_s, float(services.deployment.media.preroll_s))
         clip_id = None
-        if clip:
+        if not clip:
+            self.counts["clip_skipped"] += 1  # InFlight was full
+        else:
             try:
                 cut = await services.clips.cut(offence.camera_id, pre_s=pre_s, post_s=self.config.clip_post_s)
                 clip_id = cut.id

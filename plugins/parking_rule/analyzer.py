@@ -11,8 +11,9 @@ plus a margin, capped by what the media core keeps per camera
 (``[media] preroll_s``, 10 s by default): a longer stay's clip starts late,
 and its event says so (``detail.clip.covered_s``). A failing cut publishes
 the event without a clip; a failing publish is logged and counted: the rule
-goes on either way. At most ``MAX_IN_FLIGHT`` violations are evidenced at
-once; beyond that a violation is published without a clip.
+goes on either way. At most ``InFlight``'s limit (32) violations are evidenced at
+once; beyond that a violation is published without a clip (counted:
+``clip_skipped`` in health).
 
 The pictures the rule may still take a snapshot from (``refs_in_use``) are
 kept, at most ``KEEP_FRAMES`` per camera (the oldest go first).
@@ -46,7 +47,6 @@ from plugins.parking_rule.rule import FrameInfo, ParkingRule, Violation, grown
 log = logging.getLogger("bconnect.plugin.parking_rule")
 
 KEEP_FRAMES = 8  # pictures kept per camera for snapshots (a 1280x720 one is 2.7 MB)
-MAX_IN_FLIGHT = 8
 MAX_CROPS = 64  # vehicle crops kept per camera for plate reading (a 200x200 one is 120 kB)
 CLIP_MARGIN_S = 2.0  # the clip starts this much before the vehicle arrived
 POST_S = 2.0
@@ -63,7 +63,7 @@ class ParkingAnalyzer:
         self.rule = ParkingRule(config, timezone)
         self.kept: dict[str, collections.OrderedDict[int, Frame]] = {}
         self.crops: dict[str, collections.OrderedDict[tuple, np.ndarray]] = {}  # (ref, box) -> RGB crop
-        self.in_flight = InFlight(MAX_IN_FLIGHT, self.name)
+        self.in_flight = InFlight(self.name)
         # violations, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -129,7 +129,9 @@ class ParkingAnalyzer:
             self.counts["snapshot_failed"] += 1
             log.warning("parking violation on %s: snapshot failed: %s", violation.camera_id, exc)
         clip_id, covered = None, None
-        if clip:
+        if not clip:
+            self.counts["clip_skipped"] += 1  # InFlight was full
+        else:
             keep = float(services.deployment.media.preroll_s)
             pre_s = min(violation.elapsed_s + CLIP_MARGIN_S, keep)
             try:
