@@ -294,7 +294,6 @@ def main() -> int:
             f"stand-in detector {args.cost_ms:g} ms CPU per frame at {args.fps:g} fps (not a real detector)")
     if args.rules:
         load += f", rules {args.rules}"
-
     print(f"analytics load: {args.cameras} cameras of {width}x{height}p30 H.264 ({clip.name}), {args.viewers} viewers,"
           f" {load}", flush=True)
     variant_name, variant_values = None, []

@@ -16,9 +16,9 @@ frame through it, and the stand-in's own cost is ``BENCH_COST_MS`` on top
 (``bench/analytics_load.py --detector vision_onnx`` sets it to 0).
 
 ``BENCH_RULES=parking_rule,crime_watch``: the shipped rules too, on the
-analysed cameras, all day, with a zone file per camera (``BENCH_ZONES``: a
-no-parking kerb and a watched area over the plaza of Debian's ``vtest.avi``,
-which ``bench/analytics_load.py --footage`` plays). ``BENCH_RULES_LOOP=server``
+analysed cameras, all day, with a zone file per camera written to a temporary
+folder (a no-parking kerb and a watched area over the plaza of Debian's
+``vtest.avi``, which ``bench/analytics_load.py --footage`` plays). ``BENCH_RULES_LOOP=server``
 runs their ``process`` on the server's loop (``analytics_loop`` off, as before
 2026-12-03), ``analytics``: as shipped.
 
@@ -32,8 +32,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 

@@ -78,7 +78,7 @@ def ensure_clip(gop_s: float = 2.0, *, width: int = 1920, height: int = 1080, fp
 
 
 def _texture(width: int, height: int) -> Iterator[Any]:
-    import av
+    """Planar YUV 4:2:0 pictures (``height * 3 // 2`` rows of ``width``), as ``VideoFrame.from_ndarray`` takes."""
     import numpy as np
 
     rng = np.random.default_rng(7)
@@ -94,12 +94,13 @@ def _texture(width: int, height: int) -> Iterator[Any]:
             bx = (i * (8 + 3 * k) + k * 300) % (width - 160)
             by = 120 + k * 150
             luma[by:by + 90, bx:bx + 160] = 40 + 30 * k
-        yield av.VideoFrame.from_ndarray(np.vstack([luma, chroma]), format="yuv420p")
+        yield np.vstack([luma, chroma])
         i += 1
 
 
 def _footage(path: Path, width: int, height: int, fps: int) -> Iterator[Any]:
-    """The video's frames scaled to ``width`` x ``height``, each held to keep its speed at ``fps``, looped."""
+    """The video's frames scaled to ``width`` x ``height`` (as :func:`_texture`'s), each held to keep its
+    speed at ``fps``, looped."""
     import av
 
     while True:
@@ -107,7 +108,7 @@ def _footage(path: Path, width: int, height: int, fps: int) -> Iterator[Any]:
             stream = container.streams.video[0]
             hold = max(1, round(fps / float(stream.average_rate or fps)))
             for frame in container.decode(stream):
-                scaled = frame.reformat(width=width, height=height, format="yuv420p")
+                scaled = frame.reformat(width=width, height=height, format="yuv420p").to_ndarray()
                 for _ in range(hold):
                     yield scaled
 
@@ -137,8 +138,7 @@ def _encode_clip(path: Path, index: Path, gop_s: float, width: int, height: int,
     with open(tmp, "wb") as out:
         for i in range(frames + 1):
             if i < frames:
-                picture = next(pictures)
-                frame = av.VideoFrame.from_ndarray(picture.to_ndarray(), format="yuv420p")  # a fresh frame per pts
+                frame = av.VideoFrame.from_ndarray(next(pictures), format="yuv420p")
                 frame.pts = i
                 packets = encoder.encode(frame)
             else:
