@@ -27,6 +27,7 @@ import av
 import av.bitstream
 
 from core.interfaces import StreamSource, redact_url
+from core.media import blocked_read
 from core.media.bitstream import (
     CODECS,
     BitstreamError,
@@ -42,6 +43,7 @@ from core.media.ingest_settings import IngestSettings
 from core.media.packets import CameraState, CameraStatus, MediaPacket, StreamInfo
 from core.media.reconnect import Reconnect
 from core.media.source_url import mask, open_options, scheme_of, url_with_credentials
+from core.media.stall_watch import WATCH
 from core.media.timeline import CLOCK, TIME_BASE, Timeline
 
 log = logging.getLogger("bconnect.ingest")
@@ -93,6 +95,12 @@ class CameraIngest:
         self._ever_online = False
         self._pace_origin: float | None = None
         self.reconnect: Reconnect | None = None  # the thread's retry schedule, once started
+        # for the stall watch (core.media.stall_watch), from its own thread:
+        self._native_id: int | None = None  # the ingest thread's, for core.media.blocked_read
+        self._read_at: float | None = None  # monotonic, the last packet read from a live source; None: not reading
+        self._woken: str | None = None  # why the watch woke the thread, for the status it leaves
+        self._stop_asked_at: float | None = None  # monotonic
+        self.woken = 0  # times the watch had to wake the thread
 
     def __repr__(self) -> str:
         return f"<CameraIngest {self.camera_id!r} {self.safe_url} {self.status.state.value}>"
@@ -105,15 +113,18 @@ class CameraIngest:
             self._thread.start()
 
     def request_stop(self) -> None:
+        if self._stop_asked_at is None:
+            self._stop_asked_at = time.monotonic()
         self._stop.set()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Ask the thread to stop and wait up to ``timeout``; ``True`` if it ended.
 
-        A thread blocked in a network read ends by itself within the stall
-        timeout; it is a daemon and publishes nothing once stopped.
+        A thread blocked in a network read is woken by the stall watch one to
+        two seconds after the request (:meth:`check_stall`); it is a daemon and
+        publishes nothing once stopped.
         """
-        self._stop.set()
+        self.request_stop()
         if self._thread is None:
             return True
         self._thread.join(timeout)
@@ -143,7 +154,44 @@ class CameraIngest:
                 extra={"camera": self.camera_id, "state": state.value},
             )
 
+    def check_stall(self, now: float) -> None:
+        """The stall watch's look, about once a second, from its thread: wake a thread stuck in a read.
+
+        FFmpeg's socket timeout ends a connection that carries nothing, but a
+        camera whose encoder stopped while its RTSP session lives on keeps
+        sending RTCP and answering keep-alives: the read waits for video
+        forever. So the watch wakes the thread (:mod:`core.media.blocked_read`)
+        when no packet came for the stall timeout, or when it was asked to
+        stop a second ago and is still reading.
+        """
+        read_at = self._read_at
+        if read_at is None or self._woken is not None:
+            return
+        asked = self._stop_asked_at
+        if asked is not None:
+            if now - asked < 1.0:
+                return  # a reading thread sees the flag at its next packet
+            why = "stopped"
+        elif now - read_at >= self.settings.stall_timeout_s:
+            why = f"stalled: no video for {self.settings.stall_timeout_s:g} s (the camera kept the connection open)"
+        else:
+            return
+        self._woken = why  # before the wake, so that the thread finds it when its read returns
+        if blocked_read.wake(self._native_id):
+            self.woken += 1
+            log.info("camera %s: woke its ingest thread (%s)", self.camera_id, why)
+        else:
+            self._woken = None  # not waiting on a socket right now (busy, or between reads): look again
+
     def _run(self) -> None:
+        self._native_id = threading.get_native_id()
+        WATCH.add(self)
+        try:
+            self._connect_loop()
+        finally:
+            WATCH.discard(self)
+
+    def _connect_loop(self) -> None:
         settings = self.settings
         retry = self.retry_policy(self.source.url, settings, self.rng, self._stop)
         self.reconnect = retry
@@ -156,8 +204,11 @@ class CameraIngest:
                 failure = None
             except Exception as exc:
                 failure = classify(exc, self.source, "stream" if self._online_since else "open", settings)
+            woken, self._woken = self._woken, None
             if self._stop.is_set():
                 break
+            if woken is not None:
+                failure = StreamFailure(CameraState.OFFLINE, woken)  # not the end of stream the wake looked like
             now = time.monotonic()
             replay = failure is None and self.source.realtime_loop and self._online_since is not None
             if replay:
@@ -203,8 +254,10 @@ class CameraIngest:
             options=open_options(self.source, settings),
             # No PyAV read timeout: its interrupt callback takes the GIL on every
             # socket read (~100k times a second for 53 cameras). FFmpeg's socket
-            # timeout (open_options) bounds reads instead, without the GIL.
-            timeout=(settings.open_timeout_s, None),
+            # timeout (open_options) bounds reads instead, without the GIL, and the
+            # stall watch wakes a read that waits in vain (check_stall). Where it
+            # cannot (not Linux), PyAV's read timeout does, at that cost.
+            timeout=(settings.open_timeout_s, None if blocked_read.supported() else settings.stall_timeout_s),
         )
         del target
         try:
@@ -224,6 +277,7 @@ class CameraIngest:
             self._timeline.restart()
             self._demux(container, stream, codec, paced=scheme == "file")
         finally:
+            self._read_at = None
             container.close()
 
     def _demux(self, container: Any, stream: Any, codec: str, paced: bool) -> None:
@@ -242,12 +296,19 @@ class CameraIngest:
         started = self.stream_info is not None  # a replayed file carries on
         if started:
             self._online_since = time.monotonic()
-        keyframe_deadline = time.monotonic() + max(self.settings.open_timeout_s, self.settings.stall_timeout_s)
+        now = time.monotonic()
+        keyframe_deadline = now + max(self.settings.open_timeout_s, self.settings.stall_timeout_s)
         stop, handoff, publish, timeline = self._stop, self.handoff, self.publish, self._timeline
         generation = self.generation
         skip_to_keyframe = False
+        watched = not paced  # a file does not stall; its thread waits between packets by design
+        if watched:
+            self._read_at = now
 
         for raw in container.demux(stream):
+            now = time.monotonic()
+            if watched:
+                self._read_at = now
             if stop.is_set():
                 return
             if raw.size == 0:
@@ -264,7 +325,7 @@ class CameraIngest:
                         self._went_online()
                     skip_to_keyframe = False
                 elif not started or skip_to_keyframe:
-                    if not started and time.monotonic() > keyframe_deadline:
+                    if not started and now > keyframe_deadline:
                         raise StreamFailure(CameraState.ERROR, "no decodable keyframe in the stream")
                     continue
                 pts, dts = packet.pts, packet.dts
@@ -276,11 +337,13 @@ class CameraIngest:
                 else:
                     out_dts = timeline.map(dts)
                     out_pts = out_dts if pts is None else pts + timeline.offset
-                if paced and self._pace(out_dts):
-                    return
+                if paced:
+                    if self._pace(out_dts):
+                        return
+                    now = time.monotonic()  # it arrives when due
                 self.last_packet_at = time.time()
                 self.packets += 1
-                media = MediaPacket(data, out_pts, out_dts, TIME_BASE, keyframe, time.monotonic(), generation)
+                media = MediaPacket(data, out_pts, out_dts, TIME_BASE, keyframe, now, generation)
                 if not handoff.post(publish, media):
                     self.dropped += 1
                     skip_to_keyframe = True

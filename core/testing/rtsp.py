@@ -10,6 +10,7 @@ again on the same port, as a camera that reboots::
     def test_x(rtsp_server):
         url = rtsp_server.url("h264")          # rtsp://127.0.0.1:PORT/h264
         rtsp_server.stop(); rtsp_server.start()
+        rtsp_server.freeze(); rtsp_server.thaw()   # the encoder hangs, its sessions live on
 
 Mounts of :data:`DEFAULT_MOUNTS`: ``h264`` (keyframe every 2 s, parameter sets
 only in the SDP), ``h264_gop1`` (every 1 s, in band), ``h264_gop4`` (every 4 s),
@@ -19,6 +20,7 @@ only in the SDP), ``h264_gop1`` (every 1 s, in band), ``h264_gop4`` (every 4 s),
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -147,6 +149,23 @@ class RtspServer:
     def restart(self) -> RtspServer:
         self.stop()
         return self.start()
+
+    def freeze(self) -> None:
+        """Stop the pictures as a camera whose encoder hung: no more video, its RTSP sessions live on."""
+        self._signal(signal.SIGUSR1, "FROZEN")
+
+    def thaw(self) -> None:
+        """Let the pictures through again (to the sessions that stayed, and to new ones)."""
+        self._signal(signal.SIGUSR2, "THAWED")
+
+    def _signal(self, sig: signal.Signals, answer: str, timeout: float = 5.0) -> None:
+        if not self.running or self.process is None or self.process.stdout is None:
+            raise RuntimeError("the RTSP server is not running")
+        self.process.send_signal(sig)
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if line.strip() != answer:
+            raise RuntimeError(f"the RTSP server did not answer {sig.name} with {answer} (got {line!r})")
 
     def __enter__(self) -> RtspServer:
         return self.start()

@@ -12,6 +12,10 @@ Without ``inband`` the parameter sets travel only in the SDP
 keyframe. ``--auth USER:PASSWORD`` asks every client for those credentials
 (RTSP basic auth), as a camera does. Prints ``READY <port>`` on stdout once it listens.
 
+``SIGUSR1`` freezes every test pattern: the encoder gets no more pictures, as a
+camera whose encoder hung, while its RTSP sessions live on (RTCP reports,
+keep-alive answers). ``SIGUSR2`` lets the pictures through again.
+
 x264 runs with one slice per frame and without repeated headers, so that
 ``rtph264pay config-interval`` alone decides where SPS/PPS travel.
 """
@@ -44,6 +48,7 @@ ENCODERS = {
 def launch_line(codec: str, keyint: int, inband: bool, width: int, height: int, fps: int, kbps: int) -> str:
     src = (
         f"videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1"
+        " ! valve name=gate drop=false"
     )
     enc = ENCODERS[codec].format(kbps=kbps, keyint=keyint, ci=-1 if inband else 0)
     return f"( {src} ! {enc} )"
@@ -81,10 +86,27 @@ def main() -> int:
         auth = GstRtspServer.RTSPAuth()
         auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
         server.set_auth(auth)
+    gates: list = []  # each prepared pattern's valve, for SIGUSR1 and SIGUSR2
+    frozen = [False]
+
+    def configure(_factory, media) -> None:
+        gate = media.get_element().get_by_name("gate")
+        gate.set_property("drop", frozen[0])
+        gates.append(gate)
+        media.connect("unprepared", lambda *_: gates.remove(gate) if gate in gates else None)
+
+    def set_frozen(value: bool) -> bool:
+        frozen[0] = value
+        for gate in gates:
+            gate.set_property("drop", value)
+        print("FROZEN" if value else "THAWED", flush=True)
+        return True
+
     for name, codec, keyint, inband in args.mount:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch_line(codec, keyint, inband, args.width, args.height, args.fps, args.kbps))
         factory.set_shared(True)  # one encoder per mount, however many clients
+        factory.connect("media-configure", configure)
         if args.auth:
             role = "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
             factory.add_role_from_structure(Gst.Structure.from_string(role)[0])
@@ -105,6 +127,8 @@ def main() -> int:
     loop = GLib.MainLoop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, set_frozen, True)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR2, set_frozen, False)
     parent = os.getppid()
 
     def orphaned() -> bool:
