@@ -336,7 +336,8 @@ class BconnectServer:
             if not offline:
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout:
-                states = {cid: (cams.get(cid) or {}).get("state") for cid in offline[:5]}
+                states = {cid: ((cams.get(cid) or {}).get("state"), (cams.get(cid) or {}).get("reason"))
+                          for cid in offline[:5]}
                 raise TimeoutError(f"{len(offline)} cameras not online after {timeout:g} s: {states}")
             time.sleep(0.5)
 

@@ -232,15 +232,24 @@ def serve(args: argparse.Namespace) -> int:
     origin = time.monotonic()
     sent = [0]  # frames pushed per mount so far (all mounts advance together)
 
+    refused: dict[int, str] = {}  # id(appsrc) -> the last refusal logged for it
+
     def tick() -> bool:
         due = int((time.monotonic() - origin) * fps) + 1
         while sent[0] < due:
             sent[0] += 1
-            for entry in list(playing.values()):
+            for key, entry in list(playing.items()):
                 src, units, index = entry
                 entry[2] = (index + 1) % len(units)
-                if src.emit("push-buffer", Gst.Buffer.new_wrapped(units[index])) != Gst.FlowReturn.OK:
-                    playing.pop(id(src), None)
+                flow = src.emit("push-buffer", Gst.Buffer.new_wrapped(units[index]))
+                # A refusal (FLUSHING while the shared media pauses or seeks for a client) is passing: the
+                # mount keeps its place, and only "unprepared" ends it. Dropping it here left a prepared
+                # media that nobody fed, whose new clients got a session and never a picture.
+                if flow != Gst.FlowReturn.OK and refused.get(key) != flow.value_nick:
+                    refused[key] = flow.value_nick
+                    print(f"loadgen: a mount's push refused ({flow.value_nick}); kept", file=sys.stderr, flush=True)
+                elif flow == Gst.FlowReturn.OK:
+                    refused.pop(key, None)
         return True
 
     GLib.timeout_add(max(1, int(500 / fps)), tick)

@@ -166,8 +166,8 @@ def test_analytics_load_bench_runs_the_real_detector_in_a_thread_and_in_its_proc
 def test_analytics_load_bench_plays_real_footage_to_the_shipped_rules():
     vtest = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
     # two servers, not three: a third server's camera once stayed "starting" for 90 s against the same load
-    # generator (an open problem of the ingest's probing, see bench/README.md); the rules' A/B variant
-    # (BENCH_RULES_LOOP=server) is the same code path with the analyzers' attribute flipped
+    # generator (a session without video; the ingest now says so and retries, see bench/README.md); the
+    # rules' A/B variant (BENCH_RULES_LOOP=server) is the same code path with the analyzers' attribute flipped
     result, out = run_bench(
         "analytics_load.py", "--cameras", "1", "--analyse", "1", "--viewers", "1", "--seconds", "3", "--settle", "2",
         "--detector", "vision_onnx", "--size", "320x240", "--footage", str(vtest),

@@ -5,7 +5,8 @@ normalises each packet to Annex-B with parameter sets in front of every
 keyframe, maps timestamps onto one monotonic 90 kHz timeline
 (:mod:`core.media.timeline`), and hands the packets to the event loop in
 batches (:mod:`core.media.handoff`). When the stream is lost it says why
-(:mod:`core.media.failures`) and tries again (:mod:`core.media.reconnect`).
+(:mod:`core.media.failures`) and tries again (:mod:`core.media.reconnect`);
+a read that waits in vain is woken by :mod:`core.media.stall_watch`.
 
 Per packet the thread does one copy (the ``av.Packet`` into ``bytes``, which
 the packet's consumers then share), a few integer operations and one append
