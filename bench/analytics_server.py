@@ -154,6 +154,8 @@ def main() -> int:
     switch = os.environ.get("BENCH_SWITCH_INTERVAL_MS")  # A/B: over [analytics] switch_interval_ms (0: Python's 5 ms)
     if switch:
         cfg.deployment.analytics.switch_interval_ms = float(switch)
+    if os.environ.get("BENCH_LOOP_POLICY") == "rr":  # A/B (trial): the event loop's thread at SCHED_RR 10
+        os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(10))
     decode = os.environ.get("BENCH_DECODE")  # A/B: "thread" or "process" over [analytics] decode
     if decode:
         cfg.deployment.analytics.decode = decode
