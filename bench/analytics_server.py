@@ -22,6 +22,9 @@ folder (a no-parking kerb and a watched area over the plaza of Debian's
 runs their ``process`` on the server's loop (``analytics_loop`` off, as before
 2026-12-03), ``analytics``: as shipped.
 
+``BENCH_REALTIME_LOOP=off`` runs the event loop's thread at normal priority
+(``[server] realtime_loop = false``; ``on``, the default, where permitted).
+
 ``BENCH_PROFILE=PATH``: the event loop's thread runs under cProfile from a
 SIGUSR1 to a SIGUSR2, which writes the stats to ``PATH`` (``pstats`` reads
 them): where the loop's time goes while the bench runs.
@@ -154,8 +157,9 @@ def main() -> int:
     switch = os.environ.get("BENCH_SWITCH_INTERVAL_MS")  # A/B: over [analytics] switch_interval_ms (0: Python's 5 ms)
     if switch:
         cfg.deployment.analytics.switch_interval_ms = float(switch)
-    if os.environ.get("BENCH_LOOP_POLICY") == "rr":  # A/B (trial): the event loop's thread at SCHED_RR 10
-        os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(10))
+    realtime = os.environ.get("BENCH_REALTIME_LOOP")  # A/B: "on" or "off" over [server] realtime_loop
+    if realtime in ("on", "off"):
+        cfg.deployment.server.realtime_loop = realtime == "on"
     decode = os.environ.get("BENCH_DECODE")  # A/B: "thread" or "process" over [analytics] decode
     if decode:
         cfg.deployment.analytics.decode = decode

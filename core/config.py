@@ -123,6 +123,8 @@ class ServerSettings(_Strict):
     max_viewers_total: int = Field(default=64, ge=1)
     # reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed; none by default
     trusted_proxies: list[ProxyNetwork] = []
+    # the event loop's thread (live view) at Linux SCHED_RR 10 where permitted (core/loop_priority.py)
+    realtime_loop: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core import loop_priority
 from core.analytics import tracks_api, zones_api
 from core.auth.access import camera_agencies
 from core.auth.middleware import authenticate
@@ -113,6 +114,8 @@ async def health(request: Request) -> Response:
     if services.analytics is not None:
         for camera_id, entry in body["cameras"].items():
             entry["analytics"] = services.analytics.camera_health(camera_id)
+    if principal.role == "admin":
+        body["live_loop"] = loop_priority.describe()  # asked on the loop's own thread
     if principal.role == "admin" and services.cameras is not None:
         body["ingest"] = services.cameras.ingest_health()  # server operations: admins only, like plugin detail
     if principal.role == "admin" and services.events is not None:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.app import create_app
 from core.config import LoadedConfig
 from core.logs import setup_logging
+from core.loop_priority import raise_loop_priority
 from core.storage import StorageError
 
 log = logging.getLogger("bconnect.serve")
@@ -89,6 +90,7 @@ def serve(cfg: LoadedConfig) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    raise_loop_priority(cfg.deployment.server.realtime_loop)  # this thread runs the event loop: live view's
     with sock, asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         try:
             runner.run(server.serve(sockets=[sock]))
