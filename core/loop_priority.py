@@ -57,7 +57,9 @@ def raise_loop_priority(enabled: bool = True) -> str:
         _why_normal = f"normal (real-time priority refused: {exc.strerror or exc})"
         log.warning("live view's event loop runs at %s", _why_normal)
         return _why_normal
-    return describe()
+    now = describe()
+    log.info("live view's event loop runs at %s", now)
+    return now
 
 
 def describe() -> str:

@@ -58,6 +58,7 @@ def test_the_served_loop_runs_at_realtime_priority_and_what_it_starts_at_normal(
     if permitted_here():
         assert body["live_loop"] == "realtime (SCHED_RR 10)"
         assert main == (os.SCHED_RR, 10)
+        assert "live view's event loop runs at realtime (SCHED_RR 10)" in server.log()
     else:
         assert body["live_loop"].startswith("normal (real-time priority not permitted: grant it with CAP_SYS_NICE")
         assert main == (os.SCHED_OTHER, 0)
