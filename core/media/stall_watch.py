@@ -42,9 +42,6 @@ class StallWatch:
         with self._lock:
             self._watched.discard(ingest)
 
-    def __len__(self) -> int:
-        return len(self._watched)
-
     def _run(self) -> None:
         while True:
             time.sleep(self.period_s)
