@@ -220,6 +220,7 @@ data_dir = "{data_dir}"
 secure_cookies = false
 max_viewers_per_camera = {per_camera}
 max_viewers_total = {total}
+realtime_loop = {realtime_loop}
 
 [media]
 ingest_processes = {ingest_processes}
@@ -280,6 +281,8 @@ class BconnectServer:
             per_camera=self.max_viewers,
             total=max(self.max_viewers, 64),
             ingest_processes=self.ingest_processes,
+            # BENCH_REALTIME_LOOP=off: the event loop at normal priority, for an A/B of [server] realtime_loop
+            realtime_loop="false" if os.environ.get("BENCH_REALTIME_LOOP") == "off" else "true",
         )
         for cid, url in self.cameras.items():
             text += textwrap.dedent(f"""
