@@ -27,15 +27,12 @@ for the stall timeout, or its ingest was asked to stop and did not.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import platform
 import socket
 import stat
 import struct
 import threading
-
-log = logging.getLogger("bconnect.ingest")
 
 # the system calls FFmpeg's network waits end in (libavformat/network.c, rtsp.c): poll(2) through glibc
 POLL_CALLS: dict[str, frozenset[int]] = {
