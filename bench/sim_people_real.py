@@ -4,15 +4,17 @@
     .venv/bin/python bench/sim_people_real.py --scenarios crowd --seeds 101 --every 5
 
 Issue 9 asks for a person recall of 0.8 from 40 px tall. This bench separates the two reasons a
-simulated person may be missed: the drawn figure is not person-like enough, or a person of that size
-in that place is beyond the model. Each scenario is rendered with its people only (vehicles left out,
-so that nothing hides anyone), and the same frame is made a second time: the empty street (the
-renderer's backdrop, through the same camera exposure) with a **real walking person** pasted over each
-counted person's truth box (feet on the box's bottom centre, scaled to its height). The real people
-are cut out of Debian's ``vtest.avi`` (real footage, 768x576, people about 100 px tall): the
-difference to a median background, cleaned up, one connected blob of a single person's shape per cut.
-By night a cut is darkened by how much darker the night backdrop is than the day one around its box
-(lamps included).
+simulated person may be missed: the person is not person-like enough, or a person of that size in that
+place is beyond the model. Each scenario is rendered with its people only (vehicles left out, so that
+nothing hides anyone), and the same frame is made a second time: the empty street (the renderer's
+backdrop, through the same camera exposure) with a **real walking person** pasted over each counted
+person's truth box (feet on the box's bottom centre, scaled to its height), chosen at random among the
+walkers cut out of Debian's ``vtest.avi`` (:mod:`plugins.traffic_sim.photo_people`). By night a cut is
+darkened by how much darker the night backdrop is than the day one around its box (lamps included).
+
+Since renderer 11 the simulator's own people are those walkers too (a walker per person, stepping at
+its pace, lit by the scene's lamps); ``BCONNECT_SIM_PEOPLE=drawn`` renders the drawn figures instead,
+for the comparison this bench was made for.
 
 Both pictures go through the ``vision_onnx`` pipeline with the default model on the CPU, at its
 defaults but for a sure box's threshold (0.5, as ``bench/sim_recall.py``; tiles "auto"). A person counts when its box is at least 40 px tall and at
@@ -37,6 +39,7 @@ from common import final  # noqa: E402
 from sim_recall import tiling  # noqa: E402
 
 from core.analytics.assignment import iou  # noqa: E402
+from plugins.traffic_sim import photo_people  # noqa: E402
 from plugins.traffic_sim.renderer import Renderer, RenderSpec  # noqa: E402
 from plugins.vision_onnx import default_model as dm  # noqa: E402
 from plugins.vision_onnx.config import Config  # noqa: E402
@@ -47,31 +50,12 @@ BANDS = ((40, 60), (60, 90), (90, 10_000), (40, 10_000))
 Box = tuple[float, float, float, float]
 
 
-def real_people(every: int = 12) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Walking people cut out of vtest.avi: (RGB, alpha 0-1) pairs."""
-    import av
-    import cv2
-
-    path = dm.vtest_path()
-    if path is None:
+def real_people(every: int = 4) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Walking people cut out of vtest.avi (the simulator's own walkers, every ``every``-th step): (RGB, alpha 0-1)."""
+    walkers = photo_people.bank()
+    if walkers is None:
         raise SystemExit("vtest.avi not found: install Debian's opencv-doc (make setup does)")
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    background = np.median(np.stack(frames[::8]), axis=0).astype(np.int16)
-    cuts = []
-    for frame in frames[::every]:
-        moving = (np.abs(frame.astype(np.int16) - background).sum(axis=2) > 60).astype(np.uint8)
-        moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, np.ones((7, 5), np.uint8))
-        moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(moving)
-        for j in range(1, count):
-            x, y, w, h, area = stats[j]
-            one_person = 75 <= h <= 150 and 1.9 <= h / w <= 3.6 and area > 0.45 * w * h
-            inside = x >= 2 and y >= 2 and x + w <= frame.shape[1] - 2 and y + h <= frame.shape[0] - 2
-            if one_person and inside:
-                alpha = cv2.GaussianBlur((labels[y : y + h, x : x + w] == j).astype(np.float32), (3, 3), 0)
-                cuts.append((frame[y : y + h, x : x + w].copy(), alpha))
-    return cuts
+    return [(w.rgb[k], w.alpha[k].astype(np.float32) / 255.0) for w in walkers.walkers for k in range(0, len(w.rgb), every)]
 
 
 def paste(image: np.ndarray, cut: tuple[np.ndarray, np.ndarray], box: Box, gain: float) -> Box | None:

@@ -54,3 +54,6 @@ vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
 if [ -f "$vtest" ]; then
   .venv/bin/python -m plugins.stream_url.to_h264 "$vtest" data/footage/vtest.mp4
 fi
+
+# The simulator's people: real walkers cut out of vtest.avi, once (data/sim/; skipped when there).
+.venv/bin/python -m plugins.traffic_sim.photo_people

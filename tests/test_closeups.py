@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from core.analytics import closeups
@@ -87,11 +88,20 @@ def test_close_ups_find_more_of_the_crowd_than_the_whole_frame(detector):
             return 0.0
         return w * h / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h)
 
+    def on_people(box, there) -> float:
+        """The share of ``box`` that lies on someone's box (two people side by side boxed as one lie on both)."""
+        x0, y0 = int(box[0]), int(box[1])
+        mask = np.zeros((max(1, int(box[3]) + 1 - y0), max(1, int(box[2]) + 1 - x0)), bool)
+        for o in there:
+            a, b, c, d = o["bbox"]
+            mask[max(0, b - y0) : max(0, d - y0), max(0, a - x0) : max(0, c - x0)] = True
+        return float(mask.mean())
+
     def judge(found, there) -> tuple[int, int]:
-        """(people found: a box at IoU >= 0.5, ghosts: boxes on nobody, IoU < 0.3 with everyone in the picture)."""
+        """(people found: a box at IoU >= 0.5, ghosts: boxes on nobody, less than half of them on anyone's box)."""
         boxes = [d.box for d in found if d.label == "person" and d.score >= 0.5 and in_zone(d.box, WATCHED)]
         hit = sum(1 for o in there if in_zone(o["bbox"], WATCHED) and any(iou(b, o["bbox"]) >= 0.5 for b in boxes))
-        ghosts = sum(1 for b in boxes if all(iou(b, o["bbox"]) < 0.3 for o in there))
+        ghosts = sum(1 for b in boxes if on_people(b, there) < 0.5)
         return hit, ghosts
 
     fresh = OnnxDetector(DetectorConfig(providers=["cpu"]), dm.build())  # not loaded: its input is not known yet
@@ -113,4 +123,4 @@ def test_close_ups_find_more_of_the_crowd_than_the_whole_frame(detector):
             assert judge(first, there)[0] == hit
     assert standing == [12, 12, 12]
     assert ghosts == 0, (whole, close)
-    assert sum(close) >= sum(whole) + 9, (whole, close)  # measured 6, 6, 5 -> 11, 10, 12 of 12
+    assert sum(close) >= sum(whole) + 9, (whole, close)  # measured 6, 5, 6 -> 9, 10, 10 of 12 (drawn figures: 6, 6, 5 -> 11, 10, 12)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.traffic_sim import photo_people
 from plugins.traffic_sim.encoder import encode_h264
 from plugins.traffic_sim.plate_art import FONT_DIR, FONT_FILES
 from plugins.traffic_sim.renderer import RENDERER_VERSION, Renderer, RenderSpec
@@ -44,6 +45,7 @@ def cache_key(spec: RenderSpec, font_dir: Path = FONT_DIR) -> str:
         "scenario": dataclasses.asdict(SCENARIOS[spec.scenario]),
         "spec": spec.as_dict(),
         "font": _font_in_use(font_dir),
+        "people": photo_people.tag(),
     }
     blob = json.dumps(material, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -19,6 +19,7 @@ from plugins.traffic_sim.camera import Camera
 from plugins.traffic_sim import junction as junctions
 from plugins.traffic_sim.geometry import BUILDING_X, HAZE_DAY, HAZE_NIGHT, haze, lamp_light
 from plugins.traffic_sim.body import draw_lying
+from plugins.traffic_sim import photo_people
 from plugins.traffic_sim.people import draw_person, draw_rider
 from plugins.traffic_sim.plate_art import FONT_DIR, PlateArt
 from plugins.traffic_sim.scenarios import SCENARIOS
@@ -27,7 +28,7 @@ from plugins.traffic_sim.visibility import IdLayer
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "10"
+RENDERER_VERSION = "11"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
@@ -179,15 +180,17 @@ class Renderer:
         return 0.2 + 0.8 * float(lamp_light(x, z)) if self.night else 1.0
 
     def _person(self, draw, actor: Actor, pose, depth: float, t_s: float, img) -> list[dict[str, Any]]:
-        phase = 2 * math.pi * t_s * pose.speed / 1.4 + hash_phase(actor.id)
-        stride = min(1.0, pose.speed / 1.2)
-        back = math.cos(math.radians(pose.heading)) > 0.3
-        hz = float(haze(depth, self.night))
+        light, hz = self._light(pose.x, pose.z), float(haze(depth, self.night))
+        walkers = photo_people.in_use()
         if actor.down is not None and actor.down[0] <= t_s / self.spec.loop_seconds < actor.down[1]:
-            box = draw_lying(img, self.view, pose.x, pose.z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, key=actor.id)
-            record = self._record(actor.id, box, depth) if box else None
-            return [record] if record else []
-        box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, stride, self._light(pose.x, pose.z), self.haze_color, hz, back, not self.night)
+            box = draw_lying(img, self.view, pose.x, pose.z, actor.look, light, self.haze_color, hz, key=actor.id)
+        elif walkers is not None:  # a real walker, photographed
+            box = photo_people.walk(img, self.view, walkers, actor.id, pose.x, pose.z, actor.look.height, pose.heading,
+                                    pose.speed, t_s, hash_phase(actor.id), light, self.haze_color, hz)
+        else:  # no footage to cut walkers from: a drawn figure
+            phase = 2 * math.pi * t_s * pose.speed / 1.4 + hash_phase(actor.id)
+            back = math.cos(math.radians(pose.heading)) > 0.3
+            box = draw_person(draw, self.view, pose.x, pose.z, actor.look, phase, min(1.0, pose.speed / 1.2), light, self.haze_color, hz, back, not self.night)
         record = self._record(actor.id, box, depth) if box else None
         return [record] if record else []
 
