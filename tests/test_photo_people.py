@@ -111,3 +111,35 @@ def test_without_the_footage_people_are_drawn_and_cached_apart(monkeypatch, tmp_
     assert cache.cache_key(spec) != with_walkers  # pictures of drawn people are not taken for the others
     pixels, objects = Renderer(spec).frame(150)
     assert any(o["id"].startswith("p") for o in objects)  # the people are there, drawn
+
+
+def test_a_rider_has_a_walkers_head_and_body_on_the_seat(walkers):
+    """``seat`` pastes the top of a walker (head to hips) standing on the seat line, as tall as asked."""
+    w = walkers.pools["away"][0]
+    img = Image.new("RGB", (200, 200), (128, 128, 128))
+    photo_people.seat(img, w, 0, 100.0, 120.0, 50.0, False, 1.0, (200, 200, 200), 0.0)
+    changed = np.nonzero(np.abs(np.asarray(img, np.int16) - 128).sum(axis=2) > 30)
+    assert changed[0].max() < 120 and changed[0].min() >= 70  # from the seat up, 50 px
+    assert changed[0].max() - changed[0].min() >= 40
+    rgb, alpha = w.rgb[0], w.alpha[0]
+    legs = rgb[rgb.shape[0] * 2 // 3 :][alpha[alpha.shape[0] * 2 // 3 :] > 127]
+    assert np.abs(np.asarray(photo_people.trousers(w)) - np.median(legs, axis=0)).max() <= 1
+
+
+def test_riders_are_drawn_with_a_real_body(walkers):
+    """The renderer's riders carry a walker's pixels: with the walkers off, the same frame's riders differ."""
+    import os
+
+    spec = RenderSpec("free_flow", 101, 1280, 720)
+    pixels, objects = Renderer(spec).frame(30)
+    os.environ[photo_people.ENV] = "drawn"
+    try:
+        drawn, same = Renderer(spec).frame(30)
+    finally:
+        del os.environ[photo_people.ENV]
+    riders = [o for o in objects if o["id"].endswith(".rider") and o["bbox"][3] - o["bbox"][1] >= 40]
+    assert riders
+    for o in riders:
+        x0, y0, x1, y1 = o["bbox"]
+        top = slice(y0, (y0 + y1) // 2), slice(x0, x1)  # the body, above the legs
+        assert np.abs(pixels[top].astype(np.int16) - drawn[top]).sum(axis=2).mean() > 20, o

@@ -111,8 +111,12 @@ def draw_rider(
     haze_color: tuple[int, int, int],
     hz: float,
     back: bool,
+    upper_body=None,
 ) -> tuple[float, float, float, float] | None:
-    """A rider seated on a motorcycle at (x, z): torso, arms, helmet; legs at the sides."""
+    """A rider seated on a motorcycle at (x, z): torso, arms, helmet; legs at the sides.
+
+    ``upper_body(u, v_seat, height_px)``, when given, puts a real person's head and torso on the seat
+    (``photo_people.seat``) in place of the drawn ones; the helmet goes on top of it."""
     seat_y = 0.88
     box = figure_box(view, x, z, look.height * 0.52, base_y=seat_y)
     if box is None:
@@ -132,12 +136,15 @@ def draw_rider(
     for sgn in (-1, 1):
         draw.polygon([at(sgn * 0.1, 0.05), at(sgn * 0.3, 0.02), at(sgn * 0.32, -0.68), at(sgn * 0.22, -0.68)], fill=col(look.pants, 0.9))
         draw.polygon([at(sgn * 0.21, -0.66), at(sgn * 0.33, -0.66), at(sgn * 0.34, -LEGS), at(sgn * 0.2, -LEGS)], fill=col((25, 25, 25)))
-    # a neck between helmet and shoulders, and sloping shoulders: a helmet sat on a square was a ghost
-    draw.rectangle((*at(-0.05, 0.74), *at(0.05, 0.6)), fill=col(look.skin, 0.8))
-    draw.polygon([at(-0.12, 0.64), at(0.12, 0.64), at(0.27, 0.57), at(0.28, 0.5), at(0.22, 0.0), at(-0.22, 0.0), at(-0.28, 0.5), at(-0.27, 0.57)], fill=col(look.shirt))
-    draw.polygon([at(0.07, 0.64), at(0.12, 0.64), at(0.27, 0.57), at(0.28, 0.5), at(0.22, 0.0), at(0.08, 0.0)], fill=col(look.shirt, 0.78))
-    for sgn in (-1, 1):  # arms reach forward to the handlebar
-        draw.polygon([at(sgn * 0.22, 0.56), at(sgn * 0.3, 0.54), at(sgn * 0.42, 0.2), at(sgn * 0.33, 0.2)], fill=col(look.shirt, 0.85))
+    if upper_body is not None:  # the arms reach forward, hidden by the body
+        upper_body(u, vs, ph)
+    else:
+        # a neck between helmet and shoulders, and sloping shoulders: a helmet sat on a square was a ghost
+        draw.rectangle((*at(-0.05, 0.74), *at(0.05, 0.6)), fill=col(look.skin, 0.8))
+        draw.polygon([at(-0.12, 0.64), at(0.12, 0.64), at(0.27, 0.57), at(0.28, 0.5), at(0.22, 0.0), at(-0.22, 0.0), at(-0.28, 0.5), at(-0.27, 0.57)], fill=col(look.shirt))
+        draw.polygon([at(0.07, 0.64), at(0.12, 0.64), at(0.27, 0.57), at(0.28, 0.5), at(0.22, 0.0), at(0.08, 0.0)], fill=col(look.shirt, 0.78))
+        for sgn in (-1, 1):  # arms reach forward to the handlebar
+            draw.polygon([at(sgn * 0.22, 0.56), at(sgn * 0.3, 0.54), at(sgn * 0.42, 0.2), at(sgn * 0.33, 0.2)], fill=col(look.shirt, 0.85))
     helmet = look.helmet or look.hair
     hx0, hy0 = at(-0.135, 1.0)
     hx1, hy1 = at(0.135, 0.7)

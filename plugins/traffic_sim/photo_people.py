@@ -282,6 +282,26 @@ def paste_person(
     return (float(x0), float(y0), float(x0 + w), float(y0 + h))
 
 
+TORSO = 0.53  # a walker's head and body down to the hips: the seated rider's height above the seat
+
+
+def seat(img: Image.Image, walker: Walker, step: int, u: float, v_seat: float, height_px: float, flip: bool,
+         light: float, haze_color: tuple[int, int, int], hz: float) -> None:
+    """A walker's head and torso sat at (u, v_seat), ``height_px`` from the seat to the top of the head."""
+    k = step % len(walker.rgb)
+    rows = max(2, round(walker.rgb[k].shape[0] * TORSO))
+    top = Walker((walker.rgb[k][:rows],), (walker.alpha[k][:rows],), walker.dx, walker.dy)
+    paste_person(img, top, 0, u, v_seat, height_px, flip, light, haze_color, hz)
+
+
+def trousers(walker: Walker) -> tuple[int, int, int]:
+    """The colour of a walker's legs (the median of its lower third, first step), for a rider's drawn legs."""
+    rgb, alpha = walker.rgb[0], walker.alpha[0]
+    low = slice(rgb.shape[0] * 2 // 3, rgb.shape[0])
+    pixels = rgb[low][alpha[low] > 127]
+    return tuple(int(v) for v in np.median(pixels, axis=0)) if len(pixels) else (40, 40, 45)  # type: ignore[return-value]
+
+
 def step_of(t_s: float, speed: float, phase: float, steps: int) -> int:
     """Which cut a walker shows at ``t_s``: the footage's 10 frames a second at a walking pace of 1.4 m/s."""
     if speed < 0.1:

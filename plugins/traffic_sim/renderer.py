@@ -7,6 +7,7 @@ spec always gives the same pixels and the same truth.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from plugins.traffic_sim.visibility import IdLayer
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "11"
+RENDERER_VERSION = "12"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
@@ -222,7 +223,16 @@ class Renderer:
             seat_z = pose.z - 0.15 * math.cos(math.radians(pose.heading))
             hz = float(haze(depth, self.night))
             before = layer.snap(img, region)
-            box = draw_rider(draw, self.view, pose.x, seat_z, actor.look, self._light(pose.x, pose.z), self.haze_color, hz, back)
+            light = self._light(pose.x, pose.z)
+            walkers, upper_body, look = photo_people.in_use(), None, actor.look
+            if walkers is not None:  # a real person's head and body on the seat
+                walker, _ = walkers.pick(actor.id, 0.0, -1.0 if back else 1.0)
+                look = dataclasses.replace(look, pants=photo_people.trousers(walker))
+
+                def upper_body(u: float, v_seat: float, height_px: float) -> None:
+                    photo_people.seat(img, walker, 0, u, v_seat, height_px, False, light, self.haze_color, hz)
+
+            box = draw_rider(draw, self.view, pose.x, seat_z, look, light, self.haze_color, hz, back, upper_body)
             rider_drawn.append(layer.changed(img, before))
             if box:
                 rider.append(box)
