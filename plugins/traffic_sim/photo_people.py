@@ -1,22 +1,25 @@
-"""People on foot as photographed walkers: real people cut out of Debian's ``vtest.avi``.
+"""The simulator's people as real people: walkers cut out of Debian's ``vtest.avi``.
 
 The drawn figures of ``people.py`` were found less often by the default detector than real people
 pasted at the same places (bench/README.md, "Photographed people in the same places"). So the
-simulator's pedestrians are real walkers: every moving person in ``vtest.avi`` (768x576, an elevated
+simulator's people are real walkers: every moving person in ``vtest.avi`` (768x576, an elevated
 camera over a walkway, people about 100 px tall) is cut out of the frame against a median background
-and followed from frame to frame, so that each walker is a short sequence of real steps. A simulated
-person takes one walker (by its id, among those walking the same way across the picture), steps
-through its cuts at its own pace, and is pasted at its truth box: scaled to its height, lit by the
-scene (the night's lamps) and hazed by its distance, as the drawn figures were.
+and followed from frame to frame, so that each walker is a short sequence of real steps. A person on
+foot takes one walker (by its id, among those going the same way across the picture), steps through
+its cuts at its own pace, and is pasted at its place, scaled to its height, lit by the scene (the
+night's lamps) and hazed by its distance (``walk``). A rider is a walker's head and body on the seat
+(``seat``).
 
-The cut-outs are made once (about 10 s) and kept under the data folder (``bank_path``); without
-``vtest.avi`` (Debian's ``opencv-doc``) there is no bank and the renderer draws its figures.
+The cut-outs are made once (about 13 s; set-up does it) and kept under the data folder
+(``bank_path``); without ``vtest.avi`` (Debian's ``opencv-doc``) there is no bank and the renderer
+draws its figures.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import logging
 import math
 import os
@@ -51,9 +54,8 @@ class Walker:
 
 
 class Bank:
-    def __init__(self, walkers: list[Walker], tag: str):
+    def __init__(self, walkers: list[Walker]):
         self.walkers = walkers
-        self.tag = tag  # in the render cache's key: other cuts, other pictures
         self.pools = {
             "across": [w for w in walkers if abs(w.dx) >= abs(w.dy)],  # either way: flipped to fit
             "towards": [w for w in walkers if abs(w.dx) < abs(w.dy) and w.dy > 0],
@@ -106,40 +108,47 @@ def _iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def cut(video: Path) -> list[Walker]:
-    """Every walker of the footage: moving single-person blobs, followed while they stay one blob."""
+def _people_in(frame: np.ndarray, background: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]]:
+    """The single people moving in ``frame``: (box, RGB cut, alpha 0-255), each cropped to the person."""
     import cv2
 
-    background = np.median(np.stack(list(_frames(video))[::8]), axis=0).astype(np.int16)
+    moving = (np.abs(frame.astype(np.int16) - background).sum(axis=2) > 60).astype(np.uint8)
+    moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, np.ones((7, 5), np.uint8))
+    moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(moving)
+    out = []
+    for j in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[j])
+        one_person = 75 <= h <= 150 and 1.9 <= h / w <= 3.6 and area > 0.45 * w * h
+        inside = x >= 2 and y >= 2 and x + w <= frame.shape[1] - 2 and y + h <= frame.shape[0] - 2
+        if not (one_person and inside):
+            continue
+        blob = labels[y : y + h, x : x + w] == j
+        # the shadow at the feet: the floor darkened, its colour kept (the bottom fifth only)
+        crop, floor = frame[y : y + h, x : x + w].astype(np.float32), background[y : y + h, x : x + w].astype(np.float32)
+        ratio = crop.sum(axis=2) / np.maximum(floor.sum(axis=2), 1.0)
+        tint = np.abs(crop / np.maximum(crop.sum(axis=2, keepdims=True), 1.0) - floor / np.maximum(floor.sum(axis=2, keepdims=True), 1.0)).sum(axis=2)
+        shadow = (ratio > 0.4) & (ratio < 0.95) & (tint < 0.06)
+        shadow[: int(h * 0.8)] = False
+        blob &= ~shadow
+        rows, cols = np.nonzero(blob)
+        if rows.size < 0.4 * w * h:
+            continue
+        r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+        alpha = cv2.GaussianBlur(blob[r0:r1, c0:c1].astype(np.float32), (3, 3), 0)
+        box = (x + c0, y + r0, x + c1, y + r1)
+        out.append((box, frame[box[1] : box[3], box[0] : box[2]].copy(), (alpha * 255).astype(np.uint8)))
+    return out
+
+
+def cut(video: Path) -> list[Walker]:
+    """Every walker of the footage: moving single-person blobs, followed while they stay one blob."""
+    background = np.median(np.stack(list(itertools.islice(_frames(video), 0, None, 8))), axis=0).astype(np.int16)
     tracks: list[dict] = []
     open_: list[dict] = []
     for i, frame in enumerate(_frames(video)):
-        moving = (np.abs(frame.astype(np.int16) - background).sum(axis=2) > 60).astype(np.uint8)
-        moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, np.ones((7, 5), np.uint8))
-        moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(moving)
         now = []
-        for j in range(1, count):
-            x, y, w, h, area = (int(v) for v in stats[j])
-            one_person = 75 <= h <= 150 and 1.9 <= h / w <= 3.6 and area > 0.45 * w * h
-            inside = x >= 2 and y >= 2 and x + w <= frame.shape[1] - 2 and y + h <= frame.shape[0] - 2
-            if not (one_person and inside):
-                continue
-            blob = labels[y : y + h, x : x + w] == j
-            # the shadow at the feet: the floor darkened, its colour kept (the bottom fifth only)
-            crop, floor = frame[y : y + h, x : x + w].astype(np.float32), background[y : y + h, x : x + w].astype(np.float32)
-            ratio = crop.sum(axis=2) / np.maximum(floor.sum(axis=2), 1.0)
-            tint = np.abs(crop / np.maximum(crop.sum(axis=2, keepdims=True), 1.0) - floor / np.maximum(floor.sum(axis=2, keepdims=True), 1.0)).sum(axis=2)
-            shadow = (ratio > 0.4) & (ratio < 0.95) & (tint < 0.06)
-            shadow[: int(h * 0.8)] = False
-            blob &= ~shadow
-            rows, cols = np.nonzero(blob)
-            if rows.size < 0.4 * w * h:
-                continue
-            y, x, h, w = y + int(rows.min()), x + int(cols.min()), int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
-            blob = blob[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-            alpha = cv2.GaussianBlur(blob.astype(np.float32), (3, 3), 0)
-            box = (x, y, x + w, y + h)
+        for box, rgb, alpha in _people_in(frame, background):
             best = max(open_, key=lambda t: _iou(t["box"], box), default=None)
             if best is not None and _iou(best["box"], box) >= 0.4 and best["last"] == i - 1:
                 open_ = [t for t in open_ if t is not best]
@@ -147,8 +156,8 @@ def cut(video: Path) -> list[Walker]:
             else:
                 track = {"cuts": [], "centres": []}
                 tracks.append(track)
-            track["cuts"].append((frame[y : y + h, x : x + w].copy(), (alpha * 255).astype(np.uint8)))
-            track["centres"].append(((x + w / 2), y + h))
+            track["cuts"].append((rgb, alpha))
+            track["centres"].append(((box[0] + box[2]) / 2, box[3]))
             track["box"], track["last"] = box, i
             now.append(track)
         open_ = now
@@ -235,7 +244,7 @@ def _open(data: Path) -> Bank | None:
     if not walkers:
         log.warning("no walker cut out of %s: the simulated people are drawn figures", video)
         return None
-    return Bank(walkers, path.stem)
+    return Bank(walkers)
 
 
 def walk(img: Image.Image, view: View, walkers: Bank, key: str, x: float, z: float, height: float, heading: float,
@@ -307,8 +316,6 @@ def step_of(t_s: float, speed: float, phase: float, steps: int) -> int:
     if speed < 0.1:
         return int(phase * 100) % steps
     return int(t_s * 10.0 * speed / 1.4 + phase * 100) % steps
-
-
 
 
 def main() -> int:
