@@ -5,8 +5,7 @@ pasted at the same places (bench/README.md, "Photographed people in the same pla
 simulator's people are real walkers: every moving person in ``vtest.avi`` (768x576, an elevated
 camera over a walkway, people about 100 px tall) is cut out of the frame against a median background
 and followed from frame to frame, so that each walker is a short sequence of real steps. A person on
-foot takes one walker (by its id, among those going the same way across the picture), steps through
-its cuts at its own pace, and is pasted at its place, scaled to its height, lit by the scene (the
+foot takes one walker (by its id; mirrored to go the other way), steps through its cuts at its own pace, and is pasted at its place, scaled to its height, lit by the scene (the
 night's lamps) and hazed by its distance (``walk``). A rider is a walker's head and body on the seat
 (``seat``).
 
@@ -56,18 +55,16 @@ class Walker:
 class Bank:
     def __init__(self, walkers: list[Walker]):
         self.walkers = walkers
-        self.pools = {
-            "across": [w for w in walkers if abs(w.dx) >= abs(w.dy)],  # either way: flipped to fit
-            "towards": [w for w in walkers if abs(w.dx) < abs(w.dy) and w.dy > 0],
-            "away": [w for w in walkers if abs(w.dx) < abs(w.dy) and w.dy <= 0],
-        }
 
     def pick(self, key: str, du: float, dv: float) -> tuple[Walker, bool]:
-        """A walker for a person moving (du, dv) pixels across the picture, and whether to mirror it."""
-        way = "across" if abs(du) >= abs(dv) else "towards" if dv > 0 else "away"
-        pool = self.pools[way] or self.walkers
-        walker = pool[zlib.crc32(key.encode()) % len(pool)]
-        return walker, (walker.dx * du < 0) if way == "across" else False
+        """The walker of person ``key``, moving (du, dv) pixels across the picture, and whether to mirror it.
+
+        One walker a person whichever way they go (mirrored to go the other way across): a person who turns
+        keeps their clothes, as crime watch's clothing check expects of one person (a walker chosen by the way
+        they went changed clothes as a loiterer paced, and the loitering was not seen)."""
+        walker = self.walkers[zlib.crc32(key.encode()) % len(self.walkers)]
+        across = abs(du) >= abs(dv) and abs(walker.dx) >= 0.5
+        return walker, across and walker.dx * du < 0
 
 
 def source() -> Path | None:

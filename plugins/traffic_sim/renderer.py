@@ -29,7 +29,7 @@ from plugins.traffic_sim.visibility import IdLayer
 from plugins.traffic_sim.world import Actor, build_world
 
 # Bump when a change alters pixels or truth: cached renders are then redone.
-RENDERER_VERSION = "12"
+RENDERER_VERSION = "13"
 TRUTH_FORMAT = "bconnect-sim-truth/1"
 
 
