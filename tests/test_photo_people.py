@@ -122,7 +122,7 @@ def test_a_rider_has_a_walkers_head_and_body_on_the_seat(walkers):
     assert changed[0].max() - changed[0].min() >= 40
     rgb, alpha = w.rgb[0], w.alpha[0]
     legs = rgb[rgb.shape[0] * 2 // 3 :][alpha[alpha.shape[0] * 2 // 3 :] > 127]
-    assert np.abs(np.asarray(photo_people.trousers(w)) - np.median(legs, axis=0)).max() <= 1
+    assert np.abs(np.asarray(w.trousers) - np.median(legs, axis=0)).max() <= 1
 
 
 def test_riders_are_drawn_with_a_real_body(walkers):

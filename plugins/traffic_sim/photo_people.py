@@ -16,6 +16,7 @@ draws its figures.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import itertools
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.analytics.assignment import iou
 from plugins.traffic_sim.geometry import View
 from plugins.traffic_sim.people import figure_box
 
@@ -50,6 +52,14 @@ class Walker:
     alpha: tuple[np.ndarray, ...]
     dx: float  # pixels a frame, + to the right
     dy: float  # + down the picture: towards the camera
+
+    @functools.cached_property
+    def trousers(self) -> tuple[int, int, int]:
+        """The colour of its legs (the median of its lower third, first step): a rider's drawn legs wear it."""
+        rgb, alpha = self.rgb[0], self.alpha[0]
+        low = slice(rgb.shape[0] * 2 // 3, rgb.shape[0])
+        pixels = rgb[low][alpha[low] > 127]
+        return tuple(int(v) for v in np.median(pixels, axis=0)) if len(pixels) else (40, 40, 45)  # type: ignore[return-value]
 
 
 class Bank:
@@ -98,13 +108,6 @@ def _frames(video: Path):
             yield f.to_ndarray(format="rgb24")
 
 
-def _iou(a, b) -> float:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _people_in(frame: np.ndarray, background: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]]:
     """The single people moving in ``frame``: (box, RGB cut, alpha 0-255), each cropped to the person."""
     import cv2
@@ -146,8 +149,8 @@ def cut(video: Path) -> list[Walker]:
     for i, frame in enumerate(_frames(video)):
         now = []
         for box, rgb, alpha in _people_in(frame, background):
-            best = max(open_, key=lambda t: _iou(t["box"], box), default=None)
-            if best is not None and _iou(best["box"], box) >= 0.4 and best["last"] == i - 1:
+            best = max(open_, key=lambda t: iou(t["box"], box), default=None)
+            if best is not None and iou(best["box"], box) >= 0.4 and best["last"] == i - 1:
                 open_ = [t for t in open_ if t is not best]
                 track = best
             else:
@@ -298,14 +301,6 @@ def seat(img: Image.Image, walker: Walker, step: int, u: float, v_seat: float, h
     rows = max(2, round(walker.rgb[k].shape[0] * TORSO))
     top = Walker((walker.rgb[k][:rows],), (walker.alpha[k][:rows],), walker.dx, walker.dy)
     paste_person(img, top, 0, u, v_seat, height_px, flip, light, haze_color, hz)
-
-
-def trousers(walker: Walker) -> tuple[int, int, int]:
-    """The colour of a walker's legs (the median of its lower third, first step), for a rider's drawn legs."""
-    rgb, alpha = walker.rgb[0], walker.alpha[0]
-    low = slice(rgb.shape[0] * 2 // 3, rgb.shape[0])
-    pixels = rgb[low][alpha[low] > 127]
-    return tuple(int(v) for v in np.median(pixels, axis=0)) if len(pixels) else (40, 40, 45)  # type: ignore[return-value]
 
 
 def step_of(t_s: float, speed: float, phase: float, steps: int) -> int:

@@ -227,7 +227,7 @@ class Renderer:
             walkers, upper_body, look = photo_people.in_use(), None, actor.look
             if walkers is not None:  # a real person's head and body on the seat
                 walker, _ = walkers.pick(actor.id, 0.0, -1.0 if back else 1.0)
-                look = dataclasses.replace(look, pants=photo_people.trousers(walker))
+                look = dataclasses.replace(look, pants=walker.trousers)
 
                 def upper_body(u: float, v_seat: float, height_px: float) -> None:
                     photo_people.seat(img, walker, 0, u, v_seat, height_px, False, light, self.haze_color, hz)
