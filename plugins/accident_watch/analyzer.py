@@ -81,6 +81,8 @@ class AccidentAnalyzer:
         self.in_flight = InFlight(self.name)
         # alerts, second looks, published, failures: a key is counted on one thread only (the rule's or the server's loop)
         self.counts: collections.Counter[str] = collections.Counter()
+        # (camera, preset) -> track id -> when a second look last found them lying (second_look.candidates)
+        self.lying: dict[tuple[str, str | None], dict[int, float]] = {}
 
     def wants(self, camera: CameraInfo) -> bool:
         return not self.config.cameras or camera.id in self.config.cameras
@@ -112,8 +114,13 @@ class AccidentAnalyzer:
             return any(z.contains_box(box, frame.width, frame.height) for z in lanes)
 
         people = set(cfg.person_labels)
+        view = (frame.camera_id, frame.preset)
+        present = {t.id for t in ctx.tracks}  # a track the tracker dropped (or a reset) is no one's any more
+        was_lying = {i: at for i, at in self.lying.pop(view, {}).items() if i in present and now - at <= cfg.look_s}
+        if was_lying:
+            self.lying[view] = was_lying
         looks = second_look.candidates(ctx.tracks, people, now, cfg.look_s, frame.width, frame.height, in_lane,
-                                       cfg.look_people)
+                                       cfg.look_people, was_lying)
         if not looks:
             return ctx.tracks
         try:
@@ -130,6 +137,8 @@ class AccidentAnalyzer:
             return ctx.tracks
         lying = {t.id: t for t in second_look.found_lying(looks, found, people, cfg.look_score, cfg.down_aspect, now)}
         self.counts["seen_lying"] += len(lying)
+        if lying:
+            self.lying.setdefault(view, {}).update(dict.fromkeys(lying, now))
         return tuple(lying.get(t.id, t) for t in ctx.tracks)
 
     async def alert(self, accident: Accident, frame: Frame, services: Any, clip: bool) -> None:

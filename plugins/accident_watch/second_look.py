@@ -18,7 +18,7 @@ person lost in a lane per analysed frame, for at most ``look_s`` after the loss.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,15 +44,22 @@ class Look:
 
 def candidates(
     tracks: Iterable[Track], people: set[str], now: float, look_s: float, width: int, height: int,
-    in_lane, limit: int,
+    in_lane, limit: int, lying: Mapping[int, float] | None = None,
 ) -> list[Look]:
     """The people worth a second look: lost (not seen this frame) at most ``look_s`` ago, last seen in
     a lane (``in_lane(box)``) and upright (a box taller than wide), and not leaving the picture: neither
     at its edge nor beyond it when carried on at the track's speed for :data:`AHEAD_S` past the loss (a
-    rider passing out of view is lost a frame before the edge); the latest lost first."""
+    rider passing out of view is lost a frame before the edge).
+
+    ``lying``: track id -> when a second look last found that person lying. They come first, and their
+    ``look_s`` runs from then: a person still lying there keeps their look however many others the
+    tracker loses meanwhile (in a busy street, walkers and riders lost a moment ago would otherwise take
+    the ``limit`` looks a frame, and the fallen person would drop out before ``down_s``). Then the
+    latest lost first."""
+    lying = lying or {}
     found = []
     for t in tracks:
-        if t.label not in people or t.state != "lost" or now - t.last_seen > look_s:
+        if t.label not in people or t.state != "lost" or now - max(t.last_seen, lying.get(t.id, t.last_seen)) > look_s:
             continue
         x1, y1, x2, y2 = t.box
         ahead = max(0.0, now - t.last_seen) + AHEAD_S
@@ -67,7 +74,7 @@ def candidates(
         x = int(min(max(cx - side / 2, 0), width - side))
         y = int(min(max(cy - side / 2, 0), height - side))
         found.append(Look(t, x, y, side))
-    found.sort(key=lambda look: -look.track.last_seen)
+    found.sort(key=lambda look: (look.track.id not in lying, -lying.get(look.track.id, look.track.last_seen)))
     return found[:limit]
 
 
